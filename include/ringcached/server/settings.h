@@ -1,0 +1,84 @@
+// server/settings.h -- every setting of the server, as the command line and --config-file set it.
+//
+// Names, meanings and defaults follow memcached 1.6.18 (reference/memcached-1.6.18-help.txt,
+// memcached.c settings_init). src/server/options.cc holds the one option table that fills this
+// struct, prints -h, validates, and names each field for `stats settings`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rc::server {
+
+enum class Protocol : unsigned char { kAuto, kAscii, kBinary };
+
+struct Settings {
+  // Network.
+  int port = 11211;                       // -p; 0 disables TCP, -1 picks an ephemeral port
+  int udp_port = 0;                       // -U; 0 = off (parsed and validated; UDP is #3)
+  std::vector<std::string> listen;        // -l, split on ','; empty = all interfaces
+  std::string unix_socket;                // -s; when set, TCP and UDP are off
+  int unix_mask = 0700;                   // -a, octal
+  int maxconns = 1024;                    // -c
+  int backlog = 1024;                     // -b
+  int reqs_per_event = 20;                // -R
+  Protocol protocol = Protocol::kAuto;    // -B
+  bool maxconns_fast = true;              // -o maxconns_fast / no_maxconns_fast
+  int idle_timeout = 0;                   // -o idle_timeout, seconds; 0 = never
+
+  // Process.
+  bool daemonize = false;                 // -d
+  std::string pid_file;                   // -P
+  std::string user;                       // -u
+  bool enable_shutdown = false;           // -A
+  bool enable_coredumps = false;          // -r
+  bool lock_memory = false;               // -k
+  int verbose = 0;                        // -v, -vv, -vvv
+  int num_threads = 4;                    // -t
+
+  // Store.
+  std::size_t maxbytes = 64u << 20;       // -m (given in MB)
+  bool evictions = true;                  // -M turns off
+  bool use_cas = true;                    // -C turns off
+  std::size_t item_size_max = 1u << 20;   // -I (k/m suffixes)
+  double growth_factor = 1.25;            // -f (accepted; jemalloc's classes are used)
+  int chunk_size = 48;                    // -n (accepted; see doc/deviations.md)
+  bool large_pages = false;               // -L
+  int hashpower_init = 0;                 // -o hashpower
+  std::size_t slab_chunk_max = 512u << 10;  // -o slab_chunk_max (KB)
+  bool slab_reassign = true;              // -o slab_reassign
+  int slab_automove = 1;                  // -o slab_automove[=N]
+  double slab_automove_ratio = 0.8;
+  int slab_automove_window = 30;
+  bool lru_crawler = true;                // -o lru_crawler / no_lru_crawler
+  int lru_crawler_sleep = 100;            // microseconds
+  int lru_crawler_tocrawl = 0;
+  bool lru_maintainer = true;             // -o lru_maintainer / no_lru_maintainer
+  bool lru_segmented = true;
+  int hot_lru_pct = 20;
+  int warm_lru_pct = 40;
+  double hot_max_factor = 0.2;
+  double warm_max_factor = 2.0;
+  bool temp_lru = false;
+  int temporary_ttl = 61;
+  int tail_repair_time = 0;
+  std::string hash_algorithm = "murmur3";
+  bool hash_expand = true;                // -o no_hashexpand turns off
+  bool track_sizes = false;               // -o track_sizes
+  int read_buf_mem_limit = 0;             // MB
+  int watcher_logbuf_size = 256 << 10;
+  int worker_logbuf_size = 64 << 10;
+
+  // Commands.
+  char prefix_delimiter = ':';            // -D
+  bool detail_enabled = false;            // -D turns on
+  bool flush_enabled = true;              // -F turns off
+  bool dump_enabled = true;               // -X turns off
+  bool watch_enabled = true;              // -W turns off
+
+  std::string config_file;                // --config-file
+};
+
+}  // namespace rc::server

@@ -1,0 +1,221 @@
+// store/store.h -- the item store: the only header of src/store/ other modules may include.
+//
+// The store keeps items (key, value, client flags, expiry, CAS) in memory allocated from a
+// dedicated jemalloc arena, accounts every allocation by its real usable size against the memory
+// limit, and evicts when full (or refuses, with evictions off: memcached -M). It knows nothing of
+// protocols, connections or the cluster. See doc/store.md for the layout and the eviction policy.
+//
+// Thread-safety: every method may be called from any thread. The store is split into shards by
+// key hash, each with its own lock, hash table and eviction queue, so workers on different keys
+// rarely contend. An ItemRef may be used and destroyed on any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "ringcached/base/clock.h"
+
+namespace rc::store {
+
+namespace internal {
+struct Item;
+}
+
+// What a write did. Each value maps to exactly one protocol reply; none of them is an error.
+enum class Outcome : std::uint8_t {
+  kStored,
+  kNotStored,   // add on a present key; replace/append/prepend on a missing one
+  kExists,      // cas: the item changed since the client read it
+  kNotFound,    // cas/delete/touch/incr on a missing key
+  kDeleted,
+  kTouched,
+  kTooLarge,    // the whole item would exceed the item size limit (-I)
+  kNoMemory,    // full, and evictions are off or nothing could be evicted
+  kNonNumeric,  // incr/decr on a value that is not a decimal number
+};
+
+// How Put() links a new item.
+enum class Mode : std::uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend, kCas };
+
+// Why a lookup missed, for get_expired / get_flushed.
+enum class MissReason : std::uint8_t { kHit, kAbsent, kExpired, kFlushed };
+
+// A counted reference to an item. While an ItemRef is alive the item's memory stays valid even if
+// another thread deletes, replaces or evicts the key, which is what lets a connection write a
+// value straight from item memory with writev. Move-only; destroying it drops the reference.
+class ItemRef {
+ public:
+  ItemRef() = default;
+  explicit ItemRef(internal::Item* item) : item_(item) {}  // adopts one reference
+  ItemRef(ItemRef&& other) noexcept : item_(other.item_) { other.item_ = nullptr; }
+  ItemRef& operator=(ItemRef&& other) noexcept;
+  ItemRef(const ItemRef&) = delete;
+  ItemRef& operator=(const ItemRef&) = delete;
+  ~ItemRef() { Reset(); }
+
+  explicit operator bool() const { return item_ != nullptr; }
+  void Reset();
+
+  std::string_view key() const;
+  std::string_view value() const;            // the value bytes
+  std::string_view value_with_crlf() const;  // the value followed by "\r\n" (kept in the item)
+  std::uint32_t flags() const;
+  std::uint64_t cas() const;                 // 0 when CAS is disabled (-C)
+  base::RelTime exptime() const;             // 0 = never
+  base::RelTime last_access() const;
+  // The value to fill, for an item from Allocate() that has not been Put() yet. The "\r\n" after
+  // it is already in place.
+  char* writable_value() const;
+
+  internal::Item* get() const { return item_; }
+
+ private:
+  internal::Item* item_ = nullptr;
+};
+
+struct Options {
+  std::size_t memory_limit = 64u << 20;   // -m, in bytes
+  bool evictions = true;                  // false: -M
+  bool use_cas = true;                    // false: -C
+  std::size_t item_size_max = 1u << 20;   // -I: the largest whole item (header + key + value)
+  unsigned hashpower_init = 0;            // -o hashpower: log2 of initial buckets; 0 = default
+  unsigned shard_bits = 6;                // 2^shard_bits shards
+};
+
+struct GetOptions {
+  bool bump = true;                  // record the access (eviction recency, last-access time)
+  bool touch = false;                // also set a new expiry (gat, touch)
+  base::RelTime new_exptime = 0;     // with touch
+};
+
+struct Lookup {
+  ItemRef item;                         // empty on a miss
+  MissReason reason = MissReason::kAbsent;
+};
+
+struct Allocation {
+  ItemRef item;                         // empty when outcome is kTooLarge or kNoMemory
+  Outcome outcome = Outcome::kStored;
+};
+
+struct IncrResult {
+  Outcome outcome = Outcome::kNotFound;  // kStored, kNotFound, kNonNumeric, kNoMemory
+  std::uint64_t value = 0;               // the new number
+  std::uint64_t cas = 0;
+};
+
+// Figures for `stats`; a snapshot taken across shards, not an atomic one.
+struct Stats {
+  std::uint64_t curr_items = 0;
+  std::uint64_t total_items = 0;       // items linked since start (or `stats reset`)
+  std::uint64_t bytes = 0;             // accounted bytes of linked items (usable sizes)
+  std::uint64_t memory_limit = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t reclaimed = 0;         // expired items whose memory was reused or freed
+  std::uint64_t expired_unfetched = 0;
+  std::uint64_t evicted_unfetched = 0;
+  std::uint64_t crawler_reclaimed = 0;
+  std::uint64_t crawler_items_checked = 0;
+  std::uint64_t malloc_fails = 0;
+  unsigned hash_power_level = 0;       // log2 of the total bucket count
+  std::uint64_t hash_bytes = 0;
+};
+
+// Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes:
+// an item's class is that of its allocation, numbered from 1 upwards in size order.
+struct ClassStats {
+  unsigned id = 0;
+  std::size_t chunk_size = 0;          // the class's allocation size
+  std::uint64_t items = 0;
+  std::uint64_t requested_bytes = 0;   // sum of item sizes before rounding up to the class
+  std::uint64_t evicted = 0;
+  std::uint64_t evicted_nonzero = 0;   // evicted items that had an expiry set
+  std::uint64_t outofmemory = 0;
+  std::uint64_t reclaimed = 0;
+  std::uint64_t expired_unfetched = 0;
+  std::uint64_t evicted_unfetched = 0;
+  std::uint64_t crawler_reclaimed = 0;
+  base::RelTime oldest_access = 0;     // last access of the least recently used item
+};
+
+// What Dump() shows of an item (cachedump, lru_crawler metadump).
+struct ItemInfo {
+  std::string_view key;
+  base::RelTime exptime = 0;
+  base::RelTime last_access = 0;
+  std::uint64_t cas = 0;
+  bool fetched = false;
+  unsigned class_id = 0;
+  std::uint32_t value_len = 0;
+  std::size_t total_size = 0;          // header + key + value + "\r\n"
+};
+
+class Store {
+ public:
+  // `clock` is not owned and must outlive the Store.
+  Store(const Options& options, const base::Clock* clock);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The live item for `key`, or a miss with its reason. An expired or flushed item is unlinked
+  // here ("lazy expiry"); the crawler reclaims the ones nobody asks for.
+  Lookup Get(std::string_view key, const GetOptions& options = {});
+
+  // Allocates an unlinked item with room for `value_len` value bytes, to be filled through
+  // writable_value() and then linked with Put(). kTooLarge when the whole item exceeds the item
+  // size limit; kNoMemory when memory is full and nothing can be evicted (or evictions are off).
+  Allocation Allocate(std::string_view key, std::uint32_t flags, base::RelTime exptime,
+                      std::uint32_t value_len);
+
+  // Links `item` under its key according to `mode`. For kCas, `cas_unique` must match the
+  // present item's CAS. For kAppend/kPrepend a new item holding both values replaces the old one
+  // (flags and expiry kept from the old item). On kStored, `item` refers to the linked item,
+  // whose cas() is the new CAS.
+  Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique = 0);
+
+  // Removes the key. kDeleted or kNotFound.
+  Outcome Delete(std::string_view key);
+
+  // Sets a new expiry. kTouched or kNotFound.
+  Outcome Touch(std::string_view key, base::RelTime exptime);
+
+  // incr/decr on a value holding a decimal number (memcached do_add_delta): incr wraps at 2^64,
+  // decr stops at 0; a shorter result keeps the value's length, right-padded with spaces.
+  IncrResult IncrDecr(std::string_view key, bool incr, std::uint64_t delta);
+
+  // flush_all: items last updated at or before `when` become invisible once `when` has come
+  // (an exact cut-off by CAS order when CAS is on and `when` is now). 0 means now.
+  void Flush(base::RelTime when);
+
+  // One step of the background crawler: checks up to `max_items` items, reclaiming expired and
+  // flushed ones. Returns how many it checked. Any thread; takes each shard's lock briefly.
+  std::size_t Crawl(std::size_t max_items);
+
+  // Calls `fn` for every live item, shard by shard, under each shard's lock: `fn` must not call
+  // back into the store. Stops early when `fn` returns false.
+  void Dump(const std::function<bool(const ItemInfo&)>& fn);
+
+  // cache_memlimit: changes the memory limit; evicts down to it lazily, as writes arrive.
+  void SetMemoryLimit(std::size_t bytes);
+
+  Stats GetStats() const;
+  std::vector<ClassStats> GetClassStats() const;
+  // `stats reset`: zeroes the counters (not curr_items, bytes or the limit).
+  void ResetStats();
+
+  // The size class an allocation of `size` bytes lands in, and that class's chunk size.
+  static unsigned ClassOf(std::size_t size);
+  // Bytes of header the store adds to key + value (for `stats sizes` and documentation).
+  static std::size_t ItemOverhead();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rc::store

@@ -1,0 +1,44 @@
+#!/bin/sh
+# scripts/install-deps.sh -- installs every Debian package ringcached needs to build, test and
+# benchmark, on a fresh Debian 12 machine. Idempotent: packages already present are skipped, so the
+# README's quick-start commands and .ci/run call it every time. Runs as root, or through sudo.
+set -eu
+
+PACKAGES="
+  build-essential g++ clang libclang-rt-14-dev llvm
+  autoconf automake libtool pkg-config make
+  libevent-dev libjemalloc-dev libboost-program-options-dev
+  libzookeeper-mt-dev zookeeper zookeeperd
+  libmemcached-dev libmemcached-tools
+  libgtest-dev libgmock-dev libbenchmark-dev
+  memcached python3 python3-pymemcache
+  procps iproute2 netcat-openbsd
+"
+
+missing=""
+for p in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: run as root (missing:$missing)" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# --no-install-recommends keeps the machine small; nothing here relies on a recommendation.
+$SUDO apt-get install -y -q --no-install-recommends $missing
+# The zookeeperd package starts a system-wide ZooKeeper on port 2181; the tests start their own
+# private servers on free ports and must not depend on (or collide with) that one.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q zookeeper 2>/dev/null; then
+  $SUDO systemctl stop zookeeper || true
+fi
+# Likewise Debian's memcached service: the benchmarks start their own memcached.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q memcached 2>/dev/null; then
+  $SUDO systemctl stop memcached || true
+fi
