@@ -47,7 +47,9 @@ struct Settings {
   int chunk_size = 48;                    // -n (accepted; see doc/deviations.md)
   bool large_pages = false;               // -L
   int hashpower_init = 0;                 // -o hashpower
-  std::size_t slab_chunk_max = 512u << 10;  // -o slab_chunk_max (KB)
+  // -o slab_chunk_max, in BYTES: memcached 1.6.18 reads the value as bytes although its -h says
+  // kilobytes (1.6.24 switched to kilobytes); its t/item_size_max.t passes bytes.
+  std::size_t slab_chunk_max = 512u << 10;
   bool slab_reassign = true;              // -o slab_reassign
   int slab_automove = 1;                  // -o slab_automove[=N]
   double slab_automove_ratio = 0.8;
@@ -67,9 +69,9 @@ struct Settings {
   std::string hash_algorithm = "murmur3";
   bool hash_expand = true;                // -o no_hashexpand turns off
   bool track_sizes = false;               // -o track_sizes
-  int read_buf_mem_limit = 0;             // MB
-  int watcher_logbuf_size = 256 << 10;
-  int worker_logbuf_size = 64 << 10;
+  int read_buf_mem_limit = 0;             // MB (`stats settings` shows bytes)
+  int watcher_logbuf_size = 256 << 10;    // bytes (-o takes KB)
+  int worker_logbuf_size = 64 << 10;      // bytes (-o takes KB)
 
   // Commands.
   char prefix_delimiter = ':';            // -D
@@ -79,6 +81,11 @@ struct Settings {
   bool watch_enabled = true;              // -W turns off
 
   std::string config_file;                // --config-file
+
+  // Runtime state shown by `stats settings` as "oldest": memcached's settings.oldest_live, the
+  // server-relative time (seconds since start) of the last flush_all, 0 if none. Not an option;
+  // the server fills it in before calling SettingsForStats().
+  std::uint32_t oldest_live = 0;
 };
 
 }  // namespace rc::server

@@ -1,0 +1,52 @@
+// net/event_loop.h -- one libevent event_base driven by one thread, and the way in from others.
+//
+// Every worker and the main (listener/control) thread own an EventLoop. Code running on the loop's
+// thread uses base() directly; other threads hand it work with RunInLoop(), which queues the
+// function and wakes the loop through an eventfd (memcached's notify pipe, folly's
+// runInEventBaseThread).
+//
+// Thread-safety: RunInLoop() and Stop() from any thread; everything else on the loop's thread.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+struct event_base;
+struct event;
+
+namespace rc::net {
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  event_base* base() const { return base_; }
+
+  // Runs the loop on the calling thread until Stop().
+  void Run();
+  // Runs the loop on a new thread.
+  void Start();
+  // Waits for the thread started by Start().
+  void Join();
+  // Makes Run() return after the current callbacks. Thread-safe.
+  void Stop();
+  // Queues `fn` to run on the loop's thread. Thread-safe.
+  void RunInLoop(std::function<void()> fn);
+
+ private:
+  static void OnWake(int fd, short what, void* arg) noexcept;
+
+  event_base* base_;
+  int wake_fd_;
+  event* wake_event_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> pending_;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace rc::net

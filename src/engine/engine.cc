@@ -1,0 +1,154 @@
+// engine/engine.cc -- memcached command semantics: which counters each command bumps, how a
+// storage command maps to a store mode, and which writes the observer hears about.
+//
+// Counter rules follow memcached 1.6.18 (proto_text.c, thread.c) as recorded in
+// ../shared/reference/memcached-1.6.18-transcript.txt: a multi-get counts one cmd_get per key;
+// gat counts cmd_touch and touch_hits/misses only; get_expired and get_flushed
+// count misses caused by expiry and flush_all.
+#include "ringcached/engine/engine.h"
+
+namespace rc::engine {
+
+void CommandStats::Reset() {
+  for (base::Counter* c :
+       {&cmd_get, &cmd_set, &cmd_flush, &cmd_touch, &cmd_meta, &get_hits, &get_misses,
+        &get_expired, &get_flushed, &delete_hits, &delete_misses, &incr_hits, &incr_misses,
+        &decr_hits, &decr_misses, &cas_hits, &cas_misses, &cas_badval, &touch_hits,
+        &touch_misses, &store_too_large, &store_no_memory}) {
+    c->Reset();
+  }
+}
+
+Engine::Engine(store::Store* store, const base::Clock* clock) : store_(store), clock_(clock) {}
+
+namespace {
+
+void CountMiss(store::MissReason reason, CommandStats* stats) {
+  stats->get_misses.Add();
+  if (reason == store::MissReason::kExpired) stats->get_expired.Add();
+  if (reason == store::MissReason::kFlushed) stats->get_flushed.Add();
+}
+
+store::Mode ModeOf(proto::Command command) {
+  switch (command) {
+    case proto::Command::kAdd: return store::Mode::kAdd;
+    case proto::Command::kReplace: return store::Mode::kReplace;
+    case proto::Command::kAppend: return store::Mode::kAppend;
+    case proto::Command::kPrepend: return store::Mode::kPrepend;
+    case proto::Command::kCas: return store::Mode::kCas;
+    default: return store::Mode::kSet;
+  }
+}
+
+}  // namespace
+
+store::ItemRef Engine::Get(std::string_view key, CommandStats* stats) {
+  stats->cmd_get.Add();
+  store::Lookup found = store_->Get(key);
+  if (found.item) {
+    stats->get_hits.Add();
+  } else {
+    CountMiss(found.reason, stats);
+  }
+  return std::move(found.item);
+}
+
+store::ItemRef Engine::GetAndTouch(std::string_view key, std::int64_t exptime,
+                                   CommandStats* stats) {
+  // gat counts as a touch only, not as a get (the reference transcript's cmd_get and get_hits
+  // exclude its keys).
+  stats->cmd_touch.Add();
+  store::GetOptions options{.touch = true, .new_exptime = clock_->ToRelTime(exptime)};
+  store::Lookup found = store_->Get(key, options);
+  if (found.item) {
+    stats->touch_hits.Add();
+    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .item = &found.item, .exptime = exptime});
+  } else {
+    stats->touch_misses.Add();
+  }
+  return std::move(found.item);
+}
+
+store::Allocation Engine::BeginStore(const proto::Request& req, CommandStats* stats) {
+  store::Allocation alloc =
+      store_->Allocate(req.key, req.flags, clock_->ToRelTime(req.exptime), req.value_len);
+  if (alloc.outcome == store::Outcome::kTooLarge) {
+    // memcached counts the attempt, and drops the key's old value so that a client cannot go on
+    // reading a value it believes it replaced (t/getset.t, "set big" then "get big" is a miss).
+    stats->cmd_set.Add();
+    stats->store_too_large.Add();
+    store_->Delete(req.key);
+  } else if (alloc.outcome == store::Outcome::kNoMemory) {
+    stats->cmd_set.Add();
+    stats->store_no_memory.Add();
+  }
+  return alloc;
+}
+
+store::Outcome Engine::CompleteStore(const proto::Request& req, store::ItemRef* item,
+                                     CommandStats* stats) {
+  stats->cmd_set.Add();
+  store::Mode mode = ModeOf(req.command);
+  store::Outcome outcome = store_->Put(item, mode, req.cas_unique);
+  if (mode == store::Mode::kCas) {
+    if (outcome == store::Outcome::kStored) stats->cas_hits.Add();
+    if (outcome == store::Outcome::kExists) stats->cas_badval.Add();
+    if (outcome == store::Outcome::kNotFound) stats->cas_misses.Add();
+  }
+  if (outcome == store::Outcome::kNoMemory) stats->store_no_memory.Add();
+  if (outcome == store::Outcome::kTooLarge) stats->store_too_large.Add();
+  if (outcome == store::Outcome::kStored) {
+    Notify({.kind = WriteEvent::Kind::kStore, .key = item->key(), .item = item});
+  }
+  return outcome;
+}
+
+store::Outcome Engine::Delete(std::string_view key, CommandStats* stats) {
+  store::Outcome outcome = store_->Delete(key);
+  if (outcome == store::Outcome::kDeleted) {
+    stats->delete_hits.Add();
+    Notify({.kind = WriteEvent::Kind::kDelete, .key = key});
+  } else {
+    stats->delete_misses.Add();
+  }
+  return outcome;
+}
+
+store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint64_t delta,
+                                     CommandStats* stats) {
+  store::IncrResult result = store_->IncrDecr(key, incr, delta);
+  // A non-numeric value is neither a hit nor a miss: memcached's do_add_delta gives up before it
+  // counts (the reference transcript's incr_hits excludes them).
+  if (result.outcome == store::Outcome::kNotFound) {
+    (incr ? stats->incr_misses : stats->decr_misses).Add();
+  } else if (result.outcome == store::Outcome::kStored) {
+    (incr ? stats->incr_hits : stats->decr_hits).Add();
+  }
+  if (result.outcome == store::Outcome::kStored) {
+    Notify({.kind = WriteEvent::Kind::kArithmetic, .key = key});
+  }
+  return result;
+}
+
+store::Outcome Engine::Touch(std::string_view key, std::int64_t exptime, CommandStats* stats) {
+  stats->cmd_touch.Add();
+  store::Outcome outcome = store_->Touch(key, clock_->ToRelTime(exptime));
+  if (outcome == store::Outcome::kTouched) {
+    stats->touch_hits.Add();
+    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .exptime = exptime});
+  } else {
+    stats->touch_misses.Add();
+  }
+  return outcome;
+}
+
+void Engine::FlushAll(std::int64_t delay, bool has_delay, CommandStats* stats) {
+  stats->cmd_flush.Add();
+  // A delay follows the exptime rules (relative up to 30 days, else absolute); no delay, or 0,
+  // means now (proto_text.c process_flush_all_command).
+  base::RelTime when = (has_delay && delay > 0) ? clock_->ToRelTime(delay) : 0;
+  store_->Flush(when);
+  Notify({.kind = WriteEvent::Kind::kFlush, .exptime = has_delay ? delay : 0});
+}
+
+}  // namespace rc::engine

@@ -1,0 +1,102 @@
+// server/connection.h -- one client connection: read, parse, execute, reply.
+//
+// A Connection lives on one worker thread for its whole life, so nothing in it is locked. Its
+// loop is memcached's: read what the socket has, parse and execute every complete request (at
+// most -R per event, for fairness between pipelining clients), queue the replies, and send them
+// with one writev. A storage command's data block is read straight into the new item.
+//
+// Thread-safety: none; owned by one worker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ringcached/net/listener.h"
+#include "ringcached/proto/request.h"
+#include "ringcached/proto/text_parser.h"
+#include "ringcached/store/store.h"
+#include "server/conn_registry.h"
+#include "server/out_queue.h"
+
+struct event;
+
+namespace rc::server {
+
+class Worker;
+class Server;
+
+class Connection {
+ public:
+  // Takes ownership of `fd`.
+  Connection(Worker* worker, int fd, const net::ListenSocket& from);
+  ~Connection();
+
+  void Start();
+  // Closes the socket and hands the connection back to its worker for deletion.
+  void Close();
+  // Graceful stop: no new requests; close once what was received is answered.
+  void Drain();
+  // Whether the connection holds a partial request or unsent replies.
+  bool busy() const;
+  base::RelTime last_cmd() const { return last_cmd_; }
+  bool closed() const { return fd_ < 0; }
+
+ private:
+  enum class State : unsigned char { kParse, kReadValue, kSwallow, kClosing };
+
+  static void OnEvent(int fd, short what, void* arg) noexcept;
+  void HandleEvent(short what);
+  // Reads from the socket into the input buffer. False when the peer closed or failed.
+  bool ReadSocket();
+  // Executes what the input buffer holds; false when the connection must close.
+  bool ProcessInput();
+  bool Flush();
+  void UpdateEvents();
+  void SetState(State state);
+
+  // Text protocol (text_commands.cc).
+  bool ExecuteText(const proto::Request& req);
+  void ReplyText(const proto::Request& req, std::string_view line);
+  void ProcessRetrieval(const proto::Request& req);
+  void BeginStorage(const proto::Request& req);
+  void FinishStorage();
+  void ProcessAdmin(const proto::Request& req);
+  void ProcessStats(const proto::Request& req);
+  void ProcessLruCrawler(const proto::Request& req);
+  void ProcessMetadump(const proto::Request& req);
+
+  Worker* worker_;
+  Server* server_;
+  int fd_;
+  event* event_ = nullptr;
+  short armed_ = 0;
+  State state_ = State::kParse;
+  bool draining_ = false;
+  bool close_after_write_ = false;
+  bool yielded_ = false;
+
+  // Input: bytes in in_[in_start_, in_end_).
+  std::unique_ptr<char[]> in_;
+  std::size_t in_cap_ = 0, in_start_ = 0, in_end_ = 0;
+  proto::TextParser parser_;
+
+  // A storage command whose data block is being read (kReadValue) or discarded (kSwallow).
+  struct PendingStore {
+    proto::Command command = proto::Command::kSet;
+    std::uint64_t cas_unique = 0;
+    bool noreply = false;
+    store::ItemRef item;
+    std::size_t filled = 0;  // bytes of value + "\r\n" received so far
+    std::size_t total = 0;   // value_len + 2
+  } pending_;
+  std::size_t swallow_left_ = 0;
+
+  OutQueue out_;
+  ConnRecord record_;
+  base::RelTime last_cmd_ = 0;
+};
+
+}  // namespace rc::server

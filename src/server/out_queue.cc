@@ -1,0 +1,134 @@
+// server/out_queue.cc -- see out_queue.h.
+#include "server/out_queue.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include <algorithm>
+
+namespace rc::server {
+
+OutQueue::OutQueue() {
+  iov_.reserve(64);
+}
+
+char* OutQueue::Reserve(std::size_t n) {
+  if (blocks_used_ > 0 && block_sizes_[blocks_used_ - 1] - block_used_ >= n) {
+    return blocks_[blocks_used_ - 1].get() + block_used_;
+  }
+  // Start the next block, reusing an earlier allocation when it is big enough.
+  std::size_t size = std::max(n, kBlockSize);
+  if (blocks_used_ < blocks_.size() && block_sizes_[blocks_used_] >= size) {
+    // reuse
+  } else if (blocks_used_ < blocks_.size()) {
+    blocks_[blocks_used_].reset(new char[size]);
+    block_sizes_[blocks_used_] = size;
+  } else {
+    blocks_.emplace_back(new char[size]);
+    block_sizes_.push_back(size);
+  }
+  ++blocks_used_;
+  block_used_ = 0;
+  last_iov_in_block_ = false;
+  return blocks_[blocks_used_ - 1].get();
+}
+
+void OutQueue::Commit(std::size_t used) {
+  if (used == 0) return;
+  char* start = blocks_[blocks_used_ - 1].get() + block_used_;
+  block_used_ += used;
+  AddIov(start, used, true);
+}
+
+void OutQueue::Append(std::string_view s) {
+  char* p = Reserve(s.size());
+  memcpy(p, s.data(), s.size());
+  Commit(s.size());
+}
+
+void OutQueue::AppendValue(store::ItemRef item) {
+  std::string_view v = item.value_with_crlf();
+  AddIov(v.data(), v.size(), false);
+  items_.push_back(std::move(item));
+}
+
+void OutQueue::AddIov(const char* base, std::size_t len, bool own_block) {
+  pending_bytes_ += len;
+  // Text formatted right after the previous text in the same block extends its iovec.
+  if (own_block && last_iov_in_block_ && !iov_.empty() &&
+      static_cast<char*>(iov_.back().iov_base) + iov_.back().iov_len == base) {
+    iov_.back().iov_len += len;
+    return;
+  }
+  iov_.push_back({const_cast<char*>(base), len});
+  last_iov_in_block_ = own_block;
+}
+
+void OutQueue::Rollback(const Mark& mark) {
+  for (std::size_t i = mark.iovs; i < iov_.size(); ++i) pending_bytes_ -= iov_[i].iov_len;
+  iov_.resize(mark.iovs);
+  items_.resize(mark.items);
+  blocks_used_ = mark.blocks;
+  block_used_ = mark.block_used;
+  // The iovec before the mark may have been extended after it; trim it back to the block's
+  // write point so the discarded text is not sent.
+  last_iov_in_block_ = false;
+  if (!iov_.empty() && blocks_used_ > 0) {
+    char* block = blocks_[blocks_used_ - 1].get();
+    char* base = static_cast<char*>(iov_.back().iov_base);
+    if (base >= block && base <= block + block_sizes_[blocks_used_ - 1]) {
+      std::size_t keep = static_cast<std::size_t>(block + block_used_ - base);
+      if (keep < iov_.back().iov_len) {
+        pending_bytes_ -= iov_.back().iov_len - keep;
+        iov_.back().iov_len = keep;
+      }
+      last_iov_in_block_ = true;
+    }
+  }
+}
+
+void OutQueue::Clear() {
+  iov_.clear();
+  sent_iovs_ = 0;
+  pending_bytes_ = 0;
+  items_.clear();
+  blocks_used_ = 0;
+  block_used_ = 0;
+  last_iov_in_block_ = false;
+  // Keep one block for the next replies; give back what a burst of large replies needed.
+  if (blocks_.size() > 1) {
+    blocks_.resize(1);
+    block_sizes_.resize(1);
+  }
+}
+
+OutQueue::WriteStatus OutQueue::WriteTo(int fd, std::size_t* written) {
+  while (sent_iovs_ < iov_.size()) {
+    int count = static_cast<int>(std::min<std::size_t>(iov_.size() - sent_iovs_, IOV_MAX));
+    ssize_t n = writev(fd, &iov_[sent_iovs_], count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteStatus::kBlocked;
+      return WriteStatus::kError;
+    }
+    *written += static_cast<std::size_t>(n);
+    pending_bytes_ -= static_cast<std::size_t>(n);
+    auto left = static_cast<std::size_t>(n);
+    while (left > 0) {
+      iovec& v = iov_[sent_iovs_];
+      if (left >= v.iov_len) {
+        left -= v.iov_len;
+        ++sent_iovs_;
+      } else {
+        v.iov_base = static_cast<char*>(v.iov_base) + left;
+        v.iov_len -= left;
+        left = 0;
+      }
+    }
+  }
+  Clear();
+  return WriteStatus::kDone;
+}
+
+}  // namespace rc::server

@@ -1,0 +1,65 @@
+// server/out_queue.h -- a connection's pending replies, sent with writev.
+//
+// Reply text (status lines, VALUE headers, stats) is formatted into the queue's own 16 KB blocks;
+// values are not copied: the queue points an iovec at the item's memory and holds an ItemRef so
+// the item stays valid until the bytes are on the wire. Replies to pipelined requests accumulate
+// and leave in as few writev calls as the kernel allows.
+//
+// Thread-safety: none; owned by one connection on one worker.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "ringcached/store/store.h"
+
+namespace rc::server {
+
+class OutQueue {
+ public:
+  OutQueue();
+
+  // Copies `s` into the queue.
+  void Append(std::string_view s);
+  // Returns room for at least `n` contiguous bytes; Commit(used) then adds what was written.
+  char* Reserve(std::size_t n);
+  void Commit(std::size_t used);
+  // Queues the item's value and its "\r\n" from item memory, holding the item until sent.
+  void AppendValue(store::ItemRef item);
+
+  // A point to roll back to, discarding everything queued after it (a multi-get that fails on
+  // its Nth key answers only the error, as memcached does).
+  struct Mark {
+    std::size_t iovs, blocks, block_used, items;
+  };
+  Mark GetMark() const { return {iov_.size(), blocks_used_, block_used_, items_.size()}; }
+  void Rollback(const Mark& mark);
+
+  bool empty() const { return sent_iovs_ == iov_.size(); }
+  std::size_t pending_bytes() const { return pending_bytes_; }
+
+  enum class WriteStatus { kDone, kBlocked, kError };
+  // Writes as much as the socket takes; adds the bytes written to *written.
+  WriteStatus WriteTo(int fd, std::size_t* written);
+
+ private:
+  static constexpr std::size_t kBlockSize = 16 * 1024;
+  void AddIov(const char* base, std::size_t len, bool own_block);
+  void Clear();
+
+  std::vector<iovec> iov_;
+  std::size_t sent_iovs_ = 0;
+  std::size_t pending_bytes_ = 0;
+  std::vector<std::unique_ptr<char[]>> blocks_;  // blocks_[0 .. blocks_used_) are in use
+  std::vector<std::size_t> block_sizes_;
+  std::size_t blocks_used_ = 0;
+  std::size_t block_used_ = 0;                   // bytes used in blocks_[blocks_used_ - 1]
+  std::vector<store::ItemRef> items_;
+  bool last_iov_in_block_ = false;               // iov_.back() ends at the block's write point
+};
+
+}  // namespace rc::server

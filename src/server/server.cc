@@ -1,0 +1,244 @@
+// server/server.cc -- see server.h.
+#include "server/server.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+
+#include "ringcached/base/log.h"
+#include "server/worker.h"
+
+namespace rc::server {
+namespace {
+
+// Splits "host", "host:port", "[v6]" or "[v6]:port" (memcached's -l forms; a "notls:" prefix is
+// accepted and ignored, as this build has no TLS).
+net::ListenAddress ParseListen(std::string spec, int default_port) {
+  net::ListenAddress a;
+  a.port = default_port;
+  if (spec.rfind("notls:", 0) == 0) spec = spec.substr(6);
+  if (!spec.empty() && spec[0] == '[') {
+    std::size_t close = spec.find(']');
+    a.host = spec.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    if (close != std::string::npos && close + 1 < spec.size() && spec[close + 1] == ':') {
+      a.port = std::atoi(spec.c_str() + close + 2);
+    }
+    return a;
+  }
+  std::size_t colon = spec.find(':');
+  if (colon != std::string::npos && spec.find(':', colon + 1) == std::string::npos) {
+    a.host = spec.substr(0, colon);
+    a.port = std::atoi(spec.c_str() + colon + 1);
+  } else {
+    a.host = spec;  // a name, an IPv4 address, or a bare IPv6 address
+  }
+  return a;
+}
+
+}  // namespace
+
+Server::Server(const Settings& settings) : settings_(settings), started_(std::time(nullptr)) {
+  runtime_.verbosity.store(settings.verbose);
+  runtime_.maxbytes.store(settings.maxbytes);
+  runtime_.detail_enabled.store(settings.detail_enabled);
+  runtime_.track_sizes.store(settings.track_sizes);
+  runtime_.lru_crawler_enabled.store(settings.lru_crawler);
+  base::SetLogVerbosity(settings.verbose);
+}
+
+Server::~Server() {
+  for (event* ev : signal_events_) event_free(ev);
+  if (tick_event_ != nullptr) event_free(tick_event_);
+}
+
+base::Status Server::Open() {
+  store::Options store_options{
+      .memory_limit = settings_.maxbytes,
+      .evictions = settings_.evictions,
+      .use_cas = settings_.use_cas,
+      .item_size_max = settings_.item_size_max,
+      .hashpower_init = static_cast<unsigned>(settings_.hashpower_init),
+  };
+  store_ = std::make_unique<store::Store>(store_options, &clock_);
+  engine_ = std::make_unique<engine::Engine>(store_.get(), &clock_);
+
+  std::vector<net::ListenAddress> addresses;
+  if (!settings_.unix_socket.empty()) {
+    // memcached: a UNIX socket disables network support.
+    net::ListenAddress a;
+    a.is_unix = true;
+    a.path = settings_.unix_socket;
+    a.mask = settings_.unix_mask;
+    addresses.push_back(a);
+  } else if (settings_.port != 0) {
+    int port = settings_.port < 0 ? 0 : settings_.port;
+    if (settings_.listen.empty()) {
+      addresses.push_back(ParseListen("", port));
+    } else {
+      for (const std::string& spec : settings_.listen) addresses.push_back(ParseListen(spec, port));
+    }
+  }
+  auto listener = net::Listener::Open(addresses, settings_.backlog);
+  if (!listener.ok()) return listener.status();
+  listener_ = std::move(listener).value();
+
+  for (int i = 0; i < settings_.num_threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(this, i));
+  }
+  // stdin/out/err, a little headroom, the listeners, and an epoll fd and an eventfd per loop.
+  reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size()) + 2 * (settings_.num_threads + 1);
+  return base::Status::Ok();
+}
+
+void Server::WritePortFile() {
+  // memcached's MEMCACHED_PORT_FILENAME (t/issue_67.t): the bound ports, written to a temporary
+  // name and renamed, so a reader never sees a partial file.
+  const char* path = std::getenv("MEMCACHED_PORT_FILENAME");
+  if (path == nullptr) return;
+  std::string tmp = std::string(path) + ".lck";
+  {
+    std::ofstream f(tmp);
+    for (const net::ListenSocket& s : listener_->sockets()) {
+      if (s.is_unix) continue;
+      f << "TCP INET" << (s.ipv6 ? "6" : "") << ": " << s.port << "\n";
+    }
+  }
+  std::rename(tmp.c_str(), path);
+}
+
+int Server::Run() {
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<std::unique_ptr<ConnRecord>> listen_records;
+  for (const net::ListenSocket& s : listener_->sockets()) {
+    auto r = std::make_unique<ConnRecord>();
+    r->fd = s.fd;
+    r->addr = s.name;
+    r->state.store("conn_listening");
+    conns_.Add(r.get());
+    listen_records.push_back(std::move(r));
+  }
+  // memcached counts each listening socket as a connection in total_connections and
+  // connection_structures (observed: one listener + one client reads 2).
+  total_connections.store(listener_->sockets().size());
+  connection_structures.store(listener_->sockets().size());
+
+  for (auto& w : workers_) w->Start();
+  listener_->Start(main_loop_.base(), [this](int fd, const net::ListenSocket& from) {
+    OnAccept(fd, from);
+  });
+  for (int sig : {SIGTERM, SIGINT, SIGUSR1, SIGHUP}) {
+    event* ev = evsignal_new(main_loop_.base(), sig, &Server::OnSignal, this);
+    event_add(ev, nullptr);
+    signal_events_.push_back(ev);
+  }
+  tick_event_ = event_new(main_loop_.base(), -1, EV_PERSIST, &Server::OnTick, this);
+  timeval one_second{1, 0};
+  event_add(tick_event_, &one_second);
+  crawler_ = std::thread([this] { CrawlerMain(); });
+  WritePortFile();
+  base::Log(1, "ringcached ready: %zu listening socket(s), %d worker thread(s)",
+            listener_->sockets().size(), settings_.num_threads);
+
+  main_loop_.Run();
+
+  for (auto& r : listen_records) conns_.Remove(r.get());
+  listener_->Close();
+  for (auto& w : workers_) w->Stop();
+  for (auto& w : workers_) w->Join();
+  {
+    std::lock_guard<std::mutex> lock(crawler_mu_);
+    crawler_stop_ = true;
+  }
+  crawler_cv_.notify_all();
+  crawler_.join();
+  return 0;
+}
+
+void Server::RequestStop(bool graceful) {
+  main_loop_.RunInLoop([this, graceful] {
+    if (!graceful) {
+      event_base_loopbreak(main_loop_.base());
+      return;
+    }
+    if (graceful_stopping_) return;
+    graceful_stopping_ = true;
+    base::Log(1, "graceful stop: no longer accepting; finishing in-flight requests");
+    listener_->Pause();
+    for (auto& w : workers_) w->BeginGracefulStop();
+  });
+}
+
+void Server::OnSignal(int sig, short, void* arg) noexcept {
+  auto* self = static_cast<Server*>(arg);
+  if (sig == SIGHUP) return;  // memcached ignores it too (no config reload)
+  base::Log(1, "signal %d received, stopping", sig);
+  self->RequestStop(sig == SIGUSR1);
+}
+
+void Server::OnTick(int, short, void* arg) noexcept {
+  auto* self = static_cast<Server*>(arg);
+  if (!self->graceful_stopping_) return;
+  int busy = 0;
+  for (auto& w : self->workers_) busy += w->busy_connections();
+  // Connections get up to 30 s to finish what they had received.
+  if (busy == 0 || ++self->graceful_ticks_ > 30) event_base_loopbreak(self->main_loop_.base());
+}
+
+void Server::OnAccept(int fd, const net::ListenSocket& from) {
+  std::int64_t curr = curr_connections.load(std::memory_order_relaxed);
+  if (curr + reserved_fds_ >= settings_.maxconns - 1) {
+    // memcached with maxconns_fast (the default): answer and close at once.
+    static constexpr char kTooMany[] = "ERROR Too many open connections\r\n";
+    [[maybe_unused]] ssize_t n = write(fd, kTooMany, sizeof kTooMany - 1);
+    close(fd);
+    rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  curr_connections.fetch_add(1, std::memory_order_relaxed);
+  total_connections.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t structures = connection_structures.load(std::memory_order_relaxed);
+  std::uint64_t in_use = static_cast<std::uint64_t>(curr + 1) + listener_->sockets().size();
+  if (in_use > structures) connection_structures.store(in_use, std::memory_order_relaxed);
+  workers_[next_worker_]->Adopt(fd, from);
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+}
+
+void Server::KickCrawler() {
+  {
+    std::lock_guard<std::mutex> lock(crawler_mu_);
+    crawler_kick_ = true;
+  }
+  crawler_cv_.notify_all();
+}
+
+void Server::CrawlerMain() {
+  // Reclaims expired and flushed items that nobody asks for (memcached's LRU crawler). A pass
+  // covers the whole store in bounded steps, so no shard lock is held for long.
+  constexpr std::size_t kStep = 256;
+  std::unique_lock<std::mutex> lock(crawler_mu_);
+  while (!crawler_stop_) {
+    crawler_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return crawler_stop_ || crawler_kick_; });
+    if (crawler_stop_) break;
+    crawler_kick_ = false;
+    if (!runtime_.lru_crawler_enabled.load()) continue;
+    lock.unlock();
+    crawler_starts_.fetch_add(1, std::memory_order_relaxed);
+    std::size_t budget = store_->GetStats().curr_items + kStep;
+    for (std::size_t done = 0; done < budget;) {
+      std::size_t checked = store_->Crawl(kStep);
+      if (checked == 0) break;
+      done += checked;
+      if (settings_.lru_crawler_sleep > 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(settings_.lru_crawler_sleep));
+      }
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace rc::server

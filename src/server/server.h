@@ -1,0 +1,116 @@
+// server/server.h -- the server process: the one place where store, engine, network and settings
+// meet (DESIGN.md section 2).
+//
+// Threads: the main thread runs the listener, signals and a once-a-second timer on its own event
+// loop; -t workers each run an event loop that owns its connections for their whole life; one
+// maintenance thread runs the expiry crawler. Connections reach shared state through the Server,
+// whose members are either immutable after Start(), atomics, or guarded as noted.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ringcached/base/clock.h"
+#include "ringcached/base/status.h"
+#include "ringcached/engine/engine.h"
+#include "ringcached/net/event_loop.h"
+#include "ringcached/net/listener.h"
+#include "ringcached/server/settings.h"
+#include "ringcached/store/store.h"
+#include "server/conn_registry.h"
+#include "server/prefix_stats.h"
+
+struct event;
+
+namespace rc::server {
+
+class Worker;
+
+// Settings that commands change while the server runs.
+struct RuntimeSettings {
+  std::atomic<int> verbosity{0};
+  std::atomic<std::size_t> maxbytes{0};
+  std::atomic<bool> detail_enabled{false};
+  std::atomic<bool> track_sizes{false};
+  std::atomic<bool> lru_crawler_enabled{true};
+};
+
+class Server {
+ public:
+  explicit Server(const Settings& settings);
+  ~Server();
+
+  // Binds the listeners and creates the store and the workers. A bad address or a port in use
+  // fails here, with a message fit for the operator.
+  base::Status Open();
+  // Runs until a stop signal or `shutdown`; returns the process exit code.
+  int Run();
+
+  // Stop requests; thread-safe. A graceful stop stops accepting, lets connections finish what
+  // they have received, then exits 0.
+  void RequestStop(bool graceful);
+
+  const Settings& settings() const { return settings_; }
+  RuntimeSettings& runtime() { return runtime_; }
+  engine::Engine& engine() { return *engine_; }
+  store::Store& store() { return *store_; }
+  base::SystemClock& clock() { return clock_; }
+  ConnRegistry& conns() { return conns_; }
+  PrefixStats& prefix_stats() { return prefix_stats_; }
+  const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
+  const net::Listener* listener() const { return listener_.get(); }
+  std::time_t started() const { return started_; }
+  int reserved_fds() const { return reserved_fds_; }
+  // Wakes the crawler for an immediate pass (lru_crawler crawl).
+  void KickCrawler();
+  std::uint64_t crawler_starts() const { return crawler_starts_.load(std::memory_order_relaxed); }
+
+  // Connection accounting shared by all workers.
+  std::atomic<std::uint64_t> total_connections{0};
+  std::atomic<std::uint64_t> rejected_connections{0};
+  std::atomic<std::int64_t> curr_connections{0};
+  std::atomic<std::uint64_t> connection_structures{0};
+
+ private:
+  void OnAccept(int fd, const net::ListenSocket& from);
+  void CrawlerMain();
+  void WritePortFile();
+  static void OnSignal(int sig, short what, void* arg) noexcept;
+  static void OnTick(int fd, short what, void* arg) noexcept;
+
+  Settings settings_;
+  RuntimeSettings runtime_;
+  base::SystemClock clock_;
+  std::time_t started_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<engine::Engine> engine_;
+  net::EventLoop main_loop_;
+  std::unique_ptr<net::Listener> listener_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::size_t next_worker_ = 0;
+  ConnRegistry conns_;
+  PrefixStats prefix_stats_;
+  int reserved_fds_ = 0;
+  std::vector<event*> signal_events_;
+  event* tick_event_ = nullptr;
+
+  std::atomic<int> stop_requested_{0};  // 0 none, 1 graceful, 2 immediate
+  bool graceful_stopping_ = false;
+  int graceful_ticks_ = 0;
+
+  std::thread crawler_;
+  std::mutex crawler_mu_;
+  std::condition_variable crawler_cv_;
+  bool crawler_stop_ = false;   // guarded by crawler_mu_
+  bool crawler_kick_ = false;   // guarded by crawler_mu_
+  std::atomic<std::uint64_t> crawler_starts_{0};
+};
+
+}  // namespace rc::server

@@ -1,0 +1,449 @@
+// server/stats.cc -- see stats.h.
+#include "server/stats.h"
+
+#include <event2/event.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cinttypes>
+#include <cstring>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ringcached/base/version.h"
+#include "server/options.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+namespace rc::server {
+namespace {
+
+class StatWriter {
+ public:
+  explicit StatWriter(OutQueue* out) : out_(out) {}
+  void Add(std::string_view name, std::string_view value) {
+    std::size_t need = 5 + name.size() + 1 + value.size() + 2;
+    char* p = out_->Reserve(need);
+    std::size_t n = 0;
+    auto put = [&](std::string_view s) {
+      std::memcpy(p + n, s.data(), s.size());
+      n += s.size();
+    };
+    put("STAT ");
+    put(name);
+    put(" ");
+    put(value);
+    put("\r\n");
+    out_->Commit(n);
+  }
+  void Add(std::string_view name, std::uint64_t v) { Add(name, std::to_string(v)); }
+  void Add(std::string_view name, std::int64_t v) { Add(name, std::to_string(v)); }
+  void Add(std::string_view name, int v) { Add(name, std::to_string(v)); }
+  void End() { out_->Append("END\r\n"); }
+
+ private:
+  OutQueue* out_;
+};
+
+struct Totals {
+  std::uint64_t cmd_get = 0, cmd_set = 0, cmd_flush = 0, cmd_touch = 0, cmd_meta = 0;
+  std::uint64_t get_hits = 0, get_misses = 0, get_expired = 0, get_flushed = 0;
+  std::uint64_t delete_hits = 0, delete_misses = 0, incr_hits = 0, incr_misses = 0;
+  std::uint64_t decr_hits = 0, decr_misses = 0, cas_hits = 0, cas_misses = 0, cas_badval = 0;
+  std::uint64_t touch_hits = 0, touch_misses = 0, store_too_large = 0, store_no_memory = 0;
+  std::uint64_t bytes_read = 0, bytes_written = 0, conn_yields = 0;
+};
+
+Totals SumWorkers(Server& server) {
+  Totals t;
+  for (const auto& w : server.workers()) {
+    const engine::CommandStats& c = w->command_stats();
+    t.cmd_get += c.cmd_get.Get();
+    t.cmd_set += c.cmd_set.Get();
+    t.cmd_flush += c.cmd_flush.Get();
+    t.cmd_touch += c.cmd_touch.Get();
+    t.cmd_meta += c.cmd_meta.Get();
+    t.get_hits += c.get_hits.Get();
+    t.get_misses += c.get_misses.Get();
+    t.get_expired += c.get_expired.Get();
+    t.get_flushed += c.get_flushed.Get();
+    t.delete_hits += c.delete_hits.Get();
+    t.delete_misses += c.delete_misses.Get();
+    t.incr_hits += c.incr_hits.Get();
+    t.incr_misses += c.incr_misses.Get();
+    t.decr_hits += c.decr_hits.Get();
+    t.decr_misses += c.decr_misses.Get();
+    t.cas_hits += c.cas_hits.Get();
+    t.cas_misses += c.cas_misses.Get();
+    t.cas_badval += c.cas_badval.Get();
+    t.touch_hits += c.touch_hits.Get();
+    t.touch_misses += c.touch_misses.Get();
+    t.store_too_large += c.store_too_large.Get();
+    t.store_no_memory += c.store_no_memory.Get();
+    const ConnStats& s = w->conn_stats();
+    t.bytes_read += s.bytes_read.Get();
+    t.bytes_written += s.bytes_written.Get();
+    t.conn_yields += s.conn_yields.Get();
+  }
+  return t;
+}
+
+std::string FormatTimeval(const timeval& tv) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(tv.tv_sec),
+                static_cast<long>(tv.tv_usec));
+  return buf;
+}
+
+void AppendGeneral(Server& server, StatWriter& w) {
+  const Settings& s = server.settings();
+  Totals t = SumWorkers(server);
+  store::Stats st = server.store().GetStats();
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::time_t now = server.clock().ToUnixTime(server.clock().Now());
+  std::uint64_t zero = 0;
+
+  w.Add("pid", static_cast<std::int64_t>(getpid()));
+  w.Add("uptime", static_cast<std::int64_t>(server.clock().Now()));
+  w.Add("time", static_cast<std::int64_t>(now));
+  w.Add("version", RC_MEMCACHED_VERSION);
+  w.Add("libevent", event_get_version());
+  w.Add("pointer_size", static_cast<int>(8 * sizeof(void*)));
+  w.Add("rusage_user", FormatTimeval(usage.ru_utime));
+  w.Add("rusage_system", FormatTimeval(usage.ru_stime));
+  w.Add("max_connections", s.maxconns);
+  w.Add("curr_connections", server.curr_connections.load());
+  w.Add("total_connections", server.total_connections.load());
+  w.Add("rejected_connections", server.rejected_connections.load());
+  w.Add("connection_structures", server.connection_structures.load());
+  // memcached's response objects and pooled read buffers do not exist here: replies are queued
+  // per connection (out_queue.h). The fields stay, with what is true of this design.
+  w.Add("response_obj_oom", zero);
+  w.Add("response_obj_count", zero);
+  w.Add("response_obj_bytes", zero);
+  w.Add("read_buf_count", static_cast<std::uint64_t>(server.curr_connections.load()));
+  w.Add("read_buf_bytes", static_cast<std::uint64_t>(server.curr_connections.load()) * 16384);
+  w.Add("read_buf_bytes_free", zero);
+  w.Add("read_buf_oom", zero);
+  w.Add("reserved_fds", server.reserved_fds());
+  w.Add("cmd_get", t.cmd_get);
+  w.Add("cmd_set", t.cmd_set);
+  w.Add("cmd_flush", t.cmd_flush);
+  w.Add("cmd_touch", t.cmd_touch);
+  w.Add("cmd_meta", t.cmd_meta);
+  w.Add("get_hits", t.get_hits);
+  w.Add("get_misses", t.get_misses);
+  w.Add("get_expired", t.get_expired);
+  w.Add("get_flushed", t.get_flushed);
+  w.Add("delete_misses", t.delete_misses);
+  w.Add("delete_hits", t.delete_hits);
+  w.Add("incr_misses", t.incr_misses);
+  w.Add("incr_hits", t.incr_hits);
+  w.Add("decr_misses", t.decr_misses);
+  w.Add("decr_hits", t.decr_hits);
+  w.Add("cas_misses", t.cas_misses);
+  w.Add("cas_hits", t.cas_hits);
+  w.Add("cas_badval", t.cas_badval);
+  w.Add("touch_hits", t.touch_hits);
+  w.Add("touch_misses", t.touch_misses);
+  w.Add("store_too_large", t.store_too_large);
+  w.Add("store_no_memory", t.store_no_memory);
+  w.Add("auth_cmds", zero);
+  w.Add("auth_errors", zero);
+  w.Add("bytes_read", t.bytes_read);
+  w.Add("bytes_written", t.bytes_written);
+  w.Add("limit_maxbytes", static_cast<std::uint64_t>(server.runtime().maxbytes.load()));
+  w.Add("accepting_conns", 1);
+  w.Add("listen_disabled_num", zero);
+  w.Add("time_in_listen_disabled_us", zero);
+  w.Add("threads", s.num_threads);
+  w.Add("conn_yields", t.conn_yields);
+  w.Add("hash_power_level", static_cast<std::uint64_t>(st.hash_power_level));
+  w.Add("hash_bytes", st.hash_bytes);
+  w.Add("hash_is_expanding", zero);
+  // The store has no slab pages to reassign (doc/deviations.md): these stay 0.
+  for (const char* name : {"slab_reassign_rescues", "slab_reassign_chunk_rescues",
+                           "slab_reassign_evictions_nomem", "slab_reassign_inline_reclaim",
+                           "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+                           "slab_reassign_running", "slabs_moved"}) {
+    w.Add(name, zero);
+  }
+  if (s.lru_crawler) {
+    w.Add("lru_crawler_running", zero);
+    w.Add("lru_crawler_starts", server.crawler_starts());
+  }
+  if (s.lru_maintainer) w.Add("lru_maintainer_juggles", zero);
+  w.Add("malloc_fails", st.malloc_fails);
+  w.Add("log_worker_dropped", zero);
+  w.Add("log_worker_written", zero);
+  w.Add("log_watcher_skipped", zero);
+  w.Add("log_watcher_sent", zero);
+  w.Add("log_watchers", zero);
+  w.Add("unexpected_napi_ids", zero);
+  w.Add("round_robin_fallback", zero);
+  w.Add("bytes", st.bytes);
+  w.Add("curr_items", st.curr_items);
+  w.Add("total_items", st.total_items);
+  w.Add("slab_global_page_pool", zero);
+  w.Add("expired_unfetched", st.expired_unfetched);
+  w.Add("evicted_unfetched", st.evicted_unfetched);
+  if (s.lru_maintainer) w.Add("evicted_active", zero);
+  w.Add("evictions", st.evictions);
+  w.Add("reclaimed", st.reclaimed);
+  w.Add("crawler_reclaimed", st.crawler_reclaimed);
+  w.Add("crawler_items_checked", st.crawler_items_checked);
+  w.Add("lrutail_reflocked", zero);
+  if (s.lru_maintainer) {
+    for (const char* name : {"moves_to_cold", "moves_to_warm", "moves_within_lru",
+                             "direct_reclaims", "lru_bumps_dropped"}) {
+      w.Add(name, zero);
+    }
+  }
+}
+
+void AppendSettings(Server& server, StatWriter& w) {
+  Settings live = server.settings();
+  RuntimeSettings& rt = server.runtime();
+  live.verbose = rt.verbosity.load();
+  live.maxbytes = rt.maxbytes.load();
+  live.detail_enabled = rt.detail_enabled.load();
+  live.track_sizes = rt.track_sizes.load();
+  live.lru_crawler = rt.lru_crawler_enabled.load();
+  // An ephemeral port (-p -1) is reported as the port actually bound.
+  if (server.listener() != nullptr) {
+    for (const net::ListenSocket& ls : server.listener()->sockets()) {
+      if (!ls.is_unix) {
+        live.port = ls.port;
+        break;
+      }
+    }
+  }
+  for (const auto& [name, value] : SettingsForStats(live)) w.Add(name, value);
+}
+
+void AppendItems(Server& server, StatWriter& w) {
+  base::RelTime now = server.clock().Now();
+  std::uint64_t zero = 0;
+  for (const store::ClassStats& c : server.store().GetClassStats()) {
+    if (c.id > kMaxReportedClass) continue;
+    std::string p = "items:" + std::to_string(c.id) + ":";
+    std::uint64_t age = c.oldest_access && now > c.oldest_access ? now - c.oldest_access : 0;
+    w.Add(p + "number", c.items);
+    w.Add(p + "number_hot", zero);
+    w.Add(p + "number_warm", zero);
+    w.Add(p + "number_cold", c.items);
+    w.Add(p + "number_temp", zero);
+    w.Add(p + "age_hot", zero);
+    w.Add(p + "age_warm", zero);
+    w.Add(p + "age", age);
+    w.Add(p + "mem_requested", c.requested_bytes);
+    w.Add(p + "evicted", c.evicted);
+    w.Add(p + "evicted_nonzero", c.evicted_nonzero);
+    w.Add(p + "evicted_time", zero);
+    w.Add(p + "outofmemory", c.outofmemory);
+    w.Add(p + "tailrepairs", zero);
+    w.Add(p + "reclaimed", c.reclaimed);
+    w.Add(p + "expired_unfetched", c.expired_unfetched);
+    w.Add(p + "evicted_unfetched", c.evicted_unfetched);
+    w.Add(p + "evicted_active", zero);
+    w.Add(p + "crawler_reclaimed", c.crawler_reclaimed);
+    w.Add(p + "crawler_items_checked", zero);
+    w.Add(p + "lrutail_reflocked", zero);
+    for (const char* name : {"moves_to_cold", "moves_to_warm", "moves_within_lru",
+                             "direct_reclaims", "hits_to_hot", "hits_to_warm", "hits_to_cold",
+                             "hits_to_temp"}) {
+      w.Add(p + name, zero);
+    }
+  }
+}
+
+void AppendSlabs(Server& server, StatWriter& w) {
+  // A jemalloc size class plays the part of a slab class. "Pages" are counted as memcached's
+  // 1 MB pages would be, so dashboards that plot them stay meaningful.
+  constexpr std::uint64_t kPage = 1 << 20;
+  std::uint64_t zero = 0;
+  unsigned active = 0;
+  std::uint64_t malloced = 0;
+  for (const store::ClassStats& c : server.store().GetClassStats()) {
+    if (c.id > kMaxReportedClass) continue;
+    ++active;
+    std::string p = std::to_string(c.id) + ":";
+    std::uint64_t per_page = std::max<std::uint64_t>(1, kPage / std::max<std::size_t>(1, c.chunk_size));
+    std::uint64_t pages = (c.items + per_page - 1) / per_page;
+    w.Add(p + "chunk_size", static_cast<std::uint64_t>(c.chunk_size));
+    w.Add(p + "chunks_per_page", per_page);
+    w.Add(p + "total_pages", pages);
+    w.Add(p + "total_chunks", pages * per_page);
+    w.Add(p + "used_chunks", c.items);
+    w.Add(p + "free_chunks", pages * per_page - c.items);
+    w.Add(p + "free_chunks_end", zero);
+    for (const char* name : {"get_hits", "cmd_set", "delete_hits", "incr_hits", "decr_hits",
+                             "cas_hits", "cas_badval", "touch_hits"}) {
+      w.Add(p + name, zero);
+    }
+    malloced += c.items * c.chunk_size;
+  }
+  w.Add("active_slabs", static_cast<std::uint64_t>(active));
+  w.Add("total_malloced", malloced);
+}
+
+void AppendSizes(Server& server, StatWriter& w) {
+  if (!server.runtime().track_sizes.load()) {
+    w.Add("sizes_status", "disabled");
+    return;
+  }
+  // memcached groups item sizes into 32-byte buckets (items.c item_stats_sizes).
+  std::map<std::size_t, std::uint64_t> buckets;
+  server.store().Dump([&](const store::ItemInfo& info) {
+    ++buckets[(info.total_size + 31) / 32 * 32];
+    return true;
+  });
+  for (const auto& [size, count] : buckets) w.Add(std::to_string(size), count);
+}
+
+void AppendConns(Server& server, StatWriter& w) {
+  base::RelTime now = server.clock().Now();
+  server.conns().ForEach([&](const ConnRecord& r) {
+    std::string p = std::to_string(r.fd) + ":";
+    w.Add(p + "addr", r.addr);
+    if (!r.listen_addr.empty()) w.Add(p + "listen_addr", r.listen_addr);
+    w.Add(p + "state", r.state.load(std::memory_order_relaxed));
+    base::RelTime last = r.last_cmd.load(std::memory_order_relaxed);
+    w.Add(p + "secs_since_last_cmd", static_cast<std::uint64_t>(now > last ? now - last : 0));
+  });
+}
+
+// memcached's uri_encode: everything but unreserved characters becomes %XX.
+void UriEncode(std::string_view in, std::string* out) {
+  static const char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out->push_back(static_cast<char>(c));
+    } else {
+      out->push_back('%');
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    }
+  }
+}
+
+}  // namespace
+
+bool AppendStats(Server& server, std::string_view sub, OutQueue* out) {
+  StatWriter w(out);
+  if (sub.empty()) {
+    AppendGeneral(server, w);
+  } else if (sub == "settings") {
+    AppendSettings(server, w);
+  } else if (sub == "items") {
+    AppendItems(server, w);
+  } else if (sub == "slabs") {
+    AppendSlabs(server, w);
+  } else if (sub == "sizes") {
+    AppendSizes(server, w);
+  } else if (sub == "sizes_enable" || sub == "sizes_disable") {
+    // Answered with a single line and no END, as memcached 1.6.18 does (observed).
+    bool on = sub == "sizes_enable";
+    server.runtime().track_sizes.store(on);
+    w.Add("sizes_status", on ? "enabled" : "disabled");
+    return true;
+  } else if (sub == "conns") {
+    AppendConns(server, w);
+  } else {
+    return false;
+  }
+  w.End();
+  return true;
+}
+
+void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueue* out) {
+  struct Entry {
+    std::string key;
+    std::uint32_t bytes;
+    base::RelTime exptime;
+    std::uint64_t order;
+  };
+  std::vector<Entry> entries;
+  server.store().Dump([&](const store::ItemInfo& info) {
+    if (info.class_id == class_id) {
+      entries.push_back({std::string(info.key), info.value_len, info.exptime,
+                         info.cas != 0 ? info.cas : info.last_access});
+    }
+    return true;
+  });
+  // memcached walks its LRU from the head: most recently written first.
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.order > b.order; });
+  std::size_t n = limit > 0 ? std::min<std::size_t>(entries.size(), limit) : entries.size();
+  std::string text;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Entry& e = entries[i];
+    std::int64_t exp = e.exptime == 0 ? 0 : server.clock().ToUnixTime(e.exptime);
+    text += "ITEM " + e.key + " [" + std::to_string(e.bytes) + " b; " + std::to_string(exp) +
+            " s]\r\n";
+  }
+  text += "END\r\n";
+  out->Append(text);
+}
+
+void AppendMetadump(Server& server, std::string_view which, OutQueue* out) {
+  std::vector<bool> classes;  // empty = all
+  if (which != "all" && which != "hash") {
+    classes.assign(kMaxReportedClass + 1, false);
+    std::size_t start = 0;
+    while (start <= which.size()) {
+      std::size_t comma = which.find(',', start);
+      if (comma == std::string_view::npos) comma = which.size();
+      std::string id(which.substr(start, comma - start));
+      char* end = nullptr;
+      long v = std::strtol(id.c_str(), &end, 10);
+      if (id.empty() || *end != '\0' || v < 1 || v > static_cast<long>(kMaxReportedClass)) {
+        out->Append("BADCLASS invalid class id\r\n");
+        return;
+      }
+      classes[v] = true;
+      start = comma + 1;
+    }
+  }
+  std::string text;
+  base::Clock& clock = server.clock();
+  server.store().Dump([&](const store::ItemInfo& info) {
+    if (!classes.empty() && (info.class_id >= classes.size() || !classes[info.class_id])) {
+      return true;
+    }
+    text += "key=";
+    UriEncode(info.key, &text);
+    text += " exp=";
+    text += info.exptime == 0 ? std::string("-1") : std::to_string(clock.ToUnixTime(info.exptime));
+    text += " la=" + std::to_string(clock.ToUnixTime(info.last_access));
+    text += " cas=" + std::to_string(info.cas);
+    text += info.fetched ? " fetch=yes" : " fetch=no";
+    text += " cls=" + std::to_string(info.class_id);
+    text += " size=" + std::to_string(info.total_size) + "\n";
+    if (text.size() > (1u << 20)) {
+      out->Append(text);
+      text.clear();
+    }
+    return true;
+  });
+  text += "END\r\n";
+  out->Append(text);
+}
+
+void ResetAllStats(Server& server) {
+  for (const auto& w : server.workers()) {
+    w->command_stats().Reset();
+    w->conn_stats().Reset();
+  }
+  server.store().ResetStats();
+  server.total_connections.store(0);
+  server.rejected_connections.store(0);
+  server.prefix_stats().Clear();
+}
+
+}  // namespace rc::server

@@ -1,0 +1,32 @@
+// server/stats.h -- the text of `stats` and its sub-commands, gathered from every module.
+//
+// Field names, order and formats follow memcached 1.6.18 (PROTOCOL.md section 6 and the reference
+// transcript) so that exporters, memcstat and dashboards read ringcached unchanged. Counters are
+// summed over the workers at the moment of the request; the result is a consistent-enough
+// snapshot, as memcached's is.
+#pragma once
+
+#include <string_view>
+
+#include "server/out_queue.h"
+
+namespace rc::server {
+
+class Server;
+
+// Size classes above this are not reported (memcached's MAX_NUMBER_OF_SLAB_CLASSES is 64).
+inline constexpr unsigned kMaxReportedClass = 63;
+
+// `stats` (sub empty), `stats settings|items|slabs|sizes|sizes_enable|sizes_disable|conns`.
+// Returns false for an unknown sub-command (the caller answers ERROR).
+bool AppendStats(Server& server, std::string_view sub, OutQueue* out);
+// `stats cachedump <class> <limit>`: "ITEM <key> [<bytes> b; <exptime> s]" lines, most recently
+// written first, then END.
+void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueue* out);
+// `lru_crawler metadump <all|hash|ids>`: one "key=... exp=... la=... cas=... fetch=... cls=...
+// size=..." line per item ("\n" only, as memcached), then "END\r\n".
+void AppendMetadump(Server& server, std::string_view which, OutQueue* out);
+// `stats reset`.
+void ResetAllStats(Server& server);
+
+}  // namespace rc::server

@@ -1,0 +1,420 @@
+// server/text_commands.cc -- the text protocol's commands, executed for a Connection.
+//
+// Each command maps onto the engine (data commands) or the server (admin commands) and queues
+// its reply with memcached 1.6.18's exact strings (../shared/PROTOCOL.md section 3a). noreply
+// suppresses every reply of a command that parsed far enough to see it, errors included.
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include "ringcached/base/log.h"
+#include "ringcached/base/version.h"
+#include "ringcached/proto/text_reply.h"
+#include "server/connection.h"
+#include "server/server.h"
+#include "server/stats.h"
+#include "server/worker.h"
+
+namespace rc::server {
+namespace {
+
+using proto::Command;
+
+std::string_view ReplyFor(store::Outcome outcome) {
+  switch (outcome) {
+    case store::Outcome::kStored: return proto::kStored;
+    case store::Outcome::kNotStored: return proto::kNotStored;
+    case store::Outcome::kExists: return proto::kExists;
+    case store::Outcome::kNotFound: return proto::kNotFound;
+    case store::Outcome::kDeleted: return proto::kDeleted;
+    case store::Outcome::kTouched: return proto::kTouched;
+    case store::Outcome::kTooLarge: return proto::kTooLarge;
+    case store::Outcome::kNoMemory: return proto::kNoMemory;
+    case store::Outcome::kNonNumeric: return proto::kNonNumeric;
+  }
+  return proto::kErrorReply;
+}
+
+// strtol-style parse of a whole token; false on junk, as memcached's safe_strtol.
+bool ParseInt(std::string_view token, long long* out) {
+  if (token.empty() || token.size() > 20) return false;
+  std::string s(token);
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || end == s.c_str() || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+void Connection::ReplyText(const proto::Request& req, std::string_view line) {
+  if (!req.noreply) out_.Append(line);
+}
+
+bool Connection::ExecuteText(const proto::Request& req) {
+  engine::Engine& engine = server_->engine();
+  engine::CommandStats* stats = &worker_->command_stats();
+  const Settings& settings = server_->settings();
+  switch (req.command) {
+    case Command::kGet:
+    case Command::kGets:
+    case Command::kGat:
+    case Command::kGats:
+      ProcessRetrieval(req);
+      return true;
+    case Command::kSet:
+    case Command::kAdd:
+    case Command::kReplace:
+    case Command::kAppend:
+    case Command::kPrepend:
+    case Command::kCas:
+      BeginStorage(req);
+      return true;
+    case Command::kDelete: {
+      store::Outcome outcome = engine.Delete(req.key, stats);
+      if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
+        server_->prefix_stats().Record(req.key, settings.prefix_delimiter,
+                                       PrefixStats::Op::kDelete, false);
+      }
+      ReplyText(req, ReplyFor(outcome));
+      return true;
+    }
+    case Command::kIncr:
+    case Command::kDecr: {
+      store::IncrResult r = engine.Arithmetic(req.key, req.command == Command::kIncr, req.delta,
+                                              stats);
+      if (r.outcome == store::Outcome::kStored) {
+        if (!req.noreply) {
+          char* p = out_.Reserve(22);
+          std::size_t n = proto::FormatUint64(p, r.value);
+          p[n] = '\r';
+          p[n + 1] = '\n';
+          out_.Commit(n + 2);
+        }
+      } else if (r.outcome == store::Outcome::kNoMemory) {
+        ReplyText(req, proto::kIncrNoMemory);
+      } else {
+        ReplyText(req, ReplyFor(r.outcome));
+      }
+      return true;
+    }
+    case Command::kTouch:
+      ReplyText(req, ReplyFor(engine.Touch(req.key, req.exptime, stats)));
+      return true;
+    case Command::kFlushAll:
+      if (!settings.flush_enabled) {
+        // Still counted, as memcached does (t/flush-all.t with -F).
+        stats->cmd_flush.Add();
+        ReplyText(req, "CLIENT_ERROR flush_all not allowed\r\n");
+        return true;
+      }
+      engine.FlushAll(req.exptime, req.has_number, stats);
+      ReplyText(req, proto::kOkReply);
+      return true;
+    case Command::kVersion:
+      out_.Append("VERSION " RC_MEMCACHED_VERSION "\r\n");
+      return true;
+    case Command::kVerbosity:
+      server_->runtime().verbosity.store(static_cast<int>(req.number), std::memory_order_relaxed);
+      base::SetLogVerbosity(static_cast<int>(req.number));
+      ReplyText(req, proto::kOkReply);
+      return true;
+    case Command::kQuit:
+      close_after_write_ = true;
+      return true;
+    case Command::kCacheMemlimit:
+      if (req.number < 8) {
+        ReplyText(req, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
+      } else if (req.number > 1000000000) {
+        ReplyText(req, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
+      } else {
+        std::size_t bytes = static_cast<std::size_t>(req.number) << 20;
+        server_->store().SetMemoryLimit(bytes);
+        server_->runtime().maxbytes.store(bytes, std::memory_order_relaxed);
+        ReplyText(req, proto::kOkReply);
+      }
+      return true;
+    case Command::kShutdown:
+      if (!settings.enable_shutdown) {
+        out_.Append("ERROR: shutdown not enabled\r\n");
+        return true;
+      }
+      if (req.ntokens == 1) {
+        server_->RequestStop(false);
+      } else if (req.ntokens == 2 && req.tokens[1] == "graceful") {
+        server_->RequestStop(true);
+      } else {
+        out_.Append("CLIENT_ERROR invalid shutdown mode\r\n");
+        return true;
+      }
+      return false;  // memcached closes the connection that asked
+    default:
+      ProcessAdmin(req);
+      return true;
+  }
+}
+
+void Connection::ProcessRetrieval(const proto::Request& req) {
+  engine::Engine& engine = server_->engine();
+  engine::CommandStats* stats = &worker_->command_stats();
+  const bool with_cas = req.command == Command::kGets || req.command == Command::kGats;
+  const bool touch = req.command == Command::kGat || req.command == Command::kGats;
+  const bool detail = server_->runtime().detail_enabled.load(std::memory_order_relaxed);
+  OutQueue::Mark mark = out_.GetMark();
+  proto::KeyIterator keys(req.keys);
+  std::string_view key;
+  while (keys.Next(&key)) {
+    if (key.size() > proto::kMaxKeyLength) {
+      // memcached looks keys up in order and fails at the long one, dropping the replies queued
+      // for the keys before it (their lookups still count).
+      out_.Rollback(mark);
+      out_.Append(proto::kBadFormat);
+      return;
+    }
+    store::ItemRef item = touch ? engine.GetAndTouch(key, req.exptime, stats)
+                                : engine.Get(key, stats);
+    if (detail) {
+      server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+                                     PrefixStats::Op::kGet, static_cast<bool>(item));
+    }
+    if (!item) continue;
+    char* p = out_.Reserve(proto::kMaxValueHeader);
+    out_.Commit(proto::FormatValueHeader(p, item.key(), item.flags(),
+                                         static_cast<std::uint32_t>(item.value().size()),
+                                         with_cas, item.cas()));
+    out_.AppendValue(std::move(item));
+  }
+  out_.Append(proto::kEnd);
+}
+
+void Connection::BeginStorage(const proto::Request& req) {
+  if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
+    server_->prefix_stats().Record(req.key, server_->settings().prefix_delimiter,
+                                   PrefixStats::Op::kSet, false);
+  }
+  store::Allocation alloc = server_->engine().BeginStore(req, &worker_->command_stats());
+  if (!alloc.item) {
+    // The line was fine but the item cannot be stored: answer, and discard the data block.
+    ReplyText(req, ReplyFor(alloc.outcome));
+    swallow_left_ = static_cast<std::size_t>(req.value_len) + 2;
+    SetState(State::kSwallow);
+    return;
+  }
+  pending_.command = req.command;
+  pending_.cas_unique = req.cas_unique;
+  pending_.noreply = req.noreply;
+  pending_.item = std::move(alloc.item);
+  pending_.filled = 0;
+  pending_.total = static_cast<std::size_t>(req.value_len) + 2;
+  SetState(State::kReadValue);
+}
+
+void Connection::FinishStorage() {
+  proto::Request req;
+  req.command = pending_.command;
+  req.cas_unique = pending_.cas_unique;
+  req.noreply = pending_.noreply;
+  const char* end = pending_.item.writable_value() + pending_.total - 2;
+  if (end[0] != '\r' || end[1] != '\n') {
+    // memcached reads exactly <bytes>+2 and checks the last two (PROTOCOL.md section 1).
+    ReplyText(req, proto::kBadDataChunk);
+    pending_.item.Reset();
+    return;
+  }
+  store::Outcome outcome =
+      server_->engine().CompleteStore(req, &pending_.item, &worker_->command_stats());
+  pending_.item.Reset();
+  ReplyText(req, ReplyFor(outcome));
+}
+
+void Connection::ProcessAdmin(const proto::Request& req) {
+  const Settings& settings = server_->settings();
+  std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
+  switch (req.command) {
+    case Command::kStats:
+      ProcessStats(req);
+      return;
+    case Command::kSlabs: {
+      long long v = 0;
+      if (sub == "automove" && req.ntokens == 3) {
+        if (!ParseInt(req.tokens[2], &v)) {
+          out_.Append(proto::kBadFormat);
+        } else if (v < 0 || v > 2) {
+          out_.Append("ERROR\r\n");
+        } else {
+          out_.Append(proto::kOkReply);
+        }
+        return;
+      }
+      if (sub == "reassign" && req.ntokens == 4) {
+        long long src = 0, dst = 0;
+        if (!settings.slab_reassign) {
+          out_.Append("CLIENT_ERROR slab reassignment disabled\r\n");
+        } else if (!ParseInt(req.tokens[2], &src) || !ParseInt(req.tokens[3], &dst)) {
+          out_.Append(proto::kBadFormat);
+        } else if (src == dst) {
+          out_.Append("SAME src and dst class are identical\r\n");
+        } else if (src < -1 || src == 0 || src > 63 || dst < 1 || dst > 63) {
+          out_.Append("BADCLASS invalid src or dst class id\r\n");
+        } else {
+          // Items are allocated per jemalloc size class on demand, so no class ever holds pages
+          // another needs: there is never anything to move (doc/deviations.md).
+          out_.Append("NOSPARE source class has no spare pages\r\n");
+        }
+        return;
+      }
+      out_.Append(proto::kErrorReply);
+      return;
+    }
+    case Command::kLru: {
+      // Accepted for compatibility; the store has one eviction policy (doc/store.md).
+      long long v = 0;
+      if (sub == "mode" && req.ntokens == 3 &&
+          (req.tokens[2] == "flat" || req.tokens[2] == "segmented")) {
+        out_.Append(proto::kOkReply);
+      } else if (sub == "temp_ttl" && req.ntokens == 3 && ParseInt(req.tokens[2], &v)) {
+        out_.Append(proto::kOkReply);
+      } else if (sub == "tune" && req.ntokens == 6) {
+        long long hot = 0, warm = 0;
+        double hf = std::atof(std::string(req.tokens[4]).c_str());
+        double wf = std::atof(std::string(req.tokens[5]).c_str());
+        if (!ParseInt(req.tokens[2], &hot) || !ParseInt(req.tokens[3], &warm)) {
+          out_.Append(proto::kErrorReply);
+        } else if (hot + warm > 80) {
+          out_.Append("ERROR hot and warm pcts must not exceed 80\r\n");
+        } else if (hf <= 0 || wf <= 0) {
+          out_.Append("ERROR hot/warm age factors must be greater than 0\r\n");
+        } else {
+          out_.Append(proto::kOkReply);
+        }
+      } else {
+        out_.Append(proto::kErrorReply);
+      }
+      return;
+    }
+    case Command::kLruCrawler:
+      ProcessLruCrawler(req);
+      return;
+    case Command::kWatch:
+      if (!settings.watch_enabled) {
+        out_.Append("CLIENT_ERROR watch commands not allowed\r\n");
+      } else {
+        // TODO(lead): log streaming for watchers is not implemented yet; refuse honestly.
+        out_.Append("WATCHER_FAILED failed to add log watcher\r\n");
+      }
+      return;
+    case Command::kDebugTime: {
+#ifdef RC_DEBUG
+      long long shift = 0;
+      if (req.ntokens == 2 && ParseInt(req.tokens[1], &shift)) {
+        server_->clock().Shift(shift);
+        out_.Append(proto::kOkReply);
+        return;
+      }
+#endif
+      out_.Append(proto::kErrorReply);
+      return;
+    }
+    default:
+      out_.Append(proto::kErrorReply);
+      return;
+  }
+}
+
+void Connection::ProcessLruCrawler(const proto::Request& req) {
+  std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
+  long long v = 0;
+  RuntimeSettings& rt = server_->runtime();
+  if (sub == "enable" && req.ntokens == 2) {
+    rt.lru_crawler_enabled.store(true);
+    out_.Append(proto::kOkReply);
+  } else if (sub == "disable" && req.ntokens == 2) {
+    rt.lru_crawler_enabled.store(false);
+    out_.Append(proto::kOkReply);
+  } else if (sub == "sleep" && req.ntokens == 3) {
+    if (!ParseInt(req.tokens[2], &v)) {
+      out_.Append(proto::kBadFormat);
+    } else if (v > 1000000 || v < 0) {
+      out_.Append("CLIENT_ERROR sleep must be one second or less\r\n");
+    } else {
+      out_.Append(proto::kOkReply);
+    }
+  } else if (sub == "tocrawl" && req.ntokens == 3) {
+    if (!ParseInt(req.tokens[2], &v)) {
+      out_.Append(proto::kBadFormat);
+    } else {
+      out_.Append(proto::kOkReply);
+    }
+  } else if (sub == "crawl" && req.ntokens == 3) {
+    if (!rt.lru_crawler_enabled.load()) {
+      out_.Append("CLIENT_ERROR lru crawler disabled\r\n");
+    } else {
+      server_->KickCrawler();
+      out_.Append(proto::kOkReply);
+    }
+  } else if ((sub == "metadump" || sub == "mgdump") && req.ntokens == 3) {
+    ProcessMetadump(req);
+  } else {
+    out_.Append(proto::kErrorReply);
+  }
+}
+
+void Connection::ProcessMetadump(const proto::Request& req) {
+  if (!server_->settings().dump_enabled) {
+    out_.Append("ERROR metadump not allowed\r\n");
+    return;
+  }
+  if (!server_->runtime().lru_crawler_enabled.load()) {
+    out_.Append("CLIENT_ERROR lru crawler disabled\r\n");
+    return;
+  }
+  AppendMetadump(*server_, req.tokens[2], &out_);
+}
+
+void Connection::ProcessStats(const proto::Request& req) {
+  std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
+  if (sub == "detail") {
+    std::string_view arg = req.ntokens > 2 ? req.tokens[2] : std::string_view();
+    if (arg == "on") {
+      server_->runtime().detail_enabled.store(true);
+      out_.Append(proto::kOkReply);
+    } else if (arg == "off") {
+      server_->runtime().detail_enabled.store(false);
+      out_.Append(proto::kOkReply);
+    } else if (arg == "dump") {
+      out_.Append(server_->prefix_stats().Dump());
+    } else {
+      out_.Append("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    }
+    return;
+  }
+  if (sub == "cachedump") {
+    if (!server_->settings().dump_enabled) {
+      out_.Append("CLIENT_ERROR stats cachedump not allowed\r\n");
+      return;
+    }
+    long long cls = 0, limit = 0;
+    if (req.ntokens < 4 || !ParseInt(req.tokens[2], &cls) || !ParseInt(req.tokens[3], &limit)) {
+      out_.Append("CLIENT_ERROR bad command line\r\n");
+      return;
+    }
+    if (cls < 1 || cls > kMaxReportedClass) {
+      out_.Append("CLIENT_ERROR Illegal slab id\r\n");
+      return;
+    }
+    AppendCachedump(*server_, static_cast<unsigned>(cls), limit, &out_);
+    return;
+  }
+  if (sub == "reset" && req.ntokens == 2) {
+    ResetAllStats(*server_);
+    out_.Append(proto::kReset);
+    return;
+  }
+  if (!AppendStats(*server_, sub, &out_)) out_.Append(proto::kErrorReply);
+}
+
+}  // namespace rc::server

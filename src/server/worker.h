@@ -1,0 +1,78 @@
+// server/worker.h -- a worker thread: one event loop and the connections it owns.
+//
+// The listener hands each accepted socket to a worker (round robin) through Adopt(); from then on
+// the connection lives on that worker's thread until it closes, so nothing in a connection is
+// locked (memcached thread.c, DESIGN.md section 2).
+//
+// Thread-safety: Adopt(), Stop(), BeginGracefulStop() and the counters' reads from any thread;
+// everything else on the worker's own thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <unordered_set>
+
+#include "ringcached/base/counter.h"
+#include "ringcached/engine/engine.h"
+#include "ringcached/net/event_loop.h"
+#include "ringcached/net/listener.h"
+
+struct event;
+
+namespace rc::server {
+
+class Server;
+class Connection;
+
+// Connection-level counters of `stats`, per worker.
+struct ConnStats {
+  base::Counter bytes_read, bytes_written, conn_yields;
+  void Reset() {
+    bytes_read.Reset();
+    bytes_written.Reset();
+    conn_yields.Reset();
+  }
+};
+
+class Worker {
+ public:
+  Worker(Server* server, int id);
+  ~Worker();
+
+  void Start();
+  void Stop();   // thread-safe: ends the loop; connections are closed by Join()
+  void Join();
+
+  // Takes ownership of the socket `fd`, accepted by `from`. Thread-safe.
+  void Adopt(int fd, const net::ListenSocket& from);
+  // Stops reading new requests; connections close once their replies are sent. Thread-safe.
+  void BeginGracefulStop();
+  // Connections that still have work in hand (for the graceful stop). Thread-safe.
+  int busy_connections() const { return busy_.load(std::memory_order_relaxed); }
+
+  // Called by a connection on this worker when it has closed; the worker deletes it.
+  void Release(Connection* conn);
+
+  Server& server() const { return *server_; }
+  net::EventLoop& loop() { return loop_; }
+  engine::CommandStats& command_stats() { return command_stats_; }
+  ConnStats& conn_stats() { return conn_stats_; }
+  int id() const { return id_; }
+  bool stopping() const { return stopping_; }
+
+ private:
+  static void OnTick(int fd, short what, void* arg) noexcept;
+  void CloseIdle();
+
+  Server* server_;
+  int id_;
+  net::EventLoop loop_;
+  engine::CommandStats command_stats_;
+  ConnStats conn_stats_;
+  std::unordered_set<Connection*> connections_;
+  event* tick_ = nullptr;
+  bool stopping_ = false;
+  std::atomic<int> busy_{0};
+};
+
+}  // namespace rc::server
