@@ -222,6 +222,10 @@ bool Connection::ProcessInput() {
       case proto::ParseStatus::kClose:
         return false;
       case proto::ParseStatus::kError:
+        // memcached counts a flush_all before it validates the delay (proto_text.c).
+        if (req.command == proto::Command::kFlushAll && req.ntokens > 0) {
+          worker_->command_stats().cmd_flush.Add();
+        }
         if (!req.noreply) {
           out_.Append(parsed.error);
           out_.Append("\r\n");

@@ -48,6 +48,10 @@ Server::Server(const Settings& settings) : settings_(settings), started_(std::ti
   runtime_.detail_enabled.store(settings.detail_enabled);
   runtime_.track_sizes.store(settings.track_sizes);
   runtime_.lru_crawler_enabled.store(settings.lru_crawler);
+  runtime_.slab_automove.store(settings.slab_automove);
+  runtime_.temporary_ttl.store(settings.temporary_ttl);
+  runtime_.temp_lru.store(settings.temp_lru);
+  runtime_.lru_segmented.store(settings.lru_segmented);
   base::SetLogVerbosity(settings.verbose);
 }
 

@@ -40,6 +40,11 @@ struct RuntimeSettings {
   std::atomic<bool> detail_enabled{false};
   std::atomic<bool> track_sizes{false};
   std::atomic<bool> lru_crawler_enabled{true};
+  std::atomic<int> slab_automove{0};       // slabs automove
+  std::atomic<int> temporary_ttl{0};       // lru temp_ttl
+  std::atomic<bool> temp_lru{false};       // lru temp_ttl (0 turns it off)
+  std::atomic<bool> lru_segmented{true};   // lru mode
+  std::atomic<std::uint32_t> oldest_live{0};  // the time of the last flush_all
 };
 
 class Server {

@@ -214,6 +214,11 @@ void AppendSettings(Server& server, StatWriter& w) {
   live.detail_enabled = rt.detail_enabled.load();
   live.track_sizes = rt.track_sizes.load();
   live.lru_crawler = rt.lru_crawler_enabled.load();
+  live.slab_automove = rt.slab_automove.load();
+  live.temporary_ttl = rt.temporary_ttl.load();
+  live.temp_lru = rt.temp_lru.load();
+  live.lru_segmented = rt.lru_segmented.load();
+  live.oldest_live = rt.oldest_live.load();
   // An ephemeral port (-p -1) is reported as the port actually bound.
   if (server.listener() != nullptr) {
     for (const net::ListenSocket& ls : server.listener()->sockets()) {

@@ -113,6 +113,10 @@ bool Connection::ExecuteText(const proto::Request& req) {
         return true;
       }
       engine.FlushAll(req.exptime, req.has_number, stats);
+      // `stats settings` shows the flush time as "oldest" (memcached settings.oldest_live).
+      server_->runtime().oldest_live.store(
+          req.has_number && req.exptime > 0 ? server_->clock().ToRelTime(req.exptime) - 1
+                                            : server_->clock().Now() - 1);
       ReplyText(req, proto::kOkReply);
       return true;
     case Command::kVersion:
@@ -222,6 +226,7 @@ void Connection::FinishStorage() {
   if (end[0] != '\r' || end[1] != '\n') {
     // memcached reads exactly <bytes>+2 and checks the last two (PROTOCOL.md section 1).
     ReplyText(req, proto::kBadDataChunk);
+    server_->engine().AbandonStore(&worker_->command_stats());
     pending_.item.Reset();
     return;
   }
@@ -244,8 +249,9 @@ void Connection::ProcessAdmin(const proto::Request& req) {
         if (!ParseInt(req.tokens[2], &v)) {
           out_.Append(proto::kBadFormat);
         } else if (v < 0 || v > 2) {
-          out_.Append("ERROR\r\n");
+          out_.Append(proto::kErrorReply);
         } else {
+          server_->runtime().slab_automove.store(static_cast<int>(v));
           out_.Append(proto::kOkReply);
         }
         return;
@@ -273,10 +279,15 @@ void Connection::ProcessAdmin(const proto::Request& req) {
     case Command::kLru: {
       // Accepted for compatibility; the store has one eviction policy (doc/store.md).
       long long v = 0;
+      RuntimeSettings& rt = server_->runtime();
       if (sub == "mode" && req.ntokens == 3 &&
           (req.tokens[2] == "flat" || req.tokens[2] == "segmented")) {
+        rt.lru_segmented.store(req.tokens[2] == "segmented");
         out_.Append(proto::kOkReply);
       } else if (sub == "temp_ttl" && req.ntokens == 3 && ParseInt(req.tokens[2], &v)) {
+        // memcached: a negative TTL turns the temporary LRU off, anything else turns it on.
+        rt.temp_lru.store(v >= 0);
+        rt.temporary_ttl.store(static_cast<int>(v < 0 ? 0 : v));
         out_.Append(proto::kOkReply);
       } else if (sub == "tune" && req.ntokens == 6) {
         long long hot = 0, warm = 0;
