@@ -32,7 +32,8 @@ inline bool IsRetrieval(Command c) { return c <= Command::kGats; }
 struct Request {
   Command command = Command::kGet;
   std::string_view key;        // single-key commands
-  std::string_view keys;       // retrieval: space-separated keys, each 1..250 bytes (validated)
+  std::string_view keys;       // retrieval: space-separated keys (lengths NOT validated: the
+                               // caller rejects a key over 250 bytes when it reaches it)
   std::uint32_t flags = 0;     // storage: client flags (values >= 2^32 are truncated, as 1.6.18)
   std::int64_t exptime = 0;    // storage, touch, gat, flush_all delay: as sent
   std::uint32_t value_len = 0; // storage: <bytes>
