@@ -57,6 +57,7 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
   }
   last_cmd_ = server_->clock().Now();
   record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
+  alive_ = std::make_shared<bool>(true);
 }
 
 Connection::~Connection() {
@@ -66,6 +67,7 @@ Connection::~Connection() {
 
 void Connection::Start() {
   server_->conns().Add(&record_);
+  LogConnEvent("conn_new", nullptr);
   event_ = event_new(worker_->loop().base(), fd_, EV_READ | EV_PERSIST, &Connection::OnEvent, this);
   armed_ = EV_READ;
   event_add(event_, nullptr);
@@ -74,6 +76,9 @@ void Connection::Start() {
 void Connection::Close() {
   if (fd_ < 0) return;
   if (event_ != nullptr) event_del(event_);
+  *alive_ = false;
+  if (watcher_id_ >= 0) server_->watchers().Remove(watcher_id_);
+  LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
   close(fd_);
   fd_ = -1;
@@ -198,6 +203,11 @@ bool Connection::ProcessInput() {
       SetState(State::kParse);
       continue;
     }
+    if (state_ == State::kWatching) {
+      // A watcher only listens (memcached's conn_watch): whatever it sends is dropped.
+      in_start_ = in_end_;
+      return true;
+    }
     if (avail == 0 || draining_) return true;
     // The first byte of a connection picks the protocol under -B auto (memcached: 0x80 is
     // binary). TODO(lead): the binary protocol arrives with issue #3; until then such a
@@ -238,6 +248,7 @@ bool Connection::ProcessInput() {
     last_cmd_ = server_->clock().Now();
     record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
     // req's views point into the input buffer: execute before consuming.
+    more_input_ = parsed.consumed < avail;
     bool keep_open = ExecuteText(req);
     in_start_ += parsed.consumed;
     if (!keep_open) return false;
@@ -266,6 +277,26 @@ void Connection::UpdateEvents() {
   event_assign(event_, worker_->loop().base(), fd_, want | EV_PERSIST, &Connection::OnEvent, this);
   event_add(event_, nullptr);
   armed_ = want;
+}
+
+void Connection::LogConnEvent(const char* type, const char* reason) {
+  if ((server_->watchers().mask() & kWatchConnEvents) == 0) return;
+  // record_.addr is "tcp:1.2.3.4:port", "tcp6:[::1]:port" or "unix:path".
+  std::string_view addr = record_.addr;
+  std::string_view transport = addr.substr(0, addr.find(':'));
+  std::string_view rest = addr.substr(addr.find(':') + 1);
+  std::string rip(rest), rport = "0";
+  if (transport != "unix") {
+    std::size_t colon = rest.rfind(':');
+    rip = std::string(rest.substr(0, colon));
+    rport = std::string(rest.substr(colon + 1));
+    if (!rip.empty() && rip.front() == '[') rip = rip.substr(1, rip.size() - 2);
+  }
+  std::string body = std::string("type=") + type + " rip=" + rip + " rport=" + rport +
+                     " transport=" + (transport == "unix" ? "local" : "tcp");
+  if (reason != nullptr) body += std::string(" reason=") + reason;
+  body += " cfd=" + std::to_string(record_.fd);
+  server_->watchers().Emit(kWatchConnEvents, body);
 }
 
 }  // namespace rc::server

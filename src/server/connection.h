@@ -45,7 +45,7 @@ class Connection {
   bool closed() const { return fd_ < 0; }
 
  private:
-  enum class State : unsigned char { kParse, kReadValue, kSwallow, kClosing };
+  enum class State : unsigned char { kParse, kReadValue, kSwallow, kWatching, kClosing };
 
   static void OnEvent(int fd, short what, void* arg) noexcept;
   void HandleEvent(short what);
@@ -67,6 +67,11 @@ class Connection {
   void ProcessStats(const proto::Request& req);
   void ProcessLruCrawler(const proto::Request& req);
   void ProcessMetadump(const proto::Request& req);
+  void ProcessWatch(const proto::Request& req);
+  // A log line for this watcher, delivered on this connection's worker.
+  void DeliverLog(const std::string& line);
+  // Emits a conn_new / conn_close line to connevents watchers.
+  void LogConnEvent(const char* type, const char* reason);
 
   Worker* worker_;
   Server* server_;
@@ -97,6 +102,9 @@ class Connection {
   OutQueue out_;
   ConnRecord record_;
   base::RelTime last_cmd_ = 0;
+  bool more_input_ = false;             // bytes follow the request being executed
+  int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0
+  std::shared_ptr<bool> alive_;         // false once closed; checked by queued log deliveries
 };
 
 }  // namespace rc::server

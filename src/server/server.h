@@ -26,6 +26,7 @@
 #include "ringcached/store/store.h"
 #include "server/conn_registry.h"
 #include "server/prefix_stats.h"
+#include "server/watchers.h"
 
 struct event;
 
@@ -69,6 +70,7 @@ class Server {
   base::SystemClock& clock() { return clock_; }
   ConnRegistry& conns() { return conns_; }
   PrefixStats& prefix_stats() { return prefix_stats_; }
+  Watchers& watchers() { return watchers_; }
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
   const net::Listener* listener() const { return listener_.get(); }
   std::time_t started() const { return started_; }
@@ -102,6 +104,7 @@ class Server {
   std::size_t next_worker_ = 0;
   ConnRegistry conns_;
   PrefixStats prefix_stats_;
+  Watchers watchers_;
   int reserved_fds_ = 0;
   std::vector<event*> signal_events_;
   event* tick_event_ = nullptr;

@@ -182,8 +182,8 @@ void AppendGeneral(Server& server, StatWriter& w) {
   w.Add("log_worker_dropped", zero);
   w.Add("log_worker_written", zero);
   w.Add("log_watcher_skipped", zero);
-  w.Add("log_watcher_sent", zero);
-  w.Add("log_watchers", zero);
+  w.Add("log_watcher_sent", server.watchers().sent());
+  w.Add("log_watchers", server.watchers().count());
   w.Add("unexpected_napi_ids", zero);
   w.Add("round_robin_fallback", zero);
   w.Add("bytes", st.bytes);
@@ -323,7 +323,8 @@ void AppendConns(Server& server, StatWriter& w) {
   });
 }
 
-// memcached's uri_encode: everything but unreserved characters becomes %XX.
+}  // namespace
+
 void UriEncode(std::string_view in, std::string* out) {
   static const char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : in) {
@@ -337,7 +338,10 @@ void UriEncode(std::string_view in, std::string* out) {
   }
 }
 
-}  // namespace
+unsigned ClassIdOf(const store::ItemRef& item) {
+  return store::Store::ClassOf(store::Store::ItemOverhead() + item.key().size() +
+                               item.value().size() + 2);
+}
 
 bool AppendStats(Server& server, std::string_view sub, OutQueue* out) {
   StatWriter w(out);

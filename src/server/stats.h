@@ -8,6 +8,9 @@
 
 #include <string_view>
 
+#include <string>
+
+#include "ringcached/store/store.h"
 #include "server/out_queue.h"
 
 namespace rc::server {
@@ -28,5 +31,10 @@ void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueu
 void AppendMetadump(Server& server, std::string_view which, OutQueue* out);
 // `stats reset`.
 void ResetAllStats(Server& server);
+
+// The size class `stats items`/`stats slabs` report an item under.
+unsigned ClassIdOf(const store::ItemRef& item);
+// memcached's uri_encode (metadump, watch): all but unreserved characters become %XX.
+void UriEncode(std::string_view in, std::string* out);
 
 }  // namespace rc::server

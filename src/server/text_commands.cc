@@ -15,6 +15,7 @@
 #include "server/connection.h"
 #include "server/server.h"
 #include "server/stats.h"
+#include "server/watchers.h"
 #include "server/worker.h"
 
 namespace rc::server {
@@ -185,6 +186,14 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
       server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
                                      PrefixStats::Op::kGet, static_cast<bool>(item));
     }
+    if (server_->watchers().mask() & kWatchFetchers) {
+      std::string body = "type=item_get key=";
+      UriEncode(key, &body);
+      body += item ? " status=found clsid=" + std::to_string(ClassIdOf(item)) : " status=not_found clsid=0";
+      body += " cfd=" + std::to_string(record_.fd) +
+              " size=" + std::to_string(item ? item.value().size() : 0);
+      server_->watchers().Emit(kWatchFetchers, body);
+    }
     if (!item) continue;
     char* p = out_.Reserve(proto::kMaxValueHeader);
     out_.Commit(proto::FormatValueHeader(p, item.key(), item.flags(),
@@ -232,6 +241,22 @@ void Connection::FinishStorage() {
   }
   store::Outcome outcome =
       server_->engine().CompleteStore(req, &pending_.item, &worker_->command_stats());
+  if (server_->watchers().mask() & kWatchMutations) {
+    static const char* const kCommands[] = {"set", "add", "replace", "append", "prepend", "cas"};
+    static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found", "stored",
+                                          "stored", "too_large", "no_memory", "not_stored"};
+    const store::ItemRef& item = pending_.item;
+    base::RelTime exptime = item.exptime();
+    base::RelTime now = server_->clock().Now();
+    std::string body = "type=item_store key=";
+    UriEncode(item.key(), &body);
+    body += std::string(" status=") + kStatus[static_cast<int>(outcome)] +
+            " cmd=" + kCommands[static_cast<int>(req.command) - static_cast<int>(Command::kSet)] +
+            " ttl=" + std::to_string(exptime == 0 ? 0 : (exptime > now ? exptime - now : 0)) +
+            " clsid=" + std::to_string(ClassIdOf(item)) + " cfd=" + std::to_string(record_.fd) +
+            " size=" + std::to_string(item.value().size());
+    server_->watchers().Emit(kWatchMutations, body);
+  }
   pending_.item.Reset();
   ReplyText(req, ReplyFor(outcome));
 }
@@ -311,12 +336,7 @@ void Connection::ProcessAdmin(const proto::Request& req) {
       ProcessLruCrawler(req);
       return;
     case Command::kWatch:
-      if (!settings.watch_enabled) {
-        out_.Append("CLIENT_ERROR watch commands not allowed\r\n");
-      } else {
-        // TODO(lead): log streaming for watchers is not implemented yet; refuse honestly.
-        out_.Append("WATCHER_FAILED failed to add log watcher\r\n");
-      }
+      ProcessWatch(req);
       return;
     case Command::kDebugTime: {
 #ifdef RC_DEBUG
@@ -426,6 +446,52 @@ void Connection::ProcessStats(const proto::Request& req) {
     return;
   }
   if (!AppendStats(*server_, sub, &out_)) out_.Append(proto::kErrorReply);
+}
+
+void Connection::ProcessWatch(const proto::Request& req) {
+  if (!server_->settings().watch_enabled) {
+    out_.Append("CLIENT_ERROR watch commands not allowed\r\n");
+    return;
+  }
+  if (more_input_) {
+    out_.Append("ERROR cannot pipeline other commands before watch\r\n");
+    return;
+  }
+  unsigned kinds = 0;
+  for (std::size_t i = 1; i < req.ntokens; ++i) {
+    unsigned kind = WatchKindOf(req.tokens[i]);
+    if (kind == 0) {
+      out_.Append(proto::kErrorReply);
+      return;
+    }
+    kinds |= kind;
+  }
+  if (kinds == 0) kinds = kWatchFetchers;  // memcached's default
+  // Lines are emitted on any worker and applied here, on this connection's own worker.
+  Worker* worker = worker_;
+  std::shared_ptr<bool> alive = alive_;
+  Connection* self = this;
+  int id = server_->watchers().Add(kinds, [worker, alive, self](std::string line) {
+    worker->loop().RunInLoop([alive, self, line = std::move(line)] {
+      if (*alive) self->DeliverLog(line);
+    });
+  });
+  if (id < 0) {
+    out_.Append("WATCHER_TOO_MANY log watcher limit reached\r\n");
+    return;
+  }
+  watcher_id_ = id;
+  out_.Append(proto::kOkReply);
+  SetState(State::kWatching);
+}
+
+void Connection::DeliverLog(const std::string& line) {
+  out_.Append(line);
+  if (!Flush()) {
+    worker_->Release(this);
+    return;
+  }
+  UpdateEvents();
 }
 
 }  // namespace rc::server
