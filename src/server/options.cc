@@ -1128,8 +1128,10 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
   // memcached: one UDP thread per -l address when there are several, else all of them.
   int threads_per_udp = s.listen.size() > 1 ? 1 : s.num_threads;
 
-  // The order and formats of memcached 1.6.18's process_stat_settings(), less the ext_*,
-  // slab_automove_freeratio and ssl_* keys of its extstore/TLS build.
+  // The order and formats of memcached 1.6.18's process_stat_settings(), as Debian 12's build
+  // (with extstore and TLS compiled in) prints them. This build has neither, so the ext_* and
+  // ssl_* keys carry the values of those features switched off -- which is the truth here too --
+  // and scrapers written against Debian's memcached find every key they expect.
   return {
       {"maxbytes", num(static_cast<unsigned long long>(s.maxbytes))},
       {"maxconns", num(s.maxconns)},
@@ -1184,6 +1186,28 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
       {"read_buf_mem_limit", num(static_cast<unsigned long long>(s.read_buf_mem_limit) << 20)},
       {"track_sizes", yes_no(s.track_sizes)},
       {"inline_ascii_response", "no"},
+      {"ext_item_size", "512"},
+      {"ext_item_age", "4294967295"},
+      {"ext_low_ttl", "0"},
+      {"ext_recache_rate", "2000"},
+      {"ext_wbuf_size", "4194304"},
+      {"ext_compact_under", "0"},
+      {"ext_drop_under", "0"},
+      {"ext_max_sleep", "1000000"},
+      {"ext_max_frag", "0.80"},
+      {"slab_automove_freeratio", "0.010"},
+      {"ext_drop_unread", "no"},
+      {"ssl_enabled", "no"},
+      {"ssl_chain_cert", "(null)"},
+      {"ssl_key", "(null)"},
+      {"ssl_verify_mode", "0"},
+      {"ssl_keyformat", "1"},
+      {"ssl_ciphers", "NULL"},
+      {"ssl_ca_cert", "NULL"},
+      {"ssl_wbuf_size", "16384"},
+      {"ssl_session_cache", "no"},
+      {"ssl_kernel_tls", "no"},
+      {"ssl_min_version", "tlsv1.2"},
       // memcached prints these two with "%s" of a null pointer; glibc writes "(null)".
       {"num_napi_ids", "(null)"},
       {"memory_file", "(null)"},

@@ -54,9 +54,9 @@ std::string HelpText();
 std::string VersionText();
 
 // `stats settings`: name/value pairs in memcached 1.6.18's order, formatted as memcached formats
-// them ("evictions on", "umask 700", "growth_factor 1.25", "domain_socket NULL"...). The ext_*,
-// slab_automove_freeratio and ssl_* keys are left out, as in a memcached built without extstore
-// and TLS. Values that change at runtime (verbosity, maxbytes after cache_memlimit,
+// them ("evictions on", "umask 700", "growth_factor 1.25", "domain_socket NULL"...). The ext_*
+// and ssl_* keys of Debian's build are included with the values of those features turned off
+// (neither exists here). Values that change at runtime (verbosity, maxbytes after cache_memlimit,
 // detail_enabled, track_sizes, slab_automove, temp_lru, temporary_ttl, lru_segmented,
 // lru_crawler, oldest_live) are read from `s`: the caller passes the live values.
 std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings& s);

@@ -518,8 +518,8 @@ TEST(OptionsTest, ConfigFileErrorsNameTheFileAndTheLine) {
 // ---- stats settings -------------------------------------------------------------------------
 
 TEST(OptionsTest, StatsSettingsHasMemcachedsKeysInOrder) {
-  // memcached 1.6.18's "stats settings" (reference/memcached-1.6.18-transcript.txt) without the
-  // ext_*, slab_automove_freeratio and ssl_* keys of its extstore/TLS build.
+  // memcached 1.6.18's "stats settings" (reference/memcached-1.6.18-transcript.txt), including
+  // the ext_* and ssl_* keys of Debian's extstore/TLS build, with those features off.
   const std::vector<std::string> kKeys = {
       "maxbytes", "maxconns", "tcpport", "udpport", "inter", "verbosity", "oldest", "evictions",
       "domain_socket", "umask", "shutdown_command", "growth_factor", "chunk_size", "num_threads",
@@ -531,8 +531,12 @@ TEST(OptionsTest, StatsSettingsHasMemcachedsKeysInOrder) {
       "flush_enabled", "dump_enabled", "hash_algorithm", "lru_maintainer_thread",
       "lru_segmented", "hot_lru_pct", "warm_lru_pct", "hot_max_factor", "warm_max_factor",
       "temp_lru", "temporary_ttl", "idle_timeout", "watcher_logbuf_size", "worker_logbuf_size",
-      "read_buf_mem_limit", "track_sizes", "inline_ascii_response", "num_napi_ids",
-      "memory_file"};
+      "read_buf_mem_limit", "track_sizes", "inline_ascii_response", "ext_item_size",
+      "ext_item_age", "ext_low_ttl", "ext_recache_rate", "ext_wbuf_size", "ext_compact_under",
+      "ext_drop_under", "ext_max_sleep", "ext_max_frag", "slab_automove_freeratio",
+      "ext_drop_unread", "ssl_enabled", "ssl_chain_cert", "ssl_key", "ssl_verify_mode",
+      "ssl_keyformat", "ssl_ciphers", "ssl_ca_cert", "ssl_wbuf_size", "ssl_session_cache",
+      "ssl_kernel_tls", "ssl_min_version", "num_napi_ids", "memory_file"};
   std::vector<std::string> keys;
   for (const auto& kv : SettingsForStats(Settings{})) keys.push_back(kv.first);
   EXPECT_EQ(keys, kKeys);
@@ -560,7 +564,15 @@ TEST(OptionsTest, StatsSettingsDefaultValuesMatchMemcached) {
       {"hot_max_factor", "0.20"}, {"warm_max_factor", "2.00"}, {"temp_lru", "no"},
       {"temporary_ttl", "61"}, {"idle_timeout", "0"}, {"watcher_logbuf_size", "262144"},
       {"worker_logbuf_size", "65536"}, {"read_buf_mem_limit", "0"}, {"track_sizes", "no"},
-      {"inline_ascii_response", "no"}, {"num_napi_ids", "(null)"}, {"memory_file", "(null)"},
+      {"inline_ascii_response", "no"}, {"ext_item_size", "512"},
+      {"ext_item_age", "4294967295"}, {"ext_low_ttl", "0"}, {"ext_recache_rate", "2000"},
+      {"ext_wbuf_size", "4194304"}, {"ext_compact_under", "0"}, {"ext_drop_under", "0"},
+      {"ext_max_sleep", "1000000"}, {"ext_max_frag", "0.80"},
+      {"slab_automove_freeratio", "0.010"}, {"ext_drop_unread", "no"}, {"ssl_enabled", "no"},
+      {"ssl_chain_cert", "(null)"}, {"ssl_key", "(null)"}, {"ssl_verify_mode", "0"},
+      {"ssl_keyformat", "1"}, {"ssl_ciphers", "NULL"}, {"ssl_ca_cert", "NULL"},
+      {"ssl_wbuf_size", "16384"}, {"ssl_session_cache", "no"}, {"ssl_kernel_tls", "no"},
+      {"ssl_min_version", "tlsv1.2"}, {"num_napi_ids", "(null)"}, {"memory_file", "(null)"},
   };
   Parsed p = Parse({});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun);
