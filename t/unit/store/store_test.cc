@@ -1,0 +1,950 @@
+// t/unit/store/store_test.cc -- the item store: storage modes, references, TTL, CAS, incr/decr,
+// flush_all, memory bound and eviction, hash growth, the crawler, threads.
+//
+// Time comes from a FakeClock, so nothing sleeps. Expected behaviours cite memcached 1.6 where
+// they copy it (memcached.c do_store_item / do_add_delta, items.c do_item_get, t/*.t).
+#include <gtest/gtest.h>
+#include <jemalloc/jemalloc.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fakes/fake_clock.h"
+#include "ringcached/store/store.h"
+
+namespace rc::store {
+namespace {
+
+using rc::testing::FakeClock;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  StoreTest() { Make(Options{}); }
+
+  void Make(const Options& options) {
+    store_.reset();
+    store_ = std::make_unique<Store>(options, &clock_);
+  }
+
+  Outcome Put(std::string_view key, std::string_view value, Mode mode = Mode::kSet,
+              std::uint32_t flags = 0, base::RelTime exptime = 0, std::uint64_t cas = 0) {
+    Allocation a = store_->Allocate(key, flags, exptime, static_cast<std::uint32_t>(value.size()));
+    if (a.outcome != Outcome::kStored) return a.outcome;
+    EXPECT_TRUE(a.item);
+    std::memcpy(a.item.writable_value(), value.data(), value.size());
+    return store_->Put(&a.item, mode, cas);
+  }
+  Outcome Set(std::string_view key, std::string_view value, base::RelTime exptime = 0) {
+    return Put(key, value, Mode::kSet, 0, exptime);
+  }
+
+  std::optional<std::string> Value(std::string_view key) {
+    Lookup l = store_->Get(key);
+    if (!l.item) return std::nullopt;
+    return std::string(l.item.value());
+  }
+  std::uint64_t CasOf(std::string_view key) {
+    Lookup l = store_->Get(key, GetOptions{.bump = false});
+    return l.item ? l.item.cas() : 0;
+  }
+
+  FakeClock clock_;  // declared first: the store must not outlive it
+  std::unique_ptr<Store> store_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Storage modes
+
+TEST_F(StoreTest, SetThenGetReturnsValueFlagsAndTrailingCrlf) {
+  ASSERT_EQ(Put("k", "hello", Mode::kSet, 0xdeadbeef), Outcome::kStored);
+  Lookup l = store_->Get("k");
+  ASSERT_TRUE(l.item);
+  EXPECT_EQ(l.reason, MissReason::kHit);
+  EXPECT_EQ(l.item.key(), "k");
+  EXPECT_EQ(l.item.value(), "hello");
+  EXPECT_EQ(l.item.value_with_crlf(), "hello\r\n");
+  EXPECT_EQ(l.item.flags(), 0xdeadbeefu);
+  EXPECT_EQ(l.item.exptime(), 0u);
+  EXPECT_NE(l.item.cas(), 0u);
+}
+
+TEST_F(StoreTest, MissIsAbsent) {
+  Lookup l = store_->Get("nope");
+  EXPECT_FALSE(l.item);
+  EXPECT_EQ(l.reason, MissReason::kAbsent);
+}
+
+TEST_F(StoreTest, ZeroLengthValueIsLegal) {
+  ASSERT_EQ(Set("empty", ""), Outcome::kStored);
+  Lookup l = store_->Get("empty");
+  ASSERT_TRUE(l.item);
+  EXPECT_EQ(l.item.value(), "");
+  EXPECT_EQ(l.item.value_with_crlf(), "\r\n");
+}
+
+TEST_F(StoreTest, SetOverwrites) {
+  ASSERT_EQ(Set("k", "one"), Outcome::kStored);
+  ASSERT_EQ(Set("k", "two"), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "two");
+  EXPECT_EQ(store_->GetStats().curr_items, 1u);
+}
+
+TEST_F(StoreTest, AddStoresOnlyWhenAbsent) {
+  EXPECT_EQ(Put("k", "v1", Mode::kAdd), Outcome::kStored);
+  EXPECT_EQ(Put("k", "v2", Mode::kAdd), Outcome::kNotStored);
+  EXPECT_EQ(Value("k"), "v1");
+}
+
+TEST_F(StoreTest, ReplaceStoresOnlyWhenPresent) {
+  EXPECT_EQ(Put("k", "v1", Mode::kReplace), Outcome::kNotStored);
+  EXPECT_FALSE(Value("k"));
+  ASSERT_EQ(Set("k", "v1"), Outcome::kStored);
+  EXPECT_EQ(Put("k", "v2", Mode::kReplace), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "v2");
+}
+
+TEST_F(StoreTest, AppendAndPrependCombineValuesAndKeepOldFlagsAndExpiry) {
+  EXPECT_EQ(Put("k", "x", Mode::kAppend), Outcome::kNotStored);
+  EXPECT_EQ(Put("k", "x", Mode::kPrepend), Outcome::kNotStored);
+
+  base::RelTime exp = clock_.ToRelTime(100);
+  ASSERT_EQ(Put("k", "mid", Mode::kSet, 7, exp), Outcome::kStored);
+  std::uint64_t cas_before = CasOf("k");
+
+  Allocation a = store_->Allocate("k", 99, 0, 4);
+  ASSERT_TRUE(a.item);
+  std::memcpy(a.item.writable_value(), "_end", 4);
+  ASSERT_EQ(store_->Put(&a.item, Mode::kAppend), Outcome::kStored);
+  // On kStored the ItemRef refers to the linked (combined) item.
+  EXPECT_EQ(a.item.value(), "mid_end");
+  EXPECT_NE(a.item.cas(), cas_before);
+  a.item.Reset();
+
+  ASSERT_EQ(Put("k", "begin_", Mode::kPrepend, 5, 0), Outcome::kStored);
+  Lookup l = store_->Get("k");
+  ASSERT_TRUE(l.item);
+  EXPECT_EQ(l.item.value(), "begin_mid_end");
+  EXPECT_EQ(l.item.value_with_crlf(), "begin_mid_end\r\n");
+  EXPECT_EQ(l.item.flags(), 7u);
+  EXPECT_EQ(l.item.exptime(), exp);
+}
+
+TEST_F(StoreTest, AppendWithCasChecksIt) {
+  ASSERT_EQ(Set("k", "a"), Outcome::kStored);
+  std::uint64_t cas = CasOf("k");
+  EXPECT_EQ(Put("k", "b", Mode::kAppend, 0, 0, cas + 1000), Outcome::kExists);
+  EXPECT_EQ(Put("k", "b", Mode::kAppend, 0, 0, cas), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "ab");
+}
+
+TEST_F(StoreTest, AppendBeyondItemSizeMaxIsNotStored) {
+  // memcached 1.6 do_store_item: the combined item cannot be allocated -> NOT_STORED.
+  Options o;
+  o.item_size_max = 4096;
+  Make(o);
+  ASSERT_EQ(Set("k", std::string(3000, 'a')), Outcome::kStored);
+  EXPECT_EQ(Put("k", std::string(2000, 'b'), Mode::kAppend), Outcome::kNotStored);
+  EXPECT_EQ(Value("k")->size(), 3000u);
+}
+
+TEST_F(StoreTest, CasOutcomes) {
+  EXPECT_EQ(Put("k", "v", Mode::kCas, 0, 0, 12345), Outcome::kNotFound);
+  ASSERT_EQ(Set("k", "v1"), Outcome::kStored);
+  std::uint64_t cas = CasOf("k");
+  ASSERT_NE(cas, 0u);
+  EXPECT_EQ(Put("k", "v2", Mode::kCas, 0, 0, cas + 1), Outcome::kExists);
+  EXPECT_EQ(Put("k", "v2", Mode::kCas, 0, 0, 0), Outcome::kExists);
+  EXPECT_EQ(Value("k"), "v1");
+  EXPECT_EQ(Put("k", "v2", Mode::kCas, 0, 0, cas), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "v2");
+  // The CAS changed with the store, so the same unique no longer matches.
+  EXPECT_EQ(Put("k", "v3", Mode::kCas, 0, 0, cas), Outcome::kExists);
+}
+
+TEST_F(StoreTest, PutReturnsTheNewCasThroughTheItemRef) {
+  Allocation a = store_->Allocate("k", 0, 0, 1);
+  a.item.writable_value()[0] = 'x';
+  ASSERT_EQ(store_->Put(&a.item, Mode::kSet), Outcome::kStored);
+  EXPECT_EQ(a.item.cas(), CasOf("k"));
+}
+
+TEST_F(StoreTest, ExpiredItemCountsAsMissingForEveryMode) {
+  ASSERT_EQ(Set("k", "v", clock_.ToRelTime(5)), Outcome::kStored);
+  clock_.Advance(5);
+  EXPECT_EQ(Put("k", "x", Mode::kReplace), Outcome::kNotStored);
+  EXPECT_EQ(Put("k", "x", Mode::kAppend), Outcome::kNotStored);
+  EXPECT_EQ(Put("k", "x", Mode::kCas, 0, 0, 1), Outcome::kNotFound);
+  EXPECT_EQ(store_->Delete("k"), Outcome::kNotFound);
+  EXPECT_EQ(store_->Touch("k", 0), Outcome::kNotFound);
+  EXPECT_EQ(store_->IncrDecr("k", true, 1).outcome, Outcome::kNotFound);
+  EXPECT_EQ(Put("k", "x", Mode::kAdd), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "x");
+}
+
+TEST_F(StoreTest, DeleteRemoves) {
+  ASSERT_EQ(Set("k", "v"), Outcome::kStored);
+  EXPECT_EQ(store_->Delete("k"), Outcome::kDeleted);
+  EXPECT_EQ(store_->Delete("k"), Outcome::kNotFound);
+  EXPECT_FALSE(Value("k"));
+  Stats st = store_->GetStats();
+  EXPECT_EQ(st.curr_items, 0u);
+  EXPECT_EQ(st.bytes, 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// References
+
+TEST_F(StoreTest, ItemRefKeepsValueValidAfterDeleteAndOverwrite) {
+  ASSERT_EQ(Set("k", "original"), Outcome::kStored);
+  Lookup held = store_->Get("k");
+  ASSERT_TRUE(held.item);
+  std::string_view before = held.item.value_with_crlf();
+
+  ASSERT_EQ(Set("k", "replacement"), Outcome::kStored);
+  EXPECT_EQ(held.item.value(), "original");
+  ASSERT_EQ(store_->Delete("k"), Outcome::kDeleted);
+  EXPECT_EQ(held.item.value(), "original");
+  EXPECT_EQ(held.item.value_with_crlf(), before);
+  EXPECT_EQ(held.item.key(), "k");
+  EXPECT_FALSE(Value("k"));
+  // Unlinked items are no longer counted, even while referenced.
+  EXPECT_EQ(store_->GetStats().bytes, 0u);
+}
+
+TEST_F(StoreTest, ItemRefMoveAndReset) {
+  ASSERT_EQ(Set("k", "v"), Outcome::kStored);
+  ItemRef a = store_->Get("k").item;
+  ASSERT_TRUE(a);
+  ItemRef b = std::move(a);
+  EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+  ASSERT_TRUE(b);
+  ItemRef c;
+  c = std::move(b);
+  EXPECT_EQ(c.value(), "v");
+  c.Reset();
+  EXPECT_FALSE(c);
+  c.Reset();  // idempotent
+}
+
+TEST_F(StoreTest, AllocatedButNeverPutItemIsFreed) {
+  Options o;
+  o.memory_limit = 1 << 20;
+  Make(o);
+  for (int i = 0; i < 1000; ++i) {
+    Allocation a = store_->Allocate("k", 0, 0, 10000);
+    ASSERT_EQ(a.outcome, Outcome::kStored) << i;  // would fail if the charge leaked
+  }
+  EXPECT_EQ(store_->GetStats().evictions, 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+TEST_F(StoreTest, RelativeTtlExpiresExactlyAtDeadline) {
+  ASSERT_EQ(Set("k", "v", clock_.ToRelTime(10)), Outcome::kStored);
+  clock_.Advance(9);
+  EXPECT_TRUE(Value("k"));
+  // memcached treats an item as gone once exptime <= now (items.c do_item_get).
+  clock_.Advance(1);
+  Lookup l = store_->Get("k");
+  EXPECT_FALSE(l.item);
+  EXPECT_EQ(l.reason, MissReason::kExpired);
+  // Lazily unlinked: the next lookup finds nothing at all.
+  EXPECT_EQ(store_->Get("k").reason, MissReason::kAbsent);
+  EXPECT_EQ(store_->GetStats().curr_items, 0u);
+}
+
+TEST_F(StoreTest, AbsoluteExptime) {
+  std::int64_t unix_now = FakeClock::kStarted + clock_.Now();
+  ASSERT_EQ(Set("abs", "v", clock_.ToRelTime(unix_now + 20)), Outcome::kStored);
+  clock_.Advance(19);
+  EXPECT_TRUE(Value("abs"));
+  clock_.Advance(1);
+  EXPECT_FALSE(Value("abs"));
+}
+
+TEST_F(StoreTest, PastAbsoluteAndNegativeExptimeAreExpiredAtOnce) {
+  // PROTOCOL.md: -1, 1000000000 and 2678400 all expire immediately; 2592000 does not.
+  ASSERT_EQ(Set("neg", "v", clock_.ToRelTime(-1)), Outcome::kStored);
+  ASSERT_EQ(Set("past", "v", clock_.ToRelTime(1000000000)), Outcome::kStored);
+  ASSERT_EQ(Set("31d", "v", clock_.ToRelTime(2678400)), Outcome::kStored);
+  ASSERT_EQ(Set("30d", "v", clock_.ToRelTime(2592000)), Outcome::kStored);
+  EXPECT_FALSE(Value("neg"));
+  EXPECT_FALSE(Value("past"));
+  EXPECT_FALSE(Value("31d"));
+  EXPECT_TRUE(Value("30d"));
+}
+
+TEST_F(StoreTest, ExpiredSetRemovesThePreviousValue) {
+  ASSERT_EQ(Set("k", "old"), Outcome::kStored);
+  ASSERT_EQ(Set("k", "new", clock_.ToRelTime(-1)), Outcome::kStored);
+  EXPECT_FALSE(Value("k"));
+}
+
+TEST_F(StoreTest, ZeroExptimeNeverExpires) {
+  ASSERT_EQ(Set("k", "v", 0), Outcome::kStored);
+  clock_.Advance(10u * 365 * 24 * 3600);
+  EXPECT_TRUE(Value("k"));
+}
+
+TEST_F(StoreTest, TouchSetsExpiryAndKeepsCas) {
+  ASSERT_EQ(Set("k", "v", clock_.ToRelTime(5)), Outcome::kStored);
+  std::uint64_t cas = CasOf("k");
+  EXPECT_EQ(store_->Touch("k", clock_.ToRelTime(100)), Outcome::kTouched);
+  EXPECT_EQ(CasOf("k"), cas);  // memcached's touch does not change the CAS
+  clock_.Advance(50);
+  EXPECT_TRUE(Value("k"));
+  EXPECT_EQ(store_->Touch("k", 0), Outcome::kTouched);
+  clock_.Advance(1000);
+  EXPECT_TRUE(Value("k"));
+  EXPECT_EQ(store_->Touch("missing", 0), Outcome::kNotFound);
+}
+
+TEST_F(StoreTest, GetWithTouchIsGat) {
+  ASSERT_EQ(Set("k", "v", clock_.ToRelTime(5)), Outcome::kStored);
+  Lookup l = store_->Get("k", GetOptions{.touch = true, .new_exptime = clock_.ToRelTime(60)});
+  ASSERT_TRUE(l.item);
+  EXPECT_EQ(l.item.exptime(), clock_.ToRelTime(60));
+  l.item.Reset();
+  clock_.Advance(30);
+  EXPECT_TRUE(Value("k"));
+}
+
+TEST_F(StoreTest, BumpRecordsLastAccessAndNoBumpDoesNot) {
+  ASSERT_EQ(Set("k", "v"), Outcome::kStored);
+  base::RelTime stored_at = clock_.Now();
+  clock_.Advance(7);
+  EXPECT_EQ(store_->Get("k", GetOptions{.bump = false}).item.last_access(), stored_at);
+  EXPECT_EQ(store_->Get("k").item.last_access(), stored_at + 7);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CAS
+
+TEST_F(StoreTest, CasIsUniqueAndIncreasingPerModification) {
+  std::set<std::uint64_t> seen;
+  std::uint64_t last = 0;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(Set("k" + std::to_string(i % 7), "v"), Outcome::kStored);
+    std::uint64_t cas = CasOf("k" + std::to_string(i % 7));
+    EXPECT_GT(cas, last);
+    last = cas;
+    EXPECT_TRUE(seen.insert(cas).second);
+  }
+  ASSERT_EQ(Set("n", "1"), Outcome::kStored);
+  std::uint64_t before = CasOf("n");
+  IncrResult r = store_->IncrDecr("n", true, 1);
+  EXPECT_GT(r.cas, before);
+  EXPECT_EQ(r.cas, CasOf("n"));
+}
+
+TEST_F(StoreTest, CasDisabledReadsZeroEverywhere) {
+  Options o;
+  o.use_cas = false;
+  Make(o);
+  ASSERT_EQ(Set("k", "v"), Outcome::kStored);
+  EXPECT_EQ(CasOf("k"), 0u);
+  ASSERT_EQ(Set("n", "5"), Outcome::kStored);
+  EXPECT_EQ(store_->IncrDecr("n", true, 1).cas, 0u);
+  std::uint64_t n = 0;
+  store_->Dump([&](const ItemInfo& info) {
+    EXPECT_EQ(info.cas, 0u);
+    ++n;
+    return true;
+  });
+  EXPECT_EQ(n, 2u);
+  // memcached 1.6 with -C: a zero CAS never matches, so cas on a present key is EXISTS.
+  EXPECT_EQ(Put("k", "w", Mode::kCas, 0, 0, 0), Outcome::kExists);
+  EXPECT_EQ(Put("missing", "w", Mode::kCas, 0, 0, 0), Outcome::kNotFound);
+}
+
+// ---------------------------------------------------------------------------------------------
+// incr / decr
+
+TEST_F(StoreTest, IncrDecrArithmetic) {
+  ASSERT_EQ(Set("n", "10"), Outcome::kStored);
+  IncrResult r = store_->IncrDecr("n", true, 5);
+  EXPECT_EQ(r.outcome, Outcome::kStored);
+  EXPECT_EQ(r.value, 15u);
+  EXPECT_EQ(Value("n"), "15");
+  r = store_->IncrDecr("n", false, 100);
+  EXPECT_EQ(r.value, 0u);  // decr floors at 0
+  EXPECT_EQ(Value("n"), "0 ");
+  EXPECT_EQ(store_->IncrDecr("missing", true, 1).outcome, Outcome::kNotFound);
+}
+
+TEST_F(StoreTest, IncrWrapsAt2To64) {
+  ASSERT_EQ(Set("n", "18446744073709551615"), Outcome::kStored);
+  IncrResult r = store_->IncrDecr("n", true, 1);
+  EXPECT_EQ(r.outcome, Outcome::kStored);
+  EXPECT_EQ(r.value, 0u);
+  EXPECT_EQ(Value("n"), "0" + std::string(19, ' '));  // the value keeps its 20 bytes
+  r = store_->IncrDecr("n", true, 18446744073709551615ull);
+  EXPECT_EQ(r.value, 18446744073709551615ull);
+}
+
+TEST_F(StoreTest, ShorterResultIsPaddedWithSpacesLongerGrowsTheItem) {
+  ASSERT_EQ(Set("a", "100"), Outcome::kStored);
+  EXPECT_EQ(store_->IncrDecr("a", false, 91).value, 9u);
+  EXPECT_EQ(Value("a"), "9  ");
+  // The padded value is still numeric (safe_strtoull stops at the space).
+  EXPECT_EQ(store_->IncrDecr("a", true, 1).value, 10u);
+  EXPECT_EQ(Value("a"), "10 ");
+
+  ASSERT_EQ(Set("b", "10"), Outcome::kStored);
+  EXPECT_EQ(store_->IncrDecr("b", false, 10).value, 0u);
+  EXPECT_EQ(Value("b"), "0 ");
+
+  ASSERT_EQ(Set("c", "9"), Outcome::kStored);
+  EXPECT_EQ(store_->IncrDecr("c", true, 1).value, 10u);
+  EXPECT_EQ(Value("c"), "10");
+  EXPECT_EQ(store_->IncrDecr("c", true, 990).value, 1000u);
+  EXPECT_EQ(Value("c"), "1000");
+}
+
+TEST_F(StoreTest, IncrKeepsFlagsAndExpiry) {
+  base::RelTime exp = clock_.ToRelTime(100);
+  ASSERT_EQ(Put("n", "9", Mode::kSet, 42, exp), Outcome::kStored);
+  ASSERT_EQ(store_->IncrDecr("n", true, 1).outcome, Outcome::kStored);  // grows: a new item
+  Lookup l = store_->Get("n");
+  ASSERT_TRUE(l.item);
+  EXPECT_EQ(l.item.flags(), 42u);
+  EXPECT_EQ(l.item.exptime(), exp);
+}
+
+TEST_F(StoreTest, NonNumericValues) {
+  for (std::string_view v : {"abc", "12ab", "", "   ", "-1", "18446744073709551616", "1.5"}) {
+    SCOPED_TRACE(v);
+    ASSERT_EQ(Set("n", v), Outcome::kStored);
+    EXPECT_EQ(store_->IncrDecr("n", true, 1).outcome, Outcome::kNonNumeric);
+  }
+  // What memcached's safe_strtoull accepts: leading spaces, a sign, trailing whitespace.
+  for (std::string_view v : {" 12", "+12", "12 ", "12\t"}) {
+    SCOPED_TRACE(v);
+    ASSERT_EQ(Set("n", v), Outcome::kStored);
+    IncrResult r = store_->IncrDecr("n", true, 1);
+    EXPECT_EQ(r.outcome, Outcome::kStored);
+    EXPECT_EQ(r.value, 13u);
+  }
+}
+
+TEST_F(StoreTest, IncrDoesNotModifyAnItemSomeoneIsReading) {
+  ASSERT_EQ(Set("n", "100"), Outcome::kStored);
+  Lookup held = store_->Get("n");
+  ASSERT_TRUE(held.item);
+  std::uint64_t old_cas = held.item.cas();
+  IncrResult r = store_->IncrDecr("n", false, 1);
+  ASSERT_EQ(r.outcome, Outcome::kStored);
+  EXPECT_EQ(held.item.value(), "100");  // the reader's bytes did not change under it
+  EXPECT_EQ(held.item.cas(), old_cas);
+  EXPECT_EQ(Value("n"), "99 ");
+  EXPECT_EQ(r.cas, CasOf("n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// flush_all
+
+TEST_F(StoreTest, FlushNowHidesEverythingAndLaterSetsSurviveInTheSameSecond) {
+  ASSERT_EQ(Set("a", "1"), Outcome::kStored);
+  ASSERT_EQ(Set("b", "2"), Outcome::kStored);
+  store_->Flush(0);
+  Lookup l = store_->Get("a");
+  EXPECT_FALSE(l.item);
+  EXPECT_EQ(l.reason, MissReason::kFlushed);
+  // t/flush-all.t: an item set right after flush_all is visible, in the same second.
+  ASSERT_EQ(Set("b", "new"), Outcome::kStored);
+  EXPECT_EQ(Value("b"), "new");
+  EXPECT_EQ(Put("a", "x", Mode::kAdd), Outcome::kStored);
+  EXPECT_EQ(Value("a"), "x");
+  clock_.Advance(1);
+  EXPECT_EQ(Value("b"), "new");
+}
+
+TEST_F(StoreTest, FlushWithCasDisabledStillKeepsLaterSets) {
+  Options o;
+  o.use_cas = false;
+  Make(o);
+  ASSERT_EQ(Set("a", "1"), Outcome::kStored);
+  store_->Flush(0);
+  EXPECT_FALSE(Value("a"));
+  ASSERT_EQ(Set("a", "2"), Outcome::kStored);
+  EXPECT_EQ(Value("a"), "2");
+}
+
+TEST_F(StoreTest, DelayedFlushTakesEffectWhenItsTimeComes) {
+  ASSERT_EQ(Set("old", "1"), Outcome::kStored);
+  store_->Flush(clock_.ToRelTime(10));
+  ASSERT_EQ(Set("before", "2"), Outcome::kStored);  // set before the flush time: goes too
+  clock_.Advance(9);
+  EXPECT_TRUE(Value("old"));
+  EXPECT_TRUE(Value("before"));
+  clock_.Advance(1);
+  EXPECT_EQ(store_->Get("old").reason, MissReason::kFlushed);
+  EXPECT_FALSE(Value("before"));
+  ASSERT_EQ(Set("after", "3"), Outcome::kStored);
+  EXPECT_TRUE(Value("after"));
+  clock_.Advance(100);
+  EXPECT_TRUE(Value("after"));
+}
+
+TEST_F(StoreTest, LaterFlushReplacesAPendingOneButNeverUndoesAnEffectiveOne) {
+  ASSERT_EQ(Set("a", "1"), Outcome::kStored);
+  store_->Flush(0);
+  // A delayed flush after an immediate one must not make "a" visible again meanwhile.
+  store_->Flush(clock_.ToRelTime(10));
+  EXPECT_FALSE(Value("a"));
+  ASSERT_EQ(Set("b", "2"), Outcome::kStored);
+  store_->Flush(clock_.ToRelTime(100));  // replaces the 10 s one
+  clock_.Advance(50);
+  EXPECT_TRUE(Value("b"));
+  clock_.Advance(50);
+  EXPECT_FALSE(Value("b"));
+}
+
+TEST_F(StoreTest, FlushedItemsAreNotDumped) {
+  ASSERT_EQ(Set("a", "1"), Outcome::kStored);
+  store_->Flush(0);
+  ASSERT_EQ(Set("b", "1"), Outcome::kStored);
+  std::vector<std::string> keys;
+  store_->Dump([&](const ItemInfo& info) {
+    keys.emplace_back(info.key);
+    return true;
+  });
+  EXPECT_EQ(keys, std::vector<std::string>{"b"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits and memory
+
+TEST_F(StoreTest, ItemSizeLimitAppliesToTheWholeItem) {
+  // t/getset.t with -I 1m: a 1048064-byte value stores; 1048577 does not.
+  EXPECT_EQ(Set("k", std::string(1048064, 'x')), Outcome::kStored);
+  EXPECT_EQ(Value("k")->size(), 1048064u);
+  EXPECT_EQ(Set("k2", std::string(1048577, 'x')), Outcome::kTooLarge);
+  std::size_t fits = (1u << 20) - Store::ItemOverhead() - 3;
+  EXPECT_EQ(Set("key", std::string(fits, 'y')), Outcome::kStored);
+  EXPECT_EQ(Set("key", std::string(fits + 1, 'y')), Outcome::kTooLarge);
+}
+
+TEST_F(StoreTest, HeaderIsNoBiggerThanMemcacheds) {
+  EXPECT_LE(Store::ItemOverhead(), 56u + 2u);  // 48 + 8 CAS, plus the kept "\r\n"
+}
+
+TEST_F(StoreTest, AccountedBytesNeverExceedTheLimitWhileFillingTenTimesOver) {
+  Options o;
+  o.memory_limit = 4 << 20;
+  o.item_size_max = 256 << 10;
+  Make(o);
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> small(1, 2000);
+  std::uniform_int_distribution<int> large(2000, 200000);
+  std::string buf(200001, 'v');
+  std::uint64_t written = 0;
+  int i = 0;
+  while (written < 10 * o.memory_limit) {
+    std::size_t len = (i % 10 == 0) ? large(rng) : small(rng);
+    ASSERT_EQ(Set("key:" + std::to_string(i), std::string_view(buf.data(), len)),
+              Outcome::kStored)
+        << i;
+    written += len;
+    Stats st = store_->GetStats();
+    ASSERT_LE(st.bytes, o.memory_limit) << i;
+    ++i;
+  }
+  Stats st = store_->GetStats();
+  EXPECT_GT(st.evictions, 0u);
+  EXPECT_GT(st.bytes, o.memory_limit / 2);  // it is actually used, not just bounded
+  EXPECT_EQ(st.evicted_unfetched, st.evictions);  // nothing was read
+  std::uint64_t class_evicted = 0;
+  for (const ClassStats& cs : store_->GetClassStats()) class_evicted += cs.evicted;
+  EXPECT_LE(class_evicted, st.evictions);
+}
+
+TEST_F(StoreTest, EvictionsOffGivesNoMemory) {
+  Options o;
+  o.memory_limit = 1 << 20;
+  o.evictions = false;
+  Make(o);
+  std::string v(1000, 'x');
+  int stored = 0;
+  Outcome last = Outcome::kStored;
+  for (int i = 0; i < 5000 && last == Outcome::kStored; ++i) {
+    last = Set("k" + std::to_string(i), v);
+    if (last == Outcome::kStored) ++stored;
+  }
+  EXPECT_EQ(last, Outcome::kNoMemory);
+  EXPECT_GT(stored, 500);
+  Stats st = store_->GetStats();
+  EXPECT_EQ(st.evictions, 0u);
+  EXPECT_EQ(st.curr_items, static_cast<std::uint64_t>(stored));
+  // Everything stored is still there.
+  EXPECT_TRUE(Value("k0"));
+  EXPECT_TRUE(Value("k" + std::to_string(stored - 1)));
+  std::uint64_t oom = 0;
+  for (const ClassStats& cs : store_->GetClassStats()) oom += cs.outofmemory;
+  EXPECT_GE(oom, 1u);
+}
+
+TEST_F(StoreTest, EvictionsOffStillReclaimsExpiredItems) {
+  Options o;
+  o.memory_limit = 1 << 20;
+  o.evictions = false;
+  o.shard_bits = 0;  // one queue: the expired items are exactly at its tail
+  Make(o);
+  std::string v(1000, 'x');
+  int stored = 0;
+  while (Set("old" + std::to_string(stored), v, clock_.ToRelTime(10)) == Outcome::kStored) {
+    ++stored;
+  }
+  clock_.Advance(10);
+  for (int i = 0; i < stored / 2; ++i) {
+    ASSERT_EQ(Set("new" + std::to_string(i), v), Outcome::kStored) << i;
+  }
+  Stats st = store_->GetStats();
+  EXPECT_EQ(st.evictions, 0u);
+  EXPECT_GE(st.reclaimed, static_cast<std::uint64_t>(stored / 2));
+  EXPECT_GE(st.expired_unfetched, static_cast<std::uint64_t>(stored / 2));
+}
+
+TEST_F(StoreTest, LargeItemStorableWhenFullOfSmallOnes) {
+  Options o;
+  o.memory_limit = 8 << 20;
+  o.item_size_max = 4 << 20;  // half the limit, memcached's maximum ratio
+  Make(o);
+  std::string v(100, 's');
+  for (int i = 0; store_->GetStats().evictions < 1000; ++i) {
+    ASSERT_EQ(Set("small" + std::to_string(i), v), Outcome::kStored);
+  }
+  std::string big(o.item_size_max - Store::ItemOverhead() - 3, 'B');
+  ASSERT_EQ(Set("big", big), Outcome::kStored);
+  EXPECT_EQ(Value("big")->size(), big.size());
+  EXPECT_LE(store_->GetStats().bytes, o.memory_limit);
+  // And a second one, taking space from the first.
+  ASSERT_EQ(Set("bi2", big), Outcome::kStored);
+  EXPECT_LE(store_->GetStats().bytes, o.memory_limit);
+}
+
+TEST_F(StoreTest, ItemLargerThanTheWholeLimitDoesNotEmptyTheCache) {
+  Options o;
+  o.memory_limit = 1 << 20;
+  o.item_size_max = 4 << 20;
+  Make(o);
+  ASSERT_EQ(Set("keep", "v"), Outcome::kStored);
+  EXPECT_EQ(Set("huge", std::string(2 << 20, 'h')), Outcome::kNoMemory);
+  EXPECT_TRUE(Value("keep"));
+}
+
+TEST_F(StoreTest, LoweringTheLimitEvictsAsWritesArrive) {
+  Options o;
+  o.memory_limit = 8 << 20;
+  Make(o);
+  std::string v(1000, 'x');
+  for (int i = 0; i < 6000; ++i) ASSERT_EQ(Set("k" + std::to_string(i), v), Outcome::kStored);
+  ASSERT_GT(store_->GetStats().bytes, 4u << 20);
+  store_->SetMemoryLimit(2 << 20);
+  EXPECT_EQ(store_->GetStats().memory_limit, 2u << 20);
+  ASSERT_EQ(Set("one more", v), Outcome::kStored);
+  EXPECT_LE(store_->GetStats().bytes, 2u << 20);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size classes and stats
+
+TEST_F(StoreTest, ClassOfNumbersJemallocClassesInSizeOrder) {
+  EXPECT_EQ(Store::ClassOf(1), 1u);
+  EXPECT_EQ(Store::ClassOf(8), 1u);
+  unsigned prev = 0;
+  for (std::size_t size = 1; size < (4u << 20); size += size / 8 + 1) {
+    unsigned c = Store::ClassOf(size);
+    EXPECT_GE(c, prev) << size;
+    prev = c;
+  }
+  EXPECT_GT(Store::ClassOf(1 << 20), Store::ClassOf(1 << 10));
+}
+
+TEST_F(StoreTest, ItemsAreChargedJemallocsUsableSize) {
+  for (std::size_t value : {1u, 100u, 1000u, 5000u, 14000u, 20000u, 100000u, 500000u}) {
+    SCOPED_TRACE(value);
+    Make(Options{});
+    ASSERT_EQ(Set("k", std::string(value, 'x')), Outcome::kStored);
+    std::size_t total = Store::ItemOverhead() + 1 + value;
+    std::vector<ClassStats> cs = store_->GetClassStats();
+    ASSERT_EQ(cs.size(), 1u);
+    EXPECT_EQ(cs[0].id, Store::ClassOf(total));
+    EXPECT_EQ(cs[0].chunk_size, nallocx(total, 0));
+    EXPECT_EQ(store_->GetStats().bytes, nallocx(total, 0));
+  }
+}
+
+TEST_F(StoreTest, ClassStatsListOnlyClassesWithItems) {
+  ASSERT_EQ(Set("a", std::string(10, 'x')), Outcome::kStored);
+  ASSERT_EQ(Set("b", std::string(10000, 'x')), Outcome::kStored);
+  ASSERT_EQ(Set("c", std::string(10000, 'x')), Outcome::kStored);
+  std::vector<ClassStats> cs = store_->GetClassStats();
+  ASSERT_EQ(cs.size(), 2u);
+  EXPECT_LT(cs[0].id, cs[1].id);
+  EXPECT_EQ(cs[0].items, 1u);
+  EXPECT_EQ(cs[1].items, 2u);
+  std::size_t total_a = Store::ItemOverhead() + 1 + 10;
+  EXPECT_EQ(cs[0].id, Store::ClassOf(total_a));
+  EXPECT_EQ(cs[0].requested_bytes, total_a);
+  EXPECT_GE(cs[0].chunk_size, total_a);
+  EXPECT_GE(cs[1].chunk_size, 10000u);
+  EXPECT_EQ(cs[0].oldest_access, clock_.Now());
+  Stats st = store_->GetStats();
+  EXPECT_EQ(st.bytes, cs[0].chunk_size + 2 * cs[1].chunk_size);
+  EXPECT_EQ(st.curr_items, 3u);
+  EXPECT_EQ(st.total_items, 3u);
+}
+
+TEST_F(StoreTest, DumpReportsLiveItems) {
+  ASSERT_EQ(Put("a", "12345", Mode::kSet, 0, clock_.ToRelTime(100)), Outcome::kStored);
+  ASSERT_EQ(Set("gone", "x", clock_.ToRelTime(1)), Outcome::kStored);
+  ASSERT_EQ(Set("b", "1"), Outcome::kStored);
+  ASSERT_TRUE(Value("b"));
+  clock_.Advance(1);
+  std::map<std::string, ItemInfo> seen;
+  store_->Dump([&](const ItemInfo& info) {
+    seen[std::string(info.key)] = info;
+    return true;
+  });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen["a"].value_len, 5u);
+  EXPECT_EQ(seen["a"].exptime, clock_.ToRelTime(99));
+  EXPECT_EQ(seen["a"].total_size, Store::ItemOverhead() + 1 + 5);
+  EXPECT_EQ(seen["a"].class_id, Store::ClassOf(seen["a"].total_size));
+  EXPECT_FALSE(seen["a"].fetched);
+  EXPECT_TRUE(seen["b"].fetched);
+  EXPECT_NE(seen["a"].cas, 0u);
+  int calls = 0;
+  store_->Dump([&](const ItemInfo&) { return ++calls < 1; });
+  EXPECT_EQ(calls, 1);  // stops when asked
+}
+
+TEST_F(StoreTest, ResetStatsKeepsState) {
+  Options o;
+  o.memory_limit = 1 << 20;
+  Make(o);
+  std::string v(1000, 'x');
+  for (int i = 0; i < 3000; ++i) ASSERT_EQ(Set("k" + std::to_string(i), v), Outcome::kStored);
+  Stats before = store_->GetStats();
+  ASSERT_GT(before.evictions, 0u);
+  store_->ResetStats();
+  Stats after = store_->GetStats();
+  EXPECT_EQ(after.evictions, 0u);
+  EXPECT_EQ(after.total_items, 0u);
+  EXPECT_EQ(after.evicted_unfetched, 0u);
+  EXPECT_EQ(after.curr_items, before.curr_items);
+  EXPECT_EQ(after.bytes, before.bytes);
+  EXPECT_EQ(after.memory_limit, before.memory_limit);
+  for (const ClassStats& cs : store_->GetClassStats()) {
+    EXPECT_EQ(cs.evicted, 0u);
+    EXPECT_GT(cs.items, 0u);
+  }
+}
+
+TEST_F(StoreTest, HashTableGrowsWithManyKeys) {
+  Options o;
+  o.memory_limit = 256 << 20;
+  o.hashpower_init = 12;
+  Make(o);
+  EXPECT_EQ(store_->GetStats().hash_power_level, 12u);
+  EXPECT_EQ(store_->GetStats().hash_bytes, (1u << 12) * sizeof(void*));
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) ASSERT_EQ(Set("key" + std::to_string(i), "v"), Outcome::kStored);
+  Stats st = store_->GetStats();
+  EXPECT_EQ(st.curr_items, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(st.evictions, 0u);
+  // Load factor at most 1.5: at least n / 1.5 buckets.
+  EXPECT_GE(std::uint64_t{1} << (st.hash_power_level + 1), n / 1.5);
+  EXPECT_GE(st.hash_power_level, 16u);
+  for (int i = 0; i < n; i += 997) EXPECT_TRUE(Value("key" + std::to_string(i))) << i;
+  EXPECT_TRUE(Value("key" + std::to_string(n - 1)));
+}
+
+TEST_F(StoreTest, DefaultHashTableHas2To16Buckets) {
+  EXPECT_EQ(store_->GetStats().hash_power_level, 16u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crawler
+
+TEST_F(StoreTest, CrawlerReclaimsExpiredItemsNobodyAskedFor) {
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(Set("ttl" + std::to_string(i), "v", clock_.ToRelTime(10)), Outcome::kStored);
+    ASSERT_EQ(Set("keep" + std::to_string(i), "v"), Outcome::kStored);
+  }
+  ASSERT_TRUE(Value("ttl0"));  // fetched: not counted as expired_unfetched
+  clock_.Advance(10);
+  std::size_t checked = 0;
+  for (int step = 0; step < 10000 && store_->GetStats().curr_items > 1000; ++step) {
+    checked += store_->Crawl(100);
+  }
+  Stats st = store_->GetStats();
+  EXPECT_EQ(st.curr_items, 1000u);
+  EXPECT_EQ(st.crawler_reclaimed, 1000u);
+  EXPECT_EQ(st.expired_unfetched, 999u);
+  EXPECT_GE(st.crawler_items_checked, 2000u);
+  EXPECT_EQ(st.crawler_items_checked, checked);
+  EXPECT_TRUE(Value("keep999"));
+}
+
+TEST_F(StoreTest, CrawlerReclaimsFlushedItemsAndStopsOnAnEmptyStore) {
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(Set("k" + std::to_string(i), "v"), Outcome::kStored);
+  store_->Flush(0);
+  for (int step = 0; step < 100 && store_->GetStats().curr_items > 0; ++step) store_->Crawl(1000);
+  EXPECT_EQ(store_->GetStats().curr_items, 0u);
+  EXPECT_EQ(store_->GetStats().crawler_reclaimed, 100u);
+  EXPECT_EQ(store_->GetStats().expired_unfetched, 0u);  // flushed, not expired
+  EXPECT_EQ(store_->Crawl(1000), 0u);                   // returns after one pass
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eviction policy
+
+TEST_F(StoreTest, HotSetSurvivesAStreamOfColdKeys) {
+  Options o;
+  o.memory_limit = 4 << 20;
+  Make(o);
+  std::string v(200, 'v');  // 320-byte class: about 13,000 items fit
+  // 5000 hot keys (~40% of the cache), each re-read once every 20,000 cold inserts: 1.5 times
+  // what the cache holds. An LRU loses every hot key before it is read again; S3-FIFO keeps
+  // them in the main queue while the one-hit wonders flow through the small one.
+  const int hot = 5000;
+  for (int i = 0; i < hot; ++i) ASSERT_EQ(Set("hot" + std::to_string(i), v), Outcome::kStored);
+  const int cold = 400000;
+  int hits = 0;
+  int reads = 0;
+  for (int i = 0; i < cold; ++i) {
+    ASSERT_EQ(Set("cold" + std::to_string(i), v), Outcome::kStored);
+    if (i % 4 != 0) continue;
+    std::string key = "hot" + std::to_string((i / 4) % hot);
+    bool hit = Value(key).has_value();
+    if (!hit) {
+      ASSERT_EQ(Set(key, v), Outcome::kStored);  // a cache-aside client refills
+    }
+    if (i >= cold / 2) {  // steady state
+      ++reads;
+      hits += hit;
+    }
+  }
+  EXPECT_GT(store_->GetStats().evictions, 300000u);
+  EXPECT_GT(hits, reads * 99 / 100) << hits << " / " << reads;
+}
+
+TEST_F(StoreTest, ReadsAloneKeepHotKeysThroughAnEndlessStream) {
+  // No refills here, so the ghost table cannot help: a hot key survives only because reads set
+  // its frequency before it reaches a queue's tail (second chance). A plain FIFO would lose all
+  // of them after one cache's worth of inserts, and never get them back.
+  Options o;
+  o.memory_limit = 4 << 20;
+  Make(o);
+  std::string v(200, 'v');
+  const int hot = 500;
+  for (int i = 0; i < hot; ++i) ASSERT_EQ(Set("hot" + std::to_string(i), v), Outcome::kStored);
+  for (int i = 0; i < 200000; ++i) {  // 15 caches' worth of one-hit wonders
+    ASSERT_EQ(Set("cold" + std::to_string(i), v), Outcome::kStored);
+    if (i % 4 == 0) store_->Get("hot" + std::to_string((i / 4) % hot));
+  }
+  int present = 0;
+  for (int i = 0; i < hot; ++i) present += Value("hot" + std::to_string(i)).has_value();
+  EXPECT_EQ(present, hot);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+
+TEST_F(StoreTest, ThreadsHammeringOverlappingKeysStayConsistent) {
+  Options o;
+  o.memory_limit = 2 << 20;  // small enough that evictions run concurrently too
+  o.shard_bits = 2;
+  Make(o);
+  constexpr int kThreads = 4;
+  constexpr int kOps = 40000;
+  constexpr int kKeys = 300;
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::string big(20000, 'b');
+      for (int i = 0; i < kOps; ++i) {
+        std::string key = "k" + std::to_string(rng() % kKeys);
+        switch (rng() % 8) {
+          case 0:
+          case 1: {
+            std::size_t len = rng() % 8 == 0 ? big.size() : rng() % 100;
+            if (Put(key, std::string_view(big.data(), len)) != Outcome::kStored) ++bad;
+            break;
+          }
+          case 2: {
+            Lookup l = store_->Get(key);
+            if (l.item && l.item.key() != key) ++bad;
+            if (l.item && l.item.value_with_crlf().substr(l.item.value().size()) != "\r\n") ++bad;
+            break;
+          }
+          case 3:
+            store_->Delete(key);
+            break;
+          case 4: {
+            IncrResult r = store_->IncrDecr(key, rng() % 2 == 0, rng() % 10);
+            if (r.outcome == Outcome::kNotFound) Put(key, "0", Mode::kAdd);
+            break;
+          }
+          case 5:
+            Put(key, "ab", rng() % 2 ? Mode::kAppend : Mode::kPrepend);
+            break;
+          case 6: {
+            Lookup l = store_->Get(key, GetOptions{.bump = false});
+            if (l.item) Put(key, "cas", Mode::kCas, 0, 0, l.item.cas());
+            break;
+          }
+          case 7:
+            store_->Touch(key, clock_.ToRelTime(1000));
+            if (i % 1000 == 0) store_->Crawl(50);
+            break;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+
+  Stats st = store_->GetStats();
+  EXPECT_LE(st.curr_items, static_cast<std::uint64_t>(kKeys));
+  EXPECT_LE(st.bytes, o.memory_limit);
+  std::uint64_t dumped = 0;
+  std::uint64_t dumped_bytes = 0;
+  std::vector<ClassStats> classes = store_->GetClassStats();
+  std::set<std::string> keys;
+  store_->Dump([&](const ItemInfo& info) {
+    ++dumped;
+    for (const ClassStats& cs : classes) {
+      if (cs.id == info.class_id) dumped_bytes += cs.chunk_size;
+    }
+    EXPECT_TRUE(keys.insert(std::string(info.key)).second) << "key linked twice: " << info.key;
+    return true;
+  });
+  EXPECT_EQ(dumped, st.curr_items);
+  EXPECT_EQ(dumped_bytes, st.bytes);
+  // Every ItemRef is gone, so after deleting everything nothing is charged: a fresh fill of 3/4
+  // of the limit (the measured allocator overhead may take up to 1/8) needs no eviction.
+  for (const std::string& k : keys) store_->Delete(k);
+  EXPECT_EQ(store_->GetStats().bytes, 0u);
+  std::uint64_t evictions = store_->GetStats().evictions;
+  std::string v(1000, 'x');  // a 1280-byte class
+  for (std::size_t i = 0; i < o.memory_limit * 3 / 4 / 1280; ++i) {
+    ASSERT_EQ(Set("fill" + std::to_string(i), v), Outcome::kStored);
+  }
+  EXPECT_EQ(store_->GetStats().evictions, evictions);
+}
+
+}  // namespace
+}  // namespace rc::store
