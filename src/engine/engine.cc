@@ -17,6 +17,12 @@ void CommandStats::Reset() {
         &touch_misses, &store_too_large, &store_no_memory}) {
     c->Reset();
   }
+  for (ClassCommandStats& k : per_class) {
+    for (base::Counter* c : {&k.get_hits, &k.cmd_set, &k.delete_hits, &k.incr_hits, &k.decr_hits,
+                             &k.cas_hits, &k.cas_badval, &k.touch_hits}) {
+      c->Reset();
+    }
+  }
 }
 
 Engine::Engine(store::Store* store, const base::Clock* clock) : store_(store), clock_(clock) {}
@@ -47,6 +53,7 @@ store::ItemRef Engine::Get(std::string_view key, CommandStats* stats) {
   store::Lookup found = store_->Get(key);
   if (found.item) {
     stats->get_hits.Add();
+    stats->ForClass(found.item.class_id()).get_hits.Add();
   } else {
     CountMiss(found.reason, stats);
   }
@@ -62,6 +69,7 @@ store::ItemRef Engine::GetAndTouch(std::string_view key, std::int64_t exptime,
   store::Lookup found = store_->Get(key, options);
   if (found.item) {
     stats->touch_hits.Add();
+    stats->ForClass(found.item.class_id()).touch_hits.Add();
     Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .item = &found.item, .exptime = exptime});
   } else {
     stats->touch_misses.Add();
@@ -72,27 +80,40 @@ store::ItemRef Engine::GetAndTouch(std::string_view key, std::int64_t exptime,
 store::Allocation Engine::BeginStore(const proto::Request& req, CommandStats* stats) {
   store::Allocation alloc =
       store_->Allocate(req.key, req.flags, clock_->ToRelTime(req.exptime), req.value_len);
+  // A refused allocation is not a cmd_set (memcached counts sets once the data block is in).
   if (alloc.outcome == store::Outcome::kTooLarge) {
-    // memcached counts the attempt, and drops the key's old value so that a client cannot go on
-    // reading a value it believes it replaced (t/getset.t, "set big" then "get big" is a miss).
-    stats->cmd_set.Add();
     stats->store_too_large.Add();
-    store_->Delete(req.key);
+    // memcached drops the key's old value on a too-large *set*, so that a client cannot go on
+    // reading a value it believes it replaced (proto_text.c process_update_command; t/getset.t).
+    if (req.command == proto::Command::kSet) store_->Delete(req.key);
   } else if (alloc.outcome == store::Outcome::kNoMemory) {
-    stats->cmd_set.Add();
     stats->store_no_memory.Add();
+    if (req.command == proto::Command::kSet) store_->Delete(req.key);
   }
   return alloc;
+}
+
+void Engine::AbandonStore(const store::ItemRef& item, CommandStats* stats) {
+  stats->cmd_set.Add();
+  stats->ForClass(item.class_id()).cmd_set.Add();
 }
 
 store::Outcome Engine::CompleteStore(const proto::Request& req, store::ItemRef* item,
                                      CommandStats* stats) {
   stats->cmd_set.Add();
+  ClassCommandStats& per_class = stats->ForClass(item->class_id());
+  per_class.cmd_set.Add();
   store::Mode mode = ModeOf(req.command);
   store::Outcome outcome = store_->Put(item, mode, req.cas_unique);
   if (mode == store::Mode::kCas) {
-    if (outcome == store::Outcome::kStored) stats->cas_hits.Add();
-    if (outcome == store::Outcome::kExists) stats->cas_badval.Add();
+    if (outcome == store::Outcome::kStored) {
+      stats->cas_hits.Add();
+      per_class.cas_hits.Add();
+    }
+    if (outcome == store::Outcome::kExists) {
+      stats->cas_badval.Add();
+      per_class.cas_badval.Add();
+    }
     if (outcome == store::Outcome::kNotFound) stats->cas_misses.Add();
   }
   if (outcome == store::Outcome::kNoMemory) stats->store_no_memory.Add();
@@ -104,9 +125,11 @@ store::Outcome Engine::CompleteStore(const proto::Request& req, store::ItemRef* 
 }
 
 store::Outcome Engine::Delete(std::string_view key, CommandStats* stats) {
-  store::Outcome outcome = store_->Delete(key);
+  unsigned class_id = 0;
+  store::Outcome outcome = store_->Delete(key, &class_id);
   if (outcome == store::Outcome::kDeleted) {
     stats->delete_hits.Add();
+    stats->ForClass(class_id).delete_hits.Add();
     Notify({.kind = WriteEvent::Kind::kDelete, .key = key});
   } else {
     stats->delete_misses.Add();
@@ -123,6 +146,8 @@ store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint6
     (incr ? stats->incr_misses : stats->decr_misses).Add();
   } else if (result.outcome == store::Outcome::kStored) {
     (incr ? stats->incr_hits : stats->decr_hits).Add();
+    ClassCommandStats& per_class = stats->ForClass(result.class_id);
+    (incr ? per_class.incr_hits : per_class.decr_hits).Add();
   }
   if (result.outcome == store::Outcome::kStored) {
     Notify({.kind = WriteEvent::Kind::kArithmetic, .key = key});
@@ -132,9 +157,11 @@ store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint6
 
 store::Outcome Engine::Touch(std::string_view key, std::int64_t exptime, CommandStats* stats) {
   stats->cmd_touch.Add();
-  store::Outcome outcome = store_->Touch(key, clock_->ToRelTime(exptime));
+  unsigned class_id = 0;
+  store::Outcome outcome = store_->Touch(key, clock_->ToRelTime(exptime), &class_id);
   if (outcome == store::Outcome::kTouched) {
     stats->touch_hits.Add();
+    stats->ForClass(class_id).touch_hits.Add();
     Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .exptime = exptime});
   } else {
     stats->touch_misses.Add();

@@ -235,7 +235,6 @@ void AppendItems(Server& server, StatWriter& w) {
   base::RelTime now = server.clock().Now();
   std::uint64_t zero = 0;
   for (const store::ClassStats& c : server.store().GetClassStats()) {
-    if (c.id > kMaxReportedClass) continue;
     std::string p = "items:" + std::to_string(c.id) + ":";
     std::uint64_t age = c.oldest_access && now > c.oldest_access ? now - c.oldest_access : 0;
     w.Add(p + "number", c.items);
@@ -275,7 +274,6 @@ void AppendSlabs(Server& server, StatWriter& w) {
   unsigned active = 0;
   std::uint64_t malloced = 0;
   for (const store::ClassStats& c : server.store().GetClassStats()) {
-    if (c.id > kMaxReportedClass) continue;
     ++active;
     std::string p = std::to_string(c.id) + ":";
     std::uint64_t per_page = std::max<std::uint64_t>(1, kPage / std::max<std::size_t>(1, c.chunk_size));
@@ -287,10 +285,16 @@ void AppendSlabs(Server& server, StatWriter& w) {
     w.Add(p + "used_chunks", c.items);
     w.Add(p + "free_chunks", pages * per_page - c.items);
     w.Add(p + "free_chunks_end", zero);
-    for (const char* name : {"get_hits", "cmd_set", "delete_hits", "incr_hits", "decr_hits",
-                             "cas_hits", "cas_badval", "touch_hits"}) {
-      w.Add(p + name, zero);
+    std::uint64_t sums[8] = {};
+    for (const auto& worker : server.workers()) {
+      const engine::ClassCommandStats& k = worker->command_stats().ForClass(c.id);
+      const base::Counter* counters[8] = {&k.get_hits, &k.cmd_set, &k.delete_hits, &k.incr_hits,
+                                          &k.decr_hits, &k.cas_hits, &k.cas_badval, &k.touch_hits};
+      for (int i = 0; i < 8; ++i) sums[i] += counters[i]->Get();
     }
+    const char* names[8] = {"get_hits", "cmd_set", "delete_hits", "incr_hits",
+                            "decr_hits", "cas_hits", "cas_badval", "touch_hits"};
+    for (int i = 0; i < 8; ++i) w.Add(p + names[i], sums[i]);
     malloced += c.items * c.chunk_size;
   }
   w.Add("active_slabs", static_cast<std::uint64_t>(active));
@@ -336,11 +340,6 @@ void UriEncode(std::string_view in, std::string* out) {
       out->push_back(kHex[c & 15]);
     }
   }
-}
-
-unsigned ClassIdOf(const store::ItemRef& item) {
-  return store::Store::ClassOf(store::Store::ItemOverhead() + item.key().size() +
-                               item.value().size() + 2);
 }
 
 bool AppendStats(Server& server, std::string_view sub, OutQueue* out) {

@@ -17,8 +17,8 @@ namespace rc::server {
 
 class Server;
 
-// Size classes above this are not reported (memcached's MAX_NUMBER_OF_SLAB_CLASSES is 64).
-inline constexpr unsigned kMaxReportedClass = 63;
+// The largest class id a command may name (class ids fit in a byte; store/size_classes.h).
+inline constexpr unsigned kMaxReportedClass = 255;
 
 // `stats` (sub empty), `stats settings|items|slabs|sizes|sizes_enable|sizes_disable|conns`.
 // Returns false for an unknown sub-command (the caller answers ERROR).
@@ -32,8 +32,6 @@ void AppendMetadump(Server& server, std::string_view which, OutQueue* out);
 // `stats reset`.
 void ResetAllStats(Server& server);
 
-// The size class `stats items`/`stats slabs` report an item under.
-unsigned ClassIdOf(const store::ItemRef& item);
 // memcached's uri_encode (metadump, watch): all but unreserved characters become %XX.
 void UriEncode(std::string_view in, std::string* out);
 

@@ -189,7 +189,7 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
     if (server_->watchers().mask() & kWatchFetchers) {
       std::string body = "type=item_get key=";
       UriEncode(key, &body);
-      body += item ? " status=found clsid=" + std::to_string(ClassIdOf(item)) : " status=not_found clsid=0";
+      body += item ? " status=found clsid=" + std::to_string(item.class_id()) : " status=not_found clsid=0";
       body += " cfd=" + std::to_string(record_.fd) +
               " size=" + std::to_string(item ? item.value().size() : 0);
       server_->watchers().Emit(kWatchFetchers, body);
@@ -235,7 +235,7 @@ void Connection::FinishStorage() {
   if (end[0] != '\r' || end[1] != '\n') {
     // memcached reads exactly <bytes>+2 and checks the last two (PROTOCOL.md section 1).
     ReplyText(req, proto::kBadDataChunk);
-    server_->engine().AbandonStore(&worker_->command_stats());
+    server_->engine().AbandonStore(pending_.item, &worker_->command_stats());
     pending_.item.Reset();
     return;
   }
@@ -253,7 +253,7 @@ void Connection::FinishStorage() {
     body += std::string(" status=") + kStatus[static_cast<int>(outcome)] +
             " cmd=" + kCommands[static_cast<int>(req.command) - static_cast<int>(Command::kSet)] +
             " ttl=" + std::to_string(exptime == 0 ? 0 : (exptime > now ? exptime - now : 0)) +
-            " clsid=" + std::to_string(ClassIdOf(item)) + " cfd=" + std::to_string(record_.fd) +
+            " clsid=" + std::to_string(item.class_id()) + " cfd=" + std::to_string(record_.fd) +
             " size=" + std::to_string(item.value().size());
     server_->watchers().Emit(kWatchMutations, body);
   }

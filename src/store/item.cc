@@ -212,4 +212,6 @@ base::RelTime ItemRef::last_access() const {
 
 char* ItemRef::writable_value() const { return item_->value(); }
 
+unsigned ItemRef::class_id() const { return internal::ReportedClass(item_->class_id); }
+
 }  // namespace rc::store

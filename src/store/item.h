@@ -82,6 +82,14 @@ struct Item {
 };
 
 static_assert(sizeof(Item) == 56, "the item header must stay within memcached's 48 + 8 bytes");
+
+// A size class as `stats` reports it: jemalloc's classes renumbered from the smallest one an item
+// (header + 1-byte key + "\r\n") can occupy, so that small items are class 1 as in memcached and
+// tools that dump class 1 find them.
+inline unsigned ReportedClass(unsigned class_id) {
+  static const unsigned first = SizeClasses::Get().ClassOf(Item::TotalSize(1, 0));
+  return class_id >= first ? class_id - first + 1 : 1;
+}
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
 // Item memory: a dedicated jemalloc arena and the account it is charged against. Accounting is

@@ -344,7 +344,7 @@ bool Shard::DumpLocked(const std::function<bool(const ItemInfo&)>& fn,
       info.last_access = it->last_access.load(std::memory_order_relaxed);
       info.cas = (it->GetBits() & kCasHidden) != 0 ? 0 : it->cas;
       info.fetched = (it->GetBits() & kFetched) != 0;
-      info.class_id = it->class_id;
+      info.class_id = ReportedClass(it->class_id);
       info.value_len = it->value_len;
       info.total_size = it->total_size();
       if (!fn(info)) return false;

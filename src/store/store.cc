@@ -38,6 +38,7 @@ namespace rc::store {
 using internal::Item;
 using internal::Moment;
 using internal::Pool;
+using internal::ReportedClass;
 using internal::Shard;
 using internal::SizeClasses;
 using internal::UnlinkCause;
@@ -401,7 +402,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
   }
 }
 
-Outcome Store::Delete(std::string_view key) {
+Outcome Store::Delete(std::string_view key, unsigned* class_id) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
   Moment m = im.Now();
@@ -410,11 +411,12 @@ Outcome Store::Delete(std::string_view key) {
   MissReason reason;
   Item* it = im.FindLiveLocked(s, hash, key, m, &reason);
   if (it == nullptr) return Outcome::kNotFound;
+  if (class_id != nullptr) *class_id = ReportedClass(it->class_id);
   s.UnlinkLocked(it, hash, UnlinkCause::kRemove);
   return Outcome::kDeleted;
 }
 
-Outcome Store::Touch(std::string_view key, base::RelTime exptime) {
+Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
   Moment m = im.Now();
@@ -427,6 +429,7 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime) {
   // and leaves its CAS alone.
   it->exptime.store(exptime, std::memory_order_relaxed);
   Shard::BumpLocked(it, m.now);
+  if (class_id != nullptr) *class_id = ReportedClass(it->class_id);
   return Outcome::kTouched;
 }
 
@@ -469,6 +472,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta)
       it->last_access.store(m.now, std::memory_order_relaxed);
       result.outcome = Outcome::kStored;
       result.cas = im.VisibleCas(it->cas);
+      result.class_id = ReportedClass(it->class_id);
       return result;
     }
 
@@ -497,6 +501,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta)
     s.LinkLocked(fresh, hash, it, m2.now);
     result.outcome = Outcome::kStored;
     result.cas = im.VisibleCas(fresh->cas);
+    result.class_id = ReportedClass(fresh->class_id);
     return result;
   }
 }
@@ -610,7 +615,7 @@ std::vector<ClassStats> Store::GetClassStats() const {
   for (unsigned i = 0; i < im.num_classes; ++i) {
     if (all[i].items == 0) continue;
     ClassStats cs = all[i];
-    cs.id = i + 1;
+    cs.id = ReportedClass(i + 1);
     cs.chunk_size = classes.ClassSize(i + 1);
     cs.outofmemory = im.outofmemory[i].load(std::memory_order_relaxed);
     cs.oldest_access = oldest[i] != 0 ? oldest[i] : oldest_sampled;
@@ -631,7 +636,9 @@ void Store::ResetStats() {
   }
 }
 
-unsigned Store::ClassOf(std::size_t size) { return SizeClasses::Get().ClassOf(size); }
+unsigned Store::ClassOf(std::size_t size) {
+  return ReportedClass(SizeClasses::Get().ClassOf(std::max(size, Item::TotalSize(1, 0))));
+}
 
 std::size_t Store::ItemOverhead() { return sizeof(Item) + 2; }
 

@@ -10,6 +10,7 @@
 // Each worker passes its own CommandStats, so counting takes no lock.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -21,8 +22,16 @@
 
 namespace rc::engine {
 
+// Per size class command counters (`stats slabs`, memcached's slab_stats).
+struct ClassCommandStats {
+  base::Counter get_hits, cmd_set, delete_hits, incr_hits, decr_hits, cas_hits, cas_badval,
+      touch_hits;
+};
+
 // The command counters of `stats`, kept per worker and summed by the stats code.
 struct CommandStats {
+  // Class ids fit in a byte (store/size_classes.h).
+  static constexpr unsigned kMaxClasses = 256;
   base::Counter cmd_get, cmd_set, cmd_flush, cmd_touch, cmd_meta;
   base::Counter get_hits, get_misses, get_expired, get_flushed;
   base::Counter delete_hits, delete_misses;
@@ -30,6 +39,8 @@ struct CommandStats {
   base::Counter cas_hits, cas_misses, cas_badval;
   base::Counter touch_hits, touch_misses;
   base::Counter store_too_large, store_no_memory;
+  std::array<ClassCommandStats, kMaxClasses> per_class;
+  ClassCommandStats& ForClass(unsigned id) { return per_class[id < kMaxClasses ? id : 0]; }
   void Reset();
 };
 
@@ -50,12 +61,16 @@ class Engine {
   store::ItemRef GetAndTouch(std::string_view key, std::int64_t exptime, CommandStats* stats);
 
   // Storage, step 1: allocates the item for `req` (a storage command) with key `req.key`, for the
-  // caller to fill with the data block. On kTooLarge the old value of the key is removed, as
-  // memcached does (t/getset.t); the caller swallows the data block and replies the error.
+  // caller to fill with the data block. When a set cannot be stored (kTooLarge, kNoMemory) the
+  // key's old value is removed, as memcached does (t/getset.t); the caller swallows the data
+  // block and replies the error.
   store::Allocation BeginStore(const proto::Request& req, CommandStats* stats);
   // Storage, step 2: links the filled item per the command. Counts cmd_set and cas_*.
   store::Outcome CompleteStore(const proto::Request& req, store::ItemRef* item,
                                CommandStats* stats);
+  // Storage, step 2 when the data block was bad ("CLIENT_ERROR bad data chunk"): memcached has
+  // counted the set by then, so this counts it too.
+  void AbandonStore(const store::ItemRef& item, CommandStats* stats);
 
   store::Outcome Delete(std::string_view key, CommandStats* stats);
   store::IncrResult Arithmetic(std::string_view key, bool incr, std::uint64_t delta,

@@ -70,6 +70,8 @@ class ItemRef {
   // The value to fill, for an item from Allocate() that has not been Put() yet. The "\r\n" after
   // it is already in place.
   char* writable_value() const;
+  // The item's size class, as `stats slabs` numbers them (see Store::ClassOf).
+  unsigned class_id() const;
 
   internal::Item* get() const { return item_; }
 
@@ -106,6 +108,7 @@ struct IncrResult {
   Outcome outcome = Outcome::kNotFound;  // kStored, kNotFound, kNonNumeric, kNoMemory
   std::uint64_t value = 0;               // the new number
   std::uint64_t cas = 0;
+  unsigned class_id = 0;                 // the class of the item incremented (for stats)
 };
 
 // Figures for `stats`; a snapshot taken across shards, not an atomic one.
@@ -126,7 +129,8 @@ struct Stats {
 };
 
 // Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes:
-// an item's class is that of its allocation, numbered from 1 upwards in size order.
+// an item's class is that of its allocation, numbered from 1 (the smallest class an item can
+// occupy) upwards in size order.
 struct ClassStats {
   unsigned id = 0;
   std::size_t chunk_size = 0;          // the class's allocation size
@@ -178,11 +182,12 @@ class Store {
   // whose cas() is the new CAS.
   Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique = 0);
 
-  // Removes the key. kDeleted or kNotFound.
-  Outcome Delete(std::string_view key);
+  // Removes the key. kDeleted or kNotFound. On kDeleted, *class_id (if given) is the removed
+  // item's size class.
+  Outcome Delete(std::string_view key, unsigned* class_id = nullptr);
 
-  // Sets a new expiry. kTouched or kNotFound.
-  Outcome Touch(std::string_view key, base::RelTime exptime);
+  // Sets a new expiry. kTouched or kNotFound; on kTouched, *class_id (if given) is the item's.
+  Outcome Touch(std::string_view key, base::RelTime exptime, unsigned* class_id = nullptr);
 
   // incr/decr on a value holding a decimal number (memcached do_add_delta): incr wraps at 2^64,
   // decr stops at 0; a shorter result keeps the value's length, right-padded with spaces.
@@ -208,7 +213,8 @@ class Store {
   // `stats reset`: zeroes the counters (not curr_items, bytes or the limit).
   void ResetStats();
 
-  // The size class an allocation of `size` bytes lands in, and that class's chunk size.
+  // The size class an item of `size` total bytes lands in. Classes are jemalloc's, numbered from
+  // the smallest one an item can occupy, so small items are class 1 as in memcached.
   static unsigned ClassOf(std::size_t size);
   // Bytes of header the store adds to key + value (for `stats sizes` and documentation).
   static std::size_t ItemOverhead();

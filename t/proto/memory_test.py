@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+# t/proto/memory_test.py -- memory honesty under -m (DESIGN.md section 3: "RSS must stay within a
+# few percent of -m plus the hash table").
+#
+# Starts the server with -m 64, writes ten times 64 MB of values whose sizes are drawn
+# deterministically (seeded, log-uniform from 10 B to 100 KB) with pipelined noreply sets, then:
+#   * `stats` bytes <= limit_maxbytes (the accounting never overshoots the limit);
+#   * evictions > 0 and the newest keys are readable and intact (the server evicts rather than
+#     refusing stores or losing recent data);
+#   * the process RSS (/proc/PID/status VmRSS) <= (limit_maxbytes + hash_bytes) * 1.10.
+# Stock memcached is known to miss the RSS bound (slab pages, per-thread buffers and the LRU
+# crawler's structures come on top of -m); when the binary under test is memcached the RSS result
+# is reported but not enforced. ringcached must pass it. Bounded: ~640 MB over loopback, 30 s max.
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.environ.get("RC_TESTLIB") or os.path.dirname(os.path.abspath(__file__)))
+import rctest  # noqa: E402
+from rctest import Failure, check, check_eq  # noqa: E402
+
+SEED = 4242
+MEGABYTE = 1024 * 1024
+LIMIT_MB = 64
+WRITE_FACTOR = 10
+MIN_SIZE, MAX_SIZE = 10, 100 * 1000
+RSS_SLACK = 1.10
+TIME_BUDGET = 30.0
+
+
+def sizes(rng):
+    """Value sizes, log-uniform in [MIN_SIZE, MAX_SIZE]."""
+    lo, hi = MIN_SIZE, MAX_SIZE
+    while True:
+        yield int(lo * (hi / lo) ** rng.random())
+
+
+def value_for(pool, i, size):
+    """A deterministic value: a slice of the random pool, stamped with the key number."""
+    stamp = b"%d:" % i
+    start = (i * 7919) % (len(pool) - MAX_SIZE)
+    return (stamp + pool[start:start + size])[:size] if size >= len(stamp) else stamp[:size]
+
+
+def main():
+    r = rctest.Runner("memory honesty (-m 64)", time_limit=int(TIME_BUDGET) + 30)
+    result = {}
+
+    def fill_and_measure():
+        rng = random.Random(SEED)
+        pool = bytes(rng.getrandbits(8) for _ in range(MAX_SIZE + 65536))
+        size_gen = sizes(rng)
+        target = WRITE_FACTOR * LIMIT_MB * MEGABYTE
+        with rctest.ServerProcess(["-m", str(LIMIT_MB)]) as srv, srv.connect(timeout=20) as c:
+            started = time.monotonic()
+            written = 0
+            n = 0
+            batch = []
+            batch_bytes = 0
+            last = []
+            while written < target:
+                size = next(size_gen)
+                key = b"mem_%07d" % n
+                val = value_for(pool, n, size)
+                batch.append(b"set %s 0 0 %d noreply\r\n%s\r\n" % (key, size, val))
+                batch_bytes += size
+                written += size
+                last = (last + [(key, val)])[-5:]
+                n += 1
+                if batch_bytes >= 4 * MEGABYTE or written >= target:
+                    c.send(b"".join(batch), timeout=TIME_BUDGET)
+                    batch, batch_bytes = [], 0
+                    if time.monotonic() - started > TIME_BUDGET:
+                        raise Failure(f"writing took over {TIME_BUDGET:.0f} s "
+                                      f"({written / MEGABYTE:.0f} MB written)")
+                    if c.buf:
+                        raise Failure(f"noreply sets answered: {bytes(c.buf[:200])!r}")
+            reply = c.cmd("version", timeout=TIME_BUDGET)  # everything before it was processed
+            check(reply.startswith("VERSION "), f"version after the writes: {reply!r}")
+            elapsed = time.monotonic() - started
+            srv.assert_alive("after the writes")
+            st = c.stats()
+            rss = rctest.vm_rss_bytes(srv.pid)
+            result.update(items=n, written=written, elapsed=elapsed, rss=rss,
+                          limit=int(st["limit_maxbytes"]), hash_bytes=int(st["hash_bytes"]),
+                          bytes=int(st["bytes"]), curr_items=int(st["curr_items"]),
+                          evictions=int(st["evictions"]))
+            print(f"    wrote {n} items, {written / MEGABYTE:.0f} MB in {elapsed:.1f} s; "
+                  f"bytes={result['bytes']} curr_items={result['curr_items']} "
+                  f"evictions={result['evictions']} limit_maxbytes={result['limit']} "
+                  f"hash_bytes={result['hash_bytes']} VmRSS={rss}", flush=True)
+            check_eq(result["limit"], LIMIT_MB * MEGABYTE, "limit_maxbytes")
+            # The newest values survive, intact.
+            for key, val in last:
+                got = c.get(key)
+                check(got == val, f"newest key {key!r}: "
+                      + ("missing" if got is None else f"{len(got)} bytes, differs"))
+            srv.check_serving("after the writes")
+
+    def accounting():
+        check(result, "no measurements (fill failed)")
+        check(result["bytes"] <= result["limit"],
+              f"stats bytes {result['bytes']} > limit_maxbytes {result['limit']}")
+        check(result["evictions"] > 0, "10x the limit written but evictions == 0")
+        check(result["curr_items"] > 0, "curr_items == 0 after the writes")
+
+    def rss_bound():
+        check(result, "no measurements (fill failed)")
+        check(result["rss"] is not None, "VmRSS unavailable")
+        bound = (result["limit"] + result["hash_bytes"]) * RSS_SLACK
+        verdict = (f"VmRSS {result['rss'] / MEGABYTE:.1f} MB vs bound {bound / MEGABYTE:.1f} MB "
+                   f"((limit_maxbytes + hash_bytes) x {RSS_SLACK})")
+        if result["rss"] <= bound:
+            print(f"    {verdict}: within", flush=True)
+            return
+        if rctest.is_stock_memcached():
+            print(f"    KNOWN: stock memcached exceeds the bound: {verdict}; not enforced for "
+                  f"memcached itself", flush=True)
+            return
+        raise Failure(verdict)
+
+    r.case("write 10 x 64 MB of mixed sizes", fill_and_measure)
+    r.case("stats bytes <= limit_maxbytes, evicting", accounting)
+    r.case("RSS <= (limit_maxbytes + hash_bytes) + 10%", rss_bound)
+    r.finish()
+
+
+if __name__ == "__main__":
+    rctest.main(main)
