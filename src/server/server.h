@@ -46,6 +46,7 @@ struct RuntimeSettings {
   std::atomic<bool> temp_lru{false};       // lru temp_ttl (0 turns it off)
   std::atomic<bool> lru_segmented{true};   // lru mode
   std::atomic<std::uint32_t> oldest_live{0};  // the time of the last flush_all
+  std::atomic<std::uint64_t> sizes_since_cas{0};  // `stats sizes` counts items with a newer CAS
 };
 
 class Server {

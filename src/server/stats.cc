@@ -268,34 +268,48 @@ void AppendItems(Server& server, StatWriter& w) {
 
 void AppendSlabs(Server& server, StatWriter& w) {
   // A jemalloc size class plays the part of a slab class. "Pages" are counted as memcached's
-  // 1 MB pages would be, so dashboards that plot them stay meaningful.
+  // 1 MB pages would hold the items. memcached lists every class that ever held pages, and its
+  // per-class command counters outlive the items, so a class with traffic is listed even when
+  // it is empty now.
   constexpr std::uint64_t kPage = 1 << 20;
-  std::uint64_t zero = 0;
+  constexpr int kCounters = 8;
+  const char* const names[kCounters] = {"get_hits", "cmd_set", "delete_hits", "incr_hits",
+                                        "decr_hits", "cas_hits", "cas_badval", "touch_hits"};
+  std::map<unsigned, std::uint64_t> items;
+  for (const store::ClassStats& c : server.store().GetClassStats()) items[c.id] = c.items;
   unsigned active = 0;
   std::uint64_t malloced = 0;
-  for (const store::ClassStats& c : server.store().GetClassStats()) {
+  for (unsigned id = 1; id < engine::CommandStats::kMaxClasses; ++id) {
+    std::size_t chunk = store::Store::ClassSize(id);
+    if (chunk == 0) break;
+    std::uint64_t sums[kCounters] = {};
+    bool traffic = false;
+    for (const auto& worker : server.workers()) {
+      const engine::ClassCommandStats& k = worker->command_stats().ForClass(id);
+      const base::Counter* counters[kCounters] = {&k.get_hits, &k.cmd_set, &k.delete_hits,
+                                                  &k.incr_hits, &k.decr_hits, &k.cas_hits,
+                                                  &k.cas_badval, &k.touch_hits};
+      for (int i = 0; i < kCounters; ++i) {
+        sums[i] += counters[i]->Get();
+        traffic |= sums[i] != 0;
+      }
+    }
+    auto found = items.find(id);
+    std::uint64_t used = found == items.end() ? 0 : found->second;
+    if (used == 0 && !traffic) continue;
     ++active;
-    std::string p = std::to_string(c.id) + ":";
-    std::uint64_t per_page = std::max<std::uint64_t>(1, kPage / std::max<std::size_t>(1, c.chunk_size));
-    std::uint64_t pages = (c.items + per_page - 1) / per_page;
-    w.Add(p + "chunk_size", static_cast<std::uint64_t>(c.chunk_size));
+    std::string p = std::to_string(id) + ":";
+    std::uint64_t per_page = std::max<std::uint64_t>(1, kPage / chunk);
+    std::uint64_t pages = std::max<std::uint64_t>(1, (used + per_page - 1) / per_page);
+    w.Add(p + "chunk_size", static_cast<std::uint64_t>(chunk));
     w.Add(p + "chunks_per_page", per_page);
     w.Add(p + "total_pages", pages);
     w.Add(p + "total_chunks", pages * per_page);
-    w.Add(p + "used_chunks", c.items);
-    w.Add(p + "free_chunks", pages * per_page - c.items);
-    w.Add(p + "free_chunks_end", zero);
-    std::uint64_t sums[8] = {};
-    for (const auto& worker : server.workers()) {
-      const engine::ClassCommandStats& k = worker->command_stats().ForClass(c.id);
-      const base::Counter* counters[8] = {&k.get_hits, &k.cmd_set, &k.delete_hits, &k.incr_hits,
-                                          &k.decr_hits, &k.cas_hits, &k.cas_badval, &k.touch_hits};
-      for (int i = 0; i < 8; ++i) sums[i] += counters[i]->Get();
-    }
-    const char* names[8] = {"get_hits", "cmd_set", "delete_hits", "incr_hits",
-                            "decr_hits", "cas_hits", "cas_badval", "touch_hits"};
-    for (int i = 0; i < 8; ++i) w.Add(p + names[i], sums[i]);
-    malloced += c.items * c.chunk_size;
+    w.Add(p + "used_chunks", used);
+    w.Add(p + "free_chunks", pages * per_page - used);
+    w.Add(p + "free_chunks_end", std::uint64_t{0});
+    for (int i = 0; i < kCounters; ++i) w.Add(p + names[i], sums[i]);
+    malloced += used * chunk;
   }
   w.Add("active_slabs", static_cast<std::uint64_t>(active));
   w.Add("total_malloced", malloced);
@@ -306,10 +320,12 @@ void AppendSizes(Server& server, StatWriter& w) {
     w.Add("sizes_status", "disabled");
     return;
   }
-  // memcached groups item sizes into 32-byte buckets (items.c item_stats_sizes).
+  // memcached groups item sizes into 32-byte buckets (items.c item_stats_sizes), and counts only
+  // items stored while tracking is on: after `stats sizes_enable`, the items stored since.
+  std::uint64_t since = server.runtime().sizes_since_cas.load();
   std::map<std::size_t, std::uint64_t> buckets;
   server.store().Dump([&](const store::ItemInfo& info) {
-    ++buckets[(info.total_size + 31) / 32 * 32];
+    if (info.cas > since) ++buckets[(info.total_size + 31) / 32 * 32];
     return true;
   });
   for (const auto& [size, count] : buckets) w.Add(std::to_string(size), count);
@@ -357,6 +373,14 @@ bool AppendStats(Server& server, std::string_view sub, OutQueue* out) {
   } else if (sub == "sizes_enable" || sub == "sizes_disable") {
     // Answered with a single line and no END, as memcached 1.6.18 does (observed).
     bool on = sub == "sizes_enable";
+    if (on && !server.runtime().track_sizes.load()) {
+      std::uint64_t newest = 0;
+      server.store().Dump([&](const store::ItemInfo& info) {
+        newest = std::max(newest, info.cas);
+        return true;
+      });
+      server.runtime().sizes_since_cas.store(newest);
+    }
     server.runtime().track_sizes.store(on);
     w.Add("sizes_status", on ? "enabled" : "disabled");
     return true;

@@ -640,6 +640,13 @@ unsigned Store::ClassOf(std::size_t size) {
   return ReportedClass(SizeClasses::Get().ClassOf(std::max(size, Item::TotalSize(1, 0))));
 }
 
+std::size_t Store::ClassSize(unsigned id) {
+  const SizeClasses& classes = SizeClasses::Get();
+  unsigned first = classes.ClassOf(Item::TotalSize(1, 0));
+  unsigned internal_id = id + first - 1;
+  return id >= 1 && internal_id <= classes.count() ? classes.ClassSize(internal_id) : 0;
+}
+
 std::size_t Store::ItemOverhead() { return sizeof(Item) + 2; }
 
 }  // namespace rc::store

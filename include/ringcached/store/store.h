@@ -216,6 +216,8 @@ class Store {
   // The size class an item of `size` total bytes lands in. Classes are jemalloc's, numbered from
   // the smallest one an item can occupy, so small items are class 1 as in memcached.
   static unsigned ClassOf(std::size_t size);
+  // The allocation size of class `id` (as ClassOf numbers them); 0 when there is no such class.
+  static std::size_t ClassSize(unsigned id);
   // Bytes of header the store adds to key + value (for `stats sizes` and documentation).
   static std::size_t ItemOverhead();
 
