@@ -209,12 +209,13 @@ bool Connection::ProcessInput() {
       return true;
     }
     if (avail == 0 || draining_) return true;
-    // The first byte of a connection picks the protocol under -B auto (memcached: 0x80 is
-    // binary). TODO(lead): the binary protocol arrives with issue #3; until then such a
-    // connection is closed rather than misread as text.
-    if (static_cast<unsigned char>(in_[in_start_]) == 0x80 &&
-        server_->settings().protocol != Protocol::kAscii) {
-      return false;
+    if (framing_ == Framing::kUndecided) {
+      // memcached's -B auto: a first byte of 0x80 (the binary request magic) means binary.
+      Protocol p = server_->settings().protocol;
+      bool binary = p == Protocol::kBinary ||
+                    (p == Protocol::kAuto &&
+                     static_cast<unsigned char>(in_[in_start_]) == proto::binary::kRequestMagic);
+      framing_ = binary ? Framing::kBinary : Framing::kText;
     }
     if (budget-- <= 0) {
       // -R: let other connections on this worker run; come back to the rest of the input.
@@ -222,6 +223,13 @@ bool Connection::ProcessInput() {
       yielded_ = true;
       event_active(event_, EV_READ, 0);
       return true;
+    }
+    if (framing_ == Framing::kBinary) {
+      BinaryStep step = ProcessBinary();
+      if (step == BinaryStep::kNeedMore) return true;
+      if (step == BinaryStep::kClose) return false;
+      if (close_after_write_) return true;
+      continue;
     }
     proto::Request req;
     std::string_view in(in_.get() + in_start_, avail);

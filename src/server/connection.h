@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "ringcached/net/listener.h"
+#include "ringcached/proto/binary.h"
 #include "ringcached/proto/request.h"
 #include "ringcached/proto/text_parser.h"
 #include "ringcached/store/store.h"
@@ -57,6 +58,21 @@ class Connection {
   void UpdateEvents();
   void SetState(State state);
 
+  // Binary protocol (binary_commands.cc). ProcessBinary() executes one request from the input
+  // buffer: false when the connection must close (after sending what is queued).
+  enum class BinaryStep : unsigned char { kNeedMore, kDone, kClose };
+  BinaryStep ProcessBinary();
+  void ExecuteBinary(const proto::binary::Header& h, const char* extras, std::string_view key);
+  void BeginBinaryStorage(const proto::binary::Header& h, const char* extras,
+                          std::string_view key);
+  void FinishBinaryStorage();
+  void BinaryReply(const proto::binary::Header& h, std::uint16_t status, std::string_view extras,
+                   std::string_view key, std::string_view value, std::uint64_t cas);
+  void BinaryError(const proto::binary::Header& h, proto::binary::Status status);
+  void BinaryStats(const proto::binary::Header& h, std::string_view sub);
+  // The item_store line for mutation watchers (text and binary).
+  void LogStore(const store::ItemRef& item, store::Outcome outcome, proto::Command command);
+
   // Text protocol (text_commands.cc).
   bool ExecuteText(const proto::Request& req);
   void ReplyText(const proto::Request& req, std::string_view line);
@@ -82,6 +98,8 @@ class Connection {
   bool draining_ = false;
   bool close_after_write_ = false;
   bool yielded_ = false;
+  // The protocol this connection speaks, chosen by -B or, under -B auto, by its first byte.
+  enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;
 
   // Input: bytes in in_[in_start_, in_end_).
   std::unique_ptr<char[]> in_;
@@ -93,6 +111,8 @@ class Connection {
     proto::Command command = proto::Command::kSet;
     std::uint64_t cas_unique = 0;
     bool noreply = false;
+    bool binary = false;              // a binary request: no "\r\n" follows the value
+    proto::binary::Header header;     // binary: the request, for the reply
     store::ItemRef item;
     std::size_t filled = 0;  // bytes of value + "\r\n" received so far
     std::size_t total = 0;   // value_len + 2

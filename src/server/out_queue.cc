@@ -53,6 +53,11 @@ void OutQueue::AppendValue(store::ItemRef item) {
   items_.push_back(std::move(item));
 }
 
+void OutQueue::AppendItemBytes(store::ItemRef item, std::string_view bytes) {
+  AddIov(bytes.data(), bytes.size(), false);
+  items_.push_back(std::move(item));
+}
+
 void OutQueue::AddIov(const char* base, std::size_t len, bool own_block) {
   pending_bytes_ += len;
   // Text formatted right after the previous text in the same block extends its iovec.

@@ -30,6 +30,8 @@ class OutQueue {
   void Commit(std::size_t used);
   // Queues the item's value and its "\r\n" from item memory, holding the item until sent.
   void AppendValue(store::ItemRef item);
+  // Queues `bytes`, which lie in `item`'s memory (a binary reply's value, without "\r\n").
+  void AppendItemBytes(store::ItemRef item, std::string_view bytes);
 
   // A point to roll back to, discarding everything queued after it (a multi-get that fails on
   // its Nth key answers only the error, as memcached does).

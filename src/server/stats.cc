@@ -22,33 +22,6 @@
 namespace rc::server {
 namespace {
 
-class StatWriter {
- public:
-  explicit StatWriter(OutQueue* out) : out_(out) {}
-  void Add(std::string_view name, std::string_view value) {
-    std::size_t need = 5 + name.size() + 1 + value.size() + 2;
-    char* p = out_->Reserve(need);
-    std::size_t n = 0;
-    auto put = [&](std::string_view s) {
-      std::memcpy(p + n, s.data(), s.size());
-      n += s.size();
-    };
-    put("STAT ");
-    put(name);
-    put(" ");
-    put(value);
-    put("\r\n");
-    out_->Commit(n);
-  }
-  void Add(std::string_view name, std::uint64_t v) { Add(name, std::to_string(v)); }
-  void Add(std::string_view name, std::int64_t v) { Add(name, std::to_string(v)); }
-  void Add(std::string_view name, int v) { Add(name, std::to_string(v)); }
-  void End() { out_->Append("END\r\n"); }
-
- private:
-  OutQueue* out_;
-};
-
 struct Totals {
   std::uint64_t cmd_get = 0, cmd_set = 0, cmd_flush = 0, cmd_touch = 0, cmd_meta = 0;
   std::uint64_t get_hits = 0, get_misses = 0, get_expired = 0, get_flushed = 0;
@@ -99,7 +72,7 @@ std::string FormatTimeval(const timeval& tv) {
   return buf;
 }
 
-void AppendGeneral(Server& server, StatWriter& w) {
+void AppendGeneral(Server& server, StatSink& w) {
   const Settings& s = server.settings();
   Totals t = SumWorkers(server);
   store::Stats st = server.store().GetStats();
@@ -206,7 +179,7 @@ void AppendGeneral(Server& server, StatWriter& w) {
   }
 }
 
-void AppendSettings(Server& server, StatWriter& w) {
+void AppendSettings(Server& server, StatSink& w) {
   Settings live = server.settings();
   RuntimeSettings& rt = server.runtime();
   live.verbose = rt.verbosity.load();
@@ -231,7 +204,7 @@ void AppendSettings(Server& server, StatWriter& w) {
   for (const auto& [name, value] : SettingsForStats(live)) w.Add(name, value);
 }
 
-void AppendItems(Server& server, StatWriter& w) {
+void AppendItems(Server& server, StatSink& w) {
   base::RelTime now = server.clock().Now();
   std::uint64_t zero = 0;
   for (const store::ClassStats& c : server.store().GetClassStats()) {
@@ -266,7 +239,7 @@ void AppendItems(Server& server, StatWriter& w) {
   }
 }
 
-void AppendSlabs(Server& server, StatWriter& w) {
+void AppendSlabs(Server& server, StatSink& w) {
   // A jemalloc size class plays the part of a slab class. "Pages" are counted as memcached's
   // 1 MB pages would hold the items. memcached lists every class that ever held pages, and its
   // per-class command counters outlive the items, so a class with traffic is listed even when
@@ -315,7 +288,7 @@ void AppendSlabs(Server& server, StatWriter& w) {
   w.Add("total_malloced", malloced);
 }
 
-void AppendSizes(Server& server, StatWriter& w) {
+void AppendSizes(Server& server, StatSink& w) {
   if (!server.runtime().track_sizes.load()) {
     w.Add("sizes_status", "disabled");
     return;
@@ -331,7 +304,7 @@ void AppendSizes(Server& server, StatWriter& w) {
   for (const auto& [size, count] : buckets) w.Add(std::to_string(size), count);
 }
 
-void AppendConns(Server& server, StatWriter& w) {
+void AppendConns(Server& server, StatSink& w) {
   base::RelTime now = server.clock().Now();
   server.conns().ForEach([&](const ConnRecord& r) {
     std::string p = std::to_string(r.fd) + ":";
@@ -358,8 +331,20 @@ void UriEncode(std::string_view in, std::string* out) {
   }
 }
 
-bool AppendStats(Server& server, std::string_view sub, OutQueue* out) {
-  StatWriter w(out);
+void TextStatSink::Add(std::string_view name, std::string_view value) {
+  std::size_t need = 5 + name.size() + 1 + value.size() + 2;
+  char* p = out_->Reserve(need);
+  std::size_t n = 0;
+  for (std::string_view part : {std::string_view("STAT "), name, std::string_view(" "), value,
+                                std::string_view("\r\n")}) {
+    std::memcpy(p + n, part.data(), part.size());
+    n += part.size();
+  }
+  out_->Commit(n);
+}
+
+StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
+  StatSink& w = *sink;
   if (sub.empty()) {
     AppendGeneral(server, w);
   } else if (sub == "settings") {
@@ -383,14 +368,13 @@ bool AppendStats(Server& server, std::string_view sub, OutQueue* out) {
     }
     server.runtime().track_sizes.store(on);
     w.Add("sizes_status", on ? "enabled" : "disabled");
-    return true;
+    return StatsResult::kSingleLine;
   } else if (sub == "conns") {
     AppendConns(server, w);
   } else {
-    return false;
+    return StatsResult::kUnknown;
   }
-  w.End();
-  return true;
+  return StatsResult::kList;
 }
 
 void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueue* out) {

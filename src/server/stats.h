@@ -20,9 +20,36 @@ class Server;
 // The largest class id a command may name (class ids fit in a byte; store/size_classes.h).
 inline constexpr unsigned kMaxReportedClass = 255;
 
+// Where stats go: "STAT <name> <value>" lines for the text protocol, one packet per stat for the
+// binary protocol.
+class StatSink {
+ public:
+  virtual ~StatSink() = default;
+  virtual void Add(std::string_view name, std::string_view value) = 0;
+  void Add(std::string_view name, std::uint64_t v) { Add(name, std::to_string(v)); }
+  void Add(std::string_view name, std::int64_t v) { Add(name, std::to_string(v)); }
+  void Add(std::string_view name, int v) { Add(name, std::to_string(v)); }
+};
+
+// "STAT <name> <value>\r\n" lines into a connection's replies.
+class TextStatSink final : public StatSink {
+ public:
+  explicit TextStatSink(OutQueue* out) : out_(out) {}
+  using StatSink::Add;
+  void Add(std::string_view name, std::string_view value) override;
+
+ private:
+  OutQueue* out_;
+};
+
+enum class StatsResult : unsigned char {
+  kList,        // the stats were added; the caller ends the list (END, or an empty packet)
+  kSingleLine,  // `stats sizes_enable|sizes_disable`: memcached sends no END after its line
+  kUnknown,     // not a stats sub-command (the caller answers ERROR)
+};
+
 // `stats` (sub empty), `stats settings|items|slabs|sizes|sizes_enable|sizes_disable|conns`.
-// Returns false for an unknown sub-command (the caller answers ERROR).
-bool AppendStats(Server& server, std::string_view sub, OutQueue* out);
+StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink);
 // `stats cachedump <class> <limit>`: "ITEM <key> [<bytes> b; <exptime> s]" lines, most recently
 // written first, then END.
 void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueue* out);

@@ -227,6 +227,10 @@ void Connection::BeginStorage(const proto::Request& req) {
 }
 
 void Connection::FinishStorage() {
+  if (pending_.binary) {
+    FinishBinaryStorage();
+    return;
+  }
   proto::Request req;
   req.command = pending_.command;
   req.cas_unique = pending_.cas_unique;
@@ -241,24 +245,26 @@ void Connection::FinishStorage() {
   }
   store::Outcome outcome =
       server_->engine().CompleteStore(req, &pending_.item, &worker_->command_stats());
-  if (server_->watchers().mask() & kWatchMutations) {
-    static const char* const kCommands[] = {"set", "add", "replace", "append", "prepend", "cas"};
-    static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found", "stored",
-                                          "stored", "too_large", "no_memory", "not_stored"};
-    const store::ItemRef& item = pending_.item;
-    base::RelTime exptime = item.exptime();
-    base::RelTime now = server_->clock().Now();
-    std::string body = "type=item_store key=";
-    UriEncode(item.key(), &body);
-    body += std::string(" status=") + kStatus[static_cast<int>(outcome)] +
-            " cmd=" + kCommands[static_cast<int>(req.command) - static_cast<int>(Command::kSet)] +
-            " ttl=" + std::to_string(exptime == 0 ? 0 : (exptime > now ? exptime - now : 0)) +
-            " clsid=" + std::to_string(item.class_id()) + " cfd=" + std::to_string(record_.fd) +
-            " size=" + std::to_string(item.value().size());
-    server_->watchers().Emit(kWatchMutations, body);
-  }
+  LogStore(pending_.item, outcome, req.command);
   pending_.item.Reset();
   ReplyText(req, ReplyFor(outcome));
+}
+
+void Connection::LogStore(const store::ItemRef& item, store::Outcome outcome, Command command) {
+  if ((server_->watchers().mask() & kWatchMutations) == 0) return;
+  static const char* const kCommands[] = {"set", "add", "replace", "append", "prepend", "cas"};
+  static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found", "stored",
+                                        "stored", "too_large", "no_memory", "not_stored"};
+  base::RelTime exptime = item.exptime();
+  base::RelTime now = server_->clock().Now();
+  std::string body = "type=item_store key=";
+  UriEncode(item.key(), &body);
+  body += std::string(" status=") + kStatus[static_cast<int>(outcome)] +
+          " cmd=" + kCommands[static_cast<int>(command) - static_cast<int>(Command::kSet)] +
+          " ttl=" + std::to_string(exptime == 0 ? 0 : (exptime > now ? exptime - now : 0)) +
+          " clsid=" + std::to_string(item.class_id()) + " cfd=" + std::to_string(record_.fd) +
+          " size=" + std::to_string(item.value().size());
+  server_->watchers().Emit(kWatchMutations, body);
 }
 
 void Connection::ProcessAdmin(const proto::Request& req) {
@@ -445,7 +451,12 @@ void Connection::ProcessStats(const proto::Request& req) {
     out_.Append(proto::kReset);
     return;
   }
-  if (!AppendStats(*server_, sub, &out_)) out_.Append(proto::kErrorReply);
+  TextStatSink sink(&out_);
+  switch (AddStats(*server_, sub, &sink)) {
+    case StatsResult::kList: out_.Append(proto::kEnd); break;
+    case StatsResult::kSingleLine: break;
+    case StatsResult::kUnknown: out_.Append(proto::kErrorReply); break;
+  }
 }
 
 void Connection::ProcessWatch(const proto::Request& req) {

@@ -599,6 +599,8 @@ class Runner:
         print(f"# {self.title}: {self.passed} of {total} cases passed"
               + (f", {self.skipped} skipped" if self.skipped else "")
               + f" ({time.monotonic() - self.started:.1f}s)", flush=True)
+        # The line scripts/summarize-tests.sh adds up over every test program.
+        print(f"{self.passed} passed, {len(self.failed)} failed", flush=True)
         if self.failed:
             print("# failed: " + ", ".join(self.failed), flush=True)
             sys.exit(1)
