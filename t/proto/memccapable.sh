@@ -1,15 +1,16 @@
 #!/bin/bash
 # t/proto/memccapable.sh -- libmemcached's conformance checker (Debian names it memccapable;
-# upstream memcapable) in ASCII mode (-a) against the binary under test. All 27 ASCII tests must
-# pass (version, quit, verbosity, set/get/gets/mget, flush, add, replace, cas, delete, incr, decr,
-# append, prepend -- most also with noreply -- and stat). memccapable applies its "1.6+"
+# upstream memcapable), ASCII and binary, against the binary under test. All 54 tests must pass:
+# 27 ASCII (version, quit, verbosity, set/get/gets/mget, flush, add, replace, cas, delete, incr,
+# decr, append, prepend -- most also with noreply -- and stat) and 27 binary (every opcode and its
+# quiet variant). memccapable applies its "1.6+"
 # expectations only when `version` answers 1.6.x (PROTOCOL.md section 9).
 #
 # The server runs on a free loopback port and is stopped by PID (SIGTERM, SIGKILL after 10 s); if it
 # died during the run the test fails loudly. Exit 77 (SKIP) when memccapable is not installed.
 set -u
 
-EXPECTED_ASCII_TESTS=27
+EXPECTED_TESTS=54
 
 if ! command -v memccapable >/dev/null 2>&1; then
     echo "SKIP: memccapable not found (Debian package libmemcached-tools)"
@@ -64,22 +65,22 @@ for attempt in 1 2 3; do
 done
 [ "$up" = yes ] || { echo "FAIL: could not start the server"; exit 1; }
 
-echo "# memccapable -a against $RINGCACHED (pid $pid, port $port)"
+echo "# memccapable (ASCII and binary) against $RINGCACHED (pid $pid, port $port)"
 runner=()
 command -v stdbuf >/dev/null 2>&1 && runner=(stdbuf -oL -eL)
-timeout 120 "${runner[@]}" memccapable -h 127.0.0.1 -p "$port" -a -t 5 >"$tmp/out" 2>&1
+timeout 120 "${runner[@]}" memccapable -h 127.0.0.1 -p "$port" -t 5 >"$tmp/out" 2>&1
 mc_rc=$?
 cat "$tmp/out"
 
 status=0
-passed=$(grep -cE '^ascii .*\[pass\][[:space:]]*$' "$tmp/out")
-failed=$(grep -E '^ascii ' "$tmp/out" | grep -vcE '\[pass\][[:space:]]*$')
+passed=$(grep -cE '^(ascii|binary) .*\[pass\][[:space:]]*$' "$tmp/out")
+failed=$(grep -E '^(ascii|binary) ' "$tmp/out" | grep -vcE '\[pass\][[:space:]]*$')
 if [ "$mc_rc" -ne 0 ]; then
     echo "FAIL: memccapable exited with status $mc_rc$([ "$mc_rc" -eq 124 ] && echo ' (timed out)')"
     status=1
 fi
-if [ "$passed" -ne "$EXPECTED_ASCII_TESTS" ] || [ "$failed" -ne 0 ]; then
-    echo "FAIL: $passed of $EXPECTED_ASCII_TESTS ASCII tests passed, $failed did not"
+if [ "$passed" -ne "$EXPECTED_TESTS" ] || [ "$failed" -ne 0 ]; then
+    echo "FAIL: $passed of $EXPECTED_TESTS tests passed, $failed did not"
     status=1
 fi
 
@@ -107,7 +108,7 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 143 ]; then
     status=1
 fi
 
-echo "# memccapable ASCII: $passed of $EXPECTED_ASCII_TESTS passed"
+echo "# memccapable: $passed of $EXPECTED_TESTS passed"
 # The line scripts/summarize-tests.sh adds up over every test program.
-echo "$passed passed, $((EXPECTED_ASCII_TESTS - passed + status)) failed"
+echo "$passed passed, $((EXPECTED_TESTS - passed + status)) failed"
 exit $status
