@@ -154,6 +154,9 @@ int Server::Run() {
   listener_->Close();
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
+  // Close the remaining connections now, while the registry, the watchers and the store they
+  // refer to are all still alive.
+  workers_.clear();
   {
     std::lock_guard<std::mutex> lock(crawler_mu_);
     crawler_stop_ = true;

@@ -72,6 +72,7 @@ class Server {
   ConnRegistry& conns() { return conns_; }
   PrefixStats& prefix_stats() { return prefix_stats_; }
   Watchers& watchers() { return watchers_; }
+  // Empty once Run() has returned.
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
   const net::Listener* listener() const { return listener_.get(); }
   std::time_t started() const { return started_; }
