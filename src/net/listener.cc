@@ -34,11 +34,15 @@ std::string NameOf(const sockaddr* sa) {
   return std::string("tcp:") + host + ":" + std::to_string(port);
 }
 
-base::Status OpenTcp(const ListenAddress& addr, int backlog, std::vector<ListenSocket>* out) {
+// Binds sockets of `type` (SOCK_STREAM, listening; or SOCK_DGRAM) for every address `addr`
+// resolves to.
+base::Status OpenInet(const ListenAddress& addr, int type, int backlog,
+                      std::vector<ListenSocket>* out) {
+  const char* kind = type == SOCK_STREAM ? "TCP" : "UDP";
   addrinfo hints{};
   hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_socktype = type;
   std::string port = std::to_string(addr.port);
   addrinfo* found = nullptr;
   const char* host = addr.host.empty() ? nullptr : addr.host.c_str();
@@ -58,14 +62,16 @@ base::Status OpenTcp(const ListenAddress& addr, int backlog, std::vector<ListenS
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        (type == SOCK_STREAM && listen(fd, backlog) != 0)) {
       last_error = strerror(errno);
       close(fd);
       // An address family the host cannot bind (IPv6 disabled) is skipped when another one of
       // the same name works; an address in use is always fatal.
       if (errno == EADDRINUSE) {
         freeaddrinfo(found);
-        return base::Status::IoError("failed to listen on TCP port " + port + ": " + last_error);
+        return base::Status::IoError(std::string("failed to listen on ") + kind + " port " +
+                                     port + ": " + last_error);
       }
       continue;
     }
@@ -75,6 +81,10 @@ base::Status OpenTcp(const ListenAddress& addr, int backlog, std::vector<ListenS
     ListenSocket s;
     s.fd = fd;
     s.name = NameOf(reinterpret_cast<sockaddr*>(&bound));
+    if (type == SOCK_DGRAM) {
+      s.name.replace(0, 3, "udp");
+      s.is_udp = true;
+    }
     s.ipv6 = bound.ss_family == AF_INET6;
     s.port = ntohs(s.ipv6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                           : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
@@ -125,13 +135,25 @@ base::Result<std::unique_ptr<Listener>> Listener::Open(const std::vector<ListenA
   std::unique_ptr<Listener> listener(new Listener());
   for (const ListenAddress& addr : addresses) {
     base::Status st = addr.is_unix ? OpenUnix(addr, backlog, &listener->sockets_)
-                                   : OpenTcp(addr, backlog, &listener->sockets_);
+                                   : OpenInet(addr, SOCK_STREAM, backlog, &listener->sockets_);
     if (!st.ok()) {
       listener->Close();
       return st;
     }
   }
   return listener;
+}
+
+base::Result<std::vector<ListenSocket>> OpenUdpSockets(const std::vector<ListenAddress>& addresses) {
+  std::vector<ListenSocket> sockets;
+  for (const ListenAddress& addr : addresses) {
+    base::Status st = OpenInet(addr, SOCK_DGRAM, 0, &sockets);
+    if (!st.ok()) {
+      for (ListenSocket& s : sockets) close(s.fd);
+      return st;
+    }
+  }
+  return sockets;
 }
 
 Listener::~Listener() { Close(); }

@@ -5,12 +5,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstring>
 
 #include "ringcached/base/log.h"
 #include "server/server.h"
@@ -38,7 +39,12 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
   in_cap_ = kInitialInput;
   record_.fd = fd;
   record_.listen_addr = from.name;
-  if (from.is_unix) {
+  udp_ = from.is_udp;
+  if (udp_) {
+    record_.addr = from.name;
+    record_.listen_addr.clear();
+    record_.state.store("conn_read");
+  } else if (from.is_unix) {
     record_.addr = from.name;
   } else {
     sockaddr_storage peer{};
@@ -67,7 +73,7 @@ Connection::~Connection() {
 
 void Connection::Start() {
   server_->conns().Add(&record_);
-  LogConnEvent("conn_new", nullptr);
+  if (!udp_) LogConnEvent("conn_new", nullptr);
   event_ = event_new(worker_->loop().base(), fd_, EV_READ | EV_PERSIST, &Connection::OnEvent, this);
   armed_ = EV_READ;
   event_add(event_, nullptr);
@@ -80,11 +86,12 @@ void Connection::Close() {
   if (watcher_id_ >= 0) server_->watchers().Remove(watcher_id_);
   LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
-  close(fd_);
+  // A UDP socket is shared by every worker's UDP connection; the server closes it.
+  if (!udp_) close(fd_);
   fd_ = -1;
   state_ = State::kClosing;
   pending_.item.Reset();
-  server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (!udp_) server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Connection::Drain() {
@@ -111,6 +118,10 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
 }
 
 void Connection::HandleEvent(short what) {
+  if (udp_) {
+    ReadDatagrams();
+    return;
+  }
   if (what & EV_WRITE) {
     if (!Flush()) return;
     if (!out_.empty()) return;  // still blocked; reading waits until the replies drain
@@ -180,7 +191,8 @@ bool Connection::ReadSocket() {
 }
 
 bool Connection::ProcessInput() {
-  int budget = server_->settings().reqs_per_event;
+  // A datagram is answered whole: -R applies to streams only.
+  int budget = udp_ ? INT_MAX : server_->settings().reqs_per_event;
   while (true) {
     std::size_t avail = in_end_ - in_start_;
     if (state_ == State::kReadValue) {
@@ -305,6 +317,64 @@ void Connection::LogConnEvent(const char* type, const char* reason) {
   if (reason != nullptr) body += std::string(" reason=") + reason;
   body += " cfd=" + std::to_string(record_.fd);
   server_->watchers().Emit(kWatchConnEvents, body);
+}
+
+void Connection::ReadDatagrams() {
+  // memcached's UDP frame header: request id, sequence number, datagram count, reserved; all
+  // 16-bit big-endian. A request must fit one datagram.
+  constexpr std::size_t kFrame = 8;
+  constexpr std::size_t kMaxDatagram = 65536;
+  if (in_cap_ < kMaxDatagram) {
+    in_.reset(new char[kMaxDatagram]);
+    in_cap_ = kMaxDatagram;
+  }
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    ssize_t n = recvfrom(fd_, in_.get(), in_cap_, 0, reinterpret_cast<sockaddr*>(&peer),
+                         &peer_len);
+    if (n < 0) return;  // EAGAIN: nothing more waiting (or a transient error)
+    worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
+    if (static_cast<std::size_t>(n) < kFrame) continue;
+    auto u16 = [&](std::size_t at) {
+      return static_cast<std::uint16_t>((static_cast<unsigned char>(in_[at]) << 8) |
+                                        static_cast<unsigned char>(in_[at + 1]));
+    };
+    std::uint16_t request_id = u16(0);
+    if (u16(2) != 0 || u16(4) != 1) continue;  // multi-datagram requests are not supported
+    // Each datagram is a fresh request: reset whatever the previous one left behind.
+    in_start_ = kFrame;
+    in_end_ = static_cast<std::size_t>(n);
+    framing_ = Framing::kUndecided;
+    close_after_write_ = false;
+    SetState(State::kParse);
+    ProcessInput();
+    pending_.item.Reset();
+    pending_.binary = false;
+    swallow_left_ = 0;
+    SetState(State::kParse);
+    AnswerDatagram(request_id, peer, peer_len);
+  }
+}
+
+void Connection::AnswerDatagram(std::uint16_t request_id, const sockaddr_storage& peer,
+                                socklen_t peer_len) {
+  std::string reply;
+  out_.MoveTo(&reply);
+  if (reply.empty()) return;
+  std::size_t count = (reply.size() + kUdpPayload - 1) / kUdpPayload;
+  if (count > 0xffff) return;  // cannot be framed; memcached drops it too
+  char datagram[8 + kUdpPayload];
+  for (std::size_t seq = 0; seq < count; ++seq) {
+    std::size_t len = std::min(kUdpPayload, reply.size() - seq * kUdpPayload);
+    const std::uint16_t frame[4] = {htons(request_id), htons(static_cast<std::uint16_t>(seq)),
+                                    htons(static_cast<std::uint16_t>(count)), 0};
+    std::memcpy(datagram, frame, 8);
+    std::memcpy(datagram + 8, reply.data() + seq * kUdpPayload, len);
+    ssize_t sent = sendto(fd_, datagram, 8 + len, 0, reinterpret_cast<const sockaddr*>(&peer),
+                          peer_len);
+    if (sent > 0) worker_->conn_stats().bytes_written.Add(static_cast<std::uint64_t>(sent));
+  }
 }
 
 }  // namespace rc::server

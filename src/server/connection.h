@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstddef>
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,6 +38,10 @@ class Connection {
   ~Connection();
 
   void Start();
+  // The connection serves a UDP socket (memcached -U): every datagram is one request, answered
+  // in datagrams of at most kUdpPayload bytes, each behind an 8-byte frame header.
+  bool udp() const { return udp_; }
+  static constexpr std::size_t kUdpPayload = 1400;  // memcached UDP_MAX_PAYLOAD_SIZE
   // Closes the socket and hands the connection back to its worker for deletion.
   void Close();
   // Graceful stop: no new requests; close once what was received is answered.
@@ -52,6 +58,9 @@ class Connection {
   void HandleEvent(short what);
   // Reads from the socket into the input buffer. False when the peer closed or failed.
   bool ReadSocket();
+  // UDP: reads and answers the datagrams waiting on the socket.
+  void ReadDatagrams();
+  void AnswerDatagram(std::uint16_t request_id, const sockaddr_storage& peer, socklen_t peer_len);
   // Executes what the input buffer holds; false when the connection must close.
   bool ProcessInput();
   bool Flush();
@@ -98,6 +107,7 @@ class Connection {
   bool draining_ = false;
   bool close_after_write_ = false;
   bool yielded_ = false;
+  bool udp_ = false;
   // The protocol this connection speaks, chosen by -B or, under -B auto, by its first byte.
   enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;
 

@@ -108,6 +108,14 @@ void OutQueue::Clear() {
   }
 }
 
+void OutQueue::MoveTo(std::string* out) {
+  out->reserve(out->size() + pending_bytes_);
+  for (std::size_t i = sent_iovs_; i < iov_.size(); ++i) {
+    out->append(static_cast<const char*>(iov_[i].iov_base), iov_[i].iov_len);
+  }
+  Clear();
+}
+
 OutQueue::WriteStatus OutQueue::WriteTo(int fd, std::size_t* written) {
   while (sent_iovs_ < iov_.size()) {
     int count = static_cast<int>(std::min<std::size_t>(iov_.size() - sent_iovs_, IOV_MAX));

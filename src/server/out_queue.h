@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -43,6 +44,10 @@ class OutQueue {
 
   bool empty() const { return sent_iovs_ == iov_.size(); }
   std::size_t pending_bytes() const { return pending_bytes_; }
+
+  // Moves everything queued into *out (contiguous), leaving the queue empty. For UDP, whose
+  // replies are cut into datagrams.
+  void MoveTo(std::string* out);
 
   enum class WriteStatus { kDone, kBlocked, kError };
   // Writes as much as the socket takes; adds the bytes written to *written.

@@ -90,12 +90,28 @@ base::Status Server::Open() {
   auto listener = net::Listener::Open(addresses, settings_.backlog);
   if (!listener.ok()) return listener.status();
   listener_ = std::move(listener).value();
+  if (settings_.udp_port > 0 && settings_.unix_socket.empty()) {
+    std::vector<net::ListenAddress> udp_addresses;
+    if (settings_.listen.empty()) {
+      udp_addresses.push_back(ParseListen("", settings_.udp_port));
+    } else {
+      for (const std::string& spec : settings_.listen) {
+        net::ListenAddress a = ParseListen(spec, settings_.udp_port);
+        a.port = settings_.udp_port;  // a port in -l names the TCP port
+        udp_addresses.push_back(a);
+      }
+    }
+    auto udp = net::OpenUdpSockets(udp_addresses);
+    if (!udp.ok()) return udp.status();
+    udp_sockets_ = std::move(udp).value();
+  }
 
   for (int i = 0; i < settings_.num_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
   }
   // stdin/out/err, a little headroom, the listeners, and an epoll fd and an eventfd per loop.
-  reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size()) + 2 * (settings_.num_threads + 1);
+  reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size() + udp_sockets_.size()) +
+                  2 * (settings_.num_threads + 1);
   return base::Status::Ok();
 }
 
@@ -110,6 +126,9 @@ void Server::WritePortFile() {
     for (const net::ListenSocket& s : listener_->sockets()) {
       if (s.is_unix) continue;
       f << "TCP INET" << (s.ipv6 ? "6" : "") << ": " << s.port << "\n";
+    }
+    for (const net::ListenSocket& s : udp_sockets_) {
+      f << "UDP INET" << (s.ipv6 ? "6" : "") << ": " << s.port << "\n";
     }
   }
   std::rename(tmp.c_str(), path);
@@ -131,7 +150,10 @@ int Server::Run() {
   total_connections.store(listener_->sockets().size());
   connection_structures.store(listener_->sockets().size());
 
-  for (auto& w : workers_) w->Start();
+  for (auto& w : workers_) {
+    w->Start();
+    for (const net::ListenSocket& s : udp_sockets_) w->AdoptUdp(s);
+  }
   listener_->Start(main_loop_.base(), [this](int fd, const net::ListenSocket& from) {
     OnAccept(fd, from);
   });
@@ -157,6 +179,8 @@ int Server::Run() {
   // Close the remaining connections now, while the registry, the watchers and the store they
   // refer to are all still alive.
   workers_.clear();
+  for (net::ListenSocket& s : udp_sockets_) close(s.fd);
+  udp_sockets_.clear();
   {
     std::lock_guard<std::mutex> lock(crawler_mu_);
     crawler_stop_ = true;

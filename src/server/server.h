@@ -102,6 +102,7 @@ class Server {
   std::unique_ptr<engine::Engine> engine_;
   net::EventLoop main_loop_;
   std::unique_ptr<net::Listener> listener_;
+  std::vector<net::ListenSocket> udp_sockets_;  // -U; read by every worker, closed here
   std::vector<std::unique_ptr<Worker>> workers_;
   std::size_t next_worker_ = 0;
   ConnRegistry conns_;

@@ -42,6 +42,14 @@ void Worker::Adopt(int fd, const net::ListenSocket& from) {
   });
 }
 
+void Worker::AdoptUdp(const net::ListenSocket& udp) {
+  loop_.RunInLoop([this, udp] {
+    auto* conn = new Connection(this, udp.fd, udp);
+    connections_.insert(conn);
+    conn->Start();
+  });
+}
+
 void Worker::BeginGracefulStop() {
   loop_.RunInLoop([this] {
     stopping_ = true;
@@ -70,6 +78,7 @@ void Worker::CloseIdle() {
   std::vector<Connection*> closing;
   int busy = 0;
   for (Connection* c : connections_) {
+    if (c->udp() && !stopping_) continue;
     bool idle = idle_timeout > 0 && !c->busy() &&
                 now - c->last_cmd() > static_cast<unsigned>(idle_timeout);
     if (idle || (stopping_ && !c->busy())) {

@@ -45,6 +45,9 @@ class Worker {
 
   // Takes ownership of the socket `fd`, accepted by `from`. Thread-safe.
   void Adopt(int fd, const net::ListenSocket& from);
+  // Serves datagrams from the UDP socket `udp` too (every worker reads every UDP socket, as in
+  // memcached). The socket stays the caller's. Thread-safe.
+  void AdoptUdp(const net::ListenSocket& udp);
   // Stops reading new requests; connections close once their replies are sent. Thread-safe.
   void BeginGracefulStop();
   // Connections that still have work in hand (for the graceful stop). Thread-safe.

@@ -34,8 +34,13 @@ struct ListenSocket {
   int port = 0;       // the bound port (TCP)
   bool ipv6 = false;
   bool is_unix = false;
+  bool is_udp = false;
   std::string unix_path;
 };
+
+// Binds one UDP socket per address (memcached -U). Datagrams are read by the workers, not by a
+// Listener; the caller owns and closes the returned sockets.
+base::Result<std::vector<ListenSocket>> OpenUdpSockets(const std::vector<ListenAddress>& addresses);
 
 class Listener {
  public:
