@@ -52,8 +52,8 @@ class BinaryStatSink final : public StatSink {
     char* p = out_->Reserve(bin::kHeaderSize + body);
     bin::EncodeResponseHeader(p, bin::kStat, static_cast<std::uint16_t>(name.size()), 0,
                               bin::kSuccess, static_cast<std::uint32_t>(body), opaque_, 0);
-    std::memcpy(p + bin::kHeaderSize, name.data(), name.size());
-    std::memcpy(p + bin::kHeaderSize + name.size(), value.data(), value.size());
+    if (!name.empty()) std::memcpy(p + bin::kHeaderSize, name.data(), name.size());
+    if (!value.empty()) std::memcpy(p + bin::kHeaderSize + name.size(), value.data(), value.size());
     out_->Commit(bin::kHeaderSize + body);
   }
 
@@ -116,6 +116,7 @@ void Connection::BinaryReply(const bin::Header& h, std::uint16_t status, std::st
                             static_cast<std::uint32_t>(body), h.opaque, cas);
   char* q = p + bin::kHeaderSize;
   for (std::string_view part : {extras, key, value}) {
+    if (part.empty()) continue;  // an empty view may have a null data(): memcpy forbids it
     std::memcpy(q, part.data(), part.size());
     q += part.size();
   }
@@ -161,7 +162,9 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
                                 bin::kSuccess, static_cast<std::uint32_t>(body), h.opaque,
                                 item.cas());
       std::memcpy(p + bin::kHeaderSize, flags, 4);
-      std::memcpy(p + bin::kHeaderSize + 4, reply_key.data(), reply_key.size());
+      if (!reply_key.empty()) {
+        std::memcpy(p + bin::kHeaderSize + 4, reply_key.data(), reply_key.size());
+      }
       out_.Commit(bin::kHeaderSize + 4 + reply_key.size());
       if (!value.empty()) out_.AppendItemBytes(std::move(item), value);
       return;
