@@ -142,6 +142,7 @@ int Server::Run() {
     r->fd = s.fd;
     r->addr = s.name;
     r->state.store("conn_listening");
+    r->last_cmd.store(clock_.Now());
     conns_.Add(r.get());
     listen_records.push_back(std::move(r));
   }

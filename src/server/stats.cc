@@ -192,15 +192,6 @@ void AppendSettings(Server& server, StatSink& w) {
   live.temp_lru = rt.temp_lru.load();
   live.lru_segmented = rt.lru_segmented.load();
   live.oldest_live = rt.oldest_live.load();
-  // An ephemeral port (-p -1) is reported as the port actually bound.
-  if (server.listener() != nullptr) {
-    for (const net::ListenSocket& ls : server.listener()->sockets()) {
-      if (!ls.is_unix) {
-        live.port = ls.port;
-        break;
-      }
-    }
-  }
   for (const auto& [name, value] : SettingsForStats(live)) w.Add(name, value);
 }
 
