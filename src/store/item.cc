@@ -55,15 +55,16 @@ void SetArenaDecay(unsigned arena, const char* what, long ms) {
 
 }  // namespace
 
-std::atomic<Pool*> Pool::registry_[256];
+std::atomic<Pool*> Pool::registry_[kMaxPools];
 std::mutex Pool::registry_mu_;
 
-Pool::Pool(std::size_t limit) : effective_limit_(limit), limit_(limit) {
+Pool::Pool(std::size_t limit, bool account_overhead)
+    : effective_limit_(limit), limit_(limit), account_overhead_(account_overhead) {
   {
     std::lock_guard<std::mutex> lock(registry_mu_);
     unsigned slot = 0;
-    while (slot < 256 && registry_[slot].load(std::memory_order_relaxed) != nullptr) ++slot;
-    RC_CHECK(slot < 256);  // more than 256 live Stores in one process
+    while (slot < kMaxPools && registry_[slot].load(std::memory_order_relaxed) != nullptr) ++slot;
+    RC_CHECK(slot < kMaxPools);  // more than 128 live Stores in one process
     id_ = static_cast<std::uint8_t>(slot);
     registry_[slot].store(this, std::memory_order_release);
   }
@@ -110,7 +111,9 @@ void Pool::set_limit(std::size_t bytes) {
 
 void Pool::UpdateEffectiveLimit() {
   std::size_t lim = limit_.load(std::memory_order_relaxed);
-  std::size_t over = std::min(overhead_.load(std::memory_order_relaxed), lim / kMaxOverheadDivisor);
+  std::size_t over = account_overhead_ ? std::min(overhead_.load(std::memory_order_relaxed),
+                                                  lim / kMaxOverheadDivisor)
+                                       : 0;
   effective_limit_.store(lim - over, std::memory_order_relaxed);
 }
 
@@ -201,7 +204,24 @@ std::string_view ItemRef::value_with_crlf() const {
 std::uint32_t ItemRef::flags() const { return item_->client_flags; }
 
 std::uint64_t ItemRef::cas() const {
-  return (item_->GetBits() & internal::kCasHidden) != 0 ? 0 : item_->cas;
+  if ((item_->GetBits() & internal::kCasHidden) != 0) return 0;
+  // A meta invalidation may renew the CAS of a linked item while we hold it.
+  return std::atomic_ref<std::uint64_t>(item_->cas).load(std::memory_order_relaxed);
+}
+
+bool ItemRef::fetched() const { return (item_->GetBits() & internal::kFetched) != 0; }
+
+bool ItemRef::stale() const { return (item_->GetBits() & internal::kStale) != 0; }
+
+bool ItemRef::win_token_sent() const {
+  return (item_->GetBits() & internal::kWinTokenSent) != 0;
+}
+
+bool ItemRef::key_binary() const { return item_->key_binary != 0; }
+
+void ItemRef::set_key_binary(bool binary) {
+  RC_CHECK(!item_->linked() && item_->cas == 0);  // only before Put()
+  item_->key_binary = binary ? 1 : 0;
 }
 
 base::RelTime ItemRef::exptime() const { return item_->exptime.load(std::memory_order_relaxed); }

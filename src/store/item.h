@@ -16,14 +16,18 @@
 //   refs     reference count: the hash table holds one while linked, each ItemRef one
 //   exp      expiry (RelTime, 0 = never); atim: last access (RelTime)
 //   flag     client flags; vlen: value length (without CRLF); kl: key length (1..250)
-//   bt       Bits below (S3-FIFO frequency, which queue, linked, fetched, CAS hidden)
+//   bt       Bits below (S3-FIFO frequency, which queue, linked, fetched, CAS hidden, and the
+//            meta protocol's stale / win-token-sent state)
 //   cl       size class id (SizeClasses); the usable size is the class size
-//   pl       id of the Pool (store) the item belongs to, so a last ItemRef can free it
+//   pl       low 7 bits: id of the Pool (store) the item belongs to, so a last ItemRef can free
+//            it; top bit: the key arrived base64-encoded (meta `b`), so meta replies encode it
 //
 // Lifetime: Allocate -> refs 1 (the caller's ItemRef). Link adds the table's reference; unlink
 // drops it. Whoever drops the count to zero frees the memory and the charge, on any thread.
-// Fields other than refs, exp, atim and bt never change while anyone but the shard (under its
-// lock) can see the item; those four are atomics so ItemRef readers race with nothing.
+// Fields other than refs, exp, atim, bt and cas never change while anyone but the shard (under its
+// lock) can see the item; the first four are atomics so ItemRef readers race with nothing, and
+// cas, which a meta invalidation renews in place, is written and read through std::atomic_ref
+// wherever an ItemRef holder may be reading it.
 #pragma once
 
 #include <atomic>
@@ -44,6 +48,9 @@ inline constexpr std::uint8_t kInMain = 0x04;     // in the main queue (else the
 inline constexpr std::uint8_t kLinked = 0x08;     // in the hash table and a queue
 inline constexpr std::uint8_t kFetched = 0x10;    // read at least once since it was linked
 inline constexpr std::uint8_t kCasHidden = 0x20;  // -C: cas() reads as 0
+// The meta protocol's anti-stampede state (memcached ITEM_STALE, ITEM_TOKEN_SENT).
+inline constexpr std::uint8_t kStale = 0x40;         // invalidated (md I, ms I): serve, but recache
+inline constexpr std::uint8_t kWinTokenSent = 0x80;  // a client was told it won the recache (W)
 
 struct Item {
   Item* h_next;
@@ -58,7 +65,9 @@ struct Item {
   std::uint8_t key_len;
   std::atomic<std::uint8_t> bits;
   std::uint8_t class_id;
-  std::uint8_t pool_id;
+  // Both written once, before the item is linked (append/prepend and incr copy key_binary over).
+  std::uint8_t pool_id : 7;
+  std::uint8_t key_binary : 1;
 
   char* data() { return reinterpret_cast<char*>(this + 1); }
   const char* data() const { return reinterpret_cast<const char*>(this + 1); }
@@ -102,6 +111,10 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 // thus never exceed -m, and neither, give or take one purge interval of dirty pages, does the
 // arena's resident memory. See item.cc for the purge policy.
 //
+// That adjustment applies only while evictions are on. With -M the operator's contract is that a
+// delete makes room for a write of the same size, and space freed inside jemalloc's slabs is
+// reusable by that write even though it stays resident, so the limit stays -m itself.
+//
 // Pools are registered in a small process-wide table so that an ItemRef, which holds nothing but
 // the item pointer, can find the pool to return memory to (Item::pool_id).
 //
@@ -109,7 +122,9 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 class Pool {
  public:
   // Creates the arena (fatal if jemalloc cannot: that is start-up, not the request path).
-  explicit Pool(std::size_t limit);
+  // `account_overhead`: hold charges below the limit minus the measured arena overhead (the
+  // store passes its evictions setting).
+  Pool(std::size_t limit, bool account_overhead);
   // Destroys the arena. Every item must have been freed.
   ~Pool();
   Pool(const Pool&) = delete;
@@ -152,7 +167,9 @@ class Pool {
   void PurgeAndMeasure();
   void UpdateEffectiveLimit();
 
-  static std::atomic<Pool*> registry_[256];
+  // Pool ids are 7 bits wide in the item header (Item::pool_id).
+  static constexpr unsigned kMaxPools = 128;
+  static std::atomic<Pool*> registry_[kMaxPools];
   static std::mutex registry_mu_;
 
   std::atomic<std::size_t> used_{0};
@@ -160,6 +177,7 @@ class Pool {
   std::atomic<std::size_t> freed_since_purge_{0};  // next to used_: one cache line for all three
   std::atomic<std::size_t> limit_;
   std::atomic<std::size_t> overhead_{0};
+  const bool account_overhead_;
   std::atomic<bool> measured_{false};
   std::mutex measure_mu_;  // one purge-and-measure at a time
   unsigned arena_ = 0;

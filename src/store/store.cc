@@ -20,6 +20,7 @@
 #include "ringcached/store/store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <charconv>
 #include <cstring>
@@ -153,7 +154,7 @@ struct Store::Impl {
 };
 
 Store::Impl::Impl(const Options& opts, const base::Clock* clk)
-    : options(opts), clock(clk), pool(new Pool(opts.memory_limit)) {
+    : options(opts), clock(clk), pool(new Pool(opts.memory_limit, opts.evictions)) {
   RC_CHECK(clock != nullptr);
   shard_bits = std::min(options.shard_bits, kMaxShardBits);
   unsigned power = options.hashpower_init != 0 ? options.hashpower_init : kDefaultHashPower;
@@ -285,7 +286,8 @@ Allocation Store::Impl::AllocateItem(std::string_view key, std::uint32_t flags,
   it->key_len = static_cast<std::uint8_t>(key.size());
   it->SetBits(options.use_cas ? 0 : internal::kCasHidden);
   it->class_id = static_cast<std::uint8_t>(cls);
-  it->pool_id = pool->id();
+  it->pool_id = pool->id() & 0x7f;
+  it->key_binary = 0;
   std::memcpy(it->data(), key.data(), key.size());
   std::memcpy(it->value() + value_len, "\r\n", 2);
   result.item = ItemRef(it);
@@ -322,6 +324,11 @@ Allocation Store::Allocate(std::string_view key, std::uint32_t flags, base::RelT
 }
 
 Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
+  return Put(item, mode, cas_unique, PutOptions{});
+}
+
+Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
+                   const PutOptions& options) {
   Impl& im = *impl_;
   Item* it = item->get();
   // Only an item from this store's Allocate() that was never linked (cas still 0; a failed Put
@@ -336,6 +343,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
     std::unique_lock<std::mutex> lock(s.mu);
     MissReason reason;
     Item* old = im.FindLiveLocked(s, hash, key, m, &reason);
+    std::uint8_t inherit = 0;  // stale state carried over by a stale-tolerant cas
     switch (mode) {
       case Mode::kSet:
         break;
@@ -353,8 +361,17 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
         if (old == nullptr) return Outcome::kNotFound;
         // With -C every item's CAS reads 0, and memcached 1.6 treats a zero CAS as "no match":
         // cas on a present key is EXISTS.
-        if (!im.options.use_cas || old->cas != cas_unique) return Outcome::kExists;
-        break;
+        if (im.options.use_cas && old->cas == cas_unique) break;
+        if (options.allow_stale && im.options.use_cas && cas_unique != 0 &&
+            cas_unique < old->cas) {
+          // An older writer finishing late (meta ms I): its value goes in, but marked stale so
+          // that the next reader recaches; the expiry and any win token stay as they were.
+          it->exptime.store(old->exptime.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+          inherit = internal::kStale | (old->GetBits() & internal::kWinTokenSent);
+          break;
+        }
+        return Outcome::kExists;
       case Mode::kAppend:
       case Mode::kPrepend: {
         if (old == nullptr) return Outcome::kNotStored;
@@ -390,6 +407,9 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
         // A touch may have changed the expiry since we copied it.
         combined->exptime.store(old->exptime.load(std::memory_order_relaxed),
                                 std::memory_order_relaxed);
+        // memcached's combined item loses ITEM_KEY_BINARY, so a meta `k` would then print the
+        // raw key bytes; we keep the old item's bit instead.
+        combined->key_binary = old->key_binary;
         combined->cas = im.NextSeq();
         s.LinkLocked(combined, hash, old, m2.now);
         *item = std::move(a.item);
@@ -398,6 +418,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
     }
     it->cas = im.NextSeq();
     s.LinkLocked(it, hash, old, m.now);
+    if (inherit != 0) it->SetBits(it->GetBits() | inherit);
     return Outcome::kStored;
   }
 }
@@ -414,6 +435,37 @@ Outcome Store::Delete(std::string_view key, unsigned* class_id) {
   if (class_id != nullptr) *class_id = ReportedClass(it->class_id);
   s.UnlinkLocked(it, hash, UnlinkCause::kRemove);
   return Outcome::kDeleted;
+}
+
+DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
+  Impl& im = *impl_;
+  std::uint64_t hash = base::HashKey(key);
+  Moment m = im.Now();
+  Shard& s = im.ShardFor(hash);
+  DeleteResult result;
+  std::lock_guard<std::mutex> lock(s.mu);
+  Item* it = im.FindLiveLocked(s, hash, key, m, &result.reason);
+  if (it == nullptr) return result;
+  result.class_id = ReportedClass(it->class_id);
+  if (options.compare_cas && im.VisibleCas(it->cas) != options.cas) {
+    result.outcome = Outcome::kExists;
+    return result;
+  }
+  result.outcome = Outcome::kDeleted;
+  if (!options.invalidate) {
+    s.UnlinkLocked(it, hash, UnlinkCause::kRemove);
+    return result;
+  }
+  // Invalidation (memcached process_mdelete_command with I): the item stays readable but stale,
+  // the next reader wins the recache, and a CAS taken before the invalidation no longer matches.
+  // Readers may hold the item, hence the atomic CAS store; the new sequence number also keeps it
+  // on the right side of a flush_all cut-off, like any other modification.
+  if (options.set_exptime) it->exptime.store(options.exptime, std::memory_order_relaxed);
+  it->SetBits(static_cast<std::uint8_t>((it->GetBits() | internal::kStale) &
+                                        ~internal::kWinTokenSent));
+  std::atomic_ref<std::uint64_t>(it->cas).store(im.NextSeq(), std::memory_order_relaxed);
+  result.invalidated = true;
+  return result;
 }
 
 Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id) {
@@ -434,6 +486,11 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* clas
 }
 
 IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta) {
+  return IncrDecr(key, incr, delta, IncrOptions{});
+}
+
+IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
+                           const IncrOptions& options) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
   Shard& s = im.ShardFor(hash);
@@ -446,6 +503,16 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta)
     Item* it = im.FindLiveLocked(s, hash, key, m, &reason);
     if (it == nullptr) {
       result.outcome = Outcome::kNotFound;
+      result.reason = reason;
+      return result;
+    }
+    // memcached's do_add_delta: an empty value is non-numeric before the CAS is compared.
+    if (it->value_len == 0) {
+      result.outcome = Outcome::kNonNumeric;
+      return result;
+    }
+    if (options.compare_cas != 0 && im.VisibleCas(it->cas) != options.compare_cas) {
+      result.outcome = Outcome::kExists;
       return result;
     }
     std::uint64_t value;
@@ -453,6 +520,11 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta)
       result.outcome = Outcome::kNonNumeric;
       return result;
     }
+    result.exptime_before = it->exptime.load(std::memory_order_relaxed);
+    // ma T applies to the item that holds the new number. (memcached sets it on the item
+    // do_add_delta returns, which is the replaced one when the number did not fit in place, so
+    // the new expiry is lost there; we apply it either way.)
+    result.exptime = options.touch ? options.new_exptime : result.exptime_before;
     if (incr) {
       value += delta;  // wraps mod 2^64, as memcached does
     } else {
@@ -470,6 +542,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta)
       std::memset(it->value() + len, ' ', it->value_len - len);
       it->cas = im.NextSeq();
       it->last_access.store(m.now, std::memory_order_relaxed);
+      if (options.touch) it->exptime.store(options.new_exptime, std::memory_order_relaxed);
       result.outcome = Outcome::kStored;
       result.cas = im.VisibleCas(it->cas);
       result.class_id = ReportedClass(it->class_id);
@@ -496,13 +569,99 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta)
     if (!it->linked()) continue;  // replaced or deleted meanwhile: the number may be stale
     Moment m2 = im.Now();
     if (m2.Flushed(it) || m2.Expired(it)) continue;
-    fresh->exptime.store(it->exptime.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    result.exptime_before = it->exptime.load(std::memory_order_relaxed);
+    result.exptime = options.touch ? options.new_exptime : result.exptime_before;
+    fresh->exptime.store(result.exptime, std::memory_order_relaxed);
+    fresh->key_binary = it->key_binary;
     fresh->cas = im.NextSeq();
     s.LinkLocked(fresh, hash, it, m2.now);
     result.outcome = Outcome::kStored;
     result.cas = im.VisibleCas(fresh->cas);
     result.class_id = ReportedClass(fresh->class_id);
     return result;
+  }
+}
+
+MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
+  Impl& im = *impl_;
+  const std::uint64_t hash = base::HashKey(key);
+  Shard& s = im.ShardFor(hash);
+  MetaLookup r;
+  // A vivified item is allocated with the shard unlocked (allocating may evict, which takes shard
+  // locks) and linked only if the key is still missing when the lock is back. It is declared
+  // before the lock so that an unused one is freed after the lock is released.
+  Allocation fresh;
+  bool looked = false;
+  for (;;) {
+    Moment m = im.Now();
+    std::unique_lock<std::mutex> lock(s.mu);
+    MissReason reason;
+    Item* it = im.FindLiveLocked(s, hash, key, m, &reason);
+    if (!looked) {
+      r.reason = reason;  // the first lookup's verdict is what the counters report
+      looked = true;
+    }
+    if (it == nullptr) {
+      if (!options.vivify) return r;
+      if (!fresh.item) {
+        lock.unlock();
+        fresh = im.AllocateItem(key, 0, 0, 0, hash, m);
+        if (!fresh.item) return r;  // no memory for a placeholder: a plain miss, as memcached
+        fresh.item.get()->key_binary = options.vivify_key_binary ? 1 : 0;
+        continue;
+      }
+      it = fresh.item.get();
+      it->cas = im.NextSeq();
+      s.LinkLocked(it, hash, nullptr, m.now);
+      r.created = true;
+    }
+
+    const std::uint8_t bits = it->GetBits();
+    r.win_token_was_sent = (bits & internal::kWinTokenSent) != 0;
+    r.stale = (bits & internal::kStale) != 0;
+    r.fetched = (bits & internal::kFetched) != 0;
+    r.last_access = it->last_access.load(std::memory_order_relaxed);
+    base::RelTime e = it->exptime.load(std::memory_order_relaxed);
+    bool won = false;
+    bool read = false;
+    for (std::size_t i = 0; i < options.nsteps && i < options.steps.size(); ++i) {
+      switch (options.steps[i]) {
+        case MetaStep::kTouch:
+          e = options.touch_exptime;
+          it->exptime.store(e, std::memory_order_relaxed);
+          r.touched = true;
+          break;
+        case MetaStep::kVivify:
+          if (r.created) {
+            e = options.vivify_exptime;
+            it->exptime.store(e, std::memory_order_relaxed);
+            won = true;
+          }
+          break;
+        case MetaStep::kRecache:
+          if (!r.win_token_was_sent && !r.created && e != 0 && e < options.recache_before) {
+            won = true;
+          }
+          break;
+        case MetaStep::kReadExpiry:
+          r.exptime = e;
+          read = true;
+          break;
+      }
+    }
+    if (!read) r.exptime = e;
+    // A stale item whose win nobody holds yet goes to this caller.
+    if (r.stale && !r.win_token_was_sent) won = true;
+    if (won) it->SetBits(it->GetBits() | internal::kWinTokenSent);
+    r.won = won;
+    if (options.bump) Shard::BumpLocked(it, m.now);
+    if (r.created) {
+      r.item = std::move(fresh.item);
+    } else {
+      it->refcount.fetch_add(1, std::memory_order_relaxed);
+      r.item = ItemRef(it);
+    }
+    return r;
   }
 }
 

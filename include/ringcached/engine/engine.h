@@ -17,6 +17,7 @@
 #include "ringcached/base/clock.h"
 #include "ringcached/base/counter.h"
 #include "ringcached/engine/hooks.h"
+#include "ringcached/proto/meta.h"
 #include "ringcached/proto/request.h"
 #include "ringcached/store/store.h"
 
@@ -44,6 +45,24 @@ struct CommandStats {
   void Reset();
 };
 
+
+// Meta get: the item to send and what the reply line reports.
+struct MetaGetResult {
+  // The hit, or the item mg N just vivified; empty on a miss. With `v` its value follows the line.
+  store::ItemRef item;
+  // For proto::FormatMetaReply. info.key points into `item` (a hit) or the request (a miss):
+  // format the line before handing the item to the output queue.
+  proto::MetaReplyInfo info;
+};
+
+// Meta arithmetic: an error line, or what the reply reports.
+struct MetaArithmeticResult {
+  // Non-empty: the whole reply ("CLIENT_ERROR cannot increment or decrement non-numeric value",
+  // "SERVER_ERROR out of memory", "SERVER_ERROR Out of memory allocating new item", with "\r\n"),
+  // sent even under `q`.
+  std::string_view error;
+  proto::MetaReplyInfo info;  // info.key points into the request
+};
 
 class Engine {
  public:
@@ -78,6 +97,35 @@ class Engine {
   store::Outcome Touch(std::string_view key, std::int64_t exptime, CommandStats* stats);
   // flush_all [delay]. Counts cmd_flush.
   void FlushAll(std::int64_t delay, bool has_delay, CommandStats* stats);
+
+  // Meta commands (engine/meta.cc), with memcached 1.6.18's semantics and counters. Each takes a
+  // request MetaParser accepted and returns what proto::FormatMetaReply needs; whether `q`
+  // suppresses the reply is proto::MetaReplySuppressed's call.
+  //
+  // mg: lookup with h/l/t/T/N/R/u/W/X/Z semantics. Counts like get (cmd_get, get_hits or
+  // get_misses, get_expired, get_flushed), or like touch (cmd_touch, touch_hits) when T applied
+  // to an item; a vivified item counts as a hit.
+  MetaGetResult MetaGet(const proto::MetaRequest& req, CommandStats* stats);
+  // ms, step 1: allocates the item (key, F, T, <datalen>) for the data block, as BeginStore. On
+  // kTooLarge / kNoMemory the key's old value is removed whatever the mode (memcached's
+  // process_mset_command) and the caller replies proto::kTooLarge / kNoMemory and swallows the
+  // block. A bad data chunk afterwards goes to AbandonStore().
+  store::Allocation BeginMetaSet(const proto::MetaRequest& req, CommandStats* stats);
+  // ms, step 2: links the filled item per M (set/add/append/prepend/replace), C (compare; with
+  // set or replace a cas) and I (with C: a lower CAS stores a stale value). Counts cmd_set and
+  // cas_*. info: HD, NS, EX or NF; info.cas is the new CAS when stored, else 0.
+  proto::MetaReplyInfo CompleteMetaSet(const proto::MetaRequest& req, store::ItemRef* item,
+                                       CommandStats* stats);
+  // md: delete, compare-and-delete (C), or invalidate (I, with T: new TTL). HD, NF or EX.
+  // Counts delete_hits (a real delete only) or delete_misses (not found, CAS mismatch).
+  proto::MetaReplyInfo MetaDelete(const proto::MetaRequest& req, CommandStats* stats);
+  // ma: incr/decr (M), by D (default 1), compare (C), new TTL (T), create on a miss (N, with J
+  // as the value). HD or VA (the number), NF, NS, EX, or an error. Counts incr_/decr_hits and
+  // misses (a miss that creates counts nothing).
+  MetaArithmeticResult MetaArithmetic(const proto::MetaRequest& req, CommandStats* stats);
+  // me: fills *info and returns true, or returns false on a miss ("EN"). Counts cmd_meta (the
+  // only command that does in 1.6.18). info->key points into the request.
+  bool MetaDebug(const proto::MetaRequest& req, proto::MetaDebugInfo* info, CommandStats* stats);
 
   const base::Clock& clock() const { return *clock_; }
   store::Store& store() const { return *store_; }

@@ -12,7 +12,9 @@ namespace rc::engine {
 
 // What changed in the store. Views and the item are valid only during the call.
 struct WriteEvent {
-  enum class Kind : unsigned char { kStore, kDelete, kTouch, kArithmetic, kFlush };
+  // kInvalidate: meta `md <key> I`: the item was kept but marked stale, with a new CAS (a T
+  // given with it is reported as a separate kTouch).
+  enum class Kind : unsigned char { kStore, kDelete, kTouch, kArithmetic, kFlush, kInvalidate };
   Kind kind = Kind::kStore;
   std::string_view key;               // empty for kFlush
   const store::ItemRef* item = nullptr;  // the item now linked (kStore, kArithmetic, kTouch)

@@ -10,6 +10,7 @@
 // rarely contend. An ItemRef may be used and destroyed on any thread.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -72,6 +73,17 @@ class ItemRef {
   char* writable_value() const;
   // The item's size class, as `stats slabs` numbers them (see Store::ClassOf).
   unsigned class_id() const;
+  // Read at least once since it was linked (memcached ITEM_FETCHED).
+  bool fetched() const;
+  // The meta protocol's anti-stampede state (memcached ITEM_STALE, ITEM_TOKEN_SENT): the item
+  // was invalidated (md/ms with I) and should be recached; a client has been told it won the
+  // right to recache it (W), so others are told to wait (Z).
+  bool stale() const;
+  bool win_token_sent() const;
+  // The key arrived base64-encoded (meta `b`); meta replies send it encoded. Set it, if at all,
+  // on an item from Allocate() before Put().
+  bool key_binary() const;
+  void set_key_binary(bool binary);
 
   internal::Item* get() const { return item_; }
 
@@ -105,10 +117,83 @@ struct Allocation {
 };
 
 struct IncrResult {
-  Outcome outcome = Outcome::kNotFound;  // kStored, kNotFound, kNonNumeric, kNoMemory
+  Outcome outcome = Outcome::kNotFound;  // kStored, kNotFound, kNonNumeric, kNoMemory; kExists
+                                         // when IncrOptions::compare_cas did not match
   std::uint64_t value = 0;               // the new number
   std::uint64_t cas = 0;
   unsigned class_id = 0;                 // the class of the item incremented (for stats)
+  // With IncrOptions (meta ma):
+  MissReason reason = MissReason::kHit;  // on kNotFound, why
+  base::RelTime exptime_before = 0;      // the expiry before IncrOptions::touch applied
+  base::RelTime exptime = 0;             // the expiry now
+};
+
+// Extras of incr/decr for meta `ma`.
+struct IncrOptions {
+  std::uint64_t compare_cas = 0;    // non-zero: only if the item's CAS (0 with -C) is this
+  bool touch = false;               // also set a new expiry (ma T)
+  base::RelTime new_exptime = 0;
+};
+
+// How Put() treats a CAS mismatch (meta `ms ... C<cas> I`).
+struct PutOptions {
+  // kCas only: a cas_unique LOWER than the present item's is accepted as well. The new item then
+  // keeps the old one's expiry and win token and is marked stale, so the next reader recaches
+  // (memcached do_store_item, CAS_STALE).
+  bool allow_stale = false;
+};
+
+// Meta `md`: delete conditionally, or invalidate instead of deleting.
+struct DeleteOptions {
+  bool compare_cas = false;         // only if the item's CAS (0 with -C) equals `cas`, else kExists
+  std::uint64_t cas = 0;
+  bool invalidate = false;          // keep the item: mark it stale, withdraw its win token, give it
+                                    // a new CAS (md I)
+  bool set_exptime = false;         // with invalidate: also set the expiry (md I T<ttl>)
+  base::RelTime exptime = 0;
+};
+
+struct DeleteResult {
+  Outcome outcome = Outcome::kNotFound;  // kDeleted (deleted or invalidated), kNotFound, kExists
+  bool invalidated = false;
+  unsigned class_id = 0;                 // the item's class when found
+  MissReason reason = MissReason::kAbsent;  // on kNotFound, why
+};
+
+// One step of a meta get (mg), applied in the order the request gave its flags, under the
+// item's lock; the order decides what `t` shows and what R compares against.
+enum class MetaStep : std::uint8_t {
+  kTouch,       // T: set the expiry to MetaGetOptions::touch_exptime
+  kVivify,      // N: on an item this call created, set the expiry to vivify_exptime; a win
+  kRecache,     // R: a win if nobody holds one, the item was not just created, and its expiry is
+                //    set and earlier than recache_before
+  kReadExpiry,  // t: record the expiry as it is at this point (MetaLookup::exptime)
+};
+
+struct MetaGetOptions {
+  bool bump = true;                 // record the access (not with mg u)
+  bool vivify = false;              // N: on a miss, link an empty item and hand this caller the win
+  bool vivify_key_binary = false;   // the vivified item's key_binary()
+  base::RelTime vivify_exptime = 0;
+  base::RelTime touch_exptime = 0;
+  base::RelTime recache_before = 0;
+  std::array<MetaStep, 4> steps{};
+  std::uint8_t nsteps = 0;
+};
+
+// What a meta get saw. Every field but `item` and `won` describes the item as it was BEFORE this
+// call (fetched, last access: mg h, l), except `exptime` (see MetaStep::kReadExpiry).
+struct MetaLookup {
+  ItemRef item;                          // empty on a miss (and no vivification)
+  MissReason reason = MissReason::kAbsent;  // of the lookup, even when the miss was vivified
+  bool created = false;                  // vivified by this call
+  bool touched = false;                  // a kTouch step ran
+  bool won = false;                      // W: this caller won the recache; the item now says so
+  bool win_token_was_sent = false;       // Z: someone else had won already
+  bool stale = false;                    // X
+  bool fetched = false;                  // h
+  base::RelTime last_access = 0;         // l
+  base::RelTime exptime = 0;             // at the kReadExpiry step, else after every step
 };
 
 // Figures for `stats`; a snapshot taken across shards, not an atomic one.
@@ -181,10 +266,14 @@ class Store {
   // (flags and expiry kept from the old item). On kStored, `item` refers to the linked item,
   // whose cas() is the new CAS.
   Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique = 0);
+  // The same, with a stale-tolerant CAS (PutOptions).
+  Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique, const PutOptions& options);
 
   // Removes the key. kDeleted or kNotFound. On kDeleted, *class_id (if given) is the removed
   // item's size class.
   Outcome Delete(std::string_view key, unsigned* class_id = nullptr);
+  // Meta delete: compare-and-delete, or invalidate (DeleteOptions).
+  DeleteResult Delete(std::string_view key, const DeleteOptions& options);
 
   // Sets a new expiry. kTouched or kNotFound; on kTouched, *class_id (if given) is the item's.
   Outcome Touch(std::string_view key, base::RelTime exptime, unsigned* class_id = nullptr);
@@ -192,6 +281,15 @@ class Store {
   // incr/decr on a value holding a decimal number (memcached do_add_delta): incr wraps at 2^64,
   // decr stops at 0; a shorter result keeps the value's length, right-padded with spaces.
   IncrResult IncrDecr(std::string_view key, bool incr, std::uint64_t delta);
+  // The same with meta ma's extras: compare-and-increment and a new expiry. As memcached checks
+  // them: an empty value is non-numeric before the CAS is compared, any other value after.
+  IncrResult IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
+                      const IncrOptions& options);
+
+  // Meta get: one lookup that, under the item's lock, may vivify a missing key, apply TTL steps,
+  // and hand out the recache win (memcached process_mget_command). An item found stale with no
+  // win handed out yet gives this caller the win. Bumps the item after reading what it reports.
+  MetaLookup MetaGet(std::string_view key, const MetaGetOptions& options);
 
   // flush_all: items last updated at or before `when` become invisible once `when` has come
   // (an exact cut-off by CAS order when CAS is on and `when` is now). 0 means now.

@@ -592,6 +592,24 @@ TEST_F(StoreTest, EvictionsOffGivesNoMemory) {
   EXPECT_GE(oom, 1u);
 }
 
+TEST_F(StoreTest, EvictionsOffADeleteMakesRoomForAWriteOfTheSameSize) {
+  // memcached t/dash-M.t: with -M a full cache refuses writes, and every delete frees room for
+  // one more. (A regression: the measured arena overhead used to lower the limit below what
+  // was in use, so it took 17 deletes to store one 8 KB value.)
+  Options o;
+  o.memory_limit = 8 << 20;
+  o.evictions = false;
+  Make(o);
+  std::string v(8192, 'x');
+  int stored = 0;
+  while (stored < 5000 && Set("k" + std::to_string(stored), v) == Outcome::kStored) ++stored;
+  ASSERT_EQ(Set("one-more", v), Outcome::kNoMemory);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(store_->Delete("k" + std::to_string(i)), Outcome::kDeleted);
+    EXPECT_EQ(Set("after" + std::to_string(i), v), Outcome::kStored) << "delete #" << i;
+  }
+}
+
 TEST_F(StoreTest, EvictionsOffStillReclaimsExpiredItems) {
   Options o;
   o.memory_limit = 1 << 20;
