@@ -243,8 +243,34 @@ bool Connection::ProcessInput() {
       if (close_after_write_) return true;
       continue;
     }
-    proto::Request req;
     std::string_view in(in_.get() + in_start_, avail);
+    if (proto::IsMetaCommand(in)) {
+      proto::MetaParseResult meta = meta_parser_.Parse(in, &meta_req_);
+      switch (meta.status) {
+        case proto::ParseStatus::kNeedMore:
+          return true;
+        case proto::ParseStatus::kClose:
+          return false;
+        case proto::ParseStatus::kError:
+          // Meta errors are sent even under q.
+          out_.Append(meta.error);
+          out_.Append("\r\n");
+          in_start_ += meta.consumed;
+          if (meta.swallow > 0) {
+            swallow_left_ = meta.swallow;
+            SetState(State::kSwallow);
+          }
+          continue;
+        case proto::ParseStatus::kOk:
+          break;
+      }
+      last_cmd_ = server_->clock().Now();
+      record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
+      in_start_ += meta.consumed;  // meta_req_ owns its key and opaque bytes
+      ExecuteMeta();
+      continue;
+    }
+    proto::Request req;
     proto::ParseResult parsed = parser_.Parse(in, &req);
     switch (parsed.status) {
       case proto::ParseStatus::kNeedMore:

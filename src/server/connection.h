@@ -18,6 +18,7 @@
 
 #include "ringcached/net/listener.h"
 #include "ringcached/proto/binary.h"
+#include "ringcached/proto/meta.h"
 #include "ringcached/proto/request.h"
 #include "ringcached/proto/text_parser.h"
 #include "ringcached/store/store.h"
@@ -82,6 +83,13 @@ class Connection {
   // The item_store line for mutation watchers (text and binary).
   void LogStore(const store::ItemRef& item, store::Outcome outcome, proto::Command command);
 
+  // Meta commands (meta_commands.cc), routed from the text path. meta_req_ holds the request,
+  // so an ms keeps it while its data block arrives.
+  void ExecuteMeta();
+  void BeginMetaSet();
+  void FinishMetaSet();
+  void ReplyMeta(const proto::MetaReplyInfo& info);
+
   // Text protocol (text_commands.cc).
   bool ExecuteText(const proto::Request& req);
   void ReplyText(const proto::Request& req, std::string_view line);
@@ -115,6 +123,8 @@ class Connection {
   std::unique_ptr<char[]> in_;
   std::size_t in_cap_ = 0, in_start_ = 0, in_end_ = 0;
   proto::TextParser parser_;
+  proto::MetaParser meta_parser_;
+  proto::MetaRequest meta_req_;
 
   // A storage command whose data block is being read (kReadValue) or discarded (kSwallow).
   struct PendingStore {
@@ -122,6 +132,7 @@ class Connection {
     std::uint64_t cas_unique = 0;
     bool noreply = false;
     bool binary = false;              // a binary request: no "\r\n" follows the value
+    bool meta = false;                // an ms: meta_req_ is the request
     proto::binary::Header header;     // binary: the request, for the reply
     store::ItemRef item;
     std::size_t filled = 0;  // bytes of value + "\r\n" received so far

@@ -231,6 +231,10 @@ void Connection::FinishStorage() {
     FinishBinaryStorage();
     return;
   }
+  if (pending_.meta) {
+    FinishMetaSet();
+    return;
+  }
   proto::Request req;
   req.command = pending_.command;
   req.cas_unique = pending_.cas_unique;

@@ -23,9 +23,8 @@
 # memcached's background threads update what they show with a lag (RETRYABLE_SENDS). Each reply
 # is read until the expected bytes are complete (or an END line), or for 2 s at most.
 #
-# Groups: "text" and "bin" (decoded binary packets) cases run by default. "meta" (mn/mg/ms/md/ma/
-# me, base64 keys, meta errors) is parsed and can be run with --groups text,meta,bin (or
-# RC_TRANSCRIPT_GROUPS=...); it joins the default once the server implements meta commands.
+# Groups: "text", "meta" (mn/mg/ms/md/ma/me, base64 keys, meta errors) and "bin" (decoded binary
+# packets) all run by default; --groups (or RC_TRANSCRIPT_GROUPS=...) picks a subset.
 #
 # Extra masks: a few values depend on memcached's slab allocator, its segmented LRU and its
 # background threads, and cannot match a different store design (or even memcached itself at a
@@ -595,7 +594,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--transcript", default=os.path.join(rctest.shared_dir(), "reference",
                                                          "memcached-1.6.18-transcript.txt"))
-    ap.add_argument("--groups", default=os.environ.get("RC_TRANSCRIPT_GROUPS", "text,bin"),
+    ap.add_argument("--groups", default=os.environ.get("RC_TRANSCRIPT_GROUPS", "text,meta,bin"),
                     help="comma-separated case groups to run: text, meta, bin")
     ap.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a reply")
     ap.add_argument("--list", action="store_true", help="list the parsed cases and exit")

@@ -1,0 +1,123 @@
+// server/meta_commands.cc -- memcached 1.6's meta commands (mg, ms, md, ma, mn, me), executed for
+// a Connection.
+//
+// Parsing (proto/meta.h), semantics and counters (engine/meta.cc) and reply formatting live below
+// the server; this file only moves bytes between them. `q` is MetaReplySuppressed()'s decision;
+// errors are always sent. An ms reads its data block straight into the item, exactly as `set`.
+#include <string>
+
+#include "ringcached/proto/text_reply.h"
+#include "server/connection.h"
+#include "server/server.h"
+#include "server/stats.h"
+#include "server/watchers.h"
+#include "server/worker.h"
+
+namespace rc::server {
+namespace {
+
+using proto::MetaCommand;
+
+// The text-protocol command an ms stands for, for mutation watchers.
+proto::Command LoggedCommand(const proto::MetaRequest& req) {
+  switch (req.set_mode()) {
+    case proto::MetaSetMode::kAdd: return proto::Command::kAdd;
+    case proto::MetaSetMode::kAppend: return proto::Command::kAppend;
+    case proto::MetaSetMode::kPrepend: return proto::Command::kPrepend;
+    case proto::MetaSetMode::kReplace:
+      return req.Has('C') ? proto::Command::kCas : proto::Command::kReplace;
+    case proto::MetaSetMode::kSet:
+      return req.Has('C') ? proto::Command::kCas : proto::Command::kSet;
+  }
+  return proto::Command::kSet;
+}
+
+}  // namespace
+
+void Connection::ReplyMeta(const proto::MetaReplyInfo& info) {
+  if (proto::MetaReplySuppressed(meta_req_, info)) return;
+  char* p = out_.Reserve(proto::kMaxMetaReply);
+  out_.Commit(proto::FormatMetaReply(p, meta_req_, info));
+}
+
+void Connection::ExecuteMeta() {
+  engine::Engine& engine = server_->engine();
+  engine::CommandStats* stats = &worker_->command_stats();
+  switch (meta_req_.command) {
+    case MetaCommand::kNoop:
+      out_.Append(proto::kMetaNoop);
+      return;
+    case MetaCommand::kGet: {
+      engine::MetaGetResult g = engine.MetaGet(meta_req_, stats);
+      // Format before the item moves: info.key may point into it.
+      ReplyMeta(g.info);
+      if (g.item && meta_req_.Has('v') && !proto::MetaReplySuppressed(meta_req_, g.info)) {
+        out_.AppendValue(std::move(g.item));
+      }
+      return;
+    }
+    case MetaCommand::kSet:
+      BeginMetaSet();
+      return;
+    case MetaCommand::kDelete:
+      ReplyMeta(engine.MetaDelete(meta_req_, stats));
+      return;
+    case MetaCommand::kArithmetic: {
+      engine::MetaArithmeticResult a = engine.MetaArithmetic(meta_req_, stats);
+      if (!a.error.empty()) {
+        out_.Append(a.error);
+        return;
+      }
+      ReplyMeta(a.info);
+      return;
+    }
+    case MetaCommand::kDebug: {
+      proto::MetaDebugInfo d;
+      if (engine.MetaDebug(meta_req_, &d, stats)) {
+        char* p = out_.Reserve(proto::kMaxMetaDebugReply);
+        out_.Commit(proto::FormatMetaDebug(p, d));
+      } else {
+        out_.Append(proto::kMetaMiss);
+      }
+      return;
+    }
+  }
+}
+
+void Connection::BeginMetaSet() {
+  store::Allocation alloc = server_->engine().BeginMetaSet(meta_req_, &worker_->command_stats());
+  if (!alloc.item) {
+    // Sent even under q; the engine has already dropped the key's old value.
+    out_.Append(alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge : proto::kNoMemory);
+    swallow_left_ = static_cast<std::size_t>(meta_req_.value_len) + 2;
+    SetState(State::kSwallow);
+    return;
+  }
+  pending_.meta = true;
+  pending_.item = std::move(alloc.item);
+  pending_.filled = 0;
+  pending_.total = static_cast<std::size_t>(meta_req_.value_len) + 2;
+  SetState(State::kReadValue);
+}
+
+void Connection::FinishMetaSet() {
+  pending_.meta = false;
+  const char* end = pending_.item.writable_value() + pending_.total - 2;
+  if (end[0] != '\r' || end[1] != '\n') {
+    out_.Append(proto::kBadDataChunk);  // sent even under q
+    server_->engine().AbandonStore(pending_.item, &worker_->command_stats());
+    pending_.item.Reset();
+    return;
+  }
+  proto::MetaReplyInfo info =
+      server_->engine().CompleteMetaSet(meta_req_, &pending_.item, &worker_->command_stats());
+  store::Outcome outcome = info.status == proto::MetaStatus::kHD   ? store::Outcome::kStored
+                           : info.status == proto::MetaStatus::kEX ? store::Outcome::kExists
+                           : info.status == proto::MetaStatus::kNF ? store::Outcome::kNotFound
+                                                                   : store::Outcome::kNotStored;
+  LogStore(pending_.item, outcome, LoggedCommand(meta_req_));
+  ReplyMeta(info);
+  pending_.item.Reset();
+}
+
+}  // namespace rc::server
