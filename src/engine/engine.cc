@@ -138,12 +138,15 @@ store::Outcome Engine::Delete(std::string_view key, CommandStats* stats) {
 }
 
 store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint64_t delta,
-                                     CommandStats* stats) {
-  store::IncrResult result = store_->IncrDecr(key, incr, delta);
+                                     CommandStats* stats, const ArithmeticOptions& options) {
+  store::IncrResult result =
+      options.compare_cas != 0
+          ? store_->IncrDecr(key, incr, delta, {.compare_cas = options.compare_cas})
+          : store_->IncrDecr(key, incr, delta);
   // A non-numeric value is neither a hit nor a miss: memcached's do_add_delta gives up before it
   // counts (the reference transcript's incr_hits excludes them).
   if (result.outcome == store::Outcome::kNotFound) {
-    (incr ? stats->incr_misses : stats->decr_misses).Add();
+    if (options.count_miss) (incr ? stats->incr_misses : stats->decr_misses).Add();
   } else if (result.outcome == store::Outcome::kStored) {
     (incr ? stats->incr_hits : stats->decr_hits).Add();
     ClassCommandStats& per_class = stats->ForClass(result.class_id);

@@ -103,15 +103,23 @@ Shape CheckShape(const Header& h) {
     case kFlush: case kFlushQ:
       ok = (ext == 0 || ext == 4) && key == 0 && body == ext;
       break;
+    // memcached checks neither Stat's nor the touches' body length: bytes beyond the key are
+    // left to be read as the next packet (proto_bin.c dispatch_bin_command).
     case kStat:
-      ok = ext == 0 && body == key;
+      ok = ext == 0;
       break;
     case kTouch: case kGat: case kGatQ: case kGatK: case kGatKQ:
-      ok = ext == 4 && key > 0 && body == key + 4;
+      ok = ext == 4 && key > 0;
       break;
+    // This build has no SASL: a well-formed SASL request is an unknown command, as in memcached
+    // built without it (observed); a malformed one is still a protocol error.
+    case kSaslListMechs:
+      if (ext != 0 || key != 0 || body != 0) return Shape::kInvalid;
+      return Shape::kUnknownCommand;
+    case kSaslAuth: case kSaslStep:
+      if (ext != 0 || key == 0) return Shape::kInvalid;
+      return Shape::kUnknownCommand;
     default:
-      // Including the SASL opcodes: this build has no SASL, and memcached without it answers
-      // them "Unknown command" (observed).
       return Shape::kUnknownCommand;
   }
   return ok ? Shape::kOk : Shape::kInvalid;

@@ -23,11 +23,24 @@ using proto::Command;
 // A storage opcode's text-protocol twin; the engine speaks in those terms.
 Command StorageCommand(std::uint8_t opcode, std::uint64_t cas) {
   switch (opcode) {
+    // A non-zero CAS makes set, add and replace compare-and-swap (proto_bin.c process_bin_update:
+    // an add with a CAS on a missing key is "Not found", as for cas).
     case bin::kSet: case bin::kSetQ: return cas != 0 ? Command::kCas : Command::kSet;
-    case bin::kAdd: case bin::kAddQ: return Command::kAdd;
+    case bin::kAdd: case bin::kAddQ: return cas != 0 ? Command::kCas : Command::kAdd;
     case bin::kReplace: case bin::kReplaceQ: return cas != 0 ? Command::kCas : Command::kReplace;
     case bin::kAppend: case bin::kAppendQ: return Command::kAppend;
     default: return Command::kPrepend;
+  }
+}
+
+// Opcodes whose request is the header, extras and key only: what follows is the next packet.
+bool TakesNoValue(std::uint8_t opcode) {
+  switch (opcode) {
+    case bin::kStat: case bin::kTouch: case bin::kGat: case bin::kGatQ: case bin::kGatK:
+    case bin::kGatKQ:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -69,14 +82,25 @@ Connection::BinaryStep Connection::ProcessBinary() {
   if (avail < bin::kHeaderSize) return BinaryStep::kNeedMore;
   const char* p = in_.get() + in_start_;
   bin::Header h = bin::DecodeHeader(p);
-  if (h.magic != bin::kRequestMagic) return BinaryStep::kClose;  // memcached: "Invalid magic"
+  if (h.magic != bin::kRequestMagic) {
+    // memcached: "Invalid magic"; what was answered before it still goes out.
+    close_after_write_ = true;
+    return BinaryStep::kClose;
+  }
+  // memcached reads extras and key before it judges the request.
+  const std::size_t key_end = bin::kHeaderSize + h.extras_len + h.key_len;
+  if (avail < key_end) return BinaryStep::kNeedMore;
   switch (bin::CheckShape(h)) {
     case bin::Shape::kOk:
       break;
     case bin::Shape::kUnknownCommand:
+      // The extras and key are read; then body_len more bytes are skipped (memcached's
+      // write_bin_error with swallow = bodylen), which may run into the next packet. SASL
+      // auth/step read their value as SASL data first, so only the value is skipped.
       BinaryError(h, bin::kUnknownCommand);
-      in_start_ += bin::kHeaderSize;
-      swallow_left_ = h.body_len;
+      in_start_ += key_end;
+      swallow_left_ = h.opcode == bin::kSaslAuth || h.opcode == bin::kSaslStep ? h.value_len()
+                                                                                : h.body_len;
       SetState(State::kSwallow);
       return BinaryStep::kDone;
     case bin::Shape::kBadLengths:
@@ -90,7 +114,7 @@ Connection::BinaryStep Connection::ProcessBinary() {
   }
   const bool storage = IsStorageOpcode(h.opcode);
   const std::size_t head =
-      bin::kHeaderSize + (storage ? std::size_t{h.extras_len} + h.key_len : h.body_len);
+      storage || TakesNoValue(h.opcode) ? key_end : bin::kHeaderSize + h.body_len;
   if (avail < head) return BinaryStep::kNeedMore;
   last_cmd_ = server_->clock().Now();
   record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
@@ -137,9 +161,14 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
       const bool touch = h.extras_len == 4;
       const bool with_key = h.opcode == bin::kGetK || h.opcode == bin::kGetKQ ||
                             h.opcode == bin::kGatK || h.opcode == bin::kGatKQ;
+      // The binary exptime is unsigned: 0xffffffff is a time in 2106, not "expired".
       store::ItemRef item =
-          touch ? engine.GetAndTouch(key, static_cast<std::int32_t>(bin::Load32(extras)), stats)
+          touch ? engine.GetAndTouch(key, static_cast<std::int64_t>(bin::Load32(extras)), stats)
                 : engine.Get(key, stats);
+      if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
+        server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+                                       PrefixStats::Op::kGet, static_cast<bool>(item));
+      }
       if (!item) {
         if (quiet) return;
         // A GetK miss carries the key instead of the error text (proto_bin.c).
@@ -178,6 +207,10 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
           return;
         }
       }
+      if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
+        server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+                                       PrefixStats::Op::kDelete, false);
+      }
       if (engine.Delete(key, stats) == store::Outcome::kDeleted) {
         if (!quiet) BinaryReply(h, bin::kSuccess, {}, {}, {}, 0);
       } else {
@@ -190,8 +223,12 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
       const std::uint64_t delta = bin::Load64(extras);
       const std::uint64_t initial = bin::Load64(extras + 8);
       const std::uint32_t exptime = bin::Load32(extras + 16);
-      store::IncrResult r = engine.Arithmetic(key, incr, delta, stats);
-      if (r.outcome == store::Outcome::kNotFound && exptime != 0xffffffffu) {
+      // A request CAS makes it compare-and-increment; a miss that creates the counter is not
+      // counted as a miss (proto_bin.c process_bin_arithmetic).
+      const bool creates = exptime != 0xffffffffu;
+      store::IncrResult r = engine.Arithmetic(key, incr, delta, stats,
+                                              {.compare_cas = h.cas, .count_miss = !creates});
+      if (r.outcome == store::Outcome::kNotFound && creates) {
         // A miss creates the counter with the initial value, unless exptime is all ones
         // (protocol-binary.txt); the initial value is not changed by the delta.
         std::string text = std::to_string(initial);
@@ -213,7 +250,7 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
           r.cas = alloc.item.cas();
         } else {
           // Another client created it first: apply the delta to theirs.
-          r = engine.Arithmetic(key, incr, delta, stats);
+          r = engine.Arithmetic(key, incr, delta, stats, {.count_miss = false});
         }
       }
       switch (r.outcome) {
@@ -225,6 +262,7 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
           return;
         }
         case store::Outcome::kNonNumeric: BinaryError(h, bin::kNonNumeric); return;
+        case store::Outcome::kExists: BinaryError(h, bin::kKeyExists); return;
         case store::Outcome::kNoMemory: BinaryError(h, bin::kOutOfMemory); return;
         default: BinaryError(h, bin::kKeyNotFound); return;
       }
@@ -262,21 +300,33 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
 }
 
 void Connection::BinaryStats(const bin::Header& h, std::string_view sub) {
-  if (sub == "reset") {
+  // memcached matches "reset", "settings" and "detail ..." by prefix (strncmp with the word's
+  // length), the other sub-keys exactly (proto_bin.c process_bin_stat).
+  if (sub.starts_with("reset")) {
     ResetAllStats(*server_);
-  } else if (sub == "detail on" || sub == "detail off") {
-    server_->runtime().detail_enabled.store(sub == "detail on");
-  } else if (sub == "detail dump") {
-    BinaryReply(h, bin::kSuccess, {}, "detail", server_->prefix_stats().Dump(), 0);
+  } else if (sub.starts_with("detail")) {
+    if (sub.starts_with("detail dump")) {
+      BinaryReply(h, bin::kSuccess, {}, "detailed", server_->prefix_stats().Dump(), 0);
+    } else if (sub.starts_with("detail on") || sub.starts_with("detail off")) {
+      server_->runtime().detail_enabled.store(sub.starts_with("detail on"));
+    } else {
+      BinaryError(h, bin::kKeyNotFound);
+      return;
+    }
   } else if (sub == "conns" || sub.starts_with("cachedump")) {
     // Text-only, as in memcached.
     BinaryError(h, bin::kKeyNotFound);
     return;
   } else {
     BinaryStatSink sink(&out_, h.opaque);
-    if (AddStats(*server_, sub, &sink) == StatsResult::kUnknown) {
-      BinaryError(h, bin::kKeyNotFound);
-      return;
+    switch (AddStats(*server_, sub.starts_with("settings") ? "settings" : sub, &sink)) {
+      case StatsResult::kUnknown:
+        BinaryError(h, bin::kKeyNotFound);
+        return;
+      case StatsResult::kSingleLine:
+        return;  // sizes_enable/disable: one packet, no terminator (as the text form has no END)
+      case StatsResult::kList:
+        break;
     }
   }
   // The list ends with an empty packet.
@@ -291,7 +341,11 @@ void Connection::BeginBinaryStorage(const bin::Header& h, const char* extras,
   req.cas_unique = h.cas;
   if (h.extras_len == 8) {
     req.flags = bin::Load32(extras);
-    req.exptime = static_cast<std::int32_t>(bin::Load32(extras + 4));
+    req.exptime = static_cast<std::int64_t>(bin::Load32(extras + 4));  // unsigned on the wire
+  }
+  if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
+    server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+                                   PrefixStats::Op::kSet, false);
   }
   const std::size_t value_len = h.value_len();
   if (value_len > UINT32_MAX - 2) {

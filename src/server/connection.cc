@@ -367,7 +367,8 @@ void Connection::ReadDatagrams() {
                                         static_cast<unsigned char>(in_[at + 1]));
     };
     std::uint16_t request_id = u16(0);
-    if (u16(2) != 0 || u16(4) != 1) continue;  // multi-datagram requests are not supported
+    if (u16(4) != 1) continue;  // multi-datagram requests are not supported (memcached checks
+                                // only the count)
     // Each datagram is a fresh request: reset whatever the previous one left behind.
     in_start_ = kFrame;
     in_end_ = static_cast<std::size_t>(n);

@@ -42,7 +42,8 @@ class Connection {
   // The connection serves a UDP socket (memcached -U): every datagram is one request, answered
   // in datagrams of at most kUdpPayload bytes, each behind an 8-byte frame header.
   bool udp() const { return udp_; }
-  static constexpr std::size_t kUdpPayload = 1400;  // memcached UDP_MAX_PAYLOAD_SIZE
+  // memcached's UDP_MAX_PAYLOAD_SIZE (1400) counts the 8-byte frame header.
+  static constexpr std::size_t kUdpPayload = 1400 - 8;
   // Closes the socket and hands the connection back to its worker for deletion.
   void Close();
   // Graceful stop: no new requests; close once what was received is answered.

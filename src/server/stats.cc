@@ -205,7 +205,8 @@ void AppendItems(Server& server, StatSink& w) {
     w.Add(p + "number_hot", zero);
     w.Add(p + "number_warm", zero);
     w.Add(p + "number_cold", c.items);
-    w.Add(p + "number_temp", zero);
+    // memcached lists the temporary LRU only while it is on (`lru temp_ttl`, -o temp_lru).
+    if (server.runtime().temp_lru.load()) w.Add(p + "number_temp", zero);
     w.Add(p + "age_hot", zero);
     w.Add(p + "age_warm", zero);
     w.Add(p + "age", age);

@@ -362,6 +362,10 @@ def main():
     u = UdpClient(udp_port)
     try:
         with srv:
+            # /proc can lag a moment behind a busy machine: look a few times.
+            deadline = time.monotonic() + 2
+            while udp_socket_count(srv.pid) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
             check(udp_socket_count(srv.pid) >= 1 or not os.path.isdir("/proc/self/fd"),
                   "the server holds no UDP socket with -U")
             for name, fn in (("text commands over UDP", lambda: case_text(u)),

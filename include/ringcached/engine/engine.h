@@ -92,8 +92,17 @@ class Engine {
   void AbandonStore(const store::ItemRef& item, CommandStats* stats);
 
   store::Outcome Delete(std::string_view key, CommandStats* stats);
+  // incr/decr. Counts incr_/decr_hits and misses; a non-numeric value counts neither.
+  struct ArithmeticOptions {
+    std::uint64_t compare_cas = 0;  // non-zero: only if the item's CAS matches (binary), else kExists
+    bool count_miss = true;         // false when the caller creates the missing counter (binary)
+  };
   store::IncrResult Arithmetic(std::string_view key, bool incr, std::uint64_t delta,
-                               CommandStats* stats);
+                               CommandStats* stats, const ArithmeticOptions& options);
+  store::IncrResult Arithmetic(std::string_view key, bool incr, std::uint64_t delta,
+                               CommandStats* stats) {
+    return Arithmetic(key, incr, delta, stats, ArithmeticOptions{});
+  }
   store::Outcome Touch(std::string_view key, std::int64_t exptime, CommandStats* stats);
   // flush_all [delay]. Counts cmd_flush.
   void FlushAll(std::int64_t delay, bool has_delay, CommandStats* stats);

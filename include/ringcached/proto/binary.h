@@ -24,7 +24,8 @@ enum Opcode : std::uint8_t {
   kGetK = 0x0c, kGetKQ = 0x0d, kAppend = 0x0e, kPrepend = 0x0f, kStat = 0x10, kSetQ = 0x11,
   kAddQ = 0x12, kReplaceQ = 0x13, kDeleteQ = 0x14, kIncrementQ = 0x15, kDecrementQ = 0x16,
   kQuitQ = 0x17, kFlushQ = 0x18, kAppendQ = 0x19, kPrependQ = 0x1a, kTouch = 0x1c, kGat = 0x1d,
-  kGatQ = 0x1e, kGatK = 0x23, kGatKQ = 0x24,
+  kGatQ = 0x1e, kSaslListMechs = 0x20, kSaslAuth = 0x21, kSaslStep = 0x22, kGatK = 0x23,
+  kGatKQ = 0x24,
 };
 
 enum Status : std::uint16_t {
@@ -60,7 +61,10 @@ struct Header {
 // Decodes the 24 bytes at `in` (the caller checks that many are there).
 Header DecodeHeader(const char* in);
 
-// What the connection must do with a request header, before reading its body.
+// What the connection must do with a request, judged (as memcached does) once its extras and key
+// have arrived. The bytes of the request are the header, extras and key, plus the value of the
+// storage opcodes and of the fixed-shape ones; Stat and the touches take no value (anything after
+// their key is the next packet), and an unknown opcode has `body_len` bytes after its key skipped.
 enum class Shape : unsigned char {
   kOk,              // a known opcode with a valid shape
   kUnknownCommand,  // reply "Unknown command", skip the body, carry on
