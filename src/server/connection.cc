@@ -220,7 +220,9 @@ bool Connection::ProcessInput() {
       in_start_ = in_end_;
       return true;
     }
-    if (avail == 0 || draining_) return true;
+    // While draining (graceful stop) requests already received are still answered; the
+    // connection closes as soon as it is idle (HandleEvent).
+    if (avail == 0) return true;
     if (framing_ == Framing::kUndecided) {
       // memcached's -B auto: a first byte of 0x80 (the binary request magic) means binary.
       Protocol p = server_->settings().protocol;

@@ -258,6 +258,31 @@ def case_signal(sig):
     srv.stop(sig=sig, expect_status=(0,))
 
 
+def case_graceful_finishes_in_flight():
+    """SIGUSR1 while a client is in the middle of a value: the server stops taking connections
+    but answers the request it had started to receive, then exits 0."""
+    srv = rctest.ServerProcess(name="server for graceful stop")
+    srv.start()
+    try:
+        c = srv.connect()
+        c.send(b"set inflight 0 0 10\r\n01234")
+        time.sleep(0.2)
+        os.kill(srv.proc.pid, signal.SIGUSR1)
+        time.sleep(0.3)
+        check(srv.alive(), "the server exited with a request in flight")
+        # The rest of the value, and a request pipelined behind it: both are answered.
+        c.send(b"56789\r\nget inflight\r\n")
+        want = b"STORED\r\nVALUE inflight 0 10\r\n0123456789\r\nEND\r\n"
+        data, complete = c.recv_until(want, timeout=5)
+        check(complete, f"the in-flight requests were not answered: {bytes(data)!r}")
+        check(wait_for(lambda: not srv.alive(), 10), "server still running 10 s after SIGUSR1")
+        rc = srv.proc.returncode
+        check_eq(rc, 0, f"exit status after SIGUSR1 ({rctest.describe_status(rc)})")
+    finally:
+        srv._stopping = True
+        srv.kill()
+
+
 def main():
     global BIN
     BIN = rctest.binary()
@@ -275,6 +300,10 @@ def main():
     r.case("SIGTERM stops the server (exit 0)", case_signal, signal.SIGTERM)
     r.case("SIGINT stops the server (exit 0)", case_signal, signal.SIGINT)
     r.case("SIGUSR1 graceful stop (exit 0)", case_signal, signal.SIGUSR1)
+    if not rctest.is_stock_memcached():
+        # memcached's SIGUSR1 is a restartable-cache stop, not a drain of in-flight requests.
+        r.case("SIGUSR1 finishes in-flight requests, then exits 0",
+               case_graceful_finishes_in_flight)
     r.finish()
 
 
