@@ -87,9 +87,8 @@ base::Status Server::Open() {
       for (const std::string& spec : settings_.listen) addresses.push_back(ParseListen(spec, port));
     }
   }
-  auto listener = net::Listener::Open(addresses, settings_.backlog);
-  if (!listener.ok()) return listener.status();
-  listener_ = std::move(listener).value();
+  // UDP first: once TCP accepts, clients take the server as up, and a datagram sent then must
+  // find its socket bound.
   if (settings_.udp_port > 0 && settings_.unix_socket.empty()) {
     std::vector<net::ListenAddress> udp_addresses;
     if (settings_.listen.empty()) {
@@ -105,6 +104,9 @@ base::Status Server::Open() {
     if (!udp.ok()) return udp.status();
     udp_sockets_ = std::move(udp).value();
   }
+  auto listener = net::Listener::Open(addresses, settings_.backlog);
+  if (!listener.ok()) return listener.status();
+  listener_ = std::move(listener).value();
 
   for (int i = 0; i < settings_.num_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));

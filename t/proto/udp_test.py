@@ -348,7 +348,9 @@ def main():
     srv = None
     for _attempt in range(3):  # the UDP port found free may be taken before the server binds it
         udp_port = free_udp_port()
-        srv = rctest.ServerProcess(["-U", str(udp_port)], name="server")
+        # One worker thread: all workers read the UDP socket (as in memcached), and with several a
+        # datagram may overtake the one sent before it; the cases below depend on order.
+        srv = rctest.ServerProcess(["-U", str(udp_port), "-t", "1"], name="server")
         try:
             srv.start()
             break
