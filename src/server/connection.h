@@ -5,12 +5,17 @@
 // most -R per event, for fairness between pipelining clients), queue the replies, and send them
 // with one writev. A storage command's data block is read straight into the new item.
 //
+// The protocol is chosen per connection (-B, or the first byte under -B auto): the text protocol
+// with its meta commands (text_commands.cc, meta_commands.cc) or the binary protocol
+// (binary_commands.cc). A UDP socket is served by one Connection per worker in datagram mode:
+// each datagram is one request, answered in framed datagrams.
+//
 // Thread-safety: none; owned by one worker.
 #pragma once
 
-#include <cstddef>
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
