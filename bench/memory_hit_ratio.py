@@ -210,29 +210,51 @@ def main(argv):
             return 2
     run = Runner(opts)
     res = {name: {} for name in SERVERS}
+    failures = []
     t0 = time.monotonic()
     try:
         for name in SERVERS:
             r = res[name]
             print(f"== {name}", file=sys.stderr)
-            if "a" in opts.only:
+
+            def measure(letter, what, fn):
+                # A measure that fails is reported and left out of the table; the others run.
+                if letter not in opts.only:
+                    return
+                try:
+                    fn()
+                except RuntimeError as e:
+                    failures.append(f"{name} ({letter}) {what}: {e}")
+                    print(f"   ({letter}) {what} FAILED: {e}", file=sys.stderr)
+
+            def overfills():
                 for value in (32, 1024):
                     r[f"over{value}"] = run.overfill(name, value)
                     print(f"   (a) overfill {value} B: {r[f'over{value}']}", file=sys.stderr)
-            if "b" in opts.only:
+
+            def overheads():
                 r["ovh32"] = run.overhead(name, 32)
                 r["ovh1k"] = run.overhead(name, 1024)
                 print(f"   (b) overhead: {r['ovh32']:.1f} B (32 B values), {r['ovh1k']:.1f} B "
                       "(1 KB)", file=sys.stderr)
-            if "c" in opts.only:
+
+            def zipf():
                 r["zipf"] = run.zipf(name)
                 print(f"   (c) zipf: {r['zipf']}", file=sys.stderr)
-            if "d" in opts.only:
+
+            def hot():
                 r["hot"] = run.hot_set(name)
                 print(f"   (d) hot set: {r['hot']}", file=sys.stderr)
-            if "e" in opts.only:
+
+            def shift():
                 r["shift"] = run.size_shift(name)
                 print(f"   (e) size shift: {r['shift']}", file=sys.stderr)
+
+            measure("a", "overfill", overfills)
+            measure("b", "item overhead", overheads)
+            measure("c", "Zipf", zipf)
+            measure("d", "hot set", hot)
+            measure("e", "size shift", shift)
     finally:
         _kill_live()
 
@@ -289,7 +311,9 @@ def main(argv):
         if "shift" in res[n] and res[n]["shift"]["errors"]:
             print(f"\nnote: {n} answered {res[n]['shift']['errors']} requests of the size-shift "
                   "phase with an error (e.g. SERVER_ERROR out of memory)")
-    return 0
+    for f in failures:
+        print(f"\nFAILED: {f}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
