@@ -124,15 +124,24 @@ store::Outcome Engine::CompleteStore(const proto::Request& req, store::ItemRef* 
   return outcome;
 }
 
-store::Outcome Engine::Delete(std::string_view key, CommandStats* stats) {
-  unsigned class_id = 0;
-  store::Outcome outcome = store_->Delete(key, &class_id);
-  if (outcome == store::Outcome::kDeleted) {
+store::Outcome Engine::Delete(std::string_view key, CommandStats* stats,
+                              std::uint64_t compare_cas) {
+  store::DeleteResult r =
+      store_->Delete(key, {.compare_cas = compare_cas != 0, .cas = compare_cas});
+  if (r.outcome == store::Outcome::kDeleted) {
     stats->delete_hits.Add();
-    stats->ForClass(class_id).delete_hits.Add();
+    stats->ForClass(r.class_id).delete_hits.Add();
     Notify({.kind = WriteEvent::Kind::kDelete, .key = key});
-  } else {
+  } else if (r.outcome == store::Outcome::kNotFound) {
     stats->delete_misses.Add();
+  }
+  return r.outcome;
+}
+
+store::Outcome Engine::AddCounter(store::ItemRef* item) {
+  store::Outcome outcome = store_->Put(item, store::Mode::kAdd);
+  if (outcome == store::Outcome::kStored) {
+    Notify({.kind = WriteEvent::Kind::kStore, .key = item->key(), .item = item});
   }
   return outcome;
 }

@@ -181,6 +181,12 @@ void Listener::Resume() {
   for (auto& w : watches_) event_add(w->ev, nullptr);
 }
 
+void Listener::ResumeAfterFdExhaustion() {
+  if (!out_of_fds_) return;
+  out_of_fds_ = false;
+  Resume();
+}
+
 void Listener::Close() {
   for (auto& w : watches_) event_free(w->ev);
   watches_.clear();
@@ -199,8 +205,10 @@ void Listener::OnAcceptable(int fd, short, void* arg) noexcept {
   for (int i = 0; i < 64; ++i) {
     int client = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (client < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        base::Log(0, "accept(): %s; dropping a pending connection", strerror(errno));
+      if ((errno == EMFILE || errno == ENFILE) && !self->paused_) {
+        base::Log(0, "accept(): %s; not accepting until descriptors are free", strerror(errno));
+        self->Pause();
+        self->out_of_fds_ = true;
       }
       return;
     }

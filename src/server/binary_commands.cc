@@ -199,24 +199,22 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
       return;
     }
     case bin::kDelete: case bin::kDeleteQ: {
-      // A non-zero CAS makes it a compare-and-delete (proto_bin.c process_bin_delete).
-      if (h.cas != 0) {
-        store::Lookup found = server_->store().Get(key, {.bump = false});
-        if (found.item && found.item.cas() != h.cas) {
-          BinaryError(h, bin::kKeyExists);
-          return;
-        }
-      }
       if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
         server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
                                        PrefixStats::Op::kDelete, false);
       }
-      if (engine.Delete(key, stats) == store::Outcome::kDeleted) {
-        if (!quiet) BinaryReply(h, bin::kSuccess, {}, {}, {}, 0);
-      } else {
-        BinaryError(h, bin::kKeyNotFound);
+      // A non-zero CAS makes it a compare-and-delete (proto_bin.c process_bin_delete).
+      switch (engine.Delete(key, stats, h.cas)) {
+        case store::Outcome::kDeleted:
+          if (!quiet) BinaryReply(h, bin::kSuccess, {}, {}, {}, 0);
+          return;
+        case store::Outcome::kExists:
+          BinaryError(h, bin::kKeyExists);
+          return;
+        default:
+          BinaryError(h, bin::kKeyNotFound);
+          return;
       }
-      return;
     }
     case bin::kIncrement: case bin::kIncrementQ: case bin::kDecrement: case bin::kDecrementQ: {
       const bool incr = h.opcode == bin::kIncrement || h.opcode == bin::kIncrementQ;
@@ -243,11 +241,14 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
           return;
         }
         std::memcpy(alloc.item.writable_value(), text.data(), text.size());
-        store::Outcome added = server_->store().Put(&alloc.item, store::Mode::kAdd);
+        store::Outcome added = engine.AddCounter(&alloc.item);
         if (added == store::Outcome::kStored) {
           r.outcome = store::Outcome::kStored;
           r.value = initial;
           r.cas = alloc.item.cas();
+        } else if (added == store::Outcome::kNoMemory) {
+          BinaryError(h, bin::kOutOfMemory);
+          return;
         } else {
           // Another client created it first: apply the delta to theirs.
           r = engine.Arithmetic(key, incr, delta, stats, {.count_miss = false});

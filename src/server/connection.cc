@@ -100,6 +100,7 @@ void Connection::Drain() {
 }
 
 bool Connection::busy() const {
+  if (udp_) return false;  // a datagram is answered whole, at once
   return state_ == State::kReadValue || state_ == State::kSwallow || in_start_ != in_end_ ||
          !out_.empty();
 }
@@ -122,12 +123,17 @@ void Connection::HandleEvent(short what) {
     ReadDatagrams();
     return;
   }
+  bool process = (what & EV_READ) != 0;
   if (what & EV_WRITE) {
     if (!Flush()) return;
     if (!out_.empty()) return;  // still blocked; reading waits until the replies drain
+    // The replies drained: run what waited behind them. A yield's event_active was cancelled
+    // when the connection switched to waiting for EV_WRITE, and the client may have sent
+    // everything already, so no EV_READ would come.
+    process = process || yielded_ || in_start_ != in_end_;
   }
-  if (what & EV_READ) {
-    if (!yielded_ && !ReadSocket()) {
+  if (process) {
+    if ((what & EV_READ) && !yielded_ && !ReadSocket()) {
       Close();
       return;
     }
@@ -150,6 +156,10 @@ void Connection::HandleEvent(short what) {
     return;
   }
   UpdateEvents();
+  // After a yield, come back for the rest of the buffered requests once the loop has served
+  // the other connections -- unless the replies are blocked: then the EV_WRITE that drains them
+  // resumes processing (re-arming the event here would cancel an earlier activation).
+  if (yielded_ && out_.empty()) event_active(event_, EV_READ, 0);
 }
 
 bool Connection::ReadSocket() {
@@ -166,7 +176,14 @@ bool Connection::ReadSocket() {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
     return false;
   }
-  if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+  if (in_start_ == in_end_) {
+    in_start_ = in_end_ = 0;
+    // A buffer grown for one long multi-get line goes back to its usual size once consumed.
+    if (in_cap_ > 4 * kInitialInput) {
+      in_.reset(new char[kInitialInput]);
+      in_cap_ = kInitialInput;
+    }
+  }
   if (in_end_ == in_cap_) {
     if (in_start_ > 0) {
       memmove(in_.get(), in_.get() + in_start_, in_end_ - in_start_);
@@ -233,9 +250,9 @@ bool Connection::ProcessInput() {
     }
     if (budget-- <= 0) {
       // -R: let other connections on this worker run; come back to the rest of the input.
+      // HandleEvent comes back to the rest once the replies are out.
       worker_->conn_stats().conn_yields.Add();
       yielded_ = true;
-      event_active(event_, EV_READ, 0);
       return true;
     }
     if (framing_ == Framing::kBinary) {
@@ -378,9 +395,10 @@ void Connection::ReadDatagrams() {
     close_after_write_ = false;
     SetState(State::kParse);
     ProcessInput();
-    pending_.item.Reset();
-    pending_.binary = false;
+    // A datagram that ended mid-request leaves nothing behind for the next one.
+    pending_ = PendingStore{};
     swallow_left_ = 0;
+    in_start_ = in_end_ = 0;
     SetState(State::kParse);
     AnswerDatagram(request_id, peer, peer_len);
   }

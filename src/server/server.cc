@@ -216,7 +216,10 @@ void Server::OnSignal(int sig, short, void* arg) noexcept {
 
 void Server::OnTick(int, short, void* arg) noexcept {
   auto* self = static_cast<Server*>(arg);
-  if (!self->graceful_stopping_) return;
+  if (!self->graceful_stopping_) {
+    self->listener_->ResumeAfterFdExhaustion();
+    return;
+  }
   int busy = 0;
   for (auto& w : self->workers_) busy += w->busy_connections();
   // Connections get up to 30 s to finish what they had received.

@@ -154,7 +154,7 @@ void AppendGeneral(Server& server, StatSink& w) {
   w.Add("malloc_fails", st.malloc_fails);
   w.Add("log_worker_dropped", zero);
   w.Add("log_worker_written", zero);
-  w.Add("log_watcher_skipped", zero);
+  w.Add("log_watcher_skipped", server.watchers().skipped());
   w.Add("log_watcher_sent", server.watchers().sent());
   w.Add("log_watchers", server.watchers().count());
   w.Add("unexpected_napi_ids", zero);

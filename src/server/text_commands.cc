@@ -220,6 +220,8 @@ void Connection::BeginStorage(const proto::Request& req) {
   pending_.command = req.command;
   pending_.cas_unique = req.cas_unique;
   pending_.noreply = req.noreply;
+  pending_.binary = false;
+  pending_.meta = false;
   pending_.item = std::move(alloc.item);
   pending_.filled = 0;
   pending_.total = static_cast<std::size_t>(req.value_len) + 2;
@@ -464,7 +466,8 @@ void Connection::ProcessStats(const proto::Request& req) {
 }
 
 void Connection::ProcessWatch(const proto::Request& req) {
-  if (!server_->settings().watch_enabled) {
+  // A UDP "connection" is shared by every datagram's sender: it cannot become a watcher.
+  if (!server_->settings().watch_enabled || udp_) {
     out_.Append("CLIENT_ERROR watch commands not allowed\r\n");
     return;
   }
@@ -501,6 +504,13 @@ void Connection::ProcessWatch(const proto::Request& req) {
 }
 
 void Connection::DeliverLog(const std::string& line) {
+  // A watcher that does not read loses lines rather than growing the server without bound
+  // (memcached: watcher_logbuf_size, log_watcher_skipped).
+  if (out_.pending_bytes() + line.size() >
+      static_cast<std::size_t>(server_->settings().watcher_logbuf_size)) {
+    server_->watchers().CountSkipped();
+    return;
+  }
   out_.Append(line);
   if (!Flush()) {
     worker_->Release(this);

@@ -49,6 +49,9 @@ class Watchers {
 
   std::uint64_t count() const;
   std::uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
+  // A line dropped because its watcher's backlog was full.
+  void CountSkipped() { skipped_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t skipped() const { return skipped_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {
@@ -62,6 +65,7 @@ class Watchers {
   std::atomic<unsigned> mask_{0};
   std::atomic<std::uint64_t> gid_{0};
   std::atomic<std::uint64_t> sent_{0};
+  std::atomic<std::uint64_t> skipped_{0};
 };
 
 }  // namespace rc::server

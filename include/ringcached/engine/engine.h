@@ -91,7 +91,12 @@ class Engine {
   // counted the set by then, so this counts it too.
   void AbandonStore(const store::ItemRef& item, CommandStats* stats);
 
-  store::Outcome Delete(std::string_view key, CommandStats* stats);
+  // Deletes the key; with a non-zero `compare_cas`, only if the item's CAS matches (kExists
+  // otherwise), checked and unlinked under one lock.
+  store::Outcome Delete(std::string_view key, CommandStats* stats, std::uint64_t compare_cas = 0);
+  // Links `item` (a counter's initial value) only if the key is absent: the binary protocol's
+  // incr/decr on a miss. Not a cmd_set (memcached stores it directly); the observer hears of it.
+  store::Outcome AddCounter(store::ItemRef* item);
   // incr/decr. Counts incr_/decr_hits and misses; a non-numeric value counts neither.
   struct ArithmeticOptions {
     std::uint64_t compare_cas = 0;  // non-zero: only if the item's CAS matches (binary), else kExists

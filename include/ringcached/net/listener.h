@@ -57,6 +57,9 @@ class Listener {
   // Stops or resumes accepting (graceful stop; too many connections without maxconns_fast).
   void Pause();
   void Resume();
+  // Out of file descriptors (EMFILE/ENFILE), accepting pauses itself rather than spin on a
+  // readable backlog; the owner calls this now and then (once a second) to try again.
+  void ResumeAfterFdExhaustion();
   // Closes every socket (and unlinks a UNIX socket file).
   void Close();
 
@@ -75,6 +78,7 @@ class Listener {
   std::vector<std::unique_ptr<Watch>> watches_;
   AcceptFn on_accept_;
   bool paused_ = false;
+  bool out_of_fds_ = false;  // paused because accept() ran out of file descriptors
 };
 
 }  // namespace rc::net
