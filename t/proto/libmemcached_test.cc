@@ -25,11 +25,14 @@
 
 #include <gtest/gtest.h>
 
+#include "libmemcached_support.h"
 #include "server_process.h"
 
 namespace {
 
+using rctest::RawStats;
 using rctest::ServerProcess;
+using rctest::StatU64;
 
 // A libmemcached client on one server, ASCII protocol, with every wait bounded.
 class Client {
@@ -112,59 +115,7 @@ class Client {
   memcached_st* memc_;
 };
 
-// stats [args] through memcached_stat_execute, as name -> value.
-std::map<std::string, std::string> RawStats(memcached_st* memc, const char* args) {
-  std::map<std::string, std::string> out;
-  auto cb = [](const memcached_instance_st*, const char* key, size_t key_len, const char* value,
-               size_t value_len, void* ctx) -> memcached_return_t {
-    static_cast<std::map<std::string, std::string>*>(ctx)->emplace(std::string(key, key_len),
-                                                                   std::string(value, value_len));
-    return MEMCACHED_SUCCESS;
-  };
-  memcached_return_t rc = memcached_stat_execute(memc, args, cb, &out);
-  EXPECT_EQ(rc, MEMCACHED_SUCCESS) << memcached_last_error_message(memc);
-  return out;
-}
-
-uint64_t StatU64(const std::map<std::string, std::string>& stats, const std::string& name) {
-  auto it = stats.find(name);
-  EXPECT_NE(it, stats.end()) << "no stat " << name;
-  return it == stats.end() ? 0 : std::stoull(it->second);
-}
-
-class LibmemcachedTest : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    server_ = new ServerProcess();
-    start_error_ = server_->Start();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_TRUE(server_->Stop());
-      delete server_;
-      server_ = nullptr;
-    }
-  }
-  void SetUp() override {
-    ASSERT_EQ(start_error_, "") << "server did not start";
-    client_ = std::make_unique<Client>(server_->port());
-    ASSERT_EQ(memcached_flush(*client_, 0), MEMCACHED_SUCCESS) << client_->Error();
-  }
-  void TearDown() override {
-    client_.reset();
-    EXPECT_TRUE(server_->CheckAlive())
-        << "after " << testing::UnitTest::GetInstance()->current_test_info()->name();
-  }
-
-  Client& c() { return *client_; }
-
-  static ServerProcess* server_;
-  static std::string start_error_;
-  std::unique_ptr<Client> client_;
-};
-
-ServerProcess* LibmemcachedTest::server_ = nullptr;
-std::string LibmemcachedTest::start_error_;
+using LibmemcachedTest = rctest::LibmemcachedFixture<Client>;
 
 TEST_F(LibmemcachedTest, Version) {
   ASSERT_EQ(memcached_version(c()), MEMCACHED_SUCCESS) << c().Error();

@@ -24,8 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.environ.get("RC_TESTLIB") or os.path.dirname(os.path.abspath(__file__)))
-import rctest  # noqa: E402
-from rctest import Failure, check, check_eq  # noqa: E402
+import rctest   # noqa: E402
+from rctest import Failure, check, check_eq, free_udp_port  # noqa: E402
 
 PLACEHOLDER = re.compile(rb"<([A-Za-z_*][A-Za-z0-9_]*)?(?::(-?\d+)\.\.(-?\d+))?>")
 
@@ -649,12 +649,6 @@ def case_errors_under_q(srv):
 
 # --- UDP ------------------------------------------------------------------------------------------
 FRAME = struct.Struct(">HHHH")
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-        u.bind(("127.0.0.1", 0))
-        return u.getsockname()[1]
 
 
 class Udp:

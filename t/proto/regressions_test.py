@@ -17,23 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.environ.get("RC_TESTLIB", os.path.dirname(os.path.abspath(__file__))))
-import rctest  # noqa: E402
-from rctest import check, check_eq  # noqa: E402
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-        u.bind(("127.0.0.1", 0))
-        return u.getsockname()[1]
+import rctest   # noqa: E402
+from rctest import check, check_eq, free_udp_port, wait_for  # noqa: E402
 
 
 def udp_request(u, port, rid, payload, wait=0.5):

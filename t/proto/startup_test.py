@@ -26,8 +26,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.environ.get("RC_TESTLIB") or os.path.dirname(os.path.abspath(__file__)))
-import rctest  # noqa: E402
-from rctest import Failure, check, check_eq  # noqa: E402
+import rctest   # noqa: E402
+from rctest import Failure, check, check_eq, wait_for  # noqa: E402
 
 BIN = None
 
@@ -146,15 +146,6 @@ def case_accepts_common_flags():
         if not rctest.is_stock_memcached():
             raise Failure(f"-o relaxed_privileges (memcached's test suite passes it) refused: {e}")
         print("    KNOWN: release memcached refuses -o relaxed_privileges (debug builds accept it)")
-
-
-def wait_for(pred, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def pid_alive(pid):

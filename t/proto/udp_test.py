@@ -25,20 +25,13 @@ import sys
 import time
 
 sys.path.insert(0, os.environ.get("RC_TESTLIB") or os.path.dirname(os.path.abspath(__file__)))
-import rctest  # noqa: E402
-from rctest import Failure, check, check_eq  # noqa: E402
+import rctest   # noqa: E402
+from rctest import Failure, check, check_eq, free_udp_port  # noqa: E402
 
 FRAME = struct.Struct(">HHHH")
 MAX_DATAGRAM = 1400  # bytes per reply datagram, frame header included
 HEADER = struct.Struct(">BBHBBHIIQ")
 SEED = 20240612
-
-
-def free_udp_port():
-    """A UDP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bin_pkt(op, key=b"", ext=b"", val=b"", opaque=0, cas=0):
