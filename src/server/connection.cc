@@ -84,7 +84,7 @@ void Connection::Close() {
   if (event_ != nullptr) event_del(event_);
   *alive_ = false;
   if (watcher_id_ >= 0) server_->watchers().Remove(watcher_id_);
-  LogConnEvent("conn_close", "normal");
+  if (!udp_) LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
   // A UDP socket is shared by every worker's UDP connection; the server closes it.
   if (!udp_) close(fd_);

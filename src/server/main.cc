@@ -93,26 +93,37 @@ int main(int argc, char** argv) {
     if (pid > 0) {
       // The parent: exit with the daemon's start-up result.
       close(ready_pipe[1]);
-      char status = 1;
+      // The daemon writes 0 once it serves, or its start-up exit code if it failed.
+      unsigned char status = EX_SOFTWARE;
       ssize_t n = read(ready_pipe[0], &status, 1);
-      return (n == 1 && status == 0) ? 0 : EX_CONFIG;
+      return n == 1 ? status : EX_SOFTWARE;
     }
     close(ready_pipe[0]);
     setsid();
   }
 
+  // A start-up failure in the daemon also tells the waiting parent which exit code to give.
+  auto fail_start = [&](int code, const std::string& message) {
+    if (ready_pipe[1] >= 0) {
+      unsigned char status = static_cast<unsigned char>(code);
+      [[maybe_unused]] ssize_t n = write(ready_pipe[1], &status, 1);
+    }
+    return Fail(code, message);
+  };
   rc::server::Server server(settings);
   rc::base::Status opened = server.Open();
-  if (!opened.ok()) return Fail(EX_CONFIG, opened.message());
+  if (!opened.ok()) return fail_start(EX_CONFIG, opened.message());
 
   if (!settings.pid_file.empty()) {
     std::ofstream pid_file(settings.pid_file);
-    if (!pid_file) return Fail(EX_CANTCREAT, "could not open the pid file " + settings.pid_file);
+    if (!pid_file) {
+      return fail_start(EX_CANTCREAT, "could not open the pid file " + settings.pid_file);
+    }
     pid_file << getpid() << "\n";
   }
   if (!settings.user.empty()) {
     rc::base::Status dropped = DropPrivileges(settings.user);
-    if (!dropped.ok()) return Fail(EX_NOUSER, dropped.message());
+    if (!dropped.ok()) return fail_start(EX_NOUSER, dropped.message());
   }
   if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
     rc::base::Log(0, "warning: -k cannot lock down all paged memory: %s", std::strerror(errno));

@@ -101,10 +101,15 @@ void OutQueue::Clear() {
   blocks_used_ = 0;
   block_used_ = 0;
   last_iov_in_block_ = false;
-  // Keep one block for the next replies; give back what a burst of large replies needed.
+  // Keep one ordinary block for the next replies; give back what a burst of large replies (a
+  // big cachedump, many stats) needed.
   if (blocks_.size() > 1) {
     blocks_.resize(1);
     block_sizes_.resize(1);
+  }
+  if (!blocks_.empty() && block_sizes_[0] > kBlockSize) {
+    blocks_[0].reset(new char[kBlockSize]);
+    block_sizes_[0] = kBlockSize;
   }
 }
 
