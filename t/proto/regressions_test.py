@@ -107,7 +107,9 @@ def case_watcher_backlog_is_bounded():
             stats = c.stats()
         after = rctest.vm_rss_bytes(srv.pid)
         w.close()
-        if before is not None and after is not None:
+        # Under AddressSanitizer RSS is its allocator's quarantine, not the server's buffers.
+        sanitized = os.environ.get("RC_SANITIZERS", "no") not in ("", "no")
+        if before is not None and after is not None and not sanitized:
             check(after - before < 32 << 20,
                   f"RSS grew by {(after - before) >> 20} MB for 100k log lines nobody read")
         check(int(stats.get("log_watcher_skipped", "0")) > 0,
