@@ -424,17 +424,9 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
 }
 
 Outcome Store::Delete(std::string_view key, unsigned* class_id) {
-  Impl& im = *impl_;
-  std::uint64_t hash = base::HashKey(key);
-  Moment m = im.Now();
-  Shard& s = im.ShardFor(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
-  MissReason reason;
-  Item* it = im.FindLiveLocked(s, hash, key, m, &reason);
-  if (it == nullptr) return Outcome::kNotFound;
-  if (class_id != nullptr) *class_id = ReportedClass(it->class_id);
-  s.UnlinkLocked(it, hash, UnlinkCause::kRemove);
-  return Outcome::kDeleted;
+  DeleteResult r = Delete(key, DeleteOptions{});
+  if (class_id != nullptr && r.outcome == Outcome::kDeleted) *class_id = r.class_id;
+  return r.outcome;
 }
 
 DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
