@@ -165,9 +165,9 @@ void Connection::HandleEvent(short what) {
 bool Connection::ReadSocket() {
   // A large value goes straight from the socket into the item.
   if (state_ == State::kReadValue && in_start_ == in_end_ &&
-      pending_.total - pending_.filled > kDirectReadThreshold) {
+      pending_.filled + kDirectReadThreshold < pending_.item.value().size()) {
     char* dst = pending_.item.writable_value() + pending_.filled;
-    ssize_t n = read(fd_, dst, pending_.total - pending_.filled);
+    ssize_t n = read(fd_, dst, pending_.item.value().size() - pending_.filled);
     if (n > 0) {
       pending_.filled += static_cast<std::size_t>(n);
       worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
@@ -207,6 +207,20 @@ bool Connection::ReadSocket() {
   return false;  // EOF or error
 }
 
+void Connection::FillPending(const char* src, std::size_t n) {
+  // The value goes into the item; the "\r\n" of a text or meta data block, which the item does
+  // not keep, into pending_.tail for FinishStorage to check.
+  const std::size_t value_len = pending_.item.value().size();
+  if (pending_.filled < value_len) {
+    std::size_t k = std::min(n, value_len - pending_.filled);
+    memcpy(pending_.item.writable_value() + pending_.filled, src, k);
+    pending_.filled += k;
+    src += k;
+    n -= k;
+  }
+  for (; n > 0; --n) pending_.tail[pending_.filled++ - value_len] = *src++;
+}
+
 bool Connection::ProcessInput() {
   // A datagram is answered whole: -R applies to streams only.
   int budget = udp_ ? INT_MAX : server_->settings().reqs_per_event;
@@ -215,8 +229,7 @@ bool Connection::ProcessInput() {
     if (state_ == State::kReadValue) {
       std::size_t n = std::min(avail, pending_.total - pending_.filled);
       if (n > 0) {
-        memcpy(pending_.item.writable_value() + pending_.filled, in_.get() + in_start_, n);
-        pending_.filled += n;
+        FillPending(in_.get() + in_start_, n);
         in_start_ += n;
       }
       if (pending_.filled < pending_.total) return true;

@@ -70,6 +70,8 @@ class Connection {
   void AnswerDatagram(std::uint16_t request_id, const sockaddr_storage& peer, socklen_t peer_len);
   // Executes what the input buffer holds; false when the connection must close.
   bool ProcessInput();
+  // Stores n bytes of the data block being received (pending_): value, then "\r\n".
+  void FillPending(const char* src, std::size_t n);
   bool Flush();
   void UpdateEvents();
   void SetState(State state);
@@ -142,7 +144,8 @@ class Connection {
     proto::binary::Header header;     // binary: the request, for the reply
     store::ItemRef item;
     std::size_t filled = 0;  // bytes of value + "\r\n" received so far
-    std::size_t total = 0;   // value_len + 2
+    std::size_t total = 0;   // value_len + 2 (binary: value_len)
+    char tail[2] = {};       // the "\r\n" after a text or meta value (the item does not keep it)
   } pending_;
   std::size_t swallow_left_ = 0;
 

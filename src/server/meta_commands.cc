@@ -102,7 +102,7 @@ void Connection::BeginMetaSet() {
 
 void Connection::FinishMetaSet() {
   pending_.meta = false;
-  const char* end = pending_.item.writable_value() + pending_.total - 2;
+  const char* end = pending_.tail;
   if (end[0] != '\r' || end[1] != '\n') {
     out_.Append(proto::kBadDataChunk);  // sent even under q
     server_->engine().AbandonStore(pending_.item, &worker_->command_stats());

@@ -48,8 +48,12 @@ void OutQueue::Append(std::string_view s) {
 }
 
 void OutQueue::AppendValue(store::ItemRef item) {
-  std::string_view v = item.value_with_crlf();
+  std::string_view v = item.value();
   AddIov(v.data(), v.size(), false);
+  // The item keeps no "\r\n" after the value. Written as text, it starts the iovec that the
+  // next reply's text extends, so a multi-get costs no more iovecs than one per value and one
+  // for the text between values.
+  Append("\r\n");
   items_.push_back(std::move(item));
 }
 

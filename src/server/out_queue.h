@@ -29,7 +29,7 @@ class OutQueue {
   // Returns room for at least `n` contiguous bytes; Commit(used) then adds what was written.
   char* Reserve(std::size_t n);
   void Commit(std::size_t used);
-  // Queues the item's value and its "\r\n" from item memory, holding the item until sent.
+  // Queues the item's value from item memory (held until sent), and "\r\n" after it.
   void AppendValue(store::ItemRef item);
   // Queues `bytes`, which lie in `item`'s memory (a binary reply's value, without "\r\n").
   void AppendItemBytes(store::ItemRef item, std::string_view bytes);

@@ -232,8 +232,8 @@ void AppendItems(Server& server, StatSink& w) {
 }
 
 void AppendSlabs(Server& server, StatSink& w) {
-  // A jemalloc size class plays the part of a slab class. "Pages" are counted as memcached's
-  // 1 MB pages would hold the items. memcached lists every class that ever held pages, and its
+  // A size class (store/size_classes.h) plays the part of a slab class. "Pages" are counted as
+  // memcached's 1 MB pages would hold the items. memcached lists every class that ever held pages, and its
   // per-class command counters outlive the items, so a class with traffic is listed even when
   // it is empty now.
   constexpr std::uint64_t kPage = 1 << 20;

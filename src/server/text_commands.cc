@@ -241,7 +241,7 @@ void Connection::FinishStorage() {
   req.command = pending_.command;
   req.cas_unique = pending_.cas_unique;
   req.noreply = pending_.noreply;
-  const char* end = pending_.item.writable_value() + pending_.total - 2;
+  const char* end = pending_.tail;
   if (end[0] != '\r' || end[1] != '\n') {
     // memcached reads exactly <bytes>+2 and checks the last two (PROTOCOL.md section 1).
     ReplyText(req, proto::kBadDataChunk);

@@ -1,79 +1,120 @@
-// store/item.h -- the item header, and the Pool that item memory comes from and is charged to.
+// store/item.h -- an item's bytes inside a segment, and the header of the segment that holds it.
 //
-// An item is ONE jemalloc allocation: a 56-byte header, the key, the value and "\r\n". Keeping
-// the CRLF lets a connection send value_with_crlf() as one iovec. Memcached's header is 48 bytes
-// plus 8 of CAS; ours is the same 56 bytes including the hash-chain link and both eviction-queue
-// links (doc/store.md).
+// Items are packed one after another into segments (Segcache's idea: Yang et al., NSDI'21): a
+// segment is one jemalloc allocation, 1 MiB for a 64 MiB cache, written append-only and evicted
+// whole (doc/store.md). An item therefore needs no allocator rounding, no free-list links and no
+// queue links, and its header holds only what the protocols can ask about, with the fields most
+// items do not use left out:
 //
-//   0        8        16       24       32   36   40   44   48   52 53 54 55 56
-//   +--------+--------+--------+--------+----+----+----+----+----+--+--+--+--+------+-------+----+
-//   | h_next | q_next | q_prev |  cas   |refs|exp |atim|flag|vlen|kl|bt|cl|pl| key  | value |\r\n|
-//   +--------+--------+--------+--------+----+----+----+----+----+--+--+--+--+------+-------+----+
-//   h_next   next item in the same hash bucket (shard's chained table)
-//   q_next   neighbour towards the queue's tail (older); q_prev towards the head (newer)
-//   cas      the modification sequence number; CAS unique when CAS is on (always non-zero once
-//            linked; also drives flush_all's exact cut-off)
-//   refs     reference count: the hash table holds one while linked, each ItemRef one
-//   exp      expiry (RelTime, 0 = never); atim: last access (RelTime)
-//   flag     client flags; vlen: value length (without CRLF); kl: key length (1..250)
-//   bt       Bits below (S3-FIFO frequency, which queue, linked, fetched, CAS hidden, and the
-//            meta protocol's stale / win-token-sent state)
-//   cl       size class id (SizeClasses); the usable size is the class size
-//   pl       low 7 bits: id of the Pool (store) the item belongs to, so a last ItemRef can free
-//            it; top bit: the key arrived base64-encoded (meta `b`), so meta replies encode it
+//   0       4    5    6    7    8                                            8+4k     8+4k+8
+//   +-------+----+----+----+----+------------+------------+------------+--------+-----+-------+
+//   | atime |bits|lay |klen|vlen| [exptime]  | [flags]    | [vlen32]   |  cas   | key | value |
+//   +-------+----+----+----+----+------------+------------+------------+--------+-----+-------+
+//   atime    last access (RelTime), atomic: readers bump it under the shard lock
+//   bits     S3-FIFO frequency, linked, fetched, and the meta protocol's stale / win-token state
+//   lay      layout: which optional words follow, and two immutable properties (binary key,
+//            CAS hidden by -C)
+//   klen     key length (1..250); vlen: the value length when it is below 256
+//   exptime  only when the item was stored with an expiry (kHasExptime); atomic (touch)
+//   flags    only when the client flags are not 0 (kHasFlags)
+//   vlen32   the whole value length, when it is 256 or more (kWideValue)
+//   cas      the modification sequence number (8 bytes, 4-aligned, read with memcpy). It never
+//            changes once the item is linked: whatever gives a key a new CAS writes a new item.
 //
-// Lifetime: Allocate -> refs 1 (the caller's ItemRef). Link adds the table's reference; unlink
-// drops it. Whoever drops the count to zero frees the memory and the charge, on any thread.
-// Fields other than refs, exp, atim, bt and cas never change while anyone but the shard (under its
-// lock) can see the item; the first four are atomics so ItemRef readers race with nothing, and
-// cas, which a meta invalidation renews in place, is written and read through std::atomic_ref
-// wherever an ItemRef holder may be reading it.
+// So a 16-byte key with a 32-byte value and no expiry or flags costs 16 bytes of header (memcached:
+// 56 and a slab class rounding), and items start on 4-byte boundaries so that the atomics are
+// aligned. The value is not followed by "\r\n": connections send that from a constant.
+//
+// An item whose expiry is 0 has no room for one; touching it to a non-zero expiry writes a copy
+// with the room (Store::Impl::Rewrite). That keeps the common no-TTL item 4 bytes smaller, and
+// items stored with a TTL, which are the ones touched, pay nothing extra.
+//
+// References are counted per SEGMENT, not per item: an ItemRef pins the segment its item lives
+// in, so a connection can writev a value from item memory while another thread evicts the
+// segment. Segments are aligned to kSegmentAlign, which is how an ItemRef holding nothing but the
+// item pointer finds its segment.
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
+#include <cstring>
+#include <new>
 #include <string_view>
 
 #include "ringcached/base/check.h"
 #include "ringcached/base/clock.h"
-#include "store/size_classes.h"
 
 namespace rc::store::internal {
 
-// Item::bits.
+// Item::bits (mutable, under the shard lock; readable by anyone holding a reference).
 inline constexpr std::uint8_t kFreqMask = 0x03;   // S3-FIFO access count, saturating at 3
-inline constexpr std::uint8_t kInMain = 0x04;     // in the main queue (else the small queue)
-inline constexpr std::uint8_t kLinked = 0x08;     // in the hash table and a queue
+inline constexpr std::uint8_t kLinked = 0x08;     // in the hash table
 inline constexpr std::uint8_t kFetched = 0x10;    // read at least once since it was linked
-inline constexpr std::uint8_t kCasHidden = 0x20;  // -C: cas() reads as 0
 // The meta protocol's anti-stampede state (memcached ITEM_STALE, ITEM_TOKEN_SENT).
 inline constexpr std::uint8_t kStale = 0x40;         // invalidated (md I, ms I): serve, but recache
 inline constexpr std::uint8_t kWinTokenSent = 0x80;  // a client was told it won the recache (W)
 
-struct Item {
-  Item* h_next;
-  Item* q_next;
-  Item* q_prev;
-  std::uint64_t cas;
-  std::atomic<std::uint32_t> refcount;
-  std::atomic<base::RelTime> exptime;
-  std::atomic<base::RelTime> last_access;
-  std::uint32_t client_flags;
-  std::uint32_t value_len;
-  std::uint8_t key_len;
-  std::atomic<std::uint8_t> bits;
-  std::uint8_t class_id;
-  // Both written once, before the item is linked (append/prepend and incr copy key_binary over).
-  std::uint8_t pool_id : 7;
-  std::uint8_t key_binary : 1;
+// Item::layout (immutable once the item is linked).
+inline constexpr std::uint8_t kHasExptime = 0x01;
+inline constexpr std::uint8_t kHasFlags = 0x02;
+inline constexpr std::uint8_t kWideValue = 0x04;
+inline constexpr std::uint8_t kKeyBinary = 0x08;  // the key arrived base64-encoded (meta `b`)
+inline constexpr std::uint8_t kCasHidden = 0x10;  // -C: cas() reads as 0
 
-  char* data() { return reinterpret_cast<char*>(this + 1); }
-  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
-  std::string_view key() const { return {data(), key_len}; }
-  char* value() { return data() + key_len; }
-  const char* value() const { return data() + key_len; }
+inline constexpr std::size_t kItemAlign = 4;
+
+struct Item {
+  std::atomic<base::RelTime> last_access;
+  std::atomic<std::uint8_t> bits;
+  std::uint8_t layout;
+  std::uint8_t key_len;
+  std::uint8_t value_len_low;
+
+  // The bytes an item with these properties occupies (before rounding to kItemAlign).
+  static std::uint8_t LayoutFor(base::RelTime exptime, std::uint32_t flags,
+                                std::uint32_t value_len) {
+    return static_cast<std::uint8_t>((exptime != 0 ? kHasExptime : 0) |
+                                     (flags != 0 ? kHasFlags : 0) |
+                                     (value_len >= 256 ? kWideValue : 0));
+  }
+  static std::size_t HeaderSize(std::uint8_t layout) {
+    return sizeof(Item) + 4 * static_cast<std::size_t>(std::popcount(
+                                  static_cast<unsigned>(layout & (kHasExptime | kHasFlags |
+                                                                  kWideValue)))) +
+           8;
+  }
+  static std::size_t TotalSize(std::uint8_t layout, std::size_t key_len, std::size_t value_len) {
+    return HeaderSize(layout) + key_len + value_len;
+  }
+  static std::size_t Stride(std::size_t total) { return (total + kItemAlign - 1) & ~(kItemAlign - 1); }
+
+  // Writes the header of a new, unlinked item (its CAS 0) and the key.
+  void Init(std::string_view key, std::uint32_t flags, base::RelTime exptime,
+            std::uint32_t value_len, base::RelTime now, bool cas_hidden) {
+    new (&last_access) std::atomic<base::RelTime>(now);
+    new (&bits) std::atomic<std::uint8_t>(0);
+    layout = static_cast<std::uint8_t>(LayoutFor(exptime, flags, value_len) |
+                                       (cas_hidden ? kCasHidden : 0));
+    key_len = static_cast<std::uint8_t>(key.size());
+    value_len_low = static_cast<std::uint8_t>(value_len & 0xff);
+    char* p = words();
+    if (layout & kHasExptime) {
+      new (p) std::atomic<base::RelTime>(exptime);
+      p += 4;
+    }
+    if (layout & kHasFlags) {
+      std::memcpy(p, &flags, 4);
+      p += 4;
+    }
+    if (layout & kWideValue) {
+      std::memcpy(p, &value_len, 4);
+      p += 4;
+    }
+    std::memset(p, 0, 8);  // cas
+    std::memcpy(p + 8, key.data(), key.size());
+  }
 
   std::uint8_t GetBits() const { return bits.load(std::memory_order_relaxed); }
   // Only the shard that owns the item (under its lock) or the allocating thread writes bits.
@@ -81,120 +122,108 @@ struct Item {
   bool linked() const { return (GetBits() & kLinked) != 0; }
   unsigned freq() const { return GetBits() & kFreqMask; }
 
-  // Header + key + value + CRLF: the bytes the item needs, before rounding up to its class.
-  std::size_t total_size() const { return TotalSize(key_len, value_len); }
-  std::size_t usable_size() const { return SizeClasses::Get().ClassSize(class_id); }
-
-  static std::size_t TotalSize(std::size_t key_len, std::size_t value_len) {
-    return sizeof(Item) + key_len + value_len + 2;
+  bool has_exptime() const { return (layout & kHasExptime) != 0; }
+  base::RelTime exptime() const {
+    return has_exptime() ? exptime_word()->load(std::memory_order_relaxed) : 0;
   }
-};
-
-static_assert(sizeof(Item) == 56, "the item header must stay within memcached's 48 + 8 bytes");
-
-// A size class as `stats` reports it: jemalloc's classes renumbered from the smallest one an item
-// (header + 1-byte key + "\r\n") can occupy, so that small items are class 1 as in memcached and
-// tools that dump class 1 find them.
-inline unsigned ReportedClass(unsigned class_id) {
-  static const unsigned first = SizeClasses::Get().ClassOf(Item::TotalSize(1, 0));
-  return class_id >= first ? class_id - first + 1 : 1;
-}
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
-
-// Item memory: a dedicated jemalloc arena and the account it is charged against. Accounting is
-// by usable size (the class size, what nallocx() returns), reserved BEFORE the allocation, so the
-// charged total can never pass the limit, not even briefly.
-//
-// The limit charges are checked against is the "effective" limit: the configured one minus the
-// arena's measured overhead (slab fragmentation, allocator metadata, extent padding: what the
-// arena holds resident beyond the charged bytes), re-measured after every purge. Charged bytes
-// thus never exceed -m, and neither, give or take one purge interval of dirty pages, does the
-// arena's resident memory. See item.cc for the purge policy.
-//
-// That adjustment applies only while evictions are on. With -M the operator's contract is that a
-// delete makes room for a write of the same size, and space freed inside jemalloc's slabs is
-// reusable by that write even though it stays resident, so the limit stays -m itself.
-//
-// Pools are registered in a small process-wide table so that an ItemRef, which holds nothing but
-// the item pointer, can find the pool to return memory to (Item::pool_id).
-//
-// Thread-safety: every method may be called from any thread.
-class Pool {
- public:
-  // Creates the arena (fatal if jemalloc cannot: that is start-up, not the request path).
-  // `account_overhead`: hold charges below the limit minus the measured arena overhead (the
-  // store passes its evictions setting).
-  Pool(std::size_t limit, bool account_overhead);
-  // Destroys the arena. Every item must have been freed.
-  ~Pool();
-  Pool(const Pool&) = delete;
-  Pool& operator=(const Pool&) = delete;
-
-  // Charges `usable` bytes if that keeps the total within the effective limit.
-  bool Reserve(std::size_t usable) {
-    std::size_t cur = used_.load(std::memory_order_relaxed);
-    std::size_t lim = effective_limit_.load(std::memory_order_relaxed);
-    do {
-      if (usable > lim || cur > lim - usable) return false;
-    } while (!used_.compare_exchange_weak(cur, cur + usable, std::memory_order_relaxed));
-    return true;
+  // Requires has_exptime() or e == 0.
+  void set_exptime(base::RelTime e) {
+    if (has_exptime()) {
+      exptime_word()->store(e, std::memory_order_relaxed);
+    } else {
+      RC_CHECK(e == 0);
+    }
   }
-  void Unreserve(std::size_t usable) { used_.fetch_sub(usable, std::memory_order_relaxed); }
-
-  // Allocates `total` bytes of size class `class_id`, whose size the caller has reserved.
-  // nullptr on failure.
-  void* Allocate(std::size_t total, unsigned class_id);
-  // Returns an item's memory and its charge.
-  void Free(Item* item);
-
-  // Measures the arena's overhead if that has never been done (the first time memory runs
-  // short, before any purge has measured it).
-  void MeasureOnce() {
-    if (RC_UNLIKELY(!measured_.load(std::memory_order_relaxed))) PurgeAndMeasure();
+  std::uint32_t client_flags() const {
+    if ((layout & kHasFlags) == 0) return 0;
+    std::uint32_t f;
+    std::memcpy(&f, words() + ((layout & kHasExptime) ? 4 : 0), 4);
+    return f;
+  }
+  std::uint32_t value_len() const {
+    if ((layout & kWideValue) == 0) return value_len_low;
+    std::uint32_t v;
+    std::memcpy(&v, cas_ptr() - 4, 4);
+    return v;
+  }
+  std::uint64_t cas() const {
+    std::uint64_t c;
+    std::memcpy(&c, cas_ptr(), 8);
+    return c;
+  }
+  // Only before the item is linked.
+  void set_cas(std::uint64_t c) { std::memcpy(cas_ptr(), &c, 8); }
+  bool cas_hidden() const { return (layout & kCasHidden) != 0; }
+  bool key_binary() const { return (layout & kKeyBinary) != 0; }
+  // Only before the item is linked.
+  void set_key_binary(bool b) {
+    layout = static_cast<std::uint8_t>(b ? (layout | kKeyBinary) : (layout & ~kKeyBinary));
   }
 
-  std::size_t used() const { return used_.load(std::memory_order_relaxed); }
-  // The configured limit (-m, cache_memlimit), as `stats` reports it.
-  std::size_t limit() const { return limit_.load(std::memory_order_relaxed); }
-  // What charges are held to: the limit less the measured overhead.
-  std::size_t effective_limit() const { return effective_limit_.load(std::memory_order_relaxed); }
-  void set_limit(std::size_t bytes);
-  std::uint8_t id() const { return id_; }
+  const char* key_ptr() const { return cas_ptr() + 8; }
+  std::string_view key() const { return {key_ptr(), key_len}; }
+  char* value() { return const_cast<char*>(key_ptr()) + key_len; }
+  const char* value() const { return key_ptr() + key_len; }
 
-  static Pool* ById(std::uint8_t id) { return registry_[id].load(std::memory_order_acquire); }
+  std::size_t total_size() const { return TotalSize(layout, key_len, value_len()); }
+  std::size_t stride() const { return Stride(total_size()); }
 
  private:
-  void PurgeAndMeasure();
-  void UpdateEffectiveLimit();
-
-  // Pool ids are 7 bits wide in the item header (Item::pool_id).
-  static constexpr unsigned kMaxPools = 128;
-  static std::atomic<Pool*> registry_[kMaxPools];
-  static std::mutex registry_mu_;
-
-  std::atomic<std::size_t> used_{0};
-  std::atomic<std::size_t> effective_limit_;
-  std::atomic<std::size_t> freed_since_purge_{0};  // next to used_: one cache line for all three
-  std::atomic<std::size_t> limit_;
-  std::atomic<std::size_t> overhead_{0};
-  const bool account_overhead_;
-  std::atomic<bool> measured_{false};
-  std::mutex measure_mu_;  // one purge-and-measure at a time
-  unsigned arena_ = 0;
-  int mallocx_flags_ = 0;        // small classes
-  int large_mallocx_flags_ = 0;  // large classes: page-aligned (see item.cc)
-  std::size_t purge_mib_[3] = {};     // "arena.<arena_>.purge", resolved once
-  std::size_t purge_miblen_ = 0;
-  std::size_t resident_mib_[4] = {};  // "stats.arenas.<arena_>.resident"
-  std::size_t resident_miblen_ = 0;
-  std::uint8_t id_ = 0;
+  char* words() { return reinterpret_cast<char*>(this + 1); }
+  const char* words() const { return reinterpret_cast<const char*>(this + 1); }
+  std::atomic<base::RelTime>* exptime_word() const {
+    return reinterpret_cast<std::atomic<base::RelTime>*>(const_cast<char*>(words()));
+  }
+  char* cas_ptr() { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
+  const char* cas_ptr() const { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
 };
 
-// Drops one reference; the last one frees the item.
-inline void ReleaseItem(Item* item) {
-  if (item->refcount.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    Pool::ById(item->pool_id)->Free(item);
-  }
+static_assert(sizeof(Item) == 8);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+// Segments are allocated at this alignment whatever their size, so an item's segment is its
+// address rounded down.
+inline constexpr std::size_t kSegmentAlign = std::size_t{1} << 20;
+
+// Which list a segment is on (Store::Impl's segment lists, under its segment lock).
+enum class SegmentList : std::uint8_t { kNone, kOpen, kSmall, kMain, kEvicting, kFree };
+
+// The header at the start of every segment. Shared segments hold many items appended by one
+// writer head at a time; a dedicated segment holds one item too large to share (more than an
+// eighth of a segment) and is exactly as large as that item needs.
+struct Segment {
+  // References: one held by the store for as long as the segment may hold linked items, plus
+  // one per ItemRef into it. The last one to go returns the segment to its pool.
+  std::atomic<std::uint32_t> refs;
+  std::uint8_t pool_id;
+  bool dedicated;
+  SegmentList list;
+  // Set when eviction begins: from then on no item in the segment may be linked (Put copies it
+  // elsewhere instead), so once eviction has unlinked every item the segment stays empty.
+  std::atomic<bool> closed;
+  std::size_t bytes;         // the allocation's usable size, as charged to the pool
+  std::size_t write_offset;  // end of the last item written (from begin())
+  std::atomic<std::size_t> live_bytes;  // strides of the linked items in it
+  Segment* newer;            // list links
+  Segment* older;
+  std::uint64_t reserved_[2];  // pads the header to 64 bytes: items start on a cache line
+
+  static constexpr std::size_t kHeaderBytes = 64;
+  char* begin() { return reinterpret_cast<char*>(this) + kHeaderBytes; }
+  std::size_t capacity() const { return bytes - kHeaderBytes; }
+  std::size_t free_bytes() const { return capacity() - write_offset; }
+};
+
+static_assert(sizeof(Segment) == Segment::kHeaderBytes);
+
+inline Segment* SegmentOf(const Item* item) {
+  return reinterpret_cast<Segment*>(reinterpret_cast<std::uintptr_t>(item) & ~(kSegmentAlign - 1));
 }
+
+// Pins `item`'s segment.
+inline void AddRef(const Item* item) { SegmentOf(item)->refs.fetch_add(1, std::memory_order_relaxed); }
+// Drops one reference on `segment`; the last one returns it to its pool (pool.cc).
+void ReleaseSegment(Segment* segment);
+inline void ReleaseRef(const Item* item) { ReleaseSegment(SegmentOf(item)); }
 
 }  // namespace rc::store::internal

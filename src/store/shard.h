@@ -1,43 +1,38 @@
-// store/shard.h -- one shard of the store: a chained hash table, two S3-FIFO queues, a ghost
-// table, and the counters that `stats` sums.
+// store/shard.h -- one shard of the store: its hash table, its ghost table, and the counters that
+// `stats` sums.
 //
-// The store has 2^shard_bits shards, picked by the top bits of base::HashKey(key); the bucket
-// within a shard is picked by the low bits. Each shard has one mutex guarding everything in it,
-// so an operation on a key takes exactly one lock, held for a hash-chain walk and a few pointer
-// writes, and never two shard locks at once.
+// The store has 2^shard_bits shards, picked by the top bits of base::HashKey(key). Each shard has
+// one mutex guarding everything in it, so an operation on a key takes exactly one shard lock.
+// Items themselves live in segments that all shards share (item.h); the shard only knows which
+// items are linked under its keys.
 //
-// Eviction is S3-FIFO (Yang et al., SOSP'23; doc/store.md):
-//   * New items enter the SMALL queue, or the MAIN queue when the ghost table remembers the key
-//     was recently evicted from small, or when the item replaces one that had proven itself.
-//   * A read only sets a saturating 2-bit frequency in the item (no list movement, no lock beyond
-//     the one the lookup already holds).
-//   * When memory is needed: if small holds more than 10% of the shard's bytes, its tail leaves:
-//     to main if it was read while in small (frequency reset), else out of the cache, its key's
-//     fingerprint going to the ghost table. Otherwise main's tail leaves unless its frequency is
-//     non-zero, in which case it is reinserted at main's head with frequency - 1 (CLOCK).
-//   * An expired or flushed item met at a tail is reclaimed, not evicted. An item someone holds
-//     an ItemRef to is passed over: evicting it would not free memory until the ref is dropped.
-// One-hit wonders thus leave from small quickly, while anything read twice settles in main.
-//
-// The ghost table is one 16-bit fingerprint per bucket, direct-mapped and overwritten on
-// collision, so it remembers about as many evicted keys as the shard holds items, allocation-free.
+// Eviction works on segments (store/evict.cc), in S3-FIFO's terms (Yang et al., SOSP'23): a read
+// sets a saturating 2-bit frequency in the item, and when a segment leaves its queue the items in
+// it that were read are copied forward instead of evicted. The shard's part is the ghost table:
+// a 16-bit fingerprint of each key evicted from the small queue, so that a key coming back soon
+// after is treated as proven (its item starts with frequency 1 and survives its first eviction
+// pass). The ghost table is direct-mapped and overwritten on collision, one fingerprint per
+// two table slots (a byte per slot), allocation-free.
 //
 // Thread-safety: methods named *Locked require the caller to hold mu; the rest are documented.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <vector>
 
 #include "ringcached/base/clock.h"
 #include "ringcached/store/store.h"
+#include "store/index.h"
 #include "store/item.h"
 
 namespace rc::store::internal {
+
+class Pool;
 
 // The time and flush state one operation judges items by.
 struct Moment {
@@ -45,17 +40,17 @@ struct Moment {
   std::uint64_t flush_seq = 0;  // items whose cas (sequence) is below this are flushed
 
   bool Expired(const Item* item) const {
-    base::RelTime e = item->exptime.load(std::memory_order_relaxed);
+    base::RelTime e = item->exptime();
     return e != 0 && e <= now;
   }
-  bool Flushed(const Item* item) const { return item->cas < flush_seq; }
+  bool Flushed(const Item* item) const { return item->cas() < flush_seq; }
 };
 
 // Why an item leaves the table; decides which counters move.
 enum class UnlinkCause : std::uint8_t {
   kRemove,   // delete, overwrite, or lazy expiry on lookup (the caller counts get_expired)
   kEvict,    // pushed out to make room
-  kReclaim,  // expired or flushed, found at a queue's tail while making room
+  kReclaim,  // expired or flushed, found by eviction
   kCrawl,    // expired or flushed, found by the crawler
 };
 
@@ -80,96 +75,94 @@ struct ShardCounters {
   std::uint64_t crawler_items_checked = 0;
 };
 
+// An item's size class for `stats` (1-based; see Store::ClassOf).
+unsigned ItemClass(const Item* item);
+
 class Shard {
  public:
-  // `bucket_power`: log2 of the initial bucket count. `num_classes`: size classes to count.
-  Shard(unsigned bucket_power, unsigned num_classes);
-  // Drops the table's reference on every linked item.
+  // `slots`: the initial table size. `num_classes`: size classes to count. The table is charged
+  // to `pool`.
+  Shard(std::size_t slots, unsigned num_classes, Pool* pool);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
   std::mutex mu;
 
-  // The item linked under `key`, live or not, or nullptr.
-  Item* FindLocked(std::uint64_t hash, std::string_view key) const {
-    for (Item* it = buckets_[hash & mask_]; it != nullptr; it = it->h_next) {
-      if (it->key_len == key.size() && std::memcmp(it->data(), key.data(), key.size()) == 0) {
-        return it;
-      }
-    }
-    return nullptr;
+  // The item linked under `key`, live or not, or nullptr; *slot (if given) is its table slot.
+  Item* FindLocked(std::uint64_t hash, std::string_view key, std::size_t* slot = nullptr) const {
+    std::size_t i = index_.Find(hash, key);
+    if (slot != nullptr) *slot = i;
+    return i == Index::kNone ? nullptr : index_.At(i);
+  }
+  // Whether `item` is the one linked under its key (which hashes to `hash`); its slot if so.
+  std::size_t SlotOfLocked(std::uint64_t hash, const Item* item) const {
+    return item->linked() ? index_.FindItem(hash, item) : Index::kNone;
   }
 
-  // Links `item` (which must carry its new cas already) under `hash`, replacing `old` when
-  // non-null. Takes the table's reference on `item`, drops it on `old`.
-  void LinkLocked(Item* item, std::uint64_t hash, Item* old, base::RelTime now);
-  // Removes `item` from the table and its queue and drops the table's reference. `expired`
-  // (kReclaim, kCrawl): it went because it expired rather than because of a flush.
-  void UnlinkLocked(Item* item, std::uint64_t hash, UnlinkCause cause, bool expired = false);
-
-  // Frees one item's worth of memory: reclaims an expired/flushed item or (with `evict`) evicts
-  // one. Without `evict` (memcached -M) only a few items at each tail are checked for expiry.
-  // False when nothing could go.
-  bool EvictOneLocked(const Moment& m, bool evict);
+  // Links `item` (which must carry its CAS already) under `hash`, replacing the item in `slot`
+  // when that is not Index::kNone. `new_write`: counts in total_items (an incr/decr that
+  // memcached would do in place does not).
+  void LinkLocked(Item* item, std::uint64_t hash, std::size_t slot, base::RelTime now,
+                  bool new_write = true);
+  // Points `slot` at `copy`, a copy of the linked item there made by eviction (same key, CAS and
+  // state): accounting moves from the old item's segment to the copy's.
+  void MoveLocked(std::size_t slot, Item* copy);
+  // Removes the item in `slot`. `expired` (kReclaim, kCrawl): it went because it expired rather
+  // than because of a flush.
+  void UnlinkLocked(std::size_t slot, std::uint64_t hash, UnlinkCause cause, bool expired = false);
 
   // Records a read: the item was fetched, its frequency goes up, its last access is now.
   static void BumpLocked(Item* item, base::RelTime now);
 
-  // Checks items from bucket *cursor on, reclaiming expired and flushed ones, until `max_items`
-  // were checked or `max_buckets` visited; *checked grows by the items checked. Returns true when
-  // the cursor ran past the last bucket.
-  bool CrawlLocked(std::size_t* cursor, std::size_t max_items, std::size_t max_buckets,
+  void GhostInsertLocked(std::uint64_t hash) { ghost_[GhostSlot(hash)] = Fingerprint(hash); }
+
+  // Rebuilds the table if it is due (Index::NeedsRebuild). Call right after linking, still
+  // under the lock.
+  void MaybeRebuildLocked() {
+    if (RC_UNLIKELY(index_.NeedsRebuild())) Rebuild();
+  }
+
+  // Checks slots from *cursor on, reclaiming expired and flushed items, until `max_items` were
+  // checked or `max_slots` visited; *checked grows by the items checked. True when the cursor
+  // ran past the last slot.
+  bool CrawlLocked(std::size_t* cursor, std::size_t max_items, std::size_t max_slots,
                    const Moment& m, std::size_t* checked);
 
   // Calls fn for every live item; false if fn asked to stop.
   bool DumpLocked(const std::function<bool(const ItemInfo&)>& fn, const Moment& m) const;
 
-  // For each class, the least recent last access among up to `max_walk` items from each queue's
-  // tail (memcached reports its LRU tail's age; our queues are not per class, so this samples).
-  void OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_walk) const;
+  // Per class, the least recent last access among up to `max_items` linked items (sampled from a
+  // rotating point in the table).
+  void OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items);
 
-  std::size_t buckets() const { return mask_ + 1; }
-  std::uint64_t count() const { return count_; }
+  std::size_t table_slots() const { return index_.slots(); }
+  std::size_t table_bytes() const { return index_.bytes() + ghost_n_ * sizeof(std::uint16_t); }
+  std::uint64_t count() const { return index_.live(); }
   std::uint64_t linked_bytes() const { return linked_bytes_; }
   const ShardCounters& counters() const { return counters_; }
   const std::vector<ClassCounters>& classes() const { return classes_; }
   void ResetCountersLocked();
 
  private:
-  struct Queue {
-    Item* head = nullptr;  // newest
-    Item* tail = nullptr;  // oldest
-    std::uint64_t bytes = 0;
-    std::uint64_t count = 0;
-  };
-
-  static void PushHead(Queue* q, Item* item);
-  static void Remove(Queue* q, Item* item);
-  Queue* QueueOf(const Item* item) { return (item->GetBits() & kInMain) ? &main_ : &small_; }
-
   static std::uint16_t Fingerprint(std::uint64_t hash) {
-    auto fp = static_cast<std::uint16_t>(hash >> 32);
+    auto fp = static_cast<std::uint16_t>(hash >> 48);
     return fp == 0 ? 1 : fp;
   }
-  void GhostInsert(std::uint64_t hash) { ghost_[hash & mask_] = Fingerprint(hash); }
-  bool GhostTake(std::uint64_t hash);
+  std::size_t GhostSlot(std::uint64_t hash) const {
+    return static_cast<std::size_t>(((hash >> 16) & 0xffffffffull) * ghost_n_ >> 32);
+  }
+  bool GhostTakeLocked(std::uint64_t hash);
+  void Account(const Item* item, bool add);
+  void Rebuild();
+  void AllocateGhost(std::size_t slots);
 
-  // Removes `item` from its bucket's chain.
-  void ChainRemove(Item* item, std::uint64_t hash);
-  // Adds `item` to (or takes it out of) the item, byte and per-class counts.
-  void Account(Item* item, bool add);
-  void Grow();
-  bool ReclaimIfDead(Item* item, const Moment& m);
-
-  Item** buckets_ = nullptr;
-  std::uint16_t* ghost_ = nullptr;  // one fingerprint per bucket, right after buckets_
-  std::size_t mask_ = 0;
-  std::uint64_t count_ = 0;
-  std::uint64_t grow_at_ = 0;        // grow when count_ passes this (1.5 items per bucket)
-  std::uint64_t linked_bytes_ = 0;  // usable bytes of linked items
-  Queue small_;
-  Queue main_;
+  Pool* pool_;
+  Index index_;
+  std::unique_ptr<std::uint16_t[]> ghost_;
+  std::size_t ghost_n_ = 0;
+  std::uint64_t linked_bytes_ = 0;  // strides of linked items
+  std::size_t sample_cursor_ = 0;
   ShardCounters counters_;
   std::vector<ClassCounters> classes_;  // index: class id - 1
 };

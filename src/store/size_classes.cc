@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "ringcached/base/check.h"
+#include "store/item.h"
 
 namespace rc::store::internal {
 namespace {
@@ -60,6 +61,28 @@ unsigned SizeClasses::ClassOfLarge(std::size_t size) const {
   auto it = std::lower_bound(sizes_.begin(), sizes_.end(), size);
   if (it == sizes_.end()) return 0;
   return static_cast<unsigned>(it - sizes_.begin()) + 1;
+}
+
+namespace {
+unsigned FirstItemClass() {
+  static const unsigned first =
+      SizeClasses::Get().ClassOf(Item::Stride(Item::TotalSize(0, 1, 0)));
+  return first;
+}
+}  // namespace
+
+unsigned ReportedClassOf(std::size_t size) {
+  const SizeClasses& c = SizeClasses::Get();
+  unsigned cls = c.ClassOf(size);
+  if (cls == 0) cls = c.count();
+  unsigned first = FirstItemClass();
+  return cls >= first ? cls - first + 1 : 1;
+}
+
+std::size_t ReportedClassSize(unsigned id) {
+  const SizeClasses& c = SizeClasses::Get();
+  unsigned internal_id = id + FirstItemClass() - 1;
+  return id >= 1 && internal_id <= c.count() ? c.ClassSize(internal_id) : 0;
 }
 
 }  // namespace rc::store::internal

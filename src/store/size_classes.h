@@ -1,13 +1,11 @@
-// store/size_classes.h -- jemalloc's size classes, numbered the way `stats slabs` shows them.
+// store/size_classes.h -- the size classes `stats slabs` and `stats items` report items by.
 //
-// The store has no slab allocator of its own: every item is one jemalloc allocation, so the
-// "slab classes" that memcached's stats and tools talk about are jemalloc's size classes. This
-// table is read once from jemalloc itself (mallctl "arenas.bin.<i>.size" for the small classes,
-// "arenas.lextent.<i>.size" for the large ones), so it always matches what nallocx() returns and
-// lets the hot path find an item's usable size without calling into jemalloc.
-//
-// Class ids start at 1 (memcached's slab class 0 is reserved too) and grow with size. Only classes
-// up to 4 GiB are listed, which keeps ids within a byte (the item header stores one).
+// Items are packed into segments (item.h), so no allocator rounds them up; but memcached's stats
+// and tools talk about slab classes, so items are still counted per size class. The classes are
+// jemalloc's (read once through mallctl "arenas.bin.<i>.size" and "arenas.lextent.<i>.size"), a
+// geometric series much like memcached's -f 1.25 one, numbered from the class the smallest
+// possible item falls in, so that small items are class 1 as in memcached and tools that dump
+// class 1 find them. A class's "chunk size" is its upper bound.
 //
 // Thread-safety: the table is built once, on first use, and never changes.
 #pragma once
@@ -51,5 +49,11 @@ class SizeClasses {
   std::size_t page_ = 0;
   std::uint8_t small_lookup_[(kSmallLimit >> 3) + 1];  // (size + 7) / 8 -> class id
 };
+
+// The reported class (1-based) of an item occupying `size` bytes; sizes beyond the last class
+// report the last class.
+unsigned ReportedClassOf(std::size_t size);
+// The upper bound of reported class `id`; 0 when there is no such class.
+std::size_t ReportedClassSize(unsigned id);
 
 }  // namespace rc::store::internal

@@ -1,10 +1,5 @@
-// store/store.cc -- Store: shards, the memory Pool, the CAS sequence, flush_all and the crawler.
-//
-// Memory is charged before it is allocated (Pool::Reserve), and when the charge does not fit,
-// MakeRoom() evicts: first in the shard the key hashes to, then in the next shards round-robin,
-// a bounded amount per visit, so a large item takes its room from every shard a little rather
-// than emptying one. No shard lock is held while another is taken, and none is held around an
-// allocation that might evict (append/prepend and incr/decr drop theirs and re-check).
+// store/store.cc -- Store's operations: lookups, writes, deletes, touch, incr/decr, meta get,
+// flush_all and the crawler.
 //
 // CAS and flush: every link draws a sequence number from one global atomic counter and stores it
 // in the item's cas field, with or without -C (with -C it is hidden: cas() reads 0). flush_all
@@ -14,6 +9,11 @@
 // also get it with -C, where memcached falls back to whole seconds (a deliberate difference: a
 // set right after flush_all never vanishes here). A delayed flush becomes such a cut-off at the
 // first operation that sees the clock reach it.
+//
+// A linked item's bytes never change except its access time, state bits and (when it has room
+// for one) its expiry: whatever gives a key a new value or a new CAS links a new item, and a
+// touch that needs room for an expiry the item lacks writes a copy (Rewrite). So readers holding
+// an ItemRef never see a value change under them.
 //
 // Semantics follow memcached 1.6 (memcached.c do_store_item, do_add_delta; items.c do_item_get);
 // where we differ, the comment says so.
@@ -25,7 +25,6 @@
 #include <charconv>
 #include <cstring>
 #include <mutex>
-#include <new>
 
 #include "ringcached/base/check.h"
 #include "ringcached/base/hash.h"
@@ -33,28 +32,43 @@
 #include "store/item.h"
 #include "store/shard.h"
 #include "store/size_classes.h"
+#include "store/store_impl.h"
 
 namespace rc::store {
 
+using internal::Index;
 using internal::Item;
+using internal::ItemClass;
 using internal::Moment;
 using internal::Pool;
-using internal::ReportedClass;
+using internal::Segment;
 using internal::Shard;
-using internal::SizeClasses;
 using internal::UnlinkCause;
 
 namespace {
 
-constexpr unsigned kDefaultHashPower = 16;  // memcached's default: 65536 buckets in all
+constexpr std::size_t kDefaultSlots = 65536;  // memcached's default hash power 16, in all shards
 constexpr unsigned kMaxHashPower = 32;
-constexpr unsigned kMinShardBucketPower = 4;
+constexpr std::size_t kMinShardSlots = 64;
+constexpr std::size_t kMinBytesPerSlot = 512;
 constexpr unsigned kMaxShardBits = 16;
-// A MakeRoom visit to one shard frees at most this much (or a 1/shards share of the request, if
-// larger) before moving on to the next shard.
-constexpr std::size_t kMinBytesPerVisit = 16 << 10;
-constexpr std::size_t kCrawlBucketsPerLock = 256;
-constexpr std::size_t kOldestAccessWalk = 64;
+constexpr std::size_t kCrawlSlotsPerLock = 1024;
+constexpr std::size_t kOldestAccessSample = 64;
+// Segment size: 1 MiB (Segcache's), smaller for small caches so that there are always enough of
+// them to turn over (at least 32), but never below 32 KiB.
+constexpr std::size_t kMaxSegmentBytes = internal::kSegmentAlign;
+constexpr std::size_t kMinSegmentBytes = 32 << 10;
+constexpr std::size_t kMinSegments = 32;
+// Items above this share of a segment get a dedicated one.
+constexpr std::size_t kSharedMaxDivisor = 8;
+// An expiry given to AllocateItem only so that the item has room for one (it is reset before
+// the item is linked).
+constexpr base::RelTime kRoomForExptime = ~base::RelTime{0};
+
+std::size_t SegmentBytesFor(std::size_t limit) {
+  std::size_t want = std::bit_floor(std::max<std::size_t>(limit / kMinSegments, 1));
+  return std::clamp(want, kMinSegmentBytes, kMaxSegmentBytes);
+}
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -92,95 +106,59 @@ bool ParseCounter(const char* p, std::size_t n, std::uint64_t* out) {
   return true;
 }
 
-// Until an item is linked its hash-chain pointer is unused; Allocate() parks the key's hash
-// there so that Put() does not hash the key a second time.
-void StashHash(Item* item, std::uint64_t hash) {
-  item->h_next = reinterpret_cast<Item*>(static_cast<std::uintptr_t>(hash));
-}
-std::uint64_t StashedHash(const Item* item) {
-  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(item->h_next));
-}
+// Until an item is linked its cas field is unused; Allocate() parks the key's hash there so that
+// Put() does not hash the key a second time.
+void StashHash(Item* item, std::uint64_t hash) { item->set_cas(hash); }
+std::uint64_t StashedHash(const Item* item) { return item->cas(); }
 
 }  // namespace
 
-struct Store::Impl {
-  Impl(const Options& opts, const base::Clock* clk);
-  ~Impl();
-
-  // The top bits pick the shard (the low ones pick the bucket within it).
-  std::size_t ShardIndex(std::uint64_t hash) const {
-    return shard_bits == 0 ? 0 : static_cast<std::size_t>(hash >> (64 - shard_bits));
-  }
-  Shard& ShardFor(std::uint64_t hash) { return *shards[ShardIndex(hash)]; }
-
-  // The current time and flush cut-off, promoting a delayed flush whose time has come.
-  Moment Now() {
-    base::RelTime now = clock->Now();
-    base::RelTime due = flush_due.load(std::memory_order_acquire);
-    if (RC_UNLIKELY(due != 0 && now >= due)) PromoteFlush(now);
-    return Moment{now, flush_seq.load(std::memory_order_acquire)};
-  }
-  void PromoteFlush(base::RelTime now);
-  std::uint64_t NextSeq() { return seq.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-  // The live item under `key`, or nullptr; a dead one is unlinked on the way (lazy expiry).
-  Item* FindLiveLocked(Shard& s, std::uint64_t hash, std::string_view key, const Moment& m,
-                       MissReason* reason);
-
-  Allocation AllocateItem(std::string_view key, std::uint32_t flags, base::RelTime exptime,
-                          std::uint32_t value_len, std::uint64_t hash, const Moment& m);
-  bool MakeRoom(std::size_t usable, std::size_t first_shard, const Moment& m);
-  std::uint64_t VisibleCas(std::uint64_t seq_value) const {
-    return options.use_cas ? seq_value : 0;
-  }
-
-  Options options;
-  const base::Clock* clock;
-  Pool* pool;  // owned; leaked on purpose if items are still referenced at destruction
-  unsigned shard_bits;
-  std::vector<std::unique_ptr<Shard>> shards;
-  unsigned num_classes;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> outofmemory;  // per class
-  std::atomic<std::uint64_t> malloc_fails{0};
-
-  std::atomic<std::uint64_t> seq{0};        // the last sequence number handed out
-  std::atomic<std::uint64_t> flush_seq{0};  // items with a lower sequence are flushed
-  std::atomic<base::RelTime> flush_due{0};  // a delayed flush not yet in effect (0: none)
-  std::mutex flush_mu;
-
-  std::mutex crawl_mu;
-  std::size_t crawl_shard = 0;
-  std::size_t crawl_bucket = 0;
-};
-
 Store::Impl::Impl(const Options& opts, const base::Clock* clk)
-    : options(opts), clock(clk), pool(new Pool(opts.memory_limit, opts.evictions)) {
+    : options(opts),
+      clock(clk),
+      pool(std::make_unique<Pool>(opts.memory_limit, opts.evictions,
+                                  SegmentBytesFor(opts.memory_limit))) {
   RC_CHECK(clock != nullptr);
   shard_bits = std::min(options.shard_bits, kMaxShardBits);
-  unsigned power = options.hashpower_init != 0 ? options.hashpower_init : kDefaultHashPower;
-  power = std::min(power, kMaxHashPower);
-  unsigned shard_power = power > shard_bits + kMinShardBucketPower ? power - shard_bits
-                                                                   : kMinShardBucketPower;
-  const SizeClasses& classes = SizeClasses::Get();
-  num_classes = classes.ClassOf(Item::TotalSize(0, 0) + options.item_size_max);
-  if (num_classes == 0) num_classes = classes.count();
-  outofmemory = std::make_unique<std::atomic<std::uint64_t>[]>(num_classes);
+  // memcached's default table (2^16 entries) unless the cache is small: the tables are charged
+  // to the limit, so a 1 MB cache starts with one entry per 512 bytes instead. They grow as
+  // items arrive either way.
+  std::size_t total_slots =
+      std::min(kDefaultSlots, std::max<std::size_t>(opts.memory_limit / kMinBytesPerSlot, 1));
+  if (options.hashpower_init != 0) {
+    total_slots = std::size_t{1} << std::min(options.hashpower_init, kMaxHashPower);
+  }
   std::size_t n = std::size_t{1} << shard_bits;
+  std::size_t shard_slots = std::max(total_slots >> shard_bits, kMinShardSlots);
+  shared_max = pool->segment_bytes() / kSharedMaxDivisor;
+  num_classes = internal::ReportedClassOf(options.item_size_max + Segment::kHeaderBytes);
+  outofmemory = std::make_unique<std::atomic<std::uint64_t>[]>(num_classes);
   shards.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    shards.push_back(std::make_unique<Shard>(shard_power, num_classes));
+    shards.push_back(std::make_unique<Shard>(shard_slots, num_classes, pool.get()));
   }
 }
 
 Store::Impl::~Impl() {
-  shards.clear();  // drops the table's reference on every item
-  if (pool->used() == 0) {
-    delete pool;
-  } else {
-    // An ItemRef outlived the Store. Destroying the arena would pull the memory from under it,
-    // so leave the arena (and the pool it reports back to) alive; it is a bug in the caller.
-    base::Log(0, "store: %zu bytes of items still referenced at shutdown; leaking the arena",
+  shards.clear();
+  // Every segment goes back to the pool; one still referenced by an ItemRef that outlived the
+  // Store is a bug in the caller, and it is leaked with its pool rather than freed under it.
+  std::vector<Segment*> all;
+  if (main_head.seg != nullptr) all.push_back(main_head.seg);
+  for (Head& h : small_heads) {
+    if (h.seg != nullptr) all.push_back(h.seg);
+  }
+  for (SegmentQueue* q : {&small_q, &main_q}) {
+    for (Segment* s = q->oldest; s != nullptr; s = s->newer) all.push_back(s);
+  }
+  for (Segment* s : all) internal::ReleaseSegment(s);
+  while (pool->DropFree()) {
+  }
+  if (pool->used() != 0) {
+    // Segments still pinned (their last reference would find a destroyed pool): leak it.
+    base::Log(0, "store: %zu bytes of segments still referenced at shutdown; leaking the pool",
               pool->used());
+    (void)pool.release();
   }
 }
 
@@ -193,8 +171,8 @@ void Store::Impl::PromoteFlush(base::RelTime now) {
 }
 
 Item* Store::Impl::FindLiveLocked(Shard& s, std::uint64_t hash, std::string_view key,
-                                  const Moment& m, MissReason* reason) {
-  Item* it = s.FindLocked(hash, key);
+                                  const Moment& m, MissReason* reason, std::size_t* slot) {
+  Item* it = s.FindLocked(hash, key, slot);
   if (it == nullptr) {
     *reason = MissReason::kAbsent;
     return nullptr;
@@ -209,90 +187,67 @@ Item* Store::Impl::FindLiveLocked(Shard& s, std::uint64_t hash, std::string_view
     *reason = MissReason::kHit;
     return it;
   }
-  s.UnlinkLocked(it, hash, UnlinkCause::kRemove);
+  s.UnlinkLocked(*slot, hash, UnlinkCause::kRemove);
+  *slot = Index::kNone;
   return nullptr;
-}
-
-bool Store::Impl::MakeRoom(std::size_t usable, std::size_t first_shard, const Moment& m) {
-  pool->MeasureOnce();  // the first time memory runs short, learn the arena's overhead
-  if (pool->Reserve(usable)) return true;
-  const std::size_t n = shards.size();
-  const std::size_t per_visit = std::max(usable >> shard_bits, kMinBytesPerVisit);
-  std::size_t idle = 0;  // consecutive shards that could free nothing
-  for (std::size_t i = first_shard; idle < n; ++i) {
-    Shard& s = *shards[i & (n - 1)];
-    std::lock_guard<std::mutex> lock(s.mu);
-    std::size_t freed = 0;
-    bool any = false;
-    for (;;) {
-      if (pool->Reserve(usable)) return true;
-      if (freed >= per_visit) break;
-      std::size_t before = pool->used();
-      if (!s.EvictOneLocked(m, options.evictions)) break;
-      any = true;
-      std::size_t after = pool->used();
-      freed += before > after ? before - after : 1;
-    }
-    idle = any ? 0 : idle + 1;
-  }
-  return pool->Reserve(usable);
 }
 
 Allocation Store::Impl::AllocateItem(std::string_view key, std::uint32_t flags,
                                      base::RelTime exptime, std::uint32_t value_len,
-                                     std::uint64_t hash, const Moment& m) {
+                                     const Moment& m) {
   RC_CHECK(!key.empty() && key.size() <= 255);  // the engine enforces memcached's 250
   Allocation result;
-  std::size_t total = Item::TotalSize(key.size(), value_len);
+  std::uint8_t layout = Item::LayoutFor(exptime, flags, value_len);
+  std::size_t total = Item::TotalSize(layout, key.size(), value_len);
   if (total > options.item_size_max) {
     result.outcome = Outcome::kTooLarge;
     return result;
   }
-  const SizeClasses& classes = SizeClasses::Get();
-  unsigned cls = classes.ClassOf(total);
-  if (cls == 0 || cls > num_classes) {
-    result.outcome = Outcome::kTooLarge;
-    return result;
-  }
-  std::size_t usable = classes.ClassSize(cls);
-  if (usable > pool->effective_limit()) {
-    // It could never fit: do not empty the cache trying.
-    outofmemory[cls - 1].fetch_add(1, std::memory_order_relaxed);
+  std::size_t stride = Item::Stride(total);
+  const bool cas_hidden = !options.use_cas;
+  Item* it = AllocateBytes(stride, m, [&](Item* item) {
+    item->Init(key, flags, exptime, value_len, m.now, cas_hidden);
+  });
+  if (it == nullptr) {
+    outofmemory[internal::ReportedClassOf(stride) - 1].fetch_add(1, std::memory_order_relaxed);
     result.outcome = Outcome::kNoMemory;
     return result;
   }
-  if (!pool->Reserve(usable) && !MakeRoom(usable, ShardIndex(hash), m)) {
-    outofmemory[cls - 1].fetch_add(1, std::memory_order_relaxed);
-    result.outcome = Outcome::kNoMemory;
-    return result;
-  }
-  void* mem = pool->Allocate(total, cls);
-  if (mem == nullptr) {
-    pool->Unreserve(usable);
-    malloc_fails.fetch_add(1, std::memory_order_relaxed);
-    result.outcome = Outcome::kNoMemory;
-    return result;
-  }
-  Item* it = new (mem) Item;
-  StashHash(it, hash);
-  it->q_next = nullptr;
-  it->q_prev = nullptr;
-  it->cas = 0;
-  it->refcount.store(1, std::memory_order_relaxed);
-  it->exptime.store(exptime, std::memory_order_relaxed);
-  it->last_access.store(m.now, std::memory_order_relaxed);
-  it->client_flags = flags;
-  it->value_len = value_len;
-  it->key_len = static_cast<std::uint8_t>(key.size());
-  it->SetBits(options.use_cas ? 0 : internal::kCasHidden);
-  it->class_id = static_cast<std::uint8_t>(cls);
-  it->pool_id = pool->id() & 0x7f;
-  it->key_binary = 0;
-  std::memcpy(it->data(), key.data(), key.size());
-  std::memcpy(it->value() + value_len, "\r\n", 2);
+  StashHash(it, base::HashKey(key));
   result.item = ItemRef(it);
   result.outcome = Outcome::kStored;
   return result;
+}
+
+template <typename Edit>
+Outcome Store::Impl::Rewrite(Shard& s, std::unique_lock<std::mutex>& lock, std::uint64_t hash,
+                             Item* it, bool room_for_exptime, Edit edit) {
+  internal::AddRef(it);
+  ItemRef old_ref(it);
+  lock.unlock();
+  Moment m = Now();
+  base::RelTime e = it->exptime();
+  Allocation a = AllocateItem(it->key(), it->client_flags(),
+                              room_for_exptime && e == 0 ? kRoomForExptime : e,
+                              it->value_len(), m);
+  if (!a.item) {
+    lock.lock();
+    return Outcome::kNoMemory;
+  }
+  Item* copy = a.item.get();
+  std::memcpy(copy->value(), it->value(), it->value_len());
+  lock.lock();
+  std::size_t slot = s.SlotOfLocked(hash, it);
+  if (slot == Index::kNone) return Outcome::kNotFound;
+  copy->set_key_binary(it->key_binary());
+  copy->set_cas(it->cas());
+  copy->set_exptime(it->exptime());
+  copy->last_access.store(it->last_access.load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
+  copy->SetBits(it->GetBits());
+  edit(copy);
+  s.MoveLocked(slot, copy);
+  return Outcome::kStored;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,22 +260,35 @@ Store::~Store() = default;
 Lookup Store::Get(std::string_view key, const GetOptions& options) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
-  Moment m = im.Now();
   Shard& s = im.ShardFor(hash);
   Lookup result;
-  std::lock_guard<std::mutex> lock(s.mu);
-  Item* it = im.FindLiveLocked(s, hash, key, m, &result.reason);
-  if (it == nullptr) return result;
-  if (options.bump) Shard::BumpLocked(it, m.now);
-  if (options.touch) it->exptime.store(options.new_exptime, std::memory_order_relaxed);
-  it->refcount.fetch_add(1, std::memory_order_relaxed);
-  result.item = ItemRef(it);
-  return result;
+  for (;;) {
+    Moment m = im.Now();
+    std::unique_lock<std::mutex> lock(s.mu);
+    std::size_t slot;
+    Item* it = im.FindLiveLocked(s, hash, key, m, &result.reason, &slot);
+    if (it == nullptr) return result;
+    if (options.touch) {
+      if (options.new_exptime != 0 && !it->has_exptime()) {
+        Outcome o = im.Rewrite(s, lock, hash, it, true, [](Item*) {});
+        if (o == Outcome::kNoMemory) {
+          result.reason = MissReason::kAbsent;
+          return result;
+        }
+        continue;
+      }
+      it->set_exptime(options.new_exptime);
+    }
+    if (options.bump) Shard::BumpLocked(it, m.now);
+    internal::AddRef(it);
+    result.item = ItemRef(it);
+    return result;
+  }
 }
 
 Allocation Store::Allocate(std::string_view key, std::uint32_t flags, base::RelTime exptime,
                            std::uint32_t value_len) {
-  return impl_->AllocateItem(key, flags, exptime, value_len, base::HashKey(key), impl_->Now());
+  return impl_->AllocateItem(key, flags, exptime, value_len, impl_->Now());
 }
 
 Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
@@ -330,19 +298,32 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique) {
 Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
                    const PutOptions& options) {
   Impl& im = *impl_;
-  Item* it = item->get();
-  // Only an item from this store's Allocate() that was never linked (cas still 0; a failed Put
-  // leaves it so, and it may be tried again): its h_next still holds the key's hash.
-  RC_CHECK(it != nullptr && it->cas == 0 && !it->linked() && it->pool_id == im.pool->id());
-  const std::uint64_t hash = StashedHash(it);
-  const std::string_view key = it->key();
+  // Only an item from this store's Allocate() that was never linked (a failed Put leaves it so,
+  // and it may be tried again): its cas field still holds the key's hash.
+  RC_CHECK(*item && !item->get()->linked() &&
+           internal::SegmentOf(item->get())->pool_id == im.pool->id());
+  const std::uint64_t hash = StashedHash(item->get());
   Shard& s = im.ShardFor(hash);
 
   for (;;) {
+    Item* it = item->get();
+    const std::string_view key = it->key();
     Moment m = im.Now();
     std::unique_lock<std::mutex> lock(s.mu);
+    if (RC_UNLIKELY(internal::SegmentOf(it)->closed.load(std::memory_order_seq_cst))) {
+      // Eviction emptied the segment while the value was arriving: nothing in it may be linked
+      // any more. Move the new item to fresh memory and try again.
+      lock.unlock();
+      Allocation a = im.AllocateItem(key, it->client_flags(), it->exptime(), it->value_len(), m);
+      if (!a.item) return Outcome::kNoMemory;
+      std::memcpy(a.item.get()->value(), it->value(), it->value_len());
+      a.item.get()->set_key_binary(it->key_binary());
+      *item = std::move(a.item);
+      continue;
+    }
     MissReason reason;
-    Item* old = im.FindLiveLocked(s, hash, key, m, &reason);
+    std::size_t slot;
+    Item* old = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
     std::uint8_t inherit = 0;  // stale state carried over by a stale-tolerant cas
     switch (mode) {
       case Mode::kSet:
@@ -361,13 +342,23 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
         if (old == nullptr) return Outcome::kNotFound;
         // With -C every item's CAS reads 0, and memcached 1.6 treats a zero CAS as "no match":
         // cas on a present key is EXISTS.
-        if (im.options.use_cas && old->cas == cas_unique) break;
+        if (im.options.use_cas && old->cas() == cas_unique) break;
         if (options.allow_stale && im.options.use_cas && cas_unique != 0 &&
-            cas_unique < old->cas) {
+            cas_unique < old->cas()) {
           // An older writer finishing late (meta ms I): its value goes in, but marked stale so
           // that the next reader recaches; the expiry and any win token stay as they were.
-          it->exptime.store(old->exptime.load(std::memory_order_relaxed),
-                            std::memory_order_relaxed);
+          if (old->exptime() != it->exptime() && !it->has_exptime()) {
+            // No room for the old expiry in the new item: give it some and come back.
+            lock.unlock();
+            Allocation a = im.AllocateItem(key, it->client_flags(), old->exptime(),
+                                           it->value_len(), m);
+            if (!a.item) return Outcome::kNoMemory;
+            std::memcpy(a.item.get()->value(), it->value(), it->value_len());
+            a.item.get()->set_key_binary(it->key_binary());
+            *item = std::move(a.item);
+            continue;
+          }
+          it->set_exptime(old->exptime());
           inherit = internal::kStale | (old->GetBits() & internal::kWinTokenSent);
           break;
         }
@@ -375,50 +366,55 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
       case Mode::kAppend:
       case Mode::kPrepend: {
         if (old == nullptr) return Outcome::kNotStored;
-        if (im.options.use_cas && cas_unique != 0 && old->cas != cas_unique) {
+        if (im.options.use_cas && cas_unique != 0 && old->cas() != cas_unique) {
           return Outcome::kExists;
         }
-        // The combined item needs an allocation, which may evict, which may need this shard's
-        // lock: hold a reference to the old item, drop the lock, and check afterwards that it
-        // is still the one linked.
-        old->refcount.fetch_add(1, std::memory_order_relaxed);
+        // The combined item needs an allocation, which may evict, which takes shard locks: hold
+        // a reference to the old item, drop the lock, and check afterwards that it is still the
+        // one linked.
+        internal::AddRef(old);
         ItemRef old_ref(old);
         lock.unlock();
-        std::uint64_t len = std::uint64_t{old->value_len} + it->value_len;
+        std::uint64_t len = std::uint64_t{old->value_len()} + it->value_len();
         if (len > UINT32_MAX) return Outcome::kNotStored;
-        Allocation a = im.AllocateItem(key, old->client_flags,
-                                       old->exptime.load(std::memory_order_relaxed),
-                                       static_cast<std::uint32_t>(len), hash, m);
+        Allocation a = im.AllocateItem(key, old->client_flags(), old->exptime(),
+                                       static_cast<std::uint32_t>(len), m);
         // memcached 1.6 answers NOT_STORED when the combined item cannot be allocated, whether
         // it is too large or memory is short (do_store_item: "OOM trying to copy").
         if (a.outcome != Outcome::kStored) return Outcome::kNotStored;
         Item* combined = a.item.get();
         const Item* first = mode == Mode::kAppend ? old : it;
         const Item* second = mode == Mode::kAppend ? it : old;
-        std::memcpy(combined->value(), first->value(), first->value_len);
-        std::memcpy(combined->value() + first->value_len, second->value(), second->value_len);
+        std::memcpy(combined->value(), first->value(), first->value_len());
+        std::memcpy(combined->value() + first->value_len(), second->value(), second->value_len());
+        // memcached's combined item loses ITEM_KEY_BINARY, so a meta `k` would then print the
+        // raw key bytes; we keep the old item's bit instead.
+        combined->set_key_binary(old->key_binary());
         lock.lock();
-        if (!old->linked()) continue;  // replaced or deleted meanwhile: start over
+        if (internal::SegmentOf(combined)->closed.load(std::memory_order_seq_cst)) continue;
+        std::size_t old_slot = s.SlotOfLocked(hash, old);
+        if (old_slot == Index::kNone) continue;  // replaced or deleted meanwhile: start over
         Moment m2 = im.Now();
         if (m2.Flushed(old) || m2.Expired(old)) {
-          s.UnlinkLocked(old, hash, UnlinkCause::kRemove);
+          s.UnlinkLocked(old_slot, hash, UnlinkCause::kRemove);
           return Outcome::kNotStored;
         }
         // A touch may have changed the expiry since we copied it.
-        combined->exptime.store(old->exptime.load(std::memory_order_relaxed),
-                                std::memory_order_relaxed);
-        // memcached's combined item loses ITEM_KEY_BINARY, so a meta `k` would then print the
-        // raw key bytes; we keep the old item's bit instead.
-        combined->key_binary = old->key_binary;
-        combined->cas = im.NextSeq();
-        s.LinkLocked(combined, hash, old, m2.now);
+        if (old->exptime() != combined->exptime()) {
+          if (!combined->has_exptime()) continue;
+          combined->set_exptime(old->exptime());
+        }
+        combined->set_cas(im.NextSeq());
+        s.LinkLocked(combined, hash, old_slot, m2.now);
+        s.MaybeRebuildLocked();
         *item = std::move(a.item);
         return Outcome::kStored;
       }
     }
-    it->cas = im.NextSeq();
-    s.LinkLocked(it, hash, old, m.now);
+    it->set_cas(im.NextSeq());
+    s.LinkLocked(it, hash, slot, m.now);
     if (inherit != 0) it->SetBits(it->GetBits() | inherit);
+    s.MaybeRebuildLocked();
     return Outcome::kStored;
   }
 }
@@ -432,49 +428,82 @@ Outcome Store::Delete(std::string_view key, unsigned* class_id) {
 DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
-  Moment m = im.Now();
   Shard& s = im.ShardFor(hash);
   DeleteResult result;
-  std::lock_guard<std::mutex> lock(s.mu);
-  Item* it = im.FindLiveLocked(s, hash, key, m, &result.reason);
-  if (it == nullptr) return result;
-  result.class_id = ReportedClass(it->class_id);
-  if (options.compare_cas && im.VisibleCas(it->cas) != options.cas) {
-    result.outcome = Outcome::kExists;
+  bool looked = false;
+  for (;;) {
+    Moment m = im.Now();
+    std::unique_lock<std::mutex> lock(s.mu);
+    std::size_t slot;
+    MissReason reason;
+    Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
+    if (!looked) {
+      result.reason = reason;
+      looked = true;
+    }
+    if (it == nullptr) {
+      result.outcome = Outcome::kNotFound;
+      return result;
+    }
+    result.class_id = ItemClass(it);
+    if (options.compare_cas && im.VisibleCas(it) != options.cas) {
+      result.outcome = Outcome::kExists;
+      return result;
+    }
+    if (!options.invalidate) {
+      s.UnlinkLocked(slot, hash, UnlinkCause::kRemove);
+      result.outcome = Outcome::kDeleted;
+      return result;
+    }
+    // Invalidation (memcached process_mdelete_command with I): the item stays readable but
+    // stale, the next reader wins the recache, and a CAS taken before the invalidation no longer
+    // matches. A new CAS means a new item (the copy), which also keeps it on the right side of a
+    // flush_all cut-off, like any other modification.
+    const bool want_room = options.set_exptime && options.exptime != 0;
+    Outcome o = im.Rewrite(s, lock, hash, it, want_room, [&](Item* copy) {
+      if (options.set_exptime) copy->set_exptime(options.exptime);
+      copy->SetBits(static_cast<std::uint8_t>((copy->GetBits() | internal::kStale) &
+                                              ~internal::kWinTokenSent));
+      copy->set_cas(im.NextSeq());
+    });
+    if (o == Outcome::kNotFound) continue;
+    if (o == Outcome::kNoMemory) {
+      // No memory for the invalidated copy: deleting is the safe way to make readers recache.
+      std::size_t again;
+      MissReason r2;
+      if (im.FindLiveLocked(s, hash, key, im.Now(), &r2, &again) != nullptr) {
+        s.UnlinkLocked(again, hash, UnlinkCause::kRemove);
+      }
+    }
+    result.outcome = Outcome::kDeleted;
+    result.invalidated = true;
     return result;
   }
-  result.outcome = Outcome::kDeleted;
-  if (!options.invalidate) {
-    s.UnlinkLocked(it, hash, UnlinkCause::kRemove);
-    return result;
-  }
-  // Invalidation (memcached process_mdelete_command with I): the item stays readable but stale,
-  // the next reader wins the recache, and a CAS taken before the invalidation no longer matches.
-  // Readers may hold the item, hence the atomic CAS store; the new sequence number also keeps it
-  // on the right side of a flush_all cut-off, like any other modification.
-  if (options.set_exptime) it->exptime.store(options.exptime, std::memory_order_relaxed);
-  it->SetBits(static_cast<std::uint8_t>((it->GetBits() | internal::kStale) &
-                                        ~internal::kWinTokenSent));
-  std::atomic_ref<std::uint64_t>(it->cas).store(im.NextSeq(), std::memory_order_relaxed);
-  result.invalidated = true;
-  return result;
 }
 
 Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
-  Moment m = im.Now();
   Shard& s = im.ShardFor(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
-  MissReason reason;
-  Item* it = im.FindLiveLocked(s, hash, key, m, &reason);
-  if (it == nullptr) return Outcome::kNotFound;
-  // memcached's touch is a fetch with a new expiry (items.c do_item_touch): it bumps the item
-  // and leaves its CAS alone.
-  it->exptime.store(exptime, std::memory_order_relaxed);
-  Shard::BumpLocked(it, m.now);
-  if (class_id != nullptr) *class_id = ReportedClass(it->class_id);
-  return Outcome::kTouched;
+  for (;;) {
+    Moment m = im.Now();
+    std::unique_lock<std::mutex> lock(s.mu);
+    MissReason reason;
+    std::size_t slot;
+    Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
+    if (it == nullptr) return Outcome::kNotFound;
+    if (exptime != 0 && !it->has_exptime()) {
+      Outcome o = im.Rewrite(s, lock, hash, it, true, [](Item*) {});
+      if (o == Outcome::kNoMemory) return Outcome::kNoMemory;
+      continue;
+    }
+    // memcached's touch is a fetch with a new expiry (items.c do_item_touch): it bumps the item
+    // and leaves its CAS alone.
+    it->set_exptime(exptime);
+    Shard::BumpLocked(it, m.now);
+    if (class_id != nullptr) *class_id = ItemClass(it);
+    return Outcome::kTouched;
+  }
 }
 
 IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta) {
@@ -492,31 +521,28 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
     Moment m = im.Now();
     std::unique_lock<std::mutex> lock(s.mu);
     MissReason reason;
-    Item* it = im.FindLiveLocked(s, hash, key, m, &reason);
+    std::size_t slot;
+    Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
     if (it == nullptr) {
       result.outcome = Outcome::kNotFound;
       result.reason = reason;
       return result;
     }
+    const std::uint32_t old_len = it->value_len();
     // memcached's do_add_delta: an empty value is non-numeric before the CAS is compared.
-    if (it->value_len == 0) {
+    if (old_len == 0) {
       result.outcome = Outcome::kNonNumeric;
       return result;
     }
-    if (options.compare_cas != 0 && im.VisibleCas(it->cas) != options.compare_cas) {
+    if (options.compare_cas != 0 && im.VisibleCas(it) != options.compare_cas) {
       result.outcome = Outcome::kExists;
       return result;
     }
     std::uint64_t value;
-    if (!ParseCounter(it->value(), it->value_len, &value)) {
+    if (!ParseCounter(it->value(), old_len, &value)) {
       result.outcome = Outcome::kNonNumeric;
       return result;
     }
-    result.exptime_before = it->exptime.load(std::memory_order_relaxed);
-    // ma T applies to the item that holds the new number. (memcached sets it on the item
-    // do_add_delta returns, which is the replaced one when the number did not fit in place, so
-    // the new expiry is lost there; we apply it either way.)
-    result.exptime = options.touch ? options.new_exptime : result.exptime_before;
     if (incr) {
       value += delta;  // wraps mod 2^64, as memcached does
     } else {
@@ -527,29 +553,17 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
     auto len = static_cast<std::uint32_t>(conv.ptr - digits);
     result.value = value;
 
-    // In place only when the table holds the only reference: references are taken under this
-    // lock, so nobody can be reading the value (memcached's "refcount == 2" test).
-    if (len <= it->value_len && it->refcount.load(std::memory_order_acquire) == 1) {
-      std::memcpy(it->value(), digits, len);
-      std::memset(it->value() + len, ' ', it->value_len - len);
-      it->cas = im.NextSeq();
-      it->last_access.store(m.now, std::memory_order_relaxed);
-      if (options.touch) it->exptime.store(options.new_exptime, std::memory_order_relaxed);
-      result.outcome = Outcome::kStored;
-      result.cas = im.VisibleCas(it->cas);
-      result.class_id = ReportedClass(it->class_id);
-      return result;
-    }
-
-    // A new item. A shorter number keeps the old length, padded, as in place: memcached would
-    // shrink the value here (it only pads in place), which makes the stored bytes depend on
-    // whether a reader happened to hold the item; we keep one rule.
-    std::uint32_t new_len = std::max(len, it->value_len);
-    it->refcount.fetch_add(1, std::memory_order_relaxed);
+    // Always a new item: the number gets a new CAS, and a linked item's bytes never change under
+    // a reader. A shorter number keeps the old length, padded with spaces, as memcached does when
+    // it edits in place (it would shrink the value when it cannot, which makes the stored bytes
+    // depend on whether a reader happened to hold the item; we keep one rule).
+    std::uint32_t new_len = std::max(len, old_len);
+    base::RelTime e = it->exptime();
+    base::RelTime want = options.touch ? options.new_exptime : e;
+    internal::AddRef(it);
     ItemRef old_ref(it);
     lock.unlock();
-    Allocation a = im.AllocateItem(key, it->client_flags,
-                                   it->exptime.load(std::memory_order_relaxed), new_len, hash, m);
+    Allocation a = im.AllocateItem(key, it->client_flags(), want, new_len, m);
     if (a.outcome != Outcome::kStored) {
       result.outcome = Outcome::kNoMemory;  // memcached: "SERVER_ERROR out of memory"
       return result;
@@ -557,19 +571,32 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
     Item* fresh = a.item.get();
     std::memcpy(fresh->value(), digits, len);
     std::memset(fresh->value() + len, ' ', new_len - len);
+    fresh->set_key_binary(it->key_binary());
     lock.lock();
-    if (!it->linked()) continue;  // replaced or deleted meanwhile: the number may be stale
+    if (internal::SegmentOf(fresh)->closed.load(std::memory_order_seq_cst)) continue;
+    std::size_t old_slot = s.SlotOfLocked(hash, it);
+    if (old_slot == Index::kNone) continue;  // replaced or deleted meanwhile: the number may be stale
     Moment m2 = im.Now();
     if (m2.Flushed(it) || m2.Expired(it)) continue;
-    result.exptime_before = it->exptime.load(std::memory_order_relaxed);
+    result.exptime_before = it->exptime();
     result.exptime = options.touch ? options.new_exptime : result.exptime_before;
-    fresh->exptime.store(result.exptime, std::memory_order_relaxed);
-    fresh->key_binary = it->key_binary;
-    fresh->cas = im.NextSeq();
-    s.LinkLocked(fresh, hash, it, m2.now);
+    if (fresh->exptime() != result.exptime) {
+      if (!fresh->has_exptime()) continue;  // touched meanwhile; the next pass sizes it right
+      fresh->set_exptime(result.exptime);
+    }
+    fresh->set_cas(im.NextSeq());
+    // total_items counts it as memcached does: only when the number outgrew the old value,
+    // where memcached cannot edit in place and links a new item.
+    s.LinkLocked(fresh, hash, old_slot, m2.now, len > old_len);
+    // The counter keeps the old item's standing in the eviction policy.
+    fresh->SetBits(static_cast<std::uint8_t>(
+        (fresh->GetBits() & ~(internal::kFreqMask | internal::kFetched)) |
+        (it->GetBits() & (internal::kFreqMask | internal::kFetched | internal::kStale |
+                          internal::kWinTokenSent))));
+    s.MaybeRebuildLocked();
     result.outcome = Outcome::kStored;
-    result.cas = im.VisibleCas(fresh->cas);
-    result.class_id = ReportedClass(fresh->class_id);
+    result.cas = im.VisibleCas(fresh);
+    result.class_id = ItemClass(fresh);
     return result;
   }
 }
@@ -579,16 +606,22 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
   const std::uint64_t hash = base::HashKey(key);
   Shard& s = im.ShardFor(hash);
   MetaLookup r;
+  // Whether a step will set a non-zero expiry on an existing item (which then needs room for it).
+  bool sets_expiry = false;
+  for (std::size_t i = 0; i < options.nsteps && i < options.steps.size(); ++i) {
+    if (options.steps[i] == MetaStep::kTouch && options.touch_exptime != 0) sets_expiry = true;
+  }
   // A vivified item is allocated with the shard unlocked (allocating may evict, which takes shard
   // locks) and linked only if the key is still missing when the lock is back. It is declared
-  // before the lock so that an unused one is freed after the lock is released.
+  // before the lock so that an unused one is released after the lock is.
   Allocation fresh;
   bool looked = false;
   for (;;) {
     Moment m = im.Now();
     std::unique_lock<std::mutex> lock(s.mu);
     MissReason reason;
-    Item* it = im.FindLiveLocked(s, hash, key, m, &reason);
+    std::size_t slot;
+    Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
     if (!looked) {
       r.reason = reason;  // the first lookup's verdict is what the counters report
       looked = true;
@@ -597,15 +630,27 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
       if (!options.vivify) return r;
       if (!fresh.item) {
         lock.unlock();
-        fresh = im.AllocateItem(key, 0, 0, 0, hash, m);
+        // With room for an expiry: the N step (or a T step) sets one.
+        fresh = im.AllocateItem(key, 0, kRoomForExptime, 0, m);
         if (!fresh.item) return r;  // no memory for a placeholder: a plain miss, as memcached
-        fresh.item.get()->key_binary = options.vivify_key_binary ? 1 : 0;
+        fresh.item.get()->set_key_binary(options.vivify_key_binary);
+        fresh.item.get()->set_exptime(0);
         continue;
       }
       it = fresh.item.get();
-      it->cas = im.NextSeq();
-      s.LinkLocked(it, hash, nullptr, m.now);
+      if (internal::SegmentOf(it)->closed.load(std::memory_order_seq_cst)) {
+        lock.unlock();
+        fresh = Allocation{};
+        continue;
+      }
+      it->set_cas(im.NextSeq());
+      s.LinkLocked(it, hash, Index::kNone, m.now);
+      s.MaybeRebuildLocked();
       r.created = true;
+    } else if (sets_expiry && !it->has_exptime()) {
+      Outcome o = im.Rewrite(s, lock, hash, it, true, [](Item*) {});
+      if (o == Outcome::kNoMemory) return r;
+      continue;
     }
 
     const std::uint8_t bits = it->GetBits();
@@ -613,20 +658,20 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
     r.stale = (bits & internal::kStale) != 0;
     r.fetched = (bits & internal::kFetched) != 0;
     r.last_access = it->last_access.load(std::memory_order_relaxed);
-    base::RelTime e = it->exptime.load(std::memory_order_relaxed);
+    base::RelTime e = it->exptime();
     bool won = false;
     bool read = false;
     for (std::size_t i = 0; i < options.nsteps && i < options.steps.size(); ++i) {
       switch (options.steps[i]) {
         case MetaStep::kTouch:
           e = options.touch_exptime;
-          it->exptime.store(e, std::memory_order_relaxed);
+          it->set_exptime(e);
           r.touched = true;
           break;
         case MetaStep::kVivify:
           if (r.created) {
             e = options.vivify_exptime;
-            it->exptime.store(e, std::memory_order_relaxed);
+            it->set_exptime(e);
             won = true;
           }
           break;
@@ -650,7 +695,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
     if (r.created) {
       r.item = std::move(fresh.item);
     } else {
-      it->refcount.fetch_add(1, std::memory_order_relaxed);
+      internal::AddRef(it);
       r.item = ItemRef(it);
     }
     return r;
@@ -687,11 +732,11 @@ std::size_t Store::Crawl(std::size_t max_items) {
     bool wrapped;
     {
       std::lock_guard<std::mutex> lock(s.mu);
-      wrapped = s.CrawlLocked(&im.crawl_bucket, max_items - checked, kCrawlBucketsPerLock, m,
+      wrapped = s.CrawlLocked(&im.crawl_slot, max_items - checked, kCrawlSlotsPerLock, m,
                               &checked);
     }
     if (wrapped) {
-      im.crawl_bucket = 0;
+      im.crawl_slot = 0;
       im.crawl_shard = (im.crawl_shard + 1) % n;
       ++shards_done;
     }
@@ -713,7 +758,8 @@ void Store::SetMemoryLimit(std::size_t bytes) { impl_->pool->set_limit(bytes); }
 Stats Store::GetStats() const {
   const Impl& im = *impl_;
   Stats st;
-  std::uint64_t buckets = 0;
+  std::uint64_t slots = 0;
+  std::uint64_t table_bytes = 0;
   for (const auto& s : im.shards) {
     std::lock_guard<std::mutex> lock(s->mu);
     const internal::ShardCounters& c = s->counters();
@@ -726,18 +772,18 @@ Stats Store::GetStats() const {
     st.evicted_unfetched += c.evicted_unfetched;
     st.crawler_reclaimed += c.crawler_reclaimed;
     st.crawler_items_checked += c.crawler_items_checked;
-    buckets += s->buckets();
+    slots += s->table_slots();
+    table_bytes += s->table_bytes();
   }
   st.memory_limit = im.pool->limit();
   st.malloc_fails = im.malloc_fails.load(std::memory_order_relaxed);
-  st.hash_power_level = static_cast<unsigned>(std::bit_width(buckets) - 1);
-  st.hash_bytes = buckets * sizeof(Item*);
+  st.hash_power_level = static_cast<unsigned>(std::bit_width(slots) - 1);
+  st.hash_bytes = table_bytes;
   return st;
 }
 
 std::vector<ClassStats> Store::GetClassStats() const {
   const Impl& im = *impl_;
-  const SizeClasses& classes = SizeClasses::Get();
   std::vector<ClassStats> all(im.num_classes);
   std::vector<base::RelTime> oldest(im.num_classes, 0);
   for (const auto& s : im.shards) {
@@ -754,10 +800,9 @@ std::vector<ClassStats> Store::GetClassStats() const {
       cs.evicted_unfetched += cc[i].evicted_unfetched;
       cs.crawler_reclaimed += cc[i].crawler_reclaimed;
     }
-    s->OldestAccessLocked(&oldest, kOldestAccessWalk);
+    s->OldestAccessLocked(&oldest, kOldestAccessSample);
   }
-  // A class with items but none near a queue tail gets the oldest access sampled anywhere: the
-  // tails hold the least recently inserted items, so that bounds its age from above.
+  // A class with items but none in the sample gets the oldest access sampled anywhere.
   base::RelTime oldest_sampled = 0;
   for (base::RelTime t : oldest) {
     if (t != 0 && (oldest_sampled == 0 || t < oldest_sampled)) oldest_sampled = t;
@@ -766,8 +811,8 @@ std::vector<ClassStats> Store::GetClassStats() const {
   for (unsigned i = 0; i < im.num_classes; ++i) {
     if (all[i].items == 0) continue;
     ClassStats cs = all[i];
-    cs.id = ReportedClass(i + 1);
-    cs.chunk_size = classes.ClassSize(i + 1);
+    cs.id = i + 1;
+    cs.chunk_size = internal::ReportedClassSize(i + 1);
     cs.outofmemory = im.outofmemory[i].load(std::memory_order_relaxed);
     cs.oldest_access = oldest[i] != 0 ? oldest[i] : oldest_sampled;
     result.push_back(cs);
@@ -787,17 +832,10 @@ void Store::ResetStats() {
   }
 }
 
-unsigned Store::ClassOf(std::size_t size) {
-  return ReportedClass(SizeClasses::Get().ClassOf(std::max(size, Item::TotalSize(1, 0))));
-}
+unsigned Store::ClassOf(std::size_t size) { return internal::ReportedClassOf(size); }
 
-std::size_t Store::ClassSize(unsigned id) {
-  const SizeClasses& classes = SizeClasses::Get();
-  unsigned first = classes.ClassOf(Item::TotalSize(1, 0));
-  unsigned internal_id = id + first - 1;
-  return id >= 1 && internal_id <= classes.count() ? classes.ClassSize(internal_id) : 0;
-}
+std::size_t Store::ClassSize(unsigned id) { return internal::ReportedClassSize(id); }
 
-std::size_t Store::ItemOverhead() { return sizeof(Item) + 2; }
+std::size_t Store::ItemOverhead() { return Item::HeaderSize(0); }
 
 }  // namespace rc::store

@@ -1,9 +1,10 @@
 // store/store.h -- the item store: the only header of src/store/ other modules may include.
 //
-// The store keeps items (key, value, client flags, expiry, CAS) in memory allocated from a
-// dedicated jemalloc arena, accounts every allocation by its real usable size against the memory
-// limit, and evicts when full (or refuses, with evictions off: memcached -M). It knows nothing of
-// protocols, connections or the cluster. See doc/store.md for the layout and the eviction policy.
+// The store keeps items (key, value, client flags, expiry, CAS) packed into segments allocated
+// from a dedicated jemalloc arena, accounts segments and hash tables against the memory limit,
+// and evicts whole segments when full (or refuses, with evictions off: memcached -M). It knows
+// nothing of protocols, connections or the cluster. See doc/store.md for the layout and the
+// eviction policy.
 //
 // Thread-safety: every method may be called from any thread. The store is split into shards by
 // key hash, each with its own lock, hash table and eviction queue, so workers on different keys
@@ -45,13 +46,14 @@ enum class Mode : std::uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend, kCas }
 // Why a lookup missed, for get_expired / get_flushed.
 enum class MissReason : std::uint8_t { kHit, kAbsent, kExpired, kFlushed };
 
-// A counted reference to an item. While an ItemRef is alive the item's memory stays valid even if
-// another thread deletes, replaces or evicts the key, which is what lets a connection write a
-// value straight from item memory with writev. Move-only; destroying it drops the reference.
+// A counted reference to an item (it pins the segment the item lives in). While an ItemRef is
+// alive the item's memory stays valid even if another thread deletes, replaces or evicts the key,
+// which is what lets a connection write a value straight from item memory with writev. Move-only;
+// destroying it drops the reference.
 class ItemRef {
  public:
   ItemRef() = default;
-  explicit ItemRef(internal::Item* item) : item_(item) {}  // adopts one reference
+  explicit ItemRef(internal::Item* item) : item_(item) {}  // adopts one segment reference
   ItemRef(ItemRef&& other) noexcept : item_(other.item_) { other.item_ = nullptr; }
   ItemRef& operator=(ItemRef&& other) noexcept;
   ItemRef(const ItemRef&) = delete;
@@ -62,14 +64,13 @@ class ItemRef {
   void Reset();
 
   std::string_view key() const;
-  std::string_view value() const;            // the value bytes
-  std::string_view value_with_crlf() const;  // the value followed by "\r\n" (kept in the item)
+  std::string_view value() const;            // the value bytes (no "\r\n" follows them)
   std::uint32_t flags() const;
   std::uint64_t cas() const;                 // 0 when CAS is disabled (-C)
   base::RelTime exptime() const;             // 0 = never
   base::RelTime last_access() const;
-  // The value to fill, for an item from Allocate() that has not been Put() yet. The "\r\n" after
-  // it is already in place.
+  // The value to fill (value().size() bytes), for an item from Allocate() that has not been
+  // Put() yet.
   char* writable_value() const;
   // The item's size class, as `stats slabs` numbers them (see Store::ClassOf).
   unsigned class_id() const;
@@ -200,7 +201,7 @@ struct MetaLookup {
 struct Stats {
   std::uint64_t curr_items = 0;
   std::uint64_t total_items = 0;       // items linked since start (or `stats reset`)
-  std::uint64_t bytes = 0;             // accounted bytes of linked items (usable sizes)
+  std::uint64_t bytes = 0;             // bytes linked items occupy in their segments
   std::uint64_t memory_limit = 0;
   std::uint64_t evictions = 0;
   std::uint64_t reclaimed = 0;         // expired items whose memory was reused or freed
@@ -210,15 +211,15 @@ struct Stats {
   std::uint64_t crawler_items_checked = 0;
   std::uint64_t malloc_fails = 0;
   unsigned hash_power_level = 0;       // log2 of the total bucket count
-  std::uint64_t hash_bytes = 0;
+  std::uint64_t hash_bytes = 0;        // hash and ghost tables (charged to the limit)
 };
 
-// Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes:
-// an item's class is that of its allocation, numbered from 1 (the smallest class an item can
-// occupy) upwards in size order.
+// Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes,
+// used as size buckets: an item is counted in the class its size falls in, numbered from 1 (the
+// smallest class an item can fall in) upwards in size order.
 struct ClassStats {
   unsigned id = 0;
-  std::size_t chunk_size = 0;          // the class's allocation size
+  std::size_t chunk_size = 0;          // the class's upper bound
   std::uint64_t items = 0;
   std::uint64_t requested_bytes = 0;   // sum of item sizes before rounding up to the class
   std::uint64_t evicted = 0;
@@ -311,12 +312,14 @@ class Store {
   // `stats reset`: zeroes the counters (not curr_items, bytes or the limit).
   void ResetStats();
 
-  // The size class an item of `size` total bytes lands in. Classes are jemalloc's, numbered from
-  // the smallest one an item can occupy, so small items are class 1 as in memcached.
+  // The size class an item of `size` total bytes is counted in. Classes are jemalloc's size
+  // classes, numbered from the smallest one an item can occupy, so small items are class 1 as in
+  // memcached (items themselves are packed into segments, not rounded up to a class).
   static unsigned ClassOf(std::size_t size);
-  // The allocation size of class `id` (as ClassOf numbers them); 0 when there is no such class.
+  // The upper bound of class `id` (as ClassOf numbers them); 0 when there is no such class.
   static std::size_t ClassSize(unsigned id);
-  // Bytes of header the store adds to key + value (for `stats sizes` and documentation).
+  // Bytes of header the store adds to key + value at the least (no expiry, flags 0, value under
+  // 256 bytes; each of those adds 4), for `stats sizes` and documentation.
   static std::size_t ItemOverhead();
 
  private:

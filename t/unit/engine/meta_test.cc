@@ -100,7 +100,10 @@ class MetaTest : public ::testing::Test {
           MetaGetResult g = engine_.MetaGet(req, &stats_);
           if (!proto::MetaReplySuppressed(req, g.info)) {
             out.append(line, proto::FormatMetaReply(line, req, g.info));
-            if (g.item && req.Has('v')) out += g.item.value_with_crlf();
+            if (g.item && req.Has('v')) {
+              out += g.item.value();
+              out += "\r\n";
+            }
           }
           break;
         }

@@ -118,10 +118,14 @@ TEST_F(MetaStoreTest, InvalidationMarksStaleRenewsCasAndWithdrawsTheWin) {
                                                       .exptime = 1050});
   EXPECT_EQ(d.outcome, Outcome::kDeleted);
   EXPECT_TRUE(d.invalidated);
-  // A reference held across the invalidation sees the new state.
-  EXPECT_TRUE(before.item.stale());
-  EXPECT_GT(before.item.cas(), cas);
-  EXPECT_EQ(before.item.exptime(), 1050u);
+  // The new state is a new item (a new CAS is a new item); a reference held across the
+  // invalidation keeps reading the old one, as a reply already being sent should.
+  EXPECT_FALSE(before.item.stale());
+  EXPECT_EQ(before.item.cas(), cas);
+  Lookup after = store_->Get("k", GetOptions{.bump = false});
+  EXPECT_TRUE(after.item.stale());
+  EXPECT_GT(after.item.cas(), cas);
+  EXPECT_EQ(after.item.exptime(), 1050u);
   MetaLookup r = Mg("k");
   EXPECT_TRUE(r.stale);
   EXPECT_TRUE(r.won);

@@ -1,25 +1,25 @@
-// store/item.cc -- the Pool (a dedicated jemalloc arena plus its byte account) and ItemRef.
+// store/pool.cc -- the Pool: segments from a dedicated jemalloc arena, and their byte account.
 //
-// Why a dedicated arena: item memory then never shares extents with the rest of the process
+// Why a dedicated arena: segment memory then never shares extents with the rest of the process
 // (connection buffers), so what the store frees can go back to the OS on the arena's own
-// schedule, and the arena's statistics describe items alone: the Pool purges it and measures
-// its overhead to keep RSS, not just the charges, within the limit. Items bypass the thread cache
-// (MALLOCX_TCACHE_NONE): a cache would hide freed memory from the arena, and the accounting
-// already serialises on an atomic, so the per-bin lock it saves is not the bottleneck.
+// schedule, and the arena's statistics describe the store alone: the Pool purges it and measures
+// its overhead to keep RSS, not just the charges, within the limit. Segments bypass the thread
+// cache (MALLOCX_TCACHE_NONE): they are large, and a cache would hide freed memory from the arena.
 //
-// Sanitizer builds (RC_SANITIZERS) take items from plain malloc instead, so AddressSanitizer sees
-// every item as its own block and reports a use after the last ItemRef let go, or an overrun of
-// the value. The accounting is identical: it charges jemalloc's class size either way.
+// Sanitizer builds (RC_SANITIZERS) take segments from aligned_alloc instead, so AddressSanitizer
+// sees plain heap blocks. The accounting is the same.
 #include <jemalloc/jemalloc.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 
 #include "ringcached/base/check.h"
 #include "ringcached/store/store.h"
 #include "store/item.h"
+#include "store/pool.h"
 
 namespace rc::store {
 namespace internal {
@@ -58,13 +58,17 @@ void SetArenaDecay(unsigned arena, const char* what, long ms) {
 std::atomic<Pool*> Pool::registry_[kMaxPools];
 std::mutex Pool::registry_mu_;
 
-Pool::Pool(std::size_t limit, bool account_overhead)
-    : effective_limit_(limit), limit_(limit), account_overhead_(account_overhead) {
+Pool::Pool(std::size_t limit, bool account_overhead, std::size_t segment_bytes)
+    : effective_limit_(limit),
+      limit_(limit),
+      account_overhead_(account_overhead),
+      segment_bytes_(segment_bytes) {
+  RC_CHECK(std::has_single_bit(segment_bytes) && segment_bytes <= kSegmentAlign);
   {
     std::lock_guard<std::mutex> lock(registry_mu_);
     unsigned slot = 0;
     while (slot < kMaxPools && registry_[slot].load(std::memory_order_relaxed) != nullptr) ++slot;
-    RC_CHECK(slot < kMaxPools);  // more than 128 live Stores in one process
+    RC_CHECK(slot < kMaxPools);  // more than 256 live Stores in one process
     id_ = static_cast<std::uint8_t>(slot);
     registry_[slot].store(this, std::memory_order_release);
   }
@@ -73,14 +77,10 @@ Pool::Pool(std::size_t limit, bool account_overhead)
   RC_CHECK(mallctl("arenas.create", &arena_, &len, nullptr, 0) == 0);
   SetArenaDecay(arena_, "dirty_decay_ms", kDirtyDecayMs);
   SetArenaDecay(arena_, "muzzy_decay_ms", kMuzzyDecayMs);
-  mallocx_flags_ = MALLOCX_ARENA(arena_) | MALLOCX_TCACHE_NONE;
-  // Large extents carry one page of padding so that, by default ("cache oblivious"), jemalloc
-  // can start the data at a random cache line within the first page. The data then touches one
-  // page more than its class size -- 25% more RSS than we account for a 16 KiB item. Asking for
-  // page alignment turns the random offset off: the data starts at the extent's first page and
-  // the padding page at its end is never touched.
-  std::size_t page = SizeClasses::Get().page();
-  large_mallocx_flags_ = mallocx_flags_ | MALLOCX_LG_ALIGN(std::countr_zero(page));
+  // Every segment is aligned to kSegmentAlign (item.h). That also turns off jemalloc's
+  // cache-oblivious random offset for large extents, so a segment touches no page beyond its size.
+  mallocx_flags_ = MALLOCX_ARENA(arena_) | MALLOCX_TCACHE_NONE |
+                   MALLOCX_LG_ALIGN(std::countr_zero(kSegmentAlign));
 
   purge_miblen_ = sizeof(purge_mib_) / sizeof(purge_mib_[0]);
   RC_CHECK(mallctlnametomib("arena.0.purge", purge_mib_, &purge_miblen_) == 0);
@@ -95,6 +95,10 @@ Pool::Pool(std::size_t limit, bool account_overhead)
 }
 
 Pool::~Pool() {
+  for (Segment* s : free_) {
+    used_.fetch_sub(s->bytes, std::memory_order_relaxed);
+    Free(s);
+  }
 #ifndef RC_SANITIZERS
   char name[64];
   std::snprintf(name, sizeof(name), "arena.%u.destroy", arena_);
@@ -117,33 +121,95 @@ void Pool::UpdateEffectiveLimit() {
   effective_limit_.store(lim - over, std::memory_order_relaxed);
 }
 
-void* Pool::Allocate(std::size_t total, unsigned class_id) {
+std::size_t Pool::DedicatedBytes(std::size_t item_bytes) const {
+  std::size_t want = Segment::kHeaderBytes + item_bytes;
 #ifdef RC_SANITIZERS
-  (void)class_id;
-  return std::malloc(total);
+  return (want + 4095) & ~std::size_t{4095};
 #else
-  return mallocx(total, SizeClasses::Get().IsLarge(class_id) ? large_mallocx_flags_
-                                                              : mallocx_flags_);
+  return nallocx(want, mallocx_flags_);
 #endif
 }
 
-void Pool::Free(Item* item) {
-  std::size_t usable = item->usable_size();
+Segment* Pool::TakeFree() {
+  std::lock_guard<std::mutex> lock(free_mu_);
+  if (free_.empty()) return nullptr;
+  Segment* s = free_.back();
+  free_.pop_back();
+  s->refs.store(1, std::memory_order_relaxed);
+  s->list = SegmentList::kNone;
+  s->closed.store(false, std::memory_order_relaxed);
+  s->write_offset = 0;
+  s->live_bytes.store(0, std::memory_order_relaxed);
+  s->newer = s->older = nullptr;
+  return s;
+}
+
+Segment* Pool::AllocateSegment(std::size_t bytes, bool dedicated) {
 #ifdef RC_SANITIZERS
-  std::free(item);
-  used_.fetch_sub(usable, std::memory_order_relaxed);
+  void* mem = std::aligned_alloc(kSegmentAlign, (bytes + kSegmentAlign - 1) & ~(kSegmentAlign - 1));
 #else
-  // sdallocx accepts any size between the request and the usable size; the class size is the
-  // cheapest for jemalloc to map back to its bin.
-  sdallocx(item, usable,
-           SizeClasses::Get().IsLarge(item->class_id) ? large_mallocx_flags_ : mallocx_flags_);
-  used_.fetch_sub(usable, std::memory_order_relaxed);
+  void* mem = mallocx(bytes, mallocx_flags_);
+#endif
+  if (mem == nullptr) return nullptr;
+  auto* s = new (mem) Segment;
+  s->refs.store(1, std::memory_order_relaxed);
+  s->pool_id = id_;
+  s->dedicated = dedicated;
+  s->list = SegmentList::kNone;
+  s->closed.store(false, std::memory_order_relaxed);
+  s->bytes = bytes;
+  s->write_offset = 0;
+  s->live_bytes.store(0, std::memory_order_relaxed);
+  s->newer = s->older = nullptr;
+  s->reserved_[0] = s->reserved_[1] = 0;
+  return s;
+}
+
+void Pool::Retire(Segment* segment) {
+  if (!segment->dedicated && !OverLimit()) {
+    segment->list = SegmentList::kFree;
+    std::lock_guard<std::mutex> lock(free_mu_);
+    free_.push_back(segment);
+    return;
+  }
+  std::size_t bytes = segment->bytes;
+  Free(segment);
+  used_.fetch_sub(bytes, std::memory_order_relaxed);
+#ifndef RC_SANITIZERS
   std::size_t threshold = std::max(limit() / kPurgeDivisor, kMinPurgeBytes);
-  if (freed_since_purge_.fetch_add(usable, std::memory_order_relaxed) + usable >= threshold &&
+  if (freed_since_purge_.fetch_add(bytes, std::memory_order_relaxed) + bytes >= threshold &&
       freed_since_purge_.exchange(0, std::memory_order_relaxed) >= threshold) {
     PurgeAndMeasure();
   }
 #endif
+}
+
+bool Pool::DropFree() {
+  Segment* s;
+  {
+    std::lock_guard<std::mutex> lock(free_mu_);
+    if (free_.empty()) return false;
+    s = free_.back();
+    free_.pop_back();
+  }
+  std::size_t bytes = s->bytes;
+  Free(s);
+  used_.fetch_sub(bytes, std::memory_order_relaxed);
+  return true;
+}
+
+void Pool::Free(Segment* segment) {
+#ifdef RC_SANITIZERS
+  std::free(segment);
+#else
+  sdallocx(segment, segment->bytes, mallocx_flags_);
+#endif
+}
+
+void ReleaseSegment(Segment* segment) {
+  if (segment->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    Pool::ById(segment->pool_id)->Retire(segment);
+  }
 }
 
 void Pool::PurgeAndMeasure() {
@@ -173,65 +239,4 @@ void Pool::PurgeAndMeasure() {
 }
 
 }  // namespace internal
-
-// ---------------------------------------------------------------------------------------------
-// ItemRef
-
-ItemRef& ItemRef::operator=(ItemRef&& other) noexcept {
-  if (this != &other) {
-    Reset();
-    item_ = other.item_;
-    other.item_ = nullptr;
-  }
-  return *this;
-}
-
-void ItemRef::Reset() {
-  if (item_ != nullptr) {
-    internal::ReleaseItem(item_);
-    item_ = nullptr;
-  }
-}
-
-std::string_view ItemRef::key() const { return item_->key(); }
-
-std::string_view ItemRef::value() const { return {item_->value(), item_->value_len}; }
-
-std::string_view ItemRef::value_with_crlf() const {
-  return {item_->value(), static_cast<std::size_t>(item_->value_len) + 2};
-}
-
-std::uint32_t ItemRef::flags() const { return item_->client_flags; }
-
-std::uint64_t ItemRef::cas() const {
-  if ((item_->GetBits() & internal::kCasHidden) != 0) return 0;
-  // A meta invalidation may renew the CAS of a linked item while we hold it.
-  return std::atomic_ref<std::uint64_t>(item_->cas).load(std::memory_order_relaxed);
-}
-
-bool ItemRef::fetched() const { return (item_->GetBits() & internal::kFetched) != 0; }
-
-bool ItemRef::stale() const { return (item_->GetBits() & internal::kStale) != 0; }
-
-bool ItemRef::win_token_sent() const {
-  return (item_->GetBits() & internal::kWinTokenSent) != 0;
-}
-
-bool ItemRef::key_binary() const { return item_->key_binary != 0; }
-
-void ItemRef::set_key_binary(bool binary) {
-  RC_CHECK(!item_->linked() && item_->cas == 0);  // only before Put()
-  item_->key_binary = binary ? 1 : 0;
-}
-
-base::RelTime ItemRef::exptime() const { return item_->exptime.load(std::memory_order_relaxed); }
-
-base::RelTime ItemRef::last_access() const {
-  return item_->last_access.load(std::memory_order_relaxed);
-}
-
-char* ItemRef::writable_value() const { return item_->value(); }
-
-unsigned ItemRef::class_id() const { return internal::ReportedClass(item_->class_id); }
-
 }  // namespace rc::store

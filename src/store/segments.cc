@@ -1,0 +1,393 @@
+// store/segments.cc -- the segment space: writer heads, the small and main segment queues, and
+// eviction over whole segments (S3-FIFO's policy, Segcache's mechanism).
+//
+// New items are appended to the calling thread's small head. A full head is sealed onto the
+// SMALL queue. When memory is short, the oldest segment leaves: from small while small holds more
+// than a tenth of the queued bytes, else from main. Every item still linked in it is then judged
+// as S3-FIFO judges an item at a queue's tail:
+//   * expired or flushed: reclaimed;
+//   * read since it arrived (frequency > 0): copied to the main head -- from small with its
+//     frequency cleared (promotion), from main with one access fewer (CLOCK's second chance);
+//   * otherwise evicted, and a key evicted from small leaves a fingerprint in its shard's ghost
+//     table, so that it comes back as proven.
+// So one-hit wonders leave with their small segment, and anything read twice settles in main,
+// while memory is only ever freed a whole segment at a time, with no fragmentation.
+//
+// A dedicated segment (one large item) is judged the same way, but "copied forward" means the
+// segment itself moves to main: no bytes are copied.
+//
+// With evictions off (-M) nothing live may go. CompactOne then picks the segment with the fewest
+// live bytes and, if its dead bytes (deleted, overwritten) make room for the item asked for,
+// copies the live items to the main head and frees it; new items then take the room left at the
+// main head. Expired items are dead too, but only a walk finds them: when no segment is dead
+// enough, the oldest segments are walked for them.
+//
+// A segment someone holds an ItemRef into is emptied like any other, but its memory returns to
+// the pool only when the last reference is dropped (ReleaseSegment).
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "ringcached/base/check.h"
+#include "ringcached/base/hash.h"
+#include "store/store_impl.h"
+
+namespace rc::store {
+
+using internal::Item;
+using internal::Moment;
+using internal::Segment;
+using internal::SegmentList;
+using internal::Shard;
+using internal::UnlinkCause;
+
+namespace {
+
+// The small queue's share of the queued bytes (S3-FIFO's 10%).
+constexpr std::size_t kSmallShareDivisor = 10;
+// How many segments at the old end of each queue eviction looks at for one with nothing linked.
+constexpr std::size_t kDeadScan = 8;
+// How many segments one allocation may evict or compact before it gives up (kNoMemory).
+constexpr unsigned kMaxRoomAttempts = 256;
+
+// Which small head the calling thread writes to.
+std::size_t ThreadSlot() {
+  static std::atomic<std::size_t> next{0};
+  thread_local std::size_t slot = next.fetch_add(1, std::memory_order_relaxed);
+  return slot;
+}
+
+}  // namespace
+
+void Store::Impl::PushNewestLocked(SegmentQueue* q, Segment* seg, SegmentList list) {
+  seg->list = list;
+  seg->older = q->newest;
+  seg->newer = nullptr;
+  if (q->newest != nullptr) {
+    q->newest->newer = seg;
+  } else {
+    q->oldest = seg;
+  }
+  q->newest = seg;
+  q->bytes += seg->bytes;
+  ++q->count;
+}
+
+void Store::Impl::RemoveLocked(SegmentQueue* q, Segment* seg) {
+  if (seg->newer != nullptr) {
+    seg->newer->older = seg->older;
+  } else {
+    q->newest = seg->older;
+  }
+  if (seg->older != nullptr) {
+    seg->older->newer = seg->newer;
+  } else {
+    q->oldest = seg->newer;
+  }
+  seg->newer = seg->older = nullptr;
+  q->bytes -= seg->bytes;
+  --q->count;
+  seg->list = SegmentList::kNone;
+}
+
+Segment* Store::Impl::NewSharedSegment(bool force) {
+  if (force || !pool->OverLimit()) {
+    if (Segment* s = pool->TakeFree()) return s;
+  }
+  std::size_t bytes = pool->segment_bytes();
+  if (force) {
+    pool->ForceReserve(bytes);
+  } else if (!pool->Reserve(bytes)) {
+    return nullptr;
+  }
+  Segment* s = pool->AllocateSegment(bytes, false);
+  if (s == nullptr) {
+    pool->Unreserve(bytes);
+    malloc_fails.fetch_add(1, std::memory_order_relaxed);
+  }
+  return s;
+}
+
+Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
+                                 const std::function<void(Item*)>& init) {
+  // Over the limit (it was lowered, or a table grew under a lock): every write evicts until the
+  // account is back under it.
+  for (unsigned i = 0; RC_UNLIKELY(pool->OverLimit()) && i < kMaxRoomAttempts; ++i) {
+    if (!MakeRoom(m, stride)) break;
+  }
+  if (stride > shared_max) {
+    std::size_t bytes = pool->DedicatedBytes(stride);
+    if (bytes > pool->effective_limit()) return nullptr;  // could never fit: do not empty the cache
+    const std::size_t max_attempts = kMaxRoomAttempts + 2 * bytes / pool->segment_bytes();
+    for (std::size_t attempts = 0; !pool->Reserve(bytes); ++attempts) {
+      // Free segments kept for reuse come first: they hold no items.
+      if (pool->DropFree()) continue;
+      if (attempts == max_attempts || !MakeRoom(m, bytes)) return nullptr;
+    }
+    Segment* seg = pool->AllocateSegment(bytes, true);
+    if (seg == nullptr) {
+      pool->Unreserve(bytes);
+      malloc_fails.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    seg->write_offset = stride;
+    seg->refs.fetch_add(1, std::memory_order_relaxed);  // the caller's
+    init(reinterpret_cast<Item*>(seg->begin()));
+    {
+      std::lock_guard<std::mutex> lock(seg_mu);
+      PushNewestLocked(&small_q, seg, SegmentList::kSmall);
+    }
+    return reinterpret_cast<Item*>(seg->begin());
+  }
+
+  Head& head = small_heads[ThreadSlot() % kSmallHeads];
+  for (unsigned attempts = 0;; ++attempts) {
+    std::unique_lock<std::mutex> lock(head.mu);
+    Segment* seg = head.seg;
+    if (seg != nullptr && seg->free_bytes() >= stride) {
+      auto* item = reinterpret_cast<Item*>(seg->begin() + seg->write_offset);
+      seg->write_offset += stride;
+      seg->refs.fetch_add(1, std::memory_order_relaxed);
+      // The header is written under the head's lock: once another writer seals this segment,
+      // eviction may walk it, and every item it meets must say how long it is.
+      init(item);
+      return item;
+    }
+    Segment* fresh = NewSharedSegment(false);
+    if (fresh == nullptr) {
+      lock.unlock();
+      // Bounded: segments pinned by readers free nothing when evicted.
+      if (attempts == kMaxRoomAttempts || !MakeRoom(m, stride)) return nullptr;
+      if (!options.evictions) {
+        if (Item* item = TakeFromMainHead(stride, init)) return item;
+      }
+      continue;
+    }
+    fresh->list = SegmentList::kOpen;
+    head.seg = fresh;
+    if (seg != nullptr) {
+      std::lock_guard<std::mutex> qlock(seg_mu);
+      PushNewestLocked(&small_q, seg, SegmentList::kSmall);
+    }
+  }
+}
+
+Item* Store::Impl::CopyForwardLocked(const Item* item) {
+  const std::size_t stride = item->stride();
+  std::lock_guard<std::mutex> lock(main_head.mu);
+  Segment* seg = main_head.seg;
+  if (seg == nullptr || seg->free_bytes() < stride) {
+    Segment* fresh = NewSharedSegment(true);
+    if (fresh == nullptr) return nullptr;
+    fresh->list = SegmentList::kOpen;
+    main_head.seg = fresh;
+    if (seg != nullptr) {
+      std::lock_guard<std::mutex> qlock(seg_mu);
+      PushNewestLocked(&main_q, seg, SegmentList::kMain);
+    }
+    seg = fresh;
+  }
+  auto* copy = reinterpret_cast<Item*>(seg->begin() + seg->write_offset);
+  seg->write_offset += stride;
+  std::memcpy(static_cast<void*>(copy), static_cast<const void*>(item), item->total_size());
+  return copy;
+}
+
+Item* Store::Impl::TakeFromMainHead(std::size_t stride,
+                                    const std::function<void(Item*)>& init) {
+  std::lock_guard<std::mutex> lock(main_head.mu);
+  Segment* seg = main_head.seg;
+  if (seg == nullptr || seg->free_bytes() < stride) return nullptr;
+  auto* item = reinterpret_cast<Item*>(seg->begin() + seg->write_offset);
+  seg->write_offset += stride;
+  seg->refs.fetch_add(1, std::memory_order_relaxed);
+  init(item);
+  return item;
+}
+
+bool Store::Impl::MakeRoom(const Moment& m, std::size_t need) {
+  pool->MeasureOnce();  // the first time memory runs short, learn the arena's overhead
+  return options.evictions ? EvictOne(m) : CompactOne(m, need);
+}
+
+bool Store::Impl::EvictOne(const Moment& m) {
+  Segment* victim = nullptr;
+  bool from_small;
+  {
+    std::lock_guard<std::mutex> lock(seg_mu);
+    if (small_q.count == 0 && main_q.count == 0) return false;
+    // A segment whose items are all gone (deleted, overwritten) costs nothing to take: look for
+    // one near the old end of either queue first.
+    for (SegmentQueue* q : {&main_q, &small_q}) {
+      Segment* s = q->oldest;
+      for (std::size_t i = 0; i < kDeadScan && s != nullptr; ++i, s = s->newer) {
+        if (s->live_bytes.load(std::memory_order_relaxed) == 0) {
+          RemoveLocked(q, s);
+          s->list = SegmentList::kEvicting;
+          victim = s;
+          break;
+        }
+      }
+      if (victim != nullptr) break;
+    }
+  }
+  if (victim != nullptr) {
+    Empty(victim, false, false, m);
+    return true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(seg_mu);
+    if (small_q.count == 0 && main_q.count == 0) return false;
+    from_small = main_q.count == 0 ||
+                 (small_q.count > 0 &&
+                  small_q.bytes * kSmallShareDivisor > small_q.bytes + main_q.bytes);
+    SegmentQueue* q = from_small ? &small_q : &main_q;
+    victim = q->oldest;
+    RemoveLocked(q, victim);
+    victim->list = SegmentList::kEvicting;
+  }
+  Empty(victim, from_small, false, m);
+  return true;
+}
+
+bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
+  Segment* victim = nullptr;
+  bool from_small = false;
+  {
+    std::lock_guard<std::mutex> lock(seg_mu);
+    std::size_t best = ~std::size_t{0};
+    for (SegmentQueue* q : {&small_q, &main_q}) {
+      for (Segment* s = q->oldest; s != nullptr; s = s->newer) {
+        std::size_t live = s->live_bytes.load(std::memory_order_relaxed);
+        if (live < best) {
+          best = live;
+          victim = s;
+          from_small = q == &small_q;
+        }
+      }
+    }
+    if (victim == nullptr) return false;
+    // What compacting it frees: its dead items and its unused tail.
+    std::size_t dead = victim->capacity() - std::min(best, victim->capacity());
+    std::size_t spare = 0;
+    {
+      std::lock_guard<std::mutex> hlock(main_head.mu);
+      if (main_head.seg != nullptr) spare = main_head.seg->free_bytes();
+    }
+    // Worth it when what it frees (with the main head's spare room, where the copies go) holds
+    // the item asked for: memcached's -M promise is that a delete makes room for a write of the
+    // same size.
+    if (best == victim->write_offset || dead + spare < need) {
+      // Little is dead. Expired items count as dead too, but only a walk finds them: look in the
+      // oldest segment for them, as memcached's -M looks at its LRU tail.
+      victim = nullptr;
+    } else {
+      RemoveLocked(from_small ? &small_q : &main_q, victim);
+      victim->list = SegmentList::kEvicting;
+    }
+  }
+  if (victim == nullptr) {
+    // Reclaim expired and flushed items in the oldest segments; memory comes back once a
+    // segment is dead enough to compact.
+    bool any = false;
+    for (int pass = 0; pass < 2 && !any; ++pass) {
+      Segment* s;
+      {
+        std::lock_guard<std::mutex> lock(seg_mu);
+        SegmentQueue* q = pass == 0 ? &small_q : &main_q;
+        s = q->oldest;
+        if (s == nullptr) continue;
+        s->refs.fetch_add(1, std::memory_order_relaxed);  // keep it while we look
+      }
+      for (std::size_t off = 0; off < s->write_offset;) {
+        auto* it = reinterpret_cast<Item*>(s->begin() + off);
+        off += it->stride();
+        std::uint64_t hash = base::HashKey(it->key());
+        Shard& sh = ShardFor(hash);
+        std::lock_guard<std::mutex> lock(sh.mu);
+        std::size_t slot = sh.SlotOfLocked(hash, it);
+        if (slot == internal::Index::kNone) continue;
+        bool flushed = m.Flushed(it);
+        if (flushed || m.Expired(it)) {
+          sh.UnlinkLocked(slot, hash, UnlinkCause::kReclaim, !flushed);
+          any = true;
+        }
+      }
+      internal::ReleaseSegment(s);
+    }
+    return any;
+  }
+  Empty(victim, from_small, true, m);
+  return true;
+}
+
+void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Moment& m) {
+  seg->closed.store(true, std::memory_order_seq_cst);
+  if (seg->dedicated) {
+    auto* it = reinterpret_cast<Item*>(seg->begin());
+    {
+      std::uint64_t hash = base::HashKey(it->key());
+      Shard& s = ShardFor(hash);
+      std::unique_lock<std::mutex> lock(s.mu);
+      std::size_t slot = s.SlotOfLocked(hash, it);
+      if (slot != internal::Index::kNone) {
+        bool flushed = m.Flushed(it);
+        if (flushed || m.Expired(it)) {
+          s.UnlinkLocked(slot, hash, UnlinkCause::kReclaim, !flushed);
+        } else if (keep_all || it->freq() > 0) {
+          std::uint8_t bits = it->GetBits();
+          if (!keep_all) {
+            it->SetBits(from_small ? static_cast<std::uint8_t>(bits & ~internal::kFreqMask)
+                                   : static_cast<std::uint8_t>(bits - 1));
+          }
+          // Moved, not copied: the segment goes to main's newest end, open to links again.
+          seg->closed.store(false, std::memory_order_seq_cst);
+          lock.unlock();
+          std::lock_guard<std::mutex> qlock(seg_mu);
+          PushNewestLocked(&main_q, seg, SegmentList::kMain);
+          return;
+        } else {
+          if (from_small) s.GhostInsertLocked(hash);
+          s.UnlinkLocked(slot, hash, UnlinkCause::kEvict);
+        }
+      }
+    }
+    internal::ReleaseSegment(seg);
+    return;
+  }
+
+  for (std::size_t off = 0; off < seg->write_offset;) {
+    auto* it = reinterpret_cast<Item*>(seg->begin() + off);
+    off += it->stride();
+    // Whether it is linked is read under the shard lock, never before: a Put racing with this
+    // walk either links first (and the walk sees it) or sees `closed` (and links a copy).
+    std::uint64_t hash = base::HashKey(it->key());
+    Shard& s = ShardFor(hash);
+    std::lock_guard<std::mutex> lock(s.mu);
+    std::size_t slot = s.SlotOfLocked(hash, it);
+    if (slot == internal::Index::kNone) continue;
+    bool flushed = m.Flushed(it);
+    if (flushed || m.Expired(it)) {
+      s.UnlinkLocked(slot, hash, UnlinkCause::kReclaim, !flushed);
+      continue;
+    }
+    std::uint8_t bits = it->GetBits();
+    if (keep_all || (bits & internal::kFreqMask) != 0) {
+      if (Item* copy = CopyForwardLocked(it)) {
+        std::uint8_t next = bits;
+        if (!keep_all) {
+          next = from_small ? static_cast<std::uint8_t>(bits & ~internal::kFreqMask)
+                            : static_cast<std::uint8_t>(bits - 1);
+        }
+        copy->SetBits(next);
+        s.MoveLocked(slot, copy);
+        continue;
+      }
+    }
+    if (from_small) s.GhostInsertLocked(hash);
+    s.UnlinkLocked(slot, hash, UnlinkCause::kEvict);
+  }
+  internal::ReleaseSegment(seg);
+}
+
+}  // namespace rc::store

@@ -1,0 +1,144 @@
+// store/store_impl.h -- Store::Impl: what the store's operations (store.cc), its segment space
+// and eviction (segments.cc) and its statistics (store_stats.cc) share.
+//
+// Lock order, outermost first: a small writer head's lock; a shard lock; the main head's lock;
+// the segment-list lock. Nothing takes a lock of an earlier kind while holding a later one, and
+// no code holds two shard locks at once. Allocation (which may evict, which takes shard locks)
+// therefore never happens under a shard lock: operations that need a new item while they hold
+// one drop it, allocate, and check again (the Rewrite pattern in store.cc). The only memory
+// found under a shard lock is for copies eviction moves forward, taken from the main head
+// without evicting (Pool::ForceReserve).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ringcached/base/clock.h"
+#include "ringcached/store/store.h"
+#include "store/item.h"
+#include "store/pool.h"
+#include "store/shard.h"
+
+namespace rc::store {
+
+// A FIFO list of sealed segments (newest at one end, oldest at the other).
+struct SegmentQueue {
+  internal::Segment* newest = nullptr;
+  internal::Segment* oldest = nullptr;
+  std::size_t bytes = 0;
+  std::size_t count = 0;
+};
+
+struct Store::Impl {
+  Impl(const Options& opts, const base::Clock* clk);
+  ~Impl();
+
+  // The top bits pick the shard.
+  std::size_t ShardIndex(std::uint64_t hash) const {
+    return shard_bits == 0 ? 0 : static_cast<std::size_t>(hash >> (64 - shard_bits));
+  }
+  internal::Shard& ShardFor(std::uint64_t hash) { return *shards[ShardIndex(hash)]; }
+
+  // The current time and flush cut-off, promoting a delayed flush whose time has come.
+  internal::Moment Now() {
+    base::RelTime now = clock->Now();
+    base::RelTime due = flush_due.load(std::memory_order_acquire);
+    if (RC_UNLIKELY(due != 0 && now >= due)) PromoteFlush(now);
+    return internal::Moment{now, flush_seq.load(std::memory_order_acquire)};
+  }
+  void PromoteFlush(base::RelTime now);
+  std::uint64_t NextSeq() { return seq.fetch_add(1, std::memory_order_relaxed) + 1; }
+  std::uint64_t VisibleCas(const internal::Item* it) const {
+    return options.use_cas ? it->cas() : 0;
+  }
+
+  // The live item under `key`, or nullptr; a dead one is unlinked on the way (lazy expiry).
+  // *slot is the item's table slot.
+  internal::Item* FindLiveLocked(internal::Shard& s, std::uint64_t hash, std::string_view key,
+                                 const internal::Moment& m, MissReason* reason, std::size_t* slot);
+
+  // An unlinked item with room for `value_len` value bytes (store.cc).
+  Allocation AllocateItem(std::string_view key, std::uint32_t flags, base::RelTime exptime,
+                          std::uint32_t value_len, const internal::Moment& m);
+
+  // With `lock` held on `s` and `it` the live item linked under its key: drops the lock, writes a
+  // copy of `it` (with room for an expiry when `room_for_exptime`), lets `edit` change the copy,
+  // and links it in place of `it` if `it` is still the one linked; returns with the lock held
+  // again. kStored when the copy is linked, kNotFound when `it` changed meanwhile (look again),
+  // kNoMemory when no memory could be found for the copy.
+  template <typename Edit>
+  Outcome Rewrite(internal::Shard& s, std::unique_lock<std::mutex>& lock, std::uint64_t hash,
+                  internal::Item* it, bool room_for_exptime, Edit edit);
+
+  // --- segments.cc: the segment space -------------------------------------------------------
+
+  // `stride` bytes for a new item, in a shared segment (from this thread's small head) or a
+  // dedicated one; the returned memory is pinned by one reference for the caller, and `init`
+  // has written the item's header into it. Evicts (or, with -M, compacts) when memory is short;
+  // nullptr when nothing can make room.
+  internal::Item* AllocateBytes(std::size_t stride, const internal::Moment& m,
+                                const std::function<void(internal::Item*)>& init);
+  // Under the item's shard lock: a copy of `item` at the main head, for eviction to move
+  // forward. Never evicts.
+  internal::Item* CopyForwardLocked(const internal::Item* item);
+  // Frees one segment's worth of memory, or as near as it can: S3-FIFO over segments with
+  // evictions on, compaction of the emptiest segment with -M. False when nothing could go.
+  // `need`: the stride the caller wants room for (-M compacts only when that can come of it).
+  bool MakeRoom(const internal::Moment& m, std::size_t need);
+  bool EvictOne(const internal::Moment& m);
+  bool CompactOne(const internal::Moment& m, std::size_t need);
+  // -M: `stride` bytes from the spare room at the main head, where compaction leaves what it
+  // freed; nullptr when there is not enough.
+  internal::Item* TakeFromMainHead(std::size_t stride,
+                                   const std::function<void(internal::Item*)>& init);
+  // Evicts, copies forward or reclaims every linked item in `seg` (taken off its list), then
+  // drops the store's reference. `from_small`: S3-FIFO's small queue (a read item is promoted
+  // with its frequency cleared) rather than main (reinserted with one access fewer).
+  // `keep_all`: compaction, every live item is copied forward.
+  void Empty(internal::Segment* seg, bool from_small, bool keep_all, const internal::Moment& m);
+  // Adds a sealed segment to a list / takes the oldest one off. Under seg_mu.
+  void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list);
+  void RemoveLocked(SegmentQueue* q, internal::Segment* seg);
+  // A fresh shared segment: from the free list, or newly allocated if the charge fits (or
+  // `force`). nullptr when neither.
+  internal::Segment* NewSharedSegment(bool force);
+
+  Options options;
+  const base::Clock* clock;
+  std::unique_ptr<internal::Pool> pool;
+  unsigned shard_bits;
+  std::vector<std::unique_ptr<internal::Shard>> shards;
+  unsigned num_classes;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> outofmemory;  // per class
+  std::atomic<std::uint64_t> malloc_fails{0};
+
+  std::atomic<std::uint64_t> seq{0};        // the last sequence number handed out
+  std::atomic<std::uint64_t> flush_seq{0};  // items with a lower sequence are flushed
+  std::atomic<base::RelTime> flush_due{0};  // a delayed flush not yet in effect (0: none)
+  std::mutex flush_mu;
+
+  std::mutex crawl_mu;
+  std::size_t crawl_shard = 0;
+  std::size_t crawl_slot = 0;
+
+  // The segment space. Items up to shared_max bytes share segments; larger ones get their own.
+  struct Head {
+    std::mutex mu;
+    internal::Segment* seg = nullptr;
+  };
+  static constexpr std::size_t kSmallHeads = 8;
+  std::size_t shared_max = 0;
+  std::array<Head, kSmallHeads> small_heads;  // new items, one head per writer thread (mod 8)
+  Head main_head;                             // copies moved forward by eviction
+  std::mutex seg_mu;                          // the two queues below
+  SegmentQueue small_q;
+  SegmentQueue main_q;
+};
+
+}  // namespace rc::store
