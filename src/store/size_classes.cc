@@ -14,6 +14,9 @@ namespace {
 
 constexpr std::size_t kLargestListed = std::size_t{4} << 30;
 
+// A jemalloc class id as `stats` numbers it, given the class of the smallest item.
+unsigned Report(unsigned cls, unsigned first) { return cls >= first ? cls - first + 1 : 1; }
+
 unsigned ReadUnsigned(const char* name) {
   unsigned v = 0;
   std::size_t len = sizeof(v);
@@ -55,6 +58,12 @@ SizeClasses::SizeClasses() {
     std::size_t size = std::max<std::size_t>(i << 3, 1);
     small_lookup_[i] = static_cast<std::uint8_t>(ClassOfLarge(size));
   }
+  // The same, renumbered as `stats` reports them (ReportedClassOf). Computed here rather than
+  // through FirstItemClass(), which needs this table to exist.
+  unsigned first = small_lookup_[(Item::Stride(Item::TotalSize(0, 1, 0)) + 7) >> 3];
+  for (std::size_t i = 0; i <= (kSmallLimit >> 3); ++i) {
+    reported_lookup_[i] = static_cast<std::uint8_t>(Report(small_lookup_[i], first));
+  }
 }
 
 unsigned SizeClasses::ClassOfLarge(std::size_t size) const {
@@ -64,6 +73,7 @@ unsigned SizeClasses::ClassOfLarge(std::size_t size) const {
 }
 
 namespace {
+// The class the smallest possible item (16-byte header, 1-byte key) falls in: reported as 1.
 unsigned FirstItemClass() {
   static const unsigned first =
       SizeClasses::Get().ClassOf(Item::Stride(Item::TotalSize(0, 1, 0)));
@@ -71,12 +81,11 @@ unsigned FirstItemClass() {
 }
 }  // namespace
 
-unsigned ReportedClassOf(std::size_t size) {
+unsigned ReportedClassOfLarge(std::size_t size) {
   const SizeClasses& c = SizeClasses::Get();
   unsigned cls = c.ClassOf(size);
   if (cls == 0) cls = c.count();
-  unsigned first = FirstItemClass();
-  return cls >= first ? cls - first + 1 : 1;
+  return Report(cls, FirstItemClass());
 }
 
 std::size_t ReportedClassSize(unsigned id) {
