@@ -49,15 +49,28 @@ void OutQueue::Append(std::string_view s) {
 
 void OutQueue::AppendValue(store::ItemRef item) {
   std::string_view v = item.value();
+  if (v.size() <= kCopyLimit) {
+    // Small: copied with its "\r\n" into the text, so a whole get reply is one iovec and the
+    // item is released at once.
+    char* p = Reserve(v.size() + 2);
+    memcpy(p, v.data(), v.size());
+    memcpy(p + v.size(), "\r\n", 2);
+    Commit(v.size() + 2);
+    return;
+  }
   AddIov(v.data(), v.size(), false);
+  items_.push_back(std::move(item));
   // The item keeps no "\r\n" after the value. Written as text, it starts the iovec that the
   // next reply's text extends, so a multi-get costs no more iovecs than one per value and one
   // for the text between values.
   Append("\r\n");
-  items_.push_back(std::move(item));
 }
 
 void OutQueue::AppendItemBytes(store::ItemRef item, std::string_view bytes) {
+  if (bytes.size() <= kCopyLimit) {
+    Append(bytes);
+    return;
+  }
   AddIov(bytes.data(), bytes.size(), false);
   items_.push_back(std::move(item));
 }

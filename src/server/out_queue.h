@@ -1,9 +1,11 @@
 // server/out_queue.h -- a connection's pending replies, sent with writev.
 //
-// Reply text (status lines, VALUE headers, stats) is formatted into the queue's own 16 KB blocks;
-// values are not copied: the queue points an iovec at the item's memory and holds an ItemRef so
-// the item stays valid until the bytes are on the wire. Replies to pipelined requests accumulate
-// and leave in as few writev calls as the kernel allows.
+// Reply text (status lines, VALUE headers, stats) is formatted into the queue's own 16 KB blocks.
+// Values above kCopyLimit are not copied: the queue points an iovec at the item's memory and
+// holds an ItemRef so the item stays valid until the bytes are on the wire. Smaller values are
+// copied into the text, which costs less than an iovec and a reference: a small get's whole
+// reply is then one iovec instead of three. Replies to pipelined requests accumulate and leave
+// in as few writev calls as the kernel allows.
 //
 // Thread-safety: none; owned by one connection on one worker.
 #pragma once
@@ -29,9 +31,11 @@ class OutQueue {
   // Returns room for at least `n` contiguous bytes; Commit(used) then adds what was written.
   char* Reserve(std::size_t n);
   void Commit(std::size_t used);
-  // Queues the item's value from item memory (held until sent), and "\r\n" after it.
+  // Queues the item's value (from item memory, held until sent, unless it is small enough to
+  // copy) and "\r\n" after it.
   void AppendValue(store::ItemRef item);
-  // Queues `bytes`, which lie in `item`'s memory (a binary reply's value, without "\r\n").
+  // Queues `bytes`, which lie in `item`'s memory (a binary reply's value, without "\r\n"),
+  // copied when small as AppendValue does.
   void AppendItemBytes(store::ItemRef item, std::string_view bytes);
 
   // A point to roll back to, discarding everything queued after it (a multi-get that fails on
@@ -55,6 +59,7 @@ class OutQueue {
 
  private:
   static constexpr std::size_t kBlockSize = 16 * 1024;
+  static constexpr std::size_t kCopyLimit = 512;
   void AddIov(const char* base, std::size_t len, bool own_block);
   void Clear();
 
