@@ -9,6 +9,7 @@ PACKAGES="
   autoconf automake libtool pkg-config make
   libevent-dev libjemalloc-dev libboost-program-options-dev
   libzookeeper-mt-dev zookeeper zookeeperd
+  libpq-dev postgresql
   libmemcached-dev libmemcached-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   memcached python3 python3-pymemcache
@@ -58,6 +59,10 @@ fi
 # private servers on free ports and must not depend on (or collide with) that one.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q zookeeper 2>/dev/null; then
   $SUDO systemctl stop zookeeper || true
+fi
+# Likewise Debian's PostgreSQL cluster: t/origin starts a private server (initdb in a temp dir).
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q postgresql 2>/dev/null; then
+  $SUDO systemctl stop postgresql || true
 fi
 # Likewise Debian's memcached service: the benchmarks start their own memcached.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q memcached 2>/dev/null; then

@@ -85,10 +85,16 @@ store::Allocation Engine::BeginStore(const proto::Request& req, CommandStats* st
     stats->store_too_large.Add();
     // memcached drops the key's old value on a too-large *set*, so that a client cannot go on
     // reading a value it believes it replaced (proto_text.c process_update_command; t/getset.t).
-    if (req.command == proto::Command::kSet) store_->Delete(req.key);
+    if (req.command == proto::Command::kSet) {
+      std::unique_lock<std::mutex> fence = Fence(req.key);
+      store_->Delete(req.key);
+    }
   } else if (alloc.outcome == store::Outcome::kNoMemory) {
     stats->store_no_memory.Add();
-    if (req.command == proto::Command::kSet) store_->Delete(req.key);
+    if (req.command == proto::Command::kSet) {
+      std::unique_lock<std::mutex> fence = Fence(req.key);
+      store_->Delete(req.key);
+    }
   }
   return alloc;
 }
@@ -104,7 +110,11 @@ store::Outcome Engine::CompleteStore(const proto::Request& req, store::ItemRef* 
   ClassCommandStats& per_class = stats->ForClass(item->class_id());
   per_class.cmd_set.Add();
   store::Mode mode = ModeOf(req.command);
-  store::Outcome outcome = store_->Put(item, mode, req.cas_unique);
+  store::Outcome outcome;
+  {
+    std::unique_lock<std::mutex> fence = Fence(item->key());
+    outcome = store_->Put(item, mode, req.cas_unique);
+  }
   if (mode == store::Mode::kCas) {
     if (outcome == store::Outcome::kStored) {
       stats->cas_hits.Add();
@@ -126,8 +136,11 @@ store::Outcome Engine::CompleteStore(const proto::Request& req, store::ItemRef* 
 
 store::Outcome Engine::Delete(std::string_view key, CommandStats* stats,
                               std::uint64_t compare_cas) {
-  store::DeleteResult r =
-      store_->Delete(key, {.compare_cas = compare_cas != 0, .cas = compare_cas});
+  store::DeleteResult r;
+  {
+    std::unique_lock<std::mutex> fence = Fence(key);
+    r = store_->Delete(key, {.compare_cas = compare_cas != 0, .cas = compare_cas});
+  }
   if (r.outcome == store::Outcome::kDeleted) {
     stats->delete_hits.Add();
     stats->ForClass(r.class_id).delete_hits.Add();
@@ -139,7 +152,11 @@ store::Outcome Engine::Delete(std::string_view key, CommandStats* stats,
 }
 
 store::Outcome Engine::AddCounter(store::ItemRef* item) {
-  store::Outcome outcome = store_->Put(item, store::Mode::kAdd);
+  store::Outcome outcome;
+  {
+    std::unique_lock<std::mutex> fence = Fence(item->key());
+    outcome = store_->Put(item, store::Mode::kAdd);
+  }
   if (outcome == store::Outcome::kStored) {
     Notify({.kind = WriteEvent::Kind::kStore, .key = item->key(), .item = item});
   }
@@ -148,10 +165,13 @@ store::Outcome Engine::AddCounter(store::ItemRef* item) {
 
 store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint64_t delta,
                                      CommandStats* stats, const ArithmeticOptions& options) {
-  store::IncrResult result =
-      options.compare_cas != 0
-          ? store_->IncrDecr(key, incr, delta, {.compare_cas = options.compare_cas})
-          : store_->IncrDecr(key, incr, delta);
+  store::IncrResult result;
+  {
+    std::unique_lock<std::mutex> fence = Fence(key);
+    result = options.compare_cas != 0
+                 ? store_->IncrDecr(key, incr, delta, {.compare_cas = options.compare_cas})
+                 : store_->IncrDecr(key, incr, delta);
+  }
   // A non-numeric value is neither a hit nor a miss: memcached's do_add_delta gives up before it
   // counts (the reference transcript's incr_hits excludes them).
   if (result.outcome == store::Outcome::kNotFound) {
@@ -170,7 +190,12 @@ store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint6
 store::Outcome Engine::Touch(std::string_view key, std::int64_t exptime, CommandStats* stats) {
   stats->cmd_touch.Add();
   unsigned class_id = 0;
-  store::Outcome outcome = store_->Touch(key, clock_->ToRelTime(exptime), &class_id);
+  // A touch can end an item (an exptime in the past), so it is fenced like a delete.
+  store::Outcome outcome;
+  {
+    std::unique_lock<std::mutex> fence = Fence(key);
+    outcome = store_->Touch(key, clock_->ToRelTime(exptime), &class_id);
+  }
   if (outcome == store::Outcome::kTouched) {
     stats->touch_hits.Add();
     stats->ForClass(class_id).touch_hits.Add();
@@ -186,6 +211,7 @@ void Engine::FlushAll(std::int64_t delay, bool has_delay, CommandStats* stats) {
   // A delay follows the exptime rules (relative up to 30 days, else absolute); no delay, or 0,
   // means now (proto_text.c process_flush_all_command).
   base::RelTime when = (has_delay && delay > 0) ? clock_->ToRelTime(delay) : 0;
+  if (loader_ != nullptr) loader_->FenceFlush();
   store_->Flush(when);
   Notify({.kind = WriteEvent::Kind::kFlush, .exptime = has_delay ? delay : 0});
 }

@@ -153,6 +153,20 @@ MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
   return result;
 }
 
+proto::MetaReplyInfo Engine::MetaFilledInfo(const MetaRequest& req,
+                                            const store::ItemRef& item) const {
+  proto::MetaReplyInfo info;
+  info.status = req.Has('v') ? MetaStatus::kVA : MetaStatus::kHD;
+  info.value_len = static_cast<std::uint32_t>(item.value().size());
+  info.client_flags = item.flags();
+  info.cas = item.cas();
+  info.ttl = TtlLeft(item.exptime(), clock_->Now());
+  info.idle = 0;  // just stored; nobody had read it before this request
+  info.key = item.key();
+  info.key_binary = req.key_binary;
+  return info;
+}
+
 store::Allocation Engine::BeginMetaSet(const MetaRequest& req, CommandStats* stats) {
   store::Allocation alloc = store_->Allocate(req.key(), req.client_flags,
                                              clock_->ToRelTime(req.ttl), req.value_len);
@@ -160,6 +174,7 @@ store::Allocation Engine::BeginMetaSet(const MetaRequest& req, CommandStats* sta
     (alloc.outcome == store::Outcome::kTooLarge ? stats->store_too_large : stats->store_no_memory)
         .Add();
     // "Avoid stale data persisting in cache because we failed alloc", in every mode.
+    std::unique_lock<std::mutex> fence = Fence(req.key());
     store_->Delete(req.key());
     return alloc;
   }
@@ -177,7 +192,11 @@ proto::MetaReplyInfo Engine::CompleteMetaSet(const MetaRequest& req, store::Item
   const std::uint64_t cas = mode == store::Mode::kAdd ? 0 : req.cas;
   // I only matters in CAS mode (memcached sets set_stale only for NREAD_CAS).
   const store::PutOptions options{.allow_stale = mode == store::Mode::kCas && req.Has('I')};
-  const store::Outcome outcome = store_->Put(item, mode, cas, options);
+  store::Outcome outcome;
+  {
+    std::unique_lock<std::mutex> fence = Fence(item->key());
+    outcome = store_->Put(item, mode, cas, options);
+  }
   if (mode == store::Mode::kCas) {
     if (outcome == store::Outcome::kStored) {
       stats->cas_hits.Add();
@@ -209,7 +228,11 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   options.invalidate = req.Has('I');
   options.set_exptime = req.Has('T');
   options.exptime = clock_->ToRelTime(req.ttl);
-  store::DeleteResult r = store_->Delete(req.key(), options);
+  store::DeleteResult r;
+  {
+    std::unique_lock<std::mutex> fence = Fence(req.key());
+    r = store_->Delete(req.key(), options);
+  }
 
   proto::MetaReplyInfo info;
   info.key = req.key();
@@ -259,7 +282,11 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
   // Two tries: if our create loses a race with another client's, increment theirs. (memcached
   // holds the item lock across the lookup and the create, so it never sees that race.)
   for (int attempt = 0; attempt < 2; ++attempt) {
-    store::IncrResult r = store_->IncrDecr(req.key(), incr, req.delta, options);
+    store::IncrResult r;
+    {
+      std::unique_lock<std::mutex> fence = Fence(req.key());
+      r = store_->IncrDecr(req.key(), incr, req.delta, options);
+    }
     switch (r.outcome) {
       case store::Outcome::kStored: {
         (incr ? stats->incr_hits : stats->decr_hits).Add();
@@ -314,7 +341,12 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
     }
     alloc.item.set_key_binary(req.key_binary);
     std::copy(digits, digits + len, alloc.item.writable_value());
-    if (store_->Put(&alloc.item, store::Mode::kAdd) == store::Outcome::kStored) {
+    store::Outcome added;
+    {
+      std::unique_lock<std::mutex> fence = Fence(req.key());
+      added = store_->Put(&alloc.item, store::Mode::kAdd);
+    }
+    if (added == store::Outcome::kStored) {
       Notify({.kind = WriteEvent::Kind::kStore, .key = req.key(), .item = &alloc.item});
       info.status = value ? MetaStatus::kVA : MetaStatus::kHD;
       info.number = req.initial;

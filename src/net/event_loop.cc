@@ -32,7 +32,18 @@ EventLoop::~EventLoop() {
   event_base_free(base_);
 }
 
-void EventLoop::Run() { event_base_loop(base_, 0); }
+namespace {
+thread_local EventLoop* current_loop = nullptr;
+}  // namespace
+
+EventLoop* EventLoop::Current() { return current_loop; }
+
+void EventLoop::Run() {
+  EventLoop* outer = current_loop;
+  current_loop = this;
+  event_base_loop(base_, 0);
+  current_loop = outer;
+}
 
 void EventLoop::Start() {
   thread_ = std::thread([this] { Run(); });

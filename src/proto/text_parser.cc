@@ -358,6 +358,10 @@ ParseResult TextParser::Parse(std::string_view in, Request* out) const {
         out->command = Command::kCacheMemlimit;
         return FinishOneNumber(line, kErrorLine, out);
       }
+      if (cmd == "config") {  // not memcached's: ElastiCache auto-discovery; server/ decides
+        out->command = Command::kConfig;
+        return FinishAdmin(line, out);
+      }
       return Error(line.consumed, kErrorLine);
     case 'i':
       if (cmd == "incr") {

@@ -159,8 +159,6 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
     case bin::kGet: case bin::kGetQ: case bin::kGetK: case bin::kGetKQ:
     case bin::kTouch: case bin::kGat: case bin::kGatQ: case bin::kGatK: case bin::kGatKQ: {
       const bool touch = h.extras_len == 4;
-      const bool with_key = h.opcode == bin::kGetK || h.opcode == bin::kGetKQ ||
-                            h.opcode == bin::kGatK || h.opcode == bin::kGatKQ;
       // The binary exptime is unsigned: 0xffffffff is a time in 2106, not "expired".
       store::ItemRef item =
           touch ? engine.GetAndTouch(key, static_cast<std::int64_t>(bin::Load32(extras)), stats)
@@ -169,33 +167,13 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
         server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
                                        PrefixStats::Op::kGet, static_cast<bool>(item));
       }
-      if (!item) {
-        if (quiet) return;
-        // A GetK miss carries the key instead of the error text (proto_bin.c).
-        if (with_key) {
-          BinaryReply(h, bin::kKeyNotFound, {}, key, {}, 0);
-        } else {
-          BinaryError(h, bin::kKeyNotFound);
-        }
+      // Read-through for the reads (Touch returns no value: it is not one).
+      if (!item && h.opcode != bin::kTouch && WantsFill(key)) {
+        WaitForFill(PendingFill::Kind::kBinary, key);
+        fill_->header = h;
         return;
       }
-      char flags[4];
-      bin::Store32(flags, item.flags());
-      std::string_view value = item.value();
-      // Touch answers with the flags only; the others carry the value.
-      if (h.opcode == bin::kTouch) value = {};
-      std::string_view reply_key = with_key ? item.key() : std::string_view();
-      std::size_t body = 4 + reply_key.size() + value.size();
-      char* p = out_.Reserve(bin::kHeaderSize + 4 + reply_key.size());
-      bin::EncodeResponseHeader(p, h.opcode, static_cast<std::uint16_t>(reply_key.size()), 4,
-                                bin::kSuccess, static_cast<std::uint32_t>(body), h.opaque,
-                                item.cas());
-      std::memcpy(p + bin::kHeaderSize, flags, 4);
-      if (!reply_key.empty()) {
-        std::memcpy(p + bin::kHeaderSize + 4, reply_key.data(), reply_key.size());
-      }
-      out_.Commit(bin::kHeaderSize + 4 + reply_key.size());
-      if (!value.empty()) out_.AppendItemBytes(std::move(item), value);
+      ReplyBinaryGet(h, key, std::move(item));
       return;
     }
     case bin::kDelete: case bin::kDeleteQ: {
@@ -298,6 +276,39 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
       BinaryError(h, bin::kUnknownCommand);
       return;
   }
+}
+
+void Connection::ReplyBinaryGet(const bin::Header& h, std::string_view key, store::ItemRef item) {
+  const bool quiet = bin::IsQuiet(h.opcode);
+  const bool with_key = h.opcode == bin::kGetK || h.opcode == bin::kGetKQ ||
+                        h.opcode == bin::kGatK || h.opcode == bin::kGatKQ;
+  if (!item) {
+    if (quiet) return;
+    // A GetK miss carries the key instead of the error text (proto_bin.c).
+    if (with_key) {
+      BinaryReply(h, bin::kKeyNotFound, {}, key, {}, 0);
+    } else {
+      BinaryError(h, bin::kKeyNotFound);
+    }
+    return;
+  }
+  char flags[4];
+  bin::Store32(flags, item.flags());
+  std::string_view value = item.value();
+  // Touch answers with the flags only; the others carry the value.
+  if (h.opcode == bin::kTouch) value = {};
+  std::string_view reply_key = with_key ? item.key() : std::string_view();
+  std::size_t body = 4 + reply_key.size() + value.size();
+  char* p = out_.Reserve(bin::kHeaderSize + 4 + reply_key.size());
+  bin::EncodeResponseHeader(p, h.opcode, static_cast<std::uint16_t>(reply_key.size()), 4,
+                            bin::kSuccess, static_cast<std::uint32_t>(body), h.opaque,
+                            item.cas());
+  std::memcpy(p + bin::kHeaderSize, flags, 4);
+  if (!reply_key.empty()) {
+    std::memcpy(p + bin::kHeaderSize + 4, reply_key.data(), reply_key.size());
+  }
+  out_.Commit(bin::kHeaderSize + 4 + reply_key.size());
+  if (!value.empty()) out_.AppendItemBytes(std::move(item), value);
 }
 
 void Connection::BinaryStats(const bin::Header& h, std::string_view sub) {

@@ -91,6 +91,7 @@ void Connection::Close() {
   fd_ = -1;
   state_ = State::kClosing;
   pending_.item.Reset();
+  fill_.reset();
   if (!udp_) server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -102,7 +103,7 @@ void Connection::Drain() {
 bool Connection::busy() const {
   if (udp_) return false;  // a datagram is answered whole, at once
   return state_ == State::kReadValue || state_ == State::kSwallow || in_start_ != in_end_ ||
-         !out_.empty();
+         !out_.empty() || fill_ != nullptr;
 }
 
 void Connection::SetState(State state) {
@@ -225,6 +226,8 @@ bool Connection::ProcessInput() {
   // A datagram is answered whole: -R applies to streams only.
   int budget = udp_ ? INT_MAX : server_->settings().reqs_per_event;
   while (true) {
+    // A read waits for the origin: what follows it waits too (pending_fill.cc resumes).
+    if (fill_ != nullptr) return true;
     std::size_t avail = in_end_ - in_start_;
     if (state_ == State::kReadValue) {
       std::size_t n = std::min(avail, pending_.total - pending_.filled);
@@ -349,11 +352,15 @@ bool Connection::Flush() {
 void Connection::UpdateEvents() {
   // While replies are blocked, stop reading: a client that pipelines without reading its answers
   // must not make the server buffer without bound.
-  short want = out_.empty() ? EV_READ : EV_WRITE;
+  // While a read waits for the origin, stop reading too: the input waits behind it anyway.
+  short want = !out_.empty() ? EV_WRITE : fill_ != nullptr ? 0 : EV_READ;
   if (want == armed_) return;
   event_del(event_);
-  event_assign(event_, worker_->loop().base(), fd_, want | EV_PERSIST, &Connection::OnEvent, this);
-  event_add(event_, nullptr);
+  if (want != 0) {
+    event_assign(event_, worker_->loop().base(), fd_, want | EV_PERSIST, &Connection::OnEvent,
+                 this);
+    event_add(event_, nullptr);
+  }
   armed_ = want;
 }
 

@@ -10,6 +10,11 @@
 // (binary_commands.cc). A UDP socket is served by one Connection per worker in datagram mode:
 // each datagram is one request, answered in framed datagrams.
 //
+// Read-through (pending_fill.cc): a read whose misses go to the origin leaves the connection
+// waiting for the fills. Nothing after that read is parsed until every one of its misses is
+// answered, and its reply is queued whole, so replies stay in request order; the socket is not
+// read meanwhile, and other connections on the worker are not held up.
+//
 // Thread-safety: none; owned by one worker.
 #pragma once
 
@@ -20,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ringcached/net/listener.h"
 #include "ringcached/proto/binary.h"
@@ -98,6 +104,36 @@ class Connection {
   void FinishMetaSet();
   void ReplyMeta(const proto::MetaReplyInfo& info);
 
+  // Read-through (pending_fill.cc). A read some of whose keys wait for the origin: the parts of
+  // its reply in request order, each a hit or a key being filled.
+  struct PendingFill {
+    enum class Kind : unsigned char { kText, kMeta, kBinary };
+    struct Part {
+      store::ItemRef item;  // the hit, or the fill once it arrived (empty: still a miss)
+      std::string key;      // the key being filled
+      bool waiting = false;
+    };
+    Kind kind = Kind::kText;
+    std::uint64_t id = 0;             // answers for an abandoned fill are dropped
+    bool with_cas = false;            // text: gets/gats
+    std::vector<Part> parts;
+    std::size_t waiting = 0;
+    proto::MetaReplyInfo miss_info;   // meta: the reply if the fill finds nothing
+    proto::binary::Header header;     // binary: the request
+  };
+  // Whether a miss on `key` goes to the origin (a loader is wired in, wants the key, not UDP).
+  bool WantsFill(std::string_view key) const;
+  // Adds `key` to the current read's fill (starting one of `kind` if none), and asks the loader.
+  void WaitForFill(PendingFill::Kind kind, std::string_view key);
+  // Adds a hit to the current read's fill, after a part that waits.
+  void AddFilledPart(store::ItemRef item);
+  void OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item);
+  void ReplyFill(PendingFill& fill);
+  // Text protocol: one VALUE block.
+  void AppendValueReply(store::ItemRef item, bool with_cas);
+  // Binary protocol: the reply of a get/gat family opcode, hit or miss.
+  void ReplyBinaryGet(const proto::binary::Header& h, std::string_view key, store::ItemRef item);
+
   // Text protocol (text_commands.cc).
   bool ExecuteText(const proto::Request& req);
   void ReplyText(const proto::Request& req, std::string_view line);
@@ -109,6 +145,11 @@ class Connection {
   void ProcessLruCrawler(const proto::Request& req);
   void ProcessMetadump(const proto::Request& req);
   void ProcessWatch(const proto::Request& req);
+  // ElastiCache auto-discovery (cluster_commands.cc): `config get cluster`, and the legacy
+  // `get AmazonElastiCache:cluster` value, which AppendDiscoveryValue() queues (false when this
+  // node is not in a cluster: the key is then an ordinary key).
+  void ProcessConfig(const proto::Request& req);
+  bool AppendDiscoveryValue();
   // A log line for this watcher, delivered on this connection's worker.
   void DeliverLog(const std::string& line);
   // Emits a conn_new / conn_close line to connevents watchers.
@@ -155,6 +196,9 @@ class Connection {
   bool more_input_ = false;             // bytes follow the request being executed
   int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0
   std::shared_ptr<bool> alive_;         // false once closed; checked by queued log deliveries
+                                        // and fill answers
+  std::unique_ptr<PendingFill> fill_;   // the read waiting for the origin, if any
+  std::uint64_t fill_seq_ = 0;
 };
 
 }  // namespace rc::server

@@ -49,6 +49,12 @@ void Connection::ExecuteMeta() {
       return;
     case MetaCommand::kGet: {
       engine::MetaGetResult g = engine.MetaGet(meta_req_, stats);
+      if (!g.item && WantsFill(meta_req_.key())) {
+        // Read-through; the miss line (EN) is kept in case the origin has nothing either.
+        WaitForFill(PendingFill::Kind::kMeta, meta_req_.key());
+        fill_->miss_info = g.info;
+        return;
+      }
       // Format before the item moves: info.key may point into it.
       ReplyMeta(g.info);
       if (g.item && meta_req_.Has('v') && !proto::MetaReplySuppressed(meta_req_, g.info)) {

@@ -31,6 +31,10 @@
 #include <string_view>
 
 #include "ringcached/base/version.h"
+#include "ringcached/cluster/cluster_url.h"
+#include "ringcached/cluster/member.h"
+#include "ringcached/cluster/ring.h"
+#include "ringcached/origin/read_through.h"
 
 namespace rc::server {
 namespace {
@@ -454,6 +458,191 @@ const OptionSpec kOptions[] = {
     {"extended", 'o', Arg::kValue, "<opts>",
      "comma separated list of extended options\nmost options have a 'no_' prefix to disable",
      nullptr, true, ApplyExtended},
+    // Cluster options (issue #5; DESIGN.md section 3, "Membership"). Without --cluster the others
+    // are accepted and have no effect.
+    {"cluster", '\0', Arg::kValue, "<url>",
+     "join the cluster kept in ZooKeeper at <url>:\n"
+     "zk://host:port[,host:port...]/path (default: none,\n"
+     "a single node, as memcached)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       base::Result<cluster::ClusterUrl> url = cluster::ParseClusterUrl(v);
+       if (!url.ok()) {
+         *err = url.status().message();
+         return false;
+       }
+       st.s->cluster = v;
+       return true;
+     }},
+    {"advertise", '\0', Arg::kValue, "<name>",
+     "this node's ring name, exactly as clients list it\n"
+     "(default: <first -l address>:<port>)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       base::Status ok = cluster::CheckRingName(v);
+       if (!ok.ok()) {
+         *err = ok.message();
+         return false;
+       }
+       st.s->advertise = v;
+       return true;
+     }},
+    {"weight", '\0', Arg::kValue, "<num>", "this node's Ketama weight, 1 to 65535 (default: 1)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       long long n = 0;
+       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
+       if (n < 1 || n > 65535) {
+         *err = "the weight must be between 1 and 65535";
+         return false;
+       }
+       st.s->weight = static_cast<std::uint32_t>(n);
+       return true;
+     }},
+    {"ring-profile", '\0', Arg::kValue, "<name>",
+     "the clients' Ketama variant: libmemcached,\n"
+     "twemproxy or spymemcached (default: libmemcached)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       if (!cluster::ParseRingProfile(v)) {
+         *err = "expects libmemcached, twemproxy or spymemcached, got " + Quoted(v);
+         return false;
+       }
+       st.s->ring_profile = v;
+       return true;
+     }},
+    {"ring-debounce-ms", '\0', Arg::kValue, "<ms>",
+     "rebuild the ring once the member list has been\n"
+     "quiet this long, 0 to 60000 (default: 1000)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       long long n = 0;
+       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
+       if (n < 0 || n > 60000) {
+         *err = "the ring debounce must be between 0 and 60000 milliseconds";
+         return false;
+       }
+       st.s->ring_debounce_ms = static_cast<int>(n);
+       return true;
+     }},
+    {"zk-session-timeout-ms", '\0', Arg::kValue, "<ms>",
+     "ZooKeeper session timeout to ask for, 500 to\n"
+     "600000; the server may clamp it (default: 10000)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       long long n = 0;
+       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
+       if (n < 500 || n > 600000) {
+         *err = "the session timeout must be between 500 and 600000 milliseconds";
+         return false;
+       }
+       st.s->zk_session_timeout_ms = static_cast<int>(n);
+       return true;
+     }},
+    // Read-through options (issue #6; DESIGN.md section 3, "Read-through at the owner").
+    // Without --origin the others are accepted and have no effect.
+    {"origin", '\0', Arg::kValue, "<url>",
+     "on a miss, fetch the key from this origin, store it\n"
+     "and return it: postgresql://user@host:port/db or\n"
+     "http://host:port/prefix/ (default: none)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       std::string lower;
+       for (char c : v.substr(0, 13)) {
+         lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+       }
+       if (lower.rfind("https://", 0) == 0) {
+         *err = "https origins are not supported (no TLS in this build)";
+         return false;
+       }
+       if (lower.rfind("http://", 0) != 0 && lower.rfind("postgresql://", 0) != 0 &&
+           lower.rfind("postgres://", 0) != 0) {
+         *err = "expects postgresql://... or http://host:port/prefix/, got " + Quoted(v);
+         return false;
+       }
+       st.s->origin = v;
+       return true;
+     }},
+    {"origin-query", '\0', Arg::kValue, "<sql>",
+     "PostgreSQL origin: the query, taking the key as $1 and\n"
+     "returning the value first; optional columns \"flags\"\n"
+     "and \"ttl\" (seconds)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       if (v.find_first_not_of(" \t") == std::string::npos) {
+         *err = "the query is empty";
+         return false;
+       }
+       st.s->origin_query = v;
+       return true;
+     }},
+    {"origin-key-prefix", '\0', Arg::kValue, "<prefix>",
+     "read through only keys starting with <prefix>\n(default: every key)", nullptr, true,
+     [](const std::string& v, ParseState& st, std::string*) {
+       st.s->origin_key_prefix = v;
+       return true;
+     }},
+    {"origin-ttl", '\0', Arg::kValue, "<secs>",
+     "exptime of values fetched from the origin, unless\n"
+     "its ttl column says otherwise (default: 300)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseAtLeast(v, 0, "the origin TTL must not be negative", &st.s->origin_ttl, err);
+     }},
+    {"origin-negative-ttl", '\0', Arg::kValue, "<secs>",
+     "remember keys the origin lacks this long; 0: not\nat all (default: 3)", nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseAtLeast(v, 0, "the negative TTL must not be negative",
+                           &st.s->origin_negative_ttl, err);
+     }},
+    {"origin-timeout-ms", '\0', Arg::kValue, "<ms>",
+     "a fetch not answered by then is a miss; keep it\n"
+     "below the clients' timeouts (default: 500)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       long long n = 0;
+       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
+       if (n < 1 || n > 600000) {
+         *err = "the origin timeout must be between 1 and 600000 milliseconds";
+         return false;
+       }
+       st.s->origin_timeout_ms = static_cast<int>(n);
+       return true;
+     }},
+    {"origin-connections", '\0', Arg::kValue, "<num>",
+     "connections to the origin, 1 to 256 (default: 4)", nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       long long n = 0;
+       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
+       if (n < 1 || n > 256) {
+         *err = "the origin connections must be between 1 and 256";
+         return false;
+       }
+       st.s->origin_connections = static_cast<int>(n);
+       return true;
+     }},
+    {"origin-breaker-failures", '\0', Arg::kValue, "<num>",
+     "errors or timeouts in a row that open the circuit\n"
+     "breaker; 0: never (default: 5)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseAtLeast(v, 0, "the breaker threshold must not be negative",
+                           &st.s->origin_breaker_failures, err);
+     }},
+    {"origin-breaker-open-ms", '\0', Arg::kValue, "<ms>",
+     "how long an open breaker answers misses without\n"
+     "the origin before it tries again (default: 5000)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       long long n = 0;
+       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
+       if (n < 1 || n > 3600000) {
+         *err = "the breaker period must be between 1 and 3600000 milliseconds";
+         return false;
+       }
+       st.s->origin_breaker_open_ms = static_cast<int>(n);
+       return true;
+     }},
     {"config-file", '\0', Arg::kValue, "<file>",
      "read options from <file>, one \"long-name = value\" per line;\n"
      "options given on the command line override the file",
@@ -893,6 +1082,19 @@ bool Validate(ParseState& st, std::string* err) {
   }
   // memcached: a UDP port given without a TCP port moves the TCP port too.
   if (st.udp_specified && s.udp_port != 0 && !st.tcp_specified) s.port = s.udp_port;
+  // A PostgreSQL origin is asked with a query; there is no sensible default table.
+  std::string scheme = s.origin.substr(0, 8);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme == "postgres" && s.origin_query.empty()) {
+    *err = "--origin " + origin::RedactUrl(s.origin) +
+           " needs --origin-query (e.g. 'SELECT value FROM kv WHERE key = $1')";
+    return false;
+  }
+  // Cluster members are reached over TCP: clients and peers need a host and a port.
+  if (!s.cluster.empty() && (!s.unix_socket.empty() || s.port == 0)) {
+    *err = "--cluster needs a TCP listener (not -s, not -p 0)";
+    return false;
+  }
   return true;
 }
 
@@ -1011,8 +1213,9 @@ ParseOutcome Parse(int argc, const char* const* argv, Settings* settings, std::s
       *out = std::string(kVersionLine) +
              "A memcached-compatible cache server. See the COPYING or LICENSE file that\n"
              "comes with the source for its license.\n"
-             "It uses libevent (3-clause BSD license), jemalloc (2-clause BSD license) and\n"
-             "Boost.Program_options (Boost Software License 1.0), each under its own license.\n";
+             "It uses libevent (3-clause BSD license), jemalloc (2-clause BSD license),\n"
+             "Boost.Program_options (Boost Software License 1.0) and the ZooKeeper C client\n"
+             "(Apache License 2.0), each under its own license.\n";
       return ParseOutcome::kExitOk;
     }
     if (opt.string_key == "config-file") {
@@ -1132,7 +1335,7 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
   // (with extstore and TLS compiled in) prints them. This build has neither, so the ext_* and
   // ssl_* keys carry the values of those features switched off -- which is the truth here too --
   // and scrapers written against Debian's memcached find every key they expect.
-  return {
+  std::vector<std::pair<std::string, std::string>> stats = {
       {"maxbytes", num(static_cast<unsigned long long>(s.maxbytes))},
       {"maxconns", num(s.maxconns)},
       {"tcpport", num(s.port)},
@@ -1212,6 +1415,35 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
       {"num_napi_ids", "(null)"},
       {"memory_file", "(null)"},
   };
+  // Cluster settings follow memcached's list, and only in a cluster: a single node's
+  // `stats settings` stays memcached's, key for key.
+  if (!s.cluster.empty()) {
+    for (auto& kv : std::vector<std::pair<std::string, std::string>>{
+             {"cluster", s.cluster},
+             {"advertise", s.advertise.empty() ? "(default)" : s.advertise},
+             {"weight", num(s.weight)},
+             {"ring_profile", s.ring_profile},
+             {"ring_debounce_ms", num(s.ring_debounce_ms)},
+             {"zk_session_timeout_ms", num(s.zk_session_timeout_ms)}}) {
+      stats.push_back(std::move(kv));
+    }
+  }
+  // Read-through settings, likewise only with an origin (passwords never shown).
+  if (!s.origin.empty()) {
+    for (auto& kv : std::vector<std::pair<std::string, std::string>>{
+             {"origin", origin::RedactUrl(s.origin)},
+             {"origin_query", s.origin_query.empty() ? "NULL" : s.origin_query},
+             {"origin_key_prefix", s.origin_key_prefix.empty() ? "NULL" : s.origin_key_prefix},
+             {"origin_ttl", num(s.origin_ttl)},
+             {"origin_negative_ttl", num(s.origin_negative_ttl)},
+             {"origin_timeout_ms", num(s.origin_timeout_ms)},
+             {"origin_connections", num(s.origin_connections)},
+             {"origin_breaker_failures", num(s.origin_breaker_failures)},
+             {"origin_breaker_open_ms", num(s.origin_breaker_open_ms)}}) {
+      stats.push_back(std::move(kv));
+    }
+  }
+  return stats;
 }
 
 std::vector<std::string> AllOptionNames() {

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "ringcached/base/log.h"
+#include "server/origin_loader.h"
 #include "server/worker.h"
 
 namespace rc::server {
@@ -108,12 +109,30 @@ base::Status Server::Open() {
   if (!listener.ok()) return listener.status();
   listener_ = std::move(listener).value();
 
+  if (!settings_.origin.empty()) {
+    // Read-through: connects to the origin now, so a bad URL, an unreachable origin or a query
+    // that does not prepare stops the start-up with its reason.
+    auto loader = OriginLoader::Open(settings_, store_.get(), &clock_);
+    if (!loader.ok()) return loader.status();
+    origin_ = std::move(loader).value();
+    engine_->set_miss_loader(origin_.get());
+    base::Log(1, "read-through from %s", origin_->read_through().description().c_str());
+  }
   for (int i = 0; i < settings_.num_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
   }
   // stdin/out/err, a little headroom, the listeners, and an epoll fd and an eventfd per loop.
   reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size() + udp_sockets_.size()) +
                   2 * (settings_.num_threads + 1);
+
+  // A cluster node joins before it serves: a ring name held by a live node stops start-up
+  // here, and an unreachable ZooKeeper keeps it here, retrying (cluster_node.h).
+  if (!settings_.cluster.empty()) {
+    auto node = ClusterNode::Join(settings_, *listener_);
+    if (!node.ok()) return node.status();
+    cluster_ = std::move(node).value();
+    settings_.advertise = cluster_->membership().options().self.name;  // for `stats settings`
+  }
   return base::Status::Ok();
 }
 
@@ -175,10 +194,14 @@ int Server::Run() {
 
   main_loop_.Run();
 
+  // Leave first, so the other nodes (and discovery clients) drop this one at once.
+  if (cluster_) cluster_->Leave();
   for (auto& r : listen_records) conns_.Remove(r.get());
   listener_->Close();
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
+  // The origin thread posts answers to the workers' loops: stop it before the loops go.
+  if (origin_) origin_->Stop();
   // Close the remaining connections now, while the registry, the watchers and the store they
   // refer to are all still alive.
   workers_.clear();

@@ -3,8 +3,9 @@
 //
 // Threads: the main thread runs the listener, signals and a once-a-second timer on its own event
 // loop; -t workers each run an event loop that owns its connections for their whole life; one
-// maintenance thread runs the expiry crawler. Connections reach shared state through the Server,
-// whose members are either immutable after Start(), atomics, or guarded as noted.
+// maintenance thread runs the expiry crawler; with --cluster, a control thread runs the
+// membership (cluster_node.h). Connections reach shared state through the Server, whose members
+// are either immutable after Start(), atomics, or guarded as noted.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,7 @@
 #include "ringcached/net/listener.h"
 #include "ringcached/server/settings.h"
 #include "ringcached/store/store.h"
+#include "server/cluster_node.h"
 #include "server/conn_registry.h"
 #include "server/prefix_stats.h"
 #include "server/watchers.h"
@@ -33,6 +35,7 @@ struct event;
 namespace rc::server {
 
 class Worker;
+class OriginLoader;
 
 // Settings that commands change while the server runs.
 struct RuntimeSettings {
@@ -72,9 +75,13 @@ class Server {
   ConnRegistry& conns() { return conns_; }
   PrefixStats& prefix_stats() { return prefix_stats_; }
   Watchers& watchers() { return watchers_; }
+  // The read-through loader (--origin), or null.
+  OriginLoader* origin() const { return origin_.get(); }
   // Empty once Run() has returned.
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
   const net::Listener* listener() const { return listener_.get(); }
+  // This node's cluster membership; null without --cluster (the single node memcached is).
+  const ClusterNode* cluster() const { return cluster_.get(); }
   std::time_t started() const { return started_; }
   int reserved_fds() const { return reserved_fds_; }
   // Wakes the crawler for an immediate pass (lru_crawler crawl).
@@ -100,6 +107,7 @@ class Server {
   std::time_t started_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<OriginLoader> origin_;  // --origin; stopped after the workers, before they go
   net::EventLoop main_loop_;
   std::unique_ptr<net::Listener> listener_;
   std::vector<net::ListenSocket> udp_sockets_;  // -U; read by every worker, closed here
@@ -122,6 +130,8 @@ class Server {
   bool crawler_stop_ = false;   // guarded by crawler_mu_
   bool crawler_kick_ = false;   // guarded by crawler_mu_
   std::atomic<std::uint64_t> crawler_starts_{0};
+
+  std::unique_ptr<ClusterNode> cluster_;  // --cluster only; joined in Open(), left in Run()
 };
 
 }  // namespace rc::server

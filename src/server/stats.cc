@@ -16,6 +16,7 @@
 
 #include "ringcached/base/version.h"
 #include "server/options.h"
+#include "server/origin_loader.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -363,6 +364,12 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     return StatsResult::kSingleLine;
   } else if (sub == "conns") {
     AppendConns(server, w);
+  } else if (sub == "origin" && server.origin() != nullptr) {
+    // Read-through (server/origin_loader.h); without --origin: ERROR, as memcached answers.
+    AppendOriginStats(server, &w);
+  } else if (sub == "cluster" && server.cluster() != nullptr) {
+    // Only in a cluster: a single node answers ERROR, as memcached does.
+    server.cluster()->AddStats(w);
   } else {
     return StatsResult::kUnknown;
   }

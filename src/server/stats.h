@@ -48,7 +48,8 @@ enum class StatsResult : unsigned char {
   kUnknown,     // not a stats sub-command (the caller answers ERROR)
 };
 
-// `stats` (sub empty), `stats settings|items|slabs|sizes|sizes_enable|sizes_disable|conns`.
+// `stats` (sub empty), `stats settings|items|slabs|sizes|sizes_enable|sizes_disable|conns`, and
+// `stats cluster` with --cluster (ClusterNode::AddStats).
 StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink);
 // `stats cachedump <class> <limit>`: "ITEM <key> [<bytes> b; <exptime> s]" lines, most recently
 // written first, then END.

@@ -11,6 +11,7 @@
 
 #include "ringcached/base/log.h"
 #include "ringcached/base/version.h"
+#include "ringcached/cluster/discovery.h"
 #include "ringcached/proto/text_reply.h"
 #include "server/connection.h"
 #include "server/server.h"
@@ -175,10 +176,18 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
   while (keys.Next(&key)) {
     if (key.size() > proto::kMaxKeyLength) {
       // memcached looks keys up in order and fails at the long one, dropping the replies queued
-      // for the keys before it (their lookups still count).
+      // for the keys before it (their lookups still count), and those waiting for the origin.
       out_.Rollback(mark);
+      fill_.reset();
       out_.Append(proto::kBadFormat);
       return;
+    }
+    // ElastiCache's legacy discovery key answers with the cluster's configuration (a plain get
+    // only; in a single node it is an ordinary key). Behind a key waiting for the origin it is
+    // looked up as an ordinary key too: its reply would otherwise overtake the filled one.
+    if (!touch && !with_cas && fill_ == nullptr && key == cluster::kLegacyDiscoveryKey &&
+        AppendDiscoveryValue()) {
+      continue;
     }
     store::ItemRef item = touch ? engine.GetAndTouch(key, req.exptime, stats)
                                 : engine.Get(key, stats);
@@ -194,14 +203,30 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
               " size=" + std::to_string(item ? item.value().size() : 0);
       server_->watchers().Emit(kWatchFetchers, body);
     }
-    if (!item) continue;
-    char* p = out_.Reserve(proto::kMaxValueHeader);
-    out_.Commit(proto::FormatValueHeader(p, item.key(), item.flags(),
-                                         static_cast<std::uint32_t>(item.value().size()),
-                                         with_cas, item.cas()));
-    out_.AppendValue(std::move(item));
+    if (!item) {
+      // Read-through: the key's VALUE (if the origin has one) comes when the fill does.
+      if (WantsFill(key)) {
+        WaitForFill(PendingFill::Kind::kText, key);
+        fill_->with_cas = with_cas;
+      }
+      continue;
+    }
+    if (fill_ != nullptr) {
+      AddFilledPart(std::move(item));  // after a key that waits: keep the order
+      continue;
+    }
+    AppendValueReply(std::move(item), with_cas);
   }
+  if (fill_ != nullptr) return;  // the fill answers the rest, END included
   out_.Append(proto::kEnd);
+}
+
+void Connection::AppendValueReply(store::ItemRef item, bool with_cas) {
+  char* p = out_.Reserve(proto::kMaxValueHeader);
+  out_.Commit(proto::FormatValueHeader(p, item.key(), item.flags(),
+                                       static_cast<std::uint32_t>(item.value().size()), with_cas,
+                                       item.cas()));
+  out_.AppendValue(std::move(item));
 }
 
 void Connection::BeginStorage(const proto::Request& req) {
@@ -349,6 +374,9 @@ void Connection::ProcessAdmin(const proto::Request& req) {
       return;
     case Command::kWatch:
       ProcessWatch(req);
+      return;
+    case Command::kConfig:
+      ProcessConfig(req);
       return;
     case Command::kDebugTime: {
 #ifdef RC_DEBUG

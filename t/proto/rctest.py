@@ -126,9 +126,35 @@ def _die_with_parent():
         pass
 
 
-# Every ServerProcess still running at exit is killed and reaped, so an exception or a failed
-# assertion never leaves a server behind.
+def kill_and_reap(proc):
+    """SIGKILL `proc` (a subprocess.Popen, or None) if it still runs, and reap it. The cleanup
+    path: no checks, and a process that will not die within 10 s is left to PR_SET_PDEATHSIG."""
+    if proc is not None and proc.poll() is None:
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+# Every process registered here (a ServerProcess, or any object with a kill() method, such as
+# the cluster tests' ZooKeeper) and still running at exit is killed and reaped, so an exception
+# or a failed assertion never leaves a process behind.
 _live_servers = []
+
+
+def kill_at_exit(p):
+    """Registers `p` (anything with a kill() method) to be killed at exit."""
+    _live_servers.append(p)
+
+
+def forget_at_exit(p):
+    """Undoes kill_at_exit(p), once `p` is stopped and reaped."""
+    if p in _live_servers:
+        _live_servers.remove(p)
 
 
 def _kill_leftovers():
@@ -148,6 +174,8 @@ class ServerProcess:
     was taken meanwhile. stop() sends SIGTERM, waits, SIGKILLs after `stop_timeout` and raises
     Failure if the server had died before (crash) or did not exit cleanly. Use as a context manager.
     """
+
+    OUTPUT_HEAD, OUTPUT_TAIL = 2000, 6000  # what output() keeps of a long log (bytes)
 
     def __init__(self, args=(), *, unix_path=None, start_timeout=10.0, stop_timeout=10.0,
                  env=None, name="server"):
@@ -172,13 +200,7 @@ class ServerProcess:
             else:
                 cmd = [binary(), "-s", self.unix_path]
             cmd += root_args() + self.args
-            self.cmdline = cmd
-            self._log = tempfile.TemporaryFile()
-            env = None if self.env is None else {**os.environ, **self.env}
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=subprocess.STDOUT, env=env,
-                                         preexec_fn=_die_with_parent)
-            _live_servers.append(self)
+            self._spawn(cmd)
             deadline = time.monotonic() + self.start_timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -192,10 +214,22 @@ class ServerProcess:
                               f"{self.start_timeout:.0f} s: {' '.join(cmd)}\n{self.output()}")
             last_error = (f"{self.name} exited during start-up with status {self.proc.returncode}: "
                           f"{' '.join(cmd)}\n{self.output()}")
-            _live_servers.remove(self)
+            self._forget()
             if self.unix_path is not None or "bind" not in self.output().lower():
                 break
         raise Failure(last_error)
+
+    def _spawn(self, cmd):
+        """Starts `cmd` with its output going to a fresh temp file (see output()); does not wait.
+        A subclass whose start() differs (a fixed port, no wait) starts its process here too."""
+        self.cmdline = cmd
+        self._log = tempfile.TemporaryFile()
+        self._stopping = False  # a restart after stop()
+        env = None if self.env is None else {**os.environ, **self.env}
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=_die_with_parent)
+        kill_at_exit(self)
 
     def _can_connect(self):
         try:
@@ -221,8 +255,8 @@ class ServerProcess:
         self._log.flush()
         self._log.seek(0)
         data = self._log.read()
-        if len(data) > 8000:
-            data = data[:2000] + b"\n[...]\n" + data[-6000:]
+        if len(data) > self.OUTPUT_HEAD + self.OUTPUT_TAIL:
+            data = data[:self.OUTPUT_HEAD] + b"\n[...]\n" + data[-self.OUTPUT_TAIL:]
         return data.decode("utf-8", "replace")
 
     def alive(self):
@@ -266,20 +300,11 @@ class ServerProcess:
 
     def kill(self):
         """SIGKILL and reap (cleanup path; no checks)."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+        kill_and_reap(self.proc)
         self._forget()
 
     def _forget(self):
-        if self in _live_servers:
-            _live_servers.remove(self)
+        forget_at_exit(self)
 
     def __enter__(self):
         if self.proc is None:

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <string_view>
 
 #include "ringcached/base/clock.h"
@@ -120,6 +121,12 @@ class Engine {
   // get_misses, get_expired, get_flushed), or like touch (cmd_touch, touch_hits) when T applied
   // to an item; a vivified item counts as a hit.
   MetaGetResult MetaGet(const proto::MetaRequest& req, CommandStats* stats);
+  // mg answered by a read-through fill (hooks.h MissLoader): the reply line `item` (the stored
+  // fill, or an unlinked item holding the fetched value) gets, as for a first read of a fresh
+  // item. Counts nothing: MetaGet() counted the miss that started the fill. info.key points into
+  // `item`.
+  proto::MetaReplyInfo MetaFilledInfo(const proto::MetaRequest& req,
+                                      const store::ItemRef& item) const;
   // ms, step 1: allocates the item (key, F, T, <datalen>) for the data block, as BeginStore. On
   // kTooLarge / kNoMemory the key's old value is removed whatever the mode (memcached's
   // process_mset_command) and the caller replies proto::kTooLarge / kNoMemory and swallows the
@@ -147,6 +154,11 @@ class Engine {
  private:
   void Notify(const WriteEvent& event) {
     if (observer_ != nullptr) observer_->OnWrite(event);
+  }
+  // The read-through write fence of `key` (hooks.h MissLoader::FenceWrite), held while a write is
+  // applied to the store; an empty lock when no loader is wired in.
+  std::unique_lock<std::mutex> Fence(std::string_view key) {
+    return loader_ != nullptr ? loader_->FenceWrite(key) : std::unique_lock<std::mutex>();
   }
 
   store::Store* store_;

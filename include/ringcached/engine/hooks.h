@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string_view>
 
 #include "ringcached/store/store.h"
@@ -31,15 +32,31 @@ class WriteObserver {
   virtual void OnWrite(const WriteEvent& event) = 0;
 };
 
-// Fills misses from somewhere else (an origin database). Called on the worker thread; Load() must
-// not block: it starts the fetch and calls `done` later, on the same worker thread, with the
-// item it stored (empty when the origin has no value or failed).
+// Fills misses from somewhere else (an origin database; server/origin_loader.h). The engine
+// itself never loads: a connection that misses asks Wants() and Load(). What the engine does is
+// fence its writes, so that a fill never lands over a write that arrived while it was in flight.
+//
+// Thread-safety: every method from any worker thread.
 class MissLoader {
  public:
   virtual ~MissLoader() = default;
   // Whether a miss on `key` should be loaded (for example, the key matches a prefix).
   virtual bool Wants(std::string_view key) const = 0;
+  // Starts loading `key`, or joins the load already in flight, and calls `done` later -- never
+  // inside Load() -- on the calling thread's event loop (net::EventLoop::Current(), which must
+  // exist), with the item to answer with: the stored fill, or an unlinked item holding the fetched
+  // value when it was not stored; empty when the origin has no value, failed or timed out. Must
+  // not block.
   virtual void Load(std::string_view key, std::function<void(store::ItemRef)> done) = 0;
+  // Called by the engine before each write that may change or remove `key` (set and the other
+  // storage commands, delete, incr/decr, touch, and their meta and binary forms), and held until
+  // the store has applied it: a load of the key in flight will not store its value, and a
+  // remembered origin miss is forgotten. Holding the lock across the store call is what makes
+  // "the write wins" exact: a fill checks and stores under the same lock (doc/read-through.md).
+  // The engine holds it around the store call only, never across the WriteObserver.
+  virtual std::unique_lock<std::mutex> FenceWrite(std::string_view key) = 0;
+  // flush_all: no load in flight stores its value; remembered origin misses are forgotten.
+  virtual void FenceFlush() = 0;
 };
 
 }  // namespace rc::engine

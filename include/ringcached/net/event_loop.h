@@ -5,7 +5,8 @@
 // function and wakes the loop through an eventfd (memcached's notify pipe, folly's
 // runInEventBaseThread).
 //
-// Thread-safety: RunInLoop() and Stop() from any thread; everything else on the loop's thread.
+// Thread-safety: RunInLoop(), Stop() and Current() from any thread; everything else on the
+// loop's thread.
 #pragma once
 
 #include <functional>
@@ -37,6 +38,9 @@ class EventLoop {
   void Stop();
   // Queues `fn` to run on the loop's thread. Thread-safe.
   void RunInLoop(std::function<void()> fn);
+  // The loop whose Run() is executing on the calling thread, or null: how code called from a
+  // loop's callbacks finds the loop to send its answers back to (origin fills, server/).
+  static EventLoop* Current();
 
  private:
   static void OnWake(int fd, short what, void* arg) noexcept;

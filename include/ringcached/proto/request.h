@@ -23,6 +23,8 @@ enum class Command : std::uint8_t {
   kFlushAll, kVersion, kVerbosity, kQuit, kShutdown, kCacheMemlimit,
   // Admin commands whose arguments are interpreted by server/: `tokens` holds every token.
   kStats, kSlabs, kLru, kLruCrawler, kWatch, kMisbehave, kDebugTime,
+  // ElastiCache's `config get cluster` (auto-discovery); a single node answers ERROR as memcached.
+  kConfig,
 };
 
 // True for set/add/replace/append/prepend/cas: a data block follows the command line.

@@ -80,6 +80,27 @@ struct Settings {
   bool dump_enabled = true;               // -X turns off
   bool watch_enabled = true;              // -W turns off
 
+  // Cluster (issue #5). With `cluster` empty the server is the single node memcached is, and
+  // the other fields are ignored (no control thread, no ZooKeeper).
+  std::string cluster;                    // --cluster zk://host:port[,host:port...]/path
+  std::string advertise;                  // --advertise; empty = from -l/-p at start-up
+  std::uint32_t weight = 1;               // --weight
+  int ring_debounce_ms = 1000;            // --ring-debounce-ms
+  std::string ring_profile = "libmemcached";  // --ring-profile
+  int zk_session_timeout_ms = 10000;      // --zk-session-timeout
+
+  // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the
+  // other fields are ignored.
+  std::string origin;                     // --origin postgresql://... or http://host:port/prefix/
+  std::string origin_query;               // --origin-query, PostgreSQL: takes the key as $1
+  std::string origin_key_prefix;          // --origin-key-prefix; empty = every key
+  int origin_ttl = 300;                   // --origin-ttl, seconds (an exptime; 0 = never)
+  int origin_negative_ttl = 3;            // --origin-negative-ttl, seconds; 0 = off
+  int origin_timeout_ms = 500;            // --origin-timeout-ms
+  int origin_connections = 4;             // --origin-connections
+  int origin_breaker_failures = 5;        // --origin-breaker-failures; 0 = never opens
+  int origin_breaker_open_ms = 5000;      // --origin-breaker-open-ms
+
   std::string config_file;                // --config-file
 
   // Runtime state shown by `stats settings` as "oldest": memcached's settings.oldest_live, the

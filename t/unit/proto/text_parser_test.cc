@@ -471,6 +471,8 @@ TEST(TextParserTest, AdminCommandsHandTheirTokensToTheServer) {
       {"watch mutations evictions\r\n", Command::kWatch, {"watch", "mutations", "evictions"}, false},
       {"misbehave\r\n", Command::kMisbehave, {"misbehave"}, false},
       {"debugtime -10\r\n", Command::kDebugTime, {"debugtime", "-10"}, false},
+      // ElastiCache discovery; server/ answers ERROR outside a cluster, as memcached would.
+      {"config get cluster\r\n", Command::kConfig, {"config", "get", "cluster"}, false},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.line);

@@ -25,27 +25,15 @@
 
 #include <unistd.h>
 
+#include "options_support.h"
 #include "ringcached/base/version.h"
 
 namespace rc::server {
 namespace {
 
-struct Parsed {
-  ParseOutcome outcome;
-  Settings settings;
-  std::string out;
-};
-
-Parsed Parse(std::initializer_list<std::string> args) {
-  std::vector<std::string> words = {"ringcached"};
-  words.insert(words.end(), args.begin(), args.end());
-  std::vector<const char*> argv;
-  for (const std::string& w : words) argv.push_back(w.c_str());
-  argv.push_back(nullptr);
-  Parsed p{ParseOutcome::kExitError, Settings{}, "untouched"};
-  p.outcome = ParseCommandLine(static_cast<int>(words.size()), argv.data(), &p.settings, &p.out);
-  return p;
-}
+using rc::testing::Parsed;
+using rc::testing::ParseArgs;
+using rc::testing::StatsOf;
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -63,7 +51,7 @@ class TempFile {
  public:
   explicit TempFile(const std::string& contents) {
     static int counter = 0;
-    path_ = testing::TempDir() + "ringcached_options_test_" + std::to_string(getpid()) + "_" +
+    path_ = ::testing::TempDir() + "ringcached_options_test_" + std::to_string(getpid()) + "_" +
             std::to_string(counter++) + ".conf";
     std::ofstream(path_) << contents;
   }
@@ -74,16 +62,10 @@ class TempFile {
   std::string path_;
 };
 
-std::map<std::string, std::string> StatsMap(const Settings& s) {
-  std::map<std::string, std::string> m;
-  for (const auto& [k, v] : SettingsForStats(s)) m[k] = v;
-  return m;
-}
-
 // ---- defaults and single options --------------------------------------------------------------
 
 TEST(OptionsTest, NoArgumentsGivesMemcachedDefaults) {
-  Parsed p = Parse({});
+  Parsed p = ParseArgs({});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   EXPECT_EQ(p.out, "");
   const Settings& s = p.settings;
@@ -183,7 +165,7 @@ TEST(OptionsTest, EachFlagSetsItsField) {
   };
   for (const FlagCase& c : kCases) {
     SCOPED_TRACE(std::string(c.what) + ": " + DescribeArgs(c.args));
-    Parsed p = Parse(c.args);
+    Parsed p = ParseArgs(c.args);
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     EXPECT_TRUE(c.check(p.settings));
   }
@@ -204,7 +186,7 @@ TEST(OptionsTest, ItemSizeCasesFromMemcachedsItemSizeMaxTest) {
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(DescribeArgs(c.args));
-    Parsed p = Parse(c.args);
+    Parsed p = ParseArgs(c.args);
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     EXPECT_EQ(p.settings.item_size_max, c.item_size_max);
     EXPECT_EQ(p.settings.slab_chunk_max, c.slab_chunk_max);
@@ -214,14 +196,14 @@ TEST(OptionsTest, ItemSizeCasesFromMemcachedsItemSizeMaxTest) {
 // ---- -o -------------------------------------------------------------------------------------
 
 TEST(OptionsTest, ExtendedListSetsEverySubOption) {
-  Parsed p = Parse({"-o", "no_lru_crawler,no_lru_maintainer,hashpower=16,idle_timeout=600",
-                    "--extended=track_sizes,no_hashexpand,hash_algorithm=xxh3",
-                    "-o", "slab_automove=2,slab_automove_ratio=0.5,slab_automove_window=10",
-                    "-o", "watcher_logbuf_size=512,worker_logbuf_size=32,read_buf_mem_limit=8",
-                    "-o", "lru_crawler_sleep=50,lru_crawler_tocrawl=7,tail_repair_time=30",
-                    "-o", "hot_max_factor=0.5,warm_max_factor=3,no_maxconns_fast",
-                    "-o", "no_slab_reassign,modern,sock_cookie_id=3,relaxed_privileges",
-                    "-o", "drop_privileges,no_drop_privileges"});
+  Parsed p = ParseArgs({"-o", "no_lru_crawler,no_lru_maintainer,hashpower=16,idle_timeout=600",
+                        "--extended=track_sizes,no_hashexpand,hash_algorithm=xxh3",
+                        "-o", "slab_automove=2,slab_automove_ratio=0.5,slab_automove_window=10",
+                        "-o", "watcher_logbuf_size=512,worker_logbuf_size=32,read_buf_mem_limit=8",
+                        "-o", "lru_crawler_sleep=50,lru_crawler_tocrawl=7,tail_repair_time=30",
+                        "-o", "hot_max_factor=0.5,warm_max_factor=3,no_maxconns_fast",
+                        "-o", "no_slab_reassign,modern,sock_cookie_id=3,relaxed_privileges",
+                        "-o", "drop_privileges,no_drop_privileges"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   const Settings& s = p.settings;
   EXPECT_FALSE(s.lru_crawler);
@@ -249,18 +231,18 @@ TEST(OptionsTest, ExtendedListSetsEverySubOption) {
 
 TEST(OptionsTest, ExtendedSubOptionsFollowMemcachedSemantics) {
   {
-    Parsed p = Parse({"-o", "slab_automove"});  // no value means 1
+    Parsed p = ParseArgs({"-o", "slab_automove"});  // no value means 1
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     EXPECT_EQ(p.settings.slab_automove, 1);
   }
   {
-    Parsed p = Parse({"-o", "temporary_ttl=30"});  // turns the temp LRU on
+    Parsed p = ParseArgs({"-o", "temporary_ttl=30"});  // turns the temp LRU on
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     EXPECT_TRUE(p.settings.temp_lru);
     EXPECT_EQ(p.settings.temporary_ttl, 30);
   }
   {
-    Parsed p = Parse({"-o", "no_modern"});
+    Parsed p = ParseArgs({"-o", "no_modern"});
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     EXPECT_EQ(p.settings.slab_chunk_max, 1u << 20);
     EXPECT_FALSE(p.settings.slab_reassign);
@@ -273,18 +255,18 @@ TEST(OptionsTest, ExtendedSubOptionsFollowMemcachedSemantics) {
   }
   {
     // t/stats.t's 83-key run.
-    Parsed p = Parse({"-o", "no_lru_crawler,no_lru_maintainer", "-o", "relaxed_privileges"});
+    Parsed p = ParseArgs({"-o", "no_lru_crawler,no_lru_maintainer", "-o", "relaxed_privileges"});
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   }
   {
-    Parsed p = Parse({"-o", "lru_crawler=1,modern,"});  // a switch ignores a value; "," is fine
+    Parsed p = ParseArgs({"-o", "lru_crawler=1,modern,"});  // a switch ignores a value; "," is fine
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     EXPECT_TRUE(p.settings.lru_crawler);
   }
 }
 
 TEST(OptionsTest, UnknownExtendedSubOptionFailsNamingIt) {
-  Parsed p = Parse({"-o", "modern,foo"});
+  Parsed p = ParseArgs({"-o", "modern,foo"});
   ASSERT_EQ(p.outcome, ParseOutcome::kExitError);
   EXPECT_NE(p.out.find("Illegal suboption \"foo\""), std::string::npos) << p.out;
   EXPECT_EQ(p.out.find('\n'), std::string::npos);
@@ -365,7 +347,7 @@ TEST(OptionsTest, InvalidStartupsFailWithOneLineMessage) {
   };
   for (const auto& args : kBad) {
     SCOPED_TRACE(DescribeArgs(args));
-    Parsed p = Parse(args);
+    Parsed p = ParseArgs(args);
     EXPECT_EQ(p.outcome, ParseOutcome::kExitError);
     EXPECT_FALSE(p.out.empty());
     EXPECT_EQ(p.out.find('\n'), std::string::npos) << p.out;
@@ -392,7 +374,7 @@ TEST(OptionsTest, ErrorMessagesNameTheOptionAndUseMemcachedsWording) {
   };
   for (const Case& c : kCases) {
     SCOPED_TRACE(DescribeArgs(c.args));
-    Parsed p = Parse(c.args);
+    Parsed p = ParseArgs(c.args);
     ASSERT_EQ(p.outcome, ParseOutcome::kExitError);
     EXPECT_NE(p.out.find(c.expected), std::string::npos) << p.out;
   }
@@ -402,12 +384,13 @@ TEST(OptionsTest, ErrorMessagesNameTheOptionAndUseMemcachedsWording) {
 
 TEST(OptionsTest, HelpExitsOkAndAdvertisesOnlyWhatWeImplement) {
   for (const char* flag : {"-h", "--help"}) {
-    Parsed p = Parse({flag});
+    Parsed p = ParseArgs({flag});
     ASSERT_EQ(p.outcome, ParseOutcome::kExitOk) << p.out;
     EXPECT_EQ(p.out, HelpText());
   }
   // -h wins even after other options, and before a missing config file is read.
-  EXPECT_EQ(Parse({"-p", "1", "--config-file=/nonexistent", "-h"}).outcome, ParseOutcome::kExitOk);
+  EXPECT_EQ(ParseArgs({"-p", "1", "--config-file=/nonexistent", "-h"}).outcome,
+            ParseOutcome::kExitOk);
 
   const std::string help = HelpText();
   EXPECT_EQ(help.rfind(VersionText(), 0), 0u);
@@ -428,7 +411,7 @@ TEST(OptionsTest, HelpExitsOkAndAdvertisesOnlyWhatWeImplement) {
 }
 
 TEST(OptionsTest, VersionAndLicenseExitOk) {
-  Parsed v = Parse({"-V"});
+  Parsed v = ParseArgs({"-V"});
   ASSERT_EQ(v.outcome, ParseOutcome::kExitOk);
   EXPECT_EQ(v.out, VersionText());
   EXPECT_EQ(v.out.rfind("ringcached " RC_PRODUCT_VERSION, 0), 0u) << v.out;
@@ -436,7 +419,7 @@ TEST(OptionsTest, VersionAndLicenseExitOk) {
   EXPECT_EQ(v.out.back(), '\n');
   EXPECT_EQ(std::count(v.out.begin(), v.out.end(), '\n'), 1);
 
-  Parsed i = Parse({"--license"});
+  Parsed i = ParseArgs({"--license"});
   ASSERT_EQ(i.outcome, ParseOutcome::kExitOk);
   EXPECT_NE(i.out.find("ringcached"), std::string::npos);
 }
@@ -458,7 +441,7 @@ TEST(OptionsTest, ConfigFileIsReadAndTheCommandLineOverridesIt) {
       "prefix-delimiter = /\n"
       "memory-limit = 128\n");
   {
-    Parsed p = Parse({"--config-file=" + conf.path()});
+    Parsed p = ParseArgs({"--config-file=" + conf.path()});
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     const Settings& s = p.settings;
     EXPECT_EQ(s.config_file, conf.path());
@@ -477,8 +460,8 @@ TEST(OptionsTest, ConfigFileIsReadAndTheCommandLineOverridesIt) {
   }
   {
     // The file may come after the options it is overridden by: position does not matter.
-    Parsed p = Parse({"-p", "33133", "-l", "127.0.0.1", "-v", "-o", "idle_timeout=9,lru_crawler",
-                      "--config-file", conf.path(), "-c", "99"});
+    Parsed p = ParseArgs({"-p", "33133", "-l", "127.0.0.1", "-v", "-o",
+                          "idle_timeout=9,lru_crawler", "--config-file", conf.path(), "-c", "99"});
     ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     const Settings& s = p.settings;
     EXPECT_EQ(s.port, 33133);
@@ -508,7 +491,7 @@ TEST(OptionsTest, ConfigFileErrorsNameTheFileAndTheLine) {
   for (const char* contents : kBadFiles) {
     SCOPED_TRACE(contents);
     TempFile conf(contents);
-    Parsed p = Parse({"--config-file=" + conf.path()});
+    Parsed p = ParseArgs({"--config-file=" + conf.path()});
     EXPECT_EQ(p.outcome, ParseOutcome::kExitError);
     EXPECT_NE(p.out.find(conf.path()), std::string::npos) << p.out;
     EXPECT_EQ(p.out.find('\n'), std::string::npos) << p.out;
@@ -574,21 +557,21 @@ TEST(OptionsTest, StatsSettingsDefaultValuesMatchMemcached) {
       {"ssl_wbuf_size", "16384"}, {"ssl_session_cache", "no"}, {"ssl_kernel_tls", "no"},
       {"ssl_min_version", "tlsv1.2"}, {"num_napi_ids", "(null)"}, {"memory_file", "(null)"},
   };
-  Parsed p = Parse({});
+  Parsed p = ParseArgs({});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun);
-  EXPECT_EQ(StatsMap(p.settings), kExpected);
+  EXPECT_EQ(StatsOf(p.settings), kExpected);
 }
 
 TEST(OptionsTest, StatsSettingsFormatsLikeMemcached) {
-  Parsed p = Parse({"-a", "750", "-f", "1.5", "-B", "binary", "-s", "/tmp/mc.sock", "-M", "-C",
-                    "-l", "127.0.0.1", "-l", "::1", "-A", "-D", "/", "-o",
-                    "read_buf_mem_limit=2,slab_automove_ratio=0.333,idle_timeout=7"});
+  Parsed p = ParseArgs({"-a", "750", "-f", "1.5", "-B", "binary", "-s", "/tmp/mc.sock", "-M", "-C",
+                        "-l", "127.0.0.1", "-l", "::1", "-A", "-D", "/", "-o",
+                        "read_buf_mem_limit=2,slab_automove_ratio=0.333,idle_timeout=7"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   Settings s = p.settings;
   s.verbose = 2;              // live values come from the Settings passed in
   s.maxbytes = 100u << 20;    // cache_memlimit 100
   s.oldest_live = 42;
-  std::map<std::string, std::string> m = StatsMap(s);
+  std::map<std::string, std::string> m = StatsOf(s);
   EXPECT_EQ(m["umask"], "750");
   EXPECT_EQ(m["growth_factor"], "1.50");
   EXPECT_EQ(m["binding_protocol"], "binary");
@@ -606,7 +589,7 @@ TEST(OptionsTest, StatsSettingsFormatsLikeMemcached) {
   EXPECT_EQ(m["verbosity"], "2");
   EXPECT_EQ(m["maxbytes"], "104857600");
   EXPECT_EQ(m["oldest"], "42");
-  EXPECT_EQ(StatsMap(Parse({"-B", "ascii"}).settings)["binding_protocol"], "ascii");
+  EXPECT_EQ(StatsOf(ParseArgs({"-B", "ascii"}).settings)["binding_protocol"], "ascii");
 }
 
 // ---- documentation --------------------------------------------------------------------------
@@ -683,7 +666,7 @@ TEST(OptionsDocsTest, EveryExampleLineOfTheConfigFileIsValid) {
     if (!std::regex_match(line, m, setting) || names.count(m[1]) == 0) continue;
     SCOPED_TRACE(line);
     TempFile one(line.substr(2) + "\n");
-    Parsed p = Parse({"--config-file=" + one.path()});
+    Parsed p = ParseArgs({"--config-file=" + one.path()});
     EXPECT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
     ++checked;
   }

@@ -1,0 +1,37 @@
+// cluster/member.h -- one member of the cluster as ZooKeeper records it, and the rules for a ring
+// name.
+//
+// Each live node owns the ephemeral znode <path>/members/<name>; its data is the JSON form of a
+// Member (ringcached/cluster/member_json.h), e.g.
+//   {"name":"127.0.0.1:11311","address":"127.0.0.1","port":11311,"weight":1,
+//    "incarnation":1732600000123,"state":"up"}
+// The name is the node's ring name: the exact string clients are configured with (--advertise,
+// KETAMA.md section 2.1), so it is also the znode's name and the Ketama input.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ringcached/base/status.h"
+
+namespace rc::cluster {
+
+struct Member {
+  std::string name;              // ring name, e.g. "cache1.example:11211" or "[::1]:11212"
+  std::string address;           // an IP address clients can connect to; "" when unknown
+  int port = 0;                  // the TCP port the node serves on
+  std::uint32_t weight = 1;      // Ketama weight (--weight)
+  std::int64_t incarnation = 0;  // grows with every new ZooKeeper session of the node
+  std::string state = "up";
+
+  bool operator==(const Member&) const = default;
+};
+
+// OK if `name` can be a ring name and a znode name at once: 1 to 255 bytes, printable ASCII
+// without spaces (the ElastiCache discovery line separates nodes with spaces), no '/' (a znode
+// path separator) and not "." or ".." (ZooKeeper refuses those names). The message says which
+// rule failed.
+base::Status CheckRingName(std::string_view name);
+
+}  // namespace rc::cluster

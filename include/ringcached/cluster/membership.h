@@ -1,0 +1,120 @@
+// cluster/membership.h -- this node's membership in a ZooKeeper-coordinated cluster, and the ring
+// it derives from the live members (DESIGN.md sections 2-3, "Membership").
+//
+// ZooKeeper layout, under the --cluster path P:
+//   P/members/<ring name>   EPHEMERAL, one per live node; data = member JSON (member.h)
+// The ring version is the cversion of P/members: ZooKeeper bumps it on every child created or
+// deleted, so two nodes that read the same member list also read the same version.
+//
+// What a node does:
+//   * Join: connect (an unreachable ZooKeeper is retried with backoff, each retry logged),
+//     create the missing components of P/members, and create its own znode with a fresh
+//     incarnation. A znode already holding the name is judged by its ephemeralOwner: this
+//     session's or an earlier session's of this process, or a dead predecessor's (same address
+//     and port, which this process has bound), is replaced; a live node's (another session, other
+//     address or port) is a configuration error that stops start-up.
+//   * Watch P/members and publish each new member list as an immutable ClusterView, debounced:
+//     a view is adopted once the list has been quiet for the debounce interval (at most five
+//     intervals after the first change), so a burst of joins rebuilds the ring once. The first
+//     view after joining is adopted at once.
+//   * Faults: through a disconnect the node keeps serving with its last view; when the session
+//     expires it opens a new one and registers again under a new incarnation.
+//   * Leave: closing the session deletes the znode at once, so the others see the node go
+//     without waiting for the session timeout.
+//
+// Threads: the state machine runs on the control loop given to the constructor (DESIGN.md
+// section 2: one control thread with its own event_base for ZooKeeper and ring changes).
+// ZooKeeper's own threads only hand results over to that loop. view() and Status() may be called
+// from any thread: the view is an immutable snapshot swapped whole (STYLE.md snippet 6).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringcached/base/status.h"
+#include "ringcached/cluster/member.h"
+#include "ringcached/cluster/ring.h"
+
+namespace rc::net {
+class EventLoop;
+}
+
+namespace rc::cluster {
+
+struct MembershipOptions {
+  std::string zk_hosts;  // ClusterUrl::hosts
+  std::string path;      // ClusterUrl::path
+  Member self;           // name, address, port, weight; incarnation and state are set here
+  RingProfile profile = RingProfile::kLibmemcached;
+  std::chrono::milliseconds debounce{1000};
+  std::chrono::milliseconds session_timeout{10000};  // asked for; the server may clamp it
+};
+
+// One adopted member list. Never changes once published.
+struct ClusterView {
+  std::int32_t version = 0;     // cversion of <path>/members
+  std::vector<Member> members;  // ordered by name (byte order), the ring's member order
+  Ring ring;                    // built from members, in the same order
+  std::chrono::steady_clock::time_point adopted;  // when this node adopted the view
+};
+
+// Where this node stands.
+enum class NodeState : std::uint8_t {
+  kJoining,       // not registered yet
+  kUp,            // registered, session connected
+  kDisconnected,  // registered, but the session is reconnecting: serving with the last view
+  kRejoining,     // the session expired (or the znode vanished): registering again
+  kConflict,      // re-registering failed: a live node of another session holds the name
+  kLeft,          // Leave() was called
+};
+std::string_view NodeStateName(NodeState state);
+
+// A consistent snapshot of everything `stats cluster` reports.
+struct MembershipStatus {
+  NodeState state = NodeState::kJoining;
+  std::int64_t incarnation = 0;
+  std::string session_state;       // "connected", "connecting", "expired", "closed"...
+  std::int64_t session_id = 0;     // 0 while there is no session
+  int session_timeout_ms = 0;      // negotiated with the server; 0 until connected
+  std::uint64_t ring_changes = 0;  // views adopted since start
+  std::uint64_t session_expirations = 0;
+  std::uint64_t disconnects = 0;
+  std::shared_ptr<const ClusterView> view;  // null until the first view
+};
+
+class Membership {
+ public:
+  // `loop` runs the membership; it is not owned, must outlive this object, and must be stopped
+  // (its thread joined) before this object is destroyed.
+  Membership(MembershipOptions options, net::EventLoop* loop);
+  ~Membership();
+  Membership(const Membership&) = delete;
+  Membership& operator=(const Membership&) = delete;
+
+  // Starts joining, asynchronously on the loop. Call once. Thread-safe.
+  void Join();
+  // Blocks until the node is registered and has adopted its first view (OK), or until joining
+  // turned out to be impossible: another live node holds the name (a configuration error; the
+  // message says which node and what to change). There is no time limit: an unreachable
+  // ZooKeeper is retried with backoff for as long as it takes. Not from the loop's thread.
+  base::Status WaitJoined();
+  // Closes the session, which deletes this node's znode at once. Blocks until done (at most a
+  // few seconds when ZooKeeper does not answer). Idempotent. Not from the loop's thread.
+  void Leave();
+
+  const MembershipOptions& options() const { return options_; }
+  // The adopted view; null before the first. Thread-safe.
+  std::shared_ptr<const ClusterView> view() const;
+  MembershipStatus Status() const;  // thread-safe
+
+ private:
+  struct Impl;  // src/cluster/membership.cc; keeps ZooKeeper out of this header
+  MembershipOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rc::cluster

@@ -1,0 +1,169 @@
+// client/zk_source.cc -- see zk_source.h.
+//
+// The ZooKeeper C client connects in the background; zookeeper_init returns at once and the
+// session watcher reports ZOO_CONNECTED_STATE later, on the client's own thread. We wait for that
+// event on a condition variable, with the caller's deadline. The watcher is noexcept: an exception
+// must never unwind through the C library's frames (STYLE.md section 3).
+#include "client/zk_source.h"
+
+#include <zookeeper/zookeeper.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "ringcached/cluster/cluster_url.h"
+#include "ringcached/cluster/member_json.h"
+
+namespace rc::client {
+namespace {
+
+using base::Result;
+using base::Status;
+using Clock = std::chrono::steady_clock;
+
+// What the session watcher tells the waiting thread.
+struct SessionState {
+  std::mutex mu;
+  std::condition_variable changed;
+  int state = 0;  // the last session state seen (0 before the first event)
+};
+
+void OnSessionEvent(zhandle_t* /*zh*/, int type, int state, const char* /*path*/,
+                    void* context) noexcept {
+  if (type != ZOO_SESSION_EVENT) return;
+  auto* session = static_cast<SessionState*>(context);
+  {
+    std::lock_guard<std::mutex> lock(session->mu);
+    session->state = state;
+  }
+  session->changed.notify_all();
+}
+
+struct ZkCloser {
+  void operator()(zhandle_t* zh) const { zookeeper_close(zh); }
+};
+using ZkHandle = std::unique_ptr<zhandle_t, ZkCloser>;
+
+// Frees the strings zoo_get_children2 allocated.
+class Children {
+ public:
+  Children() = default;
+  ~Children() { deallocate_String_vector(&v_); }
+  Children(const Children&) = delete;
+  Children& operator=(const Children&) = delete;
+  String_vector* get() { return &v_; }
+  std::vector<std::string> Names() const {
+    return std::vector<std::string>(v_.data, v_.data + v_.count);
+  }
+
+ private:
+  String_vector v_{0, nullptr};
+};
+
+std::string ZkError(int rc) { return zerror(rc); }
+
+// One znode's data; nullopt in *missing when it vanished (a member left meanwhile).
+Result<std::string> ReadData(zhandle_t* zh, const std::string& path, bool* missing) {
+  std::string buf(4096, '\0');
+  while (true) {
+    Stat stat{};
+    int len = static_cast<int>(buf.size());
+    const int rc = zoo_get(zh, path.c_str(), 0, buf.data(), &len, &stat);
+    if (rc == ZNONODE) {
+      *missing = true;
+      return std::string();
+    }
+    if (rc != ZOK) return Status::IoError("reading " + path + ": " + ZkError(rc));
+    if (stat.dataLength > static_cast<int>(buf.size())) {  // truncated: grow and read again
+      buf.resize(static_cast<std::size_t>(stat.dataLength));
+      continue;
+    }
+    buf.resize(len < 0 ? 0 : static_cast<std::size_t>(len));  // -1: the znode has no data
+    return buf;
+  }
+}
+
+}  // namespace
+
+Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions& options,
+                                      std::vector<std::string>* warnings) {
+  Result<cluster::ClusterUrl> parsed_url = cluster::ParseClusterUrl(url);
+  if (!parsed_url.ok()) return parsed_url.status();
+  const std::string& hosts = parsed_url.value().hosts;
+  const std::string members_path = parsed_url.value().path + "/members";  // as the nodes do
+  const Clock::time_point deadline = Clock::now() + options.timeout;
+
+  // Level 0 silences the client: otherwise it logs every reconnect attempt to stderr.
+  zoo_set_debug_level(options.verbose ? ZOO_LOG_LEVEL_WARN : static_cast<ZooLogLevel>(0));
+  SessionState session;
+  ZkHandle zh(
+      zookeeper_init(hosts.c_str(), OnSessionEvent,
+                     static_cast<int>(std::max<std::int64_t>(options.timeout.count(), 4000)),
+                     nullptr, &session, 0));
+  if (!zh) return Status::IoError("zookeeper_init(" + hosts + ") failed");
+  {
+    std::unique_lock<std::mutex> lock(session.mu);
+    session.changed.wait_until(lock, deadline, [&] {
+      return session.state == ZOO_CONNECTED_STATE || session.state == ZOO_EXPIRED_SESSION_STATE ||
+             session.state == ZOO_AUTH_FAILED_STATE;
+    });
+    if (session.state != ZOO_CONNECTED_STATE) {
+      return Status::IoError("cannot connect to ZooKeeper at " + hosts + " within " +
+                             std::to_string(options.timeout.count()) + " ms");
+    }
+  }
+
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts && Clock::now() < deadline; ++attempt) {
+    Children children;
+    Stat before{};
+    int rc = zoo_get_children2(zh.get(), members_path.c_str(), 0, children.get(), &before);
+    if (rc == ZNONODE) {
+      return Status::NotFound("ZooKeeper has no " + members_path +
+                              " (wrong path, or no node ever joined)");
+    }
+    if (rc != ZOK) {
+      return Status::IoError("listing " + members_path + ": " + ZkError(rc));
+    }
+
+    MemberList list;
+    list.version = before.cversion;
+    std::vector<std::string> notes;
+    bool changed = false;
+    for (const std::string& name : children.Names()) {
+      bool missing = false;
+      Result<std::string> data = ReadData(zh.get(), members_path + "/" + name, &missing);
+      if (!data.ok()) return data.status();
+      if (missing) {
+        changed = true;
+        break;
+      }
+      // The nodes' own rule (src/cluster/membership.cc), so every ring agrees.
+      Result<cluster::Member> member = cluster::DecodeMemberZnode(name, data.value());
+      if (!member.ok()) {
+        notes.push_back("member " + name + ": " + member.status().message() +
+                        "; left out, as the nodes leave it out");
+        continue;
+      }
+      const cluster::Member& m = member.value();
+      if (!m.state.empty() && m.state != "up") {
+        notes.push_back("member " + name + " is in state \"" + m.state + "\" (on the ring)");
+      }
+      list.members.push_back({name, m.weight});
+    }
+    if (!changed) {
+      Stat after{};
+      rc = zoo_exists(zh.get(), members_path.c_str(), 0, &after);
+      changed = rc != ZOK || after.cversion != before.cversion;
+    }
+    if (changed) continue;  // a member joined or left while we read: read again
+    if (Status s = Canonicalize(&list.members); !s.ok()) return s;
+    warnings->insert(warnings->end(), notes.begin(), notes.end());
+    return list;
+  }
+  return Status::IoError("the member list of " + members_path +
+                         " kept changing while it was read; try again");
+}
+
+}  // namespace rc::client

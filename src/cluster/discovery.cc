@@ -1,0 +1,47 @@
+// cluster/discovery.cc -- see discovery.h.
+#include "ringcached/cluster/discovery.h"
+
+namespace rc::cluster {
+
+std::string DiscoveryHost(const Member& member) {
+  std::string host = member.name;
+  std::string port_suffix = ":" + std::to_string(member.port);
+  if (host.size() > port_suffix.size() &&
+      host.compare(host.size() - port_suffix.size(), port_suffix.size(), port_suffix) == 0) {
+    host.resize(host.size() - port_suffix.size());
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+std::string DiscoveryPayload(const ClusterView& view) {
+  std::string out = std::to_string(view.version);  // cversion: already a 32-bit integer
+  out += '\n';
+  bool first = true;
+  for (const Member& m : view.members) {
+    if (!first) out += ' ';
+    first = false;
+    out += DiscoveryHost(m);
+    out += '|';
+    out += m.address;
+    out += '|';
+    out += std::to_string(m.port);
+  }
+  out += '\n';
+  return out;
+}
+
+std::string ConfigGetClusterReply(const ClusterView& view) {
+  std::string payload = DiscoveryPayload(view);
+  return "CONFIG cluster 0 " + std::to_string(payload.size()) + "\r\n" + payload + "\r\nEND\r\n";
+}
+
+std::string LegacyDiscoveryValue(const ClusterView& view) {
+  std::string payload = DiscoveryPayload(view);
+  return "VALUE " + std::string(kLegacyDiscoveryKey) + " 0 " + std::to_string(payload.size()) +
+         "\r\n" + payload + "\r\n";
+}
+
+}  // namespace rc::cluster

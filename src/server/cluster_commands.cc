@@ -1,0 +1,39 @@
+// server/cluster_commands.cc -- the text commands of ElastiCache auto-discovery, executed for a
+// Connection: `config get cluster` and the legacy `get AmazonElastiCache:cluster`
+// (cluster/discovery.h has the format and its sources).
+//
+// A node started without --cluster is the memcached it replaces: `config ...` is an unknown
+// command there (ERROR, PROTOCOL.md section 1: memcached 1.6 has no `config`), and the legacy
+// key is an ordinary key. In a cluster, anything but `config get cluster` is ERROR too: this is
+// the only configuration ElastiCache clients read.
+#include "ringcached/cluster/discovery.h"
+#include "ringcached/proto/text_reply.h"
+#include "server/connection.h"
+#include "server/server.h"
+
+namespace rc::server {
+
+void Connection::ProcessConfig(const proto::Request& req) {
+  const ClusterNode* node = server_->cluster();
+  std::shared_ptr<const cluster::ClusterView> view = node ? node->membership().view() : nullptr;
+  if (view == nullptr || req.ntokens != 3 || req.tokens[1] != "get" ||
+      req.tokens[2] != "cluster") {
+    out_.Append(proto::kErrorReply);
+    return;
+  }
+  out_.Append(cluster::ConfigGetClusterReply(*view));
+}
+
+bool Connection::AppendDiscoveryValue() {
+  // Behind a key of the same get that waits for the origin, a value queued now would overtake
+  // it; the key is then looked up as an ordinary key instead (a get of the discovery key is
+  // normally alone).
+  if (fill_ != nullptr) return false;
+  const ClusterNode* node = server_->cluster();
+  std::shared_ptr<const cluster::ClusterView> view = node ? node->membership().view() : nullptr;
+  if (view == nullptr) return false;
+  out_.Append(cluster::LegacyDiscoveryValue(*view));
+  return true;
+}
+
+}  // namespace rc::server

@@ -1,0 +1,93 @@
+// t/unit/server/cluster_options_test.cc -- the cluster options of the option table (issue #5):
+// defaults, validation with the operator-facing messages, and `stats settings`, which gains the
+// cluster keys only in a cluster (a single node stays memcached's, key for key).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "options_support.h"
+#include "server/options.h"
+
+namespace rc::server {
+namespace {
+
+using rc::testing::Parsed;
+using rc::testing::ParseArgs;
+using rc::testing::StatsOf;
+
+constexpr const char* kUrl = "--cluster=zk://127.0.0.1:2181/ringcached/prod";
+
+TEST(ClusterOptionsTest, DefaultsAreASingleNode) {
+  Settings s;
+  EXPECT_EQ(s.cluster, "");
+  EXPECT_EQ(s.advertise, "");
+  EXPECT_EQ(s.weight, 1u);
+  EXPECT_EQ(s.ring_debounce_ms, 1000);
+  EXPECT_EQ(s.ring_profile, "libmemcached");
+  EXPECT_EQ(s.zk_session_timeout_ms, 10000);
+}
+
+TEST(ClusterOptionsTest, EveryOptionIsApplied) {
+  Parsed p = ParseArgs({kUrl, "--advertise", "cache1.example:11211", "--weight", "3",
+                        "--ring-profile", "twemproxy", "--ring-debounce-ms", "0",
+                        "--zk-session-timeout-ms", "4000"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+  EXPECT_EQ(p.settings.cluster, "zk://127.0.0.1:2181/ringcached/prod");
+  EXPECT_EQ(p.settings.advertise, "cache1.example:11211");
+  EXPECT_EQ(p.settings.weight, 3u);
+  EXPECT_EQ(p.settings.ring_profile, "twemproxy");
+  EXPECT_EQ(p.settings.ring_debounce_ms, 0);
+  EXPECT_EQ(p.settings.zk_session_timeout_ms, 4000);
+}
+
+TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
+  const std::vector<std::vector<std::string>> kBad = {
+      {"--cluster", "127.0.0.1:2181/x"},
+      {"--cluster", "zk://127.0.0.1:2181"},
+      {"--cluster", "zk://127.0.0.1/x"},
+      {kUrl, "--advertise", "a b"},
+      {kUrl, "--advertise", "/tmp/sock"},
+      {kUrl, "--weight", "0"},
+      {kUrl, "--weight", "65536"},
+      {kUrl, "--weight", "x"},
+      {kUrl, "--ring-profile", "ketama"},
+      {kUrl, "--ring-debounce-ms", "-1"},
+      {kUrl, "--ring-debounce-ms", "60001"},
+      {kUrl, "--zk-session-timeout-ms", "100"},
+      {kUrl, "-s", "/tmp/rc.sock"},  // a cluster node needs TCP
+      {kUrl, "-p", "0"},
+  };
+  for (const auto& args : kBad) {
+    std::string described;
+    for (const std::string& a : args) described += a + " ";
+    SCOPED_TRACE(described);
+    Parsed p = ParseArgs(args);
+    EXPECT_EQ(p.outcome, ParseOutcome::kExitError);
+    EXPECT_FALSE(p.out.empty());
+  }
+}
+
+TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
+  std::map<std::string, std::string> single = StatsOf(Settings{});
+  EXPECT_EQ(single.count("cluster"), 0u);
+  EXPECT_EQ(single.count("ring_profile"), 0u);
+
+  Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+  auto stats = SettingsForStats(p.settings);
+  ASSERT_GE(stats.size(), 6u);
+  std::vector<std::string> tail;
+  for (std::size_t i = stats.size() - 6; i < stats.size(); ++i) tail.push_back(stats[i].first);
+  EXPECT_EQ(tail, (std::vector<std::string>{"cluster", "advertise", "weight", "ring_profile",
+                                            "ring_debounce_ms", "zk_session_timeout_ms"}));
+  std::map<std::string, std::string> m(stats.begin(), stats.end());
+  EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");
+  EXPECT_EQ(m["advertise"], "n1:11211");
+  EXPECT_EQ(m["weight"], "2");
+  EXPECT_EQ(m["ring_profile"], "libmemcached");
+}
+
+}  // namespace
+}  // namespace rc::server
