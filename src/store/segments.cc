@@ -47,6 +47,8 @@ namespace {
 constexpr std::size_t kSmallShareDivisor = 10;
 // How many segments at the old end of each queue eviction looks at for one with nothing linked.
 constexpr std::size_t kDeadScan = 8;
+// A segment at most this fraction live is compacted rather than the cache grown (ReclaimDead).
+constexpr std::size_t kSparseDivisor = 8;
 // How many segments one allocation may evict or compact before it gives up (kNoMemory).
 constexpr unsigned kMaxRoomAttempts = 256;
 
@@ -92,6 +94,13 @@ void Store::Impl::RemoveLocked(SegmentQueue* q, Segment* seg) {
 
 Segment* Store::Impl::NewSharedSegment(bool force) {
   if (force || !pool->OverLimit()) {
+    if (Segment* s = pool->TakeFree()) return s;
+  }
+  // Before the cache grows, reuse a segment whose items are all or nearly all gone (compacting
+  // the few left): a workload that rewrites the same keys then turns over the same memory, as
+  // memcached's slab chunks do, instead of faulting in new pages all the way to the limit. Not
+  // under `force`, which is called with a shard lock held.
+  if (!force && ReclaimDead(true)) {
     if (Segment* s = pool->TakeFree()) return s;
   }
   std::size_t bytes = pool->segment_bytes();
@@ -211,30 +220,10 @@ bool Store::Impl::MakeRoom(const Moment& m, std::size_t need) {
 }
 
 bool Store::Impl::EvictOne(const Moment& m) {
-  Segment* victim = nullptr;
+  // A segment whose items are all gone (deleted, overwritten) costs nothing to take.
+  if (ReclaimDead(false)) return true;
+  Segment* victim;
   bool from_small;
-  {
-    std::lock_guard<std::mutex> lock(seg_mu);
-    if (small_q.count == 0 && main_q.count == 0) return false;
-    // A segment whose items are all gone (deleted, overwritten) costs nothing to take: look for
-    // one near the old end of either queue first.
-    for (SegmentQueue* q : {&main_q, &small_q}) {
-      Segment* s = q->oldest;
-      for (std::size_t i = 0; i < kDeadScan && s != nullptr; ++i, s = s->newer) {
-        if (s->live_bytes.load(std::memory_order_relaxed) == 0) {
-          RemoveLocked(q, s);
-          s->list = SegmentList::kEvicting;
-          victim = s;
-          break;
-        }
-      }
-      if (victim != nullptr) break;
-    }
-  }
-  if (victim != nullptr) {
-    Empty(victim, false, false, m);
-    return true;
-  }
   {
     std::lock_guard<std::mutex> lock(seg_mu);
     if (small_q.count == 0 && main_q.count == 0) return false;
@@ -321,8 +310,48 @@ bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
   return true;
 }
 
-void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Moment& m) {
+bool Store::Impl::ReclaimDead(bool sparse_too) {
+  Segment* victim = nullptr;
+  SegmentQueue* from = nullptr;
+  std::size_t least = ~std::size_t{0};
+  {
+    std::lock_guard<std::mutex> lock(seg_mu);
+    for (SegmentQueue* q : {&main_q, &small_q}) {
+      Segment* s = q->oldest;
+      for (std::size_t i = 0; i < kDeadScan && s != nullptr && least != 0; ++i, s = s->newer) {
+        std::size_t live = s->live_bytes.load(std::memory_order_relaxed);
+        if (live < least) {
+          least = live;
+          victim = s;
+          from = q;
+        }
+      }
+    }
+    if (victim == nullptr || (least != 0 && !(sparse_too && !victim->dedicated &&
+                                              least * kSparseDivisor <= victim->capacity()))) {
+      return false;
+    }
+    RemoveLocked(from, victim);
+    victim->list = SegmentList::kEvicting;
+  }
+  // Nothing live is lost: a sparse segment's items are all copied forward.
+  Empty(victim, from == &small_q, least != 0, Now());
+  return true;
+}
+
+void Store::Impl::Close(Segment* seg) {
   seg->closed.store(true, std::memory_order_seq_cst);
+  // Every Put checks `closed` and links under its shard's lock. Taking each shard lock once
+  // after setting it means that every Put that saw the segment open has finished linking, and
+  // every later one sees it closed: from here on, which items in it are linked can only shrink,
+  // and Item::linked() and live_bytes can be read without the shard locks.
+  for (auto& s : shards) {
+    std::lock_guard<std::mutex> lock(s->mu);
+  }
+}
+
+void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Moment& m) {
+  Close(seg);
   if (seg->dedicated) {
     auto* it = reinterpret_cast<Item*>(seg->begin());
     {
@@ -356,11 +385,13 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
     return;
   }
 
-  for (std::size_t off = 0; off < seg->write_offset;) {
+  for (std::size_t off = 0;
+       off < seg->write_offset && seg->live_bytes.load(std::memory_order_relaxed) != 0;) {
     auto* it = reinterpret_cast<Item*>(seg->begin() + off);
     off += it->stride();
-    // Whether it is linked is read under the shard lock, never before: a Put racing with this
-    // walk either links first (and the walk sees it) or sees `closed` (and links a copy).
+    // Exact since Close(): an item found unlinked stays so. One found linked may be unlinked by
+    // the time the lock is taken, hence the check under it.
+    if (!it->linked()) continue;
     std::uint64_t hash = base::HashKey(it->key());
     Shard& s = ShardFor(hash);
     std::lock_guard<std::mutex> lock(s.mu);

@@ -102,6 +102,11 @@ struct Store::Impl {
   // with its frequency cleared) rather than main (reinserted with one access fewer).
   // `keep_all`: compaction, every live item is copied forward.
   void Empty(internal::Segment* seg, bool from_small, bool keep_all, const internal::Moment& m);
+  // Marks `seg` closed to new links and waits out every Put that saw it open (see segments.cc).
+  void Close(internal::Segment* seg);
+  // Empties a segment near the old end of a queue that holds no linked item, if there is one;
+  // with `sparse_too`, else compacts one at most an eighth live. False when there is neither.
+  bool ReclaimDead(bool sparse_too);
   // Adds a sealed segment to a list / takes the oldest one off. Under seg_mu.
   void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list);
   void RemoveLocked(SegmentQueue* q, internal::Segment* seg);

@@ -203,6 +203,8 @@ struct Stats {
   std::uint64_t total_items = 0;       // items linked since start (or `stats reset`)
   std::uint64_t bytes = 0;             // bytes linked items occupy in their segments
   std::uint64_t memory_limit = 0;
+  std::uint64_t allocated = 0;         // charged to the limit: segments (in use, filling, free)
+                                       // and tables
   std::uint64_t evictions = 0;
   std::uint64_t reclaimed = 0;         // expired items whose memory was reused or freed
   std::uint64_t expired_unfetched = 0;
