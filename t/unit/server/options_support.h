@@ -1,7 +1,6 @@
 // t/unit/server/options_support.h -- what the option tests of t/unit/server share: run
 // ParseCommandLine (src/server/options.h) on a command line written as a list of words, and read
-// `stats settings` as a map. Test-only; used by options_test.cc and cluster_options_test.cc (and
-// meant for every other *_options_test.cc of the binary).
+// `stats settings` as a map. Test-only; used by every *_options_test.cc of the binary.
 #pragma once
 
 #include <initializer_list>

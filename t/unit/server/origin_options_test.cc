@@ -3,38 +3,18 @@
 // `stats settings`, which gains the origin keys (password redacted) only with an origin.
 #include <gtest/gtest.h>
 
-#include <initializer_list>
 #include <map>
 #include <string>
-#include <vector>
 
+#include "options_support.h"
 #include "server/options.h"
 
 namespace rc::server {
 namespace {
 
-struct Parsed {
-  ParseOutcome outcome;
-  Settings settings;
-  std::string out;
-};
-
-Parsed ParseArgs(std::initializer_list<std::string> args) {
-  std::vector<std::string> words = {"ringcached"};
-  words.insert(words.end(), args.begin(), args.end());
-  std::vector<const char*> argv;
-  for (const std::string& w : words) argv.push_back(w.c_str());
-  argv.push_back(nullptr);
-  Parsed p{ParseOutcome::kExitError, Settings{}, ""};
-  p.outcome = ParseCommandLine(static_cast<int>(words.size()), argv.data(), &p.settings, &p.out);
-  return p;
-}
-
-std::map<std::string, std::string> StatsOf(const Settings& s) {
-  std::map<std::string, std::string> m;
-  for (const auto& [k, v] : SettingsForStats(s)) m[k] = v;
-  return m;
-}
+using rc::testing::ParseArgs;
+using rc::testing::Parsed;
+using rc::testing::StatsOf;
 
 TEST(OriginOptionsTest, DefaultsAreNoOrigin) {
   Settings s;
