@@ -26,11 +26,11 @@ Shard::~Shard() {
 
 void Shard::AllocateGhost(std::size_t slots) {
   ghost_n_ = std::max<std::size_t>(slots / 2, 8);
-  ghost_.reset(new std::uint16_t[ghost_n_]());
+  ghost_.reset(new std::uint8_t[ghost_n_]());
 }
 
 bool Shard::GhostTakeLocked(std::uint64_t hash) {
-  std::uint16_t& slot = ghost_[GhostSlot(hash)];
+  std::uint8_t& slot = ghost_[GhostSlot(hash)];
   if (slot != Fingerprint(hash)) return false;
   slot = 0;
   return true;

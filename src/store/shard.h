@@ -9,10 +9,10 @@
 // Eviction works on segments (store/evict.cc), in S3-FIFO's terms (Yang et al., SOSP'23): a read
 // sets a saturating 2-bit frequency in the item, and when a segment leaves its queue the items in
 // it that were read are copied forward instead of evicted. The shard's part is the ghost table:
-// a 16-bit fingerprint of each key evicted from the small queue, so that a key coming back soon
+// an 8-bit fingerprint of each key evicted from the small queue, so that a key coming back soon
 // after is treated as proven (its item starts with frequency 1 and survives its first eviction
 // pass). The ghost table is direct-mapped and overwritten on collision, one fingerprint per
-// two table slots (a byte per slot), allocation-free.
+// two table slots (half a byte per slot), allocation-free.
 //
 // Thread-safety: methods named *Locked require the caller to hold mu; the rest are documented.
 #pragma once
@@ -137,7 +137,7 @@ class Shard {
   void OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items);
 
   std::size_t table_slots() const { return index_.slots(); }
-  std::size_t table_bytes() const { return index_.bytes() + ghost_n_ * sizeof(std::uint16_t); }
+  std::size_t table_bytes() const { return index_.bytes() + ghost_n_ * sizeof(std::uint8_t); }
   std::uint64_t count() const { return index_.live(); }
   std::uint64_t linked_bytes() const { return linked_bytes_; }
   const ShardCounters& counters() const { return counters_; }
@@ -145,8 +145,10 @@ class Shard {
   void ResetCountersLocked();
 
  private:
-  static std::uint16_t Fingerprint(std::uint64_t hash) {
-    auto fp = static_cast<std::uint16_t>(hash >> 48);
+  // The low 8 bits: the shard comes from the top bits and the ghost slot from bits 16-47, so
+  // these vary independently of both. One false match in 256 makes a cold key look proven once.
+  static std::uint8_t Fingerprint(std::uint64_t hash) {
+    auto fp = static_cast<std::uint8_t>(hash & 0xff);
     return fp == 0 ? 1 : fp;
   }
   std::size_t GhostSlot(std::uint64_t hash) const {
@@ -159,7 +161,7 @@ class Shard {
 
   Pool* pool_;
   Index index_;
-  std::unique_ptr<std::uint16_t[]> ghost_;
+  std::unique_ptr<std::uint8_t[]> ghost_;
   std::size_t ghost_n_ = 0;
   std::uint64_t linked_bytes_ = 0;  // strides of linked items
   std::size_t sample_cursor_ = 0;
