@@ -178,6 +178,19 @@ struct Item {
 };
 
 static_assert(sizeof(Item) == 8);
+
+// What a new item's header says: Item::Init's arguments, passed down to where the bytes are
+// found (the header is written under the writer head's lock, see segments.cc).
+struct NewItem {
+  std::string_view key;
+  std::uint32_t flags = 0;
+  base::RelTime exptime = 0;
+  std::uint32_t value_len = 0;
+  base::RelTime now = 0;
+  bool cas_hidden = false;
+
+  void WriteTo(Item* item) const { item->Init(key, flags, exptime, value_len, now, cas_hidden); }
+};
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
 // Segments are allocated at this alignment whatever their size, so an item's segment is its

@@ -118,7 +118,7 @@ Segment* Store::Impl::NewSharedSegment(bool force) {
 }
 
 Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
-                                 const std::function<void(Item*)>& init) {
+                                 const internal::NewItem& init) {
   // Over the limit (it was lowered, or a table grew under a lock): every write evicts until the
   // account is back under it.
   for (unsigned i = 0; RC_UNLIKELY(pool->OverLimit()) && i < kMaxRoomAttempts; ++i) {
@@ -141,7 +141,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
     }
     seg->write_offset = stride;
     seg->refs.fetch_add(1, std::memory_order_relaxed);  // the caller's
-    init(reinterpret_cast<Item*>(seg->begin()));
+    init.WriteTo(reinterpret_cast<Item*>(seg->begin()));
     {
       std::lock_guard<std::mutex> lock(seg_mu);
       PushNewestLocked(&small_q, seg, SegmentList::kSmall);
@@ -159,7 +159,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
       seg->refs.fetch_add(1, std::memory_order_relaxed);
       // The header is written under the head's lock: once another writer seals this segment,
       // eviction may walk it, and every item it meets must say how long it is.
-      init(item);
+      init.WriteTo(item);
       return item;
     }
     Segment* fresh = NewSharedSegment(false);
@@ -203,14 +203,14 @@ Item* Store::Impl::CopyForwardLocked(const Item* item) {
 }
 
 Item* Store::Impl::TakeFromMainHead(std::size_t stride,
-                                    const std::function<void(Item*)>& init) {
+                                    const internal::NewItem& init) {
   std::lock_guard<std::mutex> lock(main_head.mu);
   Segment* seg = main_head.seg;
   if (seg == nullptr || seg->free_bytes() < stride) return nullptr;
   auto* item = reinterpret_cast<Item*>(seg->begin() + seg->write_offset);
   seg->write_offset += stride;
   seg->refs.fetch_add(1, std::memory_order_relaxed);
-  init(item);
+  init.WriteTo(item);
   return item;
 }
 

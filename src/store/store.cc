@@ -205,9 +205,8 @@ Allocation Store::Impl::AllocateItem(std::string_view key, std::uint32_t flags,
   }
   std::size_t stride = Item::Stride(total);
   const bool cas_hidden = !options.use_cas;
-  Item* it = AllocateBytes(stride, m, [&](Item* item) {
-    item->Init(key, flags, exptime, value_len, m.now, cas_hidden);
-  });
+  Item* it = AllocateBytes(stride, m,
+                           internal::NewItem{key, flags, exptime, value_len, m.now, cas_hidden});
   if (it == nullptr) {
     outofmemory[internal::ReportedClassOf(stride) - 1].fetch_add(1, std::memory_order_relaxed);
     result.outcome = Outcome::kNoMemory;

@@ -14,7 +14,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -79,11 +78,11 @@ struct Store::Impl {
   // --- segments.cc: the segment space -------------------------------------------------------
 
   // `stride` bytes for a new item, in a shared segment (from this thread's small head) or a
-  // dedicated one; the returned memory is pinned by one reference for the caller, and `init`
-  // has written the item's header into it. Evicts (or, with -M, compacts) when memory is short;
+  // dedicated one; the returned memory is pinned by one reference for the caller, and the header
+  // `init` describes is written into it. Evicts (or, with -M, compacts) when memory is short;
   // nullptr when nothing can make room.
   internal::Item* AllocateBytes(std::size_t stride, const internal::Moment& m,
-                                const std::function<void(internal::Item*)>& init);
+                                const internal::NewItem& init);
   // Under the item's shard lock: a copy of `item` at the main head, for eviction to move
   // forward. Never evicts.
   internal::Item* CopyForwardLocked(const internal::Item* item);
@@ -95,8 +94,7 @@ struct Store::Impl {
   bool CompactOne(const internal::Moment& m, std::size_t need);
   // -M: `stride` bytes from the spare room at the main head, where compaction leaves what it
   // freed; nullptr when there is not enough.
-  internal::Item* TakeFromMainHead(std::size_t stride,
-                                   const std::function<void(internal::Item*)>& init);
+  internal::Item* TakeFromMainHead(std::size_t stride, const internal::NewItem& init);
   // Evicts, copies forward or reclaims every linked item in `seg` (taken off its list), then
   // drops the store's reference. `from_small`: S3-FIFO's small queue (a read item is promoted
   // with its frequency cleared) rather than main (reinserted with one access fewer).
