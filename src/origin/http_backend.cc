@@ -31,6 +31,7 @@
 #include "origin/backend.h"
 #include "origin/url.h"
 #include "ringcached/base/check.h"
+#include "ringcached/base/uri.h"
 
 namespace rc::origin {
 namespace {
@@ -172,7 +173,7 @@ class HttpBackend final : public Backend {
     evhttp_add_header(headers, "Host", host_header_.c_str());
     evhttp_add_header(headers, "User-Agent", "ringcached");
     std::string uri = target_.path_prefix;
-    AppendPercentEncoded(q.key, &uri);
+    base::AppendUriEncoded(q.key, &uri);  // one path segment, whatever the key
     // On failure libevent has freed the request, without calling back.
     if (evhttp_make_request(slot.conn, req, EVHTTP_REQ_GET, uri.c_str()) != 0) {
       Finish(slot, {.status = Fetched::Status::kError, .error = "cannot send the request"});

@@ -2,7 +2,6 @@
 #include "origin/url.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 #include "ringcached/origin/read_through.h"
@@ -76,19 +75,6 @@ base::Result<HttpTarget> ParseHttpUrl(std::string_view url) {
     t.port = static_cast<std::uint16_t>(port);
   }
   return t;
-}
-
-void AppendPercentEncoded(std::string_view key, std::string* out) {
-  static const char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : key) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out->push_back(static_cast<char>(c));
-    } else {
-      out->push_back('%');
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    }
-  }
 }
 
 std::string RedactUrl(std::string_view url) {

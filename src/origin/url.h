@@ -27,8 +27,4 @@ struct HttpTarget {
 };
 base::Result<HttpTarget> ParseHttpUrl(std::string_view url);
 
-// Appends `key` to *out with every byte outside RFC 3986's unreserved set (A-Z a-z 0-9 - . _ ~)
-// written as %XX, so a key holding '/', '?', '#', '%' or any binary byte stays one path segment.
-void AppendPercentEncoded(std::string_view key, std::string* out);
-
 }  // namespace rc::origin

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cinttypes>
 #include <cstring>
 #include <cstdio>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ringcached/base/uri.h"
 #include "ringcached/base/version.h"
 #include "server/options.h"
 #include "server/origin_loader.h"
@@ -311,19 +311,6 @@ void AppendConns(Server& server, StatSink& w) {
 
 }  // namespace
 
-void UriEncode(std::string_view in, std::string* out) {
-  static const char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out->push_back(static_cast<char>(c));
-    } else {
-      out->push_back('%');
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    }
-  }
-}
-
 void TextStatSink::Add(std::string_view name, std::string_view value) {
   std::size_t need = 5 + name.size() + 1 + value.size() + 2;
   char* p = out_->Reserve(need);
@@ -432,7 +419,7 @@ void AppendMetadump(Server& server, std::string_view which, OutQueue* out) {
       return true;
     }
     text += "key=";
-    UriEncode(info.key, &text);
+    base::AppendUriEncoded(info.key, &text);
     text += " exp=";
     text += info.exptime == 0 ? std::string("-1") : std::to_string(clock.ToUnixTime(info.exptime));
     text += " la=" + std::to_string(clock.ToUnixTime(info.last_access));

@@ -60,7 +60,4 @@ void AppendMetadump(Server& server, std::string_view which, OutQueue* out);
 // `stats reset`.
 void ResetAllStats(Server& server);
 
-// memcached's uri_encode (metadump, watch): all but unreserved characters become %XX.
-void UriEncode(std::string_view in, std::string* out);
-
 }  // namespace rc::server

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "ringcached/base/log.h"
+#include "ringcached/base/uri.h"
 #include "ringcached/base/version.h"
 #include "ringcached/cluster/discovery.h"
 #include "ringcached/proto/text_reply.h"
@@ -197,7 +198,7 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
     }
     if (server_->watchers().mask() & kWatchFetchers) {
       std::string body = "type=item_get key=";
-      UriEncode(key, &body);
+      base::AppendUriEncoded(key, &body);
       body += item ? " status=found clsid=" + std::to_string(item.class_id()) : " status=not_found clsid=0";
       body += " cfd=" + std::to_string(record_.fd) +
               " size=" + std::to_string(item ? item.value().size() : 0);
@@ -289,7 +290,7 @@ void Connection::LogStore(const store::ItemRef& item, store::Outcome outcome, Co
   base::RelTime exptime = item.exptime();
   base::RelTime now = server_->clock().Now();
   std::string body = "type=item_store key=";
-  UriEncode(item.key(), &body);
+  base::AppendUriEncoded(item.key(), &body);
   body += std::string(" status=") + kStatus[static_cast<int>(outcome)] +
           " cmd=" + kCommands[static_cast<int>(command) - static_cast<int>(Command::kSet)] +
           " ttl=" + std::to_string(exptime == 0 ? 0 : (exptime > now ? exptime - now : 0)) +

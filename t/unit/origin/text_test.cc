@@ -6,6 +6,7 @@
 #include "origin/latency.h"
 #include "origin/pg_text.h"
 #include "origin/url.h"
+#include "ringcached/base/uri.h"
 #include "ringcached/origin/read_through.h"
 
 namespace rc::origin {
@@ -46,7 +47,7 @@ TEST(UrlTest, HttpUrlsSplitIntoHostPortAndPrefix) {
 
 TEST(UrlTest, KeysArePercentEncodedIntoOnePathSegment) {
   std::string out = "/kv/";
-  AppendPercentEncoded(std::string_view("a b/c%d?e#f~g.h_i-j\x01\xff", 21), &out);
+  base::AppendUriEncoded(std::string_view("a b/c%d?e#f~g.h_i-j\x01\xff", 21), &out);
   EXPECT_EQ(out, "/kv/a%20b%2Fc%25d%3Fe%23f~g.h_i-j%01%FF");
 }
 
