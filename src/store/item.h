@@ -221,6 +221,15 @@ struct Segment {
   std::uint64_t reserved_[2];  // pads the header to 64 bytes: items start on a cache line
 
   static constexpr std::size_t kHeaderBytes = 64;
+  // Empty, on no list, with the store's reference: as new, and as taken from the free list.
+  void Reset() {
+    refs.store(1, std::memory_order_relaxed);
+    list = SegmentList::kNone;
+    closed.store(false, std::memory_order_relaxed);
+    write_offset = 0;
+    live_bytes.store(0, std::memory_order_relaxed);
+    newer = older = nullptr;
+  }
   char* begin() { return reinterpret_cast<char*>(this) + kHeaderBytes; }
   std::size_t capacity() const { return bytes - kHeaderBytes; }
   std::size_t free_bytes() const { return capacity() - write_offset; }

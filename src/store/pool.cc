@@ -135,12 +135,7 @@ Segment* Pool::TakeFree() {
   if (free_.empty()) return nullptr;
   Segment* s = free_.back();
   free_.pop_back();
-  s->refs.store(1, std::memory_order_relaxed);
-  s->list = SegmentList::kNone;
-  s->closed.store(false, std::memory_order_relaxed);
-  s->write_offset = 0;
-  s->live_bytes.store(0, std::memory_order_relaxed);
-  s->newer = s->older = nullptr;
+  s->Reset();
   return s;
 }
 
@@ -152,16 +147,11 @@ Segment* Pool::AllocateSegment(std::size_t bytes, bool dedicated) {
 #endif
   if (mem == nullptr) return nullptr;
   auto* s = new (mem) Segment;
-  s->refs.store(1, std::memory_order_relaxed);
   s->pool_id = id_;
   s->dedicated = dedicated;
-  s->list = SegmentList::kNone;
-  s->closed.store(false, std::memory_order_relaxed);
   s->bytes = bytes;
-  s->write_offset = 0;
-  s->live_bytes.store(0, std::memory_order_relaxed);
-  s->newer = s->older = nullptr;
   s->reserved_[0] = s->reserved_[1] = 0;
+  s->Reset();
   return s;
 }
 
