@@ -1,8 +1,6 @@
 // store/index.cc -- the open-addressing table's memory and inserts (see index.h).
 #include "store/index.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -10,19 +8,12 @@
 
 namespace rc::store::internal {
 
-// Tables live in their own anonymous mappings: they arrive zeroed, and the memory of a table that
-// was rebuilt goes straight back to the OS instead of sitting dirty in an allocator.
-bool Index::Init(std::size_t slots) {
-  RC_CHECK(slots_ == nullptr && slots >= 8);
-  void* p = mmap(nullptr, Bytes(slots), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  slots_ = static_cast<std::uint64_t*>(p);
+bool Index::Init(std::size_t slots, std::size_t trailer_bytes) {
+  RC_CHECK(slots_.data() == nullptr && slots >= 8);
+  std::size_t trailer_slots = (trailer_bytes + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
+  if (!slots_.Allocate(slots + trailer_slots)) return false;
   slots_n_ = slots;
   return true;
-}
-
-Index::~Index() {
-  if (slots_ != nullptr) munmap(slots_, Bytes(slots_n_));
 }
 
 void Index::Insert(std::uint64_t hash, Item* item) {

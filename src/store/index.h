@@ -14,7 +14,10 @@
 // longer probes for keys that are absent (about 22 slots at the top of the band, three cache
 // lines of consecutive slots; tags spare the key comparisons).
 //
-// The table's memory is charged to the store's Pool by the shard (Shard::Rebuild).
+// The table's memory is an anonymous mapping (ZeroedTable), charged to the store's Pool by the
+// shard (Shard::Rebuild). The mapping also holds a zeroed trailer after the slots, at least the
+// size asked for and whatever else the last page has room for: the shard keeps its ghost table
+// there, so the two tables are one mapping, rebuilt and returned to the OS together.
 //
 // Thread-safety: none; the shard's lock guards it.
 #pragma once
@@ -26,6 +29,7 @@
 #include <utility>
 
 #include "store/item.h"
+#include "store/zeroed_table.h"
 
 namespace rc::store::internal {
 
@@ -37,12 +41,12 @@ class Index {
   static constexpr double kMinLoad = 0.72;
 
   Index() = default;
-  ~Index();
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
 
-  // Maps a table of `slots` slots (zeroed). False when the memory is not there.
-  bool Init(std::size_t slots);
+  // Maps a table of `slots` slots with a trailer of at least `trailer_bytes`, all zeroed. False
+  // when the memory is not there.
+  bool Init(std::size_t slots, std::size_t trailer_bytes);
 
   // The slot holding `key`, or kNone.
   std::size_t Find(std::uint64_t hash, std::string_view key) const {
@@ -98,7 +102,7 @@ class Index {
   }
 
   void Swap(Index& other) {
-    std::swap(slots_, other.slots_);
+    slots_.Swap(other.slots_);
     std::swap(slots_n_, other.slots_n_);
     std::swap(live_, other.live_);
     std::swap(tombstones_, other.tombstones_);
@@ -106,8 +110,10 @@ class Index {
 
   std::size_t slots() const { return slots_n_; }
   std::size_t live() const { return live_; }
-  std::size_t bytes() const { return Bytes(slots_n_); }
-  static std::size_t Bytes(std::size_t slots) { return slots * sizeof(std::uint64_t); }
+  // The whole mapping, trailer included.
+  std::size_t bytes() const { return slots_.bytes(); }
+  std::uint8_t* trailer() const { return reinterpret_cast<std::uint8_t*>(slots_.data() + slots_n_); }
+  std::size_t trailer_bytes() const { return slots_.bytes() - slots_n_ * sizeof(std::uint64_t); }
 
  private:
   static constexpr std::uint64_t kEmpty = 0;
@@ -124,8 +130,8 @@ class Index {
   }
   std::size_t Next(std::size_t i) const { return i + 1 == slots_n_ ? 0 : i + 1; }
 
-  std::uint64_t* slots_ = nullptr;
-  std::size_t slots_n_ = 0;
+  ZeroedTable<std::uint64_t> slots_;
+  std::size_t slots_n_ = 0;  // the trailer starts after these
   std::size_t live_ = 0;
   std::size_t tombstones_ = 0;
 };

@@ -2,6 +2,7 @@
 #include "store/shard.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "ringcached/base/check.h"
 #include "ringcached/base/hash.h"
@@ -14,8 +15,7 @@ unsigned ItemClass(const Item* item) { return ReportedClassOf(item->stride()); }
 
 Shard::Shard(std::size_t slots, unsigned num_classes, Pool* pool)
     : pool_(pool), classes_(num_classes) {
-  RC_CHECK(index_.Init(slots));  // start-up: fatal
-  AllocateGhost(slots);
+  RC_CHECK(index_.Init(slots, GhostBytesFor(slots)));  // start-up: fatal
   pool_->ForceReserve(table_bytes());
 }
 
@@ -24,13 +24,8 @@ Shard::~Shard() {
   pool_->Unreserve(table_bytes());
 }
 
-void Shard::AllocateGhost(std::size_t slots) {
-  ghost_n_ = std::max<std::size_t>(slots / 2, 8);
-  ghost_.reset(new std::uint8_t[ghost_n_]());
-}
-
 bool Shard::GhostTakeLocked(std::uint64_t hash) {
-  std::uint8_t& slot = ghost_[GhostSlot(hash)];
+  std::uint8_t& slot = index_.trailer()[GhostSlot(hash)];
   if (slot != Fingerprint(hash)) return false;
   slot = 0;
   return true;
@@ -139,7 +134,7 @@ void Shard::BumpLocked(Item* item, base::RelTime now) {
 void Shard::Rebuild() {
   std::size_t slots = index_.RebuildSlots();
   Index fresh;
-  if (!fresh.Init(slots)) {
+  if (!fresh.Init(slots, GhostBytesFor(slots))) {
     // Out of memory outside the arena. The table still works until it is nearly full; past that
     // there is nothing sensible left to do.
     RC_CHECK(index_.live() + 16 < index_.slots());
@@ -148,9 +143,12 @@ void Shard::Rebuild() {
   std::size_t before = table_bytes();
   fresh.TakeFrom(index_, [](const Item* it) { return base::HashKey(it->key()); });
   index_.Swap(fresh);
-  // The ghost table restarts empty when the size changes: its entries were placed for the old
-  // size, and the history it loses is at most one shard's worth of evictions.
-  if (index_.slots() != fresh.slots()) AllocateGhost(index_.slots());
+  // A rebuild at the same size (clearing tombstones) keeps the ghost table; one that resizes
+  // starts it empty: its entries were placed for the old size, and the history it loses is at
+  // most one shard's worth of evictions.
+  if (index_.trailer_bytes() == fresh.trailer_bytes()) {
+    std::memcpy(index_.trailer(), fresh.trailer(), fresh.trailer_bytes());
+  }
   std::size_t after = table_bytes();
   if (after > before) {
     pool_->ForceReserve(after - before);

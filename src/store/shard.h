@@ -6,21 +6,22 @@
 // Items themselves live in segments that all shards share (item.h); the shard only knows which
 // items are linked under its keys.
 //
-// Eviction works on segments (store/evict.cc), in S3-FIFO's terms (Yang et al., SOSP'23): a read
+// Eviction works on segments (store/segments.cc), in S3-FIFO's terms (Yang et al., SOSP'23): a read
 // sets a saturating 2-bit frequency in the item, and when a segment leaves its queue the items in
 // it that were read are copied forward instead of evicted. The shard's part is the ghost table:
 // an 8-bit fingerprint of each key evicted from the small queue, so that a key coming back soon
 // after is treated as proven (its item starts with frequency 1 and survives its first eviction
-// pass). The ghost table is direct-mapped and overwritten on collision, one fingerprint per
-// two table slots (half a byte per slot), allocation-free.
+// pass). The ghost table is direct-mapped and overwritten on collision, at least one fingerprint
+// per two table slots, and lives in the index's mapping (index.h), so the two tables are
+// rebuilt, charged and returned to the OS together.
 //
 // Thread-safety: methods named *Locked require the caller to hold mu; the rest are documented.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <string_view>
 #include <vector>
@@ -115,7 +116,9 @@ class Shard {
   // Records a read: the item was fetched, its frequency goes up, its last access is now.
   static void BumpLocked(Item* item, base::RelTime now);
 
-  void GhostInsertLocked(std::uint64_t hash) { ghost_[GhostSlot(hash)] = Fingerprint(hash); }
+  void GhostInsertLocked(std::uint64_t hash) {
+    index_.trailer()[GhostSlot(hash)] = Fingerprint(hash);
+  }
 
   // Rebuilds the table if it is due (Index::NeedsRebuild). Call right after linking, still
   // under the lock.
@@ -137,7 +140,8 @@ class Shard {
   void OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items);
 
   std::size_t table_slots() const { return index_.slots(); }
-  std::size_t table_bytes() const { return index_.bytes() + ghost_n_ * sizeof(std::uint8_t); }
+  // The index and the ghost table: one mapping.
+  std::size_t table_bytes() const { return index_.bytes(); }
   std::uint64_t count() const { return index_.live(); }
   std::uint64_t linked_bytes() const { return linked_bytes_; }
   const ShardCounters& counters() const { return counters_; }
@@ -152,17 +156,17 @@ class Shard {
     return fp == 0 ? 1 : fp;
   }
   std::size_t GhostSlot(std::uint64_t hash) const {
-    return static_cast<std::size_t>(((hash >> 16) & 0xffffffffull) * ghost_n_ >> 32);
+    return static_cast<std::size_t>(((hash >> 16) & 0xffffffffull) * index_.trailer_bytes() >> 32);
   }
   bool GhostTakeLocked(std::uint64_t hash);
   void Account(const Item* item, bool add);
   void Rebuild();
-  void AllocateGhost(std::size_t slots);
+  // The ghost table lives in the index's trailer: one fingerprint per two slots, at least, and
+  // whatever the mapping's last page has room for.
+  static std::size_t GhostBytesFor(std::size_t slots) { return std::max<std::size_t>(slots / 2, 8); }
 
   Pool* pool_;
   Index index_;
-  std::unique_ptr<std::uint8_t[]> ghost_;
-  std::size_t ghost_n_ = 0;
   std::uint64_t linked_bytes_ = 0;  // strides of linked items
   std::size_t sample_cursor_ = 0;
   ShardCounters counters_;
