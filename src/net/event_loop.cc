@@ -41,7 +41,11 @@ EventLoop* EventLoop::Current() { return current_loop; }
 void EventLoop::Run() {
   EventLoop* outer = current_loop;
   current_loop = this;
-  event_base_loop(base_, 0);
+  while (true) {
+    int rc = event_base_loop(base_, EVLOOP_ONCE);
+    if (after_round_) after_round_();
+    if (rc != 0 || event_base_got_break(base_) || event_base_got_exit(base_)) break;
+  }
   current_loop = outer;
 }
 

@@ -13,7 +13,9 @@
 #include <climits>
 #include <cstring>
 
+#include "ringcached/base/hash.h"
 #include "ringcached/base/log.h"
+#include "ringcached/proto/key_hint.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -115,11 +117,51 @@ void Connection::SetState(State state) {
 
 void Connection::OnEvent(int, short what, void* arg) noexcept {
   auto* self = static_cast<Connection*>(arg);
+  if (what == EV_READ && !self->udp_ && !self->yielded_) {
+    // Read now; the requests run after this round's other reads (Worker::RunReadRound). One
+    // read per round: a socket reported again before its round ran keeps the rest until the
+    // next one (the event is level-triggered, so it will be reported again).
+    if (self->read_queued_) return;
+    if (!self->ReadSocket()) {
+      self->Close();
+      self->worker_->Release(self);
+      return;
+    }
+    self->HashFirstKey();
+    self->read_queued_ = true;
+    self->worker_->QueueRead(self);
+    return;
+  }
   self->HandleEvent(what);
   if (self->fd_ < 0) self->worker_->Release(self);
 }
 
-void Connection::HandleEvent(short what) {
+void Connection::HashFirstKey() {
+  first_key_known_ = false;
+  first_item_hint_ = nullptr;
+  if (state_ != State::kParse || in_start_ == in_end_) return;
+  std::string_view in(in_.get() + in_start_, in_end_ - in_start_);
+  bool binary = framing_ == Framing::kBinary ||
+                (framing_ == Framing::kUndecided &&
+                 static_cast<unsigned char>(in[0]) == proto::binary::kRequestMagic);
+  std::string_view key = proto::FirstKeyHint(in, binary);
+  if (key.empty()) return;
+  first_key_hash_ = base::HashKey(key);
+  first_key_known_ = true;
+}
+
+void Connection::LocateFirstKey() {
+  if (first_key_known_) first_item_hint_ = server_->store().FindHint(first_key_hash_);
+}
+
+void Connection::TouchFirstKey() const { store::Store::Touch(first_item_hint_); }
+
+void Connection::RunRead() {
+  read_queued_ = false;
+  HandleEvent(EV_READ, /*already_read=*/true);
+}
+
+void Connection::HandleEvent(short what, bool already_read) {
   if (udp_) {
     ReadDatagrams();
     return;
@@ -134,7 +176,7 @@ void Connection::HandleEvent(short what) {
     process = process || yielded_ || in_start_ != in_end_;
   }
   if (process) {
-    if ((what & EV_READ) && !yielded_ && !ReadSocket()) {
+    if ((what & EV_READ) && !yielded_ && !already_read && !ReadSocket()) {
       Close();
       return;
     }

@@ -63,14 +63,25 @@ class Connection {
   bool busy() const;
   base::RelTime last_cmd() const { return last_cmd_; }
   bool closed() const { return fd_ < 0; }
+  // Between a read callback that read the socket and RunRead() (Worker::QueueRead).
+  bool read_queued() const { return read_queued_; }
+  // The two cache-warming passes of a read round (Worker::RunReadRound) for the first request
+  // read: the store's hint for its key's item (under the shard lock), then a load from it.
+  void LocateFirstKey();
+  void TouchFirstKey() const;
+  // Runs what the queued read brought.
+  void RunRead();
 
  private:
   enum class State : unsigned char { kParse, kReadValue, kSwallow, kWatching, kClosing };
 
   static void OnEvent(int fd, short what, void* arg) noexcept;
-  void HandleEvent(short what);
+  // `already_read`: an EV_READ whose socket read was done by the read callback (RunRead).
+  void HandleEvent(short what, bool already_read = false);
   // Reads from the socket into the input buffer. False when the peer closed or failed.
   bool ReadSocket();
+  // Hashes the key of the first buffered request, if it can be told cheaply (proto::FirstKeyHint).
+  void HashFirstKey();
   // UDP: reads and answers the datagrams waiting on the socket.
   void ReadDatagrams();
   void AnswerDatagram(std::uint16_t request_id, const sockaddr_storage& peer, socklen_t peer_len);
@@ -164,6 +175,11 @@ class Connection {
   bool draining_ = false;
   bool close_after_write_ = false;
   bool yielded_ = false;
+  bool read_queued_ = false;
+  // The first request of the last read, for warming the cache (HashFirstKey).
+  bool first_key_known_ = false;
+  std::uint64_t first_key_hash_ = 0;
+  const void* first_item_hint_ = nullptr;
   bool udp_ = false;
   // The protocol this connection speaks, chosen by -B or, under -B auto, by its first byte.
   enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;

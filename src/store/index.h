@@ -72,6 +72,19 @@ class Index {
     }
   }
 
+  // For warming the cache before a lookup (Store::FindHint): the first item with the key's tag
+  // among the few slots from its home on (a probe's usual length), or null.
+  const Item* FirstTagMatch(std::uint64_t hash) const {
+    const std::uint64_t tag = Tag(hash);
+    std::size_t i = Home(hash);
+    for (int n = 0; n < kHintProbe; ++n, i = Next(i)) {
+      std::uint64_t s = slots_[i];
+      if (s == kEmpty) return nullptr;
+      if ((s & kTagMask) == tag && s != kTombstone) return ItemOf(s);
+    }
+    return nullptr;
+  }
+
   Item* At(std::size_t slot) const { return ItemOf(slots_[slot]); }
   // Whether a slot holds an entry (for walks over the whole table).
   bool Occupied(std::size_t slot) const { return slots_[slot] > kTombstone; }
@@ -120,6 +133,7 @@ class Index {
   static constexpr std::uint64_t kTombstone = 1;
   static constexpr std::uint64_t kTagMask = 0xffffull << 48;
   static constexpr std::uint64_t kPtrMask = ~kTagMask;
+  static constexpr int kHintProbe = 8;
 
   static std::uint64_t Tag(std::uint64_t hash) { return (hash >> 32) << 48; }
   static Item* ItemOf(std::uint64_t slot) {

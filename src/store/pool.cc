@@ -82,6 +82,10 @@ Pool::Pool(std::size_t limit, bool account_overhead, std::size_t segment_bytes)
   mallocx_flags_ = MALLOCX_ARENA(arena_) | MALLOCX_TCACHE_NONE |
                    MALLOCX_LG_ALIGN(std::countr_zero(kSegmentAlign));
 
+  bool retain = false;
+  std::size_t retain_len = sizeof(retain);
+  retains_memory_ = mallctl("opt.retain", &retain, &retain_len, nullptr, 0) == 0 && retain;
+
   purge_miblen_ = sizeof(purge_mib_) / sizeof(purge_mib_[0]);
   RC_CHECK(mallctlnametomib("arena.0.purge", purge_mib_, &purge_miblen_) == 0);
   purge_mib_[1] = arena_;

@@ -85,6 +85,9 @@ class Pool {
   std::size_t effective_limit() const { return effective_limit_.load(std::memory_order_relaxed); }
   void set_limit(std::size_t bytes);
   std::uint8_t id() const { return id_; }
+  // Whether memory the arena frees stays mapped (jemalloc's opt.retain), so that reading a
+  // stale item address cannot fault (Store::FindHint).
+  bool retains_memory() const { return retains_memory_; }
 
   static Pool* ById(std::uint8_t id) { return registry_[id].load(std::memory_order_acquire); }
 
@@ -115,6 +118,7 @@ class Pool {
   std::size_t resident_mib_[4] = {};  // "stats.arenas.<arena_>.resident"
   std::size_t resident_miblen_ = 0;
   std::uint8_t id_ = 0;
+  bool retains_memory_ = false;
 };
 
 }  // namespace rc::store::internal

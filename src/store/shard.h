@@ -139,6 +139,9 @@ class Shard {
   // rotating point in the table).
   void OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items);
 
+  // The first item with the key's tag near its home slot (Store::FindHint).
+  const Item* FirstTagMatchLocked(std::uint64_t hash) const { return index_.FirstTagMatch(hash); }
+
   std::size_t table_slots() const { return index_.slots(); }
   // The index and the ghost table: one mapping.
   std::size_t table_bytes() const { return index_.bytes(); }

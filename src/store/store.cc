@@ -170,6 +170,17 @@ void Store::Impl::PromoteFlush(base::RelTime now) {
   flush_due.store(0, std::memory_order_release);
 }
 
+const void* Store::FindHint(std::uint64_t hash) {
+  if (!impl_->pool->retains_memory()) return nullptr;
+  Shard& s = impl_->ShardFor(hash);
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.FirstTagMatchLocked(hash);
+}
+
+void Store::Touch(const void* hint) {
+  if (hint != nullptr) (void)*static_cast<volatile const std::uint8_t*>(hint);
+}
+
 Item* Store::Impl::FindLiveLocked(Shard& s, std::uint64_t hash, std::string_view key,
                                   const Moment& m, MissReason* reason, std::size_t* slot) {
   Item* it = s.FindLocked(hash, key, slot);

@@ -9,7 +9,12 @@
 #   * `watch` over UDP made the shared UDP connection a watcher and then tore it down;
 #   * a watcher that does not read made the server buffer log lines without bound;
 #   * a UDP datagram cut off mid-line kept a graceful stop (SIGUSR1) waiting its full 30 s.
+# And one for the worker's read rounds (reads first, then the requests of every connection read,
+# doc/performance.md): many connections at once, pipelined, in odd fragments, some ending in quit,
+# every reply byte for byte in order.
 import os
+import random
+import select
 import signal
 import socket
 import struct
@@ -134,6 +139,66 @@ def case_graceful_stop_with_a_cut_off_datagram():
         srv._stopping = True
         srv.kill()
 
+def case_read_rounds_keep_every_connection_in_order():
+    rng = random.Random(7)
+    srv = rctest.ServerProcess(["-t", "2"], name="server -t 2")
+    with srv:
+        conns = []
+        for c in range(32):
+            script, want = [], []
+            for i in range(120):
+                key = b"rr%d:%d" % (c, i)
+                value = b"v" * rng.choice((1, 30, 700, 5000)) + b"%d" % i
+                script.append(b"set %s 0 0 %d\r\n%s\r\n" % (key, len(value), value))
+                want.append(b"STORED\r\n")
+                script.append(b"get %s\r\n" % key)
+                want.append(b"VALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, len(value), value))
+                script.append(b"mg %s s v\r\n" % key)
+                want.append(b"VA %d s%d\r\n%s\r\n" % (len(value), len(value), value))
+            if c % 4 == 0:
+                script.append(b"quit\r\n")
+            data = b"".join(script)
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.setblocking(False)
+            conns.append({"sock": s, "out": data, "sent": 0, "want": b"".join(want), "got": b"",
+                          "quit": c % 4 == 0, "eof": False})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            live = [x for x in conns if not x["eof"] and
+                    (len(x["got"]) < len(x["want"]) or x["quit"])]
+            if not live:
+                break
+            writers = [x["sock"] for x in live if x["sent"] < len(x["out"])]
+            readable, writable, _ = select.select([x["sock"] for x in live], writers, [], 1.0)
+            by_sock = {x["sock"]: x for x in live}
+            for sock in writable:
+                x = by_sock[sock]
+                chunk = x["out"][x["sent"]:x["sent"] + rng.choice((1, 7, 100, 4096, 40000))]
+                try:
+                    x["sent"] += sock.send(chunk)
+                except BlockingIOError:
+                    pass
+            for sock in readable:
+                x = by_sock[sock]
+                try:
+                    d = sock.recv(1 << 16)
+                except BlockingIOError:
+                    continue
+                if not d:
+                    x["eof"] = True
+                x["got"] += d
+        for n, x in enumerate(conns):
+            x["sock"].close()
+            check(x["got"] == x["want"],
+                  f"connection {n}: {len(x['got'])} of {len(x['want'])} reply bytes, "
+                  f"first difference at {next((i for i, (a, b) in enumerate(zip(x['got'], x['want'])) if a != b), min(len(x['got']), len(x['want'])))}")
+            if x["quit"]:
+                check(x["eof"], f"connection {n}: quit did not close it")
+        with srv.connect() as c:
+            c.send(b"get rr31:119\r\n")
+            check(c.recv_until(b"END\r\n")[1], "the server stopped answering")
+
+
 
 def main():
     r = rctest.Runner("regressions from the connection-handling review", time_limit=120)
@@ -143,6 +208,8 @@ def main():
     r.case("a watcher that never reads cannot grow the server", case_watcher_backlog_is_bounded)
     r.case("graceful stop is not held up by a cut-off datagram",
            case_graceful_stop_with_a_cut_off_datagram)
+    r.case("read rounds: 32 connections at once, pipelined, every reply in order",
+           case_read_rounds_keep_every_connection_in_order)
     r.finish()
 
 

@@ -36,6 +36,10 @@ class EventLoop {
   void Join();
   // Makes Run() return after the current callbacks. Thread-safe.
   void Stop();
+  // Sets what runs after each round of callbacks (everything one wait for events found),
+  // before the loop waits again: a worker finishes there the requests its read callbacks
+  // gathered. Call before Run().
+  void SetAfterRound(std::function<void()> fn) { after_round_ = std::move(fn); }
   // Queues `fn` to run on the loop's thread. Thread-safe.
   void RunInLoop(std::function<void()> fn);
   // The loop whose Run() is executing on the calling thread, or null: how code called from a
@@ -51,6 +55,7 @@ class EventLoop {
   std::mutex mu_;
   std::vector<std::function<void()>> pending_;  // guarded by mu_
   std::thread thread_;
+  std::function<void()> after_round_;
 };
 
 }  // namespace rc::net

@@ -254,6 +254,16 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Cache warming, for a caller about to look up several keys (a worker's read round):
+  // FindHint() returns, under the shard lock, the address of the item that the slots of the key
+  // whose base::HashKey is `hash` point to (or null); Touch() loads from such an address with no
+  // lock, so that a caller can issue the loads for all its keys back to back and their cache
+  // misses overlap. The item may have gone meanwhile: its memory stays mapped, since the arena
+  // never unmaps what it frees (FindHint returns null when that is not so: sanitizer builds, a
+  // jemalloc without opt.retain), and Touch only reads one byte of it.
+  const void* FindHint(std::uint64_t hash);
+  static void Touch(const void* hint);
+
   // The live item for `key`, or a miss with its reason. An expired or flushed item is unlinked
   // here ("lazy expiry"); the crawler reclaims the ones nobody asks for.
   Lookup Get(std::string_view key, const GetOptions& options = {});
