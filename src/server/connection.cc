@@ -210,7 +210,7 @@ bool Connection::ReadSocket() {
   if (state_ == State::kReadValue && in_start_ == in_end_ &&
       pending_.filled + kDirectReadThreshold < pending_.item.value().size()) {
     char* dst = pending_.item.writable_value() + pending_.filled;
-    ssize_t n = read(fd_, dst, pending_.item.value().size() - pending_.filled);
+    ssize_t n = recv(fd_, dst, pending_.item.value().size() - pending_.filled, 0);
     if (n > 0) {
       pending_.filled += static_cast<std::size_t>(n);
       worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
@@ -240,7 +240,8 @@ bool Connection::ReadSocket() {
       in_cap_ *= 2;
     }
   }
-  ssize_t n = read(fd_, in_.get() + in_end_, in_cap_ - in_end_);
+  // recv(), not read(): the socket call skips the file layer (see OutQueue's Send).
+  ssize_t n = recv(fd_, in_.get() + in_end_, in_cap_ - in_end_, 0);
   if (n > 0) {
     in_end_ += static_cast<std::size_t>(n);
     worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));

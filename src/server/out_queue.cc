@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -138,10 +139,24 @@ void OutQueue::MoveTo(std::string* out) {
   Clear();
 }
 
+namespace {
+
+// send() for one buffer, sendmsg() for several: the socket calls skip the file layer that
+// write()/writev() go through (measured: about 1% of a small request's CPU).
+ssize_t Send(int fd, const iovec* iov, std::size_t count) {
+  if (count == 1) return send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL);
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = count;
+  return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+}  // namespace
+
 OutQueue::WriteStatus OutQueue::WriteTo(int fd, std::size_t* written) {
   while (sent_iovs_ < iov_.size()) {
-    int count = static_cast<int>(std::min<std::size_t>(iov_.size() - sent_iovs_, IOV_MAX));
-    ssize_t n = writev(fd, &iov_[sent_iovs_], count);
+    std::size_t count = std::min<std::size_t>(iov_.size() - sent_iovs_, IOV_MAX);
+    ssize_t n = Send(fd, &iov_[sent_iovs_], count);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteStatus::kBlocked;
