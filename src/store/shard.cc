@@ -14,7 +14,7 @@ namespace rc::store::internal {
 unsigned ItemClass(const Item* item) { return ReportedClassOf(item->stride()); }
 
 Shard::Shard(std::size_t slots, unsigned num_classes, Pool* pool)
-    : pool_(pool), classes_(num_classes) {
+    : pool_(pool), num_classes_(num_classes) {
   RC_CHECK(index_.Init(slots, GhostBytesFor(slots)));  // start-up: fatal
   pool_->ForceReserve(table_bytes());
 }
@@ -31,8 +31,16 @@ bool Shard::GhostTakeLocked(std::uint64_t hash) {
   return true;
 }
 
+ClassCounters& Shard::CountersOf(const Item* item) {
+  unsigned id = ItemClass(item);
+  // Grown to the largest class seen: a shard of small items does not carry counters for the
+  // classes up to -I (64 shards x ~60 classes x 64 bytes, a quarter of a megabyte).
+  if (RC_UNLIKELY(id > classes_.size())) classes_.resize(std::min<std::size_t>(id, num_classes_));
+  return classes_[id - 1];
+}
+
 void Shard::Account(const Item* item, bool add) {
-  ClassCounters& cls = classes_[ItemClass(item) - 1];
+  ClassCounters& cls = CountersOf(item);
   std::uint64_t stride = item->stride();
   std::uint64_t total = item->total_size();
   Segment* seg = SegmentOf(item);
@@ -87,7 +95,7 @@ void Shard::UnlinkLocked(std::size_t slot, std::uint64_t hash, UnlinkCause cause
   std::uint8_t bits = item->GetBits();
   item->SetBits(bits & ~kLinked);
 
-  ClassCounters& cls = classes_[ItemClass(item) - 1];
+  ClassCounters& cls = CountersOf(item);
   bool unfetched = (bits & kFetched) == 0;
   switch (cause) {
     case UnlinkCause::kRemove:

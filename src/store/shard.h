@@ -148,6 +148,7 @@ class Shard {
   std::uint64_t count() const { return index_.live(); }
   std::uint64_t linked_bytes() const { return linked_bytes_; }
   const ShardCounters& counters() const { return counters_; }
+  // Counters per class, index class id - 1, up to the largest class linked so far.
   const std::vector<ClassCounters>& classes() const { return classes_; }
   void ResetCountersLocked();
 
@@ -162,6 +163,7 @@ class Shard {
     return static_cast<std::size_t>(((hash >> 16) & 0xffffffffull) * index_.trailer_bytes() >> 32);
   }
   bool GhostTakeLocked(std::uint64_t hash);
+  ClassCounters& CountersOf(const Item* item);
   void Account(const Item* item, bool add);
   void Rebuild();
   // The ghost table lives in the index's trailer: one fingerprint per two slots, at least, and
@@ -173,7 +175,8 @@ class Shard {
   std::uint64_t linked_bytes_ = 0;  // strides of linked items
   std::size_t sample_cursor_ = 0;
   ShardCounters counters_;
-  std::vector<ClassCounters> classes_;  // index: class id - 1
+  unsigned num_classes_;
+  std::vector<ClassCounters> classes_;  // index: class id - 1; grown on demand (CountersOf)
 };
 
 }  // namespace rc::store::internal

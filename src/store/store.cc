@@ -802,7 +802,7 @@ std::vector<ClassStats> Store::GetClassStats() const {
   for (const auto& s : im.shards) {
     std::lock_guard<std::mutex> lock(s->mu);
     const std::vector<internal::ClassCounters>& cc = s->classes();
-    for (unsigned i = 0; i < im.num_classes; ++i) {
+    for (unsigned i = 0; i < cc.size(); ++i) {
       ClassStats& cs = all[i];
       cs.items += cc[i].items;
       cs.requested_bytes += cc[i].requested_bytes;
