@@ -3,7 +3,7 @@
 // A Connection lives on one worker thread for its whole life, so nothing in it is locked. Its
 // loop is memcached's: read what the socket has, parse and execute every complete request (at
 // most -R per event, for fairness between pipelining clients), queue the replies, and send them
-// with one writev. A storage command's data block is read straight into the new item.
+// with one sendmsg. A storage command's data block is read straight into the new item.
 //
 // The protocol is chosen per connection (-B, or the first byte under -B auto): the text protocol
 // with its meta commands (text_commands.cc, meta_commands.cc) or the binary protocol

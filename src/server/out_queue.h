@@ -1,11 +1,11 @@
-// server/out_queue.h -- a connection's pending replies, sent with writev.
+// server/out_queue.h -- a connection's pending replies, sent with send() or sendmsg().
 //
 // Reply text (status lines, VALUE headers, stats) is formatted into the queue's own 16 KB blocks.
 // Values above kCopyLimit are not copied: the queue points an iovec at the item's memory and
 // holds an ItemRef so the item stays valid until the bytes are on the wire. Smaller values are
 // copied into the text, which costs less than an iovec and a reference: a small get's whole
 // reply is then one iovec instead of three. Replies to pipelined requests accumulate and leave
-// in as few writev calls as the kernel allows.
+// in as few calls as the kernel allows.
 //
 // Thread-safety: none; owned by one connection on one worker.
 #pragma once
