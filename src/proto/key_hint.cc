@@ -28,7 +28,8 @@ std::string_view FirstKeyHint(std::string_view in, bool binary) {
         static_cast<unsigned char>(in[0]) != binary::kRequestMagic) {
       return {};
     }
-    std::size_t key_len = (static_cast<unsigned char>(in[2]) << 8) | static_cast<unsigned char>(in[3]);
+    std::size_t key_len =
+        (static_cast<unsigned char>(in[2]) << 8) | static_cast<unsigned char>(in[3]);
     std::size_t at = binary::kHeaderSize + static_cast<unsigned char>(in[4]);
     if (key_len == 0 || at + key_len > in.size()) return {};
     return in.substr(at, key_len);

@@ -125,7 +125,9 @@ class Index {
   std::size_t live() const { return live_; }
   // The whole mapping, trailer included.
   std::size_t bytes() const { return slots_.bytes(); }
-  std::uint8_t* trailer() const { return reinterpret_cast<std::uint8_t*>(slots_.data() + slots_n_); }
+  std::uint8_t* trailer() const {
+    return reinterpret_cast<std::uint8_t*>(slots_.data() + slots_n_);
+  }
   std::size_t trailer_bytes() const { return slots_.bytes() - slots_n_ * sizeof(std::uint64_t); }
 
  private:

@@ -168,7 +168,9 @@ class Shard {
   void Rebuild();
   // The ghost table lives in the index's trailer: one fingerprint per two slots, at least, and
   // whatever the mapping's last page has room for.
-  static std::size_t GhostBytesFor(std::size_t slots) { return std::max<std::size_t>(slots / 2, 8); }
+  static std::size_t GhostBytesFor(std::size_t slots) {
+    return std::max<std::size_t>(slots / 2, 8);
+  }
 
   Pool* pool_;
   Index index_;

@@ -189,9 +189,11 @@ def case_read_rounds_keep_every_connection_in_order():
                 x["got"] += d
         for n, x in enumerate(conns):
             x["sock"].close()
-            check(x["got"] == x["want"],
-                  f"connection {n}: {len(x['got'])} of {len(x['want'])} reply bytes, "
-                  f"first difference at {next((i for i, (a, b) in enumerate(zip(x['got'], x['want'])) if a != b), min(len(x['got']), len(x['want'])))}")
+            got, want = x["got"], x["want"]
+            differ = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                          min(len(got), len(want)))
+            check(got == want, f"connection {n}: {len(got)} of {len(want)} reply bytes, "
+                               f"first difference at byte {differ}")
             if x["quit"]:
                 check(x["eof"], f"connection {n}: quit did not close it")
         with srv.connect() as c:
