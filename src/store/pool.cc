@@ -51,6 +51,15 @@ void SetArenaDecay(unsigned arena, const char* what, long ms) {
   // Not fatal: an older jemalloc without decay controls still works, with more RSS slack.
   (void)mallctl(name, nullptr, nullptr, &value, sizeof(value));
 }
+
+bool OvercommitDisabled() {
+  std::FILE* f = std::fopen("/proc/sys/vm/overcommit_memory", "r");
+  if (f == nullptr) return true;  // unknown: assume the cautious answer
+  int mode = 0;
+  bool read = std::fscanf(f, "%d", &mode) == 1;
+  std::fclose(f);
+  return !read || mode == 2;
+}
 #endif
 
 }  // namespace
@@ -82,9 +91,13 @@ Pool::Pool(std::size_t limit, bool account_overhead, std::size_t segment_bytes)
   mallocx_flags_ = MALLOCX_ARENA(arena_) | MALLOCX_TCACHE_NONE |
                    MALLOCX_LG_ALIGN(std::countr_zero(kSegmentAlign));
 
+  // Freed memory stays readable when jemalloc retains it (opt.retain) and the kernel
+  // overcommits: with overcommit off (vm.overcommit_memory = 2) jemalloc decommits what it
+  // retains by remapping it PROT_NONE.
   bool retain = false;
   std::size_t retain_len = sizeof(retain);
-  retains_memory_ = mallctl("opt.retain", &retain, &retain_len, nullptr, 0) == 0 && retain;
+  retains_memory_ = mallctl("opt.retain", &retain, &retain_len, nullptr, 0) == 0 && retain &&
+                    !OvercommitDisabled();
 
   purge_miblen_ = sizeof(purge_mib_) / sizeof(purge_mib_[0]);
   RC_CHECK(mallctlnametomib("arena.0.purge", purge_mib_, &purge_miblen_) == 0);
