@@ -5,6 +5,13 @@
 // most -R per event, for fairness between pipelining clients), queue the replies, and send them
 // with one sendmsg. A storage command's data block is read straight into the new item.
 //
+// Reading: where the worker has an io_uring (net/recv_ring.h, --io-engine), a multishot receive
+// stands for the socket's readability: the kernel receives into the worker's buffer pool and
+// OnReceived copies the bytes into the input buffer (a value's into its item). The connection
+// falls back to epoll reads for a while after a large value (one copy less: ring_pause_), and
+// stops the ring's receive when the input has ended or kMaxBacklog bytes wait behind blocked
+// replies. Either way the requests run in the worker's read round.
+//
 // The protocol is chosen per connection (-B, or the first byte under -B auto): the text protocol
 // with its meta commands (text_commands.cc, meta_commands.cc) or the binary protocol
 // (binary_commands.cc). A UDP socket is served by one Connection per worker in datagram mode:
@@ -13,7 +20,8 @@
 // Read-through (pending_fill.cc): a read whose misses go to the origin leaves the connection
 // waiting for the fills. Nothing after that read is parsed until every one of its misses is
 // answered, and its reply is queued whole, so replies stay in request order; the socket is not
-// read meanwhile, and other connections on the worker are not held up.
+// read meanwhile (beyond kMaxBacklog, through the ring), and other connections on the worker are
+// not held up.
 //
 // Thread-safety: none; owned by one worker.
 #pragma once
@@ -28,6 +36,7 @@
 #include <vector>
 
 #include "ringcached/net/listener.h"
+#include "ringcached/net/recv_ring.h"
 #include "ringcached/proto/binary.h"
 #include "ringcached/proto/meta.h"
 #include "ringcached/proto/request.h"
@@ -71,6 +80,9 @@ class Connection {
   void TouchFirstKey() const;
   // Runs what the queued read brought.
   void RunRead();
+  // A completion of this connection's multishot receive (Worker::CollectReceives): buffers the
+  // bytes and queues the connection for the worker's read round, as an epoll read would.
+  void OnReceived(const net::RecvRing::Completion& c);
 
  private:
   enum class State : unsigned char { kParse, kReadValue, kSwallow, kWatching, kClosing };
@@ -80,6 +92,15 @@ class Connection {
   void HandleEvent(short what, bool already_read = false);
   // Reads from the socket into the input buffer. False when the peer closed or failed.
   bool ReadSocket();
+  // Whether the next bytes go from the socket straight into a large value's item.
+  bool ReadsValueDirectly() const;
+  // Arms or cancels the ring's receive as the connection's state asks (UpdateEvents).
+  void UpdateReceive();
+  // Makes room for more input at in_end_; false when the input is already at its limit.
+  bool ReserveInput();
+  // Adds bytes received through the worker's ring to the input (or to the value being read).
+  // False when the input is at its limit.
+  bool AppendInput(const char* src, std::size_t n);
   // Hashes the key of the first buffered request, if it can be told cheaply (proto::FirstKeyHint).
   void HashFirstKey();
   // UDP: reads and answers the datagrams waiting on the socket.
@@ -171,6 +192,16 @@ class Connection {
   int fd_;
   event* event_ = nullptr;
   short armed_ = 0;
+  // Receiving through the worker's io_uring (0: through epoll, event_): the tag its completions
+  // carry, whether its multishot receive is live and whether its cancellation was asked for,
+  // and whether the input has ended (the peer closed or the socket failed): the connection
+  // closes once what it received is answered.
+  std::uint64_t recv_tag_ = 0;
+  bool recv_armed_ = false;
+  bool recv_cancelling_ = false;
+  bool input_ended_ = false;
+  // Reads left through epoll before the ring takes over again (after a large value: SetState).
+  unsigned ring_pause_ = 0;
   State state_ = State::kParse;
   bool draining_ = false;
   bool close_after_write_ = false;

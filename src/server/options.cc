@@ -643,6 +643,18 @@ const OptionSpec kOptions[] = {
        st.s->origin_breaker_open_ms = static_cast<int>(n);
        return true;
      }},
+    {"io-engine", '\0', Arg::kValue, "<name>",
+     "how connections receive: io_uring, epoll, or auto\n"
+     "(io_uring where the kernel offers it; default)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       if (v != "auto" && v != "io_uring" && v != "epoll") {
+         *err = "expects auto, io_uring or epoll, got " + Quoted(v);
+         return false;
+       }
+       st.s->io_engine = v;
+       return true;
+     }},
     {"config-file", '\0', Arg::kValue, "<file>",
      "read options from <file>, one \"long-name = value\" per line;\n"
      "options given on the command line override the file",

@@ -118,12 +118,24 @@ base::Status Server::Open() {
     engine_->set_miss_loader(origin_.get());
     base::Log(1, "read-through from %s", origin_->read_through().description().c_str());
   }
+  // --io-engine: stream connections receive through io_uring where the kernel offers it
+  // (net/recv_ring.h), through epoll otherwise.
+  if (settings_.io_engine != "epoll") {
+    receive_ring_ = net::RecvRing::Supported();
+    if (!receive_ring_ && settings_.io_engine == "io_uring") {
+      return base::Status::InvalidArgument(
+          "--io-engine io_uring: this kernel does not offer io_uring with multishot receive "
+          "(Linux 6.0 or later, not blocked by seccomp); use --io-engine epoll");
+    }
+  }
+  base::Log(1, "connections receive through %s", receive_ring_ ? "io_uring" : "epoll");
   for (int i = 0; i < settings_.num_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
   }
-  // stdin/out/err, a little headroom, the listeners, and an epoll fd and an eventfd per loop.
+  // stdin/out/err, a little headroom, the listeners, and an epoll fd and an eventfd per loop,
+  // and per worker a ring and its eventfd.
   reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size() + udp_sockets_.size()) +
-                  2 * (settings_.num_threads + 1);
+                  2 * (settings_.num_threads + 1) + (receive_ring_ ? 2 * settings_.num_threads : 0);
 
   // A cluster node joins before it serves: a ring name held by a live node stops start-up
   // here, and an unreachable ZooKeeper keeps it here, retrying (cluster_node.h).

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "ringcached/base/log.h"
 #include "server/connection.h"
 #include "server/server.h"
 
@@ -16,6 +17,7 @@ Worker::Worker(Server* server, int id) : server_(server), id_(id) {}
 Worker::~Worker() {
   for (Connection* c : connections_) delete c;
   if (tick_ != nullptr) event_free(tick_);
+  recv_ring_.reset();  // its event belongs to loop_'s base
 }
 
 void Worker::Start() {
@@ -24,7 +26,20 @@ void Worker::Start() {
   tick_ = event_new(loop_.base(), -1, EV_PERSIST, &Worker::OnTick, this);
   timeval one_second{1, 0};
   event_add(tick_, &one_second);
-  loop_.SetAfterRound([this] { RunReadRound(); });
+  loop_.SetAfterRound([this] {
+    RunReadRound();
+    if (recv_ring_ == nullptr) return;
+    // While the last collection was busy, collect again at once: under load the next requests
+    // have arrived by now, and this saves the epoll_wait that would report them. A bounded
+    // number of times, so that the loop's other events (blocked writes, timers) are not kept
+    // waiting; and not after a quiet collection, where it would only add a system call.
+    for (int i = 0; i < kCollectsPerRound && last_collected_ >= kBusyCollection; ++i) {
+      CollectReceives();
+      RunReadRound();
+    }
+    // Arms and cancellations asked for in this round, in one system call.
+    recv_ring_->Submit();
+  });
   loop_.Start();
 }
 
@@ -38,6 +53,15 @@ void Worker::Adopt(int fd, const net::ListenSocket& from) {
       close(fd);
       server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
       return;
+    }
+    if (server_->receive_ring() && recv_ring_ == nullptr && !ring_failed_) {
+      // Created with the worker's first connection (an idle worker's ring would only take
+      // memory), on the worker's thread: the ring is SINGLE_ISSUER.
+      recv_ring_ = net::RecvRing::Create(&loop_, [this] { CollectReceives(); });
+      if (recv_ring_ == nullptr) {
+        ring_failed_ = true;
+        base::Log(0, "warning: worker %d: io_uring set-up failed; receiving through epoll", id_);
+      }
     }
     auto* conn = new Connection(this, fd, from);
     connections_.insert(conn);
@@ -72,6 +96,40 @@ void Worker::Release(Connection* conn) {
   }
   connections_.erase(conn);
   delete conn;
+}
+
+std::uint64_t Worker::AttachReceiver(Connection* conn) {
+  std::uint32_t slot;
+  if (free_receivers_.empty()) {
+    slot = static_cast<std::uint32_t>(receivers_.size());
+    receivers_.push_back(nullptr);
+    receiver_generations_.push_back(1);
+  } else {
+    slot = free_receivers_.back();
+    free_receivers_.pop_back();
+  }
+  receivers_[slot] = conn;
+  return (std::uint64_t{receiver_generations_[slot]} << 32) | slot;
+}
+
+void Worker::DetachReceiver(std::uint64_t tag, bool cancel) {
+  auto slot = static_cast<std::uint32_t>(tag);
+  receivers_[slot] = nullptr;
+  ++receiver_generations_[slot];
+  free_receivers_.push_back(slot);
+  if (cancel) recv_ring_->Cancel(tag);
+}
+
+void Worker::ArmReceive(int fd, std::uint64_t tag) {
+  recv_ring_->Arm(fd, tag, connections_.size());
+}
+
+void Worker::CollectReceives() {
+  last_collected_ = recv_ring_->Collect([this](const net::RecvRing::Completion& c) {
+    auto slot = static_cast<std::uint32_t>(c.tag);
+    if (slot >= receivers_.size() || receiver_generations_[slot] != c.tag >> 32) return;
+    receivers_[slot]->OnReceived(c);
+  });
 }
 
 void Worker::RunReadRound() {

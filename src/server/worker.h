@@ -10,12 +10,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <unordered_set>
+#include <vector>
 
 #include "ringcached/base/counter.h"
 #include "ringcached/engine/engine.h"
 #include "ringcached/net/event_loop.h"
 #include "ringcached/net/listener.h"
+#include "ringcached/net/recv_ring.h"
 
 struct event;
 
@@ -60,6 +63,16 @@ class Worker {
   // overlap instead of following one another.
   void QueueRead(Connection* conn) { read_round_.push_back(conn); }
 
+  // Stream connections receive through the worker's io_uring when it has one (net/recv_ring.h;
+  // --io-engine), through epoll otherwise. Tags name connections in the ring's completions:
+  // a completion that arrives after its connection closed finds no one and is dropped.
+  net::RecvRing* recv_ring() const { return recv_ring_.get(); }
+  std::uint64_t AttachReceiver(Connection* conn);
+  // `cancel`: its receive is live and must be cancelled (which releases the socket).
+  void DetachReceiver(std::uint64_t tag, bool cancel);
+  // Arms the multishot receive of an attached connection's socket.
+  void ArmReceive(int fd, std::uint64_t tag);
+
   Server& server() const { return *server_; }
   net::EventLoop& loop() { return loop_; }
   engine::CommandStats& command_stats() { return command_stats_; }
@@ -71,6 +84,7 @@ class Worker {
   static void OnTick(int fd, short what, void* arg) noexcept;
   void CloseIdle();
   void RunReadRound();
+  void CollectReceives();
 
   Server* server_;
   int id_;
@@ -80,6 +94,17 @@ class Worker {
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> read_round_;  // read this round, requests not yet run
   event* tick_ = nullptr;
+  std::unique_ptr<net::RecvRing> recv_ring_;
+  bool ring_failed_ = false;
+  // Completions the last collection found; from kBusyCollection on, the round collects again
+  // right away (up to kCollectsPerRound times) instead of waiting in epoll.
+  std::size_t last_collected_ = 0;
+  static constexpr std::size_t kBusyCollection = 2;
+  static constexpr int kCollectsPerRound = 4;
+  // Receiver tags: slot in the low 32 bits, the slot's generation in the high ones.
+  std::vector<Connection*> receivers_;
+  std::vector<std::uint32_t> receiver_generations_;
+  std::vector<std::uint32_t> free_receivers_;
   bool stopping_ = false;
   std::atomic<int> busy_{0};
 };

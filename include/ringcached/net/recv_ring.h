@@ -1,0 +1,89 @@
+// net/recv_ring.h -- a worker's io_uring for receiving: one multishot receive per stream socket,
+// into a shared pool of buffers the kernel picks from.
+//
+// Under a saturating load of small requests most of a server's CPU is the kernel's TCP work, and
+// of what is left, `epoll_wait` and a `recv` per request are the largest part
+// (doc/performance.md). With a multishot receive armed on every connection, a request's bytes
+// are received by the kernel into one of the pool's buffers as they arrive, and a worker collects
+// the bytes of all its connections with one `io_uring_enter` per round instead of an
+// `epoll_wait` plus a `recv` per connection. Replies still leave by `send` (server/out_queue).
+//
+// The ring is set up with DEFER_TASKRUN: arrivals queue work that runs only when the worker
+// collects (`Collect`), never interrupting it mid-request. Its eventfd (edge-triggered, so it
+// is never read) wakes the worker's libevent loop, which keeps every other event: timers,
+// blocked writes, UDP, cross-thread work.
+//
+// Buffers: kBufferSize each, added as connections are armed (two per connection and a few
+// more, up to kMaxBuffers), and handed back right after their bytes were copied out. A receive
+// that finds the pool empty ends with ENOBUFS; its connection re-arms once buffers are back.
+//
+// Thread-safety: none; created, used and destroyed by the loop's thread (the ring is a
+// SINGLE_ISSUER ring).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+struct event;
+
+namespace rc::net {
+
+class EventLoop;
+
+class RecvRing {
+ public:
+  static constexpr std::size_t kBufferSize = 16 * 1024;
+  static constexpr unsigned kMaxBuffers = 1024;
+
+  // What one completion says about a connection's receive.
+  struct Completion {
+    std::uint64_t tag;
+    const char* data;   // the bytes received, or null
+    std::size_t size;
+    // The multishot receive has ended; with `error` 0 and no data, the peer closed. Other
+    // errors: ENOBUFS (re-arm when buffers are back), ECANCELED (Cancel asked for it), or the
+    // socket's own (ECONNRESET...).
+    bool ended;
+    int error;
+  };
+
+  // Whether this kernel (and its seccomp policy) offers what RecvRing needs: DEFER_TASKRUN,
+  // multishot receive and provided-buffer rings. Probed once with a throwaway ring.
+  static bool Supported();
+
+  // Creates the ring on the calling thread, which must be `loop`'s. `ready` runs on the loop
+  // when completions may be waiting: call Collect() from it. Returns null if the kernel refuses.
+  static std::unique_ptr<RecvRing> Create(EventLoop* loop, std::function<void()> ready);
+  ~RecvRing();
+  RecvRing(const RecvRing&) = delete;
+  RecvRing& operator=(const RecvRing&) = delete;
+
+  // Queues a multishot receive on `fd`; its completions carry `tag`. `connections` is how many
+  // sockets the caller has armed: the buffer pool grows to match.
+  void Arm(int fd, std::uint64_t tag, std::size_t connections);
+  // Queues the cancellation of the receive that carries `tag`; its last completion (ECANCELED,
+  // or whatever came first) still arrives.
+  void Cancel(std::uint64_t tag);
+  // Submits what Arm and Cancel queued. Cheap when there is nothing.
+  void Submit();
+  // Submits what is queued and runs the receives the kernel deferred, in one system call, then
+  // calls `on` for every completion; a completion's bytes are valid only during its call.
+  // Returns how many completions there were.
+  std::size_t Collect(const std::function<void(const Completion&)>& on);
+  // Makes the loop call `ready` again soon, without waiting for the kernel.
+  void Reschedule();
+
+ private:
+  RecvRing() = default;
+  static void OnEventFd(int fd, short what, void* arg) noexcept;
+  void GrowPool(unsigned want);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::function<void()> ready_;
+  event* event_ = nullptr;
+  int event_fd_ = -1;
+};
+
+}  // namespace rc::net

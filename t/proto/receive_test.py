@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+# t/proto/receive_test.py -- how a connection receives, at the edges of the worker's receive path
+# (net/recv_ring.h for io_uring, the epoll fallback; epoll_engine_test.sh runs this file again
+# with --io-engine=epoll):
+#   * a client that sends requests and never reads the replies is not read without bound: the
+#     server stops taking its bytes (the socket buffers fill and the client's send blocks), and
+#     its memory stays put;
+#   * requests followed by the client's half-close are answered before the server closes;
+#   * large values (read straight into their items) and small requests interleaved, pipelined
+#     from several connections in odd fragments: every reply byte for byte;
+#   * one connection streaming more than the receive buffers hold (noreply sets): everything
+#     stored, in order;
+#   * more connections sending at once than the receive buffer pool starts with.
+import os
+import random
+import select
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.environ.get("RC_TESTLIB", os.path.dirname(os.path.abspath(__file__))))
+import rctest   # noqa: E402
+from rctest import check, check_eq  # noqa: E402
+
+MB = 1 << 20
+
+
+def case_unread_replies_are_bounded():
+    srv = rctest.ServerProcess(["-m", "64"], name="server -m 64")
+    with srv:
+        value = b"r" * 2000
+        with srv.connect() as c:
+            c.send(b"set k 0 0 %d\r\n%s\r\n" % (len(value), value))
+            check(c.recv_until(b"STORED\r\n")[1], "set k not stored")
+        rss_before = rctest.vm_rss_bytes(srv.pid)
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.setblocking(False)
+        chunk = b"get k\r\n" * 10000  # 70 KB of requests, 20 MB of replies
+        sent, stalled_since = 0, None
+        deadline = time.monotonic() + 20
+        while sent < 256 * MB and time.monotonic() < deadline:
+            try:
+                sent += s.send(chunk)
+                stalled_since = None
+            except BlockingIOError:
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 1.0:
+                    break
+                select.select([], [s], [], 0.1)
+        rss_after = rctest.vm_rss_bytes(srv.pid)
+        print(f"    {sent / MB:.1f} MB of requests taken before the client's send blocked; "
+              f"RSS grew by {(rss_after - rss_before) / MB:.1f} MB", flush=True)
+        # Socket buffers on loopback hold some megabytes each way; without a bound the server
+        # would take all 256 MB (and queue 300x that in replies).
+        check(sent < 64 * MB, f"the server kept reading: {sent / MB:.0f} MB of requests taken "
+                              "from a client that reads nothing")
+        check(rss_after - rss_before < 48 * MB,
+              f"RSS grew by {(rss_after - rss_before) / MB:.0f} MB for a client that reads nothing")
+        s.close()
+        srv.check_serving("after the client that did not read")
+
+
+def case_half_close_is_answered():
+    srv = rctest.ServerProcess([], name="server")
+    with srv:
+        for n in range(20):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            value = b"h%d" % n
+            s.sendall(b"set hc%d 0 0 %d\r\n%s\r\nget hc%d\r\nmn\r\n" % (n, len(value), value, n))
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            got = b""
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                got += d
+            s.close()
+            want = b"STORED\r\nVALUE hc%d 0 %d\r\n%s\r\nEND\r\nMN\r\n" % (n, len(value), value)
+            check_eq(got, want, f"replies before the close (round {n})")
+
+
+def run_scripts(srv, scripts, rng, timeout=60):
+    """Sends each connection's script in random fragments, reading as it goes; checks every reply
+    byte for byte."""
+    conns = []
+    for data, want in scripts:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.setblocking(False)
+        conns.append({"sock": s, "out": data, "sent": 0, "want": want, "got": bytearray()})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = [x for x in conns if len(x["got"]) < len(x["want"])]
+        if not live:
+            break
+        writers = [x["sock"] for x in live if x["sent"] < len(x["out"])]
+        readable, writable, _ = select.select([x["sock"] for x in live], writers, [], 1.0)
+        by_sock = {x["sock"]: x for x in live}
+        for sock in writable:
+            x = by_sock[sock]
+            size = rng.choice((1, 13, 1000, 16384, 70000, 300000))
+            try:
+                x["sent"] += sock.send(x["out"][x["sent"]:x["sent"] + size])
+            except BlockingIOError:
+                pass
+        for sock in readable:
+            x = by_sock[sock]
+            try:
+                d = sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            if not d:
+                x["want"] = x["got"]  # closed early: reported below
+            x["got"] += d
+    for n, x in enumerate(conns):
+        x["sock"].close()
+    for n, (x, (_, want)) in enumerate(zip(conns, scripts)):
+        got = bytes(x["got"])
+        differ = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                      min(len(got), len(want)))
+        check(got == want, f"connection {n}: {len(got)} of {len(want)} reply bytes, "
+                           f"first difference at byte {differ}")
+
+
+def case_large_values_between_small_requests():
+    rng = random.Random(11)
+    srv = rctest.ServerProcess(["-m", "256", "-I", "2m", "-t", "2"], name="server -I 2m -t 2")
+    with srv:
+        scripts = []
+        for c in range(8):
+            script, want = [], []
+            for i in range(40):
+                key = b"lv%d:%d" % (c, i)
+                size = rng.choice((3, 200, 17000, 40000, 100000, 700000, 1500000))
+                value = bytes([65 + (c + i) % 26]) * size
+                script.append(b"set %s 0 0 %d\r\n%s\r\n" % (key, size, value))
+                want.append(b"STORED\r\n")
+                script.append(b"get %s\r\n" % key)
+                want.append(b"VALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, size, value))
+                script.append(b"mn\r\n")
+                want.append(b"MN\r\n")
+            scripts.append((b"".join(script), b"".join(want)))
+        run_scripts(srv, scripts, rng)
+        srv.check_serving("after the large values")
+
+
+def case_one_connection_streams_past_the_buffers():
+    srv = rctest.ServerProcess(["-m", "128"], name="server -m 128")
+    with srv:
+        with srv.connect(timeout=30) as c:
+            n, size = 8000, 4000
+            body = b"".join(b"set st%d 0 0 %d noreply\r\n%s\r\n" % (i, size, b"%08d" % i * (size // 8))
+                            for i in range(n))
+            c.send(body + b"mn\r\n", timeout=30)
+            got, ok = c.recv_until(b"MN\r\n", timeout=30)
+            check(ok, "no MN after 32 MB of noreply sets")
+            check_eq(got, b"MN\r\n", "replies to noreply sets")
+            for i in list(range(0, n, 397)) + [n - 1]:
+                check_eq(c.get(b"st%d" % i), b"%08d" % i * (size // 8), f"value of st{i}")
+
+
+def case_more_connections_than_buffers():
+    rng = random.Random(5)
+    limit = rctest.raise_nofile(1000)  # before the server starts: it inherits the limit
+    check(limit >= 400, f"open-file limit {limit} too low for 300 connections")
+    srv = rctest.ServerProcess(["-t", "1"], name="server -t 1")
+    with srv:
+        scripts = []
+        for c in range(300):
+            script, want = [], []
+            for i in range(5):
+                key = b"mc%d:%d" % (c, i)
+                value = b"m" * rng.choice((1, 100, 3000))
+                script.append(b"set %s 0 0 %d\r\n%s\r\nget %s\r\n" % (key, len(value), value, key))
+                want.append(b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, len(value), value))
+            scripts.append((b"".join(script), b"".join(want)))
+        run_scripts(srv, scripts, rng)
+
+
+def main():
+    r = rctest.Runner("receiving: backpressure, half-close, large values, streams", time_limit=150)
+    r.case("a client that never reads its replies is not read without bound",
+           case_unread_replies_are_bounded)
+    r.case("requests before a half-close are answered", case_half_close_is_answered)
+    r.case("large values between small requests, 8 connections, odd fragments",
+           case_large_values_between_small_requests)
+    r.case("one connection streams 32 MB of noreply sets", case_one_connection_streams_past_the_buffers)
+    r.case("300 connections sending at once", case_more_connections_than_buffers)
+    r.finish()
+
+
+if __name__ == "__main__":
+    rctest.main(main)
