@@ -25,8 +25,11 @@ constexpr std::uint16_t kBufferGroup = 0;
 // Completions of cancel requests carry this tag; they say nothing about a connection.
 constexpr std::uint64_t kCancelTag = ~std::uint64_t{0};
 
+// TASKRUN_FLAG: the kernel shows in the submission ring's flags that deferred work waits
+// (Impl::Enter relies on it).
 constexpr unsigned kRingFlags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                                IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+                                IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE |
+                                IORING_SETUP_SUBMIT_ALL;
 
 }  // namespace
 
@@ -88,6 +91,27 @@ struct RecvRing::Impl {
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufferGroup;
     io_uring_sqe_set_data64(sqe, tag);
+  }
+
+  // Enters the kernel to submit what is queued and, with `collect`, run the deferred receives.
+  // The completions that posts would signal the eventfd and wake the loop once more for
+  // nothing (measured: an epoll_wait and an empty collection per wake-up at low load), so the
+  // signal is off meanwhile; receives that arrive then are not signalled either, so the kernel's
+  // "work waiting" flag is checked after. True when the loop should come back at once.
+  bool Enter(bool collect) {
+    io_uring_cq_eventfd_toggle(&ring, false);
+    if (collect) {
+      if (queued > 0) {
+        io_uring_submit_and_get_events(&ring);
+      } else {
+        io_uring_get_events(&ring);
+      }
+    } else {
+      io_uring_submit(&ring);
+    }
+    queued = 0;
+    io_uring_cq_eventfd_toggle(&ring, true);
+    return (IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
   }
 
   char* Buffer(unsigned id) const { return buffers + std::size_t{id} * kBufferSize; }
@@ -174,21 +198,15 @@ void RecvRing::Cancel(std::uint64_t tag) {
 
 void RecvRing::Submit() {
   if (impl_->queued == 0) return;
-  impl_->queued = 0;
-  io_uring_submit(&impl_->ring);
+  bool work = impl_->Enter(/*collect=*/false);
   // A receive armed on a socket with bytes already waiting completes within the submission,
   // which signals no event: come back for it.
-  if (io_uring_cq_ready(&impl_->ring) > 0) Reschedule();
+  if (work || io_uring_cq_ready(&impl_->ring) > 0) Reschedule();
 }
 
 std::size_t RecvRing::Collect(const std::function<void(const Completion&)>& on) {
   // One system call submits what Arm and Cancel queued and runs the deferred receives.
-  if (impl_->queued > 0) {
-    impl_->queued = 0;
-    io_uring_submit_and_get_events(&impl_->ring);
-  } else {
-    io_uring_get_events(&impl_->ring);
-  }
+  if (impl_->Enter(/*collect=*/true)) Reschedule();
   unsigned seen = 0;
   int returned = 0;
   io_uring_cqe* cqe;
