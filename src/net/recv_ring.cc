@@ -16,11 +16,11 @@
 namespace rc::net {
 namespace {
 
-// The rings' pages are resident from the start (4 KB of submissions, 16 KB of completions).
+// The rings' pages are resident from the start (4 KB of submissions, 8 KB of completions).
 constexpr unsigned kSubmissionEntries = 64;
-// Completions of multishot receives are not bounded by the submissions; a larger queue keeps
-// the kernel from parking them on its overflow list between two collections.
-constexpr unsigned kCompletionEntries = 1024;
+// Completions of multishot receives are not bounded by the submissions (the kernel parks any
+// beyond the queue on its overflow list until the next collection).
+constexpr unsigned kCompletionEntries = 512;
 constexpr std::uint16_t kBufferGroup = 0;
 // Completions of cancel requests carry this tag; they say nothing about a connection.
 constexpr std::uint64_t kCancelTag = ~std::uint64_t{0};
@@ -183,10 +183,10 @@ void RecvRing::GrowPool(unsigned want) {
 }
 
 void RecvRing::Arm(int fd, std::uint64_t tag, std::size_t connections) {
-  // Two buffers a connection: one request in flight on each, and room for bursts. A single
-  // connection streaming a bulk load takes what the pool has and then waits for the next
-  // round (ENOBUFS), which bounds what one collection can pile into its input buffer.
-  GrowPool(static_cast<unsigned>(std::min<std::size_t>(2 * connections + 4, kMaxBuffers)));
+  // A buffer a connection, and two more for bursts: a request in flight on every connection.
+  // A connection streaming a bulk load takes what the pool has and then waits for the next
+  // round (ENOBUFS); what the pool holds stays resident, so it is kept small.
+  GrowPool(static_cast<unsigned>(std::min<std::size_t>(connections + 2, kMaxBuffers)));
   impl_->PrepareReceive(fd, tag);
 }
 

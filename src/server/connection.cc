@@ -93,6 +93,15 @@ void Connection::Start() {
   event_add(event_, nullptr);
 }
 
+void Connection::MoveToRing() {
+  if (udp_ || fd_ < 0 || recv_tag_ != 0) return;
+  // From here on the ring's receive reads the socket; what epoll reads brought is in in_.
+  recv_tag_ = worker_->AttachReceiver(this);
+  UpdateEvents();
+  // UpdateEvents may have re-assigned event_, which cancels a yield's activation.
+  if (yielded_ && out_.empty()) event_active(event_, EV_READ, 0);
+}
+
 void Connection::Close() {
   if (fd_ < 0) return;
   if (event_ != nullptr) event_del(event_);
@@ -189,6 +198,10 @@ void Connection::OnReceived(const net::RecvRing::Completion& c) {
   if (c.size > 0) {
     worker_->conn_stats().bytes_read.Add(c.size);
     if (!input_ended_ && !AppendInput(c.data, c.size)) input_ended_ = true;
+    if (fd_ < 0) {
+      worker_->Release(this);  // requests run by AppendInput closed it
+      return;
+    }
   }
   if (c.ended) {
     recv_armed_ = false;
@@ -317,14 +330,26 @@ bool Connection::ReserveInput() {
 }
 
 bool Connection::AppendInput(const char* src, std::size_t n) {
-  // The data block being received goes straight into its item (ProcessInput finishes it).
-  if (state_ == State::kReadValue && in_start_ == in_end_) {
-    std::size_t k = std::min(n, pending_.total - pending_.filled);
-    FillPending(src, k);
-    src += k;
-    n -= k;
-  }
+  bool ran = false;
   while (n > 0) {
+    // The data block being received goes straight into its item (ProcessInput finishes it).
+    if (state_ == State::kReadValue && in_start_ == in_end_ && pending_.filled < pending_.total) {
+      std::size_t k = std::min(n, pending_.total - pending_.filled);
+      FillPending(src, k);
+      src += k;
+      n -= k;
+      continue;
+    }
+    // A full buffer: run its requests now rather than grow it, as an epoll read would have
+    // (one collection can bring a bulk load a pool's worth of bytes). Once: if they are one
+    // long request, the buffer grows.
+    if (in_end_ == in_cap_ && in_start_ == 0 && !ran && out_.empty() && fill_ == nullptr &&
+        !yielded_) {
+      ran = true;
+      HandleEvent(EV_READ, /*already_read=*/true);
+      if (fd_ < 0) return true;  // closed (quit): the rest goes unread
+      continue;
+    }
     if (!ReserveInput()) return false;
     std::size_t k = std::min(n, in_cap_ - in_end_);
     memcpy(in_.get() + in_end_, src, k);

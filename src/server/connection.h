@@ -80,6 +80,8 @@ class Connection {
   void TouchFirstKey() const;
   // Runs what the queued read brought.
   void RunRead();
+  // Switches the connection from epoll reads to the worker's ring (Worker::MaybeStartRing).
+  void MoveToRing();
   // A completion of this connection's multishot receive (Worker::CollectReceives): buffers the
   // bytes and queues the connection for the worker's read round, as an epoll read would.
   void OnReceived(const net::RecvRing::Completion& c);

@@ -645,7 +645,8 @@ const OptionSpec kOptions[] = {
      }},
     {"io-engine", '\0', Arg::kValue, "<name>",
      "how connections receive: io_uring, epoll, or auto\n"
-     "(io_uring where the kernel offers it; default)",
+     "(io_uring once a worker has 8 connections, where\n"
+     "the kernel offers it; default)",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
        if (v != "auto" && v != "io_uring" && v != "epoll") {

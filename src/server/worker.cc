@@ -54,19 +54,25 @@ void Worker::Adopt(int fd, const net::ListenSocket& from) {
       server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
-    if (server_->receive_ring() && recv_ring_ == nullptr && !ring_failed_) {
-      // Created with the worker's first connection (an idle worker's ring would only take
-      // memory), on the worker's thread: the ring is SINGLE_ISSUER.
-      recv_ring_ = net::RecvRing::Create(&loop_, [this] { CollectReceives(); });
-      if (recv_ring_ == nullptr) {
-        ring_failed_ = true;
-        base::Log(0, "warning: worker %d: io_uring set-up failed; receiving through epoll", id_);
-      }
-    }
     auto* conn = new Connection(this, fd, from);
     connections_.insert(conn);
     conn->Start();
+    MaybeStartRing();
   });
+}
+
+void Worker::MaybeStartRing() {
+  std::size_t need = server_->ring_connections();
+  if (need == 0 || recv_ring_ != nullptr || ring_failed_ || connections_.size() < need) return;
+  // Created here, on the worker's thread (the ring is SINGLE_ISSUER), and only when the worker
+  // has connections enough to gain from it. For good: the worker does not go back to epoll.
+  recv_ring_ = net::RecvRing::Create(&loop_, [this] { CollectReceives(); });
+  if (recv_ring_ == nullptr) {
+    ring_failed_ = true;
+    base::Log(0, "warning: worker %d: io_uring set-up failed; receiving through epoll", id_);
+    return;
+  }
+  for (Connection* c : connections_) c->MoveToRing();
 }
 
 void Worker::AdoptUdp(const net::ListenSocket& udp) {

@@ -64,7 +64,7 @@ class Worker {
   void QueueRead(Connection* conn) { read_round_.push_back(conn); }
 
   // Stream connections receive through the worker's io_uring when it has one (net/recv_ring.h;
-  // --io-engine), through epoll otherwise. Tags name connections in the ring's completions:
+  // --io-engine; created once the worker has enough connections), through epoll otherwise. Tags name connections in the ring's completions:
   // a completion that arrives after its connection closed finds no one and is dropped.
   net::RecvRing* recv_ring() const { return recv_ring_.get(); }
   std::uint64_t AttachReceiver(Connection* conn);
@@ -85,6 +85,9 @@ class Worker {
   void CloseIdle();
   void RunReadRound();
   void CollectReceives();
+  // Creates the ring and moves the connections to it, once there are enough of them
+  // (Server::ring_connections).
+  void MaybeStartRing();
 
   Server* server_;
   int id_;

@@ -10,7 +10,9 @@
 #     from several connections in odd fragments: every reply byte for byte;
 #   * one connection streaming more than the receive buffers hold (noreply sets): everything
 #     stored, in order;
-#   * more connections sending at once than the receive buffer pool starts with.
+#   * more connections sending at once than the receive buffer pool starts with;
+#   * connections half way through pipelined requests when their worker moves them from epoll to
+#     its ring (under --io-engine=auto, at the 8th connection).
 import os
 import random
 import select
@@ -80,18 +82,27 @@ def case_half_close_is_answered():
             check_eq(got, want, f"replies before the close (round {n})")
 
 
-def run_scripts(srv, scripts, rng, timeout=60):
+def run_scripts(srv, scripts, rng, timeout=60, late=0):
     """Sends each connection's script in random fragments, reading as it goes; checks every reply
-    byte for byte."""
+    byte for byte. With `late`, the last `late` connections open only once the others have sent
+    half their scripts."""
     conns = []
-    for data, want in scripts:
+
+    def connect(data, want):
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.setblocking(False)
         conns.append({"sock": s, "out": data, "sent": 0, "want": want, "got": bytearray()})
+
+    for data, want in scripts[:len(scripts) - late]:
+        connect(data, want)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if late and all(x["sent"] >= len(x["out"]) // 2 for x in conns):
+            for data, want in scripts[len(scripts) - late:]:
+                connect(data, want)
+            late = 0
         live = [x for x in conns if len(x["got"]) < len(x["want"])]
-        if not live:
+        if not live and not late:
             break
         writers = [x["sock"] for x in live if x["sent"] < len(x["out"])]
         readable, writable, _ = select.select([x["sock"] for x in live], writers, [], 1.0)
@@ -144,6 +155,26 @@ def case_large_values_between_small_requests():
         srv.check_serving("after the large values")
 
 
+def case_connections_move_to_the_ring_mid_stream():
+    # Under --io-engine=auto a worker moves its connections from epoll to its ring when the 8th
+    # arrives: here 4 connections are half way through pipelined scripts when 8 more open.
+    rng = random.Random(23)
+    srv = rctest.ServerProcess(["-t", "1", "-I", "2m", "-m", "256"], name="server -t 1")
+    with srv:
+        scripts = []
+        for c in range(12):
+            script, want = [], []
+            for i in range(60):
+                key = b"mv%d:%d" % (c, i)
+                size = rng.choice((5, 300, 5000, 30000))
+                value = bytes([97 + (c + i) % 26]) * size
+                script.append(b"set %s 0 0 %d\r\n%s\r\nget %s\r\n" % (key, size, value, key))
+                want.append(b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, size, value))
+            scripts.append((b"".join(script), b"".join(want)))
+        run_scripts(srv, scripts, rng, late=8)
+        srv.check_serving("after the move")
+
+
 def case_one_connection_streams_past_the_buffers():
     srv = rctest.ServerProcess(["-m", "128"], name="server -m 128")
     with srv:
@@ -184,6 +215,8 @@ def main():
     r.case("requests before a half-close are answered", case_half_close_is_answered)
     r.case("large values between small requests, 8 connections, odd fragments",
            case_large_values_between_small_requests)
+    r.case("connections move to the ring half way through their requests",
+           case_connections_move_to_the_ring_mid_stream)
     r.case("one connection streams 32 MB of noreply sets", case_one_connection_streams_past_the_buffers)
     r.case("300 connections sending at once", case_more_connections_than_buffers)
     r.finish()
