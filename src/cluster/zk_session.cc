@@ -7,7 +7,8 @@
 // then terminates (noexcept), as it would anywhere outside the store.
 #include "cluster/zk_session.h"
 
-#include <zookeeper/zookeeper.h>
+#include "cluster/zk_lib.h"
+
 
 #include <cerrno>
 #include <cstring>
@@ -36,6 +37,9 @@ struct ZkSession::Pending {
 };
 
 namespace {
+
+// The client's table; loaded by the first Open(), which every other use follows.
+const ZkLib& Zk() { return *LoadZkLib().value(); }
 
 ZkSession::Code ToCode(int rc) {
   switch (rc) {
@@ -75,13 +79,15 @@ ZkSession::~ZkSession() { Close(); }
 
 base::Status ZkSession::Open() {
   RC_CHECK(zh_ == nullptr);
+  auto lib = LoadZkLib();
+  if (!lib.ok()) return lib.status();
   ++generation_;
   auto context = std::make_unique<HandleContext>(HandleContext{this, generation_});
   // The client logs every failed connect (20 a second while ZooKeeper is down) at ERROR level;
   // the membership writes its own, rarer lines, so the client's go to -vv only (OnLog).
-  zoo_set_debug_level(base::LogVerbosity() >= 2 ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_ERROR);
+  Zk().zoo_set_debug_level(base::LogVerbosity() >= 2 ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_ERROR);
   errno = 0;
-  zh_ = zookeeper_init2(hosts_.c_str(), &ZkSession::OnSessionWatch, timeout_ms_, nullptr,
+  zh_ = Zk().zookeeper_init2(hosts_.c_str(), &ZkSession::OnSessionWatch, timeout_ms_, nullptr,
                         context.get(), 0, &ZkSession::OnLog);
   if (zh_ == nullptr) {
     int err = errno;
@@ -98,7 +104,7 @@ base::Status ZkSession::Open() {
 void ZkSession::Close() {
   if (zh_ == nullptr) return;
   ++generation_;  // whatever the old handle still delivers is dropped
-  zookeeper_close(zh_);
+  Zk().zookeeper_close(zh_);
   zh_ = nullptr;
   context_.reset();
   state_ = State::kClosed;
@@ -133,8 +139,9 @@ void ZkSession::Create(const std::string& path, const std::string& data, bool ep
   std::unique_ptr<Pending> p = NewPending();
   p->done = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
-  int rc = zoo_acreate(zh_, path.c_str(), data.data(), static_cast<int>(data.size()),
-                       &ZOO_OPEN_ACL_UNSAFE, ephemeral ? ZOO_EPHEMERAL : ZOO_PERSISTENT,
+  const ZkLib& zk = Zk();
+  int rc = zk.zoo_acreate(zh_, path.c_str(), data.data(), static_cast<int>(data.size()),
+                          zk.open_acl_unsafe, ephemeral ? zk.ZOO_EPHEMERAL : zk.ZOO_PERSISTENT,
                        &ZkSession::OnString, p.get());
   if (rc != ZOK) return Refused(rc, std::move(p));
   p.release();  // OnString frees it
@@ -144,7 +151,7 @@ void ZkSession::Get(const std::string& path, DataFn done) {
   std::unique_ptr<Pending> p = NewPending();
   p->data = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
-  int rc = zoo_aget(zh_, path.c_str(), 0, &ZkSession::OnData, p.get());
+  int rc = Zk().zoo_aget(zh_, path.c_str(), 0, &ZkSession::OnData, p.get());
   if (rc != ZOK) return Refused(rc, std::move(p));
   p.release();
 }
@@ -153,7 +160,7 @@ void ZkSession::Delete(const std::string& path, std::int32_t version, DoneFn don
   std::unique_ptr<Pending> p = NewPending();
   p->done = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
-  int rc = zoo_adelete(zh_, path.c_str(), version, &ZkSession::OnVoid, p.get());
+  int rc = Zk().zoo_adelete(zh_, path.c_str(), version, &ZkSession::OnVoid, p.get());
   if (rc != ZOK) return Refused(rc, std::move(p));
   p.release();
 }
@@ -162,7 +169,7 @@ void ZkSession::GetChildren(const std::string& path, bool watch, ChildrenFn done
   std::unique_ptr<Pending> p = NewPending();
   p->children = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
-  int rc = zoo_awget_children2(zh_, path.c_str(), watch ? &ZkSession::OnChildWatch : nullptr,
+  int rc = Zk().zoo_awget_children2(zh_, path.c_str(), watch ? &ZkSession::OnChildWatch : nullptr,
                                watch ? context_.get() : nullptr, &ZkSession::OnChildren, p.get());
   if (rc != ZOK) return Refused(rc, std::move(p));
   p.release();
@@ -171,7 +178,7 @@ void ZkSession::GetChildren(const std::string& path, bool watch, ChildrenFn done
 // ---- called on the client's threads ----------------------------------------------------------
 
 void ZkSession::OnSessionWatch(zhandle_t*, int type, int state, const char*, void* ctx) noexcept {
-  if (type != ZOO_SESSION_EVENT || ctx == nullptr) return;
+  if (type != Zk().ZOO_SESSION_EVENT || ctx == nullptr) return;
   auto* h = static_cast<HandleContext*>(ctx);
   ZkSession* self = h->session;
   self->Deliver(h->generation, [self, state] { self->HandleSessionEvent(state); });
@@ -179,7 +186,7 @@ void ZkSession::OnSessionWatch(zhandle_t*, int type, int state, const char*, voi
 
 void ZkSession::OnChildWatch(zhandle_t*, int type, int, const char*, void* ctx) noexcept {
   // Session events reach every watcher too; the session watcher handles those.
-  if (type == ZOO_SESSION_EVENT || ctx == nullptr) return;
+  if (type == Zk().ZOO_SESSION_EVENT || ctx == nullptr) return;
   auto* h = static_cast<HandleContext*>(ctx);
   ZkSession* self = h->session;
   self->Deliver(h->generation, [self] {
@@ -226,14 +233,15 @@ void ZkSession::OnChildren(int rc, const ::String_vector* strings, const ::Stat*
 // ---- back on the loop --------------------------------------------------------------------------
 
 void ZkSession::HandleSessionEvent(int zk_state) {
-  if (zk_state == ZOO_CONNECTED_STATE) {
+  const ZkLib& zk = Zk();
+  if (zk_state == zk.ZOO_CONNECTED_STATE) {
     state_ = State::kConnected;
     // Both are valid once connected (zookeeper.h); the id stays the same across reconnects.
-    session_id_ = zoo_client_id(zh_)->client_id;
-    negotiated_timeout_ms_ = zoo_recv_timeout(zh_);
-  } else if (zk_state == ZOO_EXPIRED_SESSION_STATE) {
+    session_id_ = zk.zoo_client_id(zh_)->client_id;
+    negotiated_timeout_ms_ = zk.zoo_recv_timeout(zh_);
+  } else if (zk_state == zk.ZOO_EXPIRED_SESSION_STATE) {
     state_ = State::kExpired;
-  } else if (zk_state == ZOO_AUTH_FAILED_STATE) {
+  } else if (zk_state == zk.ZOO_AUTH_FAILED_STATE) {
     state_ = State::kAuthFailed;
   } else {
     state_ = State::kConnecting;  // CONNECTING, ASSOCIATING, NOTCONNECTED, READONLY

@@ -16,11 +16,12 @@
 namespace rc::net {
 namespace {
 
-// The rings' pages are resident from the start (4 KB of submissions, 8 KB of completions).
+// The rings' pages are resident from the start (4 KB of submissions, 16 KB of completions).
 constexpr unsigned kSubmissionEntries = 64;
 // Completions of multishot receives are not bounded by the submissions (the kernel parks any
-// beyond the queue on its overflow list until the next collection).
-constexpr unsigned kCompletionEntries = 512;
+// beyond the queue on its overflow list until the next collection, and may end a multishot
+// receive for it).
+constexpr unsigned kCompletionEntries = 1024;
 constexpr std::uint16_t kBufferGroup = 0;
 // Completions of cancel requests carry this tag; they say nothing about a connection.
 constexpr std::uint64_t kCancelTag = ~std::uint64_t{0};
@@ -96,9 +97,9 @@ struct RecvRing::Impl {
   // Enters the kernel to submit what is queued and, with `collect`, run the deferred receives.
   // The completions that posts would signal the eventfd and wake the loop once more for
   // nothing (measured: an epoll_wait and an empty collection per wake-up at low load), so the
-  // signal is off meanwhile; receives that arrive then are not signalled either, so the kernel's
-  // "work waiting" flag is checked after. True when the loop should come back at once.
-  bool Enter(bool collect) {
+  // signal is off meanwhile; receives that arrive then are not signalled either, and show in
+  // the kernel's "work waiting" flag instead (WorkWaiting).
+  void Enter(bool collect) {
     io_uring_cq_eventfd_toggle(&ring, false);
     if (collect) {
       if (queued > 0) {
@@ -111,7 +112,6 @@ struct RecvRing::Impl {
     }
     queued = 0;
     io_uring_cq_eventfd_toggle(&ring, true);
-    return (IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
   }
 
   char* Buffer(unsigned id) const { return buffers + std::size_t{id} * kBufferSize; }
@@ -183,10 +183,10 @@ void RecvRing::GrowPool(unsigned want) {
 }
 
 void RecvRing::Arm(int fd, std::uint64_t tag, std::size_t connections) {
-  // A buffer a connection, and two more for bursts: a request in flight on every connection.
-  // A connection streaming a bulk load takes what the pool has and then waits for the next
-  // round (ENOBUFS); what the pool holds stays resident, so it is kept small.
-  GrowPool(static_cast<unsigned>(std::min<std::size_t>(connections + 2, kMaxBuffers)));
+  // Two buffers a connection and four more: a connection may receive twice before its
+  // requests run (pipelining clients do). One streaming a bulk load takes what the pool has
+  // and then waits for the next round (ENOBUFS).
+  GrowPool(static_cast<unsigned>(std::min<std::size_t>(2 * connections + 4, kMaxBuffers)));
   impl_->PrepareReceive(fd, tag);
 }
 
@@ -198,15 +198,19 @@ void RecvRing::Cancel(std::uint64_t tag) {
 
 void RecvRing::Submit() {
   if (impl_->queued == 0) return;
-  bool work = impl_->Enter(/*collect=*/false);
-  // A receive armed on a socket with bytes already waiting completes within the submission,
-  // which signals no event: come back for it.
-  if (work || io_uring_cq_ready(&impl_->ring) > 0) Reschedule();
+  impl_->Enter(/*collect=*/false);
+}
+
+bool RecvRing::WorkWaiting() const {
+  // Receives queued while the signal was off, or completions posted within a submission (a
+  // receive armed on a socket with bytes already waiting): neither signalled the eventfd.
+  return (IO_URING_READ_ONCE(*impl_->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0 ||
+         io_uring_cq_ready(&impl_->ring) > 0;
 }
 
 std::size_t RecvRing::Collect(const std::function<void(const Completion&)>& on) {
   // One system call submits what Arm and Cancel queued and runs the deferred receives.
-  if (impl_->Enter(/*collect=*/true)) Reschedule();
+  impl_->Enter(/*collect=*/true);
   unsigned seen = 0;
   int returned = 0;
   io_uring_cqe* cqe;

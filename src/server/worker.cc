@@ -29,16 +29,23 @@ void Worker::Start() {
   loop_.SetAfterRound([this] {
     RunReadRound();
     if (recv_ring_ == nullptr) return;
-    // While the last collection was busy, collect again at once: under load the next requests
-    // have arrived by now, and this saves the epoll_wait that would report them. A bounded
-    // number of times, so that the loop's other events (blocked writes, timers) are not kept
-    // waiting; and not after a quiet collection, where it would only add a system call.
-    for (int i = 0; i < kCollectsPerRound && last_collected_ >= kBusyCollection; ++i) {
+    // While the last collection was busy, or receives wait that signalled nothing, collect
+    // again at once: under load the next requests have arrived by now, and this saves the
+    // epoll_wait that would report them. A bounded number of times, so that the loop's other
+    // events (blocked writes, timers) are not kept waiting; and not after a quiet collection,
+    // where it would only add a system call.
+    for (int i = 0; i < kCollectsPerRound &&
+                    (last_collected_ >= kBusyCollection || recv_ring_->WorkWaiting());
+         ++i) {
       CollectReceives();
       RunReadRound();
     }
     // Arms and cancellations asked for in this round, in one system call.
     recv_ring_->Submit();
+    // What is still waiting signalled nothing: the loop comes back for it in its next round,
+    // without sleeping (here, after the round's callbacks, that does not run the round again
+    // inside itself).
+    if (recv_ring_->WorkWaiting() || !read_round_.empty()) recv_ring_->Reschedule();
   });
   loop_.Start();
 }

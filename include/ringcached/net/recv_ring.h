@@ -13,7 +13,7 @@
 // is never read) wakes the worker's libevent loop, which keeps every other event: timers,
 // blocked writes, UDP, cross-thread work.
 //
-// Buffers: kBufferSize each, added as connections are armed (one per connection and two more,
+// Buffers: kBufferSize each, added as connections are armed (two per connection and four more,
 // up to kMaxBuffers), and handed back right after their bytes were copied out. A receive that
 // finds the pool empty ends with ENOBUFS; its connection re-arms once buffers are back.
 //
@@ -75,7 +75,12 @@ class RecvRing {
   // calls `on` for every completion; a completion's bytes are valid only during its call.
   // Returns how many completions there were.
   std::size_t Collect(const std::function<void(const Completion&)>& on);
-  // Makes the loop call `ready` again soon, without waiting for the kernel.
+  // Whether completions, or receives to run, wait without having signalled the eventfd (they
+  // arrived while the worker was in the kernel): the caller must come back for them.
+  bool WorkWaiting() const;
+  // Makes the loop call `ready` again soon, without waiting for the kernel. Not from within a
+  // callback of the loop's round (libevent would run `ready` again in the same round, before
+  // the round's requests).
   void Reschedule();
 
  private:
