@@ -128,7 +128,8 @@ std::uint64_t Worker::AttachReceiver(Connection* conn) {
 void Worker::DetachReceiver(std::uint64_t tag, bool cancel) {
   auto slot = static_cast<std::uint32_t>(tag);
   receivers_[slot] = nullptr;
-  ++receiver_generations_[slot];
+  // Never 0: a tag of 0 means "not on the ring" (Connection::recv_tag_).
+  if (++receiver_generations_[slot] == 0) receiver_generations_[slot] = 1;
   free_receivers_.push_back(slot);
   if (cancel) recv_ring_->Cancel(tag);
 }
