@@ -140,7 +140,7 @@ def case_large_values_between_small_requests():
         scripts = []
         for c in range(8):
             script, want = [], []
-            for i in range(40):
+            for i in range(24):
                 key = b"lv%d:%d" % (c, i)
                 size = rng.choice((3, 200, 17000, 40000, 100000, 700000, 1500000))
                 value = bytes([65 + (c + i) % 26]) * size
