@@ -106,11 +106,26 @@ class Index {
   }
   std::size_t RebuildSlots() const;
   // Moves every entry of `old` in (this table must be empty and large enough); `hash_of`
-  // recomputes an entry's hash from its item.
+  // recomputes an entry's hash from its item. Each hash reads an item's key, a cache miss, so
+  // the items are prefetched kRebuildAhead entries ahead: while the table grows (a write load
+  // of new keys), rebuilds took 5.6% of the CPU under memcaslap 1:1 without, 2.6% with.
+  // (Prefetching the new table's slots as well, 8 entries ahead, measured no better.)
   template <typename HashOf>
   void TakeFrom(Index& old, HashOf hash_of) {
+    constexpr int kRebuildAhead = 16;
+    std::size_t ahead = 0;
+    auto prefetch_next = [&old, &ahead] {
+      while (ahead < old.slots_n_ && !old.Occupied(ahead)) ++ahead;
+      if (ahead == old.slots_n_) return;
+      const char* it = reinterpret_cast<const char*>(old.At(ahead++));
+      __builtin_prefetch(it);
+      __builtin_prefetch(it + 32);  // a key that runs past the header's cache line
+    };
+    for (int k = 0; k < kRebuildAhead; ++k) prefetch_next();
     for (std::size_t i = 0; i < old.slots_n_; ++i) {
-      if (old.Occupied(i)) Insert(hash_of(old.At(i)), old.At(i));
+      if (!old.Occupied(i)) continue;
+      prefetch_next();
+      Insert(hash_of(old.At(i)), old.At(i));
     }
   }
 
