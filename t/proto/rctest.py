@@ -114,6 +114,71 @@ def vm_rss_bytes(pid):
     return None
 
 
+def drive_scripts(port, scripts, rng, chunk_sizes, timeout=60, late=0):
+    """Runs many connections at once against 127.0.0.1:`port`, each sending its script in
+    fragments of sizes drawn from `chunk_sizes` while reading what comes back, until every
+    connection has its expected reply bytes (or, for one expected to close, EOF) or `timeout`.
+    `scripts` holds (data, want, expect_close) triples. With `late`, the last `late` connections
+    open only once the others have sent half their scripts. Returns, per connection, the bytes
+    received and whether the server closed it."""
+    import select
+    conns = []
+
+    def connect(data, want, expect_close):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setblocking(False)
+        conns.append({"sock": s, "out": data, "sent": 0, "want": want, "got": bytearray(),
+                      "close": expect_close, "eof": False})
+
+    for spec in scripts[:len(scripts) - late]:
+        connect(*spec)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if late and all(x["sent"] >= len(x["out"]) // 2 for x in conns):
+            for spec in scripts[len(scripts) - late:]:
+                connect(*spec)
+            late = 0
+        live = [x for x in conns if not x["eof"] and (len(x["got"]) < len(x["want"]) or x["close"])]
+        if not live and not late:
+            break
+        writers = [x["sock"] for x in live if x["sent"] < len(x["out"])]
+        readable, writable, _ = select.select([x["sock"] for x in live], writers, [], 1.0)
+        by_sock = {x["sock"]: x for x in live}
+        for sock in writable:
+            x = by_sock[sock]
+            size = rng.choice(chunk_sizes)
+            try:
+                x["sent"] += sock.send(x["out"][x["sent"]:x["sent"] + size])
+            except BlockingIOError:
+                pass
+        for sock in readable:
+            x = by_sock[sock]
+            try:
+                d = sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            except ConnectionResetError:
+                d = b""
+            if not d:
+                x["eof"] = True
+            x["got"] += d
+    for x in conns:
+        x["sock"].close()
+    return [(bytes(x["got"]), x["eof"]) for x in conns]
+
+
+def check_replies(results, scripts):
+    """Checks drive_scripts' results: every connection's replies byte for byte, and EOF where a
+    close was expected."""
+    for n, ((got, eof), (_, want, expect_close)) in enumerate(zip(results, scripts)):
+        differ = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                      min(len(got), len(want)))
+        check(got == want, f"connection {n}: {len(got)} of {len(want)} reply bytes, "
+                           f"first difference at byte {differ}")
+        if expect_close:
+            check(eof, f"connection {n}: was not closed")
+
+
 def _die_with_parent():
     """In the child before exec: SIGKILL it when the test process dies (even by SIGKILL, which
     skips the atexit clean-up below). Linux prctl(PR_SET_PDEATHSIG); best effort elsewhere."""

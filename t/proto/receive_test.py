@@ -82,55 +82,7 @@ def case_half_close_is_answered():
             check_eq(got, want, f"replies before the close (round {n})")
 
 
-def run_scripts(srv, scripts, rng, timeout=60, late=0):
-    """Sends each connection's script in random fragments, reading as it goes; checks every reply
-    byte for byte. With `late`, the last `late` connections open only once the others have sent
-    half their scripts."""
-    conns = []
-
-    def connect(data, want):
-        s = socket.create_connection(("127.0.0.1", srv.port))
-        s.setblocking(False)
-        conns.append({"sock": s, "out": data, "sent": 0, "want": want, "got": bytearray()})
-
-    for data, want in scripts[:len(scripts) - late]:
-        connect(data, want)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if late and all(x["sent"] >= len(x["out"]) // 2 for x in conns):
-            for data, want in scripts[len(scripts) - late:]:
-                connect(data, want)
-            late = 0
-        live = [x for x in conns if len(x["got"]) < len(x["want"])]
-        if not live and not late:
-            break
-        writers = [x["sock"] for x in live if x["sent"] < len(x["out"])]
-        readable, writable, _ = select.select([x["sock"] for x in live], writers, [], 1.0)
-        by_sock = {x["sock"]: x for x in live}
-        for sock in writable:
-            x = by_sock[sock]
-            size = rng.choice((1, 13, 1000, 16384, 70000, 300000))
-            try:
-                x["sent"] += sock.send(x["out"][x["sent"]:x["sent"] + size])
-            except BlockingIOError:
-                pass
-        for sock in readable:
-            x = by_sock[sock]
-            try:
-                d = sock.recv(1 << 20)
-            except BlockingIOError:
-                continue
-            if not d:
-                x["want"] = x["got"]  # closed early: reported below
-            x["got"] += d
-    for n, x in enumerate(conns):
-        x["sock"].close()
-    for n, (x, (_, want)) in enumerate(zip(conns, scripts)):
-        got = bytes(x["got"])
-        differ = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
-                      min(len(got), len(want)))
-        check(got == want, f"connection {n}: {len(got)} of {len(want)} reply bytes, "
-                           f"first difference at byte {differ}")
+CHUNKS = (1, 13, 1000, 16384, 70000, 300000)
 
 
 def case_large_values_between_small_requests():
@@ -150,8 +102,8 @@ def case_large_values_between_small_requests():
                 want.append(b"VALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, size, value))
                 script.append(b"mn\r\n")
                 want.append(b"MN\r\n")
-            scripts.append((b"".join(script), b"".join(want)))
-        run_scripts(srv, scripts, rng)
+            scripts.append((b"".join(script), b"".join(want), False))
+        rctest.check_replies(rctest.drive_scripts(srv.port, scripts, rng, CHUNKS), scripts)
         srv.check_serving("after the large values")
 
 
@@ -170,8 +122,9 @@ def case_connections_move_to_the_ring_mid_stream():
                 value = bytes([97 + (c + i) % 26]) * size
                 script.append(b"set %s 0 0 %d\r\n%s\r\nget %s\r\n" % (key, size, value, key))
                 want.append(b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, size, value))
-            scripts.append((b"".join(script), b"".join(want)))
-        run_scripts(srv, scripts, rng, late=8)
+            scripts.append((b"".join(script), b"".join(want), False))
+        results = rctest.drive_scripts(srv.port, scripts, rng, CHUNKS, late=8)
+        rctest.check_replies(results, scripts)
         srv.check_serving("after the move")
 
 
@@ -204,8 +157,8 @@ def case_more_connections_than_buffers():
                 value = b"m" * rng.choice((1, 100, 3000))
                 script.append(b"set %s 0 0 %d\r\n%s\r\nget %s\r\n" % (key, len(value), value, key))
                 want.append(b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, len(value), value))
-            scripts.append((b"".join(script), b"".join(want)))
-        run_scripts(srv, scripts, rng)
+            scripts.append((b"".join(script), b"".join(want), False))
+        rctest.check_replies(rctest.drive_scripts(srv.port, scripts, rng, CHUNKS), scripts)
 
 
 def main():

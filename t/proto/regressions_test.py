@@ -14,7 +14,6 @@
 # every reply byte for byte in order.
 import os
 import random
-import select
 import signal
 import socket
 import struct
@@ -143,7 +142,7 @@ def case_read_rounds_keep_every_connection_in_order():
     rng = random.Random(7)
     srv = rctest.ServerProcess(["-t", "2"], name="server -t 2")
     with srv:
-        conns = []
+        scripts = []
         for c in range(32):
             script, want = [], []
             for i in range(120):
@@ -157,45 +156,9 @@ def case_read_rounds_keep_every_connection_in_order():
                 want.append(b"VA %d s%d\r\n%s\r\n" % (len(value), len(value), value))
             if c % 4 == 0:
                 script.append(b"quit\r\n")
-            data = b"".join(script)
-            s = socket.create_connection(("127.0.0.1", srv.port))
-            s.setblocking(False)
-            conns.append({"sock": s, "out": data, "sent": 0, "want": b"".join(want), "got": b"",
-                          "quit": c % 4 == 0, "eof": False})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            live = [x for x in conns if not x["eof"] and
-                    (len(x["got"]) < len(x["want"]) or x["quit"])]
-            if not live:
-                break
-            writers = [x["sock"] for x in live if x["sent"] < len(x["out"])]
-            readable, writable, _ = select.select([x["sock"] for x in live], writers, [], 1.0)
-            by_sock = {x["sock"]: x for x in live}
-            for sock in writable:
-                x = by_sock[sock]
-                chunk = x["out"][x["sent"]:x["sent"] + rng.choice((1, 7, 100, 4096, 40000))]
-                try:
-                    x["sent"] += sock.send(chunk)
-                except BlockingIOError:
-                    pass
-            for sock in readable:
-                x = by_sock[sock]
-                try:
-                    d = sock.recv(1 << 16)
-                except BlockingIOError:
-                    continue
-                if not d:
-                    x["eof"] = True
-                x["got"] += d
-        for n, x in enumerate(conns):
-            x["sock"].close()
-            got, want = x["got"], x["want"]
-            differ = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
-                          min(len(got), len(want)))
-            check(got == want, f"connection {n}: {len(got)} of {len(want)} reply bytes, "
-                               f"first difference at byte {differ}")
-            if x["quit"]:
-                check(x["eof"], f"connection {n}: quit did not close it")
+            scripts.append((b"".join(script), b"".join(want), c % 4 == 0))
+        results = rctest.drive_scripts(srv.port, scripts, rng, (1, 7, 100, 4096, 40000))
+        rctest.check_replies(results, scripts)
         with srv.connect() as c:
             c.send(b"get rr31:119\r\n")
             check(c.recv_until(b"END\r\n")[1], "the server stopped answering")
