@@ -218,7 +218,8 @@ struct Segment {
   std::atomic<std::size_t> live_bytes;  // strides of the linked items in it
   Segment* newer;            // list links
   Segment* older;
-  std::uint64_t reserved_[2];  // pads the header to 64 bytes: items start on a cache line
+  std::size_t populated;     // bytes from begin() whose pages are known to be present
+  std::uint64_t reserved_;   // pads the header to 64 bytes: items start on a cache line
 
   static constexpr std::size_t kHeaderBytes = 64;
   // Empty, on no list, with the store's reference: as new, and as taken from the free list.
@@ -233,6 +234,17 @@ struct Segment {
   char* begin() { return reinterpret_cast<char*>(this) + kHeaderBytes; }
   std::size_t capacity() const { return bytes - kHeaderBytes; }
   std::size_t free_bytes() const { return capacity() - write_offset; }
+  // Takes `stride` bytes at the write offset for a new item (the caller has checked
+  // free_bytes() and holds the segment's writer head), with their pages present.
+  char* Append(std::size_t stride) {
+    char* at = begin() + write_offset;
+    write_offset += stride;
+    if (write_offset > populated) Populate();
+    return at;
+  }
+
+ private:
+  void Populate();  // pool.cc
 };
 
 static_assert(sizeof(Segment) == Segment::kHeaderBytes);

@@ -139,14 +139,14 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
       malloc_fails.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
-    seg->write_offset = stride;
+    auto* item = reinterpret_cast<Item*>(seg->Append(stride));
     seg->refs.fetch_add(1, std::memory_order_relaxed);  // the caller's
-    init.WriteTo(reinterpret_cast<Item*>(seg->begin()));
+    init.WriteTo(item);
     {
       std::lock_guard<std::mutex> lock(seg_mu);
       PushNewestLocked(&small_q, seg, SegmentList::kSmall);
     }
-    return reinterpret_cast<Item*>(seg->begin());
+    return item;
   }
 
   Head& head = small_heads[ThreadSlot() % kSmallHeads];
@@ -154,8 +154,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
     std::unique_lock<std::mutex> lock(head.mu);
     Segment* seg = head.seg;
     if (seg != nullptr && seg->free_bytes() >= stride) {
-      auto* item = reinterpret_cast<Item*>(seg->begin() + seg->write_offset);
-      seg->write_offset += stride;
+      auto* item = reinterpret_cast<Item*>(seg->Append(stride));
       seg->refs.fetch_add(1, std::memory_order_relaxed);
       // The header is written under the head's lock: once another writer seals this segment,
       // eviction may walk it, and every item it meets must say how long it is.
@@ -196,8 +195,7 @@ Item* Store::Impl::CopyForwardLocked(const Item* item) {
     }
     seg = fresh;
   }
-  auto* copy = reinterpret_cast<Item*>(seg->begin() + seg->write_offset);
-  seg->write_offset += stride;
+  auto* copy = reinterpret_cast<Item*>(seg->Append(stride));
   std::memcpy(static_cast<void*>(copy), static_cast<const void*>(item), item->total_size());
   return copy;
 }
@@ -207,8 +205,7 @@ Item* Store::Impl::TakeFromMainHead(std::size_t stride,
   std::lock_guard<std::mutex> lock(main_head.mu);
   Segment* seg = main_head.seg;
   if (seg == nullptr || seg->free_bytes() < stride) return nullptr;
-  auto* item = reinterpret_cast<Item*>(seg->begin() + seg->write_offset);
-  seg->write_offset += stride;
+  auto* item = reinterpret_cast<Item*>(seg->Append(stride));
   seg->refs.fetch_add(1, std::memory_order_relaxed);
   init.WriteTo(item);
   return item;
