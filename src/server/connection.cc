@@ -150,10 +150,11 @@ void Connection::SetState(State state) {
 
 void Connection::OnEvent(int, short what, void* arg) noexcept {
   auto* self = static_cast<Connection*>(arg);
-  if (what == EV_READ && !self->udp_ && !self->yielded_ && self->recv_tag_ == 0) {
+  if (what == EV_READ && !self->udp_ && !self->yielded_ && !self->recv_armed_) {
     // Read now; the requests run after this round's other reads (Worker::RunReadRound). One
     // read per round: a socket reported again before its round ran keeps the rest until the
-    // next one (the event is level-triggered, so it will be reported again).
+    // next one (the event is level-triggered, so it will be reported again). A connection of
+    // the ring reads here too while its receive is off (ring_pause_).
     if (self->read_queued_) return;
     if (!self->ReadSocket()) {
       self->Close();
@@ -244,7 +245,6 @@ void Connection::HandleEvent(short what, bool already_read) {
       Close();
       return;
     }
-    if (read && ring_pause_ > 0) --ring_pause_;
     yielded_ = false;
     if (!ProcessInput()) {
       // Send what was answered before the request that ends the connection (quit, an overlong
@@ -275,6 +275,7 @@ void Connection::HandleEvent(short what, bool already_read) {
 }
 
 bool Connection::ReadSocket() {
+  if (ring_pause_ > 0) --ring_pause_;
   // A large value goes straight from the socket into the item.
   if (ReadsValueDirectly()) {
     char* dst = pending_.item.writable_value() + pending_.filled;
