@@ -234,8 +234,9 @@ struct Segment {
   char* begin() { return reinterpret_cast<char*>(this) + kHeaderBytes; }
   std::size_t capacity() const { return bytes - kHeaderBytes; }
   std::size_t free_bytes() const { return capacity() - write_offset; }
-  // Takes `stride` bytes at the write offset for a new item (the caller has checked
-  // free_bytes() and holds the segment's writer head), with their pages present.
+  // Takes `stride` bytes at the write offset for a new item, with their pages present. The
+  // caller has checked free_bytes() and is the segment's one writer (it holds the writer head's
+  // lock, or has just allocated the segment).
   char* Append(std::size_t stride) {
     char* at = begin() + write_offset;
     write_offset += stride;
