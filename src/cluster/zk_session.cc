@@ -7,13 +7,11 @@
 // then terminates (noexcept), as it would anywhere outside the store.
 #include "cluster/zk_session.h"
 
-#include "cluster/zk_lib.h"
-
-
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "cluster/zk_lib.h"
 #include "ringcached/base/check.h"
 #include "ringcached/base/log.h"
 #include "ringcached/net/event_loop.h"
@@ -88,7 +86,7 @@ base::Status ZkSession::Open() {
   Zk().zoo_set_debug_level(base::LogVerbosity() >= 2 ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_ERROR);
   errno = 0;
   zh_ = Zk().zookeeper_init2(hosts_.c_str(), &ZkSession::OnSessionWatch, timeout_ms_, nullptr,
-                        context.get(), 0, &ZkSession::OnLog);
+                             context.get(), 0, &ZkSession::OnLog);
   if (zh_ == nullptr) {
     int err = errno;
     return base::Status::IoError("the ZooKeeper client refused \"" + hosts_ + "\": " +
@@ -142,7 +140,7 @@ void ZkSession::Create(const std::string& path, const std::string& data, bool ep
   const ZkLib& zk = Zk();
   int rc = zk.zoo_acreate(zh_, path.c_str(), data.data(), static_cast<int>(data.size()),
                           zk.open_acl_unsafe, ephemeral ? zk.ZOO_EPHEMERAL : zk.ZOO_PERSISTENT,
-                       &ZkSession::OnString, p.get());
+                          &ZkSession::OnString, p.get());
   if (rc != ZOK) return Refused(rc, std::move(p));
   p.release();  // OnString frees it
 }
@@ -169,8 +167,10 @@ void ZkSession::GetChildren(const std::string& path, bool watch, ChildrenFn done
   std::unique_ptr<Pending> p = NewPending();
   p->children = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
-  int rc = Zk().zoo_awget_children2(zh_, path.c_str(), watch ? &ZkSession::OnChildWatch : nullptr,
-                               watch ? context_.get() : nullptr, &ZkSession::OnChildren, p.get());
+  int rc = Zk().zoo_awget_children2(zh_, path.c_str(),
+                                    watch ? &ZkSession::OnChildWatch : nullptr,
+                                    watch ? context_.get() : nullptr, &ZkSession::OnChildren,
+                                    p.get());
   if (rc != ZOK) return Refused(rc, std::move(p));
   p.release();
 }

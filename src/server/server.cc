@@ -144,7 +144,8 @@ base::Status Server::Open() {
   // stdin/out/err, a little headroom, the listeners, and an epoll fd and an eventfd per loop,
   // and per worker a ring and its eventfd.
   reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size() + udp_sockets_.size()) +
-                  2 * (settings_.num_threads + 1) + (ring_connections_ > 0 ? 2 * settings_.num_threads : 0);
+                  2 * (settings_.num_threads + 1) +
+                  (ring_connections_ > 0 ? 2 * settings_.num_threads : 0);
 
   // A cluster node joins before it serves: a ring name held by a live node stops start-up
   // here, and an unreachable ZooKeeper keeps it here, retrying (cluster_node.h).

@@ -64,8 +64,9 @@ class Worker {
   void QueueRead(Connection* conn) { read_round_.push_back(conn); }
 
   // Stream connections receive through the worker's io_uring when it has one (net/recv_ring.h;
-  // --io-engine; created once the worker has enough connections), through epoll otherwise. Tags name connections in the ring's completions:
-  // a completion that arrives after its connection closed finds no one and is dropped.
+  // --io-engine; created once the worker has enough connections), through epoll otherwise.
+  // Tags name connections in the ring's completions: a completion that arrives after its
+  // connection closed finds no one and is dropped.
   net::RecvRing* recv_ring() const { return recv_ring_.get(); }
   std::uint64_t AttachReceiver(Connection* conn);
   // `cancel`: its receive is live and must be cancelled (which releases the socket).
