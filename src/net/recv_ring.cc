@@ -26,9 +26,15 @@ constexpr std::uint16_t kBufferGroup = 0;
 // Completions of cancel requests carry this tag; they say nothing about a connection.
 constexpr std::uint64_t kCancelTag = ~std::uint64_t{0};
 
-// TASKRUN_FLAG: the kernel shows in the submission ring's flags that deferred work waits
-// (Impl::Enter relies on it).
-constexpr unsigned kRingFlags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+// COOP_TASKRUN: a receive's completion is posted by task work that runs when the worker next
+// enters the kernel, or wakes it if it sleeps (TIF_NOTIFY_SIGNAL, since Linux 5.19), rather
+// than interrupting it with an IPI while it runs. Not DEFER_TASKRUN: there the completions wait
+// for an io_uring_enter and only the ring's eventfd can wake a worker asleep in epoll_wait,
+// and on Linux 6.18 that signal arrives an RCU grace period late, 15-20 ms for every request
+// of an otherwise idle worker (doc/performance.md, "The receive stall").
+// TASKRUN_FLAG: the kernel shows in the submission ring's flags that task work waits
+// (WorkWaiting relies on it).
+constexpr unsigned kRingFlags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
                                 IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE |
                                 IORING_SETUP_SUBMIT_ALL;
 
@@ -94,11 +100,11 @@ struct RecvRing::Impl {
     io_uring_sqe_set_data64(sqe, tag);
   }
 
-  // Enters the kernel to submit what is queued and, with `collect`, run the deferred receives.
-  // The completions that posts would signal the eventfd and wake the loop once more for
-  // nothing (measured: an epoll_wait and an empty collection per wake-up at low load), so the
-  // signal is off meanwhile; receives that arrive then are not signalled either, and show in
-  // the kernel's "work waiting" flag instead (WorkWaiting).
+  // Enters the kernel to submit what is queued and, with `collect`, run the receives' pending
+  // task work. The completions that posts would signal the eventfd and wake the loop once more
+  // for nothing (an epoll_wait and an empty collection per wake-up at low load), so the signal
+  // is off meanwhile; receives that arrive then are not signalled either, and show in the
+  // kernel's "task work waiting" flag instead (WorkWaiting).
   void Enter(bool collect) {
     io_uring_cq_eventfd_toggle(&ring, false);
     if (collect) {
@@ -209,7 +215,7 @@ bool RecvRing::WorkWaiting() const {
 }
 
 std::size_t RecvRing::Collect(const std::function<void(const Completion&)>& on) {
-  // One system call submits what Arm and Cancel queued and runs the deferred receives.
+  // One system call submits what Arm and Cancel queued and runs the receives' task work.
   impl_->Enter(/*collect=*/true);
   unsigned seen = 0;
   int returned = 0;

@@ -22,7 +22,9 @@
 namespace rc::server {
 namespace {
 
-constexpr std::size_t kInitialInput = 16 * 1024;
+// The input buffer is the worker's to lend (BufferPool): taken when bytes arrive, given back
+// when they have all been used.
+constexpr std::size_t kInitialInput = BufferPool::kSize;
 // A get line may be as long as its keys need (t/getset.t sends ~187 KB), but not without bound.
 constexpr std::size_t kMaxInput = 64u << 20;
 // Values longer than this are read from the socket straight into the item.
@@ -41,9 +43,7 @@ const char* StateName(bool reading_value, bool closing) {
 }  // namespace
 
 Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
-    : worker_(worker), server_(&worker->server()), fd_(fd) {
-  in_.reset(new char[kInitialInput]);
-  in_cap_ = kInitialInput;
+    : worker_(worker), server_(&worker->server()), fd_(fd), out_(&worker->buffers()) {
   record_.fd = fd;
   record_.listen_addr = from.name;
   udp_ = from.is_udp;
@@ -70,12 +70,13 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
   }
   last_cmd_ = server_->clock().Now();
   record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
-  alive_ = std::make_shared<bool>(true);
 }
 
 Connection::~Connection() {
   if (fd_ >= 0) Close();
   if (event_ != nullptr) event_free(event_);
+  in_start_ = in_end_ = 0;
+  ReleaseInput();
 }
 
 void Connection::Start() {
@@ -93,13 +94,9 @@ void Connection::Start() {
   event_add(event_, nullptr);
 }
 
-void Connection::MoveToRing() {
-  if (udp_ || fd_ < 0 || recv_tag_ != 0) return;
-  // From here on the ring's receive reads the socket; what epoll reads brought is in in_.
-  recv_tag_ = worker_->AttachReceiver(this);
-  UpdateEvents();
-  // UpdateEvents may have re-assigned event_, which cancels a yield's activation.
-  if (yielded_ && out_.empty()) event_active(event_, EV_READ, 0);
+std::shared_ptr<bool> Connection::alive() {
+  if (alive_ == nullptr) alive_ = std::make_shared<bool>(fd_ >= 0);
+  return alive_;
 }
 
 void Connection::Close() {
@@ -110,7 +107,7 @@ void Connection::Close() {
     worker_->DetachReceiver(recv_tag_, recv_armed_ && !recv_cancelling_);
     recv_tag_ = 0;
   }
-  *alive_ = false;
+  if (alive_ != nullptr) *alive_ = false;
   if (watcher_id_ >= 0) server_->watchers().Remove(watcher_id_);
   if (!udp_) LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
@@ -267,6 +264,7 @@ void Connection::HandleEvent(short what, bool already_read) {
     Close();  // what the peer sent before it closed has been answered
     return;
   }
+  ReleaseInput();
   UpdateEvents();
   // After a yield, come back for the rest of the buffered requests once the loop has served
   // the other connections -- unless the replies are blocked: then the EV_WRITE that drains them
@@ -306,14 +304,12 @@ bool Connection::ReadsValueDirectly() const {
 }
 
 bool Connection::ReserveInput() {
-  if (in_start_ == in_end_) {
+  if (in_ == nullptr) {
+    in_ = worker_->buffers().Take();
+    in_cap_ = kInitialInput;
     in_start_ = in_end_ = 0;
-    // A buffer grown for one long multi-get line goes back to its usual size once consumed.
-    if (in_cap_ > 4 * kInitialInput) {
-      in_.reset(new char[kInitialInput]);
-      in_cap_ = kInitialInput;
-    }
   }
+  if (in_start_ == in_end_) in_start_ = in_end_ = 0;
   if (in_end_ == in_cap_) {
     if (in_start_ > 0) {
       memmove(in_.get(), in_.get() + in_start_, in_end_ - in_start_);
@@ -328,6 +324,19 @@ bool Connection::ReserveInput() {
     }
   }
   return true;
+}
+
+void Connection::ReleaseInput() {
+  // Nothing refers into the buffer once it is empty outside a data block.
+  if (in_ == nullptr || in_start_ != in_end_ || state_ == State::kReadValue || fill_ != nullptr) {
+    return;
+  }
+  if (in_cap_ == kInitialInput) {
+    worker_->buffers().Give(std::move(in_));
+  } else {
+    in_.reset();  // grown for one long line
+  }
+  in_cap_ = in_start_ = in_end_ = 0;
 }
 
 bool Connection::AppendInput(const char* src, std::size_t n) {
@@ -433,7 +442,8 @@ bool Connection::ProcessInput() {
     }
     std::string_view in(in_.get() + in_start_, avail);
     if (proto::IsMetaCommand(in)) {
-      proto::MetaParseResult meta = meta_parser_.Parse(in, &meta_req_);
+      if (meta_req_ == nullptr) meta_req_ = std::make_unique<proto::MetaRequest>();
+      proto::MetaParseResult meta = meta_parser_.Parse(in, meta_req_.get());
       switch (meta.status) {
         case proto::ParseStatus::kNeedMore:
           return true;

@@ -80,8 +80,6 @@ class Connection {
   void TouchFirstKey() const;
   // Runs what the queued read brought.
   void RunRead();
-  // Switches the connection from epoll reads to the worker's ring (Worker::MaybeStartRing).
-  void MoveToRing();
   // A completion of this connection's multishot receive (Worker::CollectReceives): buffers the
   // bytes and queues the connection for the worker's read round, as an epoll read would.
   void OnReceived(const net::RecvRing::Completion& c);
@@ -98,8 +96,12 @@ class Connection {
   bool ReadsValueDirectly() const;
   // Arms or cancels the ring's receive as the connection's state asks (UpdateEvents).
   void UpdateReceive();
-  // Makes room for more input at in_end_; false when the input is already at its limit.
+  // Makes room for more input at in_end_ (borrowing a buffer from the worker's pool if the
+  // connection has none); false when the input is already at its limit.
   bool ReserveInput();
+  // Gives the input buffer back to the worker's pool once everything in it has been used: an
+  // idle connection holds no buffer (BufferPool).
+  void ReleaseInput();
   // Adds bytes received through the worker's ring to the input (or to the value being read).
   // False when the input is at its limit.
   bool AppendInput(const char* src, std::size_t n);
@@ -186,6 +188,9 @@ class Connection {
   bool AppendDiscoveryValue();
   // A log line for this watcher, delivered on this connection's worker.
   void DeliverLog(const std::string& line);
+  // A flag that turns false when the connection closes, for callbacks that may run after that
+  // (queued log deliveries, fill answers) to check. Made on first use.
+  std::shared_ptr<bool> alive();
   // Emits a conn_new / conn_close line to connevents watchers.
   void LogConnEvent(const char* type, const char* reason);
 
@@ -217,12 +222,14 @@ class Connection {
   // The protocol this connection speaks, chosen by -B or, under -B auto, by its first byte.
   enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;
 
-  // Input: bytes in in_[in_start_, in_end_).
+  // Input: bytes in in_[in_start_, in_end_); no buffer (null) while there are none.
   std::unique_ptr<char[]> in_;
   std::size_t in_cap_ = 0, in_start_ = 0, in_end_ = 0;
   proto::TextParser parser_;
   proto::MetaParser meta_parser_;
-  proto::MetaRequest meta_req_;
+  // The meta request being executed (kept while an ms's data block arrives); allocated with
+  // the connection's first meta command, as most connections never send one.
+  std::unique_ptr<proto::MetaRequest> meta_req_;
 
   // A storage command whose data block is being read (kReadValue) or discarded (kSwallow).
   struct PendingStore {
@@ -244,8 +251,7 @@ class Connection {
   base::RelTime last_cmd_ = 0;
   bool more_input_ = false;             // bytes follow the request being executed
   int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0
-  std::shared_ptr<bool> alive_;         // false once closed; checked by queued log deliveries
-                                        // and fill answers
+  std::shared_ptr<bool> alive_;         // made by alive() when first asked for
   std::unique_ptr<PendingFill> fill_;   // the read waiting for the origin, if any
   std::uint64_t fill_seq_ = 0;
 };

@@ -35,29 +35,29 @@ proto::Command LoggedCommand(const proto::MetaRequest& req) {
 }  // namespace
 
 void Connection::ReplyMeta(const proto::MetaReplyInfo& info) {
-  if (proto::MetaReplySuppressed(meta_req_, info)) return;
+  if (proto::MetaReplySuppressed(*meta_req_, info)) return;
   char* p = out_.Reserve(proto::kMaxMetaReply);
-  out_.Commit(proto::FormatMetaReply(p, meta_req_, info));
+  out_.Commit(proto::FormatMetaReply(p, *meta_req_, info));
 }
 
 void Connection::ExecuteMeta() {
   engine::Engine& engine = server_->engine();
   engine::CommandStats* stats = &worker_->command_stats();
-  switch (meta_req_.command) {
+  switch (meta_req_->command) {
     case MetaCommand::kNoop:
       out_.Append(proto::kMetaNoop);
       return;
     case MetaCommand::kGet: {
-      engine::MetaGetResult g = engine.MetaGet(meta_req_, stats);
-      if (!g.item && WantsFill(meta_req_.key())) {
+      engine::MetaGetResult g = engine.MetaGet(*meta_req_, stats);
+      if (!g.item && WantsFill(meta_req_->key())) {
         // Read-through; the miss line (EN) is kept in case the origin has nothing either.
-        WaitForFill(PendingFill::Kind::kMeta, meta_req_.key());
+        WaitForFill(PendingFill::Kind::kMeta, meta_req_->key());
         fill_->miss_info = g.info;
         return;
       }
       // Format before the item moves: info.key may point into it.
       ReplyMeta(g.info);
-      if (g.item && meta_req_.Has('v') && !proto::MetaReplySuppressed(meta_req_, g.info)) {
+      if (g.item && meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, g.info)) {
         out_.AppendValue(std::move(g.item));
       }
       return;
@@ -66,10 +66,10 @@ void Connection::ExecuteMeta() {
       BeginMetaSet();
       return;
     case MetaCommand::kDelete:
-      ReplyMeta(engine.MetaDelete(meta_req_, stats));
+      ReplyMeta(engine.MetaDelete(*meta_req_, stats));
       return;
     case MetaCommand::kArithmetic: {
-      engine::MetaArithmeticResult a = engine.MetaArithmetic(meta_req_, stats);
+      engine::MetaArithmeticResult a = engine.MetaArithmetic(*meta_req_, stats);
       if (!a.error.empty()) {
         out_.Append(a.error);
         return;
@@ -79,7 +79,7 @@ void Connection::ExecuteMeta() {
     }
     case MetaCommand::kDebug: {
       proto::MetaDebugInfo d;
-      if (engine.MetaDebug(meta_req_, &d, stats)) {
+      if (engine.MetaDebug(*meta_req_, &d, stats)) {
         char* p = out_.Reserve(proto::kMaxMetaDebugReply);
         out_.Commit(proto::FormatMetaDebug(p, d));
       } else {
@@ -91,18 +91,18 @@ void Connection::ExecuteMeta() {
 }
 
 void Connection::BeginMetaSet() {
-  store::Allocation alloc = server_->engine().BeginMetaSet(meta_req_, &worker_->command_stats());
+  store::Allocation alloc = server_->engine().BeginMetaSet(*meta_req_, &worker_->command_stats());
   if (!alloc.item) {
     // Sent even under q; the engine has already dropped the key's old value.
     out_.Append(alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge : proto::kNoMemory);
-    swallow_left_ = static_cast<std::size_t>(meta_req_.value_len) + 2;
+    swallow_left_ = static_cast<std::size_t>(meta_req_->value_len) + 2;
     SetState(State::kSwallow);
     return;
   }
   pending_.meta = true;
   pending_.item = std::move(alloc.item);
   pending_.filled = 0;
-  pending_.total = static_cast<std::size_t>(meta_req_.value_len) + 2;
+  pending_.total = static_cast<std::size_t>(meta_req_->value_len) + 2;
   SetState(State::kReadValue);
 }
 
@@ -116,12 +116,12 @@ void Connection::FinishMetaSet() {
     return;
   }
   proto::MetaReplyInfo info =
-      server_->engine().CompleteMetaSet(meta_req_, &pending_.item, &worker_->command_stats());
+      server_->engine().CompleteMetaSet(*meta_req_, &pending_.item, &worker_->command_stats());
   store::Outcome outcome = info.status == proto::MetaStatus::kHD   ? store::Outcome::kStored
                            : info.status == proto::MetaStatus::kEX ? store::Outcome::kExists
                            : info.status == proto::MetaStatus::kNF ? store::Outcome::kNotFound
                                                                    : store::Outcome::kNotStored;
-  LogStore(pending_.item, outcome, LoggedCommand(meta_req_));
+  LogStore(pending_.item, outcome, LoggedCommand(*meta_req_));
   ReplyMeta(info);
   pending_.item.Reset();
 }

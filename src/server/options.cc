@@ -644,13 +644,11 @@ const OptionSpec kOptions[] = {
        return true;
      }},
     {"io-engine", '\0', Arg::kValue, "<name>",
-     "how connections receive: io_uring, epoll, or auto\n"
-     "(io_uring once a worker has 8 connections, where\n"
-     "the kernel offers it; default)",
+     "how connections receive: epoll (default) or io_uring",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       if (v != "auto" && v != "io_uring" && v != "epoll") {
-         *err = "expects auto, io_uring or epoll, got " + Quoted(v);
+       if (v != "io_uring" && v != "epoll") {
+         *err = "expects epoll or io_uring, got " + Quoted(v);
          return false;
        }
        st.s->io_engine = v;

@@ -10,24 +10,20 @@
 
 namespace rc::server {
 
-OutQueue::OutQueue() {
-  iov_.reserve(64);
-}
-
 char* OutQueue::Reserve(std::size_t n) {
   if (blocks_used_ > 0 && block_sizes_[blocks_used_ - 1] - block_used_ >= n) {
     return blocks_[blocks_used_ - 1].get() + block_used_;
   }
-  // Start the next block, reusing an earlier allocation when it is big enough.
+  // Start the next block: an ordinary one from the pool, a larger one of its own size. (Blocks
+  // beyond blocks_used_ are left by a rollback; one big enough is used again.)
   std::size_t size = std::max(n, kBlockSize);
-  if (blocks_used_ < blocks_.size() && block_sizes_[blocks_used_] >= size) {
-    // reuse
-  } else if (blocks_used_ < blocks_.size()) {
+  if (blocks_used_ == blocks_.size()) {
+    blocks_.push_back(size == kBlockSize ? pool_->Take() : std::unique_ptr<char[]>(new char[size]));
+    block_sizes_.push_back(size);
+  } else if (block_sizes_[blocks_used_] < size) {
+    GiveBack(blocks_used_);
     blocks_[blocks_used_].reset(new char[size]);
     block_sizes_[blocks_used_] = size;
-  } else {
-    blocks_.emplace_back(new char[size]);
-    block_sizes_.push_back(size);
   }
   ++blocks_used_;
   block_used_ = 0;
@@ -119,16 +115,16 @@ void OutQueue::Clear() {
   blocks_used_ = 0;
   block_used_ = 0;
   last_iov_in_block_ = false;
-  // Keep one ordinary block for the next replies; give back what a burst of large replies (a
-  // big cachedump, many stats) needed.
-  if (blocks_.size() > 1) {
-    blocks_.resize(1);
-    block_sizes_.resize(1);
-  }
-  if (!blocks_.empty() && block_sizes_[0] > kBlockSize) {
-    blocks_[0].reset(new char[kBlockSize]);
-    block_sizes_[0] = kBlockSize;
-  }
+  // Nothing waits: the blocks go back to the pool (the larger ones are freed), so that an idle
+  // connection holds none.
+  for (std::size_t i = 0; i < blocks_.size(); ++i) GiveBack(i);
+  blocks_.clear();
+  block_sizes_.clear();
+}
+
+void OutQueue::GiveBack(std::size_t block) {
+  if (block_sizes_[block] == kBlockSize) pool_->Give(std::move(blocks_[block]));
+  blocks_[block].reset();
 }
 
 void OutQueue::MoveTo(std::string* out) {

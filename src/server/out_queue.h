@@ -1,6 +1,8 @@
 // server/out_queue.h -- a connection's pending replies, sent with send() or sendmsg().
 //
-// Reply text (status lines, VALUE headers, stats) is formatted into the queue's own 16 KB blocks.
+// Reply text (status lines, VALUE headers, stats) is formatted into 16 KB blocks borrowed from the
+// worker's BufferPool while replies wait, and given back once they have left (an idle connection
+// holds no block).
 // Values above kCopyLimit are not copied: the queue points an iovec at the item's memory and
 // holds an ItemRef so the item stays valid until the bytes are on the wire. Smaller values are
 // copied into the text, which costs less than an iovec and a reference: a small get's whole
@@ -19,12 +21,16 @@
 #include <vector>
 
 #include "ringcached/store/store.h"
+#include "server/buffer_pool.h"
 
 namespace rc::server {
 
 class OutQueue {
  public:
-  OutQueue();
+  explicit OutQueue(BufferPool* pool) : pool_(pool) {}
+  ~OutQueue() { Clear(); }
+  OutQueue(const OutQueue&) = delete;
+  OutQueue& operator=(const OutQueue&) = delete;
 
   // Copies `s` into the queue.
   void Append(std::string_view s);
@@ -58,15 +64,19 @@ class OutQueue {
   WriteStatus WriteTo(int fd, std::size_t* written);
 
  private:
-  static constexpr std::size_t kBlockSize = 16 * 1024;
+  static constexpr std::size_t kBlockSize = BufferPool::kSize;
   static constexpr std::size_t kCopyLimit = 512;
   void AddIov(const char* base, std::size_t len, bool own_block);
   void Clear();
+  // Returns blocks_[block] to the pool if it is an ordinary block, frees it otherwise.
+  void GiveBack(std::size_t block);
 
+  BufferPool* pool_;
   std::vector<iovec> iov_;
   std::size_t sent_iovs_ = 0;
   std::size_t pending_bytes_ = 0;
-  std::vector<std::unique_ptr<char[]>> blocks_;  // blocks_[0 .. blocks_used_) are in use
+  // blocks_[0 .. blocks_used_) are in use; those of kBlockSize are the pool's.
+  std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<std::size_t> block_sizes_;
   std::size_t blocks_used_ = 0;
   std::size_t block_used_ = 0;                   // bytes used in blocks_[blocks_used_ - 1]

@@ -38,7 +38,7 @@ void Connection::WaitForFill(PendingFill::Kind kind, std::string_view key) {
   const std::size_t part = fill_->parts.size();
   fill_->parts.push_back({store::ItemRef(), std::string(key), true});
   ++fill_->waiting;
-  std::shared_ptr<bool> alive = alive_;
+  std::shared_ptr<bool> alive = this->alive();
   Connection* self = this;
   const std::uint64_t id = fill_->id;
   server_->engine().miss_loader()->Load(key, [alive, self, id, part](store::ItemRef item) {
@@ -79,9 +79,9 @@ void Connection::ReplyFill(PendingFill& fill) {
         ReplyMeta(fill.miss_info);
         return;
       }
-      const proto::MetaReplyInfo info = server_->engine().MetaFilledInfo(meta_req_, item);
+      const proto::MetaReplyInfo info = server_->engine().MetaFilledInfo(*meta_req_, item);
       ReplyMeta(info);  // before the item moves: info.key points into it
-      if (meta_req_.Has('v') && !proto::MetaReplySuppressed(meta_req_, info)) {
+      if (meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, info)) {
         out_.AppendValue(std::move(item));
       }
       return;

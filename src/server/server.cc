@@ -118,26 +118,16 @@ base::Status Server::Open() {
     engine_->set_miss_loader(origin_.get());
     base::Log(1, "read-through from %s", origin_->read_through().description().c_str());
   }
-  // --io-engine: stream connections receive through io_uring where the kernel offers it
-  // (net/recv_ring.h), through epoll otherwise. Under auto, a worker moves to its ring once it
-  // has kAutoRingConnections connections: the ring gains by collecting many connections' bytes
-  // in one system call, and with few of them costs more than epoll (measured, requests per
-  // CPU-second against epoll: 1 connection 0.95, 4 connections 1.01, 50 connections 1.03).
-  constexpr std::size_t kAutoRingConnections = 8;
-  if (settings_.io_engine != "epoll") {
-    bool supported = net::RecvRing::Supported();
-    if (!supported && settings_.io_engine == "io_uring") {
-      return base::Status::InvalidArgument(
-          "--io-engine io_uring: this kernel does not offer io_uring with multishot receive "
-          "(Linux 6.0 or later, not blocked by seccomp); use --io-engine epoll");
-    }
-    if (supported) ring_connections_ = settings_.io_engine == "io_uring" ? 1 : kAutoRingConnections;
+  // --io-engine: stream connections receive through epoll (the default) or, where the kernel
+  // offers it, through a worker's io_uring (net/recv_ring.h; doc/performance.md says why epoll
+  // is the default).
+  receive_through_ring_ = settings_.io_engine == "io_uring";
+  if (receive_through_ring_ && !net::RecvRing::Supported()) {
+    return base::Status::InvalidArgument(
+        "--io-engine io_uring: this kernel does not offer io_uring with multishot receive "
+        "(Linux 6.0 or later, not blocked by seccomp); use --io-engine epoll");
   }
-  if (ring_connections_ > 0) {
-    base::Log(1, "connections receive through io_uring once a worker has %zu", ring_connections_);
-  } else {
-    base::Log(1, "connections receive through epoll");
-  }
+  base::Log(1, "connections receive through %s", receive_through_ring_ ? "io_uring" : "epoll");
   for (int i = 0; i < settings_.num_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
   }
@@ -145,7 +135,7 @@ base::Status Server::Open() {
   // and per worker a ring and its eventfd.
   reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size() + udp_sockets_.size()) +
                   2 * (settings_.num_threads + 1) +
-                  (ring_connections_ > 0 ? 2 * settings_.num_threads : 0);
+                  (receive_through_ring_ ? 2 * settings_.num_threads : 0);
 
   // A cluster node joins before it serves: a ring name held by a live node stops start-up
   // here, and an unreachable ZooKeeper keeps it here, retrying (cluster_node.h).

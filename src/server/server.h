@@ -83,9 +83,9 @@ class Server {
   // This node's cluster membership; null without --cluster (the single node memcached is).
   const ClusterNode* cluster() const { return cluster_.get(); }
   std::time_t started() const { return started_; }
-  // How many connections a worker has before it moves them to an io_uring (net/recv_ring.h);
-  // 0: never (--io-engine; decided in Open()).
-  std::size_t ring_connections() const { return ring_connections_; }
+  // Whether stream connections receive through their worker's io_uring (net/recv_ring.h;
+  // --io-engine=io_uring, decided in Open()), or through epoll.
+  bool receive_through_ring() const { return receive_through_ring_; }
   int reserved_fds() const { return reserved_fds_; }
   // Wakes the crawler for an immediate pass (lru_crawler crawl).
   void KickCrawler();
@@ -120,7 +120,7 @@ class Server {
   PrefixStats prefix_stats_;
   Watchers watchers_;
   int reserved_fds_ = 0;
-  std::size_t ring_connections_ = 0;
+  bool receive_through_ring_ = false;
   std::vector<event*> signal_events_;
   event* tick_event_ = nullptr;
 

@@ -516,7 +516,7 @@ void Connection::ProcessWatch(const proto::Request& req) {
   if (kinds == 0) kinds = kWatchFetchers;  // memcached's default
   // Lines are emitted on any worker and applied here, on this connection's own worker.
   Worker* worker = worker_;
-  std::shared_ptr<bool> alive = alive_;
+  std::shared_ptr<bool> alive = this->alive();
   Connection* self = this;
   int id = server_->watchers().Add(kinds, [worker, alive, self](std::string line) {
     worker->loop().RunInLoop([alive, self, line = std::move(line)] {

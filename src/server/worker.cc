@@ -61,25 +61,22 @@ void Worker::Adopt(int fd, const net::ListenSocket& from) {
       server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
       return;
     }
+    MaybeStartRing();
     auto* conn = new Connection(this, fd, from);
     connections_.insert(conn);
     conn->Start();
-    MaybeStartRing();
   });
 }
 
 void Worker::MaybeStartRing() {
-  std::size_t need = server_->ring_connections();
-  if (need == 0 || recv_ring_ != nullptr || ring_failed_ || connections_.size() < need) return;
-  // Created here, on the worker's thread (the ring is SINGLE_ISSUER), and only when the worker
-  // has connections enough to gain from it. For good: the worker does not go back to epoll.
+  if (!server_->receive_through_ring() || recv_ring_ != nullptr || ring_failed_) return;
+  // Created here, on the worker's thread (the ring is SINGLE_ISSUER), when its first stream
+  // connection arrives: a worker that never has one never maps the ring's buffers.
   recv_ring_ = net::RecvRing::Create(&loop_, [this] { CollectReceives(); });
   if (recv_ring_ == nullptr) {
     ring_failed_ = true;
     base::Log(0, "warning: worker %d: io_uring set-up failed; receiving through epoll", id_);
-    return;
   }
-  for (Connection* c : connections_) c->MoveToRing();
 }
 
 void Worker::AdoptUdp(const net::ListenSocket& udp) {

@@ -19,6 +19,7 @@
 #include "ringcached/net/event_loop.h"
 #include "ringcached/net/listener.h"
 #include "ringcached/net/recv_ring.h"
+#include "server/buffer_pool.h"
 
 struct event;
 
@@ -64,7 +65,7 @@ class Worker {
   void QueueRead(Connection* conn) { read_round_.push_back(conn); }
 
   // Stream connections receive through the worker's io_uring when it has one (net/recv_ring.h;
-  // --io-engine; created once the worker has enough connections), through epoll otherwise.
+  // --io-engine=io_uring), through epoll otherwise.
   // Tags name connections in the ring's completions: a completion that arrives after its
   // connection closed finds no one and is dropped.
   net::RecvRing* recv_ring() const { return recv_ring_.get(); }
@@ -76,6 +77,8 @@ class Worker {
 
   Server& server() const { return *server_; }
   net::EventLoop& loop() { return loop_; }
+  // The input buffers and reply blocks its connections borrow while they are busy.
+  BufferPool& buffers() { return buffers_; }
   engine::CommandStats& command_stats() { return command_stats_; }
   ConnStats& conn_stats() { return conn_stats_; }
   int id() const { return id_; }
@@ -86,8 +89,7 @@ class Worker {
   void CloseIdle();
   void RunReadRound();
   void CollectReceives();
-  // Creates the ring and moves the connections to it, once there are enough of them
-  // (Server::ring_connections).
+  // Creates the ring before the first stream connection, under --io-engine=io_uring.
   void MaybeStartRing();
 
   Server* server_;
@@ -95,6 +97,7 @@ class Worker {
   net::EventLoop loop_;
   engine::CommandStats command_stats_;
   ConnStats conn_stats_;
+  BufferPool buffers_;  // before connections_: they give their buffers back when deleted
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> read_round_;  // read this round, requests not yet run
   event* tick_ = nullptr;

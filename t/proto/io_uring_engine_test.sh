@@ -2,14 +2,12 @@
 # t/proto/io_uring_engine_test.sh -- the protocol suites once more, with every connection
 # receiving through the worker's io_uring (--io-engine=io_uring).
 #
-# Under the default (--io-engine=auto) a worker moves to its ring only once it has 8
-# connections (net/recv_ring.h, server.cc), so most suites, which use a few connections, run
-# the epoll path, and the ring is met by the suites with many (receive_test.py,
-# regressions_test.py). This runs the suites that exercise a connection's reading hardest with
-# the ring from the first connection: fragments at every byte boundary, pipelining, large
-# values, bad input, quit mid-stream, every reply of the transcripts, memccapable and
-# pymemcache. Prints the sum of their "N passed, M failed" last; SKIP (77) where the kernel
-# does not offer io_uring.
+# The default engine is epoll (server.cc), so every other suite runs the epoll path. This runs
+# the suites that exercise a connection's reading hardest through the ring (net/recv_ring.h):
+# fragments at every byte boundary, pipelining, large values, bad input, quit mid-stream, a lone
+# request among many idle connections (the receive stall), every reply of the transcripts,
+# memccapable and pymemcache. Prints the sum of their "N passed, M failed" last; SKIP (77) where
+# the kernel does not offer io_uring.
 set -u
 
 if [ -z "${RINGCACHED:-}" ] || [ ! -x "$RINGCACHED" ]; then

@@ -1,5 +1,6 @@
 // net/recv_ring.h -- a worker's io_uring for receiving: one multishot receive per stream socket,
-// into a shared pool of buffers the kernel picks from.
+// into a shared pool of buffers the kernel picks from. Used under --io-engine=io_uring; epoll is
+// the default.
 //
 // Under a saturating load of small requests most of a server's CPU is the kernel's TCP work, and
 // of what is left, `epoll_wait` and a `recv` per request are the largest part
@@ -8,17 +9,16 @@
 // the bytes of all its connections with one `io_uring_enter` per round instead of an
 // `epoll_wait` plus a `recv` per connection. Replies still leave by `send` (server/out_queue).
 //
-// The ring is set up with DEFER_TASKRUN: arrivals queue work that runs only when the worker
-// collects (`Collect`), never interrupting it mid-request. Its eventfd (edge-triggered, so it
-// is never read) wakes the worker's libevent loop, which keeps every other event: timers,
-// blocked writes, UDP, cross-thread work.
+// The ring is set up with COOP_TASKRUN: a completion is posted when the worker next enters the
+// kernel (or wakes it if it sleeps), never interrupting it mid-request. The ring's eventfd
+// (edge-triggered, so it is never read) wakes the worker's libevent loop, which keeps every
+// other event: timers, blocked writes, UDP, cross-thread work.
 //
 // Buffers: kBufferSize each, added as connections are armed (two per connection and four more,
-// up to kMaxBuffers), and handed back right after their bytes were copied out. A receive that
-// finds the pool empty ends with ENOBUFS; its connection re-arms once buffers are back.
-//
-// A worker creates its ring once it has enough connections to gain from it (server/worker.cc;
-// with one connection the ring costs 5% more CPU per request than epoll, with 50 it saves 3%).
+// up to kMaxBuffers), and handed back right after their bytes were copied out. The kernel takes
+// them in turn, so every buffer added is soon resident: kMaxBuffers bounds what a worker's ring
+// costs (1 MB) whatever the number of connections. A receive that finds the pool empty ends
+// with ENOBUFS; its connection re-arms once buffers are back.
 //
 // Thread-safety: none; created, used and destroyed by the loop's thread (the ring is a
 // SINGLE_ISSUER ring).
@@ -37,8 +37,8 @@ class EventLoop;
 
 class RecvRing {
  public:
-  static constexpr std::size_t kBufferSize = 16 * 1024;
-  static constexpr unsigned kMaxBuffers = 1024;
+  static constexpr std::size_t kBufferSize = 4 * 1024;
+  static constexpr unsigned kMaxBuffers = 256;
 
   // What one completion says about a connection's receive.
   struct Completion {
@@ -52,7 +52,7 @@ class RecvRing {
     int error;
   };
 
-  // Whether this kernel (and its seccomp policy) offers what RecvRing needs: DEFER_TASKRUN,
+  // Whether this kernel (and its seccomp policy) offers what RecvRing needs: COOP_TASKRUN,
   // multishot receive and provided-buffer rings. Probed once with a throwaway ring.
   static bool Supported();
 
@@ -71,7 +71,7 @@ class RecvRing {
   void Cancel(std::uint64_t tag);
   // Submits what Arm and Cancel queued. Cheap when there is nothing.
   void Submit();
-  // Submits what is queued and runs the receives the kernel deferred, in one system call, then
+  // Submits what is queued and runs the receives' pending task work in one system call, then
   // calls `on` for every completion; a completion's bytes are valid only during its call.
   // Returns how many completions there were.
   std::size_t Collect(const std::function<void(const Completion&)>& on);

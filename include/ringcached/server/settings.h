@@ -101,9 +101,8 @@ struct Settings {
   int origin_breaker_failures = 5;        // --origin-breaker-failures; 0 = never opens
   int origin_breaker_open_ms = 5000;      // --origin-breaker-open-ms
 
-  // How stream connections receive: "auto" (io_uring where the kernel offers it), "io_uring"
-  // (or fail at start-up), "epoll".
-  std::string io_engine = "auto";         // --io-engine
+  // How stream connections receive: "epoll", or "io_uring" (or fail at start-up).
+  std::string io_engine = "epoll";        // --io-engine
 
   std::string config_file;                // --config-file
 
