@@ -130,6 +130,16 @@ base::Status OpenUnix(const ListenAddress& addr, int backlog, std::vector<Listen
 
 }  // namespace
 
+std::string PeerName(int fd) {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+      (peer.ss_family != AF_INET && peer.ss_family != AF_INET6)) {
+    return "tcp:unknown";  // reset by the peer before we asked
+  }
+  return NameOf(reinterpret_cast<const sockaddr*>(&peer));
+}
+
 base::Result<std::unique_ptr<Listener>> Listener::Open(const std::vector<ListenAddress>& addresses,
                                                         int backlog) {
   std::unique_ptr<Listener> listener(new Listener());

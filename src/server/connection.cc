@@ -45,29 +45,12 @@ const char* StateName(bool reading_value, bool closing) {
 Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
     : worker_(worker), server_(&worker->server()), fd_(fd), out_(&worker->buffers()) {
   record_.fd = fd;
-  record_.listen_addr = from.name;
+  record_.name = server_->conns().Intern(from.name);
   udp_ = from.is_udp;
-  if (udp_) {
-    record_.addr = from.name;
-    record_.listen_addr.clear();
-    record_.state.store("conn_read");
-  } else if (from.is_unix) {
-    record_.addr = from.name;
-  } else {
-    sockaddr_storage peer{};
-    socklen_t len = sizeof peer;
-    getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
-    char host[INET6_ADDRSTRLEN] = "";
-    if (peer.ss_family == AF_INET6) {
-      auto* in6 = reinterpret_cast<sockaddr_in6*>(&peer);
-      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-      record_.addr = std::string("tcp6:[") + host + "]:" + std::to_string(ntohs(in6->sin6_port));
-    } else {
-      auto* in4 = reinterpret_cast<sockaddr_in*>(&peer);
-      inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-      record_.addr = std::string("tcp:") + host + ":" + std::to_string(ntohs(in4->sin_port));
-    }
-  }
+  record_.kind = udp_           ? ConnRecord::Kind::kUdp
+                 : from.is_unix ? ConnRecord::Kind::kUnix
+                                : ConnRecord::Kind::kTcp;
+  if (udp_) record_.state.store("conn_read");
   last_cmd_ = server_->clock().Now();
   record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
 }
@@ -554,8 +537,9 @@ void Connection::UpdateReceive() {
 
 void Connection::LogConnEvent(const char* type, const char* reason) {
   if ((server_->watchers().mask() & kWatchConnEvents) == 0) return;
-  // record_.addr is "tcp:1.2.3.4:port", "tcp6:[::1]:port" or "unix:path".
-  std::string_view addr = record_.addr;
+  // "tcp:1.2.3.4:port", "tcp6:[::1]:port" or "unix:path".
+  const std::string full_addr = record_.addr();
+  std::string_view addr = full_addr;
   std::string_view transport = addr.substr(0, addr.find(':'));
   std::string_view rest = addr.substr(addr.find(':') + 1);
   std::string rip(rest), rport = "0";

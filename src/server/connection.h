@@ -194,66 +194,69 @@ class Connection {
   // Emits a conn_new / conn_close line to connevents watchers.
   void LogConnEvent(const char* type, const char* reason);
 
+  // Members are ordered by size, so that the object (which every idle connection costs) has no
+  // padding: 8-byte fields, then the structures, then the small fields.
   Worker* worker_;
   Server* server_;
   int fd_;
-  event* event_ = nullptr;
-  short armed_ = 0;
-  // Receiving through the worker's io_uring (0: through epoll, event_): the tag its completions
-  // carry, whether its multishot receive is live and whether its cancellation was asked for,
-  // and whether the input has ended (the peer closed or the socket failed): the connection
-  // closes once what it received is answered.
-  std::uint64_t recv_tag_ = 0;
-  bool recv_armed_ = false;
-  bool recv_cancelling_ = false;
-  bool input_ended_ = false;
   // Reads left through epoll before the ring takes over again (after a large value: SetState).
   unsigned ring_pause_ = 0;
-  State state_ = State::kParse;
-  bool draining_ = false;
-  bool close_after_write_ = false;
-  bool yielded_ = false;
-  bool read_queued_ = false;
+  event* event_ = nullptr;
+  // Receiving through the worker's io_uring (0: through epoll, event_): the tag its completions
+  // carry. recv_armed_, recv_cancelling_ and input_ended_ below: whether its multishot receive
+  // is live and whether its cancellation was asked for, and whether the input has ended (the
+  // peer closed or the socket failed): the connection closes once what it received is answered.
+  std::uint64_t recv_tag_ = 0;
   // The first request of the last read, for warming the cache (HashFirstKey).
-  bool first_key_known_ = false;
   std::uint64_t first_key_hash_ = 0;
   const void* first_item_hint_ = nullptr;
-  bool udp_ = false;
-  // The protocol this connection speaks, chosen by -B or, under -B auto, by its first byte.
-  enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;
 
   // Input: bytes in in_[in_start_, in_end_); no buffer (null) while there are none.
   std::unique_ptr<char[]> in_;
   std::size_t in_cap_ = 0, in_start_ = 0, in_end_ = 0;
-  proto::TextParser parser_;
-  proto::MetaParser meta_parser_;
   // The meta request being executed (kept while an ms's data block arrives); allocated with
   // the connection's first meta command, as most connections never send one.
   std::unique_ptr<proto::MetaRequest> meta_req_;
 
   // A storage command whose data block is being read (kReadValue) or discarded (kSwallow).
   struct PendingStore {
-    proto::Command command = proto::Command::kSet;
     std::uint64_t cas_unique = 0;
-    bool noreply = false;
-    bool binary = false;              // a binary request: no "\r\n" follows the value
-    bool meta = false;                // an ms: meta_req_ is the request
     proto::binary::Header header;     // binary: the request, for the reply
     store::ItemRef item;
     std::size_t filled = 0;  // bytes of value + "\r\n" received so far
     std::size_t total = 0;   // value_len + 2 (binary: value_len)
+    proto::Command command = proto::Command::kSet;
+    bool noreply = false;
+    bool binary = false;              // a binary request: no "\r\n" follows the value
+    bool meta = false;                // an ms: meta_req_ is the request
     char tail[2] = {};       // the "\r\n" after a text or meta value (the item does not keep it)
   } pending_;
   std::size_t swallow_left_ = 0;
 
   OutQueue out_;
   ConnRecord record_;
-  base::RelTime last_cmd_ = 0;
-  bool more_input_ = false;             // bytes follow the request being executed
-  int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0
   std::shared_ptr<bool> alive_;         // made by alive() when first asked for
   std::unique_ptr<PendingFill> fill_;   // the read waiting for the origin, if any
   std::uint64_t fill_seq_ = 0;
+
+  base::RelTime last_cmd_ = 0;
+  int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0
+  short armed_ = 0;
+  State state_ = State::kParse;
+  // The protocol this connection speaks, chosen by -B or, under -B auto, by its first byte.
+  enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;
+  proto::TextParser parser_;
+  proto::MetaParser meta_parser_;
+  bool recv_armed_ = false;
+  bool recv_cancelling_ = false;
+  bool input_ended_ = false;
+  bool draining_ = false;
+  bool close_after_write_ = false;
+  bool yielded_ = false;
+  bool read_queued_ = false;
+  bool first_key_known_ = false;
+  bool udp_ = false;
+  bool more_input_ = false;             // bytes follow the request being executed
 };
 
 }  // namespace rc::server

@@ -11,29 +11,28 @@
 namespace rc::server {
 
 char* OutQueue::Reserve(std::size_t n) {
-  if (blocks_used_ > 0 && block_sizes_[blocks_used_ - 1] - block_used_ >= n) {
-    return blocks_[blocks_used_ - 1].get() + block_used_;
+  if (blocks_used_ > 0 && blocks_[blocks_used_ - 1].size - block_used_ >= n) {
+    return blocks_[blocks_used_ - 1].data.get() + block_used_;
   }
   // Start the next block: an ordinary one from the pool, a larger one of its own size. (Blocks
   // beyond blocks_used_ are left by a rollback; one big enough is used again.)
   std::size_t size = std::max(n, kBlockSize);
   if (blocks_used_ == blocks_.size()) {
-    blocks_.push_back(size == kBlockSize ? pool_->Take() : std::unique_ptr<char[]>(new char[size]));
-    block_sizes_.push_back(size);
-  } else if (block_sizes_[blocks_used_] < size) {
+    blocks_.push_back({size == kBlockSize ? pool_->Take() : std::unique_ptr<char[]>(new char[size]),
+                       size});
+  } else if (blocks_[blocks_used_].size < size) {
     GiveBack(blocks_used_);
-    blocks_[blocks_used_].reset(new char[size]);
-    block_sizes_[blocks_used_] = size;
+    blocks_[blocks_used_] = {std::unique_ptr<char[]>(new char[size]), size};
   }
   ++blocks_used_;
   block_used_ = 0;
   last_iov_in_block_ = false;
-  return blocks_[blocks_used_ - 1].get();
+  return blocks_[blocks_used_ - 1].data.get();
 }
 
 void OutQueue::Commit(std::size_t used) {
   if (used == 0) return;
-  char* start = blocks_[blocks_used_ - 1].get() + block_used_;
+  char* start = blocks_[blocks_used_ - 1].data.get() + block_used_;
   block_used_ += used;
   AddIov(start, used, true);
 }
@@ -94,9 +93,9 @@ void OutQueue::Rollback(const Mark& mark) {
   // write point so the discarded text is not sent.
   last_iov_in_block_ = false;
   if (!iov_.empty() && blocks_used_ > 0) {
-    char* block = blocks_[blocks_used_ - 1].get();
+    char* block = blocks_[blocks_used_ - 1].data.get();
     char* base = static_cast<char*>(iov_.back().iov_base);
-    if (base >= block && base <= block + block_sizes_[blocks_used_ - 1]) {
+    if (base >= block && base <= block + blocks_[blocks_used_ - 1].size) {
       std::size_t keep = static_cast<std::size_t>(block + block_used_ - base);
       if (keep < iov_.back().iov_len) {
         pending_bytes_ -= iov_.back().iov_len - keep;
@@ -119,12 +118,11 @@ void OutQueue::Clear() {
   // connection holds none.
   for (std::size_t i = 0; i < blocks_.size(); ++i) GiveBack(i);
   blocks_.clear();
-  block_sizes_.clear();
 }
 
 void OutQueue::GiveBack(std::size_t block) {
-  if (block_sizes_[block] == kBlockSize) pool_->Give(std::move(blocks_[block]));
-  blocks_[block].reset();
+  if (blocks_[block].size == kBlockSize) pool_->Give(std::move(blocks_[block].data));
+  blocks_[block].data.reset();
 }
 
 void OutQueue::MoveTo(std::string* out) {

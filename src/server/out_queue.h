@@ -76,8 +76,11 @@ class OutQueue {
   std::size_t sent_iovs_ = 0;
   std::size_t pending_bytes_ = 0;
   // blocks_[0 .. blocks_used_) are in use; those of kBlockSize are the pool's.
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  std::vector<std::size_t> block_sizes_;
+  struct Block {
+    std::unique_ptr<char[]> data;
+    std::size_t size;
+  };
+  std::vector<Block> blocks_;
   std::size_t blocks_used_ = 0;
   std::size_t block_used_ = 0;                   // bytes used in blocks_[blocks_used_ - 1]
   std::vector<store::ItemRef> items_;

@@ -173,7 +173,7 @@ int Server::Run() {
   for (const net::ListenSocket& s : listener_->sockets()) {
     auto r = std::make_unique<ConnRecord>();
     r->fd = s.fd;
-    r->addr = s.name;
+    r->name = conns_.Intern(s.name);
     r->state.store("conn_listening");
     r->last_cmd.store(clock_.Now());
     conns_.Add(r.get());

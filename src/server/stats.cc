@@ -301,8 +301,8 @@ void AppendConns(Server& server, StatSink& w) {
   base::RelTime now = server.clock().Now();
   server.conns().ForEach([&](const ConnRecord& r) {
     std::string p = std::to_string(r.fd) + ":";
-    w.Add(p + "addr", r.addr);
-    if (!r.listen_addr.empty()) w.Add(p + "listen_addr", r.listen_addr);
+    w.Add(p + "addr", r.addr());
+    if (!r.listen_addr().empty()) w.Add(p + "listen_addr", r.listen_addr());
     w.Add(p + "state", r.state.load(std::memory_order_relaxed));
     base::RelTime last = r.last_cmd.load(std::memory_order_relaxed);
     w.Add(p + "secs_since_last_cmd", static_cast<std::uint64_t>(now > last ? now - last : 0));

@@ -38,6 +38,10 @@ struct ListenSocket {
   std::string unix_path;
 };
 
+// The name of a connected TCP socket's peer, as listeners are named: "tcp:127.0.0.1:40000",
+// "tcp6:[::1]:40000"; "tcp:unknown" once the peer has reset the connection.
+std::string PeerName(int fd);
+
 // Binds one UDP socket per address (memcached -U). Datagrams are read by the workers, not by a
 // Listener; the caller owns and closes the returned sockets.
 base::Result<std::vector<ListenSocket>> OpenUdpSockets(const std::vector<ListenAddress>& addresses);
