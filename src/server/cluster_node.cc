@@ -13,25 +13,17 @@
 #include "ringcached/base/log.h"
 #include "ringcached/cluster/cluster_url.h"
 #include "ringcached/cluster/discovery.h"
+#include "server/options.h"
 
 namespace rc::server {
 namespace {
 
-// The host of the first -l address ("notls:" and brackets removed, port dropped), or "" for
-// all interfaces. The same forms as Server's ParseListen accepts.
-std::string FirstListenHost(const Settings& settings) {
-  if (settings.listen.empty()) return "";
-  std::string spec = settings.listen.front();
-  if (spec.rfind("notls:", 0) == 0) spec = spec.substr(6);
-  if (!spec.empty() && spec[0] == '[') {
-    std::size_t close = spec.find(']');
-    return spec.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-  }
-  std::size_t colon = spec.find(':');
-  if (colon != std::string::npos && spec.find(':', colon + 1) == std::string::npos) {
-    return spec.substr(0, colon);
-  }
-  return spec;
+// The host of the first -l address (options.h ParseListenAddress), or "" for all interfaces.
+base::Result<std::string> FirstListenHost(const Settings& settings) {
+  if (settings.listen.empty()) return std::string();
+  base::Result<HostPort> split = ParseListenAddress(settings.listen.front());
+  if (!split.ok()) return split.status();
+  return split.value().host;
 }
 
 bool IsWildcard(const std::string& host) {
@@ -92,7 +84,9 @@ base::Result<std::unique_ptr<ClusterNode>> ClusterNode::Join(const Settings& set
   }
   if (port == 0) return base::Status::InvalidArgument("--cluster needs a TCP listener");
 
-  std::string listen_host = FirstListenHost(settings);
+  base::Result<std::string> first_host = FirstListenHost(settings);
+  if (!first_host.ok()) return first_host.status();
+  const std::string& listen_host = first_host.value();
   cluster::Member self;
   self.port = port;
   self.weight = settings.weight;

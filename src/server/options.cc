@@ -1,6 +1,8 @@
 // server/options.cc -- the one option table (kOptions, plus kExtended for -o) and everything it
 // drives: Boost.Program_options descriptions for the command line and --config-file, the -h text,
-// validation, and the `stats settings` list.
+// validation, and the `stats settings` list. Also the one host:port splitter (SplitHostPort), so
+// that the -l and --advertise that start-up validates are read the same way by the listener
+// (server.cc) and the cluster node (cluster_node.cc).
 //
 // Parsing is two-phase, as in memcached's main(): each option is applied as it is met (so a later
 // -p overrides an earlier one), then Validate() checks the rules that involve several options
@@ -251,6 +253,11 @@ const OptionSpec kOptions[] = {
                                                                        : comma - start);
          start = comma == std::string::npos ? v.size() + 1 : comma + 1;
          if (addr.empty()) continue;  // memcached's strtok() skips "a,,b" and a trailing comma
+         base::Result<HostPort> split = ParseListenAddress(addr);
+         if (!split.ok()) {
+           *err = split.status().message();
+           return false;
+         }
          // memcached skips an -l whose text already occurs in the list (a substring test, so
          // 127.0.0.1 hides 127.0.0.10); we skip exact duplicates only.
          bool seen = false;
@@ -482,6 +489,13 @@ const OptionSpec kOptions[] = {
        base::Status ok = cluster::CheckRingName(v);
        if (!ok.ok()) {
          *err = ok.message();
+         return false;
+       }
+       // Any name will do (a twemproxy alias too), but a trailing ":port" must be one: clients
+       // would otherwise take the whole name for a host (cluster/ring_build.cc SplitRingName).
+       base::Result<HostPort> split = SplitHostPort(v);
+       if (!split.ok()) {
+         *err = split.status().message();
          return false;
        }
        st.s->advertise = v;
@@ -1455,6 +1469,41 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
     }
   }
   return stats;
+}
+
+base::Result<HostPort> SplitHostPort(std::string_view text) {
+  HostPort split;
+  std::string_view rest;  // "" or ":port"
+  if (text.starts_with('[')) {
+    std::size_t close = text.find(']');
+    if (close != std::string_view::npos) rest = text.substr(close + 1);
+    if (close == std::string_view::npos || !(rest.empty() || rest.starts_with(':'))) {
+      return base::Status::InvalidArgument("Invalid IPv6 address " + Quoted(text) +
+                                           " (expected [address] or [address]:port)");
+    }
+    split.host = text.substr(1, close - 1);
+  } else {
+    std::size_t colon = text.find(':');
+    if (colon == std::string_view::npos || text.find(':', colon + 1) != std::string_view::npos) {
+      split.host = text;  // a name, an IPv4 address, or a bare IPv6 address
+      return split;
+    }
+    split.host = text.substr(0, colon);
+    rest = text.substr(colon);
+  }
+  if (rest.empty()) return split;
+  long long port = 0;
+  if (!ParseIntIn(rest.substr(1), 0, 65535, &port)) {
+    return base::Status::InvalidArgument("Invalid port number " + Quoted(rest.substr(1)) +
+                                         " in " + std::string(text) + " (expected 0 to 65535)");
+  }
+  split.port = static_cast<int>(port);
+  return split;
+}
+
+base::Result<HostPort> ParseListenAddress(std::string_view spec) {
+  if (spec.starts_with("notls:")) spec.remove_prefix(6);
+  return SplitHostPort(spec);
 }
 
 std::vector<std::string> AllOptionNames() {

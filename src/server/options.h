@@ -8,7 +8,8 @@
 // and process_stat_settings()); PROTOCOL.md sections 8 and 9 list what the test suites rely on.
 //
 // Deliberate differences from memcached, each noted where it happens in options.cc: numbers must
-// be whole numbers (memcached's atoi() takes "12ab" as 12), ports must be in -1..65535, -a must be
+// be whole numbers (memcached's atoi() takes "12ab" as 12), ports must be in -1..65535 (a port in
+// an -l address in 0..65535, and "[v6]" followed by anything but ":port" is refused), -a must be
 // octal, stray non-option arguments are an error (getopt ignores them), -m takes an optional
 // k/m/g/t suffix, and -D has a long name (--prefix-delimiter) so that it can go in a config file.
 // SASL (-S), ASCII auth (-Y), restartable memory (-e), TLS (-Z), NAPI ids (-N), extstore (ext_*)
@@ -18,10 +19,13 @@
 // Thread-safety: all functions are pure (no global state) and may be called from any thread.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "ringcached/base/status.h"
 #include "ringcached/server/settings.h"
 
 namespace rc::server {
@@ -60,6 +64,25 @@ std::string VersionText();
 // detail_enabled, track_sizes, slab_automove, temp_lru, temporary_ttl, lru_segmented,
 // lru_crawler, oldest_live) are read from `s`: the caller passes the live values.
 std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings& s);
+
+// An -l address or an --advertise name, split as memcached.c server_sockets() splits -l: "host",
+// "host:port", "[v6]", "[v6]:port", or a bare IPv6 address such as "::1" or "fe80::1%eth0" (two
+// or more colons and no brackets: all of it is the host, and there is no port).
+struct HostPort {
+  std::string host;         // brackets removed; "" (as in ":11311") means all interfaces
+  std::optional<int> port;  // 0..65535; absent when the text gives none
+};
+
+// Splits `text` as above. InvalidArgument, in memcached's words ("Invalid port number", "Invalid
+// IPv6 address") and quoting the bad part, when a port is given but is not a whole number in
+// 0..65535 (an empty one after ':' included), or when a '[' has no ']' or is followed by anything
+// but ":port". memcached itself reads the port with strtol() and no range check, and ignores what
+// follows ']'.
+base::Result<HostPort> SplitHostPort(std::string_view text);
+
+// One -l address: SplitHostPort() after an optional "notls:" prefix, which memcached's TLS builds
+// read as "plain TCP here"; this build has no TLS, so the prefix changes nothing.
+base::Result<HostPort> ParseListenAddress(std::string_view spec);
 
 // Every long option name of the table ("port", "unix-socket", ..., "config-file"), in table order.
 std::vector<std::string> AllOptionNames();

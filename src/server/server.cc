@@ -9,36 +9,30 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "ringcached/base/log.h"
+#include "server/options.h"
 #include "server/origin_loader.h"
 #include "server/worker.h"
 
 namespace rc::server {
 namespace {
 
-// Splits "host", "host:port", "[v6]" or "[v6]:port" (memcached's -l forms; a "notls:" prefix is
-// accepted and ignored, as this build has no TLS).
-net::ListenAddress ParseListen(std::string spec, int default_port) {
-  net::ListenAddress a;
-  a.port = default_port;
-  if (spec.rfind("notls:", 0) == 0) spec = spec.substr(6);
-  if (!spec.empty() && spec[0] == '[') {
-    std::size_t close = spec.find(']');
-    a.host = spec.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-    if (close != std::string::npos && close + 1 < spec.size() && spec[close + 1] == ':') {
-      a.port = std::atoi(spec.c_str() + close + 2);
+// The addresses of the -l entries (all interfaces when there is none), each on `port` unless it
+// names its own (options.h ParseListenAddress).
+base::Result<std::vector<net::ListenAddress>> ListenAddresses(const Settings& settings, int port) {
+  std::vector<net::ListenAddress> out;
+  if (settings.listen.empty()) out.push_back({.port = port});
+  for (const std::string& spec : settings.listen) {
+    base::Result<HostPort> split = ParseListenAddress(spec);
+    if (!split.ok()) {
+      return base::Status::InvalidArgument("-l " + spec + ": " + split.status().message());
     }
-    return a;
+    out.push_back({.host = split.value().host, .port = split.value().port.value_or(port)});
   }
-  std::size_t colon = spec.find(':');
-  if (colon != std::string::npos && spec.find(':', colon + 1) == std::string::npos) {
-    a.host = spec.substr(0, colon);
-    a.port = std::atoi(spec.c_str() + colon + 1);
-  } else {
-    a.host = spec;  // a name, an IPv4 address, or a bare IPv6 address
-  }
-  return a;
+  return out;
 }
 
 }  // namespace
@@ -81,27 +75,18 @@ base::Status Server::Open() {
     a.mask = settings_.unix_mask;
     addresses.push_back(a);
   } else if (settings_.port != 0) {
-    int port = settings_.port < 0 ? 0 : settings_.port;
-    if (settings_.listen.empty()) {
-      addresses.push_back(ParseListen("", port));
-    } else {
-      for (const std::string& spec : settings_.listen) addresses.push_back(ParseListen(spec, port));
-    }
+    auto tcp = ListenAddresses(settings_, settings_.port < 0 ? 0 : settings_.port);
+    if (!tcp.ok()) return tcp.status();
+    addresses = std::move(tcp).value();
   }
   // UDP first: once TCP accepts, clients take the server as up, and a datagram sent then must
   // find its socket bound.
   if (settings_.udp_port > 0 && settings_.unix_socket.empty()) {
-    std::vector<net::ListenAddress> udp_addresses;
-    if (settings_.listen.empty()) {
-      udp_addresses.push_back(ParseListen("", settings_.udp_port));
-    } else {
-      for (const std::string& spec : settings_.listen) {
-        net::ListenAddress a = ParseListen(spec, settings_.udp_port);
-        a.port = settings_.udp_port;  // a port in -l names the TCP port
-        udp_addresses.push_back(a);
-      }
-    }
-    auto udp = net::OpenUdpSockets(udp_addresses);
+    auto udp_addresses = ListenAddresses(settings_, settings_.udp_port);
+    if (!udp_addresses.ok()) return udp_addresses.status();
+    // A port in -l names the TCP port.
+    for (net::ListenAddress& a : udp_addresses.value()) a.port = settings_.udp_port;
+    auto udp = net::OpenUdpSockets(udp_addresses.value());
     if (!udp.ok()) return udp.status();
     udp_sockets_ = std::move(udp).value();
   }

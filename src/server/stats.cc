@@ -196,6 +196,19 @@ void AppendSettings(Server& server, StatSink& w) {
   for (const auto& [name, value] : SettingsForStats(live)) w.Add(name, value);
 }
 
+// A class's get hits over every worker. memcached counts a get hit once, in lru_hits[class], and
+// reports it per LRU segment as `stats items` hits_to_* and per class as `stats slabs` get_hits
+// (thread.c threadlocal_stats_aggregate). A get that touches (gat, gats, mg T, binary GAT) is a
+// touch hit instead, in both. The counter is the one the engine bumps with get_hits, so the get
+// path pays nothing more for hits_to_cold.
+std::uint64_t ClassGetHits(Server& server, unsigned id) {
+  std::uint64_t hits = 0;
+  for (const auto& worker : server.workers()) {
+    hits += worker->command_stats().ForClass(id).get_hits.Get();
+  }
+  return hits;
+}
+
 void AppendItems(Server& server, StatSink& w) {
   base::RelTime now = server.clock().Now();
   std::uint64_t zero = 0;
@@ -225,10 +238,12 @@ void AppendItems(Server& server, StatSink& w) {
     w.Add(p + "crawler_items_checked", zero);
     w.Add(p + "lrutail_reflocked", zero);
     for (const char* name : {"moves_to_cold", "moves_to_warm", "moves_within_lru",
-                             "direct_reclaims", "hits_to_hot", "hits_to_warm", "hits_to_cold",
-                             "hits_to_temp"}) {
+                             "direct_reclaims", "hits_to_hot", "hits_to_warm"}) {
       w.Add(p + name, zero);
     }
+    // Every item is cold here (number_cold above), so every get hit is a hit to cold.
+    w.Add(p + "hits_to_cold", ClassGetHits(server, c.id));
+    w.Add(p + "hits_to_temp", zero);
   }
 }
 

@@ -14,8 +14,9 @@
 #     2 MB + 1 -> "SERVER_ERROR object too large for cache", the data is swallowed (a command
 #     hidden in it is not run) and the old value is gone; -I 1k -o slab_chunk_max=1024: 900 B
 #     stores, 1100 B does not;
-#   * -l: host:port lists, a second -l option, IPv6 loopback (skipped if ::1 is unusable); stats
-#     conns lists every listener; a listener's secs_since_last_cmd counts from its creation;
+#   * -l: host:port lists, a second -l option, IPv6 loopback bare and as [::1]:port (skipped if
+#     ::1 is unusable); stats conns lists every listener; a listener's secs_since_last_cmd counts
+#     from its creation;
 #   * -F / -X / -W refuse flush_all, cachedump / metadump and watch with memcached's strings;
 #   * cache_memlimit 16 -> limit_maxbytes 16 MiB, and filling past it evicts;
 #   * -D '|' and the default ':' with `stats detail on`: per-prefix get/hit/set/del counts;
@@ -258,14 +259,16 @@ def ipv6_loopback_usable():
 def case_listen_ipv6():
     if not ipv6_loopback_usable():
         raise Skip("IPv6 loopback ::1 not usable here")
-    p2 = rctest.free_port()
-    with Server(["-l", f"::1,127.0.0.1:{p2}"]) as srv, srv.connect() as c:
-        answers_version(rctest.Conn(sock=socket.create_connection(("::1", srv.port), timeout=5)),
-                        f"[::1]:{srv.port}")
+    p2, p3 = rctest.free_port(), rctest.free_port()
+    with Server(["-l", f"::1,127.0.0.1:{p2},[::1]:{p3}"]) as srv, srv.connect() as c:
+        for p in (srv.port, p3):
+            answers_version(rctest.Conn(sock=socket.create_connection(("::1", p), timeout=5)),
+                            f"[::1]:{p}")
         answers_version(rctest.Conn(p2), f"127.0.0.1:{p2}")
         listening, _ = listeners(c)
         check_eq(set(listening), {f"tcp:127.0.0.1:{srv.port}", f"tcp6:[::1]:{srv.port}",
-                                  f"tcp:127.0.0.1:{p2}"}, "stats conns listeners")
+                                  f"tcp:127.0.0.1:{p2}", f"tcp6:[::1]:{p3}"},
+                 "stats conns listeners")
 
 
 def case_listener_idle_secs():
@@ -448,7 +451,7 @@ def main():
     r.case("-I 2m: 2 MB - 512 round-trips, 2 MB + 1 refused and swallowed", case_item_size_max_2m)
     r.case("-I 1k -o slab_chunk_max=1024: 900 B stores, 1100 B does not", case_item_size_max_1k)
     r.case("-l host:port lists and two -l options; stats conns listeners", case_listen_ports)
-    r.case("-l ::1,127.0.0.1:port: IPv4 and IPv6 loopback", case_listen_ipv6)
+    r.case("-l ::1,127.0.0.1:port,[::1]:port: IPv4 and IPv6 loopback", case_listen_ipv6)
     r.case("stats conns: listener secs_since_last_cmd from its creation", case_listener_idle_secs)
     r.case("-F -X -W: flush_all, cachedump/metadump, watch refused", case_disable_flags)
     r.case("cache_memlimit 16: limit_maxbytes 16 MiB, evicts past it", case_cache_memlimit)

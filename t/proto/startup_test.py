@@ -3,8 +3,9 @@
 # memcached's t/00-startup.t, t/item_size_max.t, t/daemonize.t, t/unixsocket.t, t/shutdown.t,
 # t/restart.t).
 #
-#   * invalid options (bad -l address, -B http, -c 0, -c -1, -t 0, -I 1000, -I 256m with the default
-#     -m, an unknown -o sub-option) -> exit non-zero within 10 s with a message on stderr;
+#   * invalid options (bad -l address, malformed -l host:port, --advertise name:abc, -B http,
+#     -c 0, -c -1, -t 0, -I 1000, -I 256m with the default -m, an unknown -o sub-option) -> exit
+#     non-zero within 10 s with a message on stderr;
 #   * -h exits 0 and advertises unix-socket; it must not mention sasl / ext_path / proxy_config /
 #     enable-ssl / no_drop_privileges unless implemented (memcached's suite greps -h to choose its
 #     tests). Stock memcached implements them, so for it that check is only reported;
@@ -53,6 +54,12 @@ def run_binary(args, timeout=10, listen=True):
 
 INVALID = [
     (["-l", "192.0.2.1"], "an -l address that is not local (TEST-NET-1)"),
+    # Malformed -l addresses: refused when the options are read, not bound to a random port.
+    (["-l", "127.0.0.1:abc"], "-l with a port that is not a number"),
+    (["-l", "127.0.0.1:70000"], "-l with a port above 65535"),
+    (["-l", "127.0.0.1:"], "-l with an empty port"),
+    (["-l", "[::1"], "-l with an IPv6 address missing its ']'"),
+    (["-l", "127.0.0.1,127.0.0.1:1x"], "-l list with one bad port"),
     (["-B", "http"], "-B http"),
     (["-c", "0"], "-c 0"),
     (["-c", "-1"], "-c -1"),
@@ -60,6 +67,7 @@ INVALID = [
     (["-I", "1000"], "-I 1000 (below 1 KB)"),
     (["-I", "256m"], "-I 256m with the default -m 64 (above half of -m)"),
     (["-o", "bogus_option_xyz"], "unknown -o sub-option"),
+    (["--advertise", "cache1:abc"], "--advertise whose trailing port is not a number"),
 ]
 
 

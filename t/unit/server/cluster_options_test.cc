@@ -49,6 +49,11 @@ TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
       {"--cluster", "zk://127.0.0.1/x"},
       {kUrl, "--advertise", "a b"},
       {kUrl, "--advertise", "/tmp/sock"},
+      {kUrl, "--advertise", "cache1:abc"},  // a trailing port must be a number
+      {kUrl, "--advertise", "cache1:"},
+      {kUrl, "--advertise", "cache1:70000"},
+      {kUrl, "--advertise", "[::1]:x"},
+      {"--advertise", "cache1:abc"},  // refused with or without --cluster
       {kUrl, "--weight", "0"},
       {kUrl, "--weight", "65536"},
       {kUrl, "--weight", "x"},
@@ -67,6 +72,22 @@ TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
     EXPECT_EQ(p.outcome, ParseOutcome::kExitError);
     EXPECT_FALSE(p.out.empty());
   }
+}
+
+TEST(ClusterOptionsTest, AdvertiseTakesAnyNameWhoseTrailingPortIsANumber) {
+  // Ring names are what clients list: host:port, [v6]:port, or any alias (twemproxy).
+  for (const char* name : {"cache1.example:11211", "[::1]:11212", "10.0.0.1", "mc-alias-1",
+                           "fe80::1", "cache1:0"}) {
+    SCOPED_TRACE(name);
+    Parsed p = ParseArgs({kUrl, "--advertise", name});
+    ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+    EXPECT_EQ(p.settings.advertise, name);
+  }
+  Parsed bad = ParseArgs({kUrl, "--advertise", "cache1:abc"});
+  ASSERT_EQ(bad.outcome, ParseOutcome::kExitError);
+  EXPECT_EQ(bad.out,
+            "--advertise cache1:abc: Invalid port number \"abc\" in cache1:abc (expected 0 to "
+            "65535)");
 }
 
 TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {

@@ -1,7 +1,8 @@
 // t/unit/server/options_test.cc -- the command line (src/server/options.cc): defaults, every
-// flag, -o sub-options, memcached 1.6.18's start-up validation (PROTOCOL.md section 8), the -h
-// rules of section 9, --config-file and its precedence, the `stats settings` list, and that
-// man/ringcached.1 and conf/ringcached.conf document every option of the table.
+// flag, -o sub-options, memcached 1.6.18's start-up validation (PROTOCOL.md section 8), the
+// host:port splitter of -l and --advertise, the -h rules of section 9, --config-file and its
+// precedence, the `stats settings` list, and that man/ringcached.1 and conf/ringcached.conf
+// document every option of the table.
 //
 // RC_SOURCE_DIR (t/unit/server/local.am) points at the source tree so the documentation tests
 // can read man/ and conf/ from an out-of-tree build.
@@ -16,6 +17,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -129,6 +131,13 @@ TEST(OptionsTest, EachFlagSetsItsField) {
       {{"-l", "127.0.0.1,"},
        [](const Settings& s) { return s.listen == std::vector<std::string>{"127.0.0.1"}; },
        "-l trailing comma skipped (memcached's strtok)"},
+      {{"-l", "127.0.0.1:11311,[::1]:11312,[::1],::1,fe80::1%eth0,cache.example,notls:10.0.0.1:0"},
+       [](const Settings& s) {
+         return s.listen == std::vector<std::string>{"127.0.0.1:11311", "[::1]:11312", "[::1]",
+                                                     "::1", "fe80::1%eth0", "cache.example",
+                                                     "notls:10.0.0.1:0"};
+       },
+       "-l host:port, [v6]:port, [v6], bare v6, name, notls: (memcached's forms)"},
       {{"-d"}, [](const Settings& s) { return s.daemonize; }, "-d"},
       {{"-r"}, [](const Settings& s) { return s.enable_coredumps; }, "-r"},
       {{"-u", "nobody"}, [](const Settings& s) { return s.user == "nobody"; }, "-u"},
@@ -325,6 +334,16 @@ TEST(OptionsTest, InvalidStartupsFailWithOneLineMessage) {
       {"-b", "-1"},
       {"-l", ""},
       {"-l", ","},
+      {"-l", "127.0.0.1:abc"},  // atoi() made these port 0, a random port
+      {"-l", "127.0.0.1:1x"},
+      {"-l", "127.0.0.1:-1"},
+      {"-l", "127.0.0.1:70000"},
+      {"-l", "127.0.0.1:"},
+      {"-l", "[::1"},
+      {"-l", "[::1]:"},
+      {"-l", "[::1]:x"},
+      {"-l", "[::1]11211"},
+      {"-l", "127.0.0.1,[::1]:65536"},
       {"-s", ""},
       {"stray"},
       {"-"},
@@ -369,6 +388,8 @@ TEST(OptionsTest, ErrorMessagesNameTheOptionAndUseMemcachedsWording) {
       {{"-I", "1024"}, "slab_chunk_max (bytes: 524288) cannot be larger than -I"},
       {{"-R", "0"}, "-R 0: Number of requests per event must be greater than 0"},
       {{"-p", "70000"}, "-p 70000: Invalid port number 70000"},
+      {{"-l", "127.0.0.1:abc"}, "-l 127.0.0.1:abc: Invalid port number \"abc\" in 127.0.0.1:abc"},
+      {{"-l", "[::1"}, "-l [::1: Invalid IPv6 address \"[::1\""},
       {{"-S"}, "-S"},
       {{"-o", "hashpower=5"}, "-o hashpower=5: hashpower: Initial hashtable multiplier of 5"},
   };
@@ -378,6 +399,73 @@ TEST(OptionsTest, ErrorMessagesNameTheOptionAndUseMemcachedsWording) {
     ASSERT_EQ(p.outcome, ParseOutcome::kExitError);
     EXPECT_NE(p.out.find(c.expected), std::string::npos) << p.out;
   }
+}
+
+// ---- host:port (-l, --advertise) ------------------------------------------------------------
+
+TEST(HostPortTest, SplitsMemcachedsListenForms) {
+  struct Case {
+    const char* text;
+    const char* host;
+    std::optional<int> port;
+  };
+  const Case kCases[] = {
+      {"127.0.0.1", "127.0.0.1", std::nullopt},
+      {"127.0.0.1:11311", "127.0.0.1", 11311},
+      {"cache.example:0", "cache.example", 0},
+      {"localhost:65535", "localhost", 65535},
+      {"[::1]", "::1", std::nullopt},
+      {"[::1]:11312", "::1", 11312},
+      {"::1", "::1", std::nullopt},  // two colons, no brackets: a bare IPv6 address, no port
+      {"fe80::1%eth0", "fe80::1%eth0", std::nullopt},
+      {"::", "::", std::nullopt},
+      {":11313", "", 11313},  // all interfaces
+      {"", "", std::nullopt},
+      {"mc-alias", "mc-alias", std::nullopt},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    base::Result<HostPort> split = SplitHostPort(c.text);
+    ASSERT_TRUE(split.ok()) << split.status().message();
+    EXPECT_EQ(split.value().host, c.host);
+    EXPECT_EQ(split.value().port, c.port);
+  }
+}
+
+TEST(HostPortTest, RefusesMalformedPortsAndBrackets) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  const Case kCases[] = {
+      {"127.0.0.1:abc", "Invalid port number \"abc\" in 127.0.0.1:abc (expected 0 to 65535)"},
+      {"127.0.0.1:", "Invalid port number \"\" in 127.0.0.1:"},
+      {"127.0.0.1:1x", "Invalid port number \"1x\""},
+      {"127.0.0.1:-1", "Invalid port number \"-1\""},
+      {"127.0.0.1:65536", "Invalid port number \"65536\""},
+      {"127.0.0.1: 80", "Invalid port number \" 80\""},
+      {"[::1]:", "Invalid port number \"\" in [::1]:"},
+      {"[::1]:x", "Invalid port number \"x\" in [::1]:x"},
+      {"[::1", "Invalid IPv6 address \"[::1\" (expected [address] or [address]:port)"},
+      {"[::1]11211", "Invalid IPv6 address \"[::1]11211\""},
+      {"[::1]x:1", "Invalid IPv6 address \"[::1]x:1\""},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.text);
+    base::Result<HostPort> split = SplitHostPort(c.text);
+    ASSERT_FALSE(split.ok());
+    EXPECT_NE(split.status().message().find(c.message), std::string::npos)
+        << split.status().message();
+  }
+}
+
+TEST(HostPortTest, ListenAddressesMayStartWithNotls) {
+  base::Result<HostPort> split = ParseListenAddress("notls:[::1]:11311");
+  ASSERT_TRUE(split.ok()) << split.status().message();
+  EXPECT_EQ(split.value().host, "::1");
+  EXPECT_EQ(split.value().port, 11311);
+  EXPECT_FALSE(ParseListenAddress("notls:127.0.0.1:abc").ok());
+  EXPECT_FALSE(SplitHostPort("notls:127.0.0.1").ok());  // only -l knows the prefix
 }
 
 // ---- -h, -V, -i -----------------------------------------------------------------------------
