@@ -32,8 +32,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from side_by_side import (Server, install_signal_handlers, loadgen_json,  # noqa: E402
-                          run_client, version_of, vm_rss_bytes, _kill_live)
+from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
+                      stop_all, version_of, vm_rss_bytes)
 
 KEY_LEN = 16
 MB = 1 << 20
@@ -256,7 +256,7 @@ def main(argv):
             measure("d", "hot set", hot)
             measure("e", "size shift", shift)
     finally:
-        _kill_live()
+        stop_all()
 
     m = opts.memory_mb
     rows = []

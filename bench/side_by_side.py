@@ -25,238 +25,24 @@
 # set itself, so its rows have no preload and a growing key space.
 #
 # Every process this script starts is stopped by its PID (SIGTERM, then SIGKILL), in `finally`
-# blocks and at exit, and a server also dies with the script (PR_SET_PDEATHSIG).
+# blocks and at exit, and a server also dies with the script (PR_SET_PDEATHSIG); the process
+# handling lives in benchlib.py, shared with latency.py and memory_hit_ratio.py.
 #
 # Usage: bench/side_by_side.py [--quick] [--only NAME[,NAME]] [--list] [--rounds N]
 #        (make bench-side-by-side in the build tree passes the binaries' paths; see README.md)
 import argparse
-import atexit
 import json
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-# -- processes -------------------------------------------------------------------------------------
-
-_live = []  # every Popen still running, killed at exit
-
-
-def _kill_live():
-    for proc in list(_live):
-        stop_process(proc, timeout=2.0)
-
-
-atexit.register(_kill_live)
-
-
-def _on_signal(signum, _frame):
-    _kill_live()
-    sys.exit(128 + signum)
-
-
-def install_signal_handlers():
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
-
-
-def _die_with_parent():
-    """Child, before exec: SIGKILL it if this script dies (even by SIGKILL)."""
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def stop_process(proc, timeout=5.0):
-    """SIGTERM the process by PID, wait, SIGKILL after `timeout`; always reaped."""
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-    if proc in _live:
-        _live.remove(proc)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def proc_cpu_seconds(pid):
-    """utime + stime of a process (all threads), from /proc/PID/stat; None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def vm_rss_bytes(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def wait_for_quiet(threshold_cores, max_wait, interval=0.5):
-    """Waits until the machine's busy time over `interval` is at most `threshold_cores` (none of
-    this script's processes run meanwhile, so all of it is someone else's), or `max_wait` seconds.
-    Returns (seconds waited, the last load seen in cores)."""
-    t0 = time.monotonic()
-    while True:
-        b0, _ = machine_times()
-        time.sleep(interval)
-        b1, _ = machine_times()
-        cores = (b1 - b0) / CLK_TCK / interval
-        waited = time.monotonic() - t0
-        if cores <= threshold_cores or waited >= max_wait:
-            return waited, cores
-
-
-def machine_times():
-    """(busy, total) jiffies of the whole machine, from /proc/stat's first line. Busy excludes
-    idle and iowait; steal counts as busy (the hypervisor gave the time to someone else)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    total = sum(v[:8])
-    return total - v[3] - v[4], total
-
-
-class Server:
-    """A ringcached or memcached process on a free loopback port, pinned with taskset."""
-
-    def __init__(self, name, binary, threads=1, memory_mb=1024, cpu=None, extra=()):
-        self.name, self.binary = name, binary
-        self.threads, self.memory_mb, self.cpu = threads, memory_mb, cpu
-        self.extra = list(extra)
-        self.proc = None
-        self.port = None
-        self._log = None
-
-    def start(self, timeout=10.0):
-        last = ""
-        for _ in range(3):  # a port found free may be taken before the server binds it
-            self.port = free_port()
-            cmd = [self.binary, "-p", str(self.port), "-U", "0", "-l", "127.0.0.1",
-                   "-t", str(self.threads), "-m", str(self.memory_mb)]
-            if os.geteuid() == 0:
-                cmd += ["-u", "root"]
-            cmd += self.extra
-            if self.cpu is not None:
-                cmd = ["taskset", "-c", str(self.cpu)] + cmd  # taskset execs: same PID
-            self._log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-            _live.append(self.proc)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                    return self
-                except OSError:
-                    time.sleep(0.01)
-            last = f"{self.name} did not start: {' '.join(cmd)}\n{self.output()}"
-            self.stop()
-        raise RuntimeError(last)
-
-    def output(self):
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def cpu_seconds(self):
-        return proc_cpu_seconds(self.proc.pid)
-
-    def stats(self):
-        """The `stats` reply as a dict of strings."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-            s.sendall(b"stats\r\n")
-            buf = b""
-            while not buf.endswith(b"END\r\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        out = {}
-        for line in buf.decode().split("\r\n"):
-            parts = line.split(" ", 2)
-            if len(parts) == 3 and parts[0] == "STAT":
-                out[parts[1]] = parts[2]
-        return out
-
-    def stop(self):
-        if self.proc is not None:
-            stop_process(self.proc)
-            if self.proc.returncode not in (0, -signal.SIGTERM):
-                print(f"  warning: {self.name} exited with status {self.proc.returncode}",
-                      file=sys.stderr)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def run_client(cmd, cpu=None, timeout=600):
-    """Runs a client to completion, pinned to `cpu`. Returns (stdout, stderr, cpu_seconds)."""
-    if cpu is not None:
-        cmd = ["taskset", "-c", str(cpu)] + cmd
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=_die_with_parent)
-    _live.append(proc)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop_process(proc)
-        raise RuntimeError(f"client timed out: {' '.join(cmd)}")
-    finally:
-        if proc in _live:
-            _live.remove(proc)
-    # The child's rusage: communicate() reaped it, so read the totals of reaped children.
-    return out.decode(errors="replace"), err.decode(errors="replace"), proc.returncode
-
-
-def children_cpu_seconds():
-    t = os.times()
-    return t.children_user + t.children_system
-
-
-def loadgen_json(out):
-    for line in out.splitlines():
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError("rc-loadgen printed no JSON line:\n" + out)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_handlers,  # noqa: E402
+                      loadgen_json, machine_times, run_client, stop_all, version_of,
+                      wait_for_quiet)
 
 # -- workloads -------------------------------------------------------------------------------------
 
@@ -512,14 +298,6 @@ def print_table(summaries, opts, header):
           "(it was descheduled), so those\npercentiles include the client's own delays.")
 
 
-def version_of(binary):
-    try:
-        out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10).stdout
-        return out.strip().splitlines()[0] if out.strip() else "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-
-
 def parse_args(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__ if __doc__ else "ringcached vs memcached")
@@ -612,7 +390,7 @@ def main(argv):
                 os.unlink(path)
             except OSError:
                 pass
-        _kill_live()
+        stop_all()
     header += f"; took {time.monotonic() - t0:.0f} s"
     print_table(summaries, opts, header)
     if opts.json:

@@ -15,6 +15,18 @@
 //     machine with a core to spare, and worse on a busy one: a spinning process loses its core
 //     for whole scheduler slices, where a sleeping one is woken promptly. Requests sent more than
 //     1 ms late are counted ("late"); if there are many, the percentiles describe this client.
+//   * Paced (--pace N): every connection has one request in flight at most and sends the next
+//     1/N s after the previous reply arrived, so N requests/s per connection is an upper bound
+//     (the real rate is N / (1 + N x latency)). This is the load of many mostly idle clients, each
+//     with its own socket, as memtier_benchmark's --rate-limiting=N models it; memtier, though,
+//     runs a periodic timer per connection that fires at most 50 times a second and lets
+//     ceil(N/50) requests out back to back each time (memtier_benchmark.cpp), rather than timing
+//     each request from the previous reply. Latency is measured from the moment the request left
+//     to its reply: there is no schedule to fall behind, so no coordinated-omission correction,
+//     and a slow reply delays the connection's next request instead of being charged to it. The
+//     connections' first requests are spread evenly over one interval so they do not fire in
+//     lockstep. One libevent timer per connection, on the same precise timer as the open loop; a
+//     timer that fires more than 1 ms late counts as "late" (it lowers the rate, not latency).
 //   * Text or binary protocol, gets of 1, 10 or 100 keys (binary: GETKQ... NOOP), a set:get ratio,
 //     values of any size, key choice uniform, Zipf (exact CDF) or sequential, all seeded.
 //   * --preload sets every key once before the run; --lookaside sets a key after its get missed
@@ -23,7 +35,7 @@
 //   * --server-pid P: the server's CPU time (utime+stime from /proc/P/stat) over the measured
 //     window, and so requests per server CPU-second.
 //
-// Output: one JSON line on stdout (field names in Report()), a human summary on stderr.
+// Output: one JSON line on stdout (field names in Main()), a human summary on stderr.
 //
 // Threads: --threads event loops, each owning its connections outright (nothing is shared but
 // atomic op and key counters and the read-only Zipf table); the main thread only starts, times
@@ -85,6 +97,7 @@ struct Config {
   bool batch = false;    // pipeline in waves: send `pipeline`, wait for every reply
   bool spin = false;     // open loop: poll between due times instead of a precise timer
   double rate = 0;       // ops/s over all connections; 0 = closed loop
+  double pace = 0;       // ops/s per connection, each 1/pace s after the last reply; 0 = off
   double duration = 10;  // seconds measured (after warmup); 0 = no time bound
   double warmup = 0;
   std::uint64_t ops = 0;  // requests to send after preload; 0 = no count bound
@@ -109,12 +122,12 @@ struct Pending {
   bool fill;  // a look-aside set after a miss
   std::uint16_t nkeys;
   std::uint64_t key;   // single-key requests: the key id (for --lookaside)
-  std::int64_t stamp;  // open loop: intended send time; closed loop: send time
+  std::int64_t stamp;  // open loop: intended send time; closed loop and paced: send time
 };
 
 struct Counters {
   std::uint64_t ops = 0, gets = 0, sets = 0, fills = 0, get_keys = 0, hits = 0, errors = 0;
-  std::uint64_t late = 0;  // open loop: requests sent more than 1 ms after their time
+  std::uint64_t late = 0;  // open loop and paced: requests sent more than 1 ms after their time
   std::int64_t max_lag_ns = 0;
   std::int64_t last_done = 0;  // time of the last counted completion
   Histogram latency;
@@ -156,15 +169,21 @@ class Conn {
   ~Conn() {
     if (rev_ != nullptr) event_free(rev_);
     if (wev_ != nullptr) event_free(wev_);
+    if (pace_timer_ != nullptr) event_free(pace_timer_);
     close(fd_);
   }
-  void Open(event_base* base);
+  // Registers the socket's events, and with `paced` the connection's pacing timer.
+  void Open(event_base* base, bool paced);
+  // Paced mode: the next request goes out `delay_ns` from now.
+  void SchedulePaced(std::int64_t now, std::int64_t delay_ns);
 
   Worker* worker_;
   int fd_;
   Rng rng_;
   event* rev_ = nullptr;
   event* wev_ = nullptr;
+  event* pace_timer_ = nullptr;  // paced mode only
+  std::int64_t pace_due_ = 0;    // paced mode: when pace_timer_ should fire
   std::string out_;
   std::size_t out_off_ = 0;
   std::vector<char> in_;
@@ -182,7 +201,7 @@ class Worker {
         encoder_(config_.protocol, config_.keys, config_.value_size),
         index_(index) {
     event_config* cfg = event_config_new();
-    if (config_.rate > 0 && !config_.spin) {
+    if ((config_.rate > 0 && !config_.spin) || config_.pace > 0) {
       event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
     }
     base_ = event_base_new_with_config(cfg);
@@ -200,7 +219,7 @@ class Worker {
     const std::uint64_t seed =
         config_.seed * 0x100000001B3ull + index_ * 0x10001ull + conns_.size() + 1;
     conns_.push_back(std::make_unique<Conn>(this, fd, seed));
-    conns_.back()->Open(base_);
+    conns_.back()->Open(base_, config_.pace > 0);
   }
 
   void RunPreload() {
@@ -226,6 +245,11 @@ class Worker {
       RunOpenLoop();
       return;
     }
+    if (config_.pace > 0) {
+      StartPaced(now);
+      if (!done_) event_base_dispatch(base_);
+      return;
+    }
     for (auto& c : conns_) RefillClosed(*c, now);
     FlushDirty();
     if (!done_) event_base_dispatch(base_);
@@ -238,6 +262,7 @@ class Worker {
   // Called from Conn's event callbacks.
   void OnReadable(Conn& c);
   void OnWritable(Conn& c) { Write(c); }
+  void OnPaceTimer(Conn& c);
 
  private:
   using TimerFn = void (Worker::*)();
@@ -352,6 +377,18 @@ class Worker {
     }
   }
 
+  // Arms every connection's first paced request. Connection i of all --conns (they are dealt to
+  // threads round-robin) starts i/conns of an interval from now, so the connections of all
+  // threads together send evenly spread over each interval rather than in one burst.
+  void StartPaced(std::int64_t now) {
+    interval_ns_ = 1e9 / config_.pace;
+    for (std::size_t j = 0; j < conns_.size(); ++j) {
+      const double global_index = static_cast<double>(j * config_.threads + index_);
+      conns_[j]->SchedulePaced(
+          now, static_cast<std::int64_t>(interval_ns_ * global_index / config_.conns));
+    }
+  }
+
   void SendDue() {
     const std::int64_t now = NowNs();
     while (!stopping_ && next_due_ <= static_cast<double>(now)) {
@@ -427,7 +464,7 @@ class Worker {
   Counters counters_;
 };
 
-void Conn::Open(event_base* base) {
+void Conn::Open(event_base* base, bool paced) {
   rev_ = event_new(
       base, fd_, EV_READ | EV_PERSIST,
       [](evutil_socket_t, short, void* p) noexcept {
@@ -443,6 +480,21 @@ void Conn::Open(event_base* base) {
       },
       this);
   event_add(rev_, nullptr);
+  if (paced) {
+    pace_timer_ = evtimer_new(
+        base,
+        [](evutil_socket_t, short, void* p) noexcept {
+          auto* c = static_cast<Conn*>(p);
+          c->worker_->OnPaceTimer(*c);
+        },
+        this);
+  }
+}
+
+void Conn::SchedulePaced(std::int64_t now, std::int64_t delay_ns) {
+  pace_due_ = now + delay_ns;
+  const timeval tv = ToTimeval(delay_ns);
+  evtimer_add(pace_timer_, &tv);
 }
 
 void Worker::Write(Conn& c) {
@@ -516,11 +568,35 @@ void Worker::OnReadable(Conn& c) {
       SendSet(c, c.fills_.front(), true, now);
       c.fills_.pop_front();
     }
+  } else if (config_.pace > 0) {
+    if (!stopping_ && c.pending_.empty()) {
+      c.SchedulePaced(now, static_cast<std::int64_t>(interval_ns_));
+    }
   } else {
     RefillClosed(c, now);
   }
   if (c.dirty_) Write(c);
   MaybeFinish();
+}
+
+// A paced connection's turn: one request (a look-aside fill if one is owed), stamped now.
+void Worker::OnPaceTimer(Conn& c) {
+  if (stopping_) return;
+  const std::int64_t now = NowNs();
+  const std::int64_t lag = now - c.pace_due_;
+  if (lag > 1000000) ++counters_.late;
+  counters_.max_lag_ns = std::max(counters_.max_lag_ns, lag);
+  if (!c.fills_.empty()) {
+    SendSet(c, c.fills_.front(), true, now);
+    c.fills_.pop_front();
+  } else if (ClaimOp()) {
+    Generate(c, now);
+  } else {
+    stopping_ = true;
+    MaybeFinish();
+    return;
+  }
+  Write(c);
 }
 
 void Worker::Complete(Conn& c, const Pending& p, const Reply& reply, std::int64_t now) {
@@ -575,6 +651,22 @@ int Connect(const Config& config) {
   return fd;
 }
 
+// Every connection is a descriptor, and paced runs open hundreds. Raises the soft limit to
+// `conns` plus some room, and the hard one too where allowed (root); dies with a clear message
+// when neither is enough, rather than on an EMFILE halfway through connecting.
+void RaiseFileLimit(unsigned conns) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(conns) + 64;
+  if (rl.rlim_cur >= want) return;
+  rlimit raised{.rlim_cur = want, .rlim_max = std::max(want, rl.rlim_max)};
+  if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return;
+  raised = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+  if (rl.rlim_max >= want && setrlimit(RLIMIT_NOFILE, &raised) == 0) return;
+  Die("--conns " + std::to_string(conns) + " needs " + std::to_string(want) +
+      " open files; the limit is " + std::to_string(rl.rlim_max) + " (ulimit -n)");
+}
+
 // utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15); < 0 if unreadable.
 double ProcessCpuSeconds(int pid) {
   char path[64];
@@ -615,6 +707,9 @@ void Usage(FILE* out) {
       "                           (default: a sliding window, a new request per reply)\n"
       "  -r, --rate OPS           open loop at this many requests/s in total (latency from the\n"
       "                           intended send time); default: closed loop\n"
+      "      --pace OPS           paced: each connection sends one request 1/OPS s after the\n"
+      "                           last reply (at most OPS requests/s per connection; latency\n"
+      "                           from the send)\n"
       "      --spin               open loop: poll instead of sleeping between requests (see\n"
       "                           the file comment: better on a quiet machine only)\n"
       "  -t, --duration SEC       measured seconds (default 10; 0 = until --ops)\n"
@@ -651,7 +746,7 @@ std::uint64_t ParseCount(const char* arg, const char* what) {
 }
 
 Config ParseArgs(int argc, char** argv, bool* preload_only) {
-  enum { kKeyOffset = 1000, kKeyLen, kKeyPrefix, kPreloadOnly, kServerPid, kLabel, kSpin };
+  enum { kKeyOffset = 1000, kKeyLen, kKeyPrefix, kPreloadOnly, kServerPid, kLabel, kSpin, kPace };
   static const option kOptions[] = {{"server", required_argument, nullptr, 's'},
                                     {"protocol", required_argument, nullptr, 'P'},
                                     {"conns", required_argument, nullptr, 'c'},
@@ -660,6 +755,7 @@ Config ParseArgs(int argc, char** argv, bool* preload_only) {
                                     {"rate", required_argument, nullptr, 'r'},
                                     {"batch", no_argument, nullptr, 'b'},
                                     {"spin", no_argument, nullptr, kSpin},
+                                    {"pace", required_argument, nullptr, kPace},
                                     {"duration", required_argument, nullptr, 't'},
                                     {"warmup", required_argument, nullptr, 'w'},
                                     {"ops", required_argument, nullptr, 'n'},
@@ -721,6 +817,9 @@ Config ParseArgs(int argc, char** argv, bool* preload_only) {
         break;
       case 'r':
         c.rate = static_cast<double>(ParseCount(optarg, "--rate"));
+        break;
+      case kPace:
+        c.pace = static_cast<double>(ParseCount(optarg, "--pace"));
         break;
       case 't':
         c.duration = std::strtod(optarg, nullptr);
@@ -802,6 +901,10 @@ Config ParseArgs(int argc, char** argv, bool* preload_only) {
     Die("--conns, --threads, --pipeline and --multiget must be at least 1");
   }
   if (c.threads > c.conns) c.threads = c.conns;
+  if (c.pace > 0 && c.rate > 0) Die("--pace and --rate exclude each other");
+  if (c.pace > 0 && (c.pipeline > 1 || c.batch)) {
+    Die("--pace sends one request at a time: no --pipeline or --batch");
+  }
   if (c.multiget > 4096) Die("--multiget above 4096");
   if (c.lookaside && c.multiget > 1) Die("--lookaside works with single-key gets only");
   if (c.duration <= 0 && c.ops == 0 && !*preload_only) Die("give --duration or --ops");
@@ -831,6 +934,20 @@ const char* DistName(Distribution d) {
   return "?";
 }
 
+const char* ModeName(const Config& c) {
+  if (c.rate > 0) return "open";
+  return c.pace > 0 ? "paced" : "closed";
+}
+
+// The summary's description of the load beyond connections and pipeline.
+std::string LoadShape(const Config& c) {
+  if (c.rate > 0) return ", open loop at " + std::to_string(static_cast<long>(c.rate)) + "/s";
+  if (c.pace > 0) {
+    return ", paced at " + std::to_string(static_cast<long>(c.pace)) + "/s per connection";
+  }
+  return "";
+}
+
 int Main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   bool preload_only = false;
@@ -845,6 +962,7 @@ int Main(int argc, char** argv) {
   for (unsigned t = 0; t < config.threads; ++t) {
     workers.push_back(std::make_unique<Worker>(&shared, t));
   }
+  RaiseFileLimit(config.conns);
   for (unsigned i = 0; i < config.conns; ++i) workers[i % config.threads]->Adopt(Connect(config));
 
   auto run_all = [&](void (Worker::*fn)()) {
@@ -915,6 +1033,7 @@ int Main(int argc, char** argv) {
   std::printf(
       "{\"tool\":\"rc-loadgen\",\"label\":%s,\"server\":%s,\"protocol\":\"%s\","
       "\"mode\":\"%s\",\"conns\":%u,\"threads\":%u,\"pipeline\":%u,\"batch\":%s,\"rate\":%.0f,"
+      "\"pace\":%.0f,"
       "\"value_size\":%zu,\"ratio\":\"%s\",\"multiget\":%u,\"dist\":\"%s\",\"zipf_theta\":%.3f,"
       "\"keys\":%llu,\"key_offset\":%llu,\"key_len\":%zu,\"seed\":%llu,\"lookaside\":%s,"
       "\"preload_s\":%.3f,\"duration_s\":%.4f,\"ops\":%llu,\"ops_per_s\":%.1f,"
@@ -924,8 +1043,8 @@ int Main(int argc, char** argv) {
       "\"max\":%.1f,\"mean\":%.1f},\"client_cpu_s\":%.3f,\"server_cpu_s\":%.3f,"
       "\"ops_per_server_cpu_s\":%.1f}\n",
       JsonString(config.label).c_str(), JsonString(config.host + ":" + config.port).c_str(),
-      config.protocol == Protocol::kText ? "text" : "binary", config.rate > 0 ? "open" : "closed",
-      config.conns, config.threads, config.pipeline, config.batch ? "true" : "false", config.rate,
+      config.protocol == Protocol::kText ? "text" : "binary", ModeName(config), config.conns,
+      config.threads, config.pipeline, config.batch ? "true" : "false", config.rate, config.pace,
       config.value_size, ratio, config.multiget, DistName(config.dist), config.zipf_theta,
       static_cast<unsigned long long>(config.keys.keys),
       static_cast<unsigned long long>(config.keys.key_offset), config.keys.key_len,
@@ -951,12 +1070,8 @@ int Main(int argc, char** argv) {
         "  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
         "  client CPU %.2f s (%.0f%% of one core)",
         config.host.c_str(), config.protocol == Protocol::kText ? "text" : "binary", config.conns,
-        config.pipeline,
-        config.rate > 0
-            ? (", open loop at " + std::to_string(static_cast<long>(config.rate)) + "/s").c_str()
-            : "",
-        config.value_size, ratio, config.multiget, DistName(config.dist), window,
-        static_cast<unsigned long long>(total.ops), ops_per_s,
+        config.pipeline, LoadShape(config).c_str(), config.value_size, ratio, config.multiget,
+        DistName(config.dist), window, static_cast<unsigned long long>(total.ops), ops_per_s,
         static_cast<unsigned long long>(total.gets), static_cast<unsigned long long>(total.sets),
         static_cast<unsigned long long>(total.fills), hit_ratio,
         static_cast<unsigned long long>(total.errors), us(h.Percentile(0.50)),
