@@ -15,9 +15,12 @@ namespace rc::server {
 Worker::Worker(Server* server, int id) : server_(server), id_(id) {}
 
 Worker::~Worker() {
+  // The ring first: tearing it down ends every receive, so the connections closed below have
+  // nothing to cancel -- and this runs on the thread that stopped the worker, which may not
+  // submit to the worker's SINGLE_ISSUER ring. (Its event belongs to loop_'s base, still here.)
+  recv_ring_.reset();
   for (Connection* c : connections_) delete c;
   if (tick_ != nullptr) event_free(tick_);
-  recv_ring_.reset();  // its event belongs to loop_'s base
 }
 
 void Worker::Start() {
@@ -128,7 +131,7 @@ void Worker::DetachReceiver(std::uint64_t tag, bool cancel) {
   // Never 0: a tag of 0 means "not on the ring" (Connection::recv_tag_).
   if (++receiver_generations_[slot] == 0) receiver_generations_[slot] = 1;
   free_receivers_.push_back(slot);
-  if (cancel) recv_ring_->Cancel(tag);
+  if (cancel && recv_ring_ != nullptr) recv_ring_->Cancel(tag);
 }
 
 void Worker::ArmReceive(int fd, std::uint64_t tag) {

@@ -70,7 +70,8 @@ class Worker {
   // connection closed finds no one and is dropped.
   net::RecvRing* recv_ring() const { return recv_ring_.get(); }
   std::uint64_t AttachReceiver(Connection* conn);
-  // `cancel`: its receive is live and must be cancelled (which releases the socket).
+  // `cancel`: its receive is live and must be cancelled (which releases the socket), unless
+  // the ring is gone already (~Worker).
   void DetachReceiver(std::uint64_t tag, bool cancel);
   // Arms the multishot receive of an attached connection's socket.
   void ArmReceive(int fd, std::uint64_t tag);
