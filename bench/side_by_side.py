@@ -69,7 +69,8 @@ def mcs(name, title, *, quick=False, threads=1, value=32, set_frac=1 / 11, binar
 
 
 # The issue's list: text and binary, 32 B / 1 KB / 100 KB, 1:10 and 1:1, pipelined and not,
-# multi-get of 10 and 100, -t 1 and -t 2, p99 at a fixed 40 k ops/s. 50 connections throughout.
+# multi-get of 10 and 100, -t 1 and -t 2, p99 at a fixed 40 k ops/s (and CPU per request at 20,
+# 40 and 80 k ops/s, issue 13). 50 connections throughout.
 WORKLOADS = [
     lg("text-32B", "text 32 B 1:10, 100k keys", quick=True),
     lg("text-32B-p16", "text 32 B 1:10, pipeline 16", quick=True, args=["-d", "16"]),
@@ -94,8 +95,10 @@ WORKLOADS = [
     lg("bin-mget100", "binary multi-get 100 keys", args=["-P", "binary", "-R", "0:1", "-m", "100"]),
     # --spin: the client polls between due times; the script waits for a quiet machine first, and
     # then polling schedules requests to a few microseconds (loadgen.cc explains the trade-off).
+    lg("text-20k", "text 32 B 1:10 at 20k/s (open loop)", args=["-r", "20000", "--spin"]),
     lg("text-40k", "text 32 B 1:10 at 40k/s (open loop)", quick=True,
        args=["-r", "40000", "--spin"]),
+    lg("text-80k", "text 32 B 1:10 at 80k/s (open loop)", args=["-r", "80000", "--spin"]),
     lg("bin-40k", "binary 32 B 1:10 at 40k/s (open loop)",
        args=["-P", "binary", "-r", "40000", "--spin"]),
     lg("t2-text-32B", "-t 2: text 32 B 1:10", quick=True, threads=2),
