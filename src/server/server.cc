@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <sched.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -115,9 +113,6 @@ base::Status Server::Open() {
         "(Linux 6.0 or later, not blocked by seccomp); use --io-engine epoll");
   }
   base::Log(1, "connections receive through %s", receive_through_ring_ ? "io_uring" : "epoll");
-  cpu_set_t cpus;
-  workers_share_cpus_ = sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
-                        settings_.num_threads > CPU_COUNT(&cpus);
   for (int i = 0; i < settings_.num_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
   }

@@ -86,9 +86,6 @@ class Server {
   // Whether stream connections receive through their worker's io_uring (net/recv_ring.h;
   // --io-engine=io_uring, decided in Open()), or through epoll.
   bool receive_through_ring() const { return receive_through_ring_; }
-  // Whether there are more workers than CPUs this process may run on (its affinity mask), so
-  // that workers time-share cores (Worker::MaybeYield).
-  bool workers_share_cpus() const { return workers_share_cpus_; }
   int reserved_fds() const { return reserved_fds_; }
   // Wakes the crawler for an immediate pass (lru_crawler crawl).
   void KickCrawler();
@@ -124,7 +121,6 @@ class Server {
   Watchers watchers_;
   int reserved_fds_ = 0;
   bool receive_through_ring_ = false;
-  bool workers_share_cpus_ = false;
   std::vector<event*> signal_events_;
   event* tick_event_ = nullptr;
 

@@ -2,26 +2,15 @@
 #include "server/worker.h"
 
 #include <event2/event.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "ringcached/base/log.h"
 #include "server/connection.h"
 #include "server/server.h"
 
 namespace rc::server {
-namespace {
-
-std::int64_t MonotonicMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Worker::Worker(Server* server, int id) : server_(server), id_(id) {}
 
@@ -41,7 +30,6 @@ void Worker::Start() {
   timeval one_second{1, 0};
   event_add(tick_, &one_second);
   loop_.SetAfterRound([this] {
-    if (!read_round_.empty() && server_->workers_share_cpus()) MaybeYield();
     RunReadRound();
     if (recv_ring_ == nullptr) return;
     // While the last collection was busy, or receives wait that signalled nothing, collect
@@ -63,14 +51,6 @@ void Worker::Start() {
     if (recv_ring_->WorkWaiting() || !read_round_.empty()) recv_ring_->Reschedule();
   });
   loop_.Start();
-}
-
-void Worker::MaybeYield() {
-  // Running time is counted from when the worker last got the core back: after a yield, or
-  // after a gap between rounds (it waited for events, or was preempted).
-  const std::int64_t now = MonotonicMicros();
-  if (now - last_round_end_us_ > kRoundGapUs) running_since_us_ = now;
-  if (now - running_since_us_ >= kYieldAfterUs) yield_after_round_ = true;
 }
 
 void Worker::Stop() { loop_.Stop(); }
@@ -186,14 +166,6 @@ void Worker::RunReadRound() {
   // Keep the vector's capacity for the next round.
   round.clear();
   if (read_round_.empty()) read_round_.swap(round);
-  if (yield_after_round_) {
-    // After this round's requests, before the worker waits again: whatever it read is
-    // answered first, then the siblings get the core.
-    yield_after_round_ = false;
-    sched_yield();
-    running_since_us_ = MonotonicMicros();
-  }
-  if (server_->workers_share_cpus()) last_round_end_us_ = MonotonicMicros();
 }
 
 void Worker::OnTick(int, short, void* arg) noexcept {

@@ -89,13 +89,6 @@ class Worker {
   static void OnTick(int fd, short what, void* arg) noexcept;
   void CloseIdle();
   void RunReadRound();
-  // When workers outnumber the CPUs (Server::workers_share_cpus), a worker that has been
-  // running requests for kYieldAfterUs gives its core to a sibling worker after this round
-  // (sched_yield). Without it, one worker kept the core for a scheduler slice while its
-  // siblings' connections waited for theirs: -t 4 on one core, 50 connections, p99 12 ms
-  // against memcached's 6.7 ms; with it 1.7 ms, the p50 and throughput unchanged
-  // (doc/performance.md, "Workers that share a core").
-  void MaybeYield();
   void CollectReceives();
   // Creates the ring before the first stream connection, under --io-engine=io_uring.
   void MaybeStartRing();
@@ -122,11 +115,6 @@ class Worker {
   std::vector<std::uint32_t> free_receivers_;
   bool stopping_ = false;
   std::atomic<int> busy_{0};
-  static constexpr std::int64_t kYieldAfterUs = 150;
-  static constexpr std::int64_t kRoundGapUs = 100;
-  std::int64_t running_since_us_ = 0;   // when the worker last got the core back
-  std::int64_t last_round_end_us_ = 0;
-  bool yield_after_round_ = false;
 };
 
 }  // namespace rc::server
