@@ -12,9 +12,10 @@
 // borrower's own business and are never given back here. The spares are capped at kMaxSpare:
 // one burst of many busy connections does not keep its buffers for ever.
 //
-// Thread-safety: none; owned by one worker and used only on its thread.
+// Thread-safety: Take/Give on the owning worker's thread only; count() and spare() from any.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -28,22 +29,36 @@ class BufferPool {
 
   // A kSize buffer: a spare if there is one, a new one otherwise.
   std::unique_ptr<char[]> Take() {
-    if (spare_.empty()) return std::unique_ptr<char[]>(new char[kSize]);
+    if (spare_.empty()) {
+      count_.fetch_add(1, std::memory_order_relaxed);
+      return std::unique_ptr<char[]>(new char[kSize]);
+    }
     std::unique_ptr<char[]> buffer = std::move(spare_.back());
     spare_.pop_back();
+    spare_count_.store(spare_.size(), std::memory_order_relaxed);
     return buffer;
   }
 
   // Takes back a buffer that Take() lent (kSize bytes; its contents are dead).
   void Give(std::unique_ptr<char[]> buffer) {
-    if (buffer == nullptr || spare_.size() >= kMaxSpare) return;  // freed here
+    if (buffer == nullptr) return;
+    if (spare_.size() >= kMaxSpare) {
+      count_.fetch_sub(1, std::memory_order_relaxed);
+      return;  // freed here
+    }
     spare_.push_back(std::move(buffer));
+    spare_count_.store(spare_.size(), std::memory_order_relaxed);
   }
 
-  std::size_t spare() const { return spare_.size(); }
+  // For `stats` (read_buf_count, read_buf_bytes_free), from any thread: the buffers that exist,
+  // lent or spare, and the spares.
+  std::size_t count() const { return count_.load(std::memory_order_relaxed); }
+  std::size_t spare() const { return spare_count_.load(std::memory_order_relaxed); }
 
  private:
   std::vector<std::unique_ptr<char[]>> spare_;
+  std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> spare_count_{0};
 };
 
 }  // namespace rc::server

@@ -58,8 +58,7 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
 Connection::~Connection() {
   if (fd_ >= 0) Close();
   if (event_ != nullptr) event_free(event_);
-  in_start_ = in_end_ = 0;
-  ReleaseInput();
+  if (in_cap_ == kInitialInput) worker_->buffers().Give(std::move(in_));
 }
 
 void Connection::Start() {
@@ -302,6 +301,7 @@ bool Connection::ReserveInput() {
       if (in_cap_ >= kMaxInput) return false;
       std::unique_ptr<char[]> bigger(new char[in_cap_ * 2]);
       memcpy(bigger.get(), in_.get(), in_end_);
+      if (in_cap_ == kInitialInput) worker_->buffers().Give(std::move(in_));
       in_ = std::move(bigger);
       in_cap_ *= 2;
     }

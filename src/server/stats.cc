@@ -95,14 +95,20 @@ void AppendGeneral(Server& server, StatSink& w) {
   w.Add("total_connections", server.total_connections.load());
   w.Add("rejected_connections", server.rejected_connections.load());
   w.Add("connection_structures", server.connection_structures.load());
-  // memcached's response objects and pooled read buffers do not exist here: replies are queued
-  // per connection (out_queue.h). The fields stay, with what is true of this design.
+  // memcached's response objects do not exist here: replies are queued per connection
+  // (out_queue.h). Its read buffers do: the workers' BufferPools, which lend input buffers and
+  // reply blocks alike.
   w.Add("response_obj_oom", zero);
   w.Add("response_obj_count", zero);
   w.Add("response_obj_bytes", zero);
-  w.Add("read_buf_count", static_cast<std::uint64_t>(server.curr_connections.load()));
-  w.Add("read_buf_bytes", static_cast<std::uint64_t>(server.curr_connections.load()) * 16384);
-  w.Add("read_buf_bytes_free", zero);
+  std::uint64_t buffers = 0, spare = 0;
+  for (const auto& worker : server.workers()) {
+    buffers += worker->buffers().count();
+    spare += worker->buffers().spare();
+  }
+  w.Add("read_buf_count", buffers);
+  w.Add("read_buf_bytes", buffers * BufferPool::kSize);
+  w.Add("read_buf_bytes_free", spare * BufferPool::kSize);
   w.Add("read_buf_oom", zero);
   w.Add("reserved_fds", server.reserved_fds());
   w.Add("cmd_get", t.cmd_get);
