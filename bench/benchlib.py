@@ -232,6 +232,27 @@ def children_cpu_seconds():
     return t.children_user + t.children_system
 
 
+
+def timed_client(server, cmd, cpu=None, timeout=600):
+    """Runs a client `cmd` (pinned to `cpu`) against a running `server`. Returns (its stdout, a
+    dict of the run's accounting: wall_s, server_cpu_s, client_cpu_s, and other_cores, what the
+    rest of the machine was busy with meanwhile, in cores). Raises if the client fails or the
+    server died."""
+    busy0, _ = machine_times()
+    srv0, cli0, t0 = server.cpu_seconds(), children_cpu_seconds(), time.monotonic()
+    out, err, rc = run_client(cmd, cpu=cpu, timeout=timeout)
+    wall = time.monotonic() - t0
+    cli = children_cpu_seconds() - cli0
+    srv = server.cpu_seconds() - srv0
+    busy1, _ = machine_times()
+    if rc != 0:
+        raise RuntimeError(f"client failed against {server.name} (status {rc}):\n"
+                           f"{' '.join(cmd)}\n{err}{out}")
+    if server.proc.poll() is not None:
+        raise RuntimeError(f"{server.name} died during the run:\n{server.output()}")
+    other = max(0.0, (busy1 - busy0) / CLK_TCK - srv - cli) / wall
+    return out, {"wall_s": wall, "server_cpu_s": srv, "client_cpu_s": cli, "other_cores": other}
+
 def loadgen_json(out):
     for line in out.splitlines():
         if line.startswith("{"):

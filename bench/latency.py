@@ -48,9 +48,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_handlers,  # noqa: E402
-                      loadgen_json, machine_times, run_client, stop_all, version_of,
-                      wait_for_quiet)
+from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
+                      stop_all, timed_client, version_of, wait_for_quiet)
 
 SERVERS = ("ringcached", "memcached")
 SATURATION_CELL = "closed-50"
@@ -131,25 +130,9 @@ class Bench:
                       extra=self.extra[name])
 
     def timed_client(self, server, cmd):
-        """Runs `cmd` pinned to the client CPU against a running server. Returns (stdout, a dict
-        of the run's CPU accounting)."""
+        """Runs `cmd` pinned to the client CPU against a running server (benchlib)."""
         o = self.opts
-        busy0, _ = machine_times()
-        srv0, cli0, t0 = server.cpu_seconds(), children_cpu_seconds(), time.monotonic()
-        out, err, rc = run_client(cmd, cpu=o.client_cpu,
-                                  timeout=o.warmup + o.duration + 60)
-        wall = time.monotonic() - t0
-        cli = children_cpu_seconds() - cli0
-        srv = server.cpu_seconds() - srv0
-        busy1, _ = machine_times()
-        if rc != 0:
-            raise RuntimeError(f"client failed against {server.name} (status {rc}):\n"
-                               f"{' '.join(cmd)}\n{err}{out}")
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.name} died during the run:\n{server.output()}")
-        other = max(0.0, (busy1 - busy0) / CLK_TCK - srv - cli) / wall  # in cores
-        return out, {"wall_s": wall, "server_cpu_s": srv, "client_cpu_s": cli,
-                     "other_cores": other}
+        return timed_client(server, cmd, cpu=o.client_cpu, timeout=o.warmup + o.duration + 60)
 
     def run_loadgen(self, cell, server_name, threads, round_index):
         o = self.opts

@@ -40,9 +40,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_handlers,  # noqa: E402
-                      loadgen_json, machine_times, run_client, stop_all, version_of,
-                      wait_for_quiet)
+from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
+                      stop_all, timed_client, version_of, wait_for_quiet)
 
 # -- workloads -------------------------------------------------------------------------------------
 
@@ -134,25 +133,9 @@ class Bench:
             else:
                 cmd = self.memcaslap_cmd(workload, server.port)
 
-            busy0, total0 = machine_times()
-            srv0 = server.cpu_seconds()
-            cli0 = children_cpu_seconds()
-            t0 = time.monotonic()
-            out, err, rc = run_client(cmd, cpu=o.client_cpu)
-            wall = time.monotonic() - t0
-            cli = children_cpu_seconds() - cli0
-            srv = server.cpu_seconds() - srv0
-            busy1, total1 = machine_times()
-            if rc != 0:
-                raise RuntimeError(f"client failed against {server_name} (status {rc}):\n"
-                                   f"{' '.join(cmd)}\n{err}{out}")
-            if server.proc.poll() is not None:
-                raise RuntimeError(f"{server_name} died during the run:\n{server.output()}")
-
-        busy_s = (busy1 - busy0) / CLK_TCK
-        other = max(0.0, busy_s - srv - cli) / wall  # in cores
-        result = {"server": server_name, "wall_s": wall, "server_cpu_s": srv, "client_cpu_s": cli,
-                  "other_cores": other}
+            out, run = timed_client(server, cmd, cpu=o.client_cpu)
+        srv = run["server_cpu_s"]
+        result = {"server": server_name, **run}
         if workload.client == "loadgen":
             j = loadgen_json(out)
             result.update(ops_per_s=j["ops_per_s"], ops=j["ops"], p50_us=j["lat_us"]["p50"],
