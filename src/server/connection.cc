@@ -140,7 +140,6 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
       self->worker_->Release(self);
       return;
     }
-    self->HashFirstKey();
     self->read_queued_ = true;
     self->worker_->QueueRead(self);
     return;
@@ -149,8 +148,7 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
   if (self->fd_ < 0) self->worker_->Release(self);
 }
 
-void Connection::HashFirstKey() {
-  first_key_known_ = false;
+void Connection::LocateFirstKey() {
   first_item_hint_ = nullptr;
   if (state_ != State::kParse || in_start_ == in_end_) return;
   std::string_view in(in_.get() + in_start_, in_end_ - in_start_);
@@ -158,13 +156,7 @@ void Connection::HashFirstKey() {
                 (framing_ == Framing::kUndecided &&
                  static_cast<unsigned char>(in[0]) == proto::binary::kRequestMagic);
   std::string_view key = proto::FirstKeyHint(in, binary);
-  if (key.empty()) return;
-  first_key_hash_ = base::HashKey(key);
-  first_key_known_ = true;
-}
-
-void Connection::LocateFirstKey() {
-  if (first_key_known_) first_item_hint_ = server_->store().FindHint(first_key_hash_);
+  if (!key.empty()) first_item_hint_ = server_->store().FindHint(base::HashKey(key));
 }
 
 void Connection::TouchFirstKey() const { store::Store::Touch(first_item_hint_); }
@@ -197,7 +189,6 @@ void Connection::OnReceived(const net::RecvRing::Completion& c) {
     return;
   }
   if (read_queued_) return;
-  HashFirstKey();
   read_queued_ = true;
   worker_->QueueRead(this);
 }

@@ -75,7 +75,8 @@ class Connection {
   // Between a read callback that read the socket and RunRead() (Worker::QueueRead).
   bool read_queued() const { return read_queued_; }
   // The two cache-warming passes of a read round (Worker::RunReadRound) for the first request
-  // read: the store's hint for its key's item (under the shard lock), then a load from it.
+  // read: the store's hint for its key's item (under the shard lock; the key is found by
+  // proto::FirstKeyHint, when it can be told cheaply), then a load from it.
   void LocateFirstKey();
   void TouchFirstKey() const;
   // Runs what the queued read brought.
@@ -105,8 +106,6 @@ class Connection {
   // Adds bytes received through the worker's ring to the input (or to the value being read).
   // False when the input is at its limit.
   bool AppendInput(const char* src, std::size_t n);
-  // Hashes the key of the first buffered request, if it can be told cheaply (proto::FirstKeyHint).
-  void HashFirstKey();
   // UDP: reads and answers the datagrams waiting on the socket.
   void ReadDatagrams();
   void AnswerDatagram(std::uint16_t request_id, const sockaddr_storage& peer, socklen_t peer_len);
@@ -207,8 +206,7 @@ class Connection {
   // is live and whether its cancellation was asked for, and whether the input has ended (the
   // peer closed or the socket failed): the connection closes once what it received is answered.
   std::uint64_t recv_tag_ = 0;
-  // The first request of the last read, for warming the cache (HashFirstKey).
-  std::uint64_t first_key_hash_ = 0;
+  // The item of the first request of the last read, for warming the cache (LocateFirstKey).
   const void* first_item_hint_ = nullptr;
 
   // Input: bytes in in_[in_start_, in_end_); no buffer (null) while there are none.
@@ -254,7 +252,6 @@ class Connection {
   bool close_after_write_ = false;
   bool yielded_ = false;
   bool read_queued_ = false;
-  bool first_key_known_ = false;
   bool udp_ = false;
   bool more_input_ = false;             // bytes follow the request being executed
 };

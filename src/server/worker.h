@@ -86,6 +86,8 @@ class Worker {
   bool stopping() const { return stopping_; }
 
  private:
+  // The once-a-second timer of CloseIdle (Start).
+  void StartTick();
   static void OnTick(int fd, short what, void* arg) noexcept;
   void CloseIdle();
   void RunReadRound();
