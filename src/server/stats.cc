@@ -145,6 +145,8 @@ void AppendGeneral(Server& server, StatSink& w) {
   w.Add("conn_yields", t.conn_yields);
   w.Add("hash_power_level", static_cast<std::uint64_t>(st.hash_power_level));
   w.Add("hash_bytes", st.hash_bytes);
+  w.Add("segment_bytes", st.segment_bytes);
+  w.Add("segment_dead_bytes", st.segment_bytes - std::min(st.segment_live_bytes, st.segment_bytes));
   w.Add("hash_is_expanding", zero);
   // The store has no slab pages to reassign (doc/deviations.md): these stay 0.
   for (const char* name : {"slab_reassign_rescues", "slab_reassign_chunk_rescues",

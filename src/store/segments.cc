@@ -26,6 +26,7 @@
 // the pool only when the last reference is dropped (ReleaseSegment).
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 
 #include "ringcached/base/check.h"
@@ -45,10 +46,17 @@ namespace {
 
 // The small queue's share of the queued bytes (S3-FIFO's 10%).
 constexpr std::size_t kSmallShareDivisor = 10;
-// How many segments at the old end of each queue eviction looks at for one with nothing linked.
-constexpr std::size_t kDeadScan = 8;
-// A segment at most this fraction live is compacted rather than the cache grown (ReclaimDead).
-constexpr std::size_t kSparseDivisor = 8;
+// Before the cache grows (NewSharedSegment), a segment among the kGrowScan oldest of each queue
+// that is at most kGrowLiveEighths/8 live is compacted instead.
+constexpr std::size_t kGrowScan = 8;
+constexpr std::size_t kGrowLiveEighths = 1;
+// Before eviction drops anything live (EvictOne), the sparsest segment among the kEvictScan
+// oldest of each queue is compacted if it is at most kEvictLiveEighths/8 live.
+constexpr std::size_t kEvictScan = 64;
+std::size_t EvictLiveEighths() {
+  static std::size_t v = getenv("RC_EVICT_EIGHTHS") ? atoi(getenv("RC_EVICT_EIGHTHS")) : 6;
+  return v;
+}
 // How many segments one allocation may evict or compact before it gives up (kNoMemory).
 constexpr unsigned kMaxRoomAttempts = 256;
 
@@ -100,7 +108,7 @@ Segment* Store::Impl::NewSharedSegment(bool force) {
   // the few left): a workload that rewrites the same keys then turns over the same memory, as
   // memcached's slab chunks do, instead of faulting in new pages all the way to the limit. Not
   // under `force`, which is called with a shard lock held.
-  if (!force && ReclaimDead(true)) {
+  if (!force && ReclaimSparse(kGrowScan, kGrowLiveEighths)) {
     if (Segment* s = pool->TakeFree()) return s;
   }
   std::size_t bytes = pool->segment_bytes();
@@ -217,8 +225,9 @@ bool Store::Impl::MakeRoom(const Moment& m, std::size_t need) {
 }
 
 bool Store::Impl::EvictOne(const Moment& m) {
-  // A segment whose items are all gone (deleted, overwritten) costs nothing to take.
-  if (ReclaimDead(false)) return true;
+  // Dead bytes (deleted, overwritten) first: a segment with nothing linked costs nothing to
+  // take, and one mostly dead gives its room for the price of copying its live items forward.
+  if (ReclaimSparse(kEvictScan, EvictLiveEighths())) return true;
   Segment* victim;
   bool from_small;
   {
@@ -307,7 +316,7 @@ bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
   return true;
 }
 
-bool Store::Impl::ReclaimDead(bool sparse_too) {
+bool Store::Impl::ReclaimSparse(std::size_t scan, std::size_t max_live_eighths) {
   Segment* victim = nullptr;
   SegmentQueue* from = nullptr;
   std::size_t least = ~std::size_t{0};
@@ -315,19 +324,17 @@ bool Store::Impl::ReclaimDead(bool sparse_too) {
     std::lock_guard<std::mutex> lock(seg_mu);
     for (SegmentQueue* q : {&main_q, &small_q}) {
       Segment* s = q->oldest;
-      for (std::size_t i = 0; i < kDeadScan && s != nullptr && least != 0; ++i, s = s->newer) {
+      for (std::size_t i = 0; i < scan && s != nullptr && least != 0; ++i, s = s->newer) {
         std::size_t live = s->live_bytes.load(std::memory_order_relaxed);
-        if (live < least) {
+        // A dedicated segment holds one item: it is dead or it is not.
+        if (live < least && (live == 0 || !s->dedicated)) {
           least = live;
           victim = s;
           from = q;
         }
       }
     }
-    if (victim == nullptr || (least != 0 && !(sparse_too && !victim->dedicated &&
-                                              least * kSparseDivisor <= victim->capacity()))) {
-      return false;
-    }
+    if (victim == nullptr || least * 8 > victim->capacity() * max_live_eighths) return false;
     RemoveLocked(from, victim);
     victim->list = SegmentList::kEvicting;
   }

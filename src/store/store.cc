@@ -792,6 +792,15 @@ Stats Store::GetStats() const {
   st.malloc_fails = im.malloc_fails.load(std::memory_order_relaxed);
   st.hash_power_level = static_cast<unsigned>(std::bit_width(slots) - 1);
   st.hash_bytes = table_bytes;
+  {
+    std::lock_guard<std::mutex> lock(im.seg_mu);
+    for (const SegmentQueue* q : {&im.small_q, &im.main_q}) {
+      st.segment_bytes += q->bytes;
+      for (const internal::Segment* s = q->oldest; s != nullptr; s = s->newer) {
+        st.segment_live_bytes += s->live_bytes.load(std::memory_order_relaxed);
+      }
+    }
+  }
   return st;
 }
 

@@ -102,9 +102,10 @@ struct Store::Impl {
   void Empty(internal::Segment* seg, bool from_small, bool keep_all, const internal::Moment& m);
   // Marks `seg` closed to new links and waits out every Put that saw it open (see segments.cc).
   void Close(internal::Segment* seg);
-  // Empties a segment near the old end of a queue that holds no linked item, if there is one;
-  // with `sparse_too`, else compacts one at most an eighth live. False when there is neither.
-  bool ReclaimDead(bool sparse_too);
+  // Takes the segment with the fewest live bytes among the `scan` oldest of each queue, if at
+  // most `max_live_eighths`/8 of it is live (0: only one with nothing linked), and compacts it:
+  // its live items are copied to the main head. False when there is none.
+  bool ReclaimSparse(std::size_t scan, std::size_t max_live_eighths);
   // Adds a sealed segment to a list / takes the oldest one off. Under seg_mu.
   void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list);
   void RemoveLocked(SegmentQueue* q, internal::Segment* seg);
@@ -139,7 +140,7 @@ struct Store::Impl {
   std::size_t shared_max = 0;
   std::array<Head, kSmallHeads> small_heads;  // new items, one head per writer thread (mod 8)
   Head main_head;                             // copies moved forward by eviction
-  std::mutex seg_mu;                          // the two queues below
+  mutable std::mutex seg_mu;                  // the two queues below
   SegmentQueue small_q;
   SegmentQueue main_q;
 };

@@ -214,6 +214,9 @@ struct Stats {
   std::uint64_t malloc_fails = 0;
   unsigned hash_power_level = 0;       // log2 of the total bucket count
   std::uint64_t hash_bytes = 0;        // hash and ghost tables (charged to the limit)
+  std::uint64_t segment_bytes = 0;     // sealed shared and dedicated segments (not the heads
+                                       // being written, nor free ones)
+  std::uint64_t segment_live_bytes = 0;  // what linked items occupy of those
 };
 
 // Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes,
