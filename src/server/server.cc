@@ -63,6 +63,7 @@ base::Status Server::Open() {
       .use_cas = settings_.use_cas,
       .item_size_max = settings_.item_size_max,
       .hashpower_init = static_cast<unsigned>(settings_.hashpower_init),
+      .background_reclaim = true,
   };
   store_ = std::make_unique<store::Store>(store_options, &clock_);
   engine_ = std::make_unique<engine::Engine>(store_.get(), &clock_);

@@ -181,6 +181,7 @@ Segment* Pool::TakeFree() {
   if (free_.empty()) return nullptr;
   Segment* s = free_.back();
   free_.pop_back();
+  free_count_.store(free_.size(), std::memory_order_relaxed);
   s->Reset();
   s->populated = s->capacity();  // written before: its pages are present
   return s;
@@ -208,6 +209,7 @@ void Pool::Retire(Segment* segment) {
     segment->list = SegmentList::kFree;
     std::lock_guard<std::mutex> lock(free_mu_);
     free_.push_back(segment);
+    free_count_.store(free_.size(), std::memory_order_relaxed);
     return;
   }
   std::size_t bytes = segment->bytes;
@@ -229,6 +231,7 @@ bool Pool::DropFree() {
     if (free_.empty()) return false;
     s = free_.back();
     free_.pop_back();
+    free_count_.store(free_.size(), std::memory_order_relaxed);
   }
   std::size_t bytes = s->bytes;
   Free(s);

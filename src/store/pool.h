@@ -72,6 +72,10 @@ class Pool {
   void Retire(Segment* segment);
   // Gives one free-list segment back to jemalloc, with its charge. False when the list is empty.
   bool DropFree();
+  // How many segments the free list holds (read without its lock: a hint).
+  std::size_t free_count() const { return free_count_.load(std::memory_order_relaxed); }
+  // Whether one more shared segment's charge would fit under the limit.
+  bool CanGrow() const { return used() + segment_bytes_ <= effective_limit(); }
 
   // Measures the arena's overhead if that has never been done (the first time memory runs
   // short, before any purge has measured it).
@@ -111,6 +115,7 @@ class Pool {
   std::mutex measure_mu_;  // one purge-and-measure at a time
   std::mutex free_mu_;
   std::vector<Segment*> free_;  // shared segments ready for reuse (charged)
+  std::atomic<std::size_t> free_count_{0};  // free_.size(), for free_count()
   unsigned arena_ = 0;
   int mallocx_flags_ = 0;
   std::size_t purge_mib_[3] = {};     // "arena.<arena_>.purge", resolved once

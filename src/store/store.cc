@@ -137,9 +137,11 @@ Store::Impl::Impl(const Options& opts, const base::Clock* clk)
   for (std::size_t i = 0; i < n; ++i) {
     shards.push_back(std::make_unique<Shard>(shard_slots, num_classes, pool.get()));
   }
+  if (options.background_reclaim && options.evictions) StartReclaimer();
 }
 
 Store::Impl::~Impl() {
+  StopReclaimer();
   shards.clear();
   // Every segment goes back to the pool; one still referenced by an ItemRef that outlived the
   // Store is a bug in the caller, and it is leaked with its pool rather than freed under it.
@@ -792,6 +794,7 @@ Stats Store::GetStats() const {
   st.malloc_fails = im.malloc_fails.load(std::memory_order_relaxed);
   st.hash_power_level = static_cast<unsigned>(std::bit_width(slots) - 1);
   st.hash_bytes = table_bytes;
+  st.background_reclaims = im.background_reclaims.load(std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(im.seg_mu);
     for (const SegmentQueue* q : {&im.small_q, &im.main_q}) {

@@ -1,5 +1,5 @@
-// store/store_impl.h -- Store::Impl: what the store's operations (store.cc), its segment space
-// and eviction (segments.cc) and its statistics (store_stats.cc) share.
+// store/store_impl.h -- Store::Impl: what the store's operations and statistics (store.cc), its
+// segment space and eviction (segments.cc) and its background reclaimer (reclaimer.cc) share.
 //
 // Lock order, outermost first: a small writer head's lock; a shard lock; the main head's lock;
 // the segment-list lock. Nothing takes a lock of an earlier kind while holding a later one, and
@@ -12,10 +12,12 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "ringcached/base/clock.h"
@@ -89,8 +91,9 @@ struct Store::Impl {
   // Frees one segment's worth of memory, or as near as it can: S3-FIFO over segments with
   // evictions on, compaction of the emptiest segment with -M. False when nothing could go.
   // `need`: the stride the caller wants room for (-M compacts only when that can come of it).
-  bool MakeRoom(const internal::Moment& m, std::size_t need);
-  bool EvictOne(const internal::Moment& m);
+  // `background`: called by the reclaimer, which may copy more to keep more (segments.cc).
+  bool MakeRoom(const internal::Moment& m, std::size_t need, bool background = false);
+  bool EvictOne(const internal::Moment& m, bool background);
   bool CompactOne(const internal::Moment& m, std::size_t need);
   // -M: `stride` bytes from the spare room at the main head, where compaction leaves what it
   // freed; nullptr when there is not enough.
@@ -102,16 +105,28 @@ struct Store::Impl {
   void Empty(internal::Segment* seg, bool from_small, bool keep_all, const internal::Moment& m);
   // Marks `seg` closed to new links and waits out every Put that saw it open (see segments.cc).
   void Close(internal::Segment* seg);
-  // Takes the segment with the fewest live bytes among the `scan` oldest of each queue, if at
-  // most `max_live_eighths`/8 of it is live (0: only one with nothing linked), and compacts it:
-  // its live items are copied to the main head. False when there is none.
-  bool ReclaimSparse(std::size_t scan, std::size_t max_live_eighths);
+  // Takes the segment with the fewest live bytes among the few oldest of each queue, if it is
+  // at most an eighth live, and compacts it: its live items (if any) are copied to the main
+  // head. False when there is none.
+  bool ReclaimSparse();
+  // When eviction comes to main: the main segment with the fewest live bytes of those it looks
+  // at, if it is sparse enough to compact instead (segments.cc); nullptr when none is.
+  internal::Segment* SparsestMainLocked(std::size_t max_live_eighths);
   // Adds a sealed segment to a list / takes the oldest one off. Under seg_mu.
   void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list);
   void RemoveLocked(SegmentQueue* q, internal::Segment* seg);
   // A fresh shared segment: from the free list, or newly allocated if the charge fits (or
   // `force`). nullptr when neither.
   internal::Segment* NewSharedSegment(bool force);
+
+  // The background reclaimer (reclaimer.cc), with Options::background_reclaim.
+  void StartReclaimer();
+  void StopReclaimer();
+  // Called by a writer that took a segment: wakes the reclaimer if the spare segments run low.
+  void NoteSegmentTaken();
+  // Whether the cache is full and holds fewer spare segments than it keeps ready.
+  bool ReserveLow() const;
+  void ReclaimerMain();
 
   Options options;
   const base::Clock* clock;
@@ -143,6 +158,16 @@ struct Store::Impl {
   mutable std::mutex seg_mu;                  // the two queues below
   SegmentQueue small_q;
   SegmentQueue main_q;
+  internal::Segment* main_cursor = nullptr;   // where CompactSparsest's scan of main goes on
+
+  // The reclaimer's thread and the spare segments it keeps ready (reclaim_reserve).
+  std::thread reclaimer;
+  std::mutex reclaim_mu;
+  std::condition_variable reclaim_cv;
+  bool reclaim_stop = false;                  // under reclaim_mu
+  std::atomic<bool> reclaim_wanted{false};
+  std::size_t reclaim_reserve = 0;
+  std::atomic<std::uint64_t> background_reclaims{0};  // segments it freed
 };
 
 }  // namespace rc::store

@@ -99,6 +99,9 @@ struct Options {
   std::size_t item_size_max = 1u << 20;   // -I: the largest whole item (header + key + value)
   unsigned hashpower_init = 0;            // -o hashpower: log2 of initial buckets; 0 = default
   unsigned shard_bits = 6;                // 2^shard_bits shards
+  // A thread that keeps a few free segments ready in a full cache, so that writers seldom
+  // evict inline (store/reclaimer.cc). With evictions only.
+  bool background_reclaim = false;
 };
 
 struct GetOptions {
@@ -217,6 +220,7 @@ struct Stats {
   std::uint64_t segment_bytes = 0;     // sealed shared and dedicated segments (not the heads
                                        // being written, nor free ones)
   std::uint64_t segment_live_bytes = 0;  // what linked items occupy of those
+  std::uint64_t background_reclaims = 0;  // segments the background reclaimer freed
 };
 
 // Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes,

@@ -1009,6 +1009,56 @@ TEST_F(StoreTest, ReadsAloneKeepHotKeysThroughAnEndlessStream) {
   EXPECT_EQ(present, hot);
 }
 
+TEST_F(StoreTest, OverwriteChurnKeepsMostOfTheMemoryLive) {
+  // Keys rewritten again and again with values of mixed sizes leave dead bytes in every
+  // segment. Eviction must reclaim them (compacting mostly dead segments) before it drops live
+  // items. Evicting whole segments in queue order alone kept 78% of the segments' bytes live
+  // here (issue 14); compacting main segments at most 3/4 live keeps 87%.
+  Options o;
+  o.memory_limit = 8 << 20;
+  Make(o);
+  std::mt19937 rng(7);
+  const int keys = 8000;  // 2,000 bytes each on average: twice what the cache holds
+  std::string big(4000, 'v');
+  for (int i = 0; i < 100000; ++i) {
+    std::string key = "k" + std::to_string(rng() % keys);
+    if (rng() % 2 == 0) {
+      ASSERT_EQ(Set(key, std::string_view(big.data(), 10 + rng() % 3990)), Outcome::kStored);
+    } else {
+      store_->Get(key);
+    }
+  }
+  Stats st = store_->GetStats();
+  EXPECT_GT(st.evictions, 10000u);
+  EXPECT_GE(st.segment_live_bytes * 100, st.segment_bytes * 84)
+      << st.segment_live_bytes << " live of " << st.segment_bytes;
+  EXPECT_GE(st.bytes * 100, o.memory_limit * 72) << st.bytes << " bytes";
+}
+
+TEST_F(StoreTest, BackgroundReclaimerKeepsSpareSegmentsAndStopsWithTheStore) {
+  Options o;
+  o.memory_limit = 8 << 20;
+  o.background_reclaim = true;
+  Make(o);
+  std::mt19937 rng(3);
+  std::string big(4000, 'v');
+  for (int i = 0; i < 50000; ++i) {
+    std::string key = "k" + std::to_string(rng() % 8000);
+    ASSERT_EQ(Set(key, std::string_view(big.data(), 10 + rng() % 3990)), Outcome::kStored);
+  }
+  // It ran (it freed segments ahead of the writers) and whatever it did left every item whole.
+  // Bounded: on a loaded machine the idle-priority thread may get its turn late.
+  for (int i = 0; i < 200 && store_->GetStats().background_reclaims == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(store_->GetStats().background_reclaims, 0u);
+  for (int i = 0; i < 8000; ++i) {
+    Lookup l = store_->Get("k" + std::to_string(i), GetOptions{.bump = false});
+    if (l.item) ASSERT_EQ(l.item.value().find_first_not_of('v'), std::string_view::npos);
+  }
+  Make(Options{});  // joins the thread
+}
+
 // ---------------------------------------------------------------------------------------------
 // Threads
 
@@ -1016,6 +1066,7 @@ TEST_F(StoreTest, ThreadsHammeringOverlappingKeysStayConsistent) {
   Options o;
   o.memory_limit = 2 << 20;  // small enough that evictions run concurrently too
   o.shard_bits = 2;
+  o.background_reclaim = true;  // and the reclaimer with them
   Make(o);
   constexpr int kThreads = 4;
   constexpr int kOps = 40000;
