@@ -145,8 +145,6 @@ void AppendGeneral(Server& server, StatSink& w) {
   w.Add("conn_yields", t.conn_yields);
   w.Add("hash_power_level", static_cast<std::uint64_t>(st.hash_power_level));
   w.Add("hash_bytes", st.hash_bytes);
-  w.Add("segment_bytes", st.segment_bytes);
-  w.Add("segment_dead_bytes", st.segment_bytes - std::min(st.segment_live_bytes, st.segment_bytes));
   w.Add("hash_is_expanding", zero);
   // The store has no slab pages to reassign (doc/deviations.md): these stay 0.
   for (const char* name : {"slab_reassign_rescues", "slab_reassign_chunk_rescues",
@@ -346,6 +344,21 @@ void TextStatSink::Add(std::string_view name, std::string_view value) {
   out_->Commit(n);
 }
 
+// `stats segments` (ringcached's own): the segment space behind `bytes` -- how much of it the
+// linked items occupy, how much overwrites and deletes have left dead, and what the background
+// reclaimer has done (doc/store.md).
+void AppendSegments(Server& server, StatSink& w) {
+  store::Stats st = server.store().GetStats();
+  w.Add("segment_size", st.segment_size);
+  w.Add("small_segments", st.small_segments);
+  w.Add("main_segments", st.main_segments);
+  w.Add("free_segments", st.free_segments);
+  w.Add("segment_bytes", st.segment_bytes);
+  w.Add("segment_live_bytes", st.segment_live_bytes);
+  w.Add("segment_dead_bytes", st.segment_bytes - std::min(st.segment_live_bytes, st.segment_bytes));
+  w.Add("background_reclaims", st.background_reclaims);
+}
+
 StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
   StatSink& w = *sink;
   if (sub.empty()) {
@@ -374,6 +387,8 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     return StatsResult::kSingleLine;
   } else if (sub == "conns") {
     AppendConns(server, w);
+  } else if (sub == "segments") {
+    AppendSegments(server, w);
   } else if (sub == "origin" && server.origin() != nullptr) {
     // Read-through (server/origin_loader.h); without --origin: ERROR, as memcached answers.
     AppendOriginStats(server, &w);

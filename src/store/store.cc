@@ -795,8 +795,12 @@ Stats Store::GetStats() const {
   st.hash_power_level = static_cast<unsigned>(std::bit_width(slots) - 1);
   st.hash_bytes = table_bytes;
   st.background_reclaims = im.background_reclaims.load(std::memory_order_relaxed);
+  st.segment_size = im.pool->segment_bytes();
+  st.free_segments = im.pool->free_count();
   {
     std::lock_guard<std::mutex> lock(im.seg_mu);
+    st.small_segments = im.small_q.count;
+    st.main_segments = im.main_q.count;
     for (const SegmentQueue* q : {&im.small_q, &im.main_q}) {
       st.segment_bytes += q->bytes;
       for (const internal::Segment* s = q->oldest; s != nullptr; s = s->newer) {

@@ -217,9 +217,13 @@ struct Stats {
   std::uint64_t malloc_fails = 0;
   unsigned hash_power_level = 0;       // log2 of the total bucket count
   std::uint64_t hash_bytes = 0;        // hash and ghost tables (charged to the limit)
-  std::uint64_t segment_bytes = 0;     // sealed shared and dedicated segments (not the heads
-                                       // being written, nor free ones)
-  std::uint64_t segment_live_bytes = 0;  // what linked items occupy of those
+  // The segment space (`stats segments`).
+  std::uint64_t segment_size = 0;         // of a shared segment
+  std::uint64_t small_segments = 0;       // sealed, in S3-FIFO's small queue
+  std::uint64_t main_segments = 0;        // sealed, in the main queue
+  std::uint64_t free_segments = 0;        // ready for reuse
+  std::uint64_t segment_bytes = 0;        // the sealed segments' (not the heads being written)
+  std::uint64_t segment_live_bytes = 0;   // what linked items occupy of those
   std::uint64_t background_reclaims = 0;  // segments the background reclaimer freed
 };
 
