@@ -242,7 +242,10 @@ bool Store::Impl::MakeRoom(const Moment& m, std::size_t need, bool background) {
 bool Store::Impl::EvictOne(const Moment& m, bool background) {
   // A segment with nothing linked left (deleted, overwritten data) costs nothing to take, and one
   // nearly so little more.
-  if (ReclaimSparse()) return true;
+  if (ReclaimSparse()) {
+    NoteDeadSpace(true);
+    return true;
+  }
   Segment* victim;
   bool from_small;
   bool compact = false;
@@ -259,6 +262,7 @@ bool Store::Impl::EvictOne(const Moment& m, bool background) {
                                                         : kInlineLiveEighths);
     compact = victim != nullptr;
     if (!compact) victim = from_small ? small_q.oldest : main_q.oldest;
+    if (!from_small) NoteDeadSpace(compact);
     RemoveLocked(from_small ? &small_q : &main_q, victim);
     victim->list = SegmentList::kEvicting;
   }

@@ -124,8 +124,15 @@ struct Store::Impl {
   void StopReclaimer();
   // Called by a writer that took a segment: wakes the reclaimer if the spare segments run low.
   void NoteSegmentTaken();
-  // Whether the cache is full and holds fewer spare segments than it keeps ready.
+  // Whether the cache is full, eviction has been reclaiming dead space, and the cache holds
+  // fewer spare segments than it then keeps ready.
   bool ReserveLow() const;
+  // Eviction's record of whether it finds dead space to reclaim (`found`) or has to drop live
+  // items: a moving average, dead_space_score / 256 of recent turns.
+  void NoteDeadSpace(bool found) {
+    int old = dead_space_score.load(std::memory_order_relaxed);
+    dead_space_score.store(old - old / 8 + (found ? 32 : 0), std::memory_order_relaxed);
+  }
   void ReclaimerMain();
 
   Options options;
@@ -167,6 +174,7 @@ struct Store::Impl {
   bool reclaim_stop = false;                  // under reclaim_mu
   std::atomic<bool> reclaim_wanted{false};
   std::size_t reclaim_reserve = 0;
+  std::atomic<int> dead_space_score{0};       // NoteDeadSpace (racy updates are fine)
   std::atomic<std::uint64_t> background_reclaims{0};  // segments it freed
 };
 
