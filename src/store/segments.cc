@@ -13,12 +13,14 @@
 // So one-hit wonders leave with their small segment, and anything read twice settles in main,
 // while memory is only ever freed a whole segment at a time, with no fragmentation.
 //
-// Dead bytes come first. Overwrites and deletes leave dead items in every segment, anywhere in a
-// queue; evicting by queue order alone would drop live items while the dead ones further along
-// hold their room (under overwrite churn 40% of the cache was dead). So a segment at most an
-// eighth live near the old end of either queue is compacted (its few live items copied to the
-// main head) before anything else, and when main's turn comes, the sparsest main segment found
-// is compacted instead of the oldest evicted, if it is sparse enough to be worth the copying.
+// Dead bytes come before live ones. Overwrites and deletes leave dead items in every segment,
+// anywhere in a queue; evicting by queue order alone would drop live items while the dead ones
+// further along hold their room (under overwrite churn 40% of the cache was dead). So a wholly
+// dead segment near the old end of either queue is taken first; the small queue then keeps its
+// share as S3-FIFO wants; and when main's turn comes, a segment at most an eighth live near the
+// old end of either queue, else the sparsest main segment found if it is sparse enough to be
+// worth the copying, is compacted (its live items copied to the main head) instead of the
+// oldest main segment's unread items being dropped.
 // Compacted items keep their frequency and move to main's newest end. The background reclaimer
 // (reclaimer.cc) does this work ahead of the writers when it can.
 //
@@ -122,7 +124,7 @@ Segment* Store::Impl::NewSharedSegment(bool force) {
   // the few left): a workload that rewrites the same keys then turns over the same memory, as
   // memcached's slab chunks do, instead of faulting in new pages all the way to the limit. Not
   // under `force`, which is called with a shard lock held.
-  if (!force && ReclaimSparse()) {
+  if (!force && ReclaimSparse(kSparseEighths)) {
     if (Segment* s = pool->TakeFree()) return s;
   }
   std::size_t bytes = pool->segment_bytes();
@@ -240,29 +242,40 @@ bool Store::Impl::MakeRoom(const Moment& m, std::size_t need, bool background) {
 }
 
 bool Store::Impl::EvictOne(const Moment& m, bool background) {
-  // A segment with nothing linked left (deleted, overwritten data) costs nothing to take, and one
-  // nearly so little more.
-  if (ReclaimSparse()) {
+  // A segment with nothing linked left (deleted, overwritten data) costs nothing to take.
+  if (ReclaimSparse(0)) {
     NoteDeadSpace(true);
     return true;
   }
-  Segment* victim;
   bool from_small;
-  bool compact = false;
   {
     std::lock_guard<std::mutex> lock(seg_mu);
     if (small_q.count == 0 && main_q.count == 0) return false;
     from_small = main_q.count == 0 ||
                  (small_q.count > 0 &&
                   small_q.bytes * kSmallShareDivisor > small_q.bytes + main_q.bytes);
-    // Main's turn: a mostly dead segment anywhere in it gives its room for the price of copying
-    // its live items forward, before the oldest one's unread items are dropped.
-    victim = from_small ? nullptr
-                        : SparsestMainLocked(background ? kBackgroundLiveEighths
-                                                        : kInlineLiveEighths);
-    compact = victim != nullptr;
+  }
+  // Main's turn (S3-FIFO's small queue keeps its share first, or it would grow without bound
+  // while dead space elsewhere kept being found): a nearly dead segment at the old end of
+  // either queue, else the sparsest main segment if it is sparse enough, is compacted before
+  // the oldest main segment's unread items are dropped.
+  if (!from_small && ReclaimSparse(kSparseEighths)) {
+    NoteDeadSpace(true);
+    return true;
+  }
+  Segment* victim;
+  bool compact = false;
+  {
+    std::lock_guard<std::mutex> lock(seg_mu);
+    if (small_q.count == 0 && main_q.count == 0) return false;
+    if (from_small && small_q.count == 0) from_small = false;
+    if (!from_small && main_q.count == 0) from_small = true;
+    if (!from_small) {
+      victim = SparsestMainLocked(background ? kBackgroundLiveEighths : kInlineLiveEighths);
+      compact = victim != nullptr;
+      NoteDeadSpace(compact);
+    }
     if (!compact) victim = from_small ? small_q.oldest : main_q.oldest;
-    if (!from_small) NoteDeadSpace(compact);
     RemoveLocked(from_small ? &small_q : &main_q, victim);
     victim->list = SegmentList::kEvicting;
   }
@@ -341,7 +354,7 @@ bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
   return true;
 }
 
-bool Store::Impl::ReclaimSparse() {
+bool Store::Impl::ReclaimSparse(std::size_t max_live_eighths) {
   Segment* victim = nullptr;
   SegmentQueue* from = nullptr;
   std::size_t least = ~std::size_t{0};
@@ -359,7 +372,7 @@ bool Store::Impl::ReclaimSparse() {
         }
       }
     }
-    if (victim == nullptr || least * 8 > victim->capacity() * kSparseEighths) return false;
+    if (victim == nullptr || least * 8 > victim->capacity() * max_live_eighths) return false;
     RemoveLocked(from, victim);
     victim->list = SegmentList::kEvicting;
   }

@@ -106,9 +106,9 @@ struct Store::Impl {
   // Marks `seg` closed to new links and waits out every Put that saw it open (see segments.cc).
   void Close(internal::Segment* seg);
   // Takes the segment with the fewest live bytes among the few oldest of each queue, if it is
-  // at most an eighth live, and compacts it: its live items (if any) are copied to the main
-  // head. False when there is none.
-  bool ReclaimSparse();
+  // at most `max_live_eighths`/8 live (0: nothing linked), and compacts it: its live items (if
+  // any) are copied to the main head. False when there is none.
+  bool ReclaimSparse(std::size_t max_live_eighths);
   // When eviction comes to main: the main segment with the fewest live bytes of those it looks
   // at, if it is sparse enough to compact instead (segments.cc); nullptr when none is.
   internal::Segment* SparsestMainLocked(std::size_t max_live_eighths);
