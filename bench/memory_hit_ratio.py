@@ -55,9 +55,11 @@
 #       reply, so with pipeline 16 it includes waiting behind up to 15 requests); the ratios
 #       ringcached / memcached of live bytes and hit ratio; and ringcached's segment_dead_bytes
 #       (space in sealed segments held by no live item), from `stats` or `stats segments`, "-"
-#       where the binary has neither. Every
-#       client run is bounded by a request count and a time limit; a row where a time limit cut
-#       a run short is marked, since its two servers then did not see the same requests.
+#       where the binary has neither. Every client run is bounded by a request count and a time
+#       limit; a row where a time limit cut a run short is marked, since its two servers then did
+#       not see the same requests. Before each server's run the script waits (up to --quiet-wait
+#       s) for the machine to be quiet, and a latency measured while other processes kept more
+#       than 0.15 of a core busy is marked *.
 #       --quick runs four rows at -m 64 (each size, ratio and key choice twice).
 #
 # RSS / -m is also sampled after (c), (d) and (e); the table's "any overfill" row is the largest.
@@ -73,8 +75,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
-                      stop_all, version_of, vm_rss_bytes)
+from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_handlers,  # noqa
+                      loadgen_json, machine_times, run_client, stop_all, version_of,
+                      vm_rss_bytes, wait_for_quiet)
 
 KEY_LEN = 16
 MB = 1 << 20
@@ -86,6 +89,7 @@ CHURN_SIZES = (("uniform 10 B-20 KB", "uni", "uniform:10:20000"),
 CHURN_RATIOS = ("1:1", "1:10")
 CHURN_DISTS = (("uniform", "uniform"), ("Zipf 0.99", "zipf:0.99"))
 CHURN_PIPELINE = 16
+NOISY_CORES = 0.15  # other load during a window above which its latencies are marked (*)
 CHURN_FILL_PIPELINE = 64
 # --quick: a half of the 2 x 2 x 2 design at each -m, in which every size, ratio and key choice
 # appears twice and every pair of them once.
@@ -274,10 +278,17 @@ class Runner:
                   ("warm-up", row.ratio, row.dist, CHURN_PIPELINE, row.warm_ops, 12),
                   ("window", row.ratio, row.dist, CHURN_PIPELINE, row.ops, 13))
         out = {"capped": [], "errors": 0}
+        # As side_by_side.py does: give another process's burst a moment to pass.
+        waited, cores = wait_for_quiet(NOISY_CORES, self.opts.quiet_wait)
+        if cores > NOISY_CORES:
+            print(f"   other load {cores:.2f} cores after waiting {waited:.0f} s; measuring anyway",
+                  file=sys.stderr)
         with self.server(name, row.memory_mb) as srv:
             for phase, ratio, dist, pipeline, ops, seed in phases:
                 if phase == "window":
                     before = srv.stats()
+                    busy0, srv0, cli0 = (machine_times()[0], srv.cpu_seconds(),
+                                         children_cpu_seconds())
                 t0 = time.monotonic()
                 j = self.loadgen(srv, "-k", row.keys, "--value-sizes", row.sizes, "-D", dist,
                                  "-d", pipeline, "-R", ratio, "-n", ops, "-t", cap, "-S", seed,
@@ -286,6 +297,11 @@ class Runner:
                 out["errors"] += j["errors"]
                 if j["ops"] < ops:  # the time limit ended it: not the same sequence as the other
                     out["capped"].append(f"{phase} {j['ops']}/{ops}")
+            # What else kept the machine busy during the window, in cores, as side_by_side.py
+            # counts it: percentiles are the first figures another process spoils.
+            other = ((machine_times()[0] - busy0) / CLK_TCK - (srv.cpu_seconds() - srv0) -
+                     (children_cpu_seconds() - cli0))
+            out["other_cores"] = max(0.0, other) / out["window_s"]
             after = srv.stats()
             if name == "ringcached" and "segment_dead_bytes" not in after:
                 after.update(srv.stats("segments"))  # newer binaries keep it there; old: absent
@@ -345,6 +361,9 @@ def parse_args(argv):
                    help="(f): least requests in a measured window (default 200k; --quick 100k)")
     p.add_argument("--churn-max-ops", type=int, default=None,
                    help="(f): most requests in a measured window (default 1.5M; --quick 300k)")
+    p.add_argument("--quiet-wait", type=float, default=None,
+                   help="(f): seconds to wait for the machine to be quiet before each server's "
+                        "run of a row (default 5; --quick 2)")
     p.add_argument("--churn-time-cap", type=float, default=None,
                    help="(f): seconds any one client run may take (default 120; --quick 40)")
     p.add_argument("--server-cpu", default="0")
@@ -362,6 +381,8 @@ def parse_args(argv):
         opts.churn_min_ops = 100000 if opts.quick else 200000
     if opts.churn_max_ops is None:
         opts.churn_max_ops = 300000 if opts.quick else 1500000
+    if opts.quiet_wait is None:
+        opts.quiet_wait = 2.0 if opts.quick else 5.0
     if opts.churn_time_cap is None:
         opts.churn_time_cap = 40.0 if opts.quick else 120.0
     return opts
@@ -456,7 +477,8 @@ def main(argv):
                       f"hit {v['hit']:.4f}, {v['evictions']} evictions, RSS/-m {v['rss']:.3f}, "
                       f"p99 set/get {v['set_p99']:.0f}/{v['get_p99']:.0f} us; fill "
                       f"{v['fill_s']:.1f} s, warm-up {v['warm-up_s']:.1f} s, window "
-                      f"{v['window_s']:.1f} s ({v['ops_per_s'] / 1000:.0f}k req/s); sizes drawn "
+                      f"{v['window_s']:.1f} s ({v['ops_per_s'] / 1000:.0f}k req/s, other load "
+                      f"{v['other_cores']:.2f} cores); sizes drawn "
                       f"mean {v['value_mean_drawn']:.0f} B (expected {v['value_mean']:.0f})",
                       file=sys.stderr)
     finally:
@@ -536,6 +558,10 @@ def print_churn_table(churn, churn_res):
     def pair(v, key, f):
         return " / ".join(f(v[n][key]) if n in v else "-" for n in SERVERS)
 
+    def latency(v, key):
+        return " / ".join(f"{v[n][key]:.0f}{'*' if v[n]['other_cores'] > NOISY_CORES else ''}"
+                          if n in v else "-" for n in SERVERS)
+
     def ratio(v, key):
         if any(n not in v for n in SERVERS) or not v["memcached"][key]:
             return "-"
@@ -562,8 +588,10 @@ def print_churn_table(churn, churn_res):
               f"{pair(v, 'items', str)} | {pair(v, 'hit', lambda x: f'{x:.3f}')} | "
               f"{ratio(v, 'hit')} | {pair(v, 'evictions', str)} | "
               f"{pair(v, 'rss', lambda x: f'{x:.3f}')} | "
-              f"{pair(v, 'set_p99', lambda x: f'{x:.0f}')} | "
-              f"{pair(v, 'get_p99', lambda x: f'{x:.0f}')} | {dead(v)} |")
+              f"{latency(v, 'set_p99')} | {latency(v, 'get_p99')} | {dead(v)} |")
+    if any(v[n]["other_cores"] > NOISY_CORES for v in churn_res.values() for n in v):
+        print(f"\n*: other processes kept more than {NOISY_CORES} of a core busy during that "
+              "window; its latencies include their interference")
     for c in churn:
         for n, v in churn_res[c.id].items():
             if v["errors"]:
