@@ -29,7 +29,7 @@
 #       are compacted or evicted). One row per combination of
 #         value sizes   uniform 10 B - 20 KB (rc-loadgen --value-sizes uniform:10:20000, mean
 #                       10,005 B), or heavy-tailed: bounded Pareto on 100 B - 100 KB with
-#                       alpha 1 (pareto:100:102400:1: median 200 B, 90% under 1 KB, 1% over
+#                       alpha 1 (pareto:100:102400:1: median 200 B, 90% under 1 KB, 0.9% over
 #                       10 KB, mean 694 B, a third of the bytes in values over 10 KB);
 #         set:get       1:1 and 1:10;
 #         key choice    uniform and Zipf(0.99);
@@ -89,8 +89,8 @@ CHURN_SIZES = (("uniform 10 B-20 KB", "uni", "uniform:10:20000"),
 CHURN_RATIOS = ("1:1", "1:10")
 CHURN_DISTS = (("uniform", "uniform"), ("Zipf 0.99", "zipf:0.99"))
 CHURN_PIPELINE = 16
-NOISY_CORES = 0.15  # other load during a window above which its latencies are marked (*)
 CHURN_FILL_PIPELINE = 64
+NOISY_CORES = 0.15  # other load during a window above which its latencies are marked (*)
 # --quick: a half of the 2 x 2 x 2 design at each -m, in which every size, ratio and key choice
 # appears twice and every pair of them once.
 CHURN_QUICK = (("uni", "1:1", "uniform"), ("uni", "1:10", "Zipf 0.99"),

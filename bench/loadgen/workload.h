@@ -70,10 +70,12 @@ class ZipfTable {
 //                          about MIN x 2^(1/ALPHA)) and a few reach MAX; with ALPHA = 1 every
 //                          decade of sizes holds the same share of the bytes, so
 //                          pareto:100:102400:1 has a median of 200 B, 90% of values under 1 KB,
-//                          1% over 10 KB, a mean of 694 B, and a third of its bytes in values
+//                          0.9% over 10 KB, a mean of 694 B, and a third of its bytes in values
 //                          over 10 KB.
 // Sizes go up to kMaxValueSize, memcached's default item size limit (-I 1m); a server refuses a
 // value that does not fit its limit together with the key and its item header.
+//
+// Thread-safety: immutable once parsed; Draw() may run on any thread with that thread's own Rng.
 class ValueSizes {
  public:
   static constexpr std::size_t kMaxValueSize = std::size_t{1} << 20;
