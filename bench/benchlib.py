@@ -122,6 +122,14 @@ def machine_times():
     return total - v[3] - v[4], total
 
 
+def _reply_complete(buf):
+    """A `stats` reply ends with END, or is one ERROR / CLIENT_ERROR / SERVER_ERROR line."""
+    if not buf.endswith(b"\r\n"):
+        return False
+    last = buf[:-2].rsplit(b"\r\n", 1)[-1]
+    return last == b"END" or last.startswith((b"ERROR", b"CLIENT_ERROR", b"SERVER_ERROR"))
+
+
 class Server:
     """A ringcached or memcached process on a free loopback port, pinned with taskset. With
     threads=None no -t is passed: the server runs its own default number of workers."""
@@ -175,12 +183,13 @@ class Server:
     def cpu_seconds(self):
         return proc_cpu_seconds(self.proc.pid)
 
-    def stats(self):
-        """The `stats` reply as a dict of strings."""
+    def stats(self, sub=""):
+        """The `stats` (or `stats SUB`) reply as a dict of strings; empty if the server does not
+        know SUB (it answers ERROR or CLIENT_ERROR instead of END)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-            s.sendall(b"stats\r\n")
+            s.sendall(f"stats {sub}".rstrip().encode() + b"\r\n")
             buf = b""
-            while not buf.endswith(b"END\r\n"):
+            while not _reply_complete(buf):
                 chunk = s.recv(65536)
                 if not chunk:
                     break

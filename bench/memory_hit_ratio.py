@@ -23,21 +23,129 @@
 #       values: look-aside uniform gets over a 4 KB key set of half of -m. Reported: the hit ratio
 #       of the second half of that phase (after the shift), and of the first half.
 #
+#   (f) Churn (issue 14): overwrite-heavy workloads with mixed value sizes, to judge how much of
+#       -m each server keeps live when overwrites leave dead space behind (memcached frees an
+#       overwritten item's chunk at once; ringcached's log-structured segments keep it until they
+#       are compacted or evicted). One row per combination of
+#         value sizes   uniform 10 B - 20 KB (rc-loadgen --value-sizes uniform:10:20000, mean
+#                       10,005 B), or heavy-tailed: bounded Pareto on 100 B - 100 KB with
+#                       alpha 1 (pareto:100:102400:1: median 200 B, 90% under 1 KB, 0.9% over
+#                       10 KB, mean 694 B, a third of the bytes in values over 10 KB);
+#         set:get       1:1 and 1:10;
+#         key choice    uniform and Zipf(0.99);
+#         -m            64 and 512 (--churn-m);
+#       each size drawn afresh per set, so an overwrite usually changes the item's size. The key
+#       space holds 3 x -m of key+value bytes (keys = 3 x -m / (16 + mean value)), so the cache
+#       must choose. Each row starts a fresh server of each kind (the order alternates by row)
+#       and sends both the same seeded sequence over one connection:
+#         1. fill: sets only, uniform key choice whatever the row's, the row's sizes, until
+#            2 x -m bytes are written (pipeline 64). That leaves 49% of the keys written, about
+#            1.5 x -m of key+value, so both servers are full of live items and evicting before the
+#            workload starts; filling with Zipf's key choice would not (its sets keep hitting the
+#            same keys, and memcached would hold every key written at -m 512);
+#         2. warm-up: the row's set:get mix and key choice, pipeline 16, a quarter as many
+#            requests as the window;
+#         3. the measured window: the same, for enough requests to write -m bytes of sets, at
+#            least --churn-min-ops and at most --churn-max-ops (full: 200k-1.5M, --quick:
+#            100k-300k), so the heavy-tailed 1:10 rows at -m 512 write only part of -m.
+#       Reported per server: `stats bytes` (live items, each server's own item header included)
+#       and curr_items at the end; the get hit ratio of the window (from the difference of
+#       get_hits and get_misses, checked against the client's count); evictions in the window;
+#       VmRSS / -m at the end; set and get p99 latency in the window (rc-loadgen's, send to
+#       reply, so with pipeline 16 it includes waiting behind up to 15 requests); the ratios
+#       ringcached / memcached of live bytes and hit ratio; and ringcached's segment_dead_bytes
+#       (space in sealed segments held by no live item), from `stats` or `stats segments`, "-"
+#       where the binary has neither. Every client run is bounded by a request count and a time
+#       limit; a row where a time limit cut a run short is marked, since its two servers then did
+#       not see the same requests. Before each server's run the script waits (up to --quiet-wait
+#       s) for the machine to be quiet, and a latency measured while other processes kept more
+#       than 0.15 of a core busy is marked *.
+#       --quick runs four rows at -m 64 (each size, ratio and key choice twice).
+#
 # RSS / -m is also sampled after (c), (d) and (e); the table's "any overfill" row is the largest.
 #
-# Usage: bench/memory_hit_ratio.py [--quick] [--only a,b,c,d,e]   (make bench-memory runs it)
+# Usage: bench/memory_hit_ratio.py [--quick] [--only a,b,c,d,e,f] [--churn-m 64,512]
+#                                  [--churn-rows ID|PATTERN,...] [--list-churn]
+#                                  (make bench-memory runs it)
 import argparse
+import fnmatch
+import math
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
-                      stop_all, version_of, vm_rss_bytes)
+from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_handlers,  # noqa
+                      loadgen_json, machine_times, run_client, stop_all, version_of,
+                      vm_rss_bytes, wait_for_quiet)
 
 KEY_LEN = 16
 MB = 1 << 20
 SERVERS = ("ringcached", "memcached")
+
+# (f): the value-size distributions (rc-loadgen --value-sizes), key choices and ratios.
+CHURN_SIZES = (("uniform 10 B-20 KB", "uni", "uniform:10:20000"),
+               ("Pareto 100 B-100 KB", "par", "pareto:100:102400:1"))
+CHURN_RATIOS = ("1:1", "1:10")
+CHURN_DISTS = (("uniform", "uniform"), ("Zipf 0.99", "zipf:0.99"))
+CHURN_PIPELINE = 16
+CHURN_FILL_PIPELINE = 64
+NOISY_CORES = 0.15  # other load during a window above which its latencies are marked (*)
+# --quick: a half of the 2 x 2 x 2 design at each -m, in which every size, ratio and key choice
+# appears twice and every pair of them once.
+CHURN_QUICK = (("uni", "1:1", "uniform"), ("uni", "1:10", "Zipf 0.99"),
+               ("par", "1:1", "Zipf 0.99"), ("par", "1:10", "uniform"))
+
+
+def value_sizes_mean(spec):
+    """The exact mean of rc-loadgen's --value-sizes SPEC (ValueSizes::mean() in
+    bench/loadgen/workload.cc, computed the same way)."""
+    shape, *f = spec.split(":")
+    if shape == "uniform":
+        return (int(f[0]) + int(f[1])) / 2
+    if shape == "pareto":
+        lo, hi, alpha = int(f[0]), int(f[1]), float(f[2])
+        tail = 1 - (lo / hi) ** alpha
+        # Sizes are rounded to whole bytes: E = lo + sum over k in [lo, hi) of P(size > k).
+        return lo + sum((lo / (k + 0.5)) ** alpha - (lo / hi) ** alpha
+                        for k in range(lo, hi)) / tail
+    return float(f[0] if f else shape)
+
+
+class ChurnRow:
+    """One workload of (f) and the request counts of its three phases."""
+
+    def __init__(self, size, ratio, dist, memory_mb, min_ops, max_ops):
+        (self.size_title, size_id, self.sizes), (self.dist_title, self.dist) = size, dist
+        self.ratio, self.memory_mb = ratio, memory_mb
+        self.id = f"{size_id}-{ratio}-{dist[1].split(':')[0]}-m{memory_mb}"
+        self.title = f"{self.size_title}, {ratio}, {self.dist_title}"
+        self.value_mean = value_sizes_mean(self.sizes)
+        item = KEY_LEN + self.value_mean
+        limit = memory_mb * MB
+        self.keys = round(3 * limit / item)
+        self.fill_sets = math.ceil(2 * limit / item)
+        sets, gets = (int(x) for x in ratio.split(":"))
+        set_bytes_per_request = item * sets / (sets + gets)
+        self.ops = min(max_ops, max(min_ops, math.ceil(limit / set_bytes_per_request)))
+        self.warm_ops = self.ops // 4
+        self.window_writes = self.ops * set_bytes_per_request / limit  # x -m, expected
+
+
+def churn_rows(opts):
+    rows = []
+    for m in opts.churn_m:
+        for size in CHURN_SIZES:
+            for ratio in CHURN_RATIOS:
+                for dist in CHURN_DISTS:
+                    if opts.quick and (size[1], ratio, dist[0]) not in CHURN_QUICK:
+                        continue
+                    rows.append(ChurnRow(size, ratio, dist, m, opts.churn_min_ops,
+                                         opts.churn_max_ops))
+    if opts.churn_rows:
+        wanted = opts.churn_rows.split(",")
+        rows = [r for r in rows if any(fnmatch.fnmatchcase(r.id, w) for w in wanted)]
+    return rows
 
 
 class Runner:
@@ -51,10 +159,10 @@ class Runner:
         return Server(name, self.binaries[name], threads=1, memory_mb=memory_mb,
                       cpu=self.opts.server_cpu)
 
-    def loadgen(self, server, *args):
+    def loadgen(self, server, *args, timeout=1800):
         cmd = [self.opts.loadgen, "-s", f"127.0.0.1:{server.port}", "-c", "1", "-q",
                "--key-len", str(KEY_LEN)] + [str(a) for a in args]
-        out, err, rc = run_client(cmd, cpu=self.opts.client_cpu, timeout=1800)
+        out, err, rc = run_client(cmd, cpu=self.opts.client_cpu, timeout=timeout)
         # A preload that saw error replies exits 1 but still prints its JSON line.
         j = loadgen_json(out) if out.lstrip().startswith("{") else None
         if rc != 0 and not (rc == 1 and j is not None and j.get("preload_errors")):
@@ -160,6 +268,69 @@ class Runner:
         return {"first": first["hit_ratio"], "after": second["hit_ratio"],
                 "large_keys": large_keys, "errors": first["errors"] + second["errors"]}
 
+    # (f)
+    def churn(self, name, row):
+        """One churn row against one server: fill, warm-up, measured window (see the file
+        comment). Every phase is bounded by its request count and by --churn-time-cap seconds."""
+        cap = self.opts.churn_time_cap
+        # The fill is not measured, so it runs with a deeper pipeline (faster, the same requests).
+        phases = (("fill", "1:0", "uniform", CHURN_FILL_PIPELINE, row.fill_sets, 11),
+                  ("warm-up", row.ratio, row.dist, CHURN_PIPELINE, row.warm_ops, 12),
+                  ("window", row.ratio, row.dist, CHURN_PIPELINE, row.ops, 13))
+        out = {"capped": [], "errors": 0}
+        # As side_by_side.py does: give another process's burst a moment to pass.
+        waited, cores = wait_for_quiet(NOISY_CORES, self.opts.quiet_wait)
+        if cores > NOISY_CORES:
+            print(f"   other load {cores:.2f} cores after waiting {waited:.0f} s; measuring anyway",
+                  file=sys.stderr)
+        with self.server(name, row.memory_mb) as srv:
+            for phase, ratio, dist, pipeline, ops, seed in phases:
+                if phase == "window":
+                    before = srv.stats()
+                    busy0, srv0, cli0 = (machine_times()[0], srv.cpu_seconds(),
+                                         children_cpu_seconds())
+                t0 = time.monotonic()
+                j = self.loadgen(srv, "-k", row.keys, "--value-sizes", row.sizes, "-D", dist,
+                                 "-d", pipeline, "-R", ratio, "-n", ops, "-t", cap, "-S", seed,
+                                 timeout=cap + 60)
+                out[f"{phase}_s"] = time.monotonic() - t0
+                out["errors"] += j["errors"]
+                if j["ops"] < ops:  # the time limit ended it: not the same sequence as the other
+                    out["capped"].append(f"{phase} {j['ops']}/{ops}")
+            # What else kept the machine busy during the window, in cores, as side_by_side.py
+            # counts it: percentiles are the first figures another process spoils.
+            other = ((machine_times()[0] - busy0) / CLK_TCK - (srv.cpu_seconds() - srv0) -
+                     (children_cpu_seconds() - cli0))
+            out["other_cores"] = max(0.0, other) / out["window_s"]
+            after = srv.stats()
+            if name == "ringcached" and "segment_dead_bytes" not in after:
+                after.update(srv.stats("segments"))  # newer binaries keep it there; old: absent
+            time.sleep(self.opts.settle)
+            rss = vm_rss_bytes(srv.pid)
+
+        def delta(stat):
+            return int(after[stat]) - int(before[stat])
+
+        hits, misses = delta("get_hits"), delta("get_misses")
+        out.update({
+            "bytes": int(after["bytes"]),
+            "items": int(after["curr_items"]),
+            "hit": hits / (hits + misses) if hits + misses else float("nan"),
+            "client_hit": j["hit_ratio"],
+            "evictions": delta("evictions"),
+            "rss": rss / (row.memory_mb * MB) if rss else float("nan"),
+            "set_p99": j["set_lat_us"]["p99"],
+            "get_p99": j["get_lat_us"]["p99"],
+            "dead": int(after["segment_dead_bytes"]) if "segment_dead_bytes" in after else None,
+            "value_mean_drawn": j["value_mean_drawn"],
+            "value_mean": j["value_mean"],
+            "ops_per_s": j["ops_per_s"],
+        })
+        if abs(out["hit"] - out["client_hit"]) > 0.001:
+            raise RuntimeError(f"hit ratio from stats {out['hit']:.4f} but the client counted "
+                               f"{out['client_hit']:.4f}: another client on this server?")
+        return out
+
 
 def zipf_top_mass(n, top, theta):
     total = head = 0.0
@@ -177,8 +348,24 @@ def parse_args(argv):
     p.add_argument("--memcached", default="/usr/bin/memcached")
     p.add_argument("--loadgen", default=os.environ.get("RC_LOADGEN", "./bench/rc-loadgen"))
     p.add_argument("--memory-mb", type=int, default=64, help="-m for every measure (default 64)")
-    p.add_argument("--only", default="abcde", help="which measures, e.g. --only ac")
-    p.add_argument("--quick", action="store_true", help="shorter Zipf, hot-set and shift phases")
+    p.add_argument("--only", default="abcdef", help="which measures, e.g. --only ac")
+    p.add_argument("--quick", action="store_true",
+                   help="shorter Zipf, hot-set and shift phases; churn: 4 rows at -m 64")
+    p.add_argument("--churn-m", default=None,
+                   help="(f): the -m values, comma-separated (default 64,512; --quick 64)")
+    p.add_argument("--churn-rows", default="",
+                   help="(f): only these rows: ids or shell patterns, comma-separated, e.g. "
+                        "'par-*-m512,uni-1:1-uniform-m64' (--list-churn shows the ids)")
+    p.add_argument("--list-churn", action="store_true", help="list the churn rows and exit")
+    p.add_argument("--churn-min-ops", type=int, default=None,
+                   help="(f): least requests in a measured window (default 200k; --quick 100k)")
+    p.add_argument("--churn-max-ops", type=int, default=None,
+                   help="(f): most requests in a measured window (default 1.5M; --quick 300k)")
+    p.add_argument("--quiet-wait", type=float, default=None,
+                   help="(f): seconds to wait for the machine to be quiet before each server's "
+                        "run of a row (default 5; --quick 2)")
+    p.add_argument("--churn-time-cap", type=float, default=None,
+                   help="(f): seconds any one client run may take (default 120; --quick 40)")
     p.add_argument("--server-cpu", default="0")
     p.add_argument("--client-cpu", default="1")
     p.add_argument("--settle", type=float, default=1.0,
@@ -189,6 +376,15 @@ def parse_args(argv):
     opts.zipf_ops = 400000 if opts.quick else 1000000
     opts.hot_cycles = 8 if opts.quick else 20
     opts.shift_ops = 100000 if opts.quick else 300000
+    opts.churn_m = [int(x) for x in (opts.churn_m or ("64" if opts.quick else "64,512")).split(",")]
+    if opts.churn_min_ops is None:
+        opts.churn_min_ops = 100000 if opts.quick else 200000
+    if opts.churn_max_ops is None:
+        opts.churn_max_ops = 300000 if opts.quick else 1500000
+    if opts.quiet_wait is None:
+        opts.quiet_wait = 2.0 if opts.quick else 5.0
+    if opts.churn_time_cap is None:
+        opts.churn_time_cap = 40.0 if opts.quick else 120.0
     return opts
 
 
@@ -203,6 +399,15 @@ def fmt(v, digits=3):
 def main(argv):
     install_signal_handlers()
     opts = parse_args(argv)
+    churn = churn_rows(opts) if "f" in opts.only else []
+    if opts.list_churn:
+        print("| id | workload | -m | keys | fill sets | warm-up requests | window requests | "
+              "window writes x -m |")
+        print("|---|---|---|---|---|---|---|---|")
+        for c in churn_rows(opts):
+            print(f"| {c.id} | {c.title} | {c.memory_mb} | {c.keys} | {c.fill_sets} | "
+                  f"{c.warm_ops} | {c.ops} | {c.window_writes:.2f} |")
+        return 0
     for path, what in ((opts.ringcached, "ringcached"), (opts.memcached, "memcached"),
                        (opts.loadgen, "loadgen")):
         if not os.access(path, os.X_OK):
@@ -210,10 +415,12 @@ def main(argv):
             return 2
     run = Runner(opts)
     res = {name: {} for name in SERVERS}
+    churn_res = {c.id: {} for c in churn}
     failures = []
     t0 = time.monotonic()
+    classic = any(letter in opts.only for letter in "abcde")
     try:
-        for name in SERVERS:
+        for name in SERVERS if classic else ():
             r = res[name]
             print(f"== {name}", file=sys.stderr)
 
@@ -255,9 +462,43 @@ def main(argv):
             measure("c", "Zipf", zipf)
             measure("d", "hot set", hot)
             measure("e", "size shift", shift)
+
+        for i, c in enumerate(churn):
+            # The order alternates by row, so neither server always runs on a machine that has
+            # just been busy with the other.
+            for name in SERVERS if i % 2 == 0 else SERVERS[::-1]:
+                try:
+                    v = churn_res[c.id][name] = run.churn(name, c)
+                except RuntimeError as e:
+                    failures.append(f"{name} (f) churn {c.id}: {e}")
+                    print(f"   (f) {c.id} {name} FAILED: {e}", file=sys.stderr)
+                    continue
+                print(f"   (f) {c.id} {name}: {v['bytes'] / MB:.1f} MB live, {v['items']} items, "
+                      f"hit {v['hit']:.4f}, {v['evictions']} evictions, RSS/-m {v['rss']:.3f}, "
+                      f"p99 set/get {v['set_p99']:.0f}/{v['get_p99']:.0f} us; fill "
+                      f"{v['fill_s']:.1f} s, warm-up {v['warm-up_s']:.1f} s, window "
+                      f"{v['window_s']:.1f} s ({v['ops_per_s'] / 1000:.0f}k req/s, other load "
+                      f"{v['other_cores']:.2f} cores); sizes drawn "
+                      f"mean {v['value_mean_drawn']:.0f} B (expected {v['value_mean']:.0f})",
+                      file=sys.stderr)
     finally:
         stop_all()
 
+    print()
+    print(f"ringcached: {version_of(opts.ringcached)} ({opts.ringcached}); "
+          f"memcached: {version_of(opts.memcached)}; -t 1, 16 B keys, one client connection; "
+          f"took {time.monotonic() - t0:.0f} s")
+    if classic:
+        print_classic_table(opts, run, res)
+    if churn:
+        print_churn_table(churn, churn_res)
+    for f in failures:
+        print(f"\nFAILED: {f}")
+    return 1 if failures else 0
+
+
+def print_classic_table(opts, run, res):
+    """Measures (a) to (e)."""
     m = opts.memory_mb
     rows = []
 
@@ -297,8 +538,7 @@ def main(argv):
     row("  the same, first half (adapting)", "shift", lambda v: v["first"], "")
 
     print()
-    print(f"ringcached: {version_of(opts.ringcached)}; memcached: {version_of(opts.memcached)}; "
-          f"-m {m}, -t 1, 16 B keys, one client connection; took {time.monotonic() - t0:.0f} s")
+    print(f"(a)-(e) at -m {m}:")
     print()
     print("| measure | ringcached | memcached | target |")
     print("|---|---|---|---|")
@@ -311,9 +551,55 @@ def main(argv):
         if "shift" in res[n] and res[n]["shift"]["errors"]:
             print(f"\nnote: {n} answered {res[n]['shift']['errors']} requests of the size-shift "
                   "phase with an error (e.g. SERVER_ERROR out of memory)")
-    for f in failures:
-        print(f"\nFAILED: {f}")
-    return 1 if failures else 0
+
+
+def print_churn_table(churn, churn_res):
+    """Measure (f): one line per row, each figure as ringcached / memcached."""
+    def pair(v, key, f):
+        return " / ".join(f(v[n][key]) if n in v else "-" for n in SERVERS)
+
+    def latency(v, key):
+        return " / ".join(f"{v[n][key]:.0f}{'*' if v[n]['other_cores'] > NOISY_CORES else ''}"
+                          if n in v else "-" for n in SERVERS)
+
+    def ratio(v, key):
+        if any(n not in v for n in SERVERS) or not v["memcached"][key]:
+            return "-"
+        return f"{v['ringcached'][key] / v['memcached'][key]:.3f}"
+
+    def dead(v):
+        rc = v.get("ringcached")
+        return "-" if rc is None or rc["dead"] is None else f"{rc['dead'] / MB:.1f}"
+
+    print()
+    print("(f) churn: overwrites with mixed value sizes; each pair is ringcached / memcached; "
+          "hit ratio, evictions and p99 over the measured window, the rest at its end; "
+          "`--list-churn` gives each row's request counts")
+    print()
+    print("| workload | -m | keys | live MB (`stats bytes`) | live rc/mc | curr_items | "
+          "hit ratio | hit rc/mc | evictions | RSS / -m | set p99 us | get p99 us | "
+          "rc segment_dead_bytes MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for c in churn:
+        v = churn_res[c.id]
+        capped = any(v[n]["capped"] for n in v)
+        print(f"| {c.title}{' (time-capped)' if capped else ''} | {c.memory_mb} | {c.keys} | "
+              f"{pair(v, 'bytes', lambda x: f'{x / MB:.1f}')} | {ratio(v, 'bytes')} | "
+              f"{pair(v, 'items', str)} | {pair(v, 'hit', lambda x: f'{x:.3f}')} | "
+              f"{ratio(v, 'hit')} | {pair(v, 'evictions', str)} | "
+              f"{pair(v, 'rss', lambda x: f'{x:.3f}')} | "
+              f"{latency(v, 'set_p99')} | {latency(v, 'get_p99')} | {dead(v)} |")
+    if any(v[n]["other_cores"] > NOISY_CORES for v in churn_res.values() for n in v):
+        print(f"\n*: other processes kept more than {NOISY_CORES} of a core busy during that "
+              "window; its latencies include their interference")
+    for c in churn:
+        for n, v in churn_res[c.id].items():
+            if v["errors"]:
+                print(f"\nnote: {n} answered {v['errors']} requests of {c.id} with an error "
+                      "(e.g. SERVER_ERROR out of memory)")
+            if v["capped"]:
+                print(f"\nnote: {n}, {c.id}: the time limit (--churn-time-cap) ended "
+                      f"{', '.join(v['capped'])} requests early")
 
 
 if __name__ == "__main__":

@@ -28,14 +28,21 @@
 //     lockstep. One libevent timer per connection, on the same precise timer as the open loop; a
 //     timer that fires more than 1 ms late counts as "late" (it lowers the rate, not latency).
 //   * Text or binary protocol, gets of 1, 10 or 100 keys (binary: GETKQ... NOOP), a set:get ratio,
-//     values of any size, key choice uniform, Zipf (exact CDF) or sequential, all seeded.
+//     key choice uniform, Zipf (exact CDF) or sequential, all seeded.
+//   * Values of one size (-v) or of sizes drawn per set (--value-sizes: uniform or a bounded
+//     Pareto, up to memcached's 1 MB item limit; ValueSizes in workload.h), from a seeded stream
+//     of their own, so the n-th set of a connection has the same size against any server. The JSON
+//     line reports the mean, least and largest size drawn next to the distribution's exact mean,
+//     so a run shows that it sent what it says.
 //   * --preload sets every key once before the run; --lookaside sets a key after its get missed
 //     (a look-aside cache); --warmup seconds are run but not counted.
 //   * Stops at --duration seconds or after --ops requests, whichever comes first.
 //   * --server-pid P: the server's CPU time (utime+stime from /proc/P/stat) over the measured
 //     window, and so requests per server CPU-second.
 //
-// Output: one JSON line on stdout (field names in Main()), a human summary on stderr.
+// Output: one JSON line on stdout (field names in Main()), a human summary on stderr. Latency
+// percentiles are given over all requests (lat_us) and separately for sets, look-aside fills
+// included (set_lat_us), and gets (get_lat_us).
 //
 // Threads: --threads event loops, each owning its connections outright (nothing is shared but
 // atomic op and key counters and the read-only Zipf table); the main thread only starts, times
@@ -101,7 +108,7 @@ struct Config {
   double duration = 10;  // seconds measured (after warmup); 0 = no time bound
   double warmup = 0;
   std::uint64_t ops = 0;  // requests to send after preload; 0 = no count bound
-  std::size_t value_size = 32;
+  ValueSizes value_sizes{32};
   unsigned set_ratio = 1;
   unsigned get_ratio = 10;
   unsigned multiget = 1;
@@ -131,6 +138,8 @@ struct Counters {
   std::int64_t max_lag_ns = 0;
   std::int64_t last_done = 0;  // time of the last counted completion
   Histogram latency;
+  Histogram set_latency;  // sets and fills
+  Histogram get_latency;  // gets and multi-gets
 
   void Merge(const Counters& o) {
     ops += o.ops;
@@ -144,7 +153,32 @@ struct Counters {
     max_lag_ns = std::max(max_lag_ns, o.max_lag_ns);
     last_done = std::max(last_done, o.last_done);
     latency.Merge(o.latency);
+    set_latency.Merge(o.set_latency);
+    get_latency.Merge(o.get_latency);
   }
+};
+
+// Every value size drawn (preload, warm-up and measured sets alike): the check that
+// --value-sizes sends what it says.
+struct SizeTally {
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  std::size_t least = ~std::size_t{0};
+  std::size_t most = 0;
+
+  void Add(std::size_t size) {
+    ++count;
+    bytes += size;
+    least = std::min(least, size);
+    most = std::max(most, size);
+  }
+  void Merge(const SizeTally& o) {
+    count += o.count;
+    bytes += o.bytes;
+    least = std::min(least, o.least);
+    most = std::max(most, o.most);
+  }
+  double mean() const { return count == 0 ? 0 : static_cast<double>(bytes) / count; }
 };
 
 // State shared by all workers: read-only after start, except the atomics.
@@ -163,7 +197,10 @@ class Worker;
 // Thread-safety: none; owned by one Worker, used on its thread only.
 class Conn {
  public:
-  Conn(Worker* worker, int fd, std::uint64_t seed) : worker_(worker), fd_(fd), rng_(seed) {
+  // Value sizes come from a stream of their own (size_rng_), so the keys a seed chooses do not
+  // depend on --value-sizes.
+  Conn(Worker* worker, int fd, std::uint64_t seed)
+      : worker_(worker), fd_(fd), rng_(seed), size_rng_(seed ^ 0x5A17E5A17E5A17E5ull) {
     in_.resize(64 << 10);
   }
   ~Conn() {
@@ -180,6 +217,7 @@ class Conn {
   Worker* worker_;
   int fd_;
   Rng rng_;
+  Rng size_rng_;
   event* rev_ = nullptr;
   event* wev_ = nullptr;
   event* pace_timer_ = nullptr;  // paced mode only
@@ -198,7 +236,7 @@ class Worker {
   Worker(Shared* shared, unsigned index)
       : shared_(shared),
         config_(*shared->config),
-        encoder_(config_.protocol, config_.keys, config_.value_size),
+        encoder_(config_.protocol, config_.keys, config_.value_sizes.max()),
         index_(index) {
     event_config* cfg = event_config_new();
     if ((config_.rate > 0 && !config_.spin) || config_.pace > 0) {
@@ -256,6 +294,7 @@ class Worker {
   }
 
   const Counters& counters() const { return counters_; }
+  const SizeTally& sizes() const { return sizes_; }
   std::uint64_t preload_errors() const { return preload_errors_; }
   bool undrained() const { return undrained_; }
 
@@ -309,7 +348,9 @@ class Worker {
   }
 
   void SendSet(Conn& c, std::uint64_t key, bool fill, std::int64_t stamp) {
-    encoder_.Set(key, &c.out_);
+    const std::size_t size = config_.value_sizes.Draw(c.size_rng_);
+    sizes_.Add(size);
+    encoder_.Set(key, size, &c.out_);
     c.pending_.push_back(Pending{Kind::kSet, fill, 1, key, stamp});
     c.dirty_ = true;
   }
@@ -462,6 +503,7 @@ class Worker {
   std::size_t next_conn_ = 0;
   std::uint64_t preload_errors_ = 0;
   Counters counters_;
+  SizeTally sizes_;
 };
 
 void Conn::Open(event_base* base, bool paced) {
@@ -614,10 +656,13 @@ void Worker::Complete(Conn& c, const Pending& p, const Reply& reply, std::int64_
   ++k.ops;
   k.errors += reply.error;
   k.last_done = now;
-  k.latency.Record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - p.stamp)));
+  const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - p.stamp));
+  k.latency.Record(ns);
   if (p.kind == Kind::kSet) {
+    k.set_latency.Record(ns);
     ++(p.fill ? k.fills : k.sets);
   } else {
+    k.get_latency.Record(ns);
     ++k.gets;
     k.get_keys += p.nkeys;
     k.hits += reply.hits;
@@ -715,7 +760,17 @@ void Usage(FILE* out) {
       "  -t, --duration SEC       measured seconds (default 10; 0 = until --ops)\n"
       "  -w, --warmup SEC         run this long first without counting (default 0)\n"
       "  -n, --ops N              stop after N requests (default: no bound)\n"
-      "  -v, --value-size BYTES   (default 32)\n"
+      "  -v, --value-size BYTES   every value this long (default 32)\n"
+      "      --value-sizes SPEC   a size drawn per set, seeded (--seed) and in a stream of its\n"
+      "                           own, so the keys do not change with SPEC:\n"
+      "                             N or fixed:N          the same as -v N\n"
+      "                             uniform:MIN:MAX       uniform over [MIN, MAX]\n"
+      "                             pareto:MIN:MAX:ALPHA  bounded Pareto on [MIN, MAX], heavy-\n"
+      "                                                   tailed: pareto:100:102400:1 has a\n"
+      "                                                   median of 200 B and a mean of 694 B\n"
+      "                           sizes up to 1048576 (memcached's item limit, which the key and\n"
+      "                           item header count against); the JSON line has the mean drawn\n"
+      "                           (value_mean_drawn) next to the exact mean (value_mean)\n"
       "  -R, --ratio SET:GET      (default 1:10; 1:0 = sets only, 0:1 = gets only)\n"
       "  -m, --multiget N         keys per get (default 1)\n"
       "  -k, --keys N             key space size (default 100000)\n"
@@ -746,7 +801,17 @@ std::uint64_t ParseCount(const char* arg, const char* what) {
 }
 
 Config ParseArgs(int argc, char** argv, bool* preload_only) {
-  enum { kKeyOffset = 1000, kKeyLen, kKeyPrefix, kPreloadOnly, kServerPid, kLabel, kSpin, kPace };
+  enum {
+    kKeyOffset = 1000,
+    kKeyLen,
+    kKeyPrefix,
+    kPreloadOnly,
+    kServerPid,
+    kLabel,
+    kSpin,
+    kPace,
+    kValueSizes
+  };
   static const option kOptions[] = {{"server", required_argument, nullptr, 's'},
                                     {"protocol", required_argument, nullptr, 'P'},
                                     {"conns", required_argument, nullptr, 'c'},
@@ -760,6 +825,7 @@ Config ParseArgs(int argc, char** argv, bool* preload_only) {
                                     {"warmup", required_argument, nullptr, 'w'},
                                     {"ops", required_argument, nullptr, 'n'},
                                     {"value-size", required_argument, nullptr, 'v'},
+                                    {"value-sizes", required_argument, nullptr, kValueSizes},
                                     {"ratio", required_argument, nullptr, 'R'},
                                     {"multiget", required_argument, nullptr, 'm'},
                                     {"keys", required_argument, nullptr, 'k'},
@@ -831,7 +897,12 @@ Config ParseArgs(int argc, char** argv, bool* preload_only) {
         c.ops = ParseCount(optarg, "--ops");
         break;
       case 'v':
-        c.value_size = ParseCount(optarg, "--value-size");
+        c.value_sizes = ValueSizes(ParseCount(optarg, "--value-size"));
+        break;
+      case kValueSizes:
+        if (std::string e = ValueSizes::Parse(optarg, &c.value_sizes); !e.empty()) {
+          Die("--value-sizes: " + e);
+        }
         break;
       case 'R':
         if (std::sscanf(optarg, "%u:%u", &c.set_ratio, &c.get_ratio) != 2 ||
@@ -934,6 +1005,40 @@ const char* DistName(Distribution d) {
   return "?";
 }
 
+// "value_sizes":SPEC,"value_mean":exact mean,"values_drawn":N,"value_mean_drawn":mean of the N
+// sizes drawn (all sets of the run, preload and warm-up included),"value_min_drawn",
+// "value_max_drawn".
+std::string SizesJson(const Config& c, const SizeTally& t) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "\"value_sizes\":\"%s\",\"value_mean\":%.2f,\"values_drawn\":%llu,"
+                "\"value_mean_drawn\":%.2f,\"value_min_drawn\":%zu,\"value_max_drawn\":%zu",
+                c.value_sizes.Spec().c_str(), c.value_sizes.mean(),
+                static_cast<unsigned long long>(t.count), t.mean(), t.count == 0 ? 0 : t.least,
+                t.most);
+  return buf;
+}
+
+// {"p50":..,"p90":..,"p99":..,"p999":..,"max":..} in microseconds.
+std::string PercentilesJson(const Histogram& h) {
+  auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
+  char buf[160];
+  std::snprintf(buf, sizeof(buf),
+                "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
+                us(h.Percentile(0.50)), us(h.Percentile(0.90)), us(h.Percentile(0.99)),
+                us(h.Percentile(0.999)), us(h.max()));
+  return buf;
+}
+
+// A fixed size in bytes, or the distribution's SPEC and mean.
+std::string SizesText(const Config& c) {
+  if (c.value_sizes.fixed()) return std::to_string(c.value_sizes.min()) + " B values";
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%s values (mean %.0f B)", c.value_sizes.Spec().c_str(),
+                c.value_sizes.mean());
+  return buf;
+}
+
 const char* ModeName(const Config& c) {
   if (c.rate > 0) return "open";
   return c.pace > 0 ? "paced" : "closed";
@@ -979,17 +1084,22 @@ int Main(int argc, char** argv) {
     preload_s = static_cast<double>(NowNs() - t0) / 1e9;
     for (auto& w : workers) preload_errors += w->preload_errors();
     if (!config.quiet) {
-      std::fprintf(stderr, "preloaded %llu keys of %zu B in %.2f s (%llu errors)\n",
-                   static_cast<unsigned long long>(config.keys.keys), config.value_size, preload_s,
-                   static_cast<unsigned long long>(preload_errors));
+      std::fprintf(stderr, "preloaded %llu keys, %s, in %.2f s (%llu errors)\n",
+                   static_cast<unsigned long long>(config.keys.keys), SizesText(config).c_str(),
+                   preload_s, static_cast<unsigned long long>(preload_errors));
     }
   }
+  auto all_sizes = [&] {
+    SizeTally t;
+    for (auto& w : workers) t.Merge(w->sizes());
+    return t;
+  };
   if (preload_only) {
     std::printf(
         "{\"tool\":\"rc-loadgen\",\"preload_only\":true,\"keys\":%llu,\"preload_s\":%.3f,"
-        "\"preload_errors\":%llu}\n",
+        "\"preload_errors\":%llu,%s}\n",
         static_cast<unsigned long long>(config.keys.keys), preload_s,
-        static_cast<unsigned long long>(preload_errors));
+        static_cast<unsigned long long>(preload_errors), SizesJson(config, all_sizes()).c_str());
     return preload_errors == 0 ? 0 : 1;
   }
 
@@ -1027,6 +1137,11 @@ int Main(int argc, char** argv) {
                           : static_cast<double>(total.hits) / static_cast<double>(total.get_keys);
   auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
   const Histogram& h = total.latency;
+  const SizeTally sizes = all_sizes();
+  // "value_size": the fixed size, or the distribution's mean rounded (value_sizes has the SPEC).
+  const auto value_size = config.value_sizes.fixed()
+                              ? config.value_sizes.min()
+                              : static_cast<std::size_t>(config.value_sizes.mean() + 0.5);
 
   char ratio[32];
   std::snprintf(ratio, sizeof(ratio), "%u:%u", config.set_ratio, config.get_ratio);
@@ -1040,12 +1155,12 @@ int Main(int argc, char** argv) {
       "\"keys_per_s\":%.1f,\"gets\":%llu,\"sets\":%llu,\"fills\":%llu,\"get_keys\":%llu,"
       "\"hits\":%llu,\"hit_ratio\":%.6f,\"errors\":%llu,\"late\":%llu,\"max_lag_us\":%.1f,"
       "\"undrained\":%s,\"lat_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-      "\"max\":%.1f,\"mean\":%.1f},\"client_cpu_s\":%.3f,\"server_cpu_s\":%.3f,"
-      "\"ops_per_server_cpu_s\":%.1f}\n",
+      "\"max\":%.1f,\"mean\":%.1f},\"set_lat_us\":%s,\"get_lat_us\":%s,%s,"
+      "\"client_cpu_s\":%.3f,\"server_cpu_s\":%.3f,\"ops_per_server_cpu_s\":%.1f}\n",
       JsonString(config.label).c_str(), JsonString(config.host + ":" + config.port).c_str(),
       config.protocol == Protocol::kText ? "text" : "binary", ModeName(config), config.conns,
       config.threads, config.pipeline, config.batch ? "true" : "false", config.rate, config.pace,
-      config.value_size, ratio, config.multiget, DistName(config.dist), config.zipf_theta,
+      value_size, ratio, config.multiget, DistName(config.dist), config.zipf_theta,
       static_cast<unsigned long long>(config.keys.keys),
       static_cast<unsigned long long>(config.keys.key_offset), config.keys.key_len,
       static_cast<unsigned long long>(config.seed), config.lookaside ? "true" : "false", preload_s,
@@ -1057,24 +1172,26 @@ int Main(int argc, char** argv) {
       static_cast<unsigned long long>(total.errors), static_cast<unsigned long long>(total.late),
       static_cast<double>(total.max_lag_ns) / 1e3, undrained ? "true" : "false",
       us(h.Percentile(0.50)), us(h.Percentile(0.90)), us(h.Percentile(0.99)),
-      us(h.Percentile(0.999)), us(h.max()), h.mean() / 1e3, client_cpu, server_cpu,
+      us(h.Percentile(0.999)), us(h.max()), h.mean() / 1e3,
+      PercentilesJson(total.set_latency).c_str(), PercentilesJson(total.get_latency).c_str(),
+      SizesJson(config, sizes).c_str(), client_cpu, server_cpu,
       server_cpu > 0 ? static_cast<double>(total.ops) / server_cpu : 0.0);
   std::fflush(stdout);
 
   if (!config.quiet) {
     std::fprintf(
         stderr,
-        "%s %s, %u conns x pipeline %u%s, %zu B values, set:get %s, multiget %u, %s keys\n"
+        "%s %s, %u conns x pipeline %u%s, %s, set:get %s, multiget %u, %s keys\n"
         "  %.2f s: %llu requests, %.0f req/s (%llu gets, %llu sets, %llu fills), "
         "hit ratio %.4f, %llu errors\n"
         "  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
         "  client CPU %.2f s (%.0f%% of one core)",
         config.host.c_str(), config.protocol == Protocol::kText ? "text" : "binary", config.conns,
-        config.pipeline, LoadShape(config).c_str(), config.value_size, ratio, config.multiget,
-        DistName(config.dist), window, static_cast<unsigned long long>(total.ops), ops_per_s,
-        static_cast<unsigned long long>(total.gets), static_cast<unsigned long long>(total.sets),
-        static_cast<unsigned long long>(total.fills), hit_ratio,
-        static_cast<unsigned long long>(total.errors), us(h.Percentile(0.50)),
+        config.pipeline, LoadShape(config).c_str(), SizesText(config).c_str(), ratio,
+        config.multiget, DistName(config.dist), window, static_cast<unsigned long long>(total.ops),
+        ops_per_s, static_cast<unsigned long long>(total.gets),
+        static_cast<unsigned long long>(total.sets), static_cast<unsigned long long>(total.fills),
+        hit_ratio, static_cast<unsigned long long>(total.errors), us(h.Percentile(0.50)),
         us(h.Percentile(0.90)), us(h.Percentile(0.99)), us(h.Percentile(0.999)), us(h.max()),
         client_cpu, 100 * client_cpu / window);
     if (server_cpu >= 0) {
@@ -1082,6 +1199,11 @@ int Main(int argc, char** argv) {
                    server_cpu > 0 ? static_cast<double>(total.ops) / server_cpu : 0.0);
     }
     std::fputc('\n', stderr);
+    if (!config.value_sizes.fixed()) {
+      std::fprintf(stderr, "  value sizes drawn: %llu, mean %.1f B (expected %.1f), %zu..%zu B\n",
+                   static_cast<unsigned long long>(sizes.count), sizes.mean(),
+                   config.value_sizes.mean(), sizes.count == 0 ? 0 : sizes.least, sizes.most);
+    }
     if (total.late > 0) {
       std::fprintf(stderr,
                    "  warning: %llu requests went out more than 1 ms late (max %.1f ms): "

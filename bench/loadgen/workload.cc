@@ -2,7 +2,9 @@
 #include "workload.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace rc::loadgen {
@@ -194,6 +196,120 @@ double ZipfTable::TopMass(std::uint64_t top) const {
   return cdf_[std::min<std::uint64_t>(top, cdf_.size()) - 1];
 }
 
+namespace {
+
+// SPEC's fields after the shape name, split at ':'.
+std::vector<std::string_view> Fields(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (std::size_t colon; (colon = s.find(':')) != std::string_view::npos;
+       s.remove_prefix(colon + 1)) {
+    out.push_back(s.substr(0, colon));
+  }
+  out.push_back(s);
+  return out;
+}
+
+bool ParseSize(std::string_view s, std::size_t* out) {
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+std::string ValueSizes::Parse(std::string_view spec, ValueSizes* out) {
+  const std::string usage = "value sizes are N, fixed:N, uniform:MIN:MAX or pareto:MIN:MAX:ALPHA";
+  ValueSizes v;
+  std::vector<std::string_view> f = Fields(spec);
+  const std::string_view shape = f.size() == 1 ? "fixed" : f.front();
+  if (f.size() > 1) f.erase(f.begin());
+  std::size_t want = 0;
+  if (shape == "fixed") {
+    v.shape_ = Shape::kFixed;
+    want = 1;
+  } else if (shape == "uniform") {
+    v.shape_ = Shape::kUniform;
+    want = 2;
+  } else if (shape == "pareto") {
+    v.shape_ = Shape::kPareto;
+    want = 3;
+  } else {
+    return usage;
+  }
+  if (f.size() != want || !ParseSize(f[0], &v.min_)) return usage;
+  v.max_ = v.min_;
+  if (want >= 2 && !ParseSize(f[1], &v.max_)) return usage;
+  if (v.min_ > v.max_) return "value sizes: MIN above MAX";
+  if (v.max_ > kMaxValueSize) {
+    return "value sizes above " + std::to_string(kMaxValueSize) + " (memcached's item limit)";
+  }
+  switch (v.shape_) {
+    case Shape::kFixed:
+      v.mean_ = static_cast<double>(v.min_);
+      break;
+    case Shape::kUniform:
+      v.mean_ = (static_cast<double>(v.min_) + static_cast<double>(v.max_)) / 2;
+      break;
+    case Shape::kPareto: {
+      const std::string a(f[2]);
+      char* end = nullptr;
+      v.alpha_ = std::strtod(a.c_str(), &end);
+      if (a.empty() || *end != '\0' || !(v.alpha_ > 0) || v.alpha_ > 100) {
+        return "pareto: ALPHA must be a number above 0 (and at most 100)";
+      }
+      if (v.min_ == 0) return "pareto: MIN must be at least 1";
+      v.tail_ = 1 - std::pow(static_cast<double>(v.min_) / static_cast<double>(v.max_), v.alpha_);
+      // E[size] = min + sum over k in [min, max) of P(size > k), and Draw() rounds to the nearest
+      // byte, so P(size > k) = 1 - F(k + 0.5). At most 2^20 terms, once.
+      double mean = static_cast<double>(v.min_);
+      for (std::size_t k = v.min_; k < v.max_; ++k) {
+        mean += 1 - v.ParetoCdf(static_cast<double>(k) + 0.5);
+      }
+      v.mean_ = mean;
+      break;
+    }
+  }
+  *out = v;
+  return "";
+}
+
+double ValueSizes::ParetoCdf(double x) const {
+  const double lo = static_cast<double>(min_);
+  if (x <= lo) return 0;
+  if (x >= static_cast<double>(max_) || tail_ <= 0) return 1;
+  return (1 - std::pow(lo / x, alpha_)) / tail_;
+}
+
+std::size_t ValueSizes::Draw(Rng& rng) const {
+  switch (shape_) {
+    case Shape::kFixed:
+      return min_;
+    case Shape::kUniform:
+      return min_ + static_cast<std::size_t>(rng.Below(max_ - min_ + 1));
+    case Shape::kPareto: {
+      // The inverse of the CDF above at u in [0, 1): x in [min, max).
+      const double u = rng.Unit();
+      const double x = static_cast<double>(min_) * std::pow(1 - u * tail_, -1 / alpha_);
+      return std::clamp(static_cast<std::size_t>(x + 0.5), min_, max_);
+    }
+  }
+  return min_;
+}
+
+std::string ValueSizes::Spec() const {
+  switch (shape_) {
+    case Shape::kFixed:
+      return "fixed:" + std::to_string(min_);
+    case Shape::kUniform:
+      return "uniform:" + std::to_string(min_) + ":" + std::to_string(max_);
+    case Shape::kPareto: {
+      char alpha[32];
+      std::snprintf(alpha, sizeof(alpha), "%g", alpha_);
+      return "pareto:" + std::to_string(min_) + ":" + std::to_string(max_) + ":" + alpha;
+    }
+  }
+  return "?";
+}
+
 void KeySpace::Format(std::uint64_t n, char* out) const {
   std::memcpy(out, prefix.data(), prefix.size());
   std::uint64_t id = key_offset + n;
@@ -215,13 +331,8 @@ std::string KeySpace::Check() const {
   return "";
 }
 
-Encoder::Encoder(Protocol protocol, const KeySpace& keys, std::size_t value_size)
-    : protocol_(protocol), keys_(keys), value_(value_size, 'x') {
-  if (protocol_ == Protocol::kText) {
-    value_ += "\r\n";
-    set_tail_ = " 0 0 " + std::to_string(value_size) + "\r\n";
-  }
-}
+Encoder::Encoder(Protocol protocol, const KeySpace& keys, std::size_t max_value_size)
+    : protocol_(protocol), keys_(keys), filler_(max_value_size, 'x') {}
 
 void Encoder::AppendKey(std::uint64_t key, std::string* out) const {
   const std::size_t at = out->size();
@@ -229,18 +340,22 @@ void Encoder::AppendKey(std::uint64_t key, std::string* out) const {
   keys_.Format(key, out->data() + at);
 }
 
-void Encoder::Set(std::uint64_t key, std::string* out) const {
+void Encoder::Set(std::uint64_t key, std::size_t value_size, std::string* out) const {
+  const std::string_view value = std::string_view(filler_).substr(0, value_size);
   if (protocol_ == Protocol::kText) {
+    char tail[32];  // " <flags> <exptime> <bytes>\r\n"
+    const int n = std::snprintf(tail, sizeof(tail), " 0 0 %zu\r\n", value.size());
     out->append("set ", 4);
     AppendKey(key, out);
-    out->append(set_tail_);
-    out->append(value_);
+    out->append(tail, static_cast<std::size_t>(n));
+    out->append(value);
+    out->append("\r\n", 2);
     return;
   }
-  AppendHeader(out, kOpSet, keys_.key_len, 8, 8 + keys_.key_len + value_.size());
+  AppendHeader(out, kOpSet, keys_.key_len, 8, 8 + keys_.key_len + value.size());
   out->append(8, '\0');  // flags 0, exptime 0
   AppendKey(key, out);
-  out->append(value_);
+  out->append(value);
 }
 
 void Encoder::Get(const std::uint64_t* keys, std::size_t n, std::string* out) const {
