@@ -16,13 +16,12 @@
 // Dead bytes come before live ones. Overwrites and deletes leave dead items in every segment,
 // anywhere in a queue; evicting by queue order alone would drop live items while the dead ones
 // further along hold their room (under overwrite churn 40% of the cache was dead). So a wholly
-// dead segment near the old end of either queue is taken first; the small queue then keeps its
-// share as S3-FIFO wants; and when main's turn comes, a segment at most an eighth live near the
-// old end of either queue, else the sparsest main segment found if it is sparse enough to be
-// worth the copying, is compacted (its live items copied to the main head) instead of the
-// oldest main segment's unread items being dropped.
-// Compacted items keep their frequency and move to main's newest end. The background reclaimer
-// (reclaimer.cc) does this work ahead of the writers when it can.
+// dead segment near the old end of either queue is taken first; then the queue whose turn it is
+// (small while it holds more than its share) compacts its sparsest segment found, if that is
+// sparse enough to be worth the copying, instead of evicting its oldest: the live items are
+// copied to the newest end of the same queue (small's own compaction head, or the main head),
+// keeping their frequency. The background reclaimer (reclaimer.cc) does this work ahead of the
+// writers when it can.
 //
 // A dedicated segment (one large item) is judged the same way, but "copied forward" means the
 // segment itself moves to main: no bytes are copied.
@@ -56,17 +55,18 @@ namespace {
 
 // The small queue's share of the queued bytes (S3-FIFO's 10%).
 constexpr std::size_t kSmallShareDivisor = 10;
-// A segment at most kSparseEighths/8 live is compacted rather than anything evicted or the cache
-// grown, if it is among the kSparseScan oldest of its queue (ReclaimSparse).
+// Before the cache grows, a segment among the kSparseScan oldest of either queue that is at most
+// kSparseEighths/8 live is compacted instead (ReclaimSparse); eviction first takes one there
+// with nothing live.
 constexpr std::size_t kSparseScan = 8;
 constexpr std::size_t kSparseEighths = 1;
-// When eviction comes to main (EvictOne), the sparsest main segment of those it looks at
-// (SparsestMainLocked: kMainScan at the old end, kMainScan more from a cursor that goes round the
-// queue) is compacted instead, if it is at most that many eighths live: 7 when the background
-// reclaimer does it in idle time, 6 (at most three bytes copied per byte freed) when a writer
-// must. Measured under overwrite churn (memtier 1:1, 10 B-20 KB, -m 64): the live bytes kept went
-// from 39 MB to 52 MB with 6 and 56-58 MB with 7 (memcached: 46 MB).
-constexpr std::size_t kMainScan = 64;
+// When eviction comes to a queue (EvictOne), the sparsest segment of those it looks at
+// (SparsestLocked: kScan at the old end, kScan more from a cursor that goes round the queue) is
+// compacted instead of the oldest evicted, if it is at most that many eighths live: 7 when the
+// background reclaimer does it in idle time, 6 (at most three bytes copied per byte freed) when
+// a writer must. Measured under overwrite churn (memtier 1:1, 10 B-20 KB, -m 64): the live bytes
+// kept went from 39 MB to 52 MB with 6 and 56-58 MB with 7 (memcached: 46 MB).
+constexpr std::size_t kScan = 64;
 constexpr std::size_t kBackgroundLiveEighths = 7;
 constexpr std::size_t kInlineLiveEighths = 6;
 // How many segments one allocation may evict or compact before it gives up (kNoMemory).
@@ -97,6 +97,7 @@ void Store::Impl::PushNewestLocked(SegmentQueue* q, Segment* seg, SegmentList li
 
 void Store::Impl::RemoveLocked(SegmentQueue* q, Segment* seg) {
   if (seg == main_cursor) main_cursor = seg->newer;
+  if (seg == small_cursor) small_cursor = seg->newer;
   if (seg->newer != nullptr) {
     seg->newer->older = seg->older;
   } else {
@@ -205,18 +206,23 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
   }
 }
 
-Item* Store::Impl::CopyForwardLocked(const Item* item) {
+Item* Store::Impl::CopyForwardLocked(const Item* item, bool to_small) {
   const std::size_t stride = item->stride();
-  std::lock_guard<std::mutex> lock(main_head.mu);
-  Segment* seg = main_head.seg;
+  Head& head = to_small ? small_compact_head : main_head;
+  std::lock_guard<std::mutex> lock(head.mu);
+  Segment* seg = head.seg;
   if (seg == nullptr || seg->free_bytes() < stride) {
     Segment* fresh = NewSharedSegment(true);
     if (fresh == nullptr) return nullptr;
     fresh->list = SegmentList::kOpen;
-    main_head.seg = fresh;
+    head.seg = fresh;
     if (seg != nullptr) {
       std::lock_guard<std::mutex> qlock(seg_mu);
-      PushNewestLocked(&main_q, seg, SegmentList::kMain);
+      if (to_small) {
+        PushNewestLocked(&small_q, seg, SegmentList::kSmall);
+      } else {
+        PushNewestLocked(&main_q, seg, SegmentList::kMain);
+      }
     }
     seg = fresh;
   }
@@ -247,36 +253,24 @@ bool Store::Impl::EvictOne(const Moment& m, bool background) {
     NoteDeadSpace(true);
     return true;
   }
+  Segment* victim;
   bool from_small;
+  bool compact;
   {
     std::lock_guard<std::mutex> lock(seg_mu);
     if (small_q.count == 0 && main_q.count == 0) return false;
     from_small = main_q.count == 0 ||
                  (small_q.count > 0 &&
                   small_q.bytes * kSmallShareDivisor > small_q.bytes + main_q.bytes);
-  }
-  // Main's turn (S3-FIFO's small queue keeps its share first, or it would grow without bound
-  // while dead space elsewhere kept being found): a nearly dead segment at the old end of
-  // either queue, else the sparsest main segment if it is sparse enough, is compacted before
-  // the oldest main segment's unread items are dropped.
-  if (!from_small && ReclaimSparse(kSparseEighths)) {
-    NoteDeadSpace(true);
-    return true;
-  }
-  Segment* victim;
-  bool compact = false;
-  {
-    std::lock_guard<std::mutex> lock(seg_mu);
-    if (small_q.count == 0 && main_q.count == 0) return false;
-    if (from_small && small_q.count == 0) from_small = false;
-    if (!from_small && main_q.count == 0) from_small = true;
-    if (!from_small) {
-      victim = SparsestMainLocked(background ? kBackgroundLiveEighths : kInlineLiveEighths);
-      compact = victim != nullptr;
-      NoteDeadSpace(compact);
-    }
-    if (!compact) victim = from_small ? small_q.oldest : main_q.oldest;
-    RemoveLocked(from_small ? &small_q : &main_q, victim);
+    // The queue whose turn it is gives up its sparsest segment, if one is sparse enough to be
+    // worth the copying, before its oldest segment's unread items are dropped.
+    SegmentQueue* q = from_small ? &small_q : &main_q;
+    victim = SparsestLocked(q, from_small ? &small_cursor : &main_cursor,
+                            background ? kBackgroundLiveEighths : kInlineLiveEighths);
+    compact = victim != nullptr;
+    NoteDeadSpace(compact);
+    if (!compact) victim = q->oldest;
+    RemoveLocked(q, victim);
     victim->list = SegmentList::kEvicting;
   }
   Empty(victim, from_small, compact, m);
@@ -381,7 +375,8 @@ bool Store::Impl::ReclaimSparse(std::size_t max_live_eighths) {
   return true;
 }
 
-Segment* Store::Impl::SparsestMainLocked(std::size_t max_live_eighths) {
+Segment* Store::Impl::SparsestLocked(SegmentQueue* q, Segment** cursor,
+                                     std::size_t max_live_eighths) {
   Segment* best = nullptr;
   std::size_t least = ~std::size_t{0};
   auto consider = [&](Segment* s) {
@@ -391,14 +386,14 @@ Segment* Store::Impl::SparsestMainLocked(std::size_t max_live_eighths) {
       best = s;
     }
   };
-  Segment* s = main_q.oldest;
-  for (std::size_t i = 0; i < kMainScan && s != nullptr; ++i, s = s->newer) consider(s);
-  // Segments fall dead anywhere in the queue, not only at its old end: the cursor takes the
-  // scan round all of it, kMainScan segments a call.
-  if (main_cursor == nullptr) main_cursor = s;
-  for (std::size_t i = 0; i < kMainScan && main_cursor != nullptr; ++i) {
-    consider(main_cursor);
-    main_cursor = main_cursor->newer;
+  Segment* s = q->oldest;
+  for (std::size_t i = 0; i < kScan && s != nullptr; ++i, s = s->newer) consider(s);
+  // Segments fall dead anywhere in a queue, not only at its old end: the cursor takes the scan
+  // round all of it, kScan segments a call.
+  if (*cursor == nullptr) *cursor = s;
+  for (std::size_t i = 0; i < kScan && *cursor != nullptr; ++i) {
+    consider(*cursor);
+    *cursor = (*cursor)->newer;
   }
   if (best == nullptr || least * 8 > best->capacity() * max_live_eighths) return nullptr;
   return best;
@@ -469,7 +464,9 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
     }
     std::uint8_t bits = it->GetBits();
     if (keep_all || (bits & internal::kFreqMask) != 0) {
-      if (Item* copy = CopyForwardLocked(it)) {
+      // Compaction keeps an item in its queue; promotion and second chances go to main. (With
+      // -M everything goes to the main head, where the writer asking for room takes it.)
+      if (Item* copy = CopyForwardLocked(it, keep_all && from_small && options.evictions)) {
         std::uint8_t next = bits;
         if (!keep_all) {
           next = from_small ? static_cast<std::uint8_t>(bits & ~internal::kFreqMask)

@@ -147,6 +147,7 @@ Store::Impl::~Impl() {
   // Store is a bug in the caller, and it is leaked with its pool rather than freed under it.
   std::vector<Segment*> all;
   if (main_head.seg != nullptr) all.push_back(main_head.seg);
+  if (small_compact_head.seg != nullptr) all.push_back(small_compact_head.seg);
   for (Head& h : small_heads) {
     if (h.seg != nullptr) all.push_back(h.seg);
   }

@@ -1,8 +1,8 @@
 // store/store_impl.h -- Store::Impl: what the store's operations and statistics (store.cc), its
 // segment space and eviction (segments.cc) and its background reclaimer (reclaimer.cc) share.
 //
-// Lock order, outermost first: a small writer head's lock; a shard lock; the main head's lock;
-// the segment-list lock. Nothing takes a lock of an earlier kind while holding a later one, and
+// Lock order, outermost first: a small writer head's lock; a shard lock; the main head's or the
+// small compaction head's lock; the segment-list lock. Nothing takes a lock of an earlier kind while holding a later one, and
 // no code holds two shard locks at once. Allocation (which may evict, which takes shard locks)
 // therefore never happens under a shard lock: operations that need a new item while they hold
 // one drop it, allocate, and check again (the Rewrite pattern in store.cc). The only memory
@@ -85,9 +85,9 @@ struct Store::Impl {
   // nullptr when nothing can make room.
   internal::Item* AllocateBytes(std::size_t stride, const internal::Moment& m,
                                 const internal::NewItem& init);
-  // Under the item's shard lock: a copy of `item` at the main head, for eviction to move
-  // forward. Never evicts.
-  internal::Item* CopyForwardLocked(const internal::Item* item);
+  // Under the item's shard lock: a copy of `item` at the main head (or, `to_small`, small's
+  // compaction head), for eviction to move forward. Never evicts.
+  internal::Item* CopyForwardLocked(const internal::Item* item, bool to_small);
   // Frees one segment's worth of memory, or as near as it can: S3-FIFO over segments with
   // evictions on, compaction of the emptiest segment with -M. False when nothing could go.
   // `need`: the stride the caller wants room for (-M compacts only when that can come of it).
@@ -109,9 +109,11 @@ struct Store::Impl {
   // at most `max_live_eighths`/8 live (0: nothing linked), and compacts it: its live items (if
   // any) are copied to the main head. False when there is none.
   bool ReclaimSparse(std::size_t max_live_eighths);
-  // When eviction comes to main: the main segment with the fewest live bytes of those it looks
-  // at, if it is sparse enough to compact instead (segments.cc); nullptr when none is.
-  internal::Segment* SparsestMainLocked(std::size_t max_live_eighths);
+  // When eviction comes to `q`: its segment with the fewest live bytes of those it looks at
+  // (resuming from *cursor), if it is sparse enough to compact instead (segments.cc); nullptr
+  // when none is. Under seg_mu.
+  internal::Segment* SparsestLocked(SegmentQueue* q, internal::Segment** cursor,
+                                    std::size_t max_live_eighths);
   // Adds a sealed segment to a list / takes the oldest one off. Under seg_mu.
   void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list);
   void RemoveLocked(SegmentQueue* q, internal::Segment* seg);
@@ -162,10 +164,12 @@ struct Store::Impl {
   std::size_t shared_max = 0;
   std::array<Head, kSmallHeads> small_heads;  // new items, one head per writer thread (mod 8)
   Head main_head;                             // copies moved forward by eviction
+  Head small_compact_head;                    // small's items that compaction keeps in small
   mutable std::mutex seg_mu;                  // the two queues below
   SegmentQueue small_q;
   SegmentQueue main_q;
-  internal::Segment* main_cursor = nullptr;   // where CompactSparsest's scan of main goes on
+  internal::Segment* main_cursor = nullptr;   // where SparsestLocked's scans go on
+  internal::Segment* small_cursor = nullptr;
 
   // The reclaimer's thread and the spare segments it keeps ready (reclaim_reserve).
   std::thread reclaimer;
