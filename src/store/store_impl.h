@@ -2,8 +2,8 @@
 // segment space and eviction (segments.cc) and its background reclaimer (reclaimer.cc) share.
 //
 // Lock order, outermost first: a small writer head's lock; a shard lock; the main head's or the
-// small compaction head's lock; the segment-list lock. Nothing takes a lock of an earlier kind while holding a later one, and
-// no code holds two shard locks at once. Allocation (which may evict, which takes shard locks)
+// small compaction head's lock; the segment-list lock. Nothing takes a lock of an earlier kind
+// while holding a later one, and no code holds two shard locks at once. Allocation (which may evict, which takes shard locks)
 // therefore never happens under a shard lock: operations that need a new item while they hold
 // one drop it, allocate, and check again (the Rewrite pattern in store.cc). The only memory
 // found under a shard lock is for copies eviction moves forward, taken from the main head
@@ -88,8 +88,9 @@ struct Store::Impl {
   // Under the item's shard lock: a copy of `item` at the main head (or, `to_small`, small's
   // compaction head), for eviction to move forward. Never evicts.
   internal::Item* CopyForwardLocked(const internal::Item* item, bool to_small);
-  // Frees one segment's worth of memory, or as near as it can: S3-FIFO over segments with
-  // evictions on, compaction of the emptiest segment with -M. False when nothing could go.
+  // Frees one segment's worth of memory, or as near as it can: with evictions on, dead space
+  // first (compaction), then S3-FIFO over segments; with -M, compaction of the emptiest segment.
+  // False when nothing could go.
   // `need`: the stride the caller wants room for (-M compacts only when that can come of it).
   // `background`: called by the reclaimer, which may copy more to keep more (segments.cc).
   bool MakeRoom(const internal::Moment& m, std::size_t need, bool background = false);
@@ -107,7 +108,7 @@ struct Store::Impl {
   void Close(internal::Segment* seg);
   // Takes the segment with the fewest live bytes among the few oldest of each queue, if it is
   // at most `max_live_eighths`/8 live (0: nothing linked), and compacts it: its live items (if
-  // any) are copied to the main head. False when there is none.
+  // any) are copied to the newest end of their queue. False when there is none.
   bool ReclaimSparse(std::size_t max_live_eighths);
   // When eviction comes to `q`: its segment with the fewest live bytes of those it looks at
   // (resuming from *cursor), if it is sparse enough to compact instead (segments.cc); nullptr
