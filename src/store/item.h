@@ -49,6 +49,7 @@ namespace rc::store::internal {
 
 // Item::bits (mutable, under the shard lock; readable by anyone holding a reference).
 inline constexpr std::uint8_t kFreqMask = 0x03;   // S3-FIFO access count, saturating at 3
+inline constexpr std::uint8_t kSizeCredit = 0x04;  // kept once unread for being small (segments.cc)
 inline constexpr std::uint8_t kLinked = 0x08;     // in the hash table
 inline constexpr std::uint8_t kFetched = 0x10;    // read at least once since it was linked
 // The meta protocol's anti-stampede state (memcached ITEM_STALE, ITEM_TOKEN_SENT).

@@ -180,6 +180,7 @@ struct Store::Impl {
   std::atomic<bool> reclaim_wanted{false};
   std::size_t reclaim_reserve = 0;
   std::atomic<int> dead_space_score{0};       // NoteDeadSpace (racy updates are fine)
+  std::atomic<std::uint32_t> mean_stride{0};  // of the items eviction walks (Empty; racy is fine)
   std::atomic<std::uint64_t> background_reclaims{0};  // segments it freed
 };
 

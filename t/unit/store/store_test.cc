@@ -1035,6 +1035,36 @@ TEST_F(StoreTest, OverwriteChurnKeepsMostOfTheMemoryLive) {
   EXPECT_GE(st.bytes * 100, o.memory_limit * 72) << st.bytes << " bytes";
 }
 
+TEST_F(StoreTest, SmallUnreadItemsOutlastLargeOnes) {
+  // Half the keys hold 100-byte values and half 4,000-byte ones, rewritten at random, with reads
+  // at random: for a hit ratio, which counts requests, a small item is worth keeping longer than
+  // a large one (it costs less room for the same chance of being read). An unread small item at
+  // a queue's old end gets one more pass (kSizeCredit). Without it a small key is present about
+  // as often as a large one (0.42 against 0.41 here); with it, 0.73 against 0.41.
+  Options o;
+  o.memory_limit = 8 << 20;
+  Make(o);
+  std::mt19937 rng(11);
+  const int keys = 8000;  // 16 MB of values: twice what the cache holds
+  std::string big(4000, 'v');
+  auto size_of = [](int k) { return k % 2 == 0 ? 100 : 4000; };
+  for (int i = 0; i < 100000; ++i) {
+    int k = static_cast<int>(rng() % keys);
+    std::string key = "k" + std::to_string(k);
+    if (rng() % 2 == 0) {
+      ASSERT_EQ(Set(key, std::string_view(big.data(), size_of(k))), Outcome::kStored);
+    } else {
+      store_->Get(key);
+    }
+  }
+  int present[2] = {0, 0};
+  for (int k = 0; k < keys; ++k) {
+    if (store_->Get("k" + std::to_string(k), GetOptions{.bump = false}).item) ++present[k % 2];
+  }
+  double small = present[0] / (keys / 2.0), large = present[1] / (keys / 2.0);
+  EXPECT_GT(small, large * 1.5) << "small keys present " << small << ", large " << large;
+}
+
 TEST_F(StoreTest, BackgroundReclaimerKeepsSpareSegmentsAndStopsWithTheStore) {
   Options o;
   o.memory_limit = 8 << 20;
@@ -1054,7 +1084,9 @@ TEST_F(StoreTest, BackgroundReclaimerKeepsSpareSegmentsAndStopsWithTheStore) {
   EXPECT_GT(store_->GetStats().background_reclaims, 0u);
   for (int i = 0; i < 8000; ++i) {
     Lookup l = store_->Get("k" + std::to_string(i), GetOptions{.bump = false});
-    if (l.item) ASSERT_EQ(l.item.value().find_first_not_of('v'), std::string_view::npos);
+    if (l.item) {
+      ASSERT_EQ(l.item.value().find_first_not_of('v'), std::string_view::npos);
+    }
   }
   Make(Options{});  // joins the thread
 }
