@@ -14,8 +14,9 @@
 #
 # Then overwrite churn (issue 14): -m 16, 8,000 keys of 10 B-8 KB (twice what fits) set at random,
 # 10 x 16 MB in all. The store must reclaim the dead space overwrites leave rather than evict
-# live items: `stats bytes` >= 75% of -m (0.80-0.81 measured; memcached keeps 0.49 of -m on the
-# same writes, ringcached 0.64 before it compacted dead space), and `stats segments` says at most
+# live items: `stats bytes` >= 72% of -m (0.76-0.78 measured: 0.80-0.81 before the size credit
+# kept more, smaller items for a few bytes each; memcached keeps 0.49 of -m on the same writes,
+# ringcached 0.64 before it compacted dead space), and `stats segments` says at most
 # 20% of the segments' bytes are dead.
 # Not run against stock memcached (`stats segments` is ringcached's).
 import os
@@ -161,14 +162,14 @@ def main():
                   f"evictions={st['evictions']} segment_dead_bytes={dead} of {total} "
                   f"background_reclaims={seg['background_reclaims']}", flush=True)
             check(int(st["evictions"]) > 0, "no evictions: the churn did not fill the cache")
-            check(live * 100 >= limit * 75, f"live bytes {live} < 75% of -m {limit}")
+            check(live * 100 >= limit * 72, f"live bytes {live} < 72% of -m {limit}")
             check(dead * 100 <= total * 20, f"dead bytes {dead} > 20% of segment bytes {total}")
             srv.check_serving("after the churn")
 
     r.case("write 10 x 64 MB of mixed sizes", fill_and_measure)
     r.case("stats bytes <= limit_maxbytes, evicting", accounting)
     r.case("RSS <= (limit_maxbytes + hash_bytes) + 10%", rss_bound)
-    r.case("overwrite churn: dead space reclaimed, >= 75% of -m live", overwrite_churn)
+    r.case("overwrite churn: dead space reclaimed, >= 72% of -m live", overwrite_churn)
     r.finish()
 
 
