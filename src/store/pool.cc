@@ -176,9 +176,22 @@ std::size_t Pool::DedicatedBytes(std::size_t item_bytes) const {
 #endif
 }
 
-Segment* Pool::TakeFree() {
+// The spare (KeepSpare). Eviction copies the items it keeps into a fresh segment before it frees
+// the one it empties. In a full pool that fresh segment lies beyond the limit, so the emptied one
+// must then go back to jemalloc, and the purge that bounds dirty pages unmaps it, only for the
+// next copy to fault a segment's pages in again: at -m 64, where every free crosses the purge
+// threshold, each compaction did, and zeroing and unmapping pages took a third of the set p99
+// under churn. With one segment of the limit kept back from writers, the copy takes the spare,
+// the emptied segment returns to the free list as the next spare, and no page moves. The store
+// keeps it only while eviction copies items (Store::Impl::NoteCopying): a write-once fill copies
+// nothing and keeps all of the limit for items.
+Segment* Pool::TakeFree(bool for_compaction) {
   std::lock_guard<std::mutex> lock(free_mu_);
   if (free_.empty()) return nullptr;
+  if (!for_compaction && free_.size() == 1 &&
+      used() + spare_.load(std::memory_order_relaxed) > effective_limit()) {
+    return nullptr;
+  }
   Segment* s = free_.back();
   free_.pop_back();
   free_count_.store(free_.size(), std::memory_order_relaxed);

@@ -45,10 +45,10 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // Charges `bytes` if that keeps the total within the effective limit.
+  // Charges `bytes` if that keeps the total within the effective limit, less the spare.
   bool Reserve(std::size_t bytes) {
     std::size_t cur = used_.load(std::memory_order_relaxed);
-    std::size_t lim = effective_limit_.load(std::memory_order_relaxed);
+    std::size_t lim = writers_limit();
     do {
       if (bytes > lim || cur > lim - bytes) return false;
     } while (!used_.compare_exchange_weak(cur, cur + bytes, std::memory_order_relaxed));
@@ -63,8 +63,11 @@ class Pool {
   // The usable size of a dedicated segment holding `item_bytes` of item (header included).
   std::size_t DedicatedBytes(std::size_t item_bytes) const;
 
-  // A shared segment from the free list, already charged; nullptr when the list is empty.
-  Segment* TakeFree();
+  // A shared segment from the free list, already charged; nullptr when the list is empty. A
+  // writer (not `for_compaction`) does not get the spare: the last free segment of a full pool.
+  Segment* TakeFree(bool for_compaction);
+  // Keeps one shared segment of the limit for eviction's copies while `on` (see pool.cc).
+  void KeepSpare(bool on) { spare_.store(on ? segment_bytes_ : 0, std::memory_order_relaxed); }
   // A new segment of `bytes` (segment_bytes() or a DedicatedBytes() value) whose charge the
   // caller has reserved. nullptr when jemalloc fails (the caller unreserves).
   Segment* AllocateSegment(std::size_t bytes, bool dedicated);
@@ -74,8 +77,8 @@ class Pool {
   bool DropFree();
   // How many segments the free list holds (read without its lock: a hint).
   std::size_t free_count() const { return free_count_.load(std::memory_order_relaxed); }
-  // Whether one more shared segment's charge would fit under the limit.
-  bool CanGrow() const { return used() + segment_bytes_ <= effective_limit(); }
+  // Whether one more shared segment's charge would fit under the limit, less the spare.
+  bool CanGrow() const { return used() + segment_bytes_ <= writers_limit(); }
 
   // Measures the arena's overhead if that has never been done (the first time memory runs
   // short, before any purge has measured it).
@@ -96,6 +99,11 @@ class Pool {
   static Pool* ById(std::uint8_t id) { return registry_[id].load(std::memory_order_acquire); }
 
  private:
+  std::size_t writers_limit() const {
+    std::size_t lim = effective_limit();
+    std::size_t spare = spare_.load(std::memory_order_relaxed);
+    return lim > spare ? lim - spare : 0;
+  }
   void Free(Segment* segment);
   void PurgeAndMeasure();
   void UpdateEffectiveLimit();
@@ -107,6 +115,7 @@ class Pool {
   std::atomic<std::size_t> used_{0};
   std::atomic<std::size_t> effective_limit_;
   std::atomic<std::size_t> freed_since_purge_{0};
+  std::atomic<std::size_t> spare_{0};  // KeepSpare()
   std::atomic<std::size_t> limit_;
   std::atomic<std::size_t> overhead_{0};
   const bool account_overhead_;

@@ -57,7 +57,7 @@ bool Store::Impl::ReserveLow() const {
   // is compaction, which copies, and the spare segment pays for itself many times over. A
   // write-once workload keeps all of -m for data and evicts inline, as it always did.
   return !pool->CanGrow() && pool->free_count() < reclaim_reserve &&
-         dead_space_score.load(std::memory_order_relaxed) >= 64;
+         dead_space_score.load(std::memory_order_relaxed) >= kQuarterScore;
 }
 
 void Store::Impl::NoteSegmentTaken() {

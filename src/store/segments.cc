@@ -126,7 +126,7 @@ void Store::Impl::RemoveLocked(SegmentQueue* q, Segment* seg) {
 
 Segment* Store::Impl::NewSharedSegment(bool force) {
   if (force || !pool->OverLimit()) {
-    if (Segment* s = pool->TakeFree()) {
+    if (Segment* s = pool->TakeFree(force)) {
       if (!force) NoteSegmentTaken();
       return s;
     }
@@ -136,7 +136,7 @@ Segment* Store::Impl::NewSharedSegment(bool force) {
   // memcached's slab chunks do, instead of faulting in new pages all the way to the limit. Not
   // under `force`, which is called with a shard lock held.
   if (!force && ReclaimSparse(kSparseEighths)) {
-    if (Segment* s = pool->TakeFree()) return s;
+    if (Segment* s = pool->TakeFree(false)) return s;
   }
   std::size_t bytes = pool->segment_bytes();
   if (force) {
@@ -459,6 +459,7 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
   std::size_t small_stride =
       keep_all ? 0 : mean_stride.load(std::memory_order_relaxed) * kSmallItemEighths / 8;
   std::size_t walked = 0, off = 0;
+  bool copied = false;
   for (; off < seg->write_offset && seg->live_bytes.load(std::memory_order_relaxed) != 0;) {
     auto* it = reinterpret_cast<Item*>(seg->begin() + off);
     off += it->stride();
@@ -492,12 +493,14 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
         }
         copy->SetBits(next);
         s.MoveLocked(slot, copy);
+        copied = true;
         continue;
       }
     }
     if (from_small) s.GhostInsertLocked(hash);
     s.UnlinkLocked(slot, hash, UnlinkCause::kEvict);
   }
+  NoteCopying(copied);
   if (walked > 0) {
     // The mean stride of what was written (dead items too), a moving average over segments.
     std::uint32_t mean = mean_stride.load(std::memory_order_relaxed);

@@ -61,6 +61,9 @@ constexpr std::size_t kMinSegmentBytes = 32 << 10;
 constexpr std::size_t kMinSegments = 32;
 // Items above this share of a segment get a dedicated one.
 constexpr std::size_t kSharedMaxDivisor = 8;
+// A cache this many segments or larger keeps one spare for eviction's copies; a smaller one
+// keeps all of its limit for items and pays page faults for the copies instead.
+constexpr std::size_t kMinSegmentsForSpare = 64;
 // An expiry given to AllocateItem only so that the item has room for one (it is reset before
 // the item is linked).
 constexpr base::RelTime kRoomForExptime = ~base::RelTime{0};
@@ -131,6 +134,10 @@ Store::Impl::Impl(const Options& opts, const base::Clock* clk)
   std::size_t n = std::size_t{1} << shard_bits;
   std::size_t shard_slots = std::max(total_slots >> shard_bits, kMinShardSlots);
   shared_max = pool->segment_bytes() / kSharedMaxDivisor;
+  // One segment kept back for eviction's copies (Pool::KeepSpare, NoteDeadSpace): 1/64 of the
+  // cache or less.
+  spare_allowed =
+      options.evictions && opts.memory_limit >= kMinSegmentsForSpare * pool->segment_bytes();
   num_classes = internal::ReportedClassOf(options.item_size_max + Segment::kHeaderBytes);
   outofmemory = std::make_unique<std::atomic<std::uint64_t>[]>(num_classes);
   shards.reserve(n);

@@ -136,6 +136,17 @@ struct Store::Impl {
     int old = dead_space_score.load(std::memory_order_relaxed);
     dead_space_score.store(old - old / 8 + (found ? 32 : 0), std::memory_order_relaxed);
   }
+  // The same for whether emptying a segment copied items forward. While at least a quarter of
+  // recent ones did, the pool keeps its spare segment for the copies (Pool::KeepSpare).
+  void NoteCopying(bool copied) {
+    int old = copy_score.load(std::memory_order_relaxed);
+    int score = old - old / 8 + (copied ? 32 : 0);
+    copy_score.store(score, std::memory_order_relaxed);
+    if (spare_allowed && (old >= kQuarterScore) != (score >= kQuarterScore)) {
+      pool->KeepSpare(score >= kQuarterScore);
+    }
+  }
+  static constexpr int kQuarterScore = 64;  // of the scores' 256: a quarter of recent turns
   void ReclaimerMain();
 
   Options options;
@@ -180,6 +191,8 @@ struct Store::Impl {
   std::atomic<bool> reclaim_wanted{false};
   std::size_t reclaim_reserve = 0;
   std::atomic<int> dead_space_score{0};       // NoteDeadSpace (racy updates are fine)
+  std::atomic<int> copy_score{0};             // NoteCopying
+  bool spare_allowed = false;                 // the cache is large enough for a spare segment
   std::atomic<std::uint32_t> mean_stride{0};  // of the items eviction walks (Empty; racy is fine)
   std::atomic<std::uint64_t> background_reclaims{0};  // segments it freed
 };
