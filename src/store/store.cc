@@ -134,7 +134,7 @@ Store::Impl::Impl(const Options& opts, const base::Clock* clk)
   std::size_t n = std::size_t{1} << shard_bits;
   std::size_t shard_slots = std::max(total_slots >> shard_bits, kMinShardSlots);
   shared_max = pool->segment_bytes() / kSharedMaxDivisor;
-  // One segment kept back for eviction's copies (Pool::KeepSpare, NoteDeadSpace): 1/64 of the
+  // One segment kept back for eviction's copies (Pool::KeepSpare, NoteCopying): 1/64 of the
   // cache or less.
   spare_allowed =
       options.evictions && opts.memory_limit >= kMinSegmentsForSpare * pool->segment_bytes();

@@ -142,9 +142,7 @@ struct Store::Impl {
     int old = copy_score.load(std::memory_order_relaxed);
     int score = old - old / 8 + (copied ? 32 : 0);
     copy_score.store(score, std::memory_order_relaxed);
-    if (spare_allowed && (old >= kQuarterScore) != (score >= kQuarterScore)) {
-      pool->KeepSpare(score >= kQuarterScore);
-    }
+    if (spare_allowed) pool->KeepSpare(score >= kQuarterScore);  // once a segment: cheap
   }
   static constexpr int kQuarterScore = 64;  // of the scores' 256: a quarter of recent turns
   void ReclaimerMain();
