@@ -159,7 +159,7 @@ void Connection::LocateFirstKey() {
   if (!key.empty()) first_item_hint_ = server_->store().FindHint(base::HashKey(key));
 }
 
-void Connection::TouchFirstKey() const { store::Store::Touch(first_item_hint_); }
+void Connection::PrefetchFirstKey() const { store::Store::Prefetch(first_item_hint_); }
 
 void Connection::RunRead() {
   read_queued_ = false;

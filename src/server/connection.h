@@ -78,7 +78,7 @@ class Connection {
   // read: the store's hint for its key's item (under the shard lock; the key is found by
   // proto::FirstKeyHint, when it can be told cheaply), then a load from it.
   void LocateFirstKey();
-  void TouchFirstKey() const;
+  void PrefetchFirstKey() const;
   // Runs what the queued read brought.
   void RunRead();
   // A completion of this connection's multishot receive (Worker::CollectReceives): buffers the

@@ -169,7 +169,7 @@ void Worker::RunReadRound() {
   // instructions.
   if (round.size() > 1) {
     for (Connection* c : round) c->LocateFirstKey();
-    for (Connection* c : round) c->TouchFirstKey();
+    for (Connection* c : round) c->PrefetchFirstKey();
   }
   for (Connection* c : round) {
     c->RunRead();

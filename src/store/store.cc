@@ -187,7 +187,7 @@ const void* Store::FindHint(std::uint64_t hash) {
   return s.FirstTagMatchLocked(hash);
 }
 
-void Store::Touch(const void* hint) {
+void Store::Prefetch(const void* hint) {
 #ifndef __SANITIZE_THREAD__  // a racy read by design: ThreadSanitizer builds do without it
   if (hint != nullptr) (void)*static_cast<volatile const std::uint8_t*>(hint);
 #endif

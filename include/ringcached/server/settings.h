@@ -17,7 +17,7 @@ enum class Protocol : unsigned char { kAuto, kAscii, kBinary };
 struct Settings {
   // Network.
   int port = 11211;                       // -p; 0 disables TCP, -1 picks an ephemeral port
-  int udp_port = 0;                       // -U; 0 = off (parsed and validated; UDP is #3)
+  int udp_port = 0;                       // -U; 0 = off (memcached's UDP frames, on every worker)
   std::vector<std::string> listen;        // -l, split on ','; empty = all interfaces
   std::string unix_socket;                // -s; when set, TCP and UDP are off
   int unix_mask = 0700;                   // -a, octal

@@ -267,13 +267,14 @@ class Store {
 
   // Cache warming, for a caller about to look up several keys (a worker's read round):
   // FindHint() returns, under the shard lock, the address of the item that the slots of the key
-  // whose base::HashKey is `hash` point to (or null); Touch() loads from such an address with no
-  // lock, so that a caller can issue the loads for all its keys back to back and their cache
-  // misses overlap. The item may have gone meanwhile: its memory stays mapped, since the arena
-  // never unmaps what it frees (FindHint returns null when that is not so: sanitizer builds, a
-  // jemalloc without opt.retain), and Touch only reads one byte of it.
+  // whose base::HashKey is `hash` point to (or null); Prefetch() loads from such an address
+  // with no lock, so that a caller can issue the loads for all its keys back to back and their
+  // cache misses overlap. The item may have gone meanwhile: its memory stays mapped, since the
+  // arena never unmaps what it frees (FindHint returns null when that is not so: sanitizer
+  // builds, a jemalloc without opt.retain), and Prefetch only reads one byte of it. (Nothing to
+  // do with memcached's touch, which is Touch(key, exptime) below.)
   const void* FindHint(std::uint64_t hash);
-  static void Touch(const void* hint);
+  static void Prefetch(const void* hint);
 
   // The live item for `key`, or a miss with its reason. An expired or flushed item is unlinked
   // here ("lazy expiry"); the crawler reclaims the ones nobody asks for.

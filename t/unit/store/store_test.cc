@@ -859,7 +859,7 @@ TEST_F(StoreTest, ResetStatsKeepsState) {
   }
 }
 
-// The worker's cache warming (Store::FindHint / Touch): the hint is the item the key's slot
+// The worker's cache warming (Store::FindHint / Prefetch): the hint is the item the key's slot
 // points to, or null; it is only ever loaded from, never trusted.
 TEST_F(StoreTest, FindHintPointsAtTheKeysItem) {
   const int n = 2000;
@@ -868,7 +868,7 @@ TEST_F(StoreTest, FindHintPointsAtTheKeysItem) {
   for (int i = 0; i < n; ++i) {
     std::string key = "hint" + std::to_string(i);
     const void* hint = store_->FindHint(base::HashKey(key));
-    Store::Touch(hint);
+    Store::Prefetch(hint);
     Lookup l = store_->Get(key);
     ASSERT_TRUE(l.item);
     auto* at = static_cast<const char*>(hint);
