@@ -896,7 +896,7 @@ TEST_F(StoreTest, FindHintPointsAtTheKeysItem) {
   }
   ASSERT_EQ(store_->Delete("hint0"), Outcome::kDeleted);
   EXPECT_EQ(store_->FindHint(base::HashKey("hint0")), nullptr);
-  Store::Touch(nullptr);  // a no-op
+  Store::Prefetch(nullptr);  // a no-op
 }
 
 TEST_F(StoreTest, HashTableGrowsWithManyKeys) {
