@@ -59,6 +59,26 @@ class StoreTest : public ::testing::Test {
     return l.item ? l.item.cas() : 0;
   }
 
+  // Overwrite churn: `ops` requests over keys "k0".."k<keys-1>" drawn at random, half sets (the
+  // value `size(key index, rng)` bytes of 'v') and half gets. Every set must be stored.
+  template <typename SizeOf>
+  void Churn(int keys, int ops, unsigned seed, SizeOf size) {
+    std::mt19937 rng(seed);
+    std::string big(kMaxChurnValue, 'v');
+    for (int i = 0; i < ops; ++i) {
+      int k = static_cast<int>(rng() % keys);
+      std::string key = "k" + std::to_string(k);
+      if (rng() % 2 == 0) {
+        std::size_t n = size(k, rng);
+        ASSERT_LE(n, big.size());
+        ASSERT_EQ(Set(key, std::string_view(big.data(), n)), Outcome::kStored);
+      } else {
+        store_->Get(key);
+      }
+    }
+  }
+  static constexpr std::size_t kMaxChurnValue = 16000;
+
   FakeClock clock_;  // declared first: the store must not outlive it
   std::unique_ptr<Store> store_;
 };
@@ -1017,17 +1037,8 @@ TEST_F(StoreTest, OverwriteChurnKeepsMostOfTheMemoryLive) {
   Options o;
   o.memory_limit = 8 << 20;
   Make(o);
-  std::mt19937 rng(7);
-  const int keys = 8000;  // 2,000 bytes each on average: twice what the cache holds
-  std::string big(4000, 'v');
-  for (int i = 0; i < 100000; ++i) {
-    std::string key = "k" + std::to_string(rng() % keys);
-    if (rng() % 2 == 0) {
-      ASSERT_EQ(Set(key, std::string_view(big.data(), 10 + rng() % 3990)), Outcome::kStored);
-    } else {
-      store_->Get(key);
-    }
-  }
+  // 8,000 keys of 2,000 bytes on average: twice what the cache holds.
+  Churn(8000, 100000, 7, [](int, std::mt19937& rng) { return 10 + rng() % 3990; });
   Stats st = store_->GetStats();
   EXPECT_GT(st.evictions, 10000u);
   EXPECT_GE(st.segment_live_bytes * 100, st.segment_bytes * 84)
@@ -1044,19 +1055,8 @@ TEST_F(StoreTest, SmallUnreadItemsOutlastLargeOnes) {
   Options o;
   o.memory_limit = 8 << 20;
   Make(o);
-  std::mt19937 rng(11);
   const int keys = 8000;  // 16 MB of values: twice what the cache holds
-  std::string big(4000, 'v');
-  auto size_of = [](int k) { return k % 2 == 0 ? 100 : 4000; };
-  for (int i = 0; i < 100000; ++i) {
-    int k = static_cast<int>(rng() % keys);
-    std::string key = "k" + std::to_string(k);
-    if (rng() % 2 == 0) {
-      ASSERT_EQ(Set(key, std::string_view(big.data(), size_of(k))), Outcome::kStored);
-    } else {
-      store_->Get(key);
-    }
-  }
+  Churn(keys, 100000, 11, [](int k, std::mt19937&) { return k % 2 == 0 ? 100 : 4000; });
   int present[2] = {0, 0};
   for (int k = 0; k < keys; ++k) {
     if (store_->Get("k" + std::to_string(k), GetOptions{.bump = false}).item) ++present[k % 2];
@@ -1074,14 +1074,8 @@ TEST_F(StoreTest, EvictionsThatCopyKeepASpareSegment) {
   Options o;
   o.memory_limit = 64 << 20;
   Make(o);
-  std::mt19937 rng(5);
-  const int keys = 16000;  // 8 KB on average: twice what the cache holds
-  std::string big(16000, 'v');
-  for (int i = 0; i < 60000; ++i) {
-    std::string key = "k" + std::to_string(rng() % keys);
-    ASSERT_EQ(Set(key, std::string_view(big.data(), 10 + rng() % 15990)), Outcome::kStored);
-    store_->Get("k" + std::to_string(rng() % keys));
-  }
+  // 16,000 keys of 8 KB on average: twice what the cache holds.
+  Churn(16000, 120000, 5, [](int, std::mt19937& rng) { return 10 + rng() % 15990; });
   Stats st = store_->GetStats();
   EXPECT_GT(st.evictions, 10000u);
   EXPECT_GE(st.free_segments, 1u);
