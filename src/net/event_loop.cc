@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <sys/eventfd.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -49,8 +50,11 @@ void EventLoop::Run() {
   current_loop = outer;
 }
 
-void EventLoop::Start() {
-  thread_ = std::thread([this] { Run(); });
+void EventLoop::Start(const std::string& name) {
+  thread_ = std::thread([this, name] {
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    Run();
+  });
 }
 
 void EventLoop::Join() {

@@ -106,7 +106,7 @@ base::Result<std::unique_ptr<ReadThrough>> ReadThrough::Open(const Options& opti
                                          backend.status().message());
   }
   rt->impl_->backend = std::move(backend).value();
-  rt->impl_->loop.Start();
+  rt->impl_->loop.Start("rc-origin");
   rt->impl_->started = true;
   return rt;
 }

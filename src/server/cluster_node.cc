@@ -115,7 +115,7 @@ base::Result<std::unique_ptr<ClusterNode>> ClusterNode::Join(const Settings& set
 
   std::unique_ptr<ClusterNode> node(new ClusterNode());
   node->control_loop_ = std::make_unique<net::EventLoop>();
-  node->control_loop_->Start();
+  node->control_loop_->Start("rc-cluster");
   node->membership_ = std::make_unique<cluster::Membership>(options, node->control_loop_.get());
   base::Log(1, "cluster: joining %s%s as %s (address %s, port %d, weight %u)",
             options.zk_hosts.c_str(), options.path.c_str(), self.name.c_str(),

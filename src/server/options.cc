@@ -396,6 +396,14 @@ const OptionSpec kOptions[] = {
        return ParseAtLeast(v, 1, "Number of threads must be greater than 0", &st.s->num_threads,
                            err);
      }},
+    {"oversubscribe", '\0', Arg::kNone, nullptr,
+     "run all -t worker threads even when they outnumber the\n"
+     "CPUs this process can use (default: one per CPU at most)",
+     nullptr, true,
+     [](const std::string&, ParseState& st, std::string*) {
+       st.s->oversubscribe = true;
+       return true;
+     }},
     {"max-reqs-per-event", 'R', Arg::kValue, "<num>",
      "maximum number of requests per event, limits the\n"
      "requests processed per connection to prevent\n"

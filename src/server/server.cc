@@ -2,6 +2,7 @@
 #include "server/server.h"
 
 #include <event2/event.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ringcached/base/cpus.h"
 #include "ringcached/base/log.h"
 #include "server/options.h"
 #include "server/origin_loader.h"
@@ -115,14 +117,24 @@ base::Status Server::Open() {
         "(Linux 6.0 or later, not blocked by seccomp); use --io-engine epoll");
   }
   base::Log(1, "connections receive through %s", receive_through_ring_ ? "io_uring" : "epoll");
-  for (int i = 0; i < settings_.num_threads; ++i) {
+  // -t workers, but no more than the CPUs this process can use (base/cpus.h): a worker never
+  // blocks, so one beyond the CPUs only makes its connections wait out a sibling's scheduler
+  // slice (doc/performance.md, "Workers that share a core"). `stats` still reports -t, as
+  // memcached does ("threads requested"); --oversubscribe runs them all.
+  int worker_threads = settings_.num_threads;
+  if (!settings_.oversubscribe) worker_threads = std::min(worker_threads, base::UsableCpus());
+  if (worker_threads < settings_.num_threads) {
+    base::Log(1, "-t %d: running %d worker thread(s), one per CPU this process can use "
+              "(--oversubscribe runs all %d)", settings_.num_threads, worker_threads,
+              settings_.num_threads);
+  }
+  for (int i = 0; i < worker_threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
   }
   // stdin/out/err, a little headroom, the listeners, and an epoll fd and an eventfd per loop,
   // and per worker a ring and its eventfd.
   reserved_fds_ = 5 + static_cast<int>(listener_->sockets().size() + udp_sockets_.size()) +
-                  2 * (settings_.num_threads + 1) +
-                  (receive_through_ring_ ? 2 * settings_.num_threads : 0);
+                  2 * (worker_threads + 1) + (receive_through_ring_ ? 2 * worker_threads : 0);
 
   // A cluster node joins before it serves: a ring name held by a live node stops start-up
   // here, and an unreachable ZooKeeper keeps it here, retrying (cluster_node.h).
@@ -186,10 +198,13 @@ int Server::Run() {
   tick_event_ = event_new(main_loop_.base(), -1, EV_PERSIST, &Server::OnTick, this);
   timeval one_second{1, 0};
   event_add(tick_event_, &one_second);
-  crawler_ = std::thread([this] { CrawlerMain(); });
+  crawler_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rc-crawler");
+    CrawlerMain();
+  });
   WritePortFile();
-  base::Log(1, "ringcached ready: %zu listening socket(s), %d worker thread(s)",
-            listener_->sockets().size(), settings_.num_threads);
+  base::Log(1, "ringcached ready: %zu listening socket(s), %zu worker thread(s)",
+            listener_->sockets().size(), workers_.size());
 
   main_loop_.Run();
 

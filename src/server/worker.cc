@@ -51,7 +51,7 @@ void Worker::Start() {
     // inside itself).
     if (recv_ring_->WorkWaiting() || !read_round_.empty()) recv_ring_->Reschedule();
   });
-  loop_.Start();
+  loop_.Start("rc-worker-" + std::to_string(id_));
 }
 
 void Worker::StartTick() {

@@ -69,6 +69,7 @@ void Store::Impl::NoteSegmentTaken() {
 }
 
 void Store::Impl::ReclaimerMain() {
+  pthread_setname_np(pthread_self(), "rc-reclaimer");
   sched_param param{};
   (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
   std::unique_lock<std::mutex> lock(reclaim_mu);

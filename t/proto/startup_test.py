@@ -13,7 +13,9 @@
 #   * -d -P: the daemon's pid lands in the pid file; SIGTERM stops it;
 #   * -s with -a: the socket has the requested mode and serves set/get;
 #   * `shutdown` -> "ERROR: shutdown not enabled" without -A; with -A it stops the server
-#     (`shutdown graceful` too); SIGTERM and SIGUSR1 (graceful) stop it with exit status 0.
+#     (`shutdown graceful` too); SIGTERM and SIGUSR1 (graceful) stop it with exit status 0;
+#   * -t 4 started on one CPU runs one worker thread (`stats threads` still says 4, as memcached's
+#     "threads requested" does); --oversubscribe runs all four; every thread serves.
 # Every server started listens on a free 127.0.0.1 port (or a socket in a private temp dir) and
 # is stopped and reaped; a daemon (not our child) is killed by the pid it wrote.
 import os
@@ -156,6 +158,51 @@ def case_accepts_common_flags():
         print("    KNOWN: release memcached refuses -o relaxed_privileges (debug builds accept it)")
 
 
+def worker_threads(pid):
+    """The names of the server's worker threads (/proc/PID/task/*/comm: rc-worker-N)."""
+    names = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith("rc-worker-"):
+            names.append(name)
+    return sorted(names)
+
+
+def case_workers_per_cpu():
+    """Workers never outnumber the CPUs the process can use, unless --oversubscribe says so."""
+    saved = os.sched_getaffinity(0)
+    one_cpu = {min(saved)}
+    for extra, expected in (([], 1), (["--oversubscribe"], 4)):
+        os.sched_setaffinity(0, one_cpu)  # the server inherits it
+        try:
+            srv = rctest.ServerProcess(["-t", "4", *extra]).start()
+        finally:
+            os.sched_setaffinity(0, saved)
+        with srv:
+            check_eq(len(worker_threads(srv.proc.pid)), expected,
+                     f"worker threads of -t 4 {' '.join(extra)} on one CPU")
+            # Connections go round the workers: five of them reach each running worker.
+            conns = [srv.connect() for _ in range(5)]
+            try:
+                for i, c in enumerate(conns):
+                    check_eq(c.set(f"k{i}", f"v{i}"), "STORED", f"set on connection {i}")
+                for i, c in enumerate(conns):
+                    check_eq(c.get(f"k{(i + 1) % 5}"), f"v{(i + 1) % 5}".encode(),
+                             f"get on connection {i}")
+                check_eq(conns[0].stats().get("threads"), "4", "stats threads (requested)")
+            finally:
+                for c in conns:
+                    c.close()
+    if len(saved) > 1:
+        with rctest.ServerProcess(["-t", str(len(saved) + 3)]) as srv:
+            n = len(worker_threads(srv.proc.pid))
+            check(1 <= n <= len(saved), f"-t {len(saved) + 3} on {len(saved)} CPUs ran {n} workers")
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -296,6 +343,9 @@ def main():
     r.case("-A: shutdown stops the server", shutdown_with_A, "shutdown")
     r.case("-A: shutdown graceful stops the server", shutdown_with_A, "shutdown graceful")
     r.case("-A: shutdown bogus is refused", shutdown_with_A, "shutdown bogus")
+    if not rctest.is_stock_memcached():
+        r.case("-t 4 on one CPU runs one worker; --oversubscribe all four",
+               case_workers_per_cpu)
     r.case("SIGTERM stops the server (exit 0)", case_signal, signal.SIGTERM)
     r.case("SIGINT stops the server (exit 0)", case_signal, signal.SIGINT)
     r.case("SIGUSR1 graceful stop (exit 0)", case_signal, signal.SIGUSR1)

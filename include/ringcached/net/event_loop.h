@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -30,8 +31,8 @@ class EventLoop {
 
   // Runs the loop on the calling thread until Stop().
   void Run();
-  // Runs the loop on a new thread.
-  void Start();
+  // Runs the loop on a new thread, named `name` for top -H and /proc (at most 15 bytes kept).
+  void Start(const std::string& name);
   // Waits for the thread started by Start().
   void Join();
   // Makes Run() return after the current callbacks. Thread-safe.

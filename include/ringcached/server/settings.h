@@ -37,6 +37,7 @@ struct Settings {
   bool lock_memory = false;               // -k
   int verbose = 0;                        // -v, -vv, -vvv
   int num_threads = 4;                    // -t
+  bool oversubscribe = false;             // --oversubscribe: run all -t workers on fewer CPUs
 
   // Store.
   std::size_t maxbytes = 64u << 20;       // -m (given in MB)
