@@ -10,19 +10,9 @@
 namespace rc::engine {
 
 void CommandStats::Reset() {
-  for (base::Counter* c :
-       {&cmd_get, &cmd_set, &cmd_flush, &cmd_touch, &cmd_meta, &get_hits, &get_misses,
-        &get_expired, &get_flushed, &delete_hits, &delete_misses, &incr_hits, &incr_misses,
-        &decr_hits, &decr_misses, &cas_hits, &cas_misses, &cas_badval, &touch_hits,
-        &touch_misses, &store_too_large, &store_no_memory}) {
-    c->Reset();
-  }
-  for (ClassCommandStats& k : per_class) {
-    for (base::Counter* c : {&k.get_hits, &k.cmd_set, &k.delete_hits, &k.incr_hits, &k.decr_hits,
-                             &k.cas_hits, &k.cas_badval, &k.touch_hits}) {
-      c->Reset();
-    }
-  }
+  auto reset = [](const char*, base::Counter& c) { c.Reset(); };
+  ForEach(*this, reset);
+  for (ClassCommandStats& k : per_class) ClassCommandStats::ForEach(k, reset);
 }
 
 Engine::Engine(store::Store* store, const base::Clock* clock) : store_(store), clock_(clock) {}

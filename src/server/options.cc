@@ -1351,7 +1351,8 @@ std::string HelpText() {
 
 std::string VersionText() { return kVersionLine; }
 
-std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings& s) {
+std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings& s,
+                                                                  std::uint32_t oldest_live) {
   auto yes_no = [](bool b) { return std::string(b ? "yes" : "no"); };
   auto num = [](auto n) { return std::to_string(n); };
   std::string inter;
@@ -1375,7 +1376,7 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
       {"udpport", num(s.udp_port)},
       {"inter", inter.empty() ? "NULL" : inter},
       {"verbosity", num(s.verbose)},
-      {"oldest", num(static_cast<unsigned long>(s.oldest_live))},
+      {"oldest", num(static_cast<unsigned long>(oldest_live))},
       {"evictions", s.evictions ? "on" : "off"},
       {"domain_socket", s.unix_socket.empty() ? "NULL" : s.unix_socket},
       {"umask", umask},

@@ -60,10 +60,10 @@ std::string VersionText();
 // `stats settings`: name/value pairs in memcached 1.6.18's order, formatted as memcached formats
 // them ("evictions on", "umask 700", "growth_factor 1.25", "domain_socket NULL"...). The ext_*
 // and ssl_* keys of Debian's build are included with the values of those features turned off
-// (neither exists here). Values that change at runtime (verbosity, maxbytes after cache_memlimit,
-// detail_enabled, track_sizes, slab_automove, temp_lru, temporary_ttl, lru_segmented,
-// lru_crawler, oldest_live) are read from `s`: the caller passes the live values.
-std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings& s);
+// (neither exists here). The caller passes the live values of what changes at runtime
+// (RuntimeSettings::Live) and `oldest_live`, the time of the last flush_all ("oldest").
+std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings& s,
+                                                                  std::uint32_t oldest_live);
 
 // An -l address or an --advertise name, split as memcached.c server_sockets() splits -l: "host",
 // "host:port", "[v6]", "[v6]:port", or a bare IPv6 address such as "::1" or "fe80::1%eth0" (two

@@ -40,16 +40,8 @@ base::Result<std::vector<net::ListenAddress>> ListenAddresses(const Settings& se
 
 }  // namespace
 
-Server::Server(const Settings& settings) : settings_(settings), started_(std::time(nullptr)) {
-  runtime_.verbosity.store(settings.verbose);
-  runtime_.maxbytes.store(settings.maxbytes);
-  runtime_.detail_enabled.store(settings.detail_enabled);
-  runtime_.track_sizes.store(settings.track_sizes);
-  runtime_.lru_crawler_enabled.store(settings.lru_crawler);
-  runtime_.slab_automove.store(settings.slab_automove);
-  runtime_.temporary_ttl.store(settings.temporary_ttl);
-  runtime_.temp_lru.store(settings.temp_lru);
-  runtime_.lru_segmented.store(settings.lru_segmented);
+Server::Server(const Settings& settings)
+    : settings_(settings), runtime_(settings), started_(std::time(nullptr)) {
   base::SetLogVerbosity(settings.verbose);
 }
 
@@ -305,7 +297,7 @@ void Server::CrawlerMain() {
     crawler_cv_.wait_for(lock, wait, [this] { return crawler_stop_ || crawler_kick_; });
     if (crawler_stop_) break;
     crawler_kick_ = false;
-    if (!runtime_.lru_crawler_enabled.load()) continue;
+    if (!runtime_.lru_crawler.load()) continue;
     lock.unlock();
     crawler_starts_.fetch_add(1, std::memory_order_relaxed);
     store::Stats before = store_->GetStats();

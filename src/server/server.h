@@ -37,21 +37,6 @@ namespace rc::server {
 class Worker;
 class OriginLoader;
 
-// Settings that commands change while the server runs.
-struct RuntimeSettings {
-  std::atomic<int> verbosity{0};
-  std::atomic<std::size_t> maxbytes{0};
-  std::atomic<bool> detail_enabled{false};
-  std::atomic<bool> track_sizes{false};
-  std::atomic<bool> lru_crawler_enabled{true};
-  std::atomic<int> slab_automove{0};       // slabs automove
-  std::atomic<int> temporary_ttl{0};       // lru temp_ttl
-  std::atomic<bool> temp_lru{false};       // lru temp_ttl (0 turns it off)
-  std::atomic<bool> lru_segmented{true};   // lru mode
-  std::atomic<std::uint32_t> oldest_live{0};  // the time of the last flush_all
-  std::atomic<std::uint64_t> sizes_since_cas{0};  // `stats sizes` counts items with a newer CAS
-};
-
 class Server {
  public:
   explicit Server(const Settings& settings);

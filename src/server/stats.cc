@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cinttypes>
 #include <cstring>
 #include <cstdio>
@@ -24,40 +25,17 @@ namespace rc::server {
 namespace {
 
 struct Totals {
-  std::uint64_t cmd_get = 0, cmd_set = 0, cmd_flush = 0, cmd_touch = 0, cmd_meta = 0;
-  std::uint64_t get_hits = 0, get_misses = 0, get_expired = 0, get_flushed = 0;
-  std::uint64_t delete_hits = 0, delete_misses = 0, incr_hits = 0, incr_misses = 0;
-  std::uint64_t decr_hits = 0, decr_misses = 0, cas_hits = 0, cas_misses = 0, cas_badval = 0;
-  std::uint64_t touch_hits = 0, touch_misses = 0, store_too_large = 0, store_no_memory = 0;
+  std::array<std::uint64_t, engine::CommandStats::kCount> commands{};  // RC_COMMAND_COUNTERS
   std::uint64_t bytes_read = 0, bytes_written = 0, conn_yields = 0;
 };
 
 Totals SumWorkers(Server& server) {
   Totals t;
   for (const auto& w : server.workers()) {
-    const engine::CommandStats& c = w->command_stats();
-    t.cmd_get += c.cmd_get.Get();
-    t.cmd_set += c.cmd_set.Get();
-    t.cmd_flush += c.cmd_flush.Get();
-    t.cmd_touch += c.cmd_touch.Get();
-    t.cmd_meta += c.cmd_meta.Get();
-    t.get_hits += c.get_hits.Get();
-    t.get_misses += c.get_misses.Get();
-    t.get_expired += c.get_expired.Get();
-    t.get_flushed += c.get_flushed.Get();
-    t.delete_hits += c.delete_hits.Get();
-    t.delete_misses += c.delete_misses.Get();
-    t.incr_hits += c.incr_hits.Get();
-    t.incr_misses += c.incr_misses.Get();
-    t.decr_hits += c.decr_hits.Get();
-    t.decr_misses += c.decr_misses.Get();
-    t.cas_hits += c.cas_hits.Get();
-    t.cas_misses += c.cas_misses.Get();
-    t.cas_badval += c.cas_badval.Get();
-    t.touch_hits += c.touch_hits.Get();
-    t.touch_misses += c.touch_misses.Get();
-    t.store_too_large += c.store_too_large.Get();
-    t.store_no_memory += c.store_no_memory.Get();
+    std::size_t i = 0;
+    engine::CommandStats::ForEach(w->command_stats(), [&](const char*, const base::Counter& c) {
+      t.commands[i++] += c.Get();
+    });
     const ConnStats& s = w->conn_stats();
     t.bytes_read += s.bytes_read.Get();
     t.bytes_written += s.bytes_written.Get();
@@ -111,28 +89,9 @@ void AppendGeneral(Server& server, StatSink& w) {
   w.Add("read_buf_bytes_free", spare * BufferPool::kSize);
   w.Add("read_buf_oom", zero);
   w.Add("reserved_fds", server.reserved_fds());
-  w.Add("cmd_get", t.cmd_get);
-  w.Add("cmd_set", t.cmd_set);
-  w.Add("cmd_flush", t.cmd_flush);
-  w.Add("cmd_touch", t.cmd_touch);
-  w.Add("cmd_meta", t.cmd_meta);
-  w.Add("get_hits", t.get_hits);
-  w.Add("get_misses", t.get_misses);
-  w.Add("get_expired", t.get_expired);
-  w.Add("get_flushed", t.get_flushed);
-  w.Add("delete_misses", t.delete_misses);
-  w.Add("delete_hits", t.delete_hits);
-  w.Add("incr_misses", t.incr_misses);
-  w.Add("incr_hits", t.incr_hits);
-  w.Add("decr_misses", t.decr_misses);
-  w.Add("decr_hits", t.decr_hits);
-  w.Add("cas_misses", t.cas_misses);
-  w.Add("cas_hits", t.cas_hits);
-  w.Add("cas_badval", t.cas_badval);
-  w.Add("touch_hits", t.touch_hits);
-  w.Add("touch_misses", t.touch_misses);
-  w.Add("store_too_large", t.store_too_large);
-  w.Add("store_no_memory", t.store_no_memory);
+  for (std::size_t i = 0; i < t.commands.size(); ++i) {
+    w.Add(engine::CommandStats::kNames[i], t.commands[i]);
+  }
   w.Add("auth_cmds", zero);
   w.Add("auth_errors", zero);
   w.Add("bytes_read", t.bytes_read);
@@ -187,19 +146,10 @@ void AppendGeneral(Server& server, StatSink& w) {
 }
 
 void AppendSettings(Server& server, StatSink& w) {
-  Settings live = server.settings();
-  RuntimeSettings& rt = server.runtime();
-  live.verbose = rt.verbosity.load();
-  live.maxbytes = rt.maxbytes.load();
-  live.detail_enabled = rt.detail_enabled.load();
-  live.track_sizes = rt.track_sizes.load();
-  live.lru_crawler = rt.lru_crawler_enabled.load();
-  live.slab_automove = rt.slab_automove.load();
-  live.temporary_ttl = rt.temporary_ttl.load();
-  live.temp_lru = rt.temp_lru.load();
-  live.lru_segmented = rt.lru_segmented.load();
-  live.oldest_live = rt.oldest_live.load();
-  for (const auto& [name, value] : SettingsForStats(live)) w.Add(name, value);
+  const RuntimeSettings& rt = server.runtime();
+  for (const auto& [name, value] : SettingsForStats(rt.Live(server.settings()), rt.oldest_live)) {
+    w.Add(name, value);
+  }
 }
 
 // A class's get hits over every worker. memcached counts a get hit once, in lru_hits[class], and
@@ -259,9 +209,6 @@ void AppendSlabs(Server& server, StatSink& w) {
   // per-class command counters outlive the items, so a class with traffic is listed even when
   // it is empty now.
   constexpr std::uint64_t kPage = 1 << 20;
-  constexpr int kCounters = 8;
-  const char* const names[kCounters] = {"get_hits", "cmd_set", "delete_hits", "incr_hits",
-                                        "decr_hits", "cas_hits", "cas_badval", "touch_hits"};
   std::map<unsigned, std::uint64_t> items;
   for (const store::ClassStats& c : server.store().GetClassStats()) items[c.id] = c.items;
   unsigned active = 0;
@@ -269,17 +216,15 @@ void AppendSlabs(Server& server, StatSink& w) {
   for (unsigned id = 1; id < engine::CommandStats::kMaxClasses; ++id) {
     std::size_t chunk = store::Store::ClassSize(id);
     if (chunk == 0) break;
-    std::uint64_t sums[kCounters] = {};
+    std::array<std::uint64_t, engine::ClassCommandStats::kCount> sums{};
     bool traffic = false;
     for (const auto& worker : server.workers()) {
-      const engine::ClassCommandStats& k = worker->command_stats().ForClass(id);
-      const base::Counter* counters[kCounters] = {&k.get_hits, &k.cmd_set, &k.delete_hits,
-                                                  &k.incr_hits, &k.decr_hits, &k.cas_hits,
-                                                  &k.cas_badval, &k.touch_hits};
-      for (int i = 0; i < kCounters; ++i) {
-        sums[i] += counters[i]->Get();
-        traffic |= sums[i] != 0;
-      }
+      std::size_t i = 0;
+      engine::ClassCommandStats::ForEach(worker->command_stats().ForClass(id),
+                                         [&](const char*, const base::Counter& c) {
+                                           sums[i] += c.Get();
+                                           traffic |= sums[i++] != 0;
+                                         });
     }
     auto found = items.find(id);
     std::uint64_t used = found == items.end() ? 0 : found->second;
@@ -295,7 +240,9 @@ void AppendSlabs(Server& server, StatSink& w) {
     w.Add(p + "used_chunks", used);
     w.Add(p + "free_chunks", pages * per_page - used);
     w.Add(p + "free_chunks_end", std::uint64_t{0});
-    for (int i = 0; i < kCounters; ++i) w.Add(p + names[i], sums[i]);
+    for (std::size_t i = 0; i < sums.size(); ++i) {
+      w.Add(p + engine::ClassCommandStats::kNames[i], sums[i]);
+    }
     malloced += used * chunk;
   }
   w.Add("active_slabs", static_cast<std::uint64_t>(active));

@@ -126,7 +126,7 @@ bool Connection::ExecuteText(const proto::Request& req) {
       out_.Append("VERSION " RC_MEMCACHED_VERSION "\r\n");
       return true;
     case Command::kVerbosity:
-      server_->runtime().verbosity.store(static_cast<int>(req.number), std::memory_order_relaxed);
+      server_->runtime().verbose.store(static_cast<int>(req.number), std::memory_order_relaxed);
       base::SetLogVerbosity(static_cast<int>(req.number));
       ReplyText(req, proto::kOkReply);
       return true;
@@ -402,10 +402,10 @@ void Connection::ProcessLruCrawler(const proto::Request& req) {
   long long v = 0;
   RuntimeSettings& rt = server_->runtime();
   if (sub == "enable" && req.ntokens == 2) {
-    rt.lru_crawler_enabled.store(true);
+    rt.lru_crawler.store(true);
     out_.Append(proto::kOkReply);
   } else if (sub == "disable" && req.ntokens == 2) {
-    rt.lru_crawler_enabled.store(false);
+    rt.lru_crawler.store(false);
     out_.Append(proto::kOkReply);
   } else if (sub == "sleep" && req.ntokens == 3) {
     if (!ParseInt(req.tokens[2], &v)) {
@@ -422,7 +422,7 @@ void Connection::ProcessLruCrawler(const proto::Request& req) {
       out_.Append(proto::kOkReply);
     }
   } else if (sub == "crawl" && req.ntokens == 3) {
-    if (!rt.lru_crawler_enabled.load()) {
+    if (!rt.lru_crawler.load()) {
       out_.Append("CLIENT_ERROR lru crawler disabled\r\n");
     } else {
       server_->KickCrawler();
@@ -440,7 +440,7 @@ void Connection::ProcessMetadump(const proto::Request& req) {
     out_.Append("ERROR metadump not allowed\r\n");
     return;
   }
-  if (!server_->runtime().lru_crawler_enabled.load()) {
+  if (!server_->runtime().lru_crawler.load()) {
     out_.Append("CLIENT_ERROR lru crawler disabled\r\n");
     return;
   }

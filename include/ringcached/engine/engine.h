@@ -24,27 +24,65 @@
 
 namespace rc::engine {
 
-// Per size class command counters (`stats slabs`, memcached's slab_stats).
+// The command counters: each list below is the one place a counter is named. It declares the
+// counter, and the stats code, Reset() and anything that exports counters (later /metrics) walk
+// it with ForEach, in the list's order, which is memcached 1.6.18's order in `stats` (and, for
+// the per-class list, in `stats slabs`). Adding a counter is one line here and a call that
+// bumps it.
+#define RC_COMMAND_COUNTERS(X)                                                                  \
+  X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(cmd_meta)                                   \
+  X(get_hits) X(get_misses) X(get_expired) X(get_flushed)                                       \
+  X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits)       \
+  X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses)                         \
+  X(store_too_large) X(store_no_memory)
+
+// Per size class (`stats slabs`, memcached's slab_stats).
+#define RC_CLASS_COUNTERS(X)                                                                    \
+  X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) X(cas_hits) X(cas_badval)    \
+  X(touch_hits)
+
+#define RC_DECLARE_COUNTER(name) base::Counter name;
+#define RC_COUNT_ONE(name) +1
+#define RC_NAME_OF(name) #name,
+
 struct ClassCommandStats {
-  base::Counter get_hits, cmd_set, delete_hits, incr_hits, decr_hits, cas_hits, cas_badval,
-      touch_hits;
+  static constexpr std::size_t kCount = 0 RC_CLASS_COUNTERS(RC_COUNT_ONE);
+  static constexpr std::array<const char*, kCount> kNames = {RC_CLASS_COUNTERS(RC_NAME_OF)};
+  RC_CLASS_COUNTERS(RC_DECLARE_COUNTER)
+  // Calls fn(name, counter) for each counter, in the list's order.
+  template <typename Self, typename Fn>
+  static void ForEach(Self& self, Fn&& fn) {
+#define RC_VISIT_MEMBER(name) fn(#name, self.name);
+    RC_CLASS_COUNTERS(RC_VISIT_MEMBER)
+#undef RC_VISIT_MEMBER
+  }
 };
 
 // The command counters of `stats`, kept per worker and summed by the stats code.
 struct CommandStats {
   // Class ids fit in a byte (store/size_classes.h).
   static constexpr unsigned kMaxClasses = 256;
-  base::Counter cmd_get, cmd_set, cmd_flush, cmd_touch, cmd_meta;
-  base::Counter get_hits, get_misses, get_expired, get_flushed;
-  base::Counter delete_hits, delete_misses;
-  base::Counter incr_hits, incr_misses, decr_hits, decr_misses;
-  base::Counter cas_hits, cas_misses, cas_badval;
-  base::Counter touch_hits, touch_misses;
-  base::Counter store_too_large, store_no_memory;
+  static constexpr std::size_t kCount = 0 RC_COMMAND_COUNTERS(RC_COUNT_ONE);
+  static constexpr std::array<const char*, kCount> kNames = {RC_COMMAND_COUNTERS(RC_NAME_OF)};
+  RC_COMMAND_COUNTERS(RC_DECLARE_COUNTER)
   std::array<ClassCommandStats, kMaxClasses> per_class;
   ClassCommandStats& ForClass(unsigned id) { return per_class[id < kMaxClasses ? id : 0]; }
+  const ClassCommandStats& ForClass(unsigned id) const {
+    return per_class[id < kMaxClasses ? id : 0];
+  }
+  // Calls fn(name, counter) for each counter of RC_COMMAND_COUNTERS, in its order.
+  template <typename Self, typename Fn>
+  static void ForEach(Self& self, Fn&& fn) {
+#define RC_VISIT_MEMBER(name) fn(#name, self.name);
+    RC_COMMAND_COUNTERS(RC_VISIT_MEMBER)
+#undef RC_VISIT_MEMBER
+  }
   void Reset();
 };
+
+#undef RC_DECLARE_COUNTER
+#undef RC_COUNT_ONE
+#undef RC_NAME_OF
 
 
 // Meta get: the item to send and what the reply line reports.

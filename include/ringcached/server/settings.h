@@ -5,6 +5,7 @@
 // struct, prints -h, validates, and names each field for `stats settings`.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -107,10 +108,41 @@ struct Settings {
 
   std::string config_file;                // --config-file
 
-  // Runtime state shown by `stats settings` as "oldest": memcached's settings.oldest_live, the
-  // server-relative time (seconds since start) of the last flush_all, 0 if none. Not an option;
-  // the server fills it in before calling SettingsForStats().
-  std::uint32_t oldest_live = 0;
+};
+
+// The settings admin commands change while the server runs (`verbosity`, `cache_memlimit`,
+// `stats detail`, `stats sizes_enable`, `lru_crawler enable`, `slabs automove`, `lru temp_ttl`,
+// `lru mode`), each by the name of the Settings field it starts from. This one list declares the
+// live copies, fills them from the start-up settings and puts them back for `stats settings`.
+#define RC_RUNTIME_SETTINGS(X)                                                                  \
+  X(int, verbose) X(std::size_t, maxbytes) X(bool, detail_enabled) X(bool, track_sizes)         \
+  X(bool, lru_crawler) X(int, slab_automove) X(int, temporary_ttl) X(bool, temp_lru)            \
+  X(bool, lru_segmented)
+
+// Settings is the snapshot the server started with and never changes; what changes lives here.
+// Any thread reads and writes these (relaxed atomics: a command's change shows up soon, in no
+// particular order with other memory).
+struct RuntimeSettings {
+  explicit RuntimeSettings(const Settings& start)
+#define RC_INIT_FROM(type, name) , name(start.name)
+      : oldest_live(0) RC_RUNTIME_SETTINGS(RC_INIT_FROM) {}
+#undef RC_INIT_FROM
+
+  // `start` with the live values in place of the ones it started with.
+  Settings Live(Settings start) const {
+#define RC_COPY_BACK(type, name) start.name = name.load(std::memory_order_relaxed);
+    RC_RUNTIME_SETTINGS(RC_COPY_BACK)
+#undef RC_COPY_BACK
+    return start;
+  }
+
+  // The server-relative time (seconds since start) of the last flush_all, 0 if none: memcached's
+  // settings.oldest_live, shown by `stats settings` as "oldest".
+  std::atomic<std::uint32_t> oldest_live;
+#define RC_DECLARE_LIVE(type, name) std::atomic<type> name;
+  RC_RUNTIME_SETTINGS(RC_DECLARE_LIVE)
+#undef RC_DECLARE_LIVE
+  std::atomic<std::uint64_t> sizes_since_cas{0};  // `stats sizes` counts items with a newer CAS
 };
 
 }  // namespace rc::server

@@ -97,7 +97,7 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
 
   Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
-  auto stats = SettingsForStats(p.settings);
+  auto stats = SettingsForStats(p.settings, 0);
   ASSERT_GE(stats.size(), 6u);
   std::vector<std::string> tail;
   for (std::size_t i = stats.size() - 6; i < stats.size(); ++i) tail.push_back(stats[i].first);

@@ -3,6 +3,7 @@
 // `stats settings` as a map. Test-only; used by every *_options_test.cc of the binary.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -39,9 +40,10 @@ inline Parsed ParseArgs(std::initializer_list<std::string> args) {
 }
 
 // `stats settings` of `s` (server::SettingsForStats) by key.
-inline std::map<std::string, std::string> StatsOf(const server::Settings& s) {
+inline std::map<std::string, std::string> StatsOf(const server::Settings& s,
+                                                  std::uint32_t oldest_live = 0) {
   std::map<std::string, std::string> m;
-  for (const auto& [k, v] : server::SettingsForStats(s)) m[k] = v;
+  for (const auto& [k, v] : server::SettingsForStats(s, oldest_live)) m[k] = v;
   return m;
 }
 

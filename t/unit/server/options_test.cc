@@ -609,7 +609,7 @@ TEST(OptionsTest, StatsSettingsHasMemcachedsKeysInOrder) {
       "ssl_keyformat", "ssl_ciphers", "ssl_ca_cert", "ssl_wbuf_size", "ssl_session_cache",
       "ssl_kernel_tls", "ssl_min_version", "num_napi_ids", "memory_file"};
   std::vector<std::string> keys;
-  for (const auto& kv : SettingsForStats(Settings{})) keys.push_back(kv.first);
+  for (const auto& kv : SettingsForStats(Settings{}, 0)) keys.push_back(kv.first);
   EXPECT_EQ(keys, kKeys);
 }
 
@@ -655,11 +655,10 @@ TEST(OptionsTest, StatsSettingsFormatsLikeMemcached) {
                         "-l", "127.0.0.1", "-l", "::1", "-A", "-D", "/", "-o",
                         "read_buf_mem_limit=2,slab_automove_ratio=0.333,idle_timeout=7"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
-  Settings s = p.settings;
-  s.verbose = 2;              // live values come from the Settings passed in
-  s.maxbytes = 100u << 20;    // cache_memlimit 100
-  s.oldest_live = 42;
-  std::map<std::string, std::string> m = StatsOf(s);
+  RuntimeSettings live(p.settings);
+  live.verbose = 2;              // `verbosity 2`
+  live.maxbytes = 100u << 20;    // `cache_memlimit 100`
+  std::map<std::string, std::string> m = StatsOf(live.Live(p.settings), 42);
   EXPECT_EQ(m["umask"], "750");
   EXPECT_EQ(m["growth_factor"], "1.50");
   EXPECT_EQ(m["binding_protocol"], "binary");
