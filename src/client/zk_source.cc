@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "ringcached/base/mutex.h"
 #include "ringcached/cluster/cluster_url.h"
 #include "ringcached/cluster/member_json.h"
 
@@ -24,9 +25,9 @@ using Clock = std::chrono::steady_clock;
 
 // What the session watcher tells the waiting thread.
 struct SessionState {
-  std::mutex mu;
-  std::condition_variable changed;
-  int state = 0;  // the last session state seen (0 before the first event)
+  base::Mutex mu;
+  std::condition_variable_any changed;
+  int state RC_GUARDED_BY(mu) = 0;  // the last session state seen (0 before the first event)
 };
 
 void OnSessionEvent(zhandle_t* /*zh*/, int type, int state, const char* /*path*/,
@@ -34,7 +35,7 @@ void OnSessionEvent(zhandle_t* /*zh*/, int type, int state, const char* /*path*/
   if (type != ZOO_SESSION_EVENT) return;
   auto* session = static_cast<SessionState*>(context);
   {
-    std::lock_guard<std::mutex> lock(session->mu);
+    base::MutexLock lock(session->mu);
     session->state = state;
   }
   session->changed.notify_all();
@@ -103,8 +104,8 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
                      nullptr, &session, 0));
   if (!zh) return Status::IoError("zookeeper_init(" + hosts + ") failed");
   {
-    std::unique_lock<std::mutex> lock(session.mu);
-    session.changed.wait_until(lock, deadline, [&] {
+    base::MutexLock lock(session.mu);
+    session.changed.wait_until(session.mu, deadline, [&]() RC_REQUIRES(session.mu) {
       return session.state == ZOO_CONNECTED_STATE || session.state == ZOO_EXPIRED_SESSION_STATE ||
              session.state == ZOO_AUTH_FAILED_STATE;
     });

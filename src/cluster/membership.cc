@@ -24,6 +24,7 @@
 #include "cluster/zk_session.h"
 #include "ringcached/base/check.h"
 #include "ringcached/base/log.h"
+#include "ringcached/base/mutex.h"
 #include "ringcached/cluster/member_json.h"
 #include "ringcached/net/event_loop.h"
 
@@ -160,12 +161,12 @@ struct Membership::Impl {
 
   // ---- any thread ---------------------------------------------------------------------------
   std::atomic<std::shared_ptr<const ClusterView>> view;
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  MembershipStatus status;      // guarded by mu (its `view` is not used; see view above)
-  bool join_done = false;       // guarded by mu
-  base::Status join_result;     // guarded by mu
-  bool leave_done = false;      // guarded by mu
+  mutable base::Mutex mu;
+  std::condition_variable_any cv;
+  MembershipStatus status RC_GUARDED_BY(mu);  // its `view` is not used; see view above
+  bool join_done RC_GUARDED_BY(mu) = false;
+  base::Status join_result RC_GUARDED_BY(mu);
+  bool leave_done RC_GUARDED_BY(mu) = false;
 };
 
 Membership::Impl::Impl(const MembershipOptions& opts, net::EventLoop* l)
@@ -210,13 +211,13 @@ void Membership::Impl::OnTimer(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Membership::Impl::SetState(NodeState state) {
-  std::lock_guard<std::mutex> lock(mu);
+  base::MutexLock lock(mu);
   status.state = state;
   status.incarnation = self.incarnation;
 }
 
 void Membership::Impl::UpdateSessionStatus() {
-  std::lock_guard<std::mutex> lock(mu);
+  base::MutexLock lock(mu);
   status.session_state = std::string(ZkSession::StateName(zk.state()));
   status.session_id = zk.is_open() ? zk.session_id() : 0;
   status.session_timeout_ms = zk.negotiated_timeout_ms();
@@ -226,7 +227,7 @@ void Membership::Impl::FailJoin(base::Status s) {
   join_failed = true;
   zk.Close();
   UpdateSessionStatus();
-  std::lock_guard<std::mutex> lock(mu);
+  base::MutexLock lock(mu);
   join_done = true;
   join_result = std::move(s);
   cv.notify_all();
@@ -305,7 +306,7 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
     case ZkSession::State::kConnecting:
       if (registered) {
         {
-          std::lock_guard<std::mutex> lock(mu);
+          base::MutexLock lock(mu);
           ++status.disconnects;
         }
         std::shared_ptr<const ClusterView> v = view.load();
@@ -318,7 +319,7 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
       return;
     case ZkSession::State::kExpired: {
       {
-        std::lock_guard<std::mutex> lock(mu);
+        base::MutexLock lock(mu);
         ++status.session_expirations;
       }
       std::int64_t old_id = zk.session_id();
@@ -592,7 +593,7 @@ void Membership::Impl::Adopt(std::int32_t version, std::vector<Member> members) 
   base::Log(1, "cluster: ring version %d: %zu member(s): %s", version, next->members.size(),
             names.c_str());
   view.store(std::move(next));
-  std::lock_guard<std::mutex> lock(mu);
+  base::MutexLock lock(mu);
   ++status.ring_changes;
   if (!join_done) {
     join_done = true;
@@ -619,7 +620,7 @@ void Membership::Impl::DoLeave() {
     SetState(NodeState::kLeft);
     UpdateSessionStatus();
   }
-  std::lock_guard<std::mutex> lock(mu);
+  base::MutexLock lock(mu);
   leave_done = true;
   if (!join_done) {
     join_done = true;
@@ -641,20 +642,20 @@ void Membership::Join() {
 }
 
 base::Status Membership::WaitJoined() {
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->cv.wait(lock, [this] { return impl_->join_done; });
+  base::MutexLock lock(impl_->mu);
+  while (!impl_->join_done) impl_->cv.wait(impl_->mu);
   return impl_->join_result;
 }
 
 void Membership::Leave() {
   Impl* impl = impl_.get();
   {
-    std::lock_guard<std::mutex> lock(impl->mu);
+    base::MutexLock lock(impl->mu);
     if (impl->leave_done) return;
   }
   impl->loop->RunInLoop([impl] { impl->DoLeave(); });
-  std::unique_lock<std::mutex> lock(impl->mu);
-  impl->cv.wait(lock, [impl] { return impl->leave_done; });
+  base::MutexLock lock(impl->mu);
+  while (!impl->leave_done) impl->cv.wait(impl->mu);
 }
 
 std::shared_ptr<const ClusterView> Membership::view() const { return impl_->view.load(); }
@@ -662,7 +663,7 @@ std::shared_ptr<const ClusterView> Membership::view() const { return impl_->view
 MembershipStatus Membership::Status() const {
   MembershipStatus s;
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    base::MutexLock lock(impl_->mu);
     s = impl_->status;
   }
   s.view = impl_->view.load();

@@ -76,13 +76,13 @@ store::Allocation Engine::BeginStore(const proto::Request& req, CommandStats* st
     // memcached drops the key's old value on a too-large *set*, so that a client cannot go on
     // reading a value it believes it replaced (proto_text.c process_update_command; t/getset.t).
     if (req.command == proto::Command::kSet) {
-      std::unique_lock<std::mutex> fence = Fence(req.key);
+      base::MovableLock fence = Fence(req.key);
       store_->Delete(req.key);
     }
   } else if (alloc.outcome == store::Outcome::kNoMemory) {
     stats->store_no_memory.Add();
     if (req.command == proto::Command::kSet) {
-      std::unique_lock<std::mutex> fence = Fence(req.key);
+      base::MovableLock fence = Fence(req.key);
       store_->Delete(req.key);
     }
   }
@@ -102,7 +102,7 @@ store::Outcome Engine::CompleteStore(const proto::Request& req, store::ItemRef* 
   store::Mode mode = ModeOf(req.command);
   store::Outcome outcome;
   {
-    std::unique_lock<std::mutex> fence = Fence(item->key());
+    base::MovableLock fence = Fence(item->key());
     outcome = store_->Put(item, mode, req.cas_unique);
   }
   if (mode == store::Mode::kCas) {
@@ -128,7 +128,7 @@ store::Outcome Engine::Delete(std::string_view key, CommandStats* stats,
                               std::uint64_t compare_cas) {
   store::DeleteResult r;
   {
-    std::unique_lock<std::mutex> fence = Fence(key);
+    base::MovableLock fence = Fence(key);
     r = store_->Delete(key, {.compare_cas = compare_cas != 0, .cas = compare_cas});
   }
   if (r.outcome == store::Outcome::kDeleted) {
@@ -144,7 +144,7 @@ store::Outcome Engine::Delete(std::string_view key, CommandStats* stats,
 store::Outcome Engine::AddCounter(store::ItemRef* item) {
   store::Outcome outcome;
   {
-    std::unique_lock<std::mutex> fence = Fence(item->key());
+    base::MovableLock fence = Fence(item->key());
     outcome = store_->Put(item, store::Mode::kAdd);
   }
   if (outcome == store::Outcome::kStored) {
@@ -157,7 +157,7 @@ store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint6
                                      CommandStats* stats, const ArithmeticOptions& options) {
   store::IncrResult result;
   {
-    std::unique_lock<std::mutex> fence = Fence(key);
+    base::MovableLock fence = Fence(key);
     result = options.compare_cas != 0
                  ? store_->IncrDecr(key, incr, delta, {.compare_cas = options.compare_cas})
                  : store_->IncrDecr(key, incr, delta);
@@ -183,7 +183,7 @@ store::Outcome Engine::Touch(std::string_view key, std::int64_t exptime, Command
   // A touch can end an item (an exptime in the past), so it is fenced like a delete.
   store::Outcome outcome;
   {
-    std::unique_lock<std::mutex> fence = Fence(key);
+    base::MovableLock fence = Fence(key);
     outcome = store_->Touch(key, clock_->ToRelTime(exptime), &class_id);
   }
   if (outcome == store::Outcome::kTouched) {

@@ -174,7 +174,7 @@ store::Allocation Engine::BeginMetaSet(const MetaRequest& req, CommandStats* sta
     (alloc.outcome == store::Outcome::kTooLarge ? stats->store_too_large : stats->store_no_memory)
         .Add();
     // "Avoid stale data persisting in cache because we failed alloc", in every mode.
-    std::unique_lock<std::mutex> fence = Fence(req.key());
+    base::MovableLock fence = Fence(req.key());
     store_->Delete(req.key());
     return alloc;
   }
@@ -194,7 +194,7 @@ proto::MetaReplyInfo Engine::CompleteMetaSet(const MetaRequest& req, store::Item
   const store::PutOptions options{.allow_stale = mode == store::Mode::kCas && req.Has('I')};
   store::Outcome outcome;
   {
-    std::unique_lock<std::mutex> fence = Fence(item->key());
+    base::MovableLock fence = Fence(item->key());
     outcome = store_->Put(item, mode, cas, options);
   }
   if (mode == store::Mode::kCas) {
@@ -230,7 +230,7 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   options.exptime = clock_->ToRelTime(req.ttl);
   store::DeleteResult r;
   {
-    std::unique_lock<std::mutex> fence = Fence(req.key());
+    base::MovableLock fence = Fence(req.key());
     r = store_->Delete(req.key(), options);
   }
 
@@ -284,7 +284,7 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
   for (int attempt = 0; attempt < 2; ++attempt) {
     store::IncrResult r;
     {
-      std::unique_lock<std::mutex> fence = Fence(req.key());
+      base::MovableLock fence = Fence(req.key());
       r = store_->IncrDecr(req.key(), incr, req.delta, options);
     }
     switch (r.outcome) {
@@ -343,7 +343,7 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
     std::copy(digits, digits + len, alloc.item.writable_value());
     store::Outcome added;
     {
-      std::unique_lock<std::mutex> fence = Fence(req.key());
+      base::MovableLock fence = Fence(req.key());
       added = store_->Put(&alloc.item, store::Mode::kAdd);
     }
     if (added == store::Outcome::kStored) {

@@ -67,7 +67,7 @@ void EventLoop::Stop() {
 
 void EventLoop::RunInLoop(std::function<void()> fn) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     pending_.push_back(std::move(fn));
   }
   std::uint64_t one = 1;
@@ -82,7 +82,7 @@ void EventLoop::OnWake(int fd, short, void* arg) noexcept {
   [[maybe_unused]] ssize_t n = read(fd, &count, sizeof count);
   std::vector<std::function<void()>> work;
   {
-    std::lock_guard<std::mutex> lock(self->mu_);
+    base::MutexLock lock(self->mu_);
     work.swap(self->pending_);
   }
   for (auto& fn : work) fn();

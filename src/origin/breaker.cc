@@ -4,7 +4,7 @@
 namespace rc::origin {
 
 Breaker::Admission Breaker::Admit(Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   switch (state_) {
     case State::kClosed:
       return Admission::kAllow;
@@ -19,7 +19,7 @@ Breaker::Admission Breaker::Admit(Clock::time_point now) {
 }
 
 Breaker::Change Breaker::Record(bool success, bool probe, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   if (probe) {
     if (success) {
       state_ = State::kClosed;
@@ -45,12 +45,12 @@ Breaker::Change Breaker::Record(bool success, bool probe, Clock::time_point now)
 }
 
 Breaker::State Breaker::state() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return state_;
 }
 
 std::uint64_t Breaker::opened() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return opened_;
 }
 

@@ -17,7 +17,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
+
+#include "ringcached/base/mutex.h"
 
 namespace rc::origin {
 
@@ -42,11 +43,11 @@ class Breaker {
  private:
   const int threshold_;
   const Clock::duration open_for_;
-  mutable std::mutex mu_;
-  State state_ = State::kClosed;        // guarded by mu_
-  int failures_ = 0;                    // in a row, while closed; guarded by mu_
-  Clock::time_point opened_at_{};       // guarded by mu_
-  std::uint64_t opened_ = 0;            // guarded by mu_
+  mutable base::Mutex mu_;
+  State state_ RC_GUARDED_BY(mu_) = State::kClosed;
+  int failures_ RC_GUARDED_BY(mu_) = 0;  // in a row, while closed
+  Clock::time_point opened_at_ RC_GUARDED_BY(mu_){};
+  std::uint64_t opened_ RC_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace rc::origin

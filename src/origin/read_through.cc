@@ -146,7 +146,7 @@ void ReadThrough::Fetch(std::string_view key, Waiter waiter) {
   }
 }
 
-std::unique_lock<std::mutex> ReadThrough::FenceWrite(std::string_view key) {
+base::MovableLock ReadThrough::FenceWrite(std::string_view key) {
   return flights_->FenceWrite(key);
 }
 

@@ -52,7 +52,7 @@ SingleFlight::Admission SingleFlight::Admit(std::string_view key, ReadThrough::W
                                             SteadyClock::time_point now) {
   Admission result;
   Stripe& s = StripeOf(key);
-  std::lock_guard<std::mutex> lock(s.mu);
+  base::MutexLock lock(s.mu);
   std::string k(key);
   if (!s.negative.empty()) {
     auto n = s.negative.find(k);
@@ -116,7 +116,7 @@ bool SingleFlight::Complete(const std::shared_ptr<Flight>& flight, Fetched resul
   auto answer = std::make_shared<Answer>();
   std::vector<ReadThrough::Waiter> waiters;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     if (flight->done) {
       Bump(late_);
       return false;
@@ -189,9 +189,9 @@ bool SingleFlight::Complete(const std::shared_ptr<Flight>& flight, Fetched resul
   return true;
 }
 
-std::unique_lock<std::mutex> SingleFlight::FenceWrite(std::string_view key) {
+base::MovableLock SingleFlight::FenceWrite(std::string_view key) {
   Stripe& s = StripeOf(key);
-  std::unique_lock<std::mutex> lock(s.mu);
+  base::MovableLock lock(s.mu);
   // Most writes find both maps empty: no string is built for them.
   if (!s.flights.empty() || !s.negative.empty()) {
     std::string k(key);
@@ -207,7 +207,7 @@ std::unique_lock<std::mutex> SingleFlight::FenceWrite(std::string_view key) {
 
 void SingleFlight::FenceFlush() {
   for (Stripe& s : stripes_) {
-    std::lock_guard<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     for (auto& [key, flight] : s.flights) flight->stale = true;
     s.flights.clear();
     s.negative.clear();

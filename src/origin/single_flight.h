@@ -71,7 +71,8 @@ class SingleFlight {
   bool Complete(const std::shared_ptr<Flight>& flight, Fetched result,
                 SteadyClock::time_point now);
 
-  std::unique_lock<std::mutex> FenceWrite(std::string_view key);
+  // RC_NO_THREAD_SAFETY_ANALYSIS: the stripe's lock leaves in the returned MovableLock.
+  base::MovableLock FenceWrite(std::string_view key) RC_NO_THREAD_SAFETY_ANALYSIS;
   void FenceFlush();
 
   Stats GetStats() const;
@@ -79,14 +80,16 @@ class SingleFlight {
  private:
   static constexpr std::size_t kStripes = 64;
   struct Stripe {
-    std::mutex mu;
-    std::unordered_map<std::string, std::shared_ptr<Flight>> flights;
-    std::unordered_map<std::string, SteadyClock::time_point> negative;  // forget at
+    base::Mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<Flight>> flights RC_GUARDED_BY(mu);
+    // Origin misses remembered, and when to forget each.
+    std::unordered_map<std::string, SteadyClock::time_point> negative RC_GUARDED_BY(mu);
   };
   Stripe& StripeOf(std::string_view key);
   // Remembers an origin miss; with the stripe full, expired entries go first, and if none has
   // expired the miss is simply not remembered. Stripe locked.
-  void RememberMissLocked(Stripe& s, const std::string& key, SteadyClock::time_point now);
+  void RememberMissLocked(Stripe& s, const std::string& key, SteadyClock::time_point now)
+      RC_REQUIRES(s.mu);
 
   const Options options_;
   Cache* cache_;

@@ -16,13 +16,13 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/mutex.h"
 #include "ringcached/net/listener.h"
 
 namespace rc::server {
@@ -49,32 +49,32 @@ class ConnRegistry {
  public:
   // A copy of `name` that lives as long as the registry, for ConnRecord::name.
   const std::string* Intern(const std::string& name) {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     return &*names_.insert(name).first;
   }
   void Add(ConnRecord* record) {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     auto fd = static_cast<std::size_t>(record->fd);
     if (fd >= records_.size()) records_.resize(fd + 1);
     records_[fd] = record;
   }
   void Remove(ConnRecord* record) {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     auto fd = static_cast<std::size_t>(record->fd);
     if (fd < records_.size() && records_[fd] == record) records_[fd] = nullptr;
   }
   // In fd order; `fn` runs under the registry's lock and must not block.
   void ForEach(const std::function<void(const ConnRecord&)>& fn) const {
-    std::lock_guard<std::mutex> lock(mu_);
+    base::MutexLock lock(mu_);
     for (const ConnRecord* record : records_) {
       if (record != nullptr) fn(*record);
     }
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<ConnRecord*> records_;  // by fd
-  std::set<std::string> names_;
+  mutable base::Mutex mu_;
+  std::vector<ConnRecord*> records_ RC_GUARDED_BY(mu_);  // by fd
+  std::set<std::string> names_ RC_GUARDED_BY(mu_);
 };
 
 }  // namespace rc::server

@@ -41,7 +41,7 @@ class OriginLoader final : public engine::MissLoader, public origin::Cache {
   // engine::MissLoader
   bool Wants(std::string_view key) const override;
   void Load(std::string_view key, std::function<void(store::ItemRef)> done) override;
-  std::unique_lock<std::mutex> FenceWrite(std::string_view key) override {
+  base::MovableLock FenceWrite(std::string_view key) override {
     return read_through_->FenceWrite(key);
   }
   void FenceFlush() override { read_through_->FenceFlush(); }

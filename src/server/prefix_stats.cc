@@ -7,7 +7,7 @@ void PrefixStats::Record(std::string_view key, char delimiter, Op op, bool hit) 
   std::size_t end = key.find(delimiter);
   if (end == std::string_view::npos) return;
   std::string_view prefix = key.substr(0, end);
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   auto it = prefixes_.find(prefix);
   if (it == prefixes_.end()) it = prefixes_.emplace(std::string(prefix), Counts{}).first;
   switch (op) {
@@ -22,7 +22,7 @@ void PrefixStats::Record(std::string_view key, char delimiter, Op op, bool hit) 
 
 std::string PrefixStats::Dump() const {
   std::string out;
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   for (const auto& [prefix, c] : prefixes_) {
     out += "PREFIX " + prefix + " get " + std::to_string(c.gets) + " hit " +
            std::to_string(c.hits) + " set " + std::to_string(c.sets) + " del " +
@@ -33,7 +33,7 @@ std::string PrefixStats::Dump() const {
 }
 
 void PrefixStats::Clear() {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   prefixes_.clear();
 }
 

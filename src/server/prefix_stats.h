@@ -7,9 +7,10 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
+
+#include "ringcached/base/mutex.h"
 
 namespace rc::server {
 
@@ -25,8 +26,8 @@ class PrefixStats {
   struct Counts {
     std::uint64_t gets = 0, hits = 0, sets = 0, deletes = 0;
   };
-  mutable std::mutex mu_;
-  std::map<std::string, Counts, std::less<>> prefixes_;
+  mutable base::Mutex mu_;
+  std::map<std::string, Counts, std::less<>> prefixes_ RC_GUARDED_BY(mu_);
 };
 
 }  // namespace rc::server

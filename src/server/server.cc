@@ -214,7 +214,7 @@ int Server::Run() {
   for (net::ListenSocket& s : udp_sockets_) close(s.fd);
   udp_sockets_.clear();
   {
-    std::lock_guard<std::mutex> lock(crawler_mu_);
+    base::MutexLock lock(crawler_mu_);
     crawler_stop_ = true;
   }
   crawler_cv_.notify_all();
@@ -276,7 +276,7 @@ void Server::OnAccept(int fd, const net::ListenSocket& from) {
 
 void Server::KickCrawler() {
   {
-    std::lock_guard<std::mutex> lock(crawler_mu_);
+    base::MutexLock lock(crawler_mu_);
     crawler_kick_ = true;
   }
   crawler_cv_.notify_all();
@@ -292,13 +292,15 @@ void Server::CrawlerMain() {
   constexpr std::size_t kStep = 256;
   constexpr std::chrono::seconds kMinWait{5}, kMaxWait{80};
   std::chrono::seconds wait = kMinWait;
-  std::unique_lock<std::mutex> lock(crawler_mu_);
+  base::MutexLock lock(crawler_mu_);
   while (!crawler_stop_) {
-    crawler_cv_.wait_for(lock, wait, [this] { return crawler_stop_ || crawler_kick_; });
+    crawler_cv_.wait_for(crawler_mu_, wait, [this]() RC_REQUIRES(crawler_mu_) {
+      return crawler_stop_ || crawler_kick_;
+    });
     if (crawler_stop_) break;
     crawler_kick_ = false;
     if (!runtime_.lru_crawler.load()) continue;
-    lock.unlock();
+    lock.Unlock();
     crawler_starts_.fetch_add(1, std::memory_order_relaxed);
     store::Stats before = store_->GetStats();
     std::size_t budget = before.curr_items + kStep;
@@ -312,7 +314,7 @@ void Server::CrawlerMain() {
     }
     bool found = store_->GetStats().crawler_reclaimed != before.crawler_reclaimed;
     wait = found ? kMinWait : std::min(wait * 2, kMaxWait);
-    lock.lock();
+    lock.Lock();
   }
 }
 

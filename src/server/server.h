@@ -114,10 +114,10 @@ class Server {
   int graceful_ticks_ = 0;
 
   std::thread crawler_;
-  std::mutex crawler_mu_;
-  std::condition_variable crawler_cv_;
-  bool crawler_stop_ = false;   // guarded by crawler_mu_
-  bool crawler_kick_ = false;   // guarded by crawler_mu_
+  base::Mutex crawler_mu_;
+  std::condition_variable_any crawler_cv_;
+  bool crawler_stop_ RC_GUARDED_BY(crawler_mu_) = false;
+  bool crawler_kick_ RC_GUARDED_BY(crawler_mu_) = false;
   std::atomic<std::uint64_t> crawler_starts_{0};
 
   std::unique_ptr<ClusterNode> cluster_;  // --cluster only; joined in Open(), left in Run()

@@ -16,7 +16,7 @@ unsigned WatchKindOf(std::string_view word) {
 }
 
 int Watchers::Add(unsigned kinds, Deliver deliver) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   if (entries_.size() >= kLimit) return -1;
   int id = next_id_++;
   entries_.push_back({id, kinds, std::move(deliver)});
@@ -25,7 +25,7 @@ int Watchers::Add(unsigned kinds, Deliver deliver) {
 }
 
 void Watchers::Remove(int id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   unsigned mask = 0;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->id == id) {
@@ -39,7 +39,7 @@ void Watchers::Remove(int id) {
 }
 
 std::uint64_t Watchers::count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   return entries_.size();
 }
 
@@ -51,7 +51,7 @@ void Watchers::Emit(unsigned kind, std::string_view body) {
                      " ";
   line.append(body);
   line.push_back('\n');
-  std::lock_guard<std::mutex> lock(mu_);
+  base::MutexLock lock(mu_);
   for (const Entry& e : entries_) {
     if ((e.kinds & kind) == 0) continue;
     e.deliver(line);

@@ -12,10 +12,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "ringcached/base/mutex.h"
 
 namespace rc::server {
 
@@ -59,9 +60,9 @@ class Watchers {
     unsigned kinds;
     Deliver deliver;
   };
-  mutable std::mutex mu_;
-  std::vector<Entry> entries_;  // guarded by mu_
-  int next_id_ = 0;             // guarded by mu_
+  mutable base::Mutex mu_;
+  std::vector<Entry> entries_ RC_GUARDED_BY(mu_);
+  int next_id_ RC_GUARDED_BY(mu_) = 0;
   std::atomic<unsigned> mask_{0};
   std::atomic<std::uint64_t> gid_{0};
   std::atomic<std::uint64_t> sent_{0};

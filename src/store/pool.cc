@@ -94,7 +94,7 @@ void Segment::Populate() {
 }
 
 std::atomic<Pool*> Pool::registry_[kMaxPools];
-std::mutex Pool::registry_mu_;
+base::Mutex Pool::registry_mu_;
 
 Pool::Pool(std::size_t limit, bool account_overhead, std::size_t segment_bytes)
     : effective_limit_(limit),
@@ -103,7 +103,7 @@ Pool::Pool(std::size_t limit, bool account_overhead, std::size_t segment_bytes)
       segment_bytes_(segment_bytes) {
   RC_CHECK(std::has_single_bit(segment_bytes) && segment_bytes <= kSegmentAlign);
   {
-    std::lock_guard<std::mutex> lock(registry_mu_);
+    base::MutexLock lock(registry_mu_);
     unsigned slot = 0;
     while (slot < kMaxPools && registry_[slot].load(std::memory_order_relaxed) != nullptr) ++slot;
     RC_CHECK(slot < kMaxPools);  // more than 256 live Stores in one process
@@ -150,7 +150,7 @@ Pool::~Pool() {
   std::snprintf(name, sizeof(name), "arena.%u.destroy", arena_);
   (void)mallctl(name, nullptr, nullptr, nullptr, 0);
 #endif
-  std::lock_guard<std::mutex> lock(registry_mu_);
+  base::MutexLock lock(registry_mu_);
   registry_[id_].store(nullptr, std::memory_order_release);
 }
 
@@ -186,7 +186,7 @@ std::size_t Pool::DedicatedBytes(std::size_t item_bytes) const {
 // keeps it only while eviction copies items (Store::Impl::NoteCopying): a write-once fill copies
 // nothing and keeps all of the limit for items.
 Segment* Pool::TakeFree(bool for_compaction) {
-  std::lock_guard<std::mutex> lock(free_mu_);
+  base::MutexLock lock(free_mu_);
   if (free_.empty()) return nullptr;
   if (!for_compaction && free_.size() == 1 &&
       used() + spare_.load(std::memory_order_relaxed) > effective_limit()) {
@@ -220,7 +220,7 @@ Segment* Pool::AllocateSegment(std::size_t bytes, bool dedicated) {
 void Pool::Retire(Segment* segment) {
   if (!segment->dedicated && !OverLimit()) {
     segment->list = SegmentList::kFree;
-    std::lock_guard<std::mutex> lock(free_mu_);
+    base::MutexLock lock(free_mu_);
     free_.push_back(segment);
     free_count_.store(free_.size(), std::memory_order_relaxed);
     return;
@@ -240,7 +240,7 @@ void Pool::Retire(Segment* segment) {
 bool Pool::DropFree() {
   Segment* s;
   {
-    std::lock_guard<std::mutex> lock(free_mu_);
+    base::MutexLock lock(free_mu_);
     if (free_.empty()) return false;
     s = free_.back();
     free_.pop_back();

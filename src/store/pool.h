@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "ringcached/base/check.h"
+#include "ringcached/base/mutex.h"
 #include "store/item.h"
 
 namespace rc::store::internal {
@@ -110,7 +111,7 @@ class Pool {
 
   static constexpr unsigned kMaxPools = 256;
   static std::atomic<Pool*> registry_[kMaxPools];
-  static std::mutex registry_mu_;
+  static base::Mutex registry_mu_;  // registering and unregistering (registry_ is read freely)
 
   std::atomic<std::size_t> used_{0};
   std::atomic<std::size_t> effective_limit_;
@@ -121,9 +122,9 @@ class Pool {
   const bool account_overhead_;
   const std::size_t segment_bytes_;
   std::atomic<bool> measured_{false};
-  std::mutex measure_mu_;  // one purge-and-measure at a time
-  std::mutex free_mu_;
-  std::vector<Segment*> free_;  // shared segments ready for reuse (charged)
+  std::mutex measure_mu_;  // one purge-and-measure at a time (guards no data)
+  base::Mutex free_mu_;
+  std::vector<Segment*> free_ RC_GUARDED_BY(free_mu_);  // shared segments ready for reuse (charged)
   std::atomic<std::size_t> free_count_{0};  // free_.size(), for free_count()
   unsigned arena_ = 0;
   int mallocx_flags_ = 0;

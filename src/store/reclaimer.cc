@@ -45,7 +45,7 @@ void Store::Impl::StartReclaimer() {
 void Store::Impl::StopReclaimer() {
   if (!reclaimer.joinable()) return;
   {
-    std::lock_guard<std::mutex> lock(reclaim_mu);
+    base::MutexLock lock(reclaim_mu);
     reclaim_stop = true;
   }
   reclaim_cv.notify_all();
@@ -64,7 +64,7 @@ void Store::Impl::NoteSegmentTaken() {
   if (!reclaimer.joinable() || !ReserveLow()) return;
   // One wake-up per episode: the flag stays set until the reclaimer has looked.
   if (reclaim_wanted.exchange(true, std::memory_order_acq_rel)) return;
-  std::lock_guard<std::mutex> lock(reclaim_mu);
+  base::MutexLock lock(reclaim_mu);
   reclaim_cv.notify_one();
 }
 
@@ -72,22 +72,22 @@ void Store::Impl::ReclaimerMain() {
   pthread_setname_np(pthread_self(), "rc-reclaimer");
   sched_param param{};
   (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
-  std::unique_lock<std::mutex> lock(reclaim_mu);
+  base::MutexLock lock(reclaim_mu);
   while (!reclaim_stop) {
-    reclaim_cv.wait(lock, [this] {
-      return reclaim_stop || reclaim_wanted.load(std::memory_order_acquire);
-    });
+    while (!reclaim_stop && !reclaim_wanted.load(std::memory_order_acquire)) {
+      reclaim_cv.wait(reclaim_mu);
+    }
     // Cleared before the work: a writer that finds the reserve low meanwhile sets it again, and
     // the loop comes round once more.
     reclaim_wanted.store(false, std::memory_order_release);
-    lock.unlock();
+    lock.Unlock();
     // Bounded: each round frees at most one segment's worth, and a round that frees nothing
     // (nothing left to evict) ends the episode.
     for (std::size_t i = 0; i < 4 * kMaxReserve && ReserveLow(); ++i) {
       if (!MakeRoom(Now(), 0, /*background=*/true)) break;
       background_reclaims.fetch_add(1, std::memory_order_relaxed);
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -180,7 +180,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
     seg->refs.fetch_add(1, std::memory_order_relaxed);  // the caller's
     init.WriteTo(item);
     {
-      std::lock_guard<std::mutex> lock(seg_mu);
+      base::MutexLock lock(seg_mu);
       PushNewestLocked(&small_q, seg, SegmentList::kSmall);
     }
     return item;
@@ -188,7 +188,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
 
   Head& head = small_heads[ThreadSlot() % kSmallHeads];
   for (unsigned attempts = 0;; ++attempts) {
-    std::unique_lock<std::mutex> lock(head.mu);
+    base::MutexLock lock(head.mu);
     Segment* seg = head.seg;
     if (seg != nullptr && seg->free_bytes() >= stride) {
       auto* item = reinterpret_cast<Item*>(seg->Append(stride));
@@ -200,7 +200,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
     }
     Segment* fresh = NewSharedSegment(false);
     if (fresh == nullptr) {
-      lock.unlock();
+      lock.Unlock();
       // Bounded: segments pinned by readers free nothing when evicted.
       if (attempts == kMaxRoomAttempts || !MakeRoom(m, stride)) return nullptr;
       if (!options.evictions) {
@@ -211,7 +211,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
     fresh->list = SegmentList::kOpen;
     head.seg = fresh;
     if (seg != nullptr) {
-      std::lock_guard<std::mutex> qlock(seg_mu);
+      base::MutexLock qlock(seg_mu);
       PushNewestLocked(&small_q, seg, SegmentList::kSmall);
     }
   }
@@ -220,7 +220,7 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
 Item* Store::Impl::CopyForwardLocked(const Item* item, bool to_small) {
   const std::size_t stride = item->stride();
   Head& head = to_small ? small_compact_head : main_head;
-  std::lock_guard<std::mutex> lock(head.mu);
+  base::MutexLock lock(head.mu);
   Segment* seg = head.seg;
   if (seg == nullptr || seg->free_bytes() < stride) {
     Segment* fresh = NewSharedSegment(true);
@@ -228,7 +228,7 @@ Item* Store::Impl::CopyForwardLocked(const Item* item, bool to_small) {
     fresh->list = SegmentList::kOpen;
     head.seg = fresh;
     if (seg != nullptr) {
-      std::lock_guard<std::mutex> qlock(seg_mu);
+      base::MutexLock qlock(seg_mu);
       if (to_small) {
         PushNewestLocked(&small_q, seg, SegmentList::kSmall);
       } else {
@@ -244,7 +244,7 @@ Item* Store::Impl::CopyForwardLocked(const Item* item, bool to_small) {
 
 Item* Store::Impl::TakeFromMainHead(std::size_t stride,
                                     const internal::NewItem& init) {
-  std::lock_guard<std::mutex> lock(main_head.mu);
+  base::MutexLock lock(main_head.mu);
   Segment* seg = main_head.seg;
   if (seg == nullptr || seg->free_bytes() < stride) return nullptr;
   auto* item = reinterpret_cast<Item*>(seg->Append(stride));
@@ -268,7 +268,7 @@ bool Store::Impl::EvictOne(const Moment& m, bool background) {
   bool from_small;
   bool compact;
   {
-    std::lock_guard<std::mutex> lock(seg_mu);
+    base::MutexLock lock(seg_mu);
     if (small_q.count == 0 && main_q.count == 0) return false;
     from_small = main_q.count == 0 ||
                  (small_q.count > 0 &&
@@ -292,7 +292,7 @@ bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
   Segment* victim = nullptr;
   bool from_small = false;
   {
-    std::lock_guard<std::mutex> lock(seg_mu);
+    base::MutexLock lock(seg_mu);
     std::size_t best = ~std::size_t{0};
     for (SegmentQueue* q : {&small_q, &main_q}) {
       for (Segment* s = q->oldest; s != nullptr; s = s->newer) {
@@ -309,7 +309,7 @@ bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
     std::size_t dead = victim->capacity() - std::min(best, victim->capacity());
     std::size_t spare = 0;
     {
-      std::lock_guard<std::mutex> hlock(main_head.mu);
+      base::MutexLock hlock(main_head.mu);
       if (main_head.seg != nullptr) spare = main_head.seg->free_bytes();
     }
     // Worth it when what it frees (with the main head's spare room, where the copies go) holds
@@ -331,7 +331,7 @@ bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
     for (int pass = 0; pass < 2 && !any; ++pass) {
       Segment* s;
       {
-        std::lock_guard<std::mutex> lock(seg_mu);
+        base::MutexLock lock(seg_mu);
         SegmentQueue* q = pass == 0 ? &small_q : &main_q;
         s = q->oldest;
         if (s == nullptr) continue;
@@ -342,7 +342,7 @@ bool Store::Impl::CompactOne(const Moment& m, std::size_t need) {
         off += it->stride();
         std::uint64_t hash = base::HashKey(it->key());
         Shard& sh = ShardFor(hash);
-        std::lock_guard<std::mutex> lock(sh.mu);
+        base::MutexLock lock(sh.mu);
         std::size_t slot = sh.SlotOfLocked(hash, it);
         if (slot == internal::Index::kNone) continue;
         bool flushed = m.Flushed(it);
@@ -364,7 +364,7 @@ bool Store::Impl::ReclaimSparse(std::size_t max_live_eighths) {
   SegmentQueue* from = nullptr;
   std::size_t least = ~std::size_t{0};
   {
-    std::lock_guard<std::mutex> lock(seg_mu);
+    base::MutexLock lock(seg_mu);
     for (SegmentQueue* q : {&main_q, &small_q}) {
       Segment* s = q->oldest;
       for (std::size_t i = 0; i < kSparseScan && s != nullptr && least != 0; ++i, s = s->newer) {
@@ -417,7 +417,7 @@ void Store::Impl::Close(Segment* seg) {
   // every later one sees it closed: from here on, which items in it are linked can only shrink,
   // and Item::linked() and live_bytes can be read without the shard locks.
   for (auto& s : shards) {
-    std::lock_guard<std::mutex> lock(s->mu);
+    base::MutexLock lock(s->mu);
   }
 }
 
@@ -428,7 +428,7 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
     {
       std::uint64_t hash = base::HashKey(it->key());
       Shard& s = ShardFor(hash);
-      std::unique_lock<std::mutex> lock(s.mu);
+      base::MutexLock lock(s.mu);
       std::size_t slot = s.SlotOfLocked(hash, it);
       if (slot != internal::Index::kNone) {
         bool flushed = m.Flushed(it);
@@ -442,8 +442,8 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
           }
           // Moved, not copied: the segment goes to main's newest end, open to links again.
           seg->closed.store(false, std::memory_order_seq_cst);
-          lock.unlock();
-          std::lock_guard<std::mutex> qlock(seg_mu);
+          lock.Unlock();
+          base::MutexLock qlock(seg_mu);
           PushNewestLocked(&main_q, seg, SegmentList::kMain);
           return;
         } else {
@@ -470,7 +470,7 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
     if (!it->linked()) continue;
     std::uint64_t hash = base::HashKey(it->key());
     Shard& s = ShardFor(hash);
-    std::lock_guard<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     std::size_t slot = s.SlotOfLocked(hash, it);
     if (slot == internal::Index::kNone) continue;
     bool flushed = m.Flushed(it);

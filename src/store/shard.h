@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/mutex.h"
 #include "ringcached/store/store.h"
 #include "store/index.h"
 #include "store/item.h"
@@ -88,16 +89,17 @@ class Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  std::mutex mu;
+  base::Mutex mu;
 
   // The item linked under `key`, live or not, or nullptr; *slot (if given) is its table slot.
-  Item* FindLocked(std::uint64_t hash, std::string_view key, std::size_t* slot = nullptr) const {
+  Item* FindLocked(std::uint64_t hash, std::string_view key, std::size_t* slot = nullptr) const
+      RC_REQUIRES(mu) {
     std::size_t i = index_.Find(hash, key);
     if (slot != nullptr) *slot = i;
     return i == Index::kNone ? nullptr : index_.At(i);
   }
   // Whether `item` is the one linked under its key (which hashes to `hash`); its slot if so.
-  std::size_t SlotOfLocked(std::uint64_t hash, const Item* item) const {
+  std::size_t SlotOfLocked(std::uint64_t hash, const Item* item) const RC_REQUIRES(mu) {
     return item->linked() ? index_.FindItem(hash, item) : Index::kNone;
   }
 
@@ -105,24 +107,25 @@ class Shard {
   // when that is not Index::kNone. `new_write`: counts in total_items (an incr/decr that
   // memcached would do in place does not).
   void LinkLocked(Item* item, std::uint64_t hash, std::size_t slot, base::RelTime now,
-                  bool new_write = true);
+                  bool new_write = true) RC_REQUIRES(mu);
   // Points `slot` at `copy`, a copy of the linked item there made by eviction (same key, CAS and
   // state): accounting moves from the old item's segment to the copy's.
-  void MoveLocked(std::size_t slot, Item* copy);
+  void MoveLocked(std::size_t slot, Item* copy) RC_REQUIRES(mu);
   // Removes the item in `slot`. `expired` (kReclaim, kCrawl): it went because it expired rather
   // than because of a flush.
-  void UnlinkLocked(std::size_t slot, std::uint64_t hash, UnlinkCause cause, bool expired = false);
+  void UnlinkLocked(std::size_t slot, std::uint64_t hash, UnlinkCause cause, bool expired = false)
+      RC_REQUIRES(mu);
 
   // Records a read: the item was fetched, its frequency goes up, its last access is now.
   static void BumpLocked(Item* item, base::RelTime now);
 
-  void GhostInsertLocked(std::uint64_t hash) {
+  void GhostInsertLocked(std::uint64_t hash) RC_REQUIRES(mu) {
     index_.trailer()[GhostSlot(hash)] = Fingerprint(hash);
   }
 
   // Rebuilds the table if it is due (Index::NeedsRebuild). Call right after linking, still
   // under the lock.
-  void MaybeRebuildLocked() {
+  void MaybeRebuildLocked() RC_REQUIRES(mu) {
     if (RC_UNLIKELY(index_.NeedsRebuild())) Rebuild();
   }
 
@@ -130,27 +133,31 @@ class Shard {
   // checked or `max_slots` visited; *checked grows by the items checked. True when the cursor
   // ran past the last slot.
   bool CrawlLocked(std::size_t* cursor, std::size_t max_items, std::size_t max_slots,
-                   const Moment& m, std::size_t* checked);
+                   const Moment& m, std::size_t* checked) RC_REQUIRES(mu);
 
   // Calls fn for every live item; false if fn asked to stop.
-  bool DumpLocked(const std::function<bool(const ItemInfo&)>& fn, const Moment& m) const;
+  bool DumpLocked(const std::function<bool(const ItemInfo&)>& fn, const Moment& m) const
+      RC_REQUIRES(mu);
 
   // Per class, the least recent last access among up to `max_items` linked items (sampled from a
   // rotating point in the table).
-  void OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items);
+  void OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items)
+      RC_REQUIRES(mu);
 
   // The first item with the key's tag near its home slot (Store::FindHint).
-  const Item* FirstTagMatchLocked(std::uint64_t hash) const { return index_.FirstTagMatch(hash); }
+  const Item* FirstTagMatchLocked(std::uint64_t hash) const RC_REQUIRES(mu) {
+    return index_.FirstTagMatch(hash);
+  }
 
-  std::size_t table_slots() const { return index_.slots(); }
+  std::size_t table_slots() const RC_REQUIRES(mu) { return index_.slots(); }
   // The index and the ghost table: one mapping.
-  std::size_t table_bytes() const { return index_.bytes(); }
-  std::uint64_t count() const { return index_.live(); }
-  std::uint64_t linked_bytes() const { return linked_bytes_; }
-  const ShardCounters& counters() const { return counters_; }
+  std::size_t table_bytes() const RC_REQUIRES(mu) { return index_.bytes(); }
+  std::uint64_t count() const RC_REQUIRES(mu) { return index_.live(); }
+  std::uint64_t linked_bytes() const RC_REQUIRES(mu) { return linked_bytes_; }
+  const ShardCounters& counters() const RC_REQUIRES(mu) { return counters_; }
   // Counters per class, index class id - 1, up to the largest class linked so far.
-  const std::vector<ClassCounters>& classes() const { return classes_; }
-  void ResetCountersLocked();
+  const std::vector<ClassCounters>& classes() const RC_REQUIRES(mu) { return classes_; }
+  void ResetCountersLocked() RC_REQUIRES(mu);
 
  private:
   // The low 8 bits: the shard comes from the top bits and the ghost slot from bits 16-47, so
@@ -159,13 +166,13 @@ class Shard {
     auto fp = static_cast<std::uint8_t>(hash & 0xff);
     return fp == 0 ? 1 : fp;
   }
-  std::size_t GhostSlot(std::uint64_t hash) const {
+  std::size_t GhostSlot(std::uint64_t hash) const RC_REQUIRES(mu) {
     return static_cast<std::size_t>(((hash >> 16) & 0xffffffffull) * index_.trailer_bytes() >> 32);
   }
-  bool GhostTakeLocked(std::uint64_t hash);
-  ClassCounters& CountersOf(const Item* item);
-  void Account(const Item* item, bool add);
-  void Rebuild();
+  bool GhostTakeLocked(std::uint64_t hash) RC_REQUIRES(mu);
+  ClassCounters& CountersOf(const Item* item) RC_REQUIRES(mu);
+  void Account(const Item* item, bool add) RC_REQUIRES(mu);
+  void Rebuild() RC_REQUIRES(mu);
   // The ghost table lives in the index's trailer: one fingerprint per two slots, at least, and
   // whatever the mapping's last page has room for.
   static std::size_t GhostBytesFor(std::size_t slots) {
@@ -173,12 +180,13 @@ class Shard {
   }
 
   Pool* pool_;
-  Index index_;
-  std::uint64_t linked_bytes_ = 0;  // strides of linked items
-  std::size_t sample_cursor_ = 0;
-  ShardCounters counters_;
+  Index index_ RC_GUARDED_BY(mu);
+  std::uint64_t linked_bytes_ RC_GUARDED_BY(mu) = 0;  // strides of linked items
+  std::size_t sample_cursor_ RC_GUARDED_BY(mu) = 0;
+  ShardCounters counters_ RC_GUARDED_BY(mu);
   unsigned num_classes_;
-  std::vector<ClassCounters> classes_;  // index: class id - 1; grown on demand (CountersOf)
+  // index: class id - 1; grown on demand (CountersOf)
+  std::vector<ClassCounters> classes_ RC_GUARDED_BY(mu);
 };
 
 }  // namespace rc::store::internal

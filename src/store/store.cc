@@ -173,7 +173,7 @@ Store::Impl::~Impl() {
 }
 
 void Store::Impl::PromoteFlush(base::RelTime now) {
-  std::lock_guard<std::mutex> lock(flush_mu);
+  base::MutexLock lock(flush_mu);
   base::RelTime due = flush_due.load(std::memory_order_relaxed);
   if (due == 0 || now < due) return;  // someone else promoted it, or it was replaced
   flush_seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -183,7 +183,7 @@ void Store::Impl::PromoteFlush(base::RelTime now) {
 const void* Store::FindHint(std::uint64_t hash) {
   if (!impl_->pool->retains_memory()) return nullptr;
   Shard& s = impl_->ShardFor(hash);
-  std::lock_guard<std::mutex> lock(s.mu);
+  base::MutexLock lock(s.mu);
   return s.FirstTagMatchLocked(hash);
 }
 
@@ -242,23 +242,23 @@ Allocation Store::Impl::AllocateItem(std::string_view key, std::uint32_t flags,
 }
 
 template <typename Edit>
-Outcome Store::Impl::Rewrite(Shard& s, std::unique_lock<std::mutex>& lock, std::uint64_t hash,
-                             Item* it, bool room_for_exptime, Edit edit) {
+Outcome Store::Impl::Rewrite(Shard& s, std::uint64_t hash, Item* it, bool room_for_exptime,
+                             Edit edit) {
   internal::AddRef(it);
   ItemRef old_ref(it);
-  lock.unlock();
+  s.mu.unlock();
   Moment m = Now();
   base::RelTime e = it->exptime();
   Allocation a = AllocateItem(it->key(), it->client_flags(),
                               room_for_exptime && e == 0 ? kRoomForExptime : e,
                               it->value_len(), m);
   if (!a.item) {
-    lock.lock();
+    s.mu.lock();
     return Outcome::kNoMemory;
   }
   Item* copy = a.item.get();
   std::memcpy(copy->value(), it->value(), it->value_len());
-  lock.lock();
+  s.mu.lock();
   std::size_t slot = s.SlotOfLocked(hash, it);
   if (slot == Index::kNone) return Outcome::kNotFound;
   copy->set_key_binary(it->key_binary());
@@ -286,13 +286,13 @@ Lookup Store::Get(std::string_view key, const GetOptions& options) {
   Lookup result;
   for (;;) {
     Moment m = im.Now();
-    std::unique_lock<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     std::size_t slot;
     Item* it = im.FindLiveLocked(s, hash, key, m, &result.reason, &slot);
     if (it == nullptr) return result;
     if (options.touch) {
       if (options.new_exptime != 0 && !it->has_exptime()) {
-        Outcome o = im.Rewrite(s, lock, hash, it, true, [](Item*) {});
+        Outcome o = im.Rewrite(s, hash, it, true, [](Item*) {});
         if (o == Outcome::kNoMemory) {
           result.reason = MissReason::kAbsent;
           return result;
@@ -331,11 +331,11 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
     Item* it = item->get();
     const std::string_view key = it->key();
     Moment m = im.Now();
-    std::unique_lock<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     if (RC_UNLIKELY(internal::SegmentOf(it)->closed.load(std::memory_order_seq_cst))) {
       // Eviction emptied the segment while the value was arriving: nothing in it may be linked
       // any more. Move the new item to fresh memory and try again.
-      lock.unlock();
+      lock.Unlock();
       Allocation a = im.AllocateItem(key, it->client_flags(), it->exptime(), it->value_len(), m);
       if (!a.item) return Outcome::kNoMemory;
       std::memcpy(a.item.get()->value(), it->value(), it->value_len());
@@ -371,7 +371,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
           // that the next reader recaches; the expiry and any win token stay as they were.
           if (old->exptime() != it->exptime() && !it->has_exptime()) {
             // No room for the old expiry in the new item: give it some and come back.
-            lock.unlock();
+            lock.Unlock();
             Allocation a = im.AllocateItem(key, it->client_flags(), old->exptime(),
                                            it->value_len(), m);
             if (!a.item) return Outcome::kNoMemory;
@@ -396,7 +396,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
         // one linked.
         internal::AddRef(old);
         ItemRef old_ref(old);
-        lock.unlock();
+        lock.Unlock();
         std::uint64_t len = std::uint64_t{old->value_len()} + it->value_len();
         if (len > UINT32_MAX) return Outcome::kNotStored;
         Allocation a = im.AllocateItem(key, old->client_flags(), old->exptime(),
@@ -412,7 +412,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
         // memcached's combined item loses ITEM_KEY_BINARY, so a meta `k` would then print the
         // raw key bytes; we keep the old item's bit instead.
         combined->set_key_binary(old->key_binary());
-        lock.lock();
+        lock.Lock();
         if (internal::SegmentOf(combined)->closed.load(std::memory_order_seq_cst)) continue;
         std::size_t old_slot = s.SlotOfLocked(hash, old);
         if (old_slot == Index::kNone) continue;  // replaced or deleted meanwhile: start over
@@ -455,7 +455,7 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
   bool looked = false;
   for (;;) {
     Moment m = im.Now();
-    std::unique_lock<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     std::size_t slot;
     MissReason reason;
     Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
@@ -482,7 +482,7 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
     // matches. A new CAS means a new item (the copy), which also keeps it on the right side of a
     // flush_all cut-off, like any other modification.
     const bool want_room = options.set_exptime && options.exptime != 0;
-    Outcome o = im.Rewrite(s, lock, hash, it, want_room, [&](Item* copy) {
+    Outcome o = im.Rewrite(s, hash, it, want_room, [&](Item* copy) {
       if (options.set_exptime) copy->set_exptime(options.exptime);
       copy->SetBits(static_cast<std::uint8_t>((copy->GetBits() | internal::kStale) &
                                               ~internal::kWinTokenSent));
@@ -509,13 +509,13 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* clas
   Shard& s = im.ShardFor(hash);
   for (;;) {
     Moment m = im.Now();
-    std::unique_lock<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     MissReason reason;
     std::size_t slot;
     Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
     if (it == nullptr) return Outcome::kNotFound;
     if (exptime != 0 && !it->has_exptime()) {
-      Outcome o = im.Rewrite(s, lock, hash, it, true, [](Item*) {});
+      Outcome o = im.Rewrite(s, hash, it, true, [](Item*) {});
       if (o == Outcome::kNoMemory) return Outcome::kNoMemory;
       continue;
     }
@@ -541,7 +541,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
 
   for (;;) {
     Moment m = im.Now();
-    std::unique_lock<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     MissReason reason;
     std::size_t slot;
     Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
@@ -584,7 +584,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
     base::RelTime want = options.touch ? options.new_exptime : e;
     internal::AddRef(it);
     ItemRef old_ref(it);
-    lock.unlock();
+    lock.Unlock();
     Allocation a = im.AllocateItem(key, it->client_flags(), want, new_len, m);
     if (a.outcome != Outcome::kStored) {
       result.outcome = Outcome::kNoMemory;  // memcached: "SERVER_ERROR out of memory"
@@ -594,7 +594,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
     std::memcpy(fresh->value(), digits, len);
     std::memset(fresh->value() + len, ' ', new_len - len);
     fresh->set_key_binary(it->key_binary());
-    lock.lock();
+    lock.Lock();
     if (internal::SegmentOf(fresh)->closed.load(std::memory_order_seq_cst)) continue;
     std::size_t old_slot = s.SlotOfLocked(hash, it);
     if (old_slot == Index::kNone) continue;  // replaced or deleted meanwhile: the number may be stale
@@ -640,7 +640,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
   bool looked = false;
   for (;;) {
     Moment m = im.Now();
-    std::unique_lock<std::mutex> lock(s.mu);
+    base::MutexLock lock(s.mu);
     MissReason reason;
     std::size_t slot;
     Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
@@ -651,7 +651,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
     if (it == nullptr) {
       if (!options.vivify) return r;
       if (!fresh.item) {
-        lock.unlock();
+        lock.Unlock();
         // With room for an expiry: the N step (or a T step) sets one.
         fresh = im.AllocateItem(key, 0, kRoomForExptime, 0, m);
         if (!fresh.item) return r;  // no memory for a placeholder: a plain miss, as memcached
@@ -661,7 +661,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
       }
       it = fresh.item.get();
       if (internal::SegmentOf(it)->closed.load(std::memory_order_seq_cst)) {
-        lock.unlock();
+        lock.Unlock();
         fresh = Allocation{};
         continue;
       }
@@ -670,7 +670,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
       s.MaybeRebuildLocked();
       r.created = true;
     } else if (sets_expiry && !it->has_exptime()) {
-      Outcome o = im.Rewrite(s, lock, hash, it, true, [](Item*) {});
+      Outcome o = im.Rewrite(s, hash, it, true, [](Item*) {});
       if (o == Outcome::kNoMemory) return r;
       continue;
     }
@@ -727,7 +727,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
 void Store::Flush(base::RelTime when) {
   Impl& im = *impl_;
   base::RelTime now = im.clock->Now();
-  std::lock_guard<std::mutex> lock(im.flush_mu);
+  base::MutexLock lock(im.flush_mu);
   if (when == 0 || when <= now) {
     // Everything linked so far drew a sequence number <= seq; anything linked from now on
     // draws a larger one and survives. A pending delayed flush is replaced, as in memcached,
@@ -744,7 +744,7 @@ void Store::Flush(base::RelTime when) {
 
 std::size_t Store::Crawl(std::size_t max_items) {
   Impl& im = *impl_;
-  std::lock_guard<std::mutex> crawl_lock(im.crawl_mu);
+  base::MutexLock crawl_lock(im.crawl_mu);
   Moment m = im.Now();
   const std::size_t n = im.shards.size();
   std::size_t checked = 0;
@@ -753,7 +753,7 @@ std::size_t Store::Crawl(std::size_t max_items) {
     Shard& s = *im.shards[im.crawl_shard];
     bool wrapped;
     {
-      std::lock_guard<std::mutex> lock(s.mu);
+      base::MutexLock lock(s.mu);
       wrapped = s.CrawlLocked(&im.crawl_slot, max_items - checked, kCrawlSlotsPerLock, m,
                               &checked);
     }
@@ -770,7 +770,7 @@ void Store::Dump(const std::function<bool(const ItemInfo&)>& fn) {
   Impl& im = *impl_;
   Moment m = im.Now();
   for (auto& s : im.shards) {
-    std::lock_guard<std::mutex> lock(s->mu);
+    base::MutexLock lock(s->mu);
     if (!s->DumpLocked(fn, m)) return;
   }
 }
@@ -783,7 +783,7 @@ Stats Store::GetStats() const {
   std::uint64_t slots = 0;
   std::uint64_t table_bytes = 0;
   for (const auto& s : im.shards) {
-    std::lock_guard<std::mutex> lock(s->mu);
+    base::MutexLock lock(s->mu);
     const internal::ShardCounters& c = s->counters();
     st.curr_items += s->count();
     st.bytes += s->linked_bytes();
@@ -806,7 +806,7 @@ Stats Store::GetStats() const {
   st.segment_size = im.pool->segment_bytes();
   st.free_segments = im.pool->free_count();
   {
-    std::lock_guard<std::mutex> lock(im.seg_mu);
+    base::MutexLock lock(im.seg_mu);
     st.small_segments = im.small_q.count;
     st.main_segments = im.main_q.count;
     for (const SegmentQueue* q : {&im.small_q, &im.main_q}) {
@@ -824,7 +824,7 @@ std::vector<ClassStats> Store::GetClassStats() const {
   std::vector<ClassStats> all(im.num_classes);
   std::vector<base::RelTime> oldest(im.num_classes, 0);
   for (const auto& s : im.shards) {
-    std::lock_guard<std::mutex> lock(s->mu);
+    base::MutexLock lock(s->mu);
     const std::vector<internal::ClassCounters>& cc = s->classes();
     for (unsigned i = 0; i < cc.size(); ++i) {
       ClassStats& cs = all[i];
@@ -860,7 +860,7 @@ std::vector<ClassStats> Store::GetClassStats() const {
 void Store::ResetStats() {
   Impl& im = *impl_;
   for (auto& s : im.shards) {
-    std::lock_guard<std::mutex> lock(s->mu);
+    base::MutexLock lock(s->mu);
     s->ResetCountersLocked();
   }
   im.malloc_fails.store(0, std::memory_order_relaxed);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/mutex.h"
 #include "ringcached/store/store.h"
 #include "store/item.h"
 #include "store/pool.h"
@@ -62,20 +63,21 @@ struct Store::Impl {
   // The live item under `key`, or nullptr; a dead one is unlinked on the way (lazy expiry).
   // *slot is the item's table slot.
   internal::Item* FindLiveLocked(internal::Shard& s, std::uint64_t hash, std::string_view key,
-                                 const internal::Moment& m, MissReason* reason, std::size_t* slot);
+                                 const internal::Moment& m, MissReason* reason, std::size_t* slot)
+      RC_REQUIRES(s.mu);
 
   // An unlinked item with room for `value_len` value bytes (store.cc).
   Allocation AllocateItem(std::string_view key, std::uint32_t flags, base::RelTime exptime,
                           std::uint32_t value_len, const internal::Moment& m);
 
-  // With `lock` held on `s` and `it` the live item linked under its key: drops the lock, writes a
+  // With s.mu held and `it` the live item linked under its key: drops the lock, writes a
   // copy of `it` (with room for an expiry when `room_for_exptime`), lets `edit` change the copy,
   // and links it in place of `it` if `it` is still the one linked; returns with the lock held
   // again. kStored when the copy is linked, kNotFound when `it` changed meanwhile (look again),
   // kNoMemory when no memory could be found for the copy.
   template <typename Edit>
-  Outcome Rewrite(internal::Shard& s, std::unique_lock<std::mutex>& lock, std::uint64_t hash,
-                  internal::Item* it, bool room_for_exptime, Edit edit);
+  Outcome Rewrite(internal::Shard& s, std::uint64_t hash, internal::Item* it,
+                  bool room_for_exptime, Edit edit) RC_REQUIRES(s.mu);
 
   // --- segments.cc: the segment space -------------------------------------------------------
 
@@ -114,10 +116,11 @@ struct Store::Impl {
   // (resuming from *cursor), if it is sparse enough to compact instead (segments.cc); nullptr
   // when none is. Under seg_mu.
   internal::Segment* SparsestLocked(SegmentQueue* q, internal::Segment** cursor,
-                                    std::size_t max_live_eighths);
+                                    std::size_t max_live_eighths) RC_REQUIRES(seg_mu);
   // Adds a sealed segment to a list / takes the oldest one off. Under seg_mu.
-  void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list);
-  void RemoveLocked(SegmentQueue* q, internal::Segment* seg);
+  void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list)
+      RC_REQUIRES(seg_mu);
+  void RemoveLocked(SegmentQueue* q, internal::Segment* seg) RC_REQUIRES(seg_mu);
   // A fresh shared segment: from the free list, or newly allocated if the charge fits (or
   // `force`). nullptr when neither.
   internal::Segment* NewSharedSegment(bool force);
@@ -159,33 +162,34 @@ struct Store::Impl {
   std::atomic<std::uint64_t> seq{0};        // the last sequence number handed out
   std::atomic<std::uint64_t> flush_seq{0};  // items with a lower sequence are flushed
   std::atomic<base::RelTime> flush_due{0};  // a delayed flush not yet in effect (0: none)
-  std::mutex flush_mu;
+  base::Mutex flush_mu;
 
-  std::mutex crawl_mu;
-  std::size_t crawl_shard = 0;
-  std::size_t crawl_slot = 0;
+  base::Mutex crawl_mu;
+  std::size_t crawl_shard RC_GUARDED_BY(crawl_mu) = 0;
+  std::size_t crawl_slot RC_GUARDED_BY(crawl_mu) = 0;
 
   // The segment space. Items up to shared_max bytes share segments; larger ones get their own.
   struct Head {
-    std::mutex mu;
-    internal::Segment* seg = nullptr;
+    base::Mutex mu;
+    internal::Segment* seg RC_GUARDED_BY(mu) = nullptr;
   };
   static constexpr std::size_t kSmallHeads = 8;
   std::size_t shared_max = 0;
   std::array<Head, kSmallHeads> small_heads;  // new items, one head per writer thread (mod 8)
   Head main_head;                             // copies moved forward by eviction
   Head small_compact_head;                    // small's items that compaction keeps in small
-  mutable std::mutex seg_mu;                  // the two queues below
-  SegmentQueue small_q;
-  SegmentQueue main_q;
-  internal::Segment* main_cursor = nullptr;   // where SparsestLocked's scans go on
-  internal::Segment* small_cursor = nullptr;
+  mutable base::Mutex seg_mu;                 // the two queues and their cursors
+  SegmentQueue small_q RC_GUARDED_BY(seg_mu);
+  SegmentQueue main_q RC_GUARDED_BY(seg_mu);
+  // Where SparsestLocked's scans go on.
+  internal::Segment* main_cursor RC_GUARDED_BY(seg_mu) = nullptr;
+  internal::Segment* small_cursor RC_GUARDED_BY(seg_mu) = nullptr;
 
   // The reclaimer's thread and the spare segments it keeps ready (reclaim_reserve).
   std::thread reclaimer;
-  std::mutex reclaim_mu;
-  std::condition_variable reclaim_cv;
-  bool reclaim_stop = false;                  // under reclaim_mu
+  base::Mutex reclaim_mu;
+  std::condition_variable_any reclaim_cv;
+  bool reclaim_stop RC_GUARDED_BY(reclaim_mu) = false;
   std::atomic<bool> reclaim_wanted{false};
   std::size_t reclaim_reserve = 0;
   std::atomic<int> dead_space_score{0};       // NoteDeadSpace (racy updates are fine)

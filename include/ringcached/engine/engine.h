@@ -195,8 +195,8 @@ class Engine {
   }
   // The read-through write fence of `key` (hooks.h MissLoader::FenceWrite), held while a write is
   // applied to the store; an empty lock when no loader is wired in.
-  std::unique_lock<std::mutex> Fence(std::string_view key) {
-    return loader_ != nullptr ? loader_->FenceWrite(key) : std::unique_lock<std::mutex>();
+  base::MovableLock Fence(std::string_view key) {
+    return loader_ != nullptr ? loader_->FenceWrite(key) : base::MovableLock();
   }
 
   store::Store* store_;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string_view>
 
+#include "ringcached/base/mutex.h"
 #include "ringcached/store/store.h"
 
 namespace rc::engine {
@@ -54,7 +55,7 @@ class MissLoader {
   // remembered origin miss is forgotten. Holding the lock across the store call is what makes
   // "the write wins" exact: a fill checks and stores under the same lock (doc/read-through.md).
   // The engine holds it around the store call only, never across the WriteObserver.
-  virtual std::unique_lock<std::mutex> FenceWrite(std::string_view key) = 0;
+  virtual base::MovableLock FenceWrite(std::string_view key) = 0;
   // flush_all: no load in flight stores its value; remembered origin misses are forgotten.
   virtual void FenceFlush() = 0;
 };

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "ringcached/base/mutex.h"
+
 struct event_base;
 struct event;
 
@@ -53,8 +55,8 @@ class EventLoop {
   event_base* base_;
   int wake_fd_;
   event* wake_event_;
-  std::mutex mu_;
-  std::vector<std::function<void()>> pending_;  // guarded by mu_
+  base::Mutex mu_;
+  std::vector<std::function<void()>> pending_ RC_GUARDED_BY(mu_);
   std::thread thread_;
   std::function<void()> after_round_;
 };

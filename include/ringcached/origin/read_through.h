@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 
+#include "ringcached/base/mutex.h"
 #include "ringcached/base/status.h"
 
 namespace rc::origin {
@@ -141,7 +142,7 @@ class ReadThrough {
   // Called before every write of `key` to the cache, and held until the write is applied: a fetch
   // of the key in flight becomes stale (its value will not be stored) and a remembered origin miss
   // is forgotten. Thread-safe.
-  std::unique_lock<std::mutex> FenceWrite(std::string_view key);
+  base::MovableLock FenceWrite(std::string_view key);
   // flush_all: every fetch in flight becomes stale and every remembered miss is forgotten.
   void FenceFlush();
 

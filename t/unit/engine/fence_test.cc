@@ -20,16 +20,16 @@ class RecordingLoader : public MissLoader {
  public:
   bool Wants(std::string_view) const override { return true; }
   void Load(std::string_view, std::function<void(store::ItemRef)>) override {}
-  std::unique_lock<std::mutex> FenceWrite(std::string_view key) override {
+  base::MovableLock FenceWrite(std::string_view key) override {
     fenced.emplace_back(key);
-    return std::unique_lock<std::mutex>(mu_);
+    return base::MovableLock(mu_);
   }
   void FenceFlush() override { ++flushes; }
   std::vector<std::string> fenced;
   int flushes = 0;
 
  private:
-  std::mutex mu_;
+  base::Mutex mu_;
 };
 
 class FenceTest : public ::testing::Test {

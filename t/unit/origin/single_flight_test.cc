@@ -107,7 +107,7 @@ TEST_F(SingleFlightTest, AReaderThatMissedJustBeforeAFillLandedIsSentBackToTheCa
 TEST_F(SingleFlightTest, AWriteDuringTheFetchWins) {
   SingleFlight::Admission first = Read("k");
   ASSERT_EQ(Read("k").kind, Kind::kJoined);
-  { std::unique_lock<std::mutex> fence = table_->FenceWrite("k"); }  // a delete came in
+  { base::MovableLock fence = table_->FenceWrite("k"); }  // a delete came in
   ASSERT_TRUE(table_->Complete(first.flight, ValueResult("old"), t0_));
   for (std::size_t r = 0; r < 2; ++r) {
     EXPECT_EQ(AnswerOf(r)->kind, Answer::Kind::kValue);  // the readers still get the value
@@ -120,7 +120,7 @@ TEST_F(SingleFlightTest, AWriteDuringTheFetchWins) {
 
 TEST_F(SingleFlightTest, AReaderAfterAWriteStartsAFreshFetch) {
   SingleFlight::Admission old_fetch = Read("k");
-  { std::unique_lock<std::mutex> fence = table_->FenceWrite("k"); }
+  { base::MovableLock fence = table_->FenceWrite("k"); }
   SingleFlight::Admission new_fetch = Read("k");
   ASSERT_EQ(new_fetch.kind, Kind::kStart);  // not joined to a fetch that may predate the write
   ASSERT_TRUE(table_->Complete(new_fetch.flight, ValueResult("new"), t0_));
@@ -158,7 +158,7 @@ TEST_F(SingleFlightTest, AnOriginMissIsRememberedForTheNegativeTtl) {
 TEST_F(SingleFlightTest, AWriteForgetsARememberedMiss) {
   SingleFlight::Admission first = Read("gone");
   ASSERT_TRUE(table_->Complete(first.flight, StatusResult(Fetched::Status::kMiss), t0_));
-  { std::unique_lock<std::mutex> fence = table_->FenceWrite("gone"); }
+  { base::MovableLock fence = table_->FenceWrite("gone"); }
   EXPECT_EQ(Read("gone", 1s).kind, Kind::kStart);
 }
 
