@@ -10,6 +10,7 @@
 
 #include "ringcached/base/version.h"
 #include "server/connection.h"
+#include "server/item_pin.h"
 #include "server/server.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -58,7 +59,7 @@ bool IsStorageOpcode(std::uint8_t opcode) {
 // One packet per stat: key = name, value = the value (memcached append_stats).
 class BinaryStatSink final : public StatSink {
  public:
-  BinaryStatSink(OutQueue* out, std::uint32_t opaque) : out_(out), opaque_(opaque) {}
+  BinaryStatSink(net::OutQueue* out, std::uint32_t opaque) : out_(out), opaque_(opaque) {}
   using StatSink::Add;
   void Add(std::string_view name, std::string_view value) override {
     std::size_t body = name.size() + value.size();
@@ -71,7 +72,7 @@ class BinaryStatSink final : public StatSink {
   }
 
  private:
-  OutQueue* out_;
+  net::OutQueue* out_;
   std::uint32_t opaque_;
 };
 
@@ -308,7 +309,7 @@ void Connection::ReplyBinaryGet(const bin::Header& h, std::string_view key, stor
     std::memcpy(p + bin::kHeaderSize + 4, reply_key.data(), reply_key.size());
   }
   out_.Commit(bin::kHeaderSize + 4 + reply_key.size());
-  if (!value.empty()) out_.AppendItemBytes(std::move(item), value);
+  if (!value.empty()) QueueItemBytes(&out_, std::move(item), value);
 }
 
 void Connection::BinaryStats(const bin::Header& h, std::string_view sub) {

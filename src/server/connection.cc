@@ -22,9 +22,9 @@
 namespace rc::server {
 namespace {
 
-// The input buffer is the worker's to lend (BufferPool): taken when bytes arrive, given back
+// The input buffer is the worker's to lend (net::BufferPool): taken when bytes arrive, given back
 // when they have all been used.
-constexpr std::size_t kInitialInput = BufferPool::kSize;
+constexpr std::size_t kInitialInput = net::BufferPool::kSize;
 // A get line may be as long as its keys need (t/getset.t sends ~187 KB), but not without bound.
 constexpr std::size_t kMaxInput = 64u << 20;
 // Values longer than this are read from the socket straight into the item.
@@ -260,7 +260,7 @@ bool Connection::ReadSocket() {
     return false;
   }
   if (!ReserveInput()) return false;
-  // recv(), not read(): the socket call skips the file layer (see OutQueue's Send).
+  // recv(), not read(): the socket call skips the file layer (see net::OutQueue's Send).
   ssize_t n = recv(fd_, in_.get() + in_end_, in_cap_ - in_end_, 0);
   if (n > 0) {
     in_end_ += static_cast<std::size_t>(n);
@@ -477,9 +477,9 @@ bool Connection::ProcessInput() {
 bool Connection::Flush() {
   if (out_.empty()) return true;
   std::size_t written = 0;
-  OutQueue::WriteStatus st = out_.WriteTo(fd_, &written);
+  net::OutQueue::WriteStatus st = out_.WriteTo(fd_, &written);
   worker_->conn_stats().bytes_written.Add(written);
-  if (st == OutQueue::WriteStatus::kError) {
+  if (st == net::OutQueue::WriteStatus::kError) {
     Close();
     return false;
   }

@@ -43,7 +43,7 @@
 #include "ringcached/proto/text_parser.h"
 #include "ringcached/store/store.h"
 #include "server/conn_registry.h"
-#include "server/out_queue.h"
+#include "ringcached/net/out_queue.h"
 
 struct event;
 
@@ -101,7 +101,7 @@ class Connection {
   // connection has none); false when the input is already at its limit.
   bool ReserveInput();
   // Gives the input buffer back to the worker's pool once everything in it has been used: an
-  // idle connection holds no buffer (BufferPool).
+  // idle connection holds no buffer (net::BufferPool).
   void ReleaseInput();
   // Adds bytes received through the worker's ring to the input (or to the value being read).
   // False when the input is at its limit.
@@ -231,7 +231,7 @@ class Connection {
   } pending_;
   std::size_t swallow_left_ = 0;
 
-  OutQueue out_;
+  net::OutQueue out_;
   ConnRecord record_;
   std::shared_ptr<bool> alive_;         // made by alive() when first asked for
   std::unique_ptr<PendingFill> fill_;   // the read waiting for the origin, if any

@@ -8,6 +8,7 @@
 
 #include "ringcached/proto/text_reply.h"
 #include "server/connection.h"
+#include "server/item_pin.h"
 #include "server/server.h"
 #include "server/stats.h"
 #include "server/watchers.h"
@@ -58,7 +59,7 @@ void Connection::ExecuteMeta() {
       // Format before the item moves: info.key may point into it.
       ReplyMeta(g.info);
       if (g.item && meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, g.info)) {
-        out_.AppendValue(std::move(g.item));
+        QueueValue(&out_, std::move(g.item));
       }
       return;
     }

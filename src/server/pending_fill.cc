@@ -17,6 +17,7 @@
 #include "ringcached/proto/meta.h"
 #include "ringcached/proto/text_reply.h"
 #include "server/connection.h"
+#include "server/item_pin.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -82,7 +83,7 @@ void Connection::ReplyFill(PendingFill& fill) {
       const proto::MetaReplyInfo info = server_->engine().MetaFilledInfo(*meta_req_, item);
       ReplyMeta(info);  // before the item moves: info.key points into it
       if (meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, info)) {
-        out_.AppendValue(std::move(item));
+        QueueValue(&out_, std::move(item));
       }
       return;
     }

@@ -85,8 +85,8 @@ void AppendGeneral(Server& server, StatSink& w) {
     spare += worker->buffers().spare();
   }
   w.Add("read_buf_count", buffers);
-  w.Add("read_buf_bytes", buffers * BufferPool::kSize);
-  w.Add("read_buf_bytes_free", spare * BufferPool::kSize);
+  w.Add("read_buf_bytes", buffers * net::BufferPool::kSize);
+  w.Add("read_buf_bytes_free", spare * net::BufferPool::kSize);
   w.Add("read_buf_oom", zero);
   w.Add("reserved_fds", server.reserved_fds());
   for (std::size_t i = 0; i < t.commands.size(); ++i) {
@@ -348,7 +348,7 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
   return StatsResult::kList;
 }
 
-void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueue* out) {
+void AppendCachedump(Server& server, unsigned class_id, long long limit, net::OutQueue* out) {
   struct Entry {
     std::string key;
     std::uint32_t bytes;
@@ -378,7 +378,7 @@ void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueu
   out->Append(text);
 }
 
-void AppendMetadump(Server& server, std::string_view which, OutQueue* out) {
+void AppendMetadump(Server& server, std::string_view which, net::OutQueue* out) {
   std::vector<bool> classes;  // empty = all
   if (which != "all" && which != "hash") {
     classes.assign(kMaxReportedClass + 1, false);

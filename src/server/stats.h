@@ -11,7 +11,7 @@
 #include <string>
 
 #include "ringcached/store/store.h"
-#include "server/out_queue.h"
+#include "ringcached/net/out_queue.h"
 
 namespace rc::server {
 
@@ -34,12 +34,12 @@ class StatSink {
 // "STAT <name> <value>\r\n" lines into a connection's replies.
 class TextStatSink final : public StatSink {
  public:
-  explicit TextStatSink(OutQueue* out) : out_(out) {}
+  explicit TextStatSink(net::OutQueue* out) : out_(out) {}
   using StatSink::Add;
   void Add(std::string_view name, std::string_view value) override;
 
  private:
-  OutQueue* out_;
+  net::OutQueue* out_;
 };
 
 enum class StatsResult : unsigned char {
@@ -53,10 +53,10 @@ enum class StatsResult : unsigned char {
 StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink);
 // `stats cachedump <class> <limit>`: "ITEM <key> [<bytes> b; <exptime> s]" lines, most recently
 // written first, then END.
-void AppendCachedump(Server& server, unsigned class_id, long long limit, OutQueue* out);
+void AppendCachedump(Server& server, unsigned class_id, long long limit, net::OutQueue* out);
 // `lru_crawler metadump <all|hash|ids>`: one "key=... exp=... la=... cas=... fetch=... cls=...
 // size=..." line per item ("\n" only, as memcached), then "END\r\n".
-void AppendMetadump(Server& server, std::string_view which, OutQueue* out);
+void AppendMetadump(Server& server, std::string_view which, net::OutQueue* out);
 // `stats reset`.
 void ResetAllStats(Server& server);
 

@@ -15,6 +15,7 @@
 #include "ringcached/cluster/discovery.h"
 #include "ringcached/proto/text_reply.h"
 #include "server/connection.h"
+#include "server/item_pin.h"
 #include "server/server.h"
 #include "server/stats.h"
 #include "server/watchers.h"
@@ -171,7 +172,7 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
   const bool with_cas = req.command == Command::kGets || req.command == Command::kGats;
   const bool touch = req.command == Command::kGat || req.command == Command::kGats;
   const bool detail = server_->runtime().detail_enabled.load(std::memory_order_relaxed);
-  OutQueue::Mark mark = out_.GetMark();
+  net::OutQueue::Mark mark = out_.GetMark();
   proto::KeyIterator keys(req.keys);
   std::string_view key;
   while (keys.Next(&key)) {
@@ -227,7 +228,7 @@ void Connection::AppendValueReply(store::ItemRef item, bool with_cas) {
   out_.Commit(proto::FormatValueHeader(p, item.key(), item.flags(),
                                        static_cast<std::uint32_t>(item.value().size()), with_cas,
                                        item.cas()));
-  out_.AppendValue(std::move(item));
+  QueueValue(&out_, std::move(item));
 }
 
 void Connection::BeginStorage(const proto::Request& req) {

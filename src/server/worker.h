@@ -19,7 +19,7 @@
 #include "ringcached/net/event_loop.h"
 #include "ringcached/net/listener.h"
 #include "ringcached/net/recv_ring.h"
-#include "server/buffer_pool.h"
+#include "ringcached/net/buffer_pool.h"
 
 struct event;
 
@@ -79,7 +79,7 @@ class Worker {
   Server& server() const { return *server_; }
   net::EventLoop& loop() { return loop_; }
   // The input buffers and reply blocks its connections borrow while they are busy.
-  BufferPool& buffers() { return buffers_; }
+  net::BufferPool& buffers() { return buffers_; }
   engine::CommandStats& command_stats() { return command_stats_; }
   ConnStats& conn_stats() { return conn_stats_; }
   int id() const { return id_; }
@@ -100,7 +100,7 @@ class Worker {
   net::EventLoop loop_;
   engine::CommandStats command_stats_;
   ConnStats conn_stats_;
-  BufferPool buffers_;  // before connections_: they give their buffers back when deleted
+  net::BufferPool buffers_;  // before connections_: they give their buffers back when deleted
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> read_round_;  // read this round, requests not yet run
   event* tick_ = nullptr;

@@ -88,6 +88,15 @@ class ItemRef {
 
   internal::Item* get() const { return item_; }
 
+  // Gives up the reference without dropping it, for a holder that keeps items as plain pointers
+  // (net::Pin, through server/); Unpin() drops such a reference later.
+  void* Release() {
+    void* item = item_;
+    item_ = nullptr;
+    return item;
+  }
+  static void Unpin(void* item) noexcept { ItemRef(static_cast<internal::Item*>(item)).Reset(); }
+
  private:
   internal::Item* item_ = nullptr;
 };

@@ -1,5 +1,5 @@
-// server/out_queue.cc -- see out_queue.h.
-#include "server/out_queue.h"
+// net/out_queue.cc -- see out_queue.h.
+#include "ringcached/net/out_queue.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-namespace rc::server {
+namespace rc::net {
 
 char* OutQueue::Reserve(std::size_t n) {
   if (blocks_used_ > 0 && blocks_[blocks_used_ - 1].size - block_used_ >= n) {
@@ -43,32 +43,21 @@ void OutQueue::Append(std::string_view s) {
   Commit(s.size());
 }
 
-void OutQueue::AppendValue(store::ItemRef item) {
-  std::string_view v = item.value();
-  if (v.size() <= kCopyLimit) {
-    // Small: copied with its "\r\n" into the text, so a whole get reply is one iovec and the
-    // item is released at once.
-    char* p = Reserve(v.size() + 2);
-    memcpy(p, v.data(), v.size());
-    memcpy(p + v.size(), "\r\n", 2);
-    Commit(v.size() + 2);
-    return;
-  }
-  AddIov(v.data(), v.size(), false);
-  items_.push_back(std::move(item));
-  // The item keeps no "\r\n" after the value. Written as text, it starts the iovec that the
-  // next reply's text extends, so a multi-get costs no more iovecs than one per value and one
-  // for the text between values.
-  Append("\r\n");
-}
-
-void OutQueue::AppendItemBytes(store::ItemRef item, std::string_view bytes) {
+void OutQueue::AppendPinned(std::string_view bytes, Pin pin, std::string_view suffix) {
   if (bytes.size() <= kCopyLimit) {
-    Append(bytes);
+    // Small: copied with its suffix into the text, so a whole get reply is one iovec and the
+    // pin is dropped at once.
+    char* p = Reserve(bytes.size() + suffix.size());
+    memcpy(p, bytes.data(), bytes.size());
+    if (!suffix.empty()) memcpy(p + bytes.size(), suffix.data(), suffix.size());
+    Commit(bytes.size() + suffix.size());
     return;
   }
   AddIov(bytes.data(), bytes.size(), false);
-  items_.push_back(std::move(item));
+  pins_.push_back(std::move(pin));
+  // The suffix, written as text, starts the iovec that the next reply's text extends, so a
+  // multi-get costs no more iovecs than one per value and one for the text between values.
+  if (!suffix.empty()) Append(suffix);
 }
 
 void OutQueue::AddIov(const char* base, std::size_t len, bool own_block) {
@@ -86,7 +75,7 @@ void OutQueue::AddIov(const char* base, std::size_t len, bool own_block) {
 void OutQueue::Rollback(const Mark& mark) {
   for (std::size_t i = mark.iovs; i < iov_.size(); ++i) pending_bytes_ -= iov_[i].iov_len;
   iov_.resize(mark.iovs);
-  items_.resize(mark.items);
+  pins_.resize(mark.pins);
   blocks_used_ = mark.blocks;
   block_used_ = mark.block_used;
   // The iovec before the mark may have been extended after it; trim it back to the block's
@@ -110,7 +99,7 @@ void OutQueue::Clear() {
   iov_.clear();
   sent_iovs_ = 0;
   pending_bytes_ = 0;
-  items_.clear();
+  pins_.clear();
   blocks_used_ = 0;
   block_used_ = 0;
   last_iov_in_block_ = false;
@@ -175,4 +164,4 @@ OutQueue::WriteStatus OutQueue::WriteTo(int fd, std::size_t* written) {
   return WriteStatus::kDone;
 }
 
-}  // namespace rc::server
+}  // namespace rc::net

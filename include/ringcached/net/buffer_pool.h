@@ -1,4 +1,4 @@
-// server/buffer_pool.h -- a worker's spare I/O buffers, lent to its connections while they have
+// net/buffer_pool.h -- a worker's spare I/O buffers, lent to its connections while they have
 // bytes in hand and taken back when they go quiet.
 //
 // A connection needs an input buffer only while a request is arriving or waiting to run, and an
@@ -20,7 +20,7 @@
 #include <memory>
 #include <vector>
 
-namespace rc::server {
+namespace rc::net {
 
 class BufferPool {
  public:
@@ -61,4 +61,4 @@ class BufferPool {
   std::atomic<std::size_t> spare_count_{0};
 };
 
-}  // namespace rc::server
+}  // namespace rc::net
