@@ -79,9 +79,9 @@ class BinaryStatSink final : public StatSink {
 }  // namespace
 
 Connection::BinaryStep Connection::ProcessBinary() {
-  std::size_t avail = in_end_ - in_start_;
+  std::size_t avail = in_.size();
   if (avail < bin::kHeaderSize) return BinaryStep::kNeedMore;
-  const char* p = in_.get() + in_start_;
+  const char* p = in_.data();
   bin::Header h = bin::DecodeHeader(p);
   if (h.magic != bin::kRequestMagic) {
     // memcached: "Invalid magic"; what was answered before it still goes out.
@@ -99,7 +99,7 @@ Connection::BinaryStep Connection::ProcessBinary() {
       // write_bin_error with swallow = bodylen), which may run into the next packet. SASL
       // auth/step read their value as SASL data first, so only the value is skipped.
       BinaryError(h, bin::kUnknownCommand);
-      in_start_ += key_end;
+      in_.Consume(key_end);
       swallow_left_ = h.opcode == bin::kSaslAuth || h.opcode == bin::kSaslStep ? h.value_len()
                                                                                 : h.body_len;
       SetState(State::kSwallow);
@@ -127,7 +127,7 @@ Connection::BinaryStep Connection::ProcessBinary() {
   } else {
     ExecuteBinary(h, extras, key);
   }
-  in_start_ += head;
+  in_.Consume(head);
   if (h.opcode == bin::kQuitQ) return BinaryStep::kClose;
   return BinaryStep::kDone;
 }

@@ -22,9 +22,6 @@
 namespace rc::server {
 namespace {
 
-// The input buffer is the worker's to lend (net::BufferPool): taken when bytes arrive, given back
-// when they have all been used.
-constexpr std::size_t kInitialInput = net::BufferPool::kSize;
 // A get line may be as long as its keys need (t/getset.t sends ~187 KB), but not without bound.
 constexpr std::size_t kMaxInput = 64u << 20;
 // Values longer than this are read from the socket straight into the item.
@@ -43,7 +40,11 @@ const char* StateName(bool reading_value, bool closing) {
 }  // namespace
 
 Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
-    : worker_(worker), server_(&worker->server()), fd_(fd), out_(&worker->buffers()) {
+    : worker_(worker),
+      server_(&worker->server()),
+      fd_(fd),
+      in_(&worker->buffers(), kMaxInput),
+      out_(&worker->buffers()) {
   record_.fd = fd;
   record_.name = server_->conns().Intern(from.name);
   udp_ = from.is_udp;
@@ -58,7 +59,6 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
 Connection::~Connection() {
   if (fd_ >= 0) Close();
   if (event_ != nullptr) event_free(event_);
-  if (in_cap_ == kInitialInput) worker_->buffers().Give(std::move(in_));
 }
 
 void Connection::Start() {
@@ -109,7 +109,7 @@ void Connection::Drain() {
 
 bool Connection::busy() const {
   if (udp_) return false;  // a datagram is answered whole, at once
-  return state_ == State::kReadValue || state_ == State::kSwallow || in_start_ != in_end_ ||
+  return state_ == State::kReadValue || state_ == State::kSwallow || !in_.empty() ||
          !out_.empty() || fill_ != nullptr;
 }
 
@@ -150,8 +150,8 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
 
 void Connection::LocateFirstKey() {
   first_item_hint_ = nullptr;
-  if (state_ != State::kParse || in_start_ == in_end_) return;
-  std::string_view in(in_.get() + in_start_, in_end_ - in_start_);
+  if (state_ != State::kParse || in_.empty()) return;
+  std::string_view in = in_.view();
   bool binary = framing_ == Framing::kBinary ||
                 (framing_ == Framing::kUndecided &&
                  static_cast<unsigned char>(in[0]) == proto::binary::kRequestMagic);
@@ -206,7 +206,7 @@ void Connection::HandleEvent(short what, bool already_read) {
     // when the connection switched to waiting for EV_WRITE, and the client may have sent
     // everything already, so no EV_READ would come.
     // (A value may also have been received straight into its item meanwhile: AppendInput.)
-    process = process || yielded_ || in_start_ != in_end_ || state_ == State::kReadValue;
+    process = process || yielded_ || !in_.empty() || state_ == State::kReadValue;
   }
   if (process) {
     // Through the ring, the socket is read here only while the ring's receive is off.
@@ -259,11 +259,11 @@ bool Connection::ReadSocket() {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
     return false;
   }
-  if (!ReserveInput()) return false;
+  if (!in_.Reserve()) return false;
   // recv(), not read(): the socket call skips the file layer (see net::OutQueue's Send).
-  ssize_t n = recv(fd_, in_.get() + in_end_, in_cap_ - in_end_, 0);
+  ssize_t n = recv(fd_, in_.tail(), in_.room(), 0);
   if (n > 0) {
-    in_end_ += static_cast<std::size_t>(n);
+    in_.Commit(static_cast<std::size_t>(n));
     worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
     return true;
   }
@@ -272,52 +272,21 @@ bool Connection::ReadSocket() {
 }
 
 bool Connection::ReadsValueDirectly() const {
-  return state_ == State::kReadValue && in_start_ == in_end_ &&
+  return state_ == State::kReadValue && in_.empty() &&
          pending_.filled + kDirectReadThreshold < pending_.item.value().size();
-}
-
-bool Connection::ReserveInput() {
-  if (in_ == nullptr) {
-    in_ = worker_->buffers().Take();
-    in_cap_ = kInitialInput;
-    in_start_ = in_end_ = 0;
-  }
-  if (in_start_ == in_end_) in_start_ = in_end_ = 0;
-  if (in_end_ == in_cap_) {
-    if (in_start_ > 0) {
-      memmove(in_.get(), in_.get() + in_start_, in_end_ - in_start_);
-      in_end_ -= in_start_;
-      in_start_ = 0;
-    } else {
-      if (in_cap_ >= kMaxInput) return false;
-      std::unique_ptr<char[]> bigger(new char[in_cap_ * 2]);
-      memcpy(bigger.get(), in_.get(), in_end_);
-      if (in_cap_ == kInitialInput) worker_->buffers().Give(std::move(in_));
-      in_ = std::move(bigger);
-      in_cap_ *= 2;
-    }
-  }
-  return true;
 }
 
 void Connection::ReleaseInput() {
   // Nothing refers into the buffer once it is empty outside a data block.
-  if (in_ == nullptr || in_start_ != in_end_ || state_ == State::kReadValue || fill_ != nullptr) {
-    return;
-  }
-  if (in_cap_ == kInitialInput) {
-    worker_->buffers().Give(std::move(in_));
-  } else {
-    in_.reset();  // grown for one long line
-  }
-  in_cap_ = in_start_ = in_end_ = 0;
+  if (!in_.empty() || state_ == State::kReadValue || fill_ != nullptr) return;
+  in_.Release();
 }
 
 bool Connection::AppendInput(const char* src, std::size_t n) {
   bool ran = false;
   while (n > 0) {
     // The data block being received goes straight into its item (ProcessInput finishes it).
-    if (state_ == State::kReadValue && in_start_ == in_end_ && pending_.filled < pending_.total) {
+    if (state_ == State::kReadValue && in_.empty() && pending_.filled < pending_.total) {
       std::size_t k = std::min(n, pending_.total - pending_.filled);
       FillPending(src, k);
       src += k;
@@ -327,17 +296,17 @@ bool Connection::AppendInput(const char* src, std::size_t n) {
     // A full buffer: run its requests now rather than grow it, as an epoll read would have
     // (one collection can bring a bulk load a pool's worth of bytes). Once: if they are one
     // long request, the buffer grows.
-    if (in_end_ == in_cap_ && in_start_ == 0 && !ran && out_.empty() && fill_ == nullptr &&
+    if (in_.full() && !ran && out_.empty() && fill_ == nullptr &&
         !yielded_) {
       ran = true;
       HandleEvent(EV_READ, /*already_read=*/true);
       if (fd_ < 0) return true;  // closed (quit): the rest goes unread
       continue;
     }
-    if (!ReserveInput()) return false;
-    std::size_t k = std::min(n, in_cap_ - in_end_);
-    memcpy(in_.get() + in_end_, src, k);
-    in_end_ += k;
+    if (!in_.Reserve()) return false;
+    std::size_t k = std::min(n, in_.room());
+    memcpy(in_.tail(), src, k);
+    in_.Commit(k);
     src += k;
     n -= k;
   }
@@ -364,12 +333,12 @@ bool Connection::ProcessInput() {
   while (true) {
     // A read waits for the origin: what follows it waits too (pending_fill.cc resumes).
     if (fill_ != nullptr) return true;
-    std::size_t avail = in_end_ - in_start_;
+    std::size_t avail = in_.size();
     if (state_ == State::kReadValue) {
       std::size_t n = std::min(avail, pending_.total - pending_.filled);
       if (n > 0) {
-        FillPending(in_.get() + in_start_, n);
-        in_start_ += n;
+        FillPending(in_.data(), n);
+        in_.Consume(n);
       }
       if (pending_.filled < pending_.total) return true;
       FinishStorage();
@@ -378,7 +347,7 @@ bool Connection::ProcessInput() {
     }
     if (state_ == State::kSwallow) {
       std::size_t n = std::min(avail, swallow_left_);
-      in_start_ += n;
+      in_.Consume(n);
       swallow_left_ -= n;
       if (swallow_left_ > 0) return true;
       SetState(State::kParse);
@@ -386,7 +355,7 @@ bool Connection::ProcessInput() {
     }
     if (state_ == State::kWatching) {
       // A watcher only listens (memcached's conn_watch): whatever it sends is dropped.
-      in_start_ = in_end_;
+      in_.Consume(in_.size());
       return true;
     }
     // While draining (graceful stop) requests already received are still answered; the
@@ -397,7 +366,7 @@ bool Connection::ProcessInput() {
       Protocol p = server_->settings().protocol;
       bool binary = p == Protocol::kBinary ||
                     (p == Protocol::kAuto &&
-                     static_cast<unsigned char>(in_[in_start_]) == proto::binary::kRequestMagic);
+                     static_cast<unsigned char>(in_.data()[0]) == proto::binary::kRequestMagic);
       framing_ = binary ? Framing::kBinary : Framing::kText;
     }
     if (budget-- <= 0) {
@@ -414,7 +383,7 @@ bool Connection::ProcessInput() {
       if (close_after_write_) return true;
       continue;
     }
-    std::string_view in(in_.get() + in_start_, avail);
+    std::string_view in(in_.data(), avail);
     if (proto::IsMetaCommand(in)) {
       if (meta_req_ == nullptr) meta_req_ = std::make_unique<proto::MetaRequest>();
       proto::MetaParseResult meta = meta_parser_.Parse(in, meta_req_.get());
@@ -427,7 +396,7 @@ bool Connection::ProcessInput() {
           // Meta errors are sent even under q.
           out_.Append(meta.error);
           out_.Append("\r\n");
-          in_start_ += meta.consumed;
+          in_.Consume(meta.consumed);
           if (meta.swallow > 0) {
             swallow_left_ = meta.swallow;
             SetState(State::kSwallow);
@@ -438,7 +407,7 @@ bool Connection::ProcessInput() {
       }
       last_cmd_ = server_->clock().Now();
       record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
-      in_start_ += meta.consumed;  // meta_req_ owns its key and opaque bytes
+      in_.Consume(meta.consumed);  // meta_req_ owns its key and opaque bytes
       ExecuteMeta();
       continue;
     }
@@ -458,7 +427,7 @@ bool Connection::ProcessInput() {
           out_.Append(parsed.error);
           out_.Append("\r\n");
         }
-        in_start_ += parsed.consumed;
+        in_.Consume(parsed.consumed);
         continue;
       case proto::ParseStatus::kOk:
         break;
@@ -468,7 +437,7 @@ bool Connection::ProcessInput() {
     // req's views point into the input buffer: execute before consuming.
     more_input_ = parsed.consumed < avail;
     bool keep_open = ExecuteText(req);
-    in_start_ += parsed.consumed;
+    in_.Consume(parsed.consumed);
     if (!keep_open) return false;
     if (close_after_write_) return true;
   }
@@ -516,7 +485,7 @@ void Connection::UpdateReceive() {
   // makes, costs nothing then.
   bool waiting = !out_.empty() || fill_ != nullptr;
   bool receive = !input_ended_ && ring_pause_ == 0 &&
-                 (!waiting || in_end_ - in_start_ < kMaxBacklog);
+                 (!waiting || in_.size() < kMaxBacklog);
   if (receive && !recv_armed_) {
     worker_->ArmReceive(fd_, recv_tag_);
     recv_armed_ = true;
@@ -552,28 +521,24 @@ void Connection::ReadDatagrams() {
   // 16-bit big-endian. A request must fit one datagram.
   constexpr std::size_t kFrame = 8;
   constexpr std::size_t kMaxDatagram = 65536;
-  if (in_cap_ < kMaxDatagram) {
-    in_.reset(new char[kMaxDatagram]);
-    in_cap_ = kMaxDatagram;
-  }
+  char* datagram = in_.Whole(kMaxDatagram);
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof peer;
-    ssize_t n = recvfrom(fd_, in_.get(), in_cap_, 0, reinterpret_cast<sockaddr*>(&peer),
+    ssize_t n = recvfrom(fd_, datagram, kMaxDatagram, 0, reinterpret_cast<sockaddr*>(&peer),
                          &peer_len);
     if (n < 0) return;  // EAGAIN: nothing more waiting (or a transient error)
     worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
     if (static_cast<std::size_t>(n) < kFrame) continue;
     auto u16 = [&](std::size_t at) {
-      return static_cast<std::uint16_t>((static_cast<unsigned char>(in_[at]) << 8) |
-                                        static_cast<unsigned char>(in_[at + 1]));
+      return static_cast<std::uint16_t>((static_cast<unsigned char>(datagram[at]) << 8) |
+                                        static_cast<unsigned char>(datagram[at + 1]));
     };
     std::uint16_t request_id = u16(0);
     if (u16(4) != 1) continue;  // multi-datagram requests are not supported (memcached checks
                                 // only the count)
     // Each datagram is a fresh request: reset whatever the previous one left behind.
-    in_start_ = kFrame;
-    in_end_ = static_cast<std::size_t>(n);
+    in_.Frame(kFrame, static_cast<std::size_t>(n));
     framing_ = Framing::kUndecided;
     close_after_write_ = false;
     SetState(State::kParse);
@@ -581,7 +546,7 @@ void Connection::ReadDatagrams() {
     // A datagram that ended mid-request leaves nothing behind for the next one.
     pending_ = PendingStore{};
     swallow_left_ = 0;
-    in_start_ = in_end_ = 0;
+    in_.Frame(0, 0);
     SetState(State::kParse);
     AnswerDatagram(request_id, peer, peer_len);
   }

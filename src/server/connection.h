@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ringcached/net/input_buffer.h"
 #include "ringcached/net/listener.h"
 #include "ringcached/net/recv_ring.h"
 #include "ringcached/proto/binary.h"
@@ -97,9 +98,6 @@ class Connection {
   bool ReadsValueDirectly() const;
   // Arms or cancels the ring's receive as the connection's state asks (UpdateEvents).
   void UpdateReceive();
-  // Makes room for more input at in_end_ (borrowing a buffer from the worker's pool if the
-  // connection has none); false when the input is already at its limit.
-  bool ReserveInput();
   // Gives the input buffer back to the worker's pool once everything in it has been used: an
   // idle connection holds no buffer (net::BufferPool).
   void ReleaseInput();
@@ -209,9 +207,8 @@ class Connection {
   // The item of the first request of the last read, for warming the cache (LocateFirstKey).
   const void* first_item_hint_ = nullptr;
 
-  // Input: bytes in in_[in_start_, in_end_); no buffer (null) while there are none.
-  std::unique_ptr<char[]> in_;
-  std::size_t in_cap_ = 0, in_start_ = 0, in_end_ = 0;
+  // Input: what was received and not yet executed (no buffer while there is nothing).
+  net::InputBuffer in_;
   // The meta request being executed (kept while an ms's data block arrives); allocated with
   // the connection's first meta command, as most connections never send one.
   std::unique_ptr<proto::MetaRequest> meta_req_;
