@@ -1,4 +1,4 @@
-// server/binary_commands.cc -- the binary protocol's commands, executed for a Connection.
+// server/binary_commands.cc -- the binary protocol's commands, executed for a Session.
 //
 // Each request is a 24-byte header plus body (proto/binary.h). Everything but a storage
 // command's value is small (a key and at most 20 bytes of extras), so it is executed once whole
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "ringcached/base/version.h"
-#include "server/connection.h"
+#include "server/session.h"
 #include "server/item_pin.h"
 #include "server/server.h"
 #include "server/stats.h"
@@ -78,10 +78,10 @@ class BinaryStatSink final : public StatSink {
 
 }  // namespace
 
-Connection::BinaryStep Connection::ProcessBinary() {
-  std::size_t avail = in_.size();
+Session::BinaryStep Session::ProcessBinary() {
+  std::size_t avail = in_->size();
   if (avail < bin::kHeaderSize) return BinaryStep::kNeedMore;
-  const char* p = in_.data();
+  const char* p = in_->data();
   bin::Header h = bin::DecodeHeader(p);
   if (h.magic != bin::kRequestMagic) {
     // memcached: "Invalid magic"; what was answered before it still goes out.
@@ -99,7 +99,7 @@ Connection::BinaryStep Connection::ProcessBinary() {
       // write_bin_error with swallow = bodylen), which may run into the next packet. SASL
       // auth/step read their value as SASL data first, so only the value is skipped.
       BinaryError(h, bin::kUnknownCommand);
-      in_.Consume(key_end);
+      in_->Consume(key_end);
       swallow_left_ = h.opcode == bin::kSaslAuth || h.opcode == bin::kSaslStep ? h.value_len()
                                                                                 : h.body_len;
       SetState(State::kSwallow);
@@ -117,8 +117,7 @@ Connection::BinaryStep Connection::ProcessBinary() {
   const std::size_t head =
       storage || TakesNoValue(h.opcode) ? key_end : bin::kHeaderSize + h.body_len;
   if (avail < head) return BinaryStep::kNeedMore;
-  last_cmd_ = server_->clock().Now();
-  record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
+  NoteCommand();
   const char* extras = p + bin::kHeaderSize;
   std::string_view key(extras + h.extras_len, h.key_len);
   // The key and extras are views into the input buffer: execute before consuming.
@@ -127,15 +126,15 @@ Connection::BinaryStep Connection::ProcessBinary() {
   } else {
     ExecuteBinary(h, extras, key);
   }
-  in_.Consume(head);
+  in_->Consume(head);
   if (h.opcode == bin::kQuitQ) return BinaryStep::kClose;
   return BinaryStep::kDone;
 }
 
-void Connection::BinaryReply(const bin::Header& h, std::uint16_t status, std::string_view extras,
+void Session::BinaryReply(const bin::Header& h, std::uint16_t status, std::string_view extras,
                              std::string_view key, std::string_view value, std::uint64_t cas) {
   std::size_t body = extras.size() + key.size() + value.size();
-  char* p = out_.Reserve(bin::kHeaderSize + body);
+  char* p = out_->Reserve(bin::kHeaderSize + body);
   bin::EncodeResponseHeader(p, h.opcode, static_cast<std::uint16_t>(key.size()),
                             static_cast<std::uint8_t>(extras.size()), status,
                             static_cast<std::uint32_t>(body), h.opaque, cas);
@@ -145,14 +144,14 @@ void Connection::BinaryReply(const bin::Header& h, std::uint16_t status, std::st
     std::memcpy(q, part.data(), part.size());
     q += part.size();
   }
-  out_.Commit(bin::kHeaderSize + body);
+  out_->Commit(bin::kHeaderSize + body);
 }
 
-void Connection::BinaryError(const bin::Header& h, bin::Status status) {
+void Session::BinaryError(const bin::Header& h, bin::Status status) {
   BinaryReply(h, status, {}, {}, bin::StatusText(status), 0);
 }
 
-void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::string_view key) {
+void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::string_view key) {
   engine::Engine& engine = server_->engine();
   engine::CommandStats* stats = &worker_->command_stats();
   const bool quiet = bin::IsQuiet(h.opcode);
@@ -279,7 +278,7 @@ void Connection::ExecuteBinary(const bin::Header& h, const char* extras, std::st
   }
 }
 
-void Connection::ReplyBinaryGet(const bin::Header& h, std::string_view key, store::ItemRef item) {
+void Session::ReplyBinaryGet(const bin::Header& h, std::string_view key, store::ItemRef item) {
   const bool quiet = bin::IsQuiet(h.opcode);
   const bool with_key = h.opcode == bin::kGetK || h.opcode == bin::kGetKQ ||
                         h.opcode == bin::kGatK || h.opcode == bin::kGatKQ;
@@ -300,7 +299,7 @@ void Connection::ReplyBinaryGet(const bin::Header& h, std::string_view key, stor
   if (h.opcode == bin::kTouch) value = {};
   std::string_view reply_key = with_key ? item.key() : std::string_view();
   std::size_t body = 4 + reply_key.size() + value.size();
-  char* p = out_.Reserve(bin::kHeaderSize + 4 + reply_key.size());
+  char* p = out_->Reserve(bin::kHeaderSize + 4 + reply_key.size());
   bin::EncodeResponseHeader(p, h.opcode, static_cast<std::uint16_t>(reply_key.size()), 4,
                             bin::kSuccess, static_cast<std::uint32_t>(body), h.opaque,
                             item.cas());
@@ -308,11 +307,11 @@ void Connection::ReplyBinaryGet(const bin::Header& h, std::string_view key, stor
   if (!reply_key.empty()) {
     std::memcpy(p + bin::kHeaderSize + 4, reply_key.data(), reply_key.size());
   }
-  out_.Commit(bin::kHeaderSize + 4 + reply_key.size());
-  if (!value.empty()) QueueItemBytes(&out_, std::move(item), value);
+  out_->Commit(bin::kHeaderSize + 4 + reply_key.size());
+  if (!value.empty()) QueueItemBytes(out_, std::move(item), value);
 }
 
-void Connection::BinaryStats(const bin::Header& h, std::string_view sub) {
+void Session::BinaryStats(const bin::Header& h, std::string_view sub) {
   // memcached matches "reset", "settings" and "detail ..." by prefix (strncmp with the word's
   // length), the other sub-keys exactly (proto_bin.c process_bin_stat).
   if (sub.starts_with("reset")) {
@@ -331,7 +330,7 @@ void Connection::BinaryStats(const bin::Header& h, std::string_view sub) {
     BinaryError(h, bin::kKeyNotFound);
     return;
   } else {
-    BinaryStatSink sink(&out_, h.opaque);
+    BinaryStatSink sink(out_, h.opaque);
     switch (AddStats(*server_, sub.starts_with("settings") ? "settings" : sub, &sink)) {
       case StatsResult::kUnknown:
         BinaryError(h, bin::kKeyNotFound);
@@ -346,7 +345,7 @@ void Connection::BinaryStats(const bin::Header& h, std::string_view sub) {
   BinaryReply(h, bin::kSuccess, {}, {}, {}, 0);
 }
 
-void Connection::BeginBinaryStorage(const bin::Header& h, const char* extras,
+void Session::BeginBinaryStorage(const bin::Header& h, const char* extras,
                                     std::string_view key) {
   proto::Request req;
   req.command = StorageCommand(h.opcode, h.cas);
@@ -387,7 +386,7 @@ void Connection::BeginBinaryStorage(const bin::Header& h, const char* extras,
   SetState(State::kReadValue);
 }
 
-void Connection::FinishBinaryStorage() {
+void Session::FinishBinaryStorage() {
   const bin::Header h = pending_.header;
   proto::Request req;
   req.command = pending_.command;

@@ -8,23 +8,23 @@
 // the only configuration ElastiCache clients read.
 #include "ringcached/cluster/discovery.h"
 #include "ringcached/proto/text_reply.h"
-#include "server/connection.h"
+#include "server/session.h"
 #include "server/server.h"
 
 namespace rc::server {
 
-void Connection::ProcessConfig(const proto::Request& req) {
+void Session::ProcessConfig(const proto::Request& req) {
   const ClusterNode* node = server_->cluster();
   std::shared_ptr<const cluster::ClusterView> view = node ? node->membership().view() : nullptr;
   if (view == nullptr || req.ntokens != 3 || req.tokens[1] != "get" ||
       req.tokens[2] != "cluster") {
-    out_.Append(proto::kErrorReply);
+    out_->Append(proto::kErrorReply);
     return;
   }
-  out_.Append(cluster::ConfigGetClusterReply(*view));
+  out_->Append(cluster::ConfigGetClusterReply(*view));
 }
 
-bool Connection::AppendDiscoveryValue() {
+bool Session::AppendDiscoveryValue() {
   // Behind a key of the same get that waits for the origin, a value queued now would overtake
   // it; the key is then looked up as an ordinary key instead (a get of the discovery key is
   // normally alone).
@@ -32,7 +32,7 @@ bool Connection::AppendDiscoveryValue() {
   const ClusterNode* node = server_->cluster();
   std::shared_ptr<const cluster::ClusterView> view = node ? node->membership().view() : nullptr;
   if (view == nullptr) return false;
-  out_.Append(cluster::LegacyDiscoveryValue(*view));
+  out_->Append(cluster::LegacyDiscoveryValue(*view));
   return true;
 }
 

@@ -1,5 +1,5 @@
-// server/connection.cc -- a connection's I/O: the read -> parse -> execute -> write loop and the
-// data-block states of storage commands. The text commands themselves are in text_commands.cc.
+// server/connection.cc -- a connection's I/O: read, hand the bytes to the session, send what it
+// queued; epoll or the worker's io_uring; UDP datagrams.
 #include "server/connection.h"
 
 #include <arpa/inet.h>
@@ -32,11 +32,6 @@ constexpr std::size_t kMaxBacklog = 64 * 1024;
 // straight from the socket into its item) for this many reads before it goes back to the ring.
 constexpr unsigned kRingPauseReads = 64;
 
-const char* StateName(bool reading_value, bool closing) {
-  if (closing) return "conn_closing";
-  return reading_value ? "conn_nread" : "conn_parse_cmd";
-}
-
 }  // namespace
 
 Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
@@ -44,16 +39,16 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
       server_(&worker->server()),
       fd_(fd),
       in_(&worker->buffers(), kMaxInput),
-      out_(&worker->buffers()) {
+      out_(&worker->buffers()),
+      record_(),
+      session_(worker, this, &in_, &out_, &record_, from.is_udp),
+      udp_(from.is_udp) {
   record_.fd = fd;
   record_.name = server_->conns().Intern(from.name);
-  udp_ = from.is_udp;
   record_.kind = udp_           ? ConnRecord::Kind::kUdp
                  : from.is_unix ? ConnRecord::Kind::kUnix
                                 : ConnRecord::Kind::kTcp;
   if (udp_) record_.state.store("conn_read");
-  last_cmd_ = server_->clock().Now();
-  record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
@@ -76,11 +71,6 @@ void Connection::Start() {
   event_add(event_, nullptr);
 }
 
-std::shared_ptr<bool> Connection::alive() {
-  if (alive_ == nullptr) alive_ = std::make_shared<bool>(fd_ >= 0);
-  return alive_;
-}
-
 void Connection::Close() {
   if (fd_ < 0) return;
   if (event_ != nullptr) event_del(event_);
@@ -89,16 +79,12 @@ void Connection::Close() {
     worker_->DetachReceiver(recv_tag_, recv_armed_ && !recv_cancelling_);
     recv_tag_ = 0;
   }
-  if (alive_ != nullptr) *alive_ = false;
-  if (watcher_id_ >= 0) server_->watchers().Remove(watcher_id_);
+  session_.Closed();
   if (!udp_) LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
   // A UDP socket is shared by every worker's UDP connection; the server closes it.
   if (!udp_) close(fd_);
   fd_ = -1;
-  state_ = State::kClosing;
-  pending_.item.Reset();
-  fill_.reset();
   if (!udp_) server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -109,27 +95,34 @@ void Connection::Drain() {
 
 bool Connection::busy() const {
   if (udp_) return false;  // a datagram is answered whole, at once
-  return state_ == State::kReadValue || state_ == State::kSwallow || !in_.empty() ||
-         !out_.empty() || fill_ != nullptr;
+  return session_.in_data_block() || !in_.empty() || !out_.empty() || session_.waiting();
 }
 
-void Connection::SetState(State state) {
+void Connection::OnDataBlock(std::size_t bytes) {
   // The ring receives into its own buffers, and a value copied from there into its item costs
   // a copy more than one read straight into the item (5% of the CPU of a 100 KB 1:10 load):
   // connections that store large values leave the ring for a while (UpdateReceive).
-  if (state == State::kReadValue && recv_tag_ != 0 &&
-      pending_.total > kDirectReadThreshold) {
-    ring_pause_ = kRingPauseReads;
+  if (recv_tag_ != 0 && bytes > kDirectReadThreshold) ring_pause_ = kRingPauseReads;
+}
+
+void Connection::Resume() {
+  // As after a -R yield: from the input buffer, without reading the socket first (it was not
+  // being watched while the session waited).
+  HandleEvent(EV_READ);
+  if (fd_ < 0) worker_->Release(this);  // as OnEvent does; `this` is gone
+}
+
+void Connection::SendQueued() {
+  if (!Flush()) {
+    worker_->Release(this);
+    return;
   }
-  state_ = state;
-  record_.state.store(StateName(state == State::kReadValue || state == State::kSwallow,
-                                state == State::kClosing),
-                      std::memory_order_relaxed);
+  UpdateEvents();
 }
 
 void Connection::OnEvent(int, short what, void* arg) noexcept {
   auto* self = static_cast<Connection*>(arg);
-  if (what == EV_READ && !self->udp_ && !self->yielded_ && !self->recv_armed_) {
+  if (what == EV_READ && !self->udp_ && !self->session_.yielded() && !self->recv_armed_) {
     // Read now; the requests run after this round's other reads (Worker::RunReadRound). One
     // read per round: a socket reported again before its round ran keeps the rest until the
     // next one (the event is level-triggered, so it will be reported again). A connection of
@@ -150,12 +143,7 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
 
 void Connection::LocateFirstKey() {
   first_item_hint_ = nullptr;
-  if (state_ != State::kParse || in_.empty()) return;
-  std::string_view in = in_.view();
-  bool binary = framing_ == Framing::kBinary ||
-                (framing_ == Framing::kUndecided &&
-                 static_cast<unsigned char>(in[0]) == proto::binary::kRequestMagic);
-  std::string_view key = proto::FirstKeyHint(in, binary);
+  std::string_view key = session_.FirstKey();
   if (!key.empty()) first_item_hint_ = server_->store().FindHint(base::HashKey(key));
 }
 
@@ -184,7 +172,7 @@ void Connection::OnReceived(const net::RecvRing::Completion& c) {
   }
   // While replies are blocked or a read waits for the origin, the requests wait too: the
   // drained write or the fill resumes them. The receive goes on, up to kMaxBacklog.
-  if (!out_.empty() || fill_ != nullptr) {
+  if (!out_.empty() || session_.waiting()) {
     UpdateReceive();
     return;
   }
@@ -206,26 +194,26 @@ void Connection::HandleEvent(short what, bool already_read) {
     // when the connection switched to waiting for EV_WRITE, and the client may have sent
     // everything already, so no EV_READ would come.
     // (A value may also have been received straight into its item meanwhile: AppendInput.)
-    process = process || yielded_ || !in_.empty() || state_ == State::kReadValue;
+    process = process || session_.yielded() || !in_.empty() || session_.reading_value();
   }
   if (process) {
     // Through the ring, the socket is read here only while the ring's receive is off.
-    bool read = (what & EV_READ) && !yielded_ && !already_read && !recv_armed_;
+    bool read = (what & EV_READ) && !session_.yielded() && !already_read && !recv_armed_;
     if (read && !ReadSocket()) {
       Close();
       return;
     }
-    yielded_ = false;
-    if (!ProcessInput()) {
+    session_.ClearYield();
+    if (!session_.Process()) {
       // Send what was answered before the request that ends the connection (quit, an overlong
       // line), as memcached does for quit.
-      if (close_after_write_) Flush();
+      if (session_.close_after_write()) Flush();
       Close();
       return;
     }
   }
   if (!Flush()) return;
-  if (close_after_write_ && out_.empty()) {
+  if (session_.close_after_write() && out_.empty()) {
     Close();
     return;
   }
@@ -233,7 +221,7 @@ void Connection::HandleEvent(short what, bool already_read) {
     Close();
     return;
   }
-  if (input_ended_ && out_.empty() && fill_ == nullptr && !yielded_) {
+  if (input_ended_ && out_.empty() && !session_.waiting() && !session_.yielded()) {
     Close();  // what the peer sent before it closed has been answered
     return;
   }
@@ -242,17 +230,16 @@ void Connection::HandleEvent(short what, bool already_read) {
   // After a yield, come back for the rest of the buffered requests once the loop has served
   // the other connections -- unless the replies are blocked: then the EV_WRITE that drains them
   // resumes processing (re-arming the event here would cancel an earlier activation).
-  if (yielded_ && out_.empty()) event_active(event_, EV_READ, 0);
+  if (session_.yielded() && out_.empty()) event_active(event_, EV_READ, 0);
 }
 
 bool Connection::ReadSocket() {
   if (ring_pause_ > 0) --ring_pause_;
   // A large value goes straight from the socket into the item.
   if (ReadsValueDirectly()) {
-    char* dst = pending_.item.writable_value() + pending_.filled;
-    ssize_t n = recv(fd_, dst, pending_.item.value().size() - pending_.filled, 0);
+    ssize_t n = recv(fd_, session_.direct_value(), session_.DirectValueRoom(), 0);
     if (n > 0) {
-      pending_.filled += static_cast<std::size_t>(n);
+      session_.ValueReceived(static_cast<std::size_t>(n));
       worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
       return true;
     }
@@ -272,23 +259,20 @@ bool Connection::ReadSocket() {
 }
 
 bool Connection::ReadsValueDirectly() const {
-  return state_ == State::kReadValue && in_.empty() &&
-         pending_.filled + kDirectReadThreshold < pending_.item.value().size();
+  return session_.DirectValueRoom() > kDirectReadThreshold;
 }
 
 void Connection::ReleaseInput() {
-  // Nothing refers into the buffer once it is empty outside a data block.
-  if (!in_.empty() || state_ == State::kReadValue || fill_ != nullptr) return;
-  in_.Release();
+  if (session_.input_releasable()) in_.Release();
 }
 
 bool Connection::AppendInput(const char* src, std::size_t n) {
   bool ran = false;
   while (n > 0) {
     // The data block being received goes straight into its item (ProcessInput finishes it).
-    if (state_ == State::kReadValue && in_.empty() && pending_.filled < pending_.total) {
-      std::size_t k = std::min(n, pending_.total - pending_.filled);
-      FillPending(src, k);
+    if (std::size_t left = session_.DataBlockLeft(); left > 0) {
+      std::size_t k = std::min(n, left);
+      session_.FillDataBlock(src, k);
       src += k;
       n -= k;
       continue;
@@ -296,8 +280,7 @@ bool Connection::AppendInput(const char* src, std::size_t n) {
     // A full buffer: run its requests now rather than grow it, as an epoll read would have
     // (one collection can bring a bulk load a pool's worth of bytes). Once: if they are one
     // long request, the buffer grows.
-    if (in_.full() && !ran && out_.empty() && fill_ == nullptr &&
-        !yielded_) {
+    if (in_.full() && !ran && out_.empty() && !session_.waiting() && !session_.yielded()) {
       ran = true;
       HandleEvent(EV_READ, /*already_read=*/true);
       if (fd_ < 0) return true;  // closed (quit): the rest goes unread
@@ -311,136 +294,6 @@ bool Connection::AppendInput(const char* src, std::size_t n) {
     n -= k;
   }
   return true;
-}
-
-void Connection::FillPending(const char* src, std::size_t n) {
-  // The value goes into the item; the "\r\n" of a text or meta data block, which the item does
-  // not keep, into pending_.tail for FinishStorage to check.
-  const std::size_t value_len = pending_.item.value().size();
-  if (pending_.filled < value_len) {
-    std::size_t k = std::min(n, value_len - pending_.filled);
-    memcpy(pending_.item.writable_value() + pending_.filled, src, k);
-    pending_.filled += k;
-    src += k;
-    n -= k;
-  }
-  for (; n > 0; --n) pending_.tail[pending_.filled++ - value_len] = *src++;
-}
-
-bool Connection::ProcessInput() {
-  // A datagram is answered whole: -R applies to streams only.
-  int budget = udp_ ? INT_MAX : server_->settings().reqs_per_event;
-  while (true) {
-    // A read waits for the origin: what follows it waits too (pending_fill.cc resumes).
-    if (fill_ != nullptr) return true;
-    std::size_t avail = in_.size();
-    if (state_ == State::kReadValue) {
-      std::size_t n = std::min(avail, pending_.total - pending_.filled);
-      if (n > 0) {
-        FillPending(in_.data(), n);
-        in_.Consume(n);
-      }
-      if (pending_.filled < pending_.total) return true;
-      FinishStorage();
-      SetState(State::kParse);
-      continue;
-    }
-    if (state_ == State::kSwallow) {
-      std::size_t n = std::min(avail, swallow_left_);
-      in_.Consume(n);
-      swallow_left_ -= n;
-      if (swallow_left_ > 0) return true;
-      SetState(State::kParse);
-      continue;
-    }
-    if (state_ == State::kWatching) {
-      // A watcher only listens (memcached's conn_watch): whatever it sends is dropped.
-      in_.Consume(in_.size());
-      return true;
-    }
-    // While draining (graceful stop) requests already received are still answered; the
-    // connection closes as soon as it is idle (HandleEvent).
-    if (avail == 0) return true;
-    if (framing_ == Framing::kUndecided) {
-      // memcached's -B auto: a first byte of 0x80 (the binary request magic) means binary.
-      Protocol p = server_->settings().protocol;
-      bool binary = p == Protocol::kBinary ||
-                    (p == Protocol::kAuto &&
-                     static_cast<unsigned char>(in_.data()[0]) == proto::binary::kRequestMagic);
-      framing_ = binary ? Framing::kBinary : Framing::kText;
-    }
-    if (budget-- <= 0) {
-      // -R: let other connections on this worker run; come back to the rest of the input.
-      // HandleEvent comes back to the rest once the replies are out.
-      worker_->conn_stats().conn_yields.Add();
-      yielded_ = true;
-      return true;
-    }
-    if (framing_ == Framing::kBinary) {
-      BinaryStep step = ProcessBinary();
-      if (step == BinaryStep::kNeedMore) return true;
-      if (step == BinaryStep::kClose) return false;
-      if (close_after_write_) return true;
-      continue;
-    }
-    std::string_view in(in_.data(), avail);
-    if (proto::IsMetaCommand(in)) {
-      if (meta_req_ == nullptr) meta_req_ = std::make_unique<proto::MetaRequest>();
-      proto::MetaParseResult meta = meta_parser_.Parse(in, meta_req_.get());
-      switch (meta.status) {
-        case proto::ParseStatus::kNeedMore:
-          return true;
-        case proto::ParseStatus::kClose:
-          return false;
-        case proto::ParseStatus::kError:
-          // Meta errors are sent even under q.
-          out_.Append(meta.error);
-          out_.Append("\r\n");
-          in_.Consume(meta.consumed);
-          if (meta.swallow > 0) {
-            swallow_left_ = meta.swallow;
-            SetState(State::kSwallow);
-          }
-          continue;
-        case proto::ParseStatus::kOk:
-          break;
-      }
-      last_cmd_ = server_->clock().Now();
-      record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
-      in_.Consume(meta.consumed);  // meta_req_ owns its key and opaque bytes
-      ExecuteMeta();
-      continue;
-    }
-    proto::Request req;
-    proto::ParseResult parsed = parser_.Parse(in, &req);
-    switch (parsed.status) {
-      case proto::ParseStatus::kNeedMore:
-        return true;
-      case proto::ParseStatus::kClose:
-        return false;
-      case proto::ParseStatus::kError:
-        // memcached counts a flush_all before it validates the delay (proto_text.c).
-        if (req.command == proto::Command::kFlushAll && req.ntokens > 0) {
-          worker_->command_stats().cmd_flush.Add();
-        }
-        if (!req.noreply) {
-          out_.Append(parsed.error);
-          out_.Append("\r\n");
-        }
-        in_.Consume(parsed.consumed);
-        continue;
-      case proto::ParseStatus::kOk:
-        break;
-    }
-    last_cmd_ = server_->clock().Now();
-    record_.last_cmd.store(last_cmd_, std::memory_order_relaxed);
-    // req's views point into the input buffer: execute before consuming.
-    more_input_ = parsed.consumed < avail;
-    bool keep_open = ExecuteText(req);
-    in_.Consume(parsed.consumed);
-    if (!keep_open) return false;
-    if (close_after_write_) return true;
-  }
 }
 
 bool Connection::Flush() {
@@ -459,7 +312,7 @@ void Connection::UpdateEvents() {
   // While replies are blocked, stop reading: a client that pipelines without reading its answers
   // must not make the server buffer without bound.
   // While a read waits for the origin, stop reading too: the input waits behind it anyway.
-  short want = !out_.empty() ? EV_WRITE : fill_ != nullptr ? 0 : EV_READ;
+  short want = !out_.empty() ? EV_WRITE : session_.waiting() ? 0 : EV_READ;
   if (recv_tag_ != 0) {
     // Receiving through the ring, event_ watches blocked writes, and the socket while a large
     // value is read straight into its item (once the ring's receive has ended: bytes must not
@@ -483,7 +336,7 @@ void Connection::UpdateReceive() {
   // goes on until kMaxBacklog bytes wait, so that a client that pipelines without reading its
   // answers cannot make the server buffer without bound. A short block, as every large reply
   // makes, costs nothing then.
-  bool waiting = !out_.empty() || fill_ != nullptr;
+  bool waiting = !out_.empty() || session_.waiting();
   bool receive = !input_ended_ && ring_pause_ == 0 &&
                  (!waiting || in_.size() < kMaxBacklog);
   if (receive && !recv_armed_) {
@@ -539,15 +392,10 @@ void Connection::ReadDatagrams() {
                                 // only the count)
     // Each datagram is a fresh request: reset whatever the previous one left behind.
     in_.Frame(kFrame, static_cast<std::size_t>(n));
-    framing_ = Framing::kUndecided;
-    close_after_write_ = false;
-    SetState(State::kParse);
-    ProcessInput();
-    // A datagram that ended mid-request leaves nothing behind for the next one.
-    pending_ = PendingStore{};
-    swallow_left_ = 0;
+    session_.StartDatagram();
+    session_.Process();
+    session_.EndDatagram();
     in_.Frame(0, 0);
-    SetState(State::kParse);
     AnswerDatagram(request_id, peer, peer_len);
   }
 }

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "ringcached/proto/text_reply.h"
-#include "server/connection.h"
+#include "server/session.h"
 #include "server/item_pin.h"
 #include "server/server.h"
 #include "server/stats.h"
@@ -35,18 +35,18 @@ proto::Command LoggedCommand(const proto::MetaRequest& req) {
 
 }  // namespace
 
-void Connection::ReplyMeta(const proto::MetaReplyInfo& info) {
+void Session::ReplyMeta(const proto::MetaReplyInfo& info) {
   if (proto::MetaReplySuppressed(*meta_req_, info)) return;
-  char* p = out_.Reserve(proto::kMaxMetaReply);
-  out_.Commit(proto::FormatMetaReply(p, *meta_req_, info));
+  char* p = out_->Reserve(proto::kMaxMetaReply);
+  out_->Commit(proto::FormatMetaReply(p, *meta_req_, info));
 }
 
-void Connection::ExecuteMeta() {
+void Session::ExecuteMeta() {
   engine::Engine& engine = server_->engine();
   engine::CommandStats* stats = &worker_->command_stats();
   switch (meta_req_->command) {
     case MetaCommand::kNoop:
-      out_.Append(proto::kMetaNoop);
+      out_->Append(proto::kMetaNoop);
       return;
     case MetaCommand::kGet: {
       engine::MetaGetResult g = engine.MetaGet(*meta_req_, stats);
@@ -59,7 +59,7 @@ void Connection::ExecuteMeta() {
       // Format before the item moves: info.key may point into it.
       ReplyMeta(g.info);
       if (g.item && meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, g.info)) {
-        QueueValue(&out_, std::move(g.item));
+        QueueValue(out_, std::move(g.item));
       }
       return;
     }
@@ -72,7 +72,7 @@ void Connection::ExecuteMeta() {
     case MetaCommand::kArithmetic: {
       engine::MetaArithmeticResult a = engine.MetaArithmetic(*meta_req_, stats);
       if (!a.error.empty()) {
-        out_.Append(a.error);
+        out_->Append(a.error);
         return;
       }
       ReplyMeta(a.info);
@@ -81,21 +81,21 @@ void Connection::ExecuteMeta() {
     case MetaCommand::kDebug: {
       proto::MetaDebugInfo d;
       if (engine.MetaDebug(*meta_req_, &d, stats)) {
-        char* p = out_.Reserve(proto::kMaxMetaDebugReply);
-        out_.Commit(proto::FormatMetaDebug(p, d));
+        char* p = out_->Reserve(proto::kMaxMetaDebugReply);
+        out_->Commit(proto::FormatMetaDebug(p, d));
       } else {
-        out_.Append(proto::kMetaMiss);
+        out_->Append(proto::kMetaMiss);
       }
       return;
     }
   }
 }
 
-void Connection::BeginMetaSet() {
+void Session::BeginMetaSet() {
   store::Allocation alloc = server_->engine().BeginMetaSet(*meta_req_, &worker_->command_stats());
   if (!alloc.item) {
     // Sent even under q; the engine has already dropped the key's old value.
-    out_.Append(alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge : proto::kNoMemory);
+    out_->Append(alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge : proto::kNoMemory);
     swallow_left_ = static_cast<std::size_t>(meta_req_->value_len) + 2;
     SetState(State::kSwallow);
     return;
@@ -107,11 +107,11 @@ void Connection::BeginMetaSet() {
   SetState(State::kReadValue);
 }
 
-void Connection::FinishMetaSet() {
+void Session::FinishMetaSet() {
   pending_.meta = false;
   const char* end = pending_.tail;
   if (end[0] != '\r' || end[1] != '\n') {
-    out_.Append(proto::kBadDataChunk);  // sent even under q
+    out_->Append(proto::kBadDataChunk);  // sent even under q
     server_->engine().AbandonStore(pending_.item, &worker_->command_stats());
     pending_.item.Reset();
     return;

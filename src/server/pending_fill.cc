@@ -1,4 +1,4 @@
-// server/pending_fill.cc -- a connection's reads that wait for the origin (read-through, issue
+// server/pending_fill.cc -- a session's reads that wait for the origin (read-through, issue
 // #6; the loader is server/origin_loader.h).
 //
 // When a read misses keys the loader wants, the connection starts a PendingFill: one part per key
@@ -11,26 +11,24 @@
 //
 // A fill's answer may outlive its connection (closed meanwhile) or its read (dropped by a
 // CLIENT_ERROR later in the same get line): the callback checks alive_ and the fill's id.
-#include <event2/event.h>
-
 #include "ringcached/engine/hooks.h"
 #include "ringcached/proto/meta.h"
 #include "ringcached/proto/text_reply.h"
-#include "server/connection.h"
+#include "server/session.h"
 #include "server/item_pin.h"
 #include "server/server.h"
 #include "server/worker.h"
 
 namespace rc::server {
 
-bool Connection::WantsFill(std::string_view key) const {
+bool Session::WantsFill(std::string_view key) const {
   // A datagram is answered at once, whole: UDP reads stay plain misses.
-  if (udp_) return false;
+  if (datagrams_) return false;
   const engine::MissLoader* loader = server_->engine().miss_loader();
   return loader != nullptr && loader->Wants(key);
 }
 
-void Connection::WaitForFill(PendingFill::Kind kind, std::string_view key) {
+void Session::WaitForFill(PendingFill::Kind kind, std::string_view key) {
   if (fill_ == nullptr) {
     fill_ = std::make_unique<PendingFill>();
     fill_->kind = kind;
@@ -40,18 +38,18 @@ void Connection::WaitForFill(PendingFill::Kind kind, std::string_view key) {
   fill_->parts.push_back({store::ItemRef(), std::string(key), true});
   ++fill_->waiting;
   std::shared_ptr<bool> alive = this->alive();
-  Connection* self = this;
+  Session* self = this;
   const std::uint64_t id = fill_->id;
   server_->engine().miss_loader()->Load(key, [alive, self, id, part](store::ItemRef item) {
     if (*alive) self->OnFilled(id, part, std::move(item));
   });
 }
 
-void Connection::AddFilledPart(store::ItemRef item) {
+void Session::AddFilledPart(store::ItemRef item) {
   fill_->parts.push_back({std::move(item), std::string(), false});
 }
 
-void Connection::OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item) {
+void Session::OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item) {
   if (fill_ == nullptr || fill_->id != id) return;  // the read was dropped
   fill_->parts[part].item = std::move(item);
   fill_->parts[part].waiting = false;
@@ -61,17 +59,16 @@ void Connection::OnFilled(std::uint64_t id, std::size_t part, store::ItemRef ite
   // Run what waited behind the read, as after a -R yield: from the input buffer, without
   // reading the socket first (it was not being watched).
   yielded_ = true;
-  HandleEvent(EV_READ);
-  if (fd_ < 0) worker_->Release(this);  // as OnEvent does; `this` is gone
+  host_->Resume();  // may close the connection: `this` may be gone
 }
 
-void Connection::ReplyFill(PendingFill& fill) {
+void Session::ReplyFill(PendingFill& fill) {
   switch (fill.kind) {
     case PendingFill::Kind::kText:
       for (PendingFill::Part& p : fill.parts) {
         if (p.item) AppendValueReply(std::move(p.item), fill.with_cas);
       }
-      out_.Append(proto::kEnd);
+      out_->Append(proto::kEnd);
       return;
     case PendingFill::Kind::kMeta: {
       // meta_req_ is still this mg: nothing was parsed after it.
@@ -83,7 +80,7 @@ void Connection::ReplyFill(PendingFill& fill) {
       const proto::MetaReplyInfo info = server_->engine().MetaFilledInfo(*meta_req_, item);
       ReplyMeta(info);  // before the item moves: info.key points into it
       if (meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, info)) {
-        QueueValue(&out_, std::move(item));
+        QueueValue(out_, std::move(item));
       }
       return;
     }

@@ -1,4 +1,4 @@
-// server/text_commands.cc -- the text protocol's commands, executed for a Connection.
+// server/text_commands.cc -- the text protocol's commands, executed for a Session.
 //
 // Each command maps onto the engine (data commands) or the server (admin commands) and queues
 // its reply with memcached 1.6.18's exact strings (../shared/PROTOCOL.md section 3a). noreply
@@ -14,7 +14,7 @@
 #include "ringcached/base/version.h"
 #include "ringcached/cluster/discovery.h"
 #include "ringcached/proto/text_reply.h"
-#include "server/connection.h"
+#include "server/session.h"
 #include "server/item_pin.h"
 #include "server/server.h"
 #include "server/stats.h"
@@ -55,11 +55,11 @@ bool ParseInt(std::string_view token, long long* out) {
 
 }  // namespace
 
-void Connection::ReplyText(const proto::Request& req, std::string_view line) {
-  if (!req.noreply) out_.Append(line);
+void Session::ReplyText(const proto::Request& req, std::string_view line) {
+  if (!req.noreply) out_->Append(line);
 }
 
-bool Connection::ExecuteText(const proto::Request& req) {
+bool Session::ExecuteText(const proto::Request& req) {
   engine::Engine& engine = server_->engine();
   engine::CommandStats* stats = &worker_->command_stats();
   const Settings& settings = server_->settings();
@@ -93,11 +93,11 @@ bool Connection::ExecuteText(const proto::Request& req) {
                                               stats);
       if (r.outcome == store::Outcome::kStored) {
         if (!req.noreply) {
-          char* p = out_.Reserve(22);
+          char* p = out_->Reserve(22);
           std::size_t n = proto::FormatUint64(p, r.value);
           p[n] = '\r';
           p[n + 1] = '\n';
-          out_.Commit(n + 2);
+          out_->Commit(n + 2);
         }
       } else if (r.outcome == store::Outcome::kNoMemory) {
         ReplyText(req, proto::kIncrNoMemory);
@@ -124,7 +124,7 @@ bool Connection::ExecuteText(const proto::Request& req) {
       ReplyText(req, proto::kOkReply);
       return true;
     case Command::kVersion:
-      out_.Append("VERSION " RC_MEMCACHED_VERSION "\r\n");
+      out_->Append("VERSION " RC_MEMCACHED_VERSION "\r\n");
       return true;
     case Command::kVerbosity:
       server_->runtime().verbose.store(static_cast<int>(req.number), std::memory_order_relaxed);
@@ -148,7 +148,7 @@ bool Connection::ExecuteText(const proto::Request& req) {
       return true;
     case Command::kShutdown:
       if (!settings.enable_shutdown) {
-        out_.Append("ERROR: shutdown not enabled\r\n");
+        out_->Append("ERROR: shutdown not enabled\r\n");
         return true;
       }
       if (req.ntokens == 1) {
@@ -156,7 +156,7 @@ bool Connection::ExecuteText(const proto::Request& req) {
       } else if (req.ntokens == 2 && req.tokens[1] == "graceful") {
         server_->RequestStop(true);
       } else {
-        out_.Append("CLIENT_ERROR invalid shutdown mode\r\n");
+        out_->Append("CLIENT_ERROR invalid shutdown mode\r\n");
         return true;
       }
       return false;  // memcached closes the connection that asked
@@ -166,22 +166,22 @@ bool Connection::ExecuteText(const proto::Request& req) {
   }
 }
 
-void Connection::ProcessRetrieval(const proto::Request& req) {
+void Session::ProcessRetrieval(const proto::Request& req) {
   engine::Engine& engine = server_->engine();
   engine::CommandStats* stats = &worker_->command_stats();
   const bool with_cas = req.command == Command::kGets || req.command == Command::kGats;
   const bool touch = req.command == Command::kGat || req.command == Command::kGats;
   const bool detail = server_->runtime().detail_enabled.load(std::memory_order_relaxed);
-  net::OutQueue::Mark mark = out_.GetMark();
+  net::OutQueue::Mark mark = out_->GetMark();
   proto::KeyIterator keys(req.keys);
   std::string_view key;
   while (keys.Next(&key)) {
     if (key.size() > proto::kMaxKeyLength) {
       // memcached looks keys up in order and fails at the long one, dropping the replies queued
       // for the keys before it (their lookups still count), and those waiting for the origin.
-      out_.Rollback(mark);
+      out_->Rollback(mark);
       fill_.reset();
-      out_.Append(proto::kBadFormat);
+      out_->Append(proto::kBadFormat);
       return;
     }
     // ElastiCache's legacy discovery key answers with the cluster's configuration (a plain get
@@ -201,7 +201,7 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
       std::string body = "type=item_get key=";
       base::AppendUriEncoded(key, &body);
       body += item ? " status=found clsid=" + std::to_string(item.class_id()) : " status=not_found clsid=0";
-      body += " cfd=" + std::to_string(record_.fd) +
+      body += " cfd=" + std::to_string(record_->fd) +
               " size=" + std::to_string(item ? item.value().size() : 0);
       server_->watchers().Emit(kWatchFetchers, body);
     }
@@ -220,18 +220,18 @@ void Connection::ProcessRetrieval(const proto::Request& req) {
     AppendValueReply(std::move(item), with_cas);
   }
   if (fill_ != nullptr) return;  // the fill answers the rest, END included
-  out_.Append(proto::kEnd);
+  out_->Append(proto::kEnd);
 }
 
-void Connection::AppendValueReply(store::ItemRef item, bool with_cas) {
-  char* p = out_.Reserve(proto::kMaxValueHeader);
-  out_.Commit(proto::FormatValueHeader(p, item.key(), item.flags(),
+void Session::AppendValueReply(store::ItemRef item, bool with_cas) {
+  char* p = out_->Reserve(proto::kMaxValueHeader);
+  out_->Commit(proto::FormatValueHeader(p, item.key(), item.flags(),
                                        static_cast<std::uint32_t>(item.value().size()), with_cas,
                                        item.cas()));
-  QueueValue(&out_, std::move(item));
+  QueueValue(out_, std::move(item));
 }
 
-void Connection::BeginStorage(const proto::Request& req) {
+void Session::BeginStorage(const proto::Request& req) {
   if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
     server_->prefix_stats().Record(req.key, server_->settings().prefix_delimiter,
                                    PrefixStats::Op::kSet, false);
@@ -255,7 +255,7 @@ void Connection::BeginStorage(const proto::Request& req) {
   SetState(State::kReadValue);
 }
 
-void Connection::FinishStorage() {
+void Session::FinishStorage() {
   if (pending_.binary) {
     FinishBinaryStorage();
     return;
@@ -283,7 +283,7 @@ void Connection::FinishStorage() {
   ReplyText(req, ReplyFor(outcome));
 }
 
-void Connection::LogStore(const store::ItemRef& item, store::Outcome outcome, Command command) {
+void Session::LogStore(const store::ItemRef& item, store::Outcome outcome, Command command) {
   if ((server_->watchers().mask() & kWatchMutations) == 0) return;
   static const char* const kCommands[] = {"set", "add", "replace", "append", "prepend", "cas"};
   static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found", "stored",
@@ -295,12 +295,12 @@ void Connection::LogStore(const store::ItemRef& item, store::Outcome outcome, Co
   body += std::string(" status=") + kStatus[static_cast<int>(outcome)] +
           " cmd=" + kCommands[static_cast<int>(command) - static_cast<int>(Command::kSet)] +
           " ttl=" + std::to_string(exptime == 0 ? 0 : (exptime > now ? exptime - now : 0)) +
-          " clsid=" + std::to_string(item.class_id()) + " cfd=" + std::to_string(record_.fd) +
+          " clsid=" + std::to_string(item.class_id()) + " cfd=" + std::to_string(record_->fd) +
           " size=" + std::to_string(item.value().size());
   server_->watchers().Emit(kWatchMutations, body);
 }
 
-void Connection::ProcessAdmin(const proto::Request& req) {
+void Session::ProcessAdmin(const proto::Request& req) {
   const Settings& settings = server_->settings();
   std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
   switch (req.command) {
@@ -311,33 +311,33 @@ void Connection::ProcessAdmin(const proto::Request& req) {
       long long v = 0;
       if (sub == "automove" && req.ntokens == 3) {
         if (!ParseInt(req.tokens[2], &v)) {
-          out_.Append(proto::kBadFormat);
+          out_->Append(proto::kBadFormat);
         } else if (v < 0 || v > 2) {
-          out_.Append(proto::kErrorReply);
+          out_->Append(proto::kErrorReply);
         } else {
           server_->runtime().slab_automove.store(static_cast<int>(v));
-          out_.Append(proto::kOkReply);
+          out_->Append(proto::kOkReply);
         }
         return;
       }
       if (sub == "reassign" && req.ntokens == 4) {
         long long src = 0, dst = 0;
         if (!settings.slab_reassign) {
-          out_.Append("CLIENT_ERROR slab reassignment disabled\r\n");
+          out_->Append("CLIENT_ERROR slab reassignment disabled\r\n");
         } else if (!ParseInt(req.tokens[2], &src) || !ParseInt(req.tokens[3], &dst)) {
-          out_.Append(proto::kBadFormat);
+          out_->Append(proto::kBadFormat);
         } else if (src == dst) {
-          out_.Append("SAME src and dst class are identical\r\n");
+          out_->Append("SAME src and dst class are identical\r\n");
         } else if (src < -1 || src == 0 || src > 63 || dst < 1 || dst > 63) {
-          out_.Append("BADCLASS invalid src or dst class id\r\n");
+          out_->Append("BADCLASS invalid src or dst class id\r\n");
         } else {
           // Items are allocated per jemalloc size class on demand, so no class ever holds pages
           // another needs: there is never anything to move (doc/deviations.md).
-          out_.Append("NOSPARE source class has no spare pages\r\n");
+          out_->Append("NOSPARE source class has no spare pages\r\n");
         }
         return;
       }
-      out_.Append(proto::kErrorReply);
+      out_->Append(proto::kErrorReply);
       return;
     }
     case Command::kLru: {
@@ -347,27 +347,27 @@ void Connection::ProcessAdmin(const proto::Request& req) {
       if (sub == "mode" && req.ntokens == 3 &&
           (req.tokens[2] == "flat" || req.tokens[2] == "segmented")) {
         rt.lru_segmented.store(req.tokens[2] == "segmented");
-        out_.Append(proto::kOkReply);
+        out_->Append(proto::kOkReply);
       } else if (sub == "temp_ttl" && req.ntokens == 3 && ParseInt(req.tokens[2], &v)) {
         // memcached: a negative TTL turns the temporary LRU off, anything else turns it on.
         rt.temp_lru.store(v >= 0);
         rt.temporary_ttl.store(static_cast<int>(v < 0 ? 0 : v));
-        out_.Append(proto::kOkReply);
+        out_->Append(proto::kOkReply);
       } else if (sub == "tune" && req.ntokens == 6) {
         long long hot = 0, warm = 0;
         double hf = std::atof(std::string(req.tokens[4]).c_str());
         double wf = std::atof(std::string(req.tokens[5]).c_str());
         if (!ParseInt(req.tokens[2], &hot) || !ParseInt(req.tokens[3], &warm)) {
-          out_.Append(proto::kErrorReply);
+          out_->Append(proto::kErrorReply);
         } else if (hot + warm > 80) {
-          out_.Append("ERROR hot and warm pcts must not exceed 80\r\n");
+          out_->Append("ERROR hot and warm pcts must not exceed 80\r\n");
         } else if (hf <= 0 || wf <= 0) {
-          out_.Append("ERROR hot/warm age factors must be greater than 0\r\n");
+          out_->Append("ERROR hot/warm age factors must be greater than 0\r\n");
         } else {
-          out_.Append(proto::kOkReply);
+          out_->Append(proto::kOkReply);
         }
       } else {
-        out_.Append(proto::kErrorReply);
+        out_->Append(proto::kErrorReply);
       }
       return;
     }
@@ -385,131 +385,131 @@ void Connection::ProcessAdmin(const proto::Request& req) {
       long long shift = 0;
       if (req.ntokens == 2 && ParseInt(req.tokens[1], &shift)) {
         server_->clock().Shift(shift);
-        out_.Append(proto::kOkReply);
+        out_->Append(proto::kOkReply);
         return;
       }
 #endif
-      out_.Append(proto::kErrorReply);
+      out_->Append(proto::kErrorReply);
       return;
     }
     default:
-      out_.Append(proto::kErrorReply);
+      out_->Append(proto::kErrorReply);
       return;
   }
 }
 
-void Connection::ProcessLruCrawler(const proto::Request& req) {
+void Session::ProcessLruCrawler(const proto::Request& req) {
   std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
   long long v = 0;
   RuntimeSettings& rt = server_->runtime();
   if (sub == "enable" && req.ntokens == 2) {
     rt.lru_crawler.store(true);
-    out_.Append(proto::kOkReply);
+    out_->Append(proto::kOkReply);
   } else if (sub == "disable" && req.ntokens == 2) {
     rt.lru_crawler.store(false);
-    out_.Append(proto::kOkReply);
+    out_->Append(proto::kOkReply);
   } else if (sub == "sleep" && req.ntokens == 3) {
     if (!ParseInt(req.tokens[2], &v)) {
-      out_.Append(proto::kBadFormat);
+      out_->Append(proto::kBadFormat);
     } else if (v > 1000000 || v < 0) {
-      out_.Append("CLIENT_ERROR sleep must be one second or less\r\n");
+      out_->Append("CLIENT_ERROR sleep must be one second or less\r\n");
     } else {
-      out_.Append(proto::kOkReply);
+      out_->Append(proto::kOkReply);
     }
   } else if (sub == "tocrawl" && req.ntokens == 3) {
     if (!ParseInt(req.tokens[2], &v)) {
-      out_.Append(proto::kBadFormat);
+      out_->Append(proto::kBadFormat);
     } else {
-      out_.Append(proto::kOkReply);
+      out_->Append(proto::kOkReply);
     }
   } else if (sub == "crawl" && req.ntokens == 3) {
     if (!rt.lru_crawler.load()) {
-      out_.Append("CLIENT_ERROR lru crawler disabled\r\n");
+      out_->Append("CLIENT_ERROR lru crawler disabled\r\n");
     } else {
       server_->KickCrawler();
-      out_.Append(proto::kOkReply);
+      out_->Append(proto::kOkReply);
     }
   } else if ((sub == "metadump" || sub == "mgdump") && req.ntokens == 3) {
     ProcessMetadump(req);
   } else {
-    out_.Append(proto::kErrorReply);
+    out_->Append(proto::kErrorReply);
   }
 }
 
-void Connection::ProcessMetadump(const proto::Request& req) {
+void Session::ProcessMetadump(const proto::Request& req) {
   if (!server_->settings().dump_enabled) {
-    out_.Append("ERROR metadump not allowed\r\n");
+    out_->Append("ERROR metadump not allowed\r\n");
     return;
   }
   if (!server_->runtime().lru_crawler.load()) {
-    out_.Append("CLIENT_ERROR lru crawler disabled\r\n");
+    out_->Append("CLIENT_ERROR lru crawler disabled\r\n");
     return;
   }
-  AppendMetadump(*server_, req.tokens[2], &out_);
+  AppendMetadump(*server_, req.tokens[2], out_);
 }
 
-void Connection::ProcessStats(const proto::Request& req) {
+void Session::ProcessStats(const proto::Request& req) {
   std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
   if (sub == "detail") {
     std::string_view arg = req.ntokens > 2 ? req.tokens[2] : std::string_view();
     if (arg == "on") {
       server_->runtime().detail_enabled.store(true);
-      out_.Append(proto::kOkReply);
+      out_->Append(proto::kOkReply);
     } else if (arg == "off") {
       server_->runtime().detail_enabled.store(false);
-      out_.Append(proto::kOkReply);
+      out_->Append(proto::kOkReply);
     } else if (arg == "dump") {
-      out_.Append(server_->prefix_stats().Dump());
+      out_->Append(server_->prefix_stats().Dump());
     } else {
-      out_.Append("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+      out_->Append("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     }
     return;
   }
   if (sub == "cachedump") {
     if (!server_->settings().dump_enabled) {
-      out_.Append("CLIENT_ERROR stats cachedump not allowed\r\n");
+      out_->Append("CLIENT_ERROR stats cachedump not allowed\r\n");
       return;
     }
     long long cls = 0, limit = 0;
     if (req.ntokens < 4 || !ParseInt(req.tokens[2], &cls) || !ParseInt(req.tokens[3], &limit)) {
-      out_.Append("CLIENT_ERROR bad command line\r\n");
+      out_->Append("CLIENT_ERROR bad command line\r\n");
       return;
     }
     if (cls < 1 || cls > kMaxReportedClass) {
-      out_.Append("CLIENT_ERROR Illegal slab id\r\n");
+      out_->Append("CLIENT_ERROR Illegal slab id\r\n");
       return;
     }
-    AppendCachedump(*server_, static_cast<unsigned>(cls), limit, &out_);
+    AppendCachedump(*server_, static_cast<unsigned>(cls), limit, out_);
     return;
   }
   if (sub == "reset" && req.ntokens == 2) {
     ResetAllStats(*server_);
-    out_.Append(proto::kReset);
+    out_->Append(proto::kReset);
     return;
   }
-  TextStatSink sink(&out_);
+  TextStatSink sink(out_);
   switch (AddStats(*server_, sub, &sink)) {
-    case StatsResult::kList: out_.Append(proto::kEnd); break;
+    case StatsResult::kList: out_->Append(proto::kEnd); break;
     case StatsResult::kSingleLine: break;
-    case StatsResult::kUnknown: out_.Append(proto::kErrorReply); break;
+    case StatsResult::kUnknown: out_->Append(proto::kErrorReply); break;
   }
 }
 
-void Connection::ProcessWatch(const proto::Request& req) {
+void Session::ProcessWatch(const proto::Request& req) {
   // A UDP "connection" is shared by every datagram's sender: it cannot become a watcher.
-  if (!server_->settings().watch_enabled || udp_) {
-    out_.Append("CLIENT_ERROR watch commands not allowed\r\n");
+  if (!server_->settings().watch_enabled || datagrams_) {
+    out_->Append("CLIENT_ERROR watch commands not allowed\r\n");
     return;
   }
   if (more_input_) {
-    out_.Append("ERROR cannot pipeline other commands before watch\r\n");
+    out_->Append("ERROR cannot pipeline other commands before watch\r\n");
     return;
   }
   unsigned kinds = 0;
   for (std::size_t i = 1; i < req.ntokens; ++i) {
     unsigned kind = WatchKindOf(req.tokens[i]);
     if (kind == 0) {
-      out_.Append(proto::kErrorReply);
+      out_->Append(proto::kErrorReply);
       return;
     }
     kinds |= kind;
@@ -518,35 +518,31 @@ void Connection::ProcessWatch(const proto::Request& req) {
   // Lines are emitted on any worker and applied here, on this connection's own worker.
   Worker* worker = worker_;
   std::shared_ptr<bool> alive = this->alive();
-  Connection* self = this;
+  Session* self = this;
   int id = server_->watchers().Add(kinds, [worker, alive, self](std::string line) {
     worker->loop().RunInLoop([alive, self, line = std::move(line)] {
       if (*alive) self->DeliverLog(line);
     });
   });
   if (id < 0) {
-    out_.Append("WATCHER_TOO_MANY log watcher limit reached\r\n");
+    out_->Append("WATCHER_TOO_MANY log watcher limit reached\r\n");
     return;
   }
   watcher_id_ = id;
-  out_.Append(proto::kOkReply);
+  out_->Append(proto::kOkReply);
   SetState(State::kWatching);
 }
 
-void Connection::DeliverLog(const std::string& line) {
+void Session::DeliverLog(const std::string& line) {
   // A watcher that does not read loses lines rather than growing the server without bound
   // (memcached: watcher_logbuf_size, log_watcher_skipped).
-  if (out_.pending_bytes() + line.size() >
+  if (out_->pending_bytes() + line.size() >
       static_cast<std::size_t>(server_->settings().watcher_logbuf_size)) {
     server_->watchers().CountSkipped();
     return;
   }
-  out_.Append(line);
-  if (!Flush()) {
-    worker_->Release(this);
-    return;
-  }
-  UpdateEvents();
+  out_->Append(line);
+  host_->SendQueued();
 }
 
 }  // namespace rc::server

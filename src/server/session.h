@@ -1,0 +1,231 @@
+// server/session.h -- the protocol half of a client connection: bytes in, replies out.
+//
+// A Session parses what its transport received (a net::InputBuffer), executes each request
+// through the engine or the server's admin state, and appends the replies to a net::OutQueue;
+// it never touches the socket. The transport (server/connection.h: epoll or io_uring receive,
+// sends, back-pressure, close) owns both buffers, feeds the session with Process(), and sends
+// what it queued. That split keeps the protocol testable and lets other transports speak it.
+//
+// The protocol is chosen per session (-B, or the first byte under -B auto): the text protocol
+// with its meta commands (text_commands.cc, meta_commands.cc) or the binary protocol
+// (binary_commands.cc). A datagram transport (UDP) resets the session before each datagram.
+//
+// A storage command's data block goes straight into the new item: from the input buffer, or
+// from the socket when the transport reads a large value directly (DirectValueRoom). A read
+// whose misses go to the origin parks (pending_fill.cc): nothing after it is parsed until every
+// miss is answered, its reply is queued whole, and the host's Resume() runs what waited.
+//
+// Thread-safety: none; owned by one connection on one worker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringcached/base/clock.h"
+#include "ringcached/net/input_buffer.h"
+#include "ringcached/net/out_queue.h"
+#include "ringcached/proto/binary.h"
+#include "ringcached/proto/meta.h"
+#include "ringcached/proto/request.h"
+#include "ringcached/proto/text_parser.h"
+#include "ringcached/store/store.h"
+#include "server/conn_registry.h"
+
+namespace rc::server {
+
+class Worker;
+class Server;
+
+// What a session needs from the transport that carries it.
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  // A data block of `bytes` (value and "\r\n") begins: a transport may read a large one
+  // straight from the socket into the item.
+  virtual void OnDataBlock(std::size_t bytes) = 0;
+  // Work the session parked on has finished (an origin fill): run what waited behind it. The
+  // host may close, and its owner delete it, before this returns.
+  virtual void Resume() = 0;
+  // Output was queued outside any request (a watcher's log line): send it.
+  virtual void SendQueued() = 0;
+};
+
+class Session {
+ public:
+  // `in`, `out`, `record` and `host` belong to the transport and outlive the session.
+  Session(Worker* worker, SessionHost* host, net::InputBuffer* in, net::OutQueue* out,
+          ConnRecord* record, bool datagrams);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Executes what the input holds, up to -R requests (then yielded() is true and the rest
+  // waits for the next call). False when the connection must close (quit, a fatal error):
+  // close_after_write() says whether what was queued is to be sent first.
+  bool Process();
+  bool yielded() const { return yielded_; }
+  void ClearYield() { yielded_ = false; }
+  bool close_after_write() const { return close_after_write_; }
+  // A read waits for the origin: the transport should not read more meanwhile.
+  bool waiting() const { return fill_ != nullptr; }
+  // A data block is being received (or discarded).
+  bool in_data_block() const {
+    return state_ == State::kReadValue || state_ == State::kSwallow;
+  }
+  bool reading_value() const { return state_ == State::kReadValue; }
+  // Whether the input buffer may be given back: nothing refers into it.
+  bool input_releasable() const {
+    return in_->empty() && state_ != State::kReadValue && fill_ == nullptr;
+  }
+  base::RelTime last_cmd() const { return last_cmd_; }
+
+  // Where the next value bytes of the data block go when the input buffer is empty: straight
+  // into the item, up to DirectValueRoom() bytes (0 outside a data block). ValueReceived(n)
+  // counts n bytes written there.
+  std::size_t DirectValueRoom() const;
+  char* direct_value() const { return pending_.item.writable_value() + pending_.filled; }
+  void ValueReceived(std::size_t n) { pending_.filled += n; }
+  // The bytes the data block still takes (value and "\r\n") while the input buffer is empty,
+  // else 0; FillDataBlock() stores them.
+  std::size_t DataBlockLeft() const;
+  void FillDataBlock(const char* src, std::size_t n);
+
+  // The key of the first request in the input, if it can be told cheaply (for the read
+  // round's cache warming); empty otherwise.
+  std::string_view FirstKey() const;
+
+  // Datagrams: each one is a fresh request; forget what the previous one left behind.
+  void StartDatagram();
+  void EndDatagram();
+
+  // The connection closed: drop what waits (a fill's answer, a watcher's lines, a data block).
+  void Closed();
+
+ private:
+  enum class State : unsigned char { kParse, kReadValue, kSwallow, kWatching, kClosing };
+  void SetState(State state);
+
+  // Binary protocol (binary_commands.cc). ProcessBinary() executes one request from the input
+  // buffer: false when the connection must close (after sending what is queued).
+  enum class BinaryStep : unsigned char { kNeedMore, kDone, kClose };
+  BinaryStep ProcessBinary();
+  void ExecuteBinary(const proto::binary::Header& h, const char* extras, std::string_view key);
+  void BeginBinaryStorage(const proto::binary::Header& h, const char* extras,
+                          std::string_view key);
+  void FinishBinaryStorage();
+  void BinaryReply(const proto::binary::Header& h, std::uint16_t status, std::string_view extras,
+                   std::string_view key, std::string_view value, std::uint64_t cas);
+  void BinaryError(const proto::binary::Header& h, proto::binary::Status status);
+  void BinaryStats(const proto::binary::Header& h, std::string_view sub);
+  // The item_store line for mutation watchers (text and binary).
+  void LogStore(const store::ItemRef& item, store::Outcome outcome, proto::Command command);
+
+  // Meta commands (meta_commands.cc), routed from the text path. meta_req_ holds the request,
+  // so an ms keeps it while its data block arrives.
+  void ExecuteMeta();
+  void BeginMetaSet();
+  void FinishMetaSet();
+  void ReplyMeta(const proto::MetaReplyInfo& info);
+
+  // Read-through (pending_fill.cc). A read some of whose keys wait for the origin: the parts of
+  // its reply in request order, each a hit or a key being filled.
+  struct PendingFill {
+    enum class Kind : unsigned char { kText, kMeta, kBinary };
+    struct Part {
+      store::ItemRef item;  // the hit, or the fill once it arrived (empty: still a miss)
+      std::string key;      // the key being filled
+      bool waiting = false;
+    };
+    Kind kind = Kind::kText;
+    std::uint64_t id = 0;             // answers for an abandoned fill are dropped
+    bool with_cas = false;            // text: gets/gats
+    std::vector<Part> parts;
+    std::size_t waiting = 0;
+    proto::MetaReplyInfo miss_info;   // meta: the reply if the fill finds nothing
+    proto::binary::Header header;     // binary: the request
+  };
+  // Whether a miss on `key` goes to the origin (a loader is wired in, wants the key, not UDP).
+  bool WantsFill(std::string_view key) const;
+  // Adds `key` to the current read's fill (starting one of `kind` if none), and asks the loader.
+  void WaitForFill(PendingFill::Kind kind, std::string_view key);
+  // Adds a hit to the current read's fill, after a part that waits.
+  void AddFilledPart(store::ItemRef item);
+  void OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item);
+  void ReplyFill(PendingFill& fill);
+  // Text protocol: one VALUE block.
+  void AppendValueReply(store::ItemRef item, bool with_cas);
+  // Binary protocol: the reply of a get/gat family opcode, hit or miss.
+  void ReplyBinaryGet(const proto::binary::Header& h, std::string_view key, store::ItemRef item);
+
+  // Text protocol (text_commands.cc).
+  bool ExecuteText(const proto::Request& req);
+  void ReplyText(const proto::Request& req, std::string_view line);
+  void ProcessRetrieval(const proto::Request& req);
+  void BeginStorage(const proto::Request& req);
+  void FinishStorage();
+  void ProcessAdmin(const proto::Request& req);
+  void ProcessStats(const proto::Request& req);
+  void ProcessLruCrawler(const proto::Request& req);
+  void ProcessMetadump(const proto::Request& req);
+  void ProcessWatch(const proto::Request& req);
+  // ElastiCache auto-discovery (cluster_commands.cc): `config get cluster`, and the legacy
+  // `get AmazonElastiCache:cluster` value, which AppendDiscoveryValue() queues (false when this
+  // node is not in a cluster: the key is then an ordinary key).
+  void ProcessConfig(const proto::Request& req);
+  bool AppendDiscoveryValue();
+  // A log line for this watcher, delivered on this session's worker.
+  void DeliverLog(const std::string& line);
+  // A flag that turns false when the session closes, for callbacks that may run after that
+  // (queued log deliveries, fill answers) to check. Made on first use.
+  std::shared_ptr<bool> alive();
+  // Records the time of the request being executed (`stats conns`, -o idle_timeout).
+  void NoteCommand();
+
+  // 8-byte fields first, then the structures, then the small fields: no padding.
+  Worker* worker_;
+  Server* server_;
+  SessionHost* host_;
+  net::InputBuffer* in_;
+  net::OutQueue* out_;
+  ConnRecord* record_;
+  // The meta request being executed (kept while an ms's data block arrives); allocated with
+  // the session's first meta command, as most connections never send one.
+  std::unique_ptr<proto::MetaRequest> meta_req_;
+
+  // A storage command whose data block is being read (kReadValue) or discarded (kSwallow).
+  struct PendingStore {
+    std::uint64_t cas_unique = 0;
+    proto::binary::Header header;     // binary: the request, for the reply
+    store::ItemRef item;
+    std::size_t filled = 0;  // bytes of value + "\r\n" received so far
+    std::size_t total = 0;   // value_len + 2 (binary: value_len)
+    proto::Command command = proto::Command::kSet;
+    bool noreply = false;
+    bool binary = false;              // a binary request: no "\r\n" follows the value
+    bool meta = false;                // an ms: meta_req_ is the request
+    char tail[2] = {};       // the "\r\n" after a text or meta value (the item does not keep it)
+  } pending_;
+  std::size_t swallow_left_ = 0;
+
+  std::shared_ptr<bool> alive_;         // made by alive() when first asked for
+  std::unique_ptr<PendingFill> fill_;   // the read waiting for the origin, if any
+  std::uint64_t fill_seq_ = 0;
+
+  base::RelTime last_cmd_ = 0;
+  int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0
+  State state_ = State::kParse;
+  // The protocol this session speaks, chosen by -B or, under -B auto, by its first byte.
+  enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;
+  proto::TextParser parser_;
+  proto::MetaParser meta_parser_;
+  bool datagrams_;
+  bool close_after_write_ = false;
+  bool yielded_ = false;
+  bool more_input_ = false;             // bytes follow the request being executed
+};
+
+}  // namespace rc::server
