@@ -114,6 +114,9 @@ bool Session::Process() {
   // A datagram is answered whole: -R applies to streams only.
   int budget = datagrams_ ? INT_MAX : server_->settings().reqs_per_event;
   while (true) {
+    // Nothing after a quit runs, even when its transport comes back because the replies before
+    // it were blocked.
+    if (close_after_write_) return true;
     // A read waits for the origin: what follows it waits too (pending_fill.cc resumes).
     if (fill_ != nullptr) return true;
     std::size_t avail = in_->size();

@@ -1,0 +1,195 @@
+// t/unit/server/session_test.cc -- server::Session fed plain byte strings, no sockets: the text,
+// meta and binary protocols, every split of a request stream into two fragments and one byte at
+// a time, data blocks straight into the item, -R yields, quit.
+//
+// The session runs against a real Server opened with no listener (port 0: its store, engine and
+// workers exist; nothing listens, no thread starts), on its first worker, as a connection would.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "ringcached/net/input_buffer.h"
+#include "ringcached/net/out_queue.h"
+#include "server/server.h"
+#include "server/session.h"
+#include "server/worker.h"
+
+namespace rc::server {
+namespace {
+
+class RecordingHost : public SessionHost {
+ public:
+  void OnDataBlock(std::size_t bytes) override { data_blocks.push_back(bytes); }
+  void Resume() override { ++resumes; }
+  void SendQueued() override { ++sends; }
+  std::vector<std::size_t> data_blocks;
+  int resumes = 0;
+  int sends = 0;
+};
+
+class SessionTest : public ::testing::Test {
+ protected:
+  void Open(int reqs_per_event = 20) {
+    Settings s;
+    s.port = 0;  // no listener
+    s.maxbytes = 16u << 20;
+    s.num_threads = 1;
+    s.reqs_per_event = reqs_per_event;
+    server_ = std::make_unique<Server>(s);
+    base::Status st = server_->Open();
+    ASSERT_TRUE(st.ok()) << st.message();
+    NewSession();
+  }
+  void SetUp() override { Open(); }
+
+  void NewSession() {
+    session_.reset();
+    Worker* w = server_->workers().front().get();
+    in_ = std::make_unique<net::InputBuffer>(&w->buffers(), 1u << 20);
+    out_ = std::make_unique<net::OutQueue>(&w->buffers());
+    session_ = std::make_unique<Session>(w, &host_, in_.get(), out_.get(), &record_, false);
+  }
+
+  // Feeds `bytes` as a transport would: a data block's bytes straight into the item while the
+  // input buffer is empty, the rest into the input buffer; then runs the session until it has
+  // nothing left it can do. Returns false if the session asked to close (at once, or once what
+  // it queued is sent).
+  bool Feed(std::string_view bytes) {
+    while (!bytes.empty()) {
+      if (std::size_t left = session_->DataBlockLeft(); left > 0) {
+        std::size_t k = std::min(left, bytes.size());
+        session_->FillDataBlock(bytes.data(), k);
+        bytes.remove_prefix(k);
+      } else {
+        EXPECT_TRUE(in_->Reserve());
+        std::size_t k = std::min(in_->room(), bytes.size());
+        std::memcpy(in_->tail(), bytes.data(), k);
+        in_->Commit(k);
+        bytes.remove_prefix(k);
+      }
+      if (!Run()) return false;
+    }
+    return Run();
+  }
+  bool Run() {
+    do {
+      session_->ClearYield();
+      if (!session_->Process() || session_->close_after_write()) return false;
+    } while (session_->yielded());
+    return true;
+  }
+  std::string Replies() {
+    std::string out;
+    out_->MoveTo(&out);
+    return out;
+  }
+
+  RecordingHost host_;
+  ConnRecord record_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<net::InputBuffer> in_;
+  std::unique_ptr<net::OutQueue> out_;
+  std::unique_ptr<Session> session_;
+};
+
+TEST_F(SessionTest, TextSetGetDelete) {
+  ASSERT_TRUE(Feed("set k 5 0 5\r\nhello\r\nget k\r\ngets nothere\r\ndelete k\r\n"));
+  EXPECT_EQ(Replies(), "STORED\r\nVALUE k 5 5\r\nhello\r\nEND\r\nEND\r\nDELETED\r\n");
+  ASSERT_TRUE(Feed("get k\r\nbogus\r\n"));
+  EXPECT_EQ(Replies(), "END\r\nERROR\r\n");
+}
+
+TEST_F(SessionTest, MetaCommands) {
+  ASSERT_TRUE(Feed("ms mk 2 T0\r\nhi\r\nmg mk v f\r\nmn\r\n"));
+  EXPECT_EQ(Replies(), "HD\r\nVA 2 f0\r\nhi\r\nMN\r\n");
+}
+
+TEST_F(SessionTest, BinaryGetMiss) {
+  // A binary get of "k" (opaque 0x01020304): the first byte 0x80 chooses the binary protocol.
+  std::string req = {'\x80', '\x00', '\x00', '\x01', 0, 0, 0, 0, 0, 0, 0, 1,
+                     '\x01', '\x02', '\x03', '\x04', 0, 0, 0, 0, 0, 0, 0, 0, 'k'};
+  ASSERT_TRUE(Feed(req));
+  std::string reply = Replies();
+  ASSERT_EQ(reply.size(), 24u + 9u);  // header + "Not found"
+  EXPECT_EQ(static_cast<unsigned char>(reply[0]), 0x81u);
+  EXPECT_EQ(reply[7], '\x01');  // status 1: key not found
+  EXPECT_EQ(reply.substr(12, 4), "\x01\x02\x03\x04");
+  EXPECT_EQ(reply.substr(24), "Not found");
+}
+
+// The same stream, whole, in every split into two fragments, and one byte at a time: the
+// replies never change. The stream leaves the store as it found it, so it can run again.
+TEST_F(SessionTest, EveryFragmentation) {
+  const std::string stream =
+      "set a 1 0 3\r\nabc\r\nget a b\r\nms b 2\r\nxy\r\nmg b v\r\nincr n 1\r\n"
+      "delete a\r\nmd b q\r\nmn\r\n";
+  const std::string replies =
+      "STORED\r\nVALUE a 1 3\r\nabc\r\nEND\r\nHD\r\nVA 2\r\nxy\r\nNOT_FOUND\r\nDELETED\r\nMN\r\n";
+  ASSERT_TRUE(Feed(stream));
+  ASSERT_EQ(Replies(), replies);
+  for (std::size_t cut = 1; cut < stream.size(); ++cut) {
+    ASSERT_TRUE(Feed(stream.substr(0, cut)));
+    ASSERT_TRUE(Feed(stream.substr(cut)));
+    ASSERT_EQ(Replies(), replies) << "split at " << cut;
+  }
+  for (char c : stream) ASSERT_TRUE(Feed(std::string_view(&c, 1)));
+  EXPECT_EQ(Replies(), replies) << "one byte at a time";
+}
+
+TEST_F(SessionTest, LargeValueGoesStraightIntoTheItem) {
+  std::string value(100000, 'v');
+  ASSERT_TRUE(Feed("set big 0 0 100000\r\n"));
+  ASSERT_EQ(host_.data_blocks.size(), 1u);
+  EXPECT_EQ(host_.data_blocks[0], 100002u);  // value and "\r\n"
+  EXPECT_TRUE(session_->in_data_block());
+  EXPECT_EQ(session_->DirectValueRoom(), 100000u);
+  // A transport reading the socket straight into the item.
+  std::memcpy(session_->direct_value(), value.data(), 60000);
+  session_->ValueReceived(60000);
+  EXPECT_EQ(session_->DirectValueRoom(), 40000u);
+  ASSERT_TRUE(Feed(value.substr(60000) + "\r\nget big\r\n"));
+  EXPECT_FALSE(session_->in_data_block());
+  EXPECT_EQ(Replies(), "STORED\r\nVALUE big 0 100000\r\n" + value + "\r\nEND\r\n");
+}
+
+TEST_F(SessionTest, BadDataBlockEnd) {
+  ASSERT_TRUE(Feed("set k 0 0 2\r\nabcd\r\nget k\r\n"));
+  EXPECT_EQ(Replies(), "CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n");
+}
+
+TEST_F(SessionTest, YieldsAfterReqsPerEvent) {
+  Open(/*reqs_per_event=*/2);
+  std::string five;
+  for (int i = 0; i < 5; ++i) five += "mn\r\n";
+  EXPECT_TRUE(in_->Reserve());
+  std::memcpy(in_->tail(), five.data(), five.size());
+  in_->Commit(five.size());
+  ASSERT_TRUE(session_->Process());
+  EXPECT_TRUE(session_->yielded());
+  EXPECT_EQ(Replies(), "MN\r\nMN\r\n");
+  ASSERT_TRUE(Run());
+  EXPECT_EQ(Replies(), "MN\r\nMN\r\nMN\r\n");
+  EXPECT_TRUE(in_->empty());
+  EXPECT_TRUE(session_->input_releasable());
+}
+
+TEST_F(SessionTest, QuitClosesAfterWhatCameBefore) {
+  EXPECT_FALSE(Feed("mn\r\nquit\r\nmn\r\n"));
+  EXPECT_TRUE(session_->close_after_write());
+  // Called again (its replies were blocked, say): nothing after the quit runs.
+  EXPECT_TRUE(session_->Process());
+  EXPECT_EQ(Replies(), "MN\r\n");
+}
+
+TEST_F(SessionTest, RecordsState) {
+  ASSERT_TRUE(Feed("set k 0 0 4\r\nab"));
+  EXPECT_STREQ(record_.state.load(), "conn_nread");
+  ASSERT_TRUE(Feed("cd\r\n"));
+  EXPECT_STREQ(record_.state.load(), "conn_parse_cmd");
+  EXPECT_EQ(Replies(), "STORED\r\n");
+}
+
+}  // namespace
+}  // namespace rc::server
