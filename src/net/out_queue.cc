@@ -49,7 +49,11 @@ void OutQueue::AppendPinned(std::string_view bytes, Pin pin, std::string_view su
     // pin is dropped at once.
     char* p = Reserve(bytes.size() + suffix.size());
     memcpy(p, bytes.data(), bytes.size());
-    if (!suffix.empty()) memcpy(p + bytes.size(), suffix.data(), suffix.size());
+    if (suffix.size() == 2) {
+      memcpy(p + bytes.size(), suffix.data(), 2);  // "\r\n": two moves, no call
+    } else if (!suffix.empty()) {
+      memcpy(p + bytes.size(), suffix.data(), suffix.size());
+    }
     Commit(bytes.size() + suffix.size());
     return;
   }

@@ -58,7 +58,9 @@ class ItemRef {
   ItemRef& operator=(ItemRef&& other) noexcept;
   ItemRef(const ItemRef&) = delete;
   ItemRef& operator=(const ItemRef&) = delete;
-  ~ItemRef() { Reset(); }
+  ~ItemRef() {
+    if (item_ != nullptr) Reset();  // most are moved-from: no call for them
+  }
 
   explicit operator bool() const { return item_ != nullptr; }
   void Reset();
