@@ -41,14 +41,10 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
       in_(&worker->buffers(), kMaxInput),
       out_(&worker->buffers()),
       record_(),
-      session_(worker, this, &in_, &out_, &record_, from.is_udp),
-      udp_(from.is_udp) {
+      session_(worker, this, &in_, &out_, &record_, /*datagrams=*/false) {
   record_.fd = fd;
   record_.name = server_->conns().Intern(from.name);
-  record_.kind = udp_           ? ConnRecord::Kind::kUdp
-                 : from.is_unix ? ConnRecord::Kind::kUnix
-                                : ConnRecord::Kind::kTcp;
-  if (udp_) record_.state.store("conn_read");
+  record_.kind = from.is_unix ? ConnRecord::Kind::kUnix : ConnRecord::Kind::kTcp;
 }
 
 Connection::~Connection() {
@@ -58,9 +54,9 @@ Connection::~Connection() {
 
 void Connection::Start() {
   server_->conns().Add(&record_);
-  if (!udp_) LogConnEvent("conn_new", nullptr);
+  LogConnEvent("conn_new", nullptr);
   event_ = event_new(worker_->loop().base(), fd_, EV_READ | EV_PERSIST, &Connection::OnEvent, this);
-  if (!udp_ && worker_->recv_ring() != nullptr) {
+  if (worker_->recv_ring() != nullptr) {
     // Received through the worker's ring; event_ serves for blocked writes and yields only.
     recv_tag_ = worker_->AttachReceiver(this);
     worker_->ArmReceive(fd_, recv_tag_);
@@ -80,12 +76,11 @@ void Connection::Close() {
     recv_tag_ = 0;
   }
   session_.Closed();
-  if (!udp_) LogConnEvent("conn_close", "normal");
+  LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
-  // A UDP socket is shared by every worker's UDP connection; the server closes it.
-  if (!udp_) close(fd_);
+  close(fd_);
   fd_ = -1;
-  if (!udp_) server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
+  server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Connection::Drain() {
@@ -94,7 +89,6 @@ void Connection::Drain() {
 }
 
 bool Connection::busy() const {
-  if (udp_) return false;  // a datagram is answered whole, at once
   return session_.in_data_block() || !in_.empty() || !out_.empty() || session_.waiting();
 }
 
@@ -122,7 +116,7 @@ void Connection::SendQueued() {
 
 void Connection::OnEvent(int, short what, void* arg) noexcept {
   auto* self = static_cast<Connection*>(arg);
-  if (what == EV_READ && !self->udp_ && !self->session_.yielded() && !self->recv_armed_) {
+  if (what == EV_READ && !self->session_.yielded() && !self->recv_armed_) {
     // Read now; the requests run after this round's other reads (Worker::RunReadRound). One
     // read per round: a socket reported again before its round ran keeps the rest until the
     // next one (the event is level-triggered, so it will be reported again). A connection of
@@ -182,10 +176,6 @@ void Connection::OnReceived(const net::RecvRing::Completion& c) {
 }
 
 void Connection::HandleEvent(short what, bool already_read) {
-  if (udp_) {
-    ReadDatagrams();
-    return;
-  }
   bool process = (what & EV_READ) != 0;
   if (what & EV_WRITE) {
     if (!Flush()) return;
@@ -367,57 +357,6 @@ void Connection::LogConnEvent(const char* type, const char* reason) {
   if (reason != nullptr) body += std::string(" reason=") + reason;
   body += " cfd=" + std::to_string(record_.fd);
   server_->watchers().Emit(kWatchConnEvents, body);
-}
-
-void Connection::ReadDatagrams() {
-  // memcached's UDP frame header: request id, sequence number, datagram count, reserved; all
-  // 16-bit big-endian. A request must fit one datagram.
-  constexpr std::size_t kFrame = 8;
-  constexpr std::size_t kMaxDatagram = 65536;
-  char* datagram = in_.Whole(kMaxDatagram);
-  for (int i = 0; i < 64; ++i) {
-    sockaddr_storage peer{};
-    socklen_t peer_len = sizeof peer;
-    ssize_t n = recvfrom(fd_, datagram, kMaxDatagram, 0, reinterpret_cast<sockaddr*>(&peer),
-                         &peer_len);
-    if (n < 0) return;  // EAGAIN: nothing more waiting (or a transient error)
-    worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
-    if (static_cast<std::size_t>(n) < kFrame) continue;
-    auto u16 = [&](std::size_t at) {
-      return static_cast<std::uint16_t>((static_cast<unsigned char>(datagram[at]) << 8) |
-                                        static_cast<unsigned char>(datagram[at + 1]));
-    };
-    std::uint16_t request_id = u16(0);
-    if (u16(4) != 1) continue;  // multi-datagram requests are not supported (memcached checks
-                                // only the count)
-    // Each datagram is a fresh request: reset whatever the previous one left behind.
-    in_.Frame(kFrame, static_cast<std::size_t>(n));
-    session_.StartDatagram();
-    session_.Process();
-    session_.EndDatagram();
-    in_.Frame(0, 0);
-    AnswerDatagram(request_id, peer, peer_len);
-  }
-}
-
-void Connection::AnswerDatagram(std::uint16_t request_id, const sockaddr_storage& peer,
-                                socklen_t peer_len) {
-  std::string reply;
-  out_.MoveTo(&reply);
-  if (reply.empty()) return;
-  std::size_t count = (reply.size() + kUdpPayload - 1) / kUdpPayload;
-  if (count > 0xffff) return;  // cannot be framed; memcached drops it too
-  char datagram[8 + kUdpPayload];
-  for (std::size_t seq = 0; seq < count; ++seq) {
-    std::size_t len = std::min(kUdpPayload, reply.size() - seq * kUdpPayload);
-    const std::uint16_t frame[4] = {htons(request_id), htons(static_cast<std::uint16_t>(seq)),
-                                    htons(static_cast<std::uint16_t>(count)), 0};
-    std::memcpy(datagram, frame, 8);
-    std::memcpy(datagram + 8, reply.data() + seq * kUdpPayload, len);
-    ssize_t sent = sendto(fd_, datagram, 8 + len, 0, reinterpret_cast<const sockaddr*>(&peer),
-                          peer_len);
-    if (sent > 0) worker_->conn_stats().bytes_written.Add(static_cast<std::uint64_t>(sent));
-  }
 }
 
 }  // namespace rc::server

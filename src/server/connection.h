@@ -14,17 +14,12 @@
 // stops the ring's receive when the input has ended or kMaxBacklog bytes wait behind blocked
 // replies. Either way the requests run in the worker's read round.
 //
-// A UDP socket is served by one Connection per worker in datagram mode: each datagram is one
-// request, answered in framed datagrams.
-//
 // While replies are blocked, or a read waits for the origin (the session parked it), the socket
 // is not read (beyond kMaxBacklog, through the ring), and other connections on the worker are
 // not held up.
 //
 // Thread-safety: none; owned by one worker.
 #pragma once
-
-#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -50,11 +45,6 @@ class Connection final : public SessionHost {
   ~Connection() override;
 
   void Start();
-  // The connection serves a UDP socket (memcached -U): every datagram is one request, answered
-  // in datagrams of at most kUdpPayload bytes, each behind an 8-byte frame header.
-  bool udp() const { return udp_; }
-  // memcached's UDP_MAX_PAYLOAD_SIZE (1400) counts the 8-byte frame header.
-  static constexpr std::size_t kUdpPayload = 1400 - 8;
   // Closes the socket and hands the connection back to its worker for deletion.
   void Close();
   // Graceful stop: no new requests; close once what was received is answered.
@@ -97,9 +87,6 @@ class Connection final : public SessionHost {
   // Adds bytes received through the worker's ring to the input (or to the value being read).
   // False when the input is at its limit.
   bool AppendInput(const char* src, std::size_t n);
-  // UDP: reads and answers the datagrams waiting on the socket.
-  void ReadDatagrams();
-  void AnswerDatagram(std::uint16_t request_id, const sockaddr_storage& peer, socklen_t peer_len);
   bool Flush();
   void UpdateEvents();
   // Emits a conn_new / conn_close line to connevents watchers.
@@ -133,7 +120,6 @@ class Connection final : public SessionHost {
   bool input_ended_ = false;
   bool draining_ = false;
   bool read_queued_ = false;
-  bool udp_ = false;
 };
 
 }  // namespace rc::server

@@ -90,9 +90,8 @@ void Worker::MaybeStartRing() {
 
 void Worker::AdoptUdp(const net::ListenSocket& udp) {
   loop_.RunInLoop([this, udp] {
-    auto* conn = new Connection(this, udp.fd, udp);
-    connections_.insert(conn);
-    conn->Start();
+    udp_.push_back(std::make_unique<UdpEndpoint>(this, udp));
+    udp_.back()->Start();
   });
 }
 
@@ -100,6 +99,7 @@ void Worker::BeginGracefulStop() {
   loop_.RunInLoop([this] {
     stopping_ = true;
     StartTick();
+    udp_.clear();  // datagrams are answered at once: nothing to finish
     std::vector<Connection*> all(connections_.begin(), connections_.end());
     // An idle connection closes at once; a busy one closes when its replies are sent.
     for (Connection* c : all) {
@@ -190,7 +190,6 @@ void Worker::CloseIdle() {
   std::vector<Connection*> closing;
   int busy = 0;
   for (Connection* c : connections_) {
-    if (c->udp() && !stopping_) continue;
     bool idle = idle_timeout > 0 && !c->busy() &&
                 now - c->last_cmd() > static_cast<unsigned>(idle_timeout);
     if (idle || (stopping_ && !c->busy())) {

@@ -16,10 +16,11 @@
 
 #include "ringcached/base/counter.h"
 #include "ringcached/engine/engine.h"
+#include "ringcached/net/buffer_pool.h"
 #include "ringcached/net/event_loop.h"
 #include "ringcached/net/listener.h"
 #include "ringcached/net/recv_ring.h"
-#include "ringcached/net/buffer_pool.h"
+#include "server/udp_endpoint.h"
 
 struct event;
 
@@ -102,6 +103,8 @@ class Worker {
   ConnStats conn_stats_;
   net::BufferPool buffers_;  // before connections_: they give their buffers back when deleted
   std::unordered_set<Connection*> connections_;
+  // Its readers of the UDP sockets (-U), until a graceful stop begins.
+  std::vector<std::unique_ptr<UdpEndpoint>> udp_;
   std::vector<Connection*> read_round_;  // read this round, requests not yet run
   event* tick_ = nullptr;
   std::unique_ptr<net::RecvRing> recv_ring_;
