@@ -17,6 +17,7 @@
 #include "ringcached/base/log.h"
 #include "ringcached/proto/key_hint.h"
 #include "server/server.h"
+#include "server/watchers.h"
 #include "server/worker.h"
 
 namespace rc::server {
@@ -37,29 +38,29 @@ constexpr unsigned kRingPauseReads = 64;
 Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
     : worker_(worker),
       server_(&worker->server()),
-      fd_(fd),
-      in_(&worker->buffers(), kMaxInput),
-      out_(&worker->buffers()),
+      transport_(fd, &worker->buffers(), kMaxInput),
       record_(),
-      session_(worker, this, &in_, &out_, &record_, /*datagrams=*/false) {
+      session_(worker, this, &transport_.input(), &transport_.output(), &record_,
+               /*datagrams=*/false) {
   record_.fd = fd;
   record_.name = server_->conns().Intern(from.name);
   record_.kind = from.is_unix ? ConnRecord::Kind::kUnix : ConnRecord::Kind::kTcp;
 }
 
 Connection::~Connection() {
-  if (fd_ >= 0) Close();
+  if (transport_.open()) Close();
   if (event_ != nullptr) event_free(event_);
 }
 
 void Connection::Start() {
   server_->conns().Add(&record_);
   LogConnEvent("conn_new", nullptr);
-  event_ = event_new(worker_->loop().base(), fd_, EV_READ | EV_PERSIST, &Connection::OnEvent, this);
+  event_ = event_new(worker_->loop().base(), transport_.fd(), EV_READ | EV_PERSIST,
+                     &Connection::OnEvent, this);
   if (worker_->recv_ring() != nullptr) {
     // Received through the worker's ring; event_ serves for blocked writes and yields only.
     recv_tag_ = worker_->AttachReceiver(this);
-    worker_->ArmReceive(fd_, recv_tag_);
+    worker_->ArmReceive(transport_.fd(), recv_tag_);
     recv_armed_ = true;
     return;
   }
@@ -68,7 +69,7 @@ void Connection::Start() {
 }
 
 void Connection::Close() {
-  if (fd_ < 0) return;
+  if (!transport_.open()) return;
   if (event_ != nullptr) event_del(event_);
   if (recv_tag_ != 0) {
     // The ring holds the socket open until its receive is cancelled.
@@ -78,18 +79,17 @@ void Connection::Close() {
   session_.Closed();
   LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
-  close(fd_);
-  fd_ = -1;
+  transport_.Close();
   server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Connection::Drain() {
   draining_ = true;
-  if (fd_ >= 0 && !busy()) Close();
+  if (transport_.open() && !busy()) Close();
 }
 
 bool Connection::busy() const {
-  return session_.in_data_block() || !in_.empty() || !out_.empty() || session_.waiting();
+  return session_.in_data_block() || !in().empty() || !out().empty() || session_.waiting();
 }
 
 void Connection::OnDataBlock(std::size_t bytes) {
@@ -103,7 +103,7 @@ void Connection::Resume() {
   // As after a -R yield: from the input buffer, without reading the socket first (it was not
   // being watched while the session waited).
   HandleEvent(EV_READ);
-  if (fd_ < 0) worker_->Release(this);  // as OnEvent does; `this` is gone
+  if (!transport_.open()) worker_->Release(this);  // as OnEvent does; `this` is gone
 }
 
 void Connection::SendQueued() {
@@ -132,7 +132,7 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
     return;
   }
   self->HandleEvent(what);
-  if (self->fd_ < 0) self->worker_->Release(self);
+  if (!self->transport_.open()) self->worker_->Release(self);
 }
 
 void Connection::LocateFirstKey() {
@@ -152,7 +152,7 @@ void Connection::OnReceived(const net::RecvRing::Completion& c) {
   if (c.size > 0) {
     worker_->conn_stats().bytes_read.Add(c.size);
     if (!input_ended_ && !AppendInput(c.data, c.size)) input_ended_ = true;
-    if (fd_ < 0) {
+    if (!transport_.open()) {
       worker_->Release(this);  // requests run by AppendInput closed it
       return;
     }
@@ -166,7 +166,7 @@ void Connection::OnReceived(const net::RecvRing::Completion& c) {
   }
   // While replies are blocked or a read waits for the origin, the requests wait too: the
   // drained write or the fill resumes them. The receive goes on, up to kMaxBacklog.
-  if (!out_.empty() || session_.waiting()) {
+  if (!out().empty() || session_.waiting()) {
     UpdateReceive();
     return;
   }
@@ -179,12 +179,12 @@ void Connection::HandleEvent(short what, bool already_read) {
   bool process = (what & EV_READ) != 0;
   if (what & EV_WRITE) {
     if (!Flush()) return;
-    if (!out_.empty()) return;  // still blocked; reading waits until the replies drain
+    if (!out().empty()) return;  // still blocked; reading waits until the replies drain
     // The replies drained: run what waited behind them. A yield's event_active was cancelled
     // when the connection switched to waiting for EV_WRITE, and the client may have sent
     // everything already, so no EV_READ would come.
     // (A value may also have been received straight into its item meanwhile: AppendInput.)
-    process = process || session_.yielded() || !in_.empty() || session_.reading_value();
+    process = process || session_.yielded() || !in().empty() || session_.reading_value();
   }
   if (process) {
     // Through the ring, the socket is read here only while the ring's receive is off.
@@ -203,7 +203,7 @@ void Connection::HandleEvent(short what, bool already_read) {
     }
   }
   if (!Flush()) return;
-  if (session_.close_after_write() && out_.empty()) {
+  if (session_.close_after_write() && out().empty()) {
     Close();
     return;
   }
@@ -211,7 +211,7 @@ void Connection::HandleEvent(short what, bool already_read) {
     Close();
     return;
   }
-  if (input_ended_ && out_.empty() && !session_.waiting() && !session_.yielded()) {
+  if (input_ended_ && out().empty() && !session_.waiting() && !session_.yielded()) {
     Close();  // what the peer sent before it closed has been answered
     return;
   }
@@ -220,32 +220,22 @@ void Connection::HandleEvent(short what, bool already_read) {
   // After a yield, come back for the rest of the buffered requests once the loop has served
   // the other connections -- unless the replies are blocked: then the EV_WRITE that drains them
   // resumes processing (re-arming the event here would cancel an earlier activation).
-  if (session_.yielded() && out_.empty()) event_active(event_, EV_READ, 0);
+  if (session_.yielded() && out().empty()) event_active(event_, EV_READ, 0);
 }
 
 bool Connection::ReadSocket() {
   if (ring_pause_ > 0) --ring_pause_;
+  std::size_t got = 0;
   // A large value goes straight from the socket into the item.
-  if (ReadsValueDirectly()) {
-    ssize_t n = recv(fd_, session_.direct_value(), session_.DirectValueRoom(), 0);
-    if (n > 0) {
-      session_.ValueReceived(static_cast<std::size_t>(n));
-      worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
-      return true;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-    return false;
+  const bool direct = ReadsValueDirectly();
+  const bool ok =
+      direct ? transport_.ReceiveInto(session_.direct_value(), session_.DirectValueRoom(), &got)
+             : transport_.Receive(&got);
+  if (got > 0) {
+    if (direct) session_.ValueReceived(got);
+    worker_->conn_stats().bytes_read.Add(got);
   }
-  if (!in_.Reserve()) return false;
-  // recv(), not read(): the socket call skips the file layer (see net::OutQueue's Send).
-  ssize_t n = recv(fd_, in_.tail(), in_.room(), 0);
-  if (n > 0) {
-    in_.Commit(static_cast<std::size_t>(n));
-    worker_->conn_stats().bytes_read.Add(static_cast<std::uint64_t>(n));
-    return true;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-  return false;  // EOF or error
+  return ok;
 }
 
 bool Connection::ReadsValueDirectly() const {
@@ -253,7 +243,7 @@ bool Connection::ReadsValueDirectly() const {
 }
 
 void Connection::ReleaseInput() {
-  if (session_.input_releasable()) in_.Release();
+  if (session_.input_releasable()) in().Release();
 }
 
 bool Connection::AppendInput(const char* src, std::size_t n) {
@@ -270,16 +260,16 @@ bool Connection::AppendInput(const char* src, std::size_t n) {
     // A full buffer: run its requests now rather than grow it, as an epoll read would have
     // (one collection can bring a bulk load a pool's worth of bytes). Once: if they are one
     // long request, the buffer grows.
-    if (in_.full() && !ran && out_.empty() && !session_.waiting() && !session_.yielded()) {
+    if (in().full() && !ran && out().empty() && !session_.waiting() && !session_.yielded()) {
       ran = true;
       HandleEvent(EV_READ, /*already_read=*/true);
-      if (fd_ < 0) return true;  // closed (quit): the rest goes unread
+      if (!transport_.open()) return true;  // closed (quit): the rest goes unread
       continue;
     }
-    if (!in_.Reserve()) return false;
-    std::size_t k = std::min(n, in_.room());
-    memcpy(in_.tail(), src, k);
-    in_.Commit(k);
+    if (!in().Reserve()) return false;
+    std::size_t k = std::min(n, in().room());
+    memcpy(in().tail(), src, k);
+    in().Commit(k);
     src += k;
     n -= k;
   }
@@ -287,22 +277,20 @@ bool Connection::AppendInput(const char* src, std::size_t n) {
 }
 
 bool Connection::Flush() {
-  if (out_.empty()) return true;
-  std::size_t written = 0;
-  net::OutQueue::WriteStatus st = out_.WriteTo(fd_, &written);
-  worker_->conn_stats().bytes_written.Add(written);
-  if (st == net::OutQueue::WriteStatus::kError) {
-    Close();
-    return false;
-  }
-  return true;
+  std::size_t sent = 0;
+  bool ok = transport_.Send(&sent);
+  worker_->conn_stats().bytes_written.Add(sent);
+  if (!ok) Close();
+  return ok;
 }
 
 void Connection::UpdateEvents() {
-  // While replies are blocked, stop reading: a client that pipelines without reading its answers
-  // must not make the server buffer without bound.
-  // While a read waits for the origin, stop reading too: the input waits behind it anyway.
-  short want = !out_.empty() ? EV_WRITE : session_.waiting() ? 0 : EV_READ;
+  // Back-pressure (StreamTransport::Wants): while replies are blocked, stop reading; while a
+  // read waits for the origin, stop reading too: the input waits behind it anyway.
+  const net::StreamTransport::Interest interest = transport_.Wants(session_.waiting());
+  short want = interest == net::StreamTransport::kWritable   ? EV_WRITE
+               : interest == net::StreamTransport::kReadable ? EV_READ
+                                                             : 0;
   if (recv_tag_ != 0) {
     // Receiving through the ring, event_ watches blocked writes, and the socket while a large
     // value is read straight into its item (once the ring's receive has ended: bytes must not
@@ -313,8 +301,8 @@ void Connection::UpdateEvents() {
   if (want == armed_) return;
   event_del(event_);
   if (want != 0) {
-    event_assign(event_, worker_->loop().base(), fd_, want | EV_PERSIST, &Connection::OnEvent,
-                 this);
+    event_assign(event_, worker_->loop().base(), transport_.fd(), want | EV_PERSIST,
+                 &Connection::OnEvent, this);
     event_add(event_, nullptr);
   }
   armed_ = want;
@@ -326,11 +314,11 @@ void Connection::UpdateReceive() {
   // goes on until kMaxBacklog bytes wait, so that a client that pipelines without reading its
   // answers cannot make the server buffer without bound. A short block, as every large reply
   // makes, costs nothing then.
-  bool waiting = !out_.empty() || session_.waiting();
+  bool waiting = !out().empty() || session_.waiting();
   bool receive = !input_ended_ && ring_pause_ == 0 &&
-                 (!waiting || in_.size() < kMaxBacklog);
+                 (!waiting || in().size() < kMaxBacklog);
   if (receive && !recv_armed_) {
-    worker_->ArmReceive(fd_, recv_tag_);
+    worker_->ArmReceive(transport_.fd(), recv_tag_);
     recv_armed_ = true;
   } else if (!receive && recv_armed_ && !recv_cancelling_) {
     worker_->recv_ring()->Cancel(recv_tag_);
@@ -339,24 +327,9 @@ void Connection::UpdateReceive() {
 }
 
 void Connection::LogConnEvent(const char* type, const char* reason) {
-  if ((server_->watchers().mask() & kWatchConnEvents) == 0) return;
-  // "tcp:1.2.3.4:port", "tcp6:[::1]:port" or "unix:path".
-  const std::string full_addr = record_.addr();
-  std::string_view addr = full_addr;
-  std::string_view transport = addr.substr(0, addr.find(':'));
-  std::string_view rest = addr.substr(addr.find(':') + 1);
-  std::string rip(rest), rport = "0";
-  if (transport != "unix") {
-    std::size_t colon = rest.rfind(':');
-    rip = std::string(rest.substr(0, colon));
-    rport = std::string(rest.substr(colon + 1));
-    if (!rip.empty() && rip.front() == '[') rip = rip.substr(1, rip.size() - 2);
-  }
-  std::string body = std::string("type=") + type + " rip=" + rip + " rport=" + rport +
-                     " transport=" + (transport == "unix" ? "local" : "tcp");
-  if (reason != nullptr) body += std::string(" reason=") + reason;
-  body += " cfd=" + std::to_string(record_.fd);
-  server_->watchers().Emit(kWatchConnEvents, body);
+  Watchers& watchers = server_->watchers();
+  if ((watchers.mask() & kWatchConnEvents) == 0) return;
+  watchers.Emit(kWatchConnEvents, ConnEventBody(record_.addr(), record_.fd, type, reason));
 }
 
 }  // namespace rc::server

@@ -24,10 +24,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ringcached/net/input_buffer.h"
 #include "ringcached/net/listener.h"
-#include "ringcached/net/out_queue.h"
 #include "ringcached/net/recv_ring.h"
+#include "ringcached/net/stream_transport.h"
 #include "server/conn_registry.h"
 #include "server/session.h"
 
@@ -52,7 +51,7 @@ class Connection final : public SessionHost {
   // Whether the connection holds a partial request or unsent replies.
   bool busy() const;
   base::RelTime last_cmd() const { return session_.last_cmd(); }
-  bool closed() const { return fd_ < 0; }
+  bool closed() const { return !transport_.open(); }
   // Between a read callback that read the socket and RunRead() (Worker::QueueRead).
   bool read_queued() const { return read_queued_; }
   // The two cache-warming passes of a read round (Worker::RunReadRound) for the first request
@@ -94,9 +93,13 @@ class Connection final : public SessionHost {
 
   // Members are ordered by size, so that the object (which every idle connection costs) has no
   // padding: 8-byte fields, then the structures, then the small fields.
+  net::InputBuffer& in() { return transport_.input(); }
+  const net::InputBuffer& in() const { return transport_.input(); }
+  net::OutQueue& out() { return transport_.output(); }
+  const net::OutQueue& out() const { return transport_.output(); }
+
   Worker* worker_;
   Server* server_;
-  int fd_;
   // Reads left through epoll before the ring takes over again (after a large value: OnDataBlock).
   unsigned ring_pause_ = 0;
   event* event_ = nullptr;
@@ -108,9 +111,9 @@ class Connection final : public SessionHost {
   // The item of the first request of the last read, for warming the cache (LocateFirstKey).
   const void* first_item_hint_ = nullptr;
 
-  // Input: what was received and not yet executed (no buffer while there is nothing).
-  net::InputBuffer in_;
-  net::OutQueue out_;
+  // The socket, what it received and not yet executed (no buffer while there is nothing), and
+  // the replies waiting to leave.
+  net::StreamTransport transport_;
   ConnRecord record_;
   Session session_;
 

@@ -5,6 +5,23 @@
 
 namespace rc::server {
 
+std::string ConnEventBody(std::string_view addr, int fd, const char* type, const char* reason) {
+  std::string_view transport = addr.substr(0, addr.find(':'));
+  std::string_view rest = addr.substr(addr.find(':') + 1);
+  std::string rip(rest), rport = "0";
+  if (transport != "unix") {
+    std::size_t colon = rest.rfind(':');
+    rip = std::string(rest.substr(0, colon));
+    rport = std::string(rest.substr(colon + 1));
+    if (!rip.empty() && rip.front() == '[') rip = rip.substr(1, rip.size() - 2);
+  }
+  std::string body = std::string("type=") + type + " rip=" + rip + " rport=" + rport +
+                     " transport=" + (transport == "unix" ? "local" : "tcp");
+  if (reason != nullptr) body += std::string(" reason=") + reason;
+  body += " cfd=" + std::to_string(fd);
+  return body;
+}
+
 unsigned WatchKindOf(std::string_view word) {
   if (word == "fetchers") return kWatchFetchers;
   if (word == "mutations") return kWatchMutations;

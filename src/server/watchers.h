@@ -32,6 +32,11 @@ enum WatchKind : unsigned {
 // Maps a `watch` argument to its kind; 0 for an unknown word (the caller answers ERROR).
 unsigned WatchKindOf(std::string_view word);
 
+// A connevents line's body, as memcached writes it: "type=conn_new rip=... rport=...
+// transport=tcp|local [reason=...] cfd=N". `addr` is ConnRecord::addr() ("tcp:1.2.3.4:port",
+// "tcp6:[::1]:port" or "unix:path"); `reason` may be null.
+std::string ConnEventBody(std::string_view addr, int fd, const char* type, const char* reason);
+
 class Watchers {
  public:
   // memcached's WATCHER_LIMIT.

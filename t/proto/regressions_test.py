@@ -13,6 +13,7 @@
 # doc/performance.md): many connections at once, pipelined, in odd fragments, some ending in quit,
 # every reply byte for byte in order.
 import os
+import re
 import random
 import signal
 import socket
@@ -120,6 +121,27 @@ def case_watcher_backlog_is_bounded():
               f"log_watcher_skipped: {stats.get('log_watcher_skipped')}")
 
 
+def case_watch_connevents():
+    """`watch connevents` sees another connection open and close, in memcached's line format."""
+    srv = rctest.ServerProcess(["-t", "1"], name="server")
+    with srv, srv.connect() as w:
+        w.send(b"watch connevents\r\n")
+        check_eq(w.read_line(), b"OK", "watch connevents")
+        with srv.connect() as c:
+            check_eq(c.cmd("version").split()[0], "VERSION", "version")
+        data, complete = w.recv_until(lambda b: b.count(b"\n") >= 2, timeout=10)
+        check(complete, f"two connevents lines within 10 s: {data!r}")
+        lines = data.decode().splitlines()
+        new = [l for l in lines if "type=conn_new" in l]
+        close = [l for l in lines if "type=conn_close" in l]
+        check(len(new) == 1 and len(close) == 1, f"connevents lines: {lines}")
+        for line in new + close:
+            check(re.search(r" rip=127\.0\.0\.1 rport=\d+ transport=tcp ", line) is not None,
+                  f"address fields: {line}")
+            check(re.search(r" cfd=\d+$", line) is not None, f"cfd: {line}")
+        check(" reason=normal " in close[0], f"close reason: {close[0]}")
+
+
 def case_graceful_stop_with_a_cut_off_datagram():
     uport = free_udp_port()
     srv = rctest.ServerProcess(["-U", uport, "-t", "1"], name="server -U")
@@ -171,6 +193,7 @@ def main():
     r.case("UDP: a cut-off ms leaves nothing behind", case_udp_partial_ms_leaves_nothing_behind)
     r.case("UDP: watch is refused and UDP keeps serving", case_watch_over_udp_is_refused)
     r.case("a watcher that never reads cannot grow the server", case_watcher_backlog_is_bounded)
+    r.case("watch connevents: a connection's open and close", case_watch_connevents)
     r.case("graceful stop is not held up by a cut-off datagram",
            case_graceful_stop_with_a_cut_off_datagram)
     r.case("read rounds: 32 connections at once, pipelined, every reply in order",

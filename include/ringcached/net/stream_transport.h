@@ -1,0 +1,66 @@
+// net/stream_transport.h -- the byte transport of one connected stream socket: the bytes it
+// received (InputBuffer), the bytes waiting to leave (OutQueue), reading and sending them, and
+// the back-pressure rule that says what to wait for next.
+//
+// It knows no event loop: its owner asks Wants() and arms whatever loop it runs on (the
+// workers' libevent loops, server/connection.cc; a client library's own poll), then calls
+// Receive() or Send() when the socket is ready. What the bytes mean is the owner's business (a
+// server::Session for a client connection). Accepted and outbound sockets alike: it starts from
+// a connected, non-blocking fd.
+//
+// Thread-safety: none; owned by one connection on one thread.
+#pragma once
+
+#include <cstddef>
+
+#include "ringcached/net/buffer_pool.h"
+#include "ringcached/net/input_buffer.h"
+#include "ringcached/net/out_queue.h"
+
+namespace rc::net {
+
+class StreamTransport {
+ public:
+  // Takes ownership of `fd`. `max_input`: the longest request the input buffer grows to hold.
+  StreamTransport(int fd, BufferPool* pool, std::size_t max_input)
+      : fd_(fd), in_(pool, max_input), out_(pool) {}
+  ~StreamTransport() { Close(); }
+  StreamTransport(const StreamTransport&) = delete;
+  StreamTransport& operator=(const StreamTransport&) = delete;
+
+  int fd() const { return fd_; }
+  bool open() const { return fd_ >= 0; }
+  InputBuffer& input() { return in_; }
+  const InputBuffer& input() const { return in_; }
+  OutQueue& output() { return out_; }
+  const OutQueue& output() const { return out_; }
+
+  // Reads what the socket has into the input buffer (*got: how many bytes, 0 when none were
+  // waiting). False at the end of the input: the peer closed, the socket failed, or the input
+  // buffer is full at its limit.
+  bool Receive(std::size_t* got);
+  // The same into `dst` (up to `room` bytes), bypassing the input buffer: a large value straight
+  // into the memory that keeps it.
+  bool ReceiveInto(char* dst, std::size_t room, std::size_t* got);
+  // Sends what is queued, as much as the socket takes (*sent: how many bytes). False on a
+  // socket error.
+  bool Send(std::size_t* sent);
+
+  enum Interest : short { kNone = 0, kReadable = 1, kWritable = 2 };
+  // While output waits, only writability: a peer that sends without reading its answers must
+  // not make this side buffer without bound. While the owner holds its input back (a request
+  // parked on asynchronous work), nothing. Otherwise readability.
+  Interest Wants(bool hold_input) const {
+    return !out_.empty() ? kWritable : hold_input ? kNone : kReadable;
+  }
+
+  // Closes the socket (once); the buffers stay until the transport goes.
+  void Close();
+
+ private:
+  int fd_;
+  InputBuffer in_;
+  OutQueue out_;
+};
+
+}  // namespace rc::net
