@@ -1,15 +1,16 @@
 // server/pending_fill.cc -- a session's reads that wait for the origin (read-through, issue
 // #6; the loader is server/origin_loader.h).
 //
-// When a read misses keys the loader wants, the connection starts a PendingFill: one part per key
+// When a read misses keys the loader wants, the session starts a PendingFill: one part per key
 // of the read from the first miss on -- a hit, or a key being filled -- and asks the loader for
 // each missing key (all of them at once: `get a b c` with three misses makes three fetches in
 // parallel). The read's reply is built only when every part is in, then queued in request order,
-// and the connection goes back to the requests that arrived behind it (ProcessInput() stops while
-// fill_ is set, and UpdateEvents() stops watching the socket). Other connections on the worker
-// never wait: the fills come back as posted callbacks on this worker's loop.
+// and the session goes back to the requests that arrived behind it (Process() stops while fill_
+// is set, and its transport stops reading the socket: Session::waiting()). Other connections on
+// the worker never wait: the fills come back as posted callbacks on this worker's loop, and the
+// last one resumes the session through its host (SessionHost::Resume).
 //
-// A fill's answer may outlive its connection (closed meanwhile) or its read (dropped by a
+// A fill's answer may outlive its session (closed meanwhile) or its read (dropped by a
 // CLIENT_ERROR later in the same get line): the callback checks alive_ and the fill's id.
 #include "ringcached/engine/hooks.h"
 #include "ringcached/proto/meta.h"

@@ -74,7 +74,7 @@ void AppendGeneral(Server& server, StatSink& w) {
   w.Add("rejected_connections", server.rejected_connections.load());
   w.Add("connection_structures", server.connection_structures.load());
   // memcached's response objects do not exist here: replies are queued per connection
-  // (out_queue.h). Its read buffers do: the workers' BufferPools, which lend input buffers and
+  // (net/out_queue.h). Its read buffers do: the workers' BufferPools, which lend input buffers and
   // reply blocks alike.
   w.Add("response_obj_oom", zero);
   w.Add("response_obj_count", zero);
