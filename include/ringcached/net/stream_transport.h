@@ -11,6 +11,9 @@
 // Thread-safety: none; owned by one connection on one thread.
 #pragma once
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include <cstddef>
 
 #include "ringcached/net/buffer_pool.h"
@@ -38,13 +41,29 @@ class StreamTransport {
   // Reads what the socket has into the input buffer (*got: how many bytes, 0 when none were
   // waiting). False at the end of the input: the peer closed, the socket failed, or the input
   // buffer is full at its limit.
-  bool Receive(std::size_t* got);
+  // (These three are inline: they sit on every request's path, between a socket call and the
+  // buffers' own code.)
+  bool Receive(std::size_t* got) {
+    *got = 0;
+    if (!in_.Reserve()) return false;
+    if (!ReceiveInto(in_.tail(), in_.room(), got)) return false;
+    in_.Commit(*got);
+    return true;
+  }
   // The same into `dst` (up to `room` bytes), bypassing the input buffer: a large value straight
   // into the memory that keeps it.
-  bool ReceiveInto(char* dst, std::size_t room, std::size_t* got);
+  bool ReceiveInto(char* dst, std::size_t room, std::size_t* got) {
+    // recv(), not read(): the socket call skips the file layer (see OutQueue's Send).
+    ssize_t n = recv(fd_, dst, room, 0);
+    *got = n > 0 ? static_cast<std::size_t>(n) : 0;
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+  }
   // Sends what is queued, as much as the socket takes (*sent: how many bytes). False on a
   // socket error.
-  bool Send(std::size_t* sent);
+  bool Send(std::size_t* sent) {
+    *sent = 0;
+    return out_.empty() || out_.WriteTo(fd_, sent) != OutQueue::WriteStatus::kError;
+  }
 
   enum Interest : short { kNone = 0, kReadable = 1, kWritable = 2 };
   // While output waits, only writability: a peer that sends without reading its answers must
