@@ -1,21 +1,14 @@
-// server/connection.cc -- a connection's I/O: read, hand the bytes to the session, send what it
-// queued; epoll or the worker's io_uring; UDP datagrams.
+// server/connection.cc -- a stream connection's I/O on its worker: read (epoll or the worker's
+// io_uring), hand the bytes to the session, send what it queued.
 #include "server/connection.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstring>
 
 #include "ringcached/base/hash.h"
-#include "ringcached/base/log.h"
-#include "ringcached/proto/key_hint.h"
 #include "server/server.h"
 #include "server/watchers.h"
 #include "server/worker.h"
@@ -249,7 +242,7 @@ void Connection::ReleaseInput() {
 bool Connection::AppendInput(const char* src, std::size_t n) {
   bool ran = false;
   while (n > 0) {
-    // The data block being received goes straight into its item (ProcessInput finishes it).
+    // The data block being received goes straight into its item (Session::Process finishes it).
     if (std::size_t left = session_.DataBlockLeft(); left > 0) {
       std::size_t k = std::min(n, left);
       session_.FillDataBlock(src, k);
