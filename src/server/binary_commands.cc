@@ -13,7 +13,6 @@
 #include "server/item_pin.h"
 #include "server/server.h"
 #include "server/stats.h"
-#include "server/worker.h"
 
 namespace rc::server {
 namespace {
@@ -153,7 +152,7 @@ void Session::BinaryError(const bin::Header& h, bin::Status status) {
 
 void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::string_view key) {
   engine::Engine& engine = server_->engine();
-  engine::CommandStats* stats = &worker_->command_stats();
+  engine::CommandStats* stats = context_->command_stats;
   const bool quiet = bin::IsQuiet(h.opcode);
   switch (h.opcode) {
     case bin::kGet: case bin::kGetQ: case bin::kGetK: case bin::kGetKQ:
@@ -367,7 +366,7 @@ void Session::BeginBinaryStorage(const bin::Header& h, const char* extras,
     return;
   }
   req.value_len = static_cast<std::uint32_t>(value_len);
-  store::Allocation alloc = server_->engine().BeginStore(req, &worker_->command_stats());
+  store::Allocation alloc = server_->engine().BeginStore(req, context_->command_stats);
   if (!alloc.item) {
     BinaryError(h, alloc.outcome == store::Outcome::kTooLarge ? bin::kTooLarge
                                                                : bin::kOutOfMemory);
@@ -393,7 +392,7 @@ void Session::FinishBinaryStorage() {
   req.cas_unique = pending_.cas_unique;
   pending_.binary = false;
   store::Outcome outcome =
-      server_->engine().CompleteStore(req, &pending_.item, &worker_->command_stats());
+      server_->engine().CompleteStore(req, &pending_.item, context_->command_stats);
   LogStore(pending_.item, outcome, req.command);
   std::uint64_t cas = pending_.item.cas();
   pending_.item.Reset();

@@ -33,8 +33,8 @@ Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
       server_(&worker->server()),
       transport_(fd, &worker->buffers(), kMaxInput),
       record_(),
-      session_(worker, this, &transport_.input(), &transport_.output(), &record_,
-               /*datagrams=*/false) {
+      session_(worker->session_context(), this, &transport_.input(), &transport_.output(),
+               &record_, /*datagrams=*/false) {
   record_.fd = fd;
   record_.name = server_->conns().Intern(from.name);
   record_.kind = from.is_unix ? ConnRecord::Kind::kUnix : ConnRecord::Kind::kTcp;

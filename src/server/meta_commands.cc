@@ -12,7 +12,6 @@
 #include "server/server.h"
 #include "server/stats.h"
 #include "server/watchers.h"
-#include "server/worker.h"
 
 namespace rc::server {
 namespace {
@@ -43,7 +42,7 @@ void Session::ReplyMeta(const proto::MetaReplyInfo& info) {
 
 void Session::ExecuteMeta() {
   engine::Engine& engine = server_->engine();
-  engine::CommandStats* stats = &worker_->command_stats();
+  engine::CommandStats* stats = context_->command_stats;
   switch (meta_req_->command) {
     case MetaCommand::kNoop:
       out_->Append(proto::kMetaNoop);
@@ -92,7 +91,7 @@ void Session::ExecuteMeta() {
 }
 
 void Session::BeginMetaSet() {
-  store::Allocation alloc = server_->engine().BeginMetaSet(*meta_req_, &worker_->command_stats());
+  store::Allocation alloc = server_->engine().BeginMetaSet(*meta_req_, context_->command_stats);
   if (!alloc.item) {
     // Sent even under q; the engine has already dropped the key's old value.
     out_->Append(alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge : proto::kNoMemory);
@@ -112,12 +111,12 @@ void Session::FinishMetaSet() {
   const char* end = pending_.tail;
   if (end[0] != '\r' || end[1] != '\n') {
     out_->Append(proto::kBadDataChunk);  // sent even under q
-    server_->engine().AbandonStore(pending_.item, &worker_->command_stats());
+    server_->engine().AbandonStore(pending_.item, context_->command_stats);
     pending_.item.Reset();
     return;
   }
   proto::MetaReplyInfo info =
-      server_->engine().CompleteMetaSet(*meta_req_, &pending_.item, &worker_->command_stats());
+      server_->engine().CompleteMetaSet(*meta_req_, &pending_.item, context_->command_stats);
   store::Outcome outcome = info.status == proto::MetaStatus::kHD   ? store::Outcome::kStored
                            : info.status == proto::MetaStatus::kEX ? store::Outcome::kExists
                            : info.status == proto::MetaStatus::kNF ? store::Outcome::kNotFound

@@ -18,7 +18,6 @@
 #include "server/session.h"
 #include "server/item_pin.h"
 #include "server/server.h"
-#include "server/worker.h"
 
 namespace rc::server {
 

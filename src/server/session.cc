@@ -8,7 +8,6 @@
 
 #include "ringcached/proto/key_hint.h"
 #include "server/server.h"
-#include "server/worker.h"
 
 namespace rc::server {
 namespace {
@@ -20,10 +19,10 @@ const char* StateName(bool reading_value, bool closing) {
 
 }  // namespace
 
-Session::Session(Worker* worker, SessionHost* host, net::InputBuffer* in, net::OutQueue* out,
-                 ConnRecord* record, bool datagrams)
-    : worker_(worker),
-      server_(&worker->server()),
+Session::Session(SessionContext* context, SessionHost* host, net::InputBuffer* in,
+                 net::OutQueue* out, ConnRecord* record, bool datagrams)
+    : context_(context),
+      server_(context->server),
       host_(host),
       in_(in),
       out_(out),
@@ -158,7 +157,7 @@ bool Session::Process() {
     if (budget-- <= 0) {
       // -R: let other connections on this worker run; come back to the rest of the input.
       // HandleEvent comes back to the rest once the replies are out.
-      worker_->conn_stats().conn_yields.Add();
+      context_->conn_stats->conn_yields.Add();
       yielded_ = true;
       return true;
     }
@@ -206,7 +205,7 @@ bool Session::Process() {
       case proto::ParseStatus::kError:
         // memcached counts a flush_all before it validates the delay (proto_text.c).
         if (req.command == proto::Command::kFlushAll && req.ntokens > 0) {
-          worker_->command_stats().cmd_flush.Add();
+          context_->command_stats->cmd_flush.Add();
         }
         if (!req.noreply) {
           out_->Append(parsed.error);

@@ -26,6 +26,9 @@
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/counter.h"
+#include "ringcached/engine/engine.h"
+#include "ringcached/net/event_loop.h"
 #include "ringcached/net/input_buffer.h"
 #include "ringcached/net/out_queue.h"
 #include "ringcached/proto/binary.h"
@@ -37,8 +40,28 @@
 
 namespace rc::server {
 
-class Worker;
 class Server;
+
+// Connection-level counters of `stats`, per worker.
+struct ConnStats {
+  base::Counter bytes_read, bytes_written, conn_yields;
+  void Reset() {
+    bytes_read.Reset();
+    bytes_written.Reset();
+    conn_yields.Reset();
+  }
+};
+
+// What a session reaches of the worker it runs on; one per worker, shared by its sessions: the
+// counters they bump without a lock, the loop their deferred work comes back on (a watcher's
+// lines, origin fills), and the server whose engine and admin state they use. (The cluster's
+// hot-key read sampler and outbound peer queues are to live here too.)
+struct SessionContext {
+  Server* server;
+  engine::CommandStats* command_stats;
+  ConnStats* conn_stats;
+  net::EventLoop* loop;
+};
 
 // What a session needs from the transport that carries it.
 class SessionHost {
@@ -57,7 +80,7 @@ class SessionHost {
 class Session {
  public:
   // `in`, `out`, `record` and `host` belong to the transport and outlive the session.
-  Session(Worker* worker, SessionHost* host, net::InputBuffer* in, net::OutQueue* out,
+  Session(SessionContext* context, SessionHost* host, net::InputBuffer* in, net::OutQueue* out,
           ConnRecord* record, bool datagrams);
   ~Session();
   Session(const Session&) = delete;
@@ -186,7 +209,7 @@ class Session {
   void NoteCommand();
 
   // 8-byte fields first, then the structures, then the small fields: no padding.
-  Worker* worker_;
+  SessionContext* context_;
   Server* server_;
   SessionHost* host_;
   net::InputBuffer* in_;

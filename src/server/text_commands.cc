@@ -19,7 +19,6 @@
 #include "server/server.h"
 #include "server/stats.h"
 #include "server/watchers.h"
-#include "server/worker.h"
 
 namespace rc::server {
 namespace {
@@ -61,7 +60,7 @@ void Session::ReplyText(const proto::Request& req, std::string_view line) {
 
 bool Session::ExecuteText(const proto::Request& req) {
   engine::Engine& engine = server_->engine();
-  engine::CommandStats* stats = &worker_->command_stats();
+  engine::CommandStats* stats = context_->command_stats;
   const Settings& settings = server_->settings();
   switch (req.command) {
     case Command::kGet:
@@ -168,7 +167,7 @@ bool Session::ExecuteText(const proto::Request& req) {
 
 void Session::ProcessRetrieval(const proto::Request& req) {
   engine::Engine& engine = server_->engine();
-  engine::CommandStats* stats = &worker_->command_stats();
+  engine::CommandStats* stats = context_->command_stats;
   const bool with_cas = req.command == Command::kGets || req.command == Command::kGats;
   const bool touch = req.command == Command::kGat || req.command == Command::kGats;
   const bool detail = server_->runtime().detail_enabled.load(std::memory_order_relaxed);
@@ -236,7 +235,7 @@ void Session::BeginStorage(const proto::Request& req) {
     server_->prefix_stats().Record(req.key, server_->settings().prefix_delimiter,
                                    PrefixStats::Op::kSet, false);
   }
-  store::Allocation alloc = server_->engine().BeginStore(req, &worker_->command_stats());
+  store::Allocation alloc = server_->engine().BeginStore(req, context_->command_stats);
   if (!alloc.item) {
     // The line was fine but the item cannot be stored: answer, and discard the data block.
     ReplyText(req, ReplyFor(alloc.outcome));
@@ -272,12 +271,12 @@ void Session::FinishStorage() {
   if (end[0] != '\r' || end[1] != '\n') {
     // memcached reads exactly <bytes>+2 and checks the last two (PROTOCOL.md section 1).
     ReplyText(req, proto::kBadDataChunk);
-    server_->engine().AbandonStore(pending_.item, &worker_->command_stats());
+    server_->engine().AbandonStore(pending_.item, context_->command_stats);
     pending_.item.Reset();
     return;
   }
   store::Outcome outcome =
-      server_->engine().CompleteStore(req, &pending_.item, &worker_->command_stats());
+      server_->engine().CompleteStore(req, &pending_.item, context_->command_stats);
   LogStore(pending_.item, outcome, req.command);
   pending_.item.Reset();
   ReplyText(req, ReplyFor(outcome));
@@ -516,11 +515,11 @@ void Session::ProcessWatch(const proto::Request& req) {
   }
   if (kinds == 0) kinds = kWatchFetchers;  // memcached's default
   // Lines are emitted on any worker and applied here, on this connection's own worker.
-  Worker* worker = worker_;
+  net::EventLoop* loop = context_->loop;
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
-  int id = server_->watchers().Add(kinds, [worker, alive, self](std::string line) {
-    worker->loop().RunInLoop([alive, self, line = std::move(line)] {
+  int id = server_->watchers().Add(kinds, [loop, alive, self](std::string line) {
+    loop->RunInLoop([alive, self, line = std::move(line)] {
       if (*alive) self->DeliverLog(line);
     });
   });

@@ -27,7 +27,7 @@ UdpEndpoint::UdpEndpoint(Worker* worker, const net::ListenSocket& socket)
       fd_(socket.fd),
       in_(&worker->buffers(), kMaxDatagram),
       out_(&worker->buffers()),
-      session_(worker, this, &in_, &out_, &record_, /*datagrams=*/true) {
+      session_(worker->session_context(), this, &in_, &out_, &record_, /*datagrams=*/true) {
   record_.fd = fd_;
   record_.name = worker->server().conns().Intern(socket.name);
   record_.kind = ConnRecord::Kind::kUdp;

@@ -29,16 +29,6 @@ namespace rc::server {
 class Server;
 class Connection;
 
-// Connection-level counters of `stats`, per worker.
-struct ConnStats {
-  base::Counter bytes_read, bytes_written, conn_yields;
-  void Reset() {
-    bytes_read.Reset();
-    bytes_written.Reset();
-    conn_yields.Reset();
-  }
-};
-
 class Worker {
  public:
   Worker(Server* server, int id);
@@ -83,6 +73,8 @@ class Worker {
   net::BufferPool& buffers() { return buffers_; }
   engine::CommandStats& command_stats() { return command_stats_; }
   ConnStats& conn_stats() { return conn_stats_; }
+  // What its connections' sessions reach of it.
+  SessionContext* session_context() { return &session_context_; }
   int id() const { return id_; }
   bool stopping() const { return stopping_; }
 
@@ -101,6 +93,7 @@ class Worker {
   net::EventLoop loop_;
   engine::CommandStats command_stats_;
   ConnStats conn_stats_;
+  SessionContext session_context_{server_, &command_stats_, &conn_stats_, &loop_};
   net::BufferPool buffers_;  // before connections_: they give their buffers back when deleted
   std::unordered_set<Connection*> connections_;
   // Its readers of the UDP sockets (-U), until a graceful stop begins.

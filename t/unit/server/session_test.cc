@@ -49,7 +49,8 @@ class SessionTest : public ::testing::Test {
     Worker* w = server_->workers().front().get();
     in_ = std::make_unique<net::InputBuffer>(&w->buffers(), 1u << 20);
     out_ = std::make_unique<net::OutQueue>(&w->buffers());
-    session_ = std::make_unique<Session>(w, &host_, in_.get(), out_.get(), &record_, false);
+    session_ = std::make_unique<Session>(w->session_context(), &host_, in_.get(), out_.get(),
+                                         &record_, false);
   }
 
   // Feeds `bytes` as a transport would: a data block's bytes straight into the item while the
