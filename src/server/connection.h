@@ -1,5 +1,7 @@
-// server/connection.h -- one client connection's transport: the socket, how it receives, what
-// it sends, and when it closes. What the bytes mean is its Session's business (session.h).
+// server/connection.h -- one client stream connection (TCP or a unix socket) on its worker: its
+// net::StreamTransport run on the worker's libevent loop (or receiving through the worker's
+// io_uring), when it reads, sends and closes. What the bytes mean is its Session's business
+// (session.h); UDP has its own UdpEndpoint.
 //
 // A Connection lives on one worker thread for its whole life, so nothing in it is locked. Its
 // loop is memcached's: read what the socket has, let the session execute every complete request
