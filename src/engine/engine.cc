@@ -10,7 +10,7 @@
 namespace rc::engine {
 
 void CommandStats::Reset() {
-  auto reset = [](const char*, base::Counter& c) { c.Reset(); };
+  auto reset = [](base::Counter& c) { c.Reset(); };
   ForEach(*this, reset);
   for (ClassCommandStats& k : per_class) ClassCommandStats::ForEach(k, reset);
 }

@@ -33,7 +33,7 @@ Totals SumWorkers(Server& server) {
   Totals t;
   for (const auto& w : server.workers()) {
     std::size_t i = 0;
-    engine::CommandStats::ForEach(w->command_stats(), [&](const char*, const base::Counter& c) {
+    engine::CommandStats::ForEach(w->command_stats(), [&](const base::Counter& c) {
       t.commands[i++] += c.Get();
     });
     const ConnStats& s = w->conn_stats();
@@ -221,7 +221,7 @@ void AppendSlabs(Server& server, StatSink& w) {
     for (const auto& worker : server.workers()) {
       std::size_t i = 0;
       engine::ClassCommandStats::ForEach(worker->command_stats().ForClass(id),
-                                         [&](const char*, const base::Counter& c) {
+                                         [&](const base::Counter& c) {
                                            sums[i] += c.Get();
                                            traffic |= sums[i++] != 0;
                                          });

@@ -36,7 +36,6 @@ UdpEndpoint::UdpEndpoint(Worker* worker, const net::ListenSocket& socket)
 
 UdpEndpoint::~UdpEndpoint() {
   if (event_ != nullptr) event_free(event_);
-  session_.Closed();
   // The socket is the server's: it closes it once every worker has stopped.
   worker_->server().conns().Remove(&record_);
 }

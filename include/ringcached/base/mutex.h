@@ -21,14 +21,10 @@
 #define RC_CAPABILITY(name) RC_THREAD_ANNOTATION(capability(name))
 #define RC_SCOPED_CAPABILITY RC_THREAD_ANNOTATION(scoped_lockable)
 #define RC_GUARDED_BY(mu) RC_THREAD_ANNOTATION(guarded_by(mu))
-#define RC_PT_GUARDED_BY(mu) RC_THREAD_ANNOTATION(pt_guarded_by(mu))
 #define RC_REQUIRES(...) RC_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
-#define RC_EXCLUDES(...) RC_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define RC_ACQUIRE(...) RC_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define RC_RELEASE(...) RC_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 #define RC_TRY_ACQUIRE(...) RC_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
-#define RC_ACQUIRED_AFTER(...) RC_THREAD_ANNOTATION(acquired_after(__VA_ARGS__))
-#define RC_RETURN_CAPABILITY(x) RC_THREAD_ANNOTATION(lock_returned(x))
 // For the rare function the analysis cannot follow (say why at the use).
 #define RC_NO_THREAD_SAFETY_ANALYSIS RC_THREAD_ANNOTATION(no_thread_safety_analysis)
 

@@ -49,10 +49,10 @@ struct ClassCommandStats {
   static constexpr std::size_t kCount = 0 RC_CLASS_COUNTERS(RC_COUNT_ONE);
   static constexpr std::array<const char*, kCount> kNames = {RC_CLASS_COUNTERS(RC_NAME_OF)};
   RC_CLASS_COUNTERS(RC_DECLARE_COUNTER)
-  // Calls fn(name, counter) for each counter, in the list's order.
+  // Calls fn(counter) for each counter, in the list's order (kNames[i] names the i-th).
   template <typename Self, typename Fn>
   static void ForEach(Self& self, Fn&& fn) {
-#define RC_VISIT_MEMBER(name) fn(#name, self.name);
+#define RC_VISIT_MEMBER(name) fn(self.name);
     RC_CLASS_COUNTERS(RC_VISIT_MEMBER)
 #undef RC_VISIT_MEMBER
   }
@@ -67,13 +67,10 @@ struct CommandStats {
   RC_COMMAND_COUNTERS(RC_DECLARE_COUNTER)
   std::array<ClassCommandStats, kMaxClasses> per_class;
   ClassCommandStats& ForClass(unsigned id) { return per_class[id < kMaxClasses ? id : 0]; }
-  const ClassCommandStats& ForClass(unsigned id) const {
-    return per_class[id < kMaxClasses ? id : 0];
-  }
-  // Calls fn(name, counter) for each counter of RC_COMMAND_COUNTERS, in its order.
+  // Calls fn(counter) for each counter of RC_COMMAND_COUNTERS, in its order (kNames names them).
   template <typename Self, typename Fn>
   static void ForEach(Self& self, Fn&& fn) {
-#define RC_VISIT_MEMBER(name) fn(#name, self.name);
+#define RC_VISIT_MEMBER(name) fn(self.name);
     RC_COMMAND_COUNTERS(RC_VISIT_MEMBER)
 #undef RC_VISIT_MEMBER
   }
