@@ -11,7 +11,6 @@
 #include "ringcached/base/version.h"
 #include "server/session.h"
 #include "server/item_pin.h"
-#include "server/server.h"
 #include "server/stats.h"
 
 namespace rc::server {
@@ -151,7 +150,7 @@ void Session::BinaryError(const bin::Header& h, bin::Status status) {
 }
 
 void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::string_view key) {
-  engine::Engine& engine = server_->engine();
+  engine::Engine& engine = *context_->engine;
   engine::CommandStats* stats = context_->command_stats;
   const bool quiet = bin::IsQuiet(h.opcode);
   switch (h.opcode) {
@@ -162,8 +161,8 @@ void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::strin
       store::ItemRef item =
           touch ? engine.GetAndTouch(key, static_cast<std::int64_t>(bin::Load32(extras)), stats)
                 : engine.Get(key, stats);
-      if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
-        server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+      if (context_->runtime->detail_enabled.load(std::memory_order_relaxed)) {
+        context_->prefix_stats->Record(key, context_->settings->prefix_delimiter,
                                        PrefixStats::Op::kGet, static_cast<bool>(item));
       }
       // Read-through for the reads (Touch returns no value: it is not one).
@@ -176,8 +175,8 @@ void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::strin
       return;
     }
     case bin::kDelete: case bin::kDeleteQ: {
-      if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
-        server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+      if (context_->runtime->detail_enabled.load(std::memory_order_relaxed)) {
+        context_->prefix_stats->Record(key, context_->settings->prefix_delimiter,
                                        PrefixStats::Op::kDelete, false);
       }
       // A non-zero CAS makes it a compare-and-delete (proto_bin.c process_bin_delete).
@@ -253,7 +252,7 @@ void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::strin
       close_after_write_ = true;
       return;
     case bin::kFlush: case bin::kFlushQ: {
-      if (!server_->settings().flush_enabled) {
+      if (!context_->settings->flush_enabled) {
         BinaryError(h, bin::kAuthError);
         return;
       }
@@ -314,12 +313,12 @@ void Session::BinaryStats(const bin::Header& h, std::string_view sub) {
   // memcached matches "reset", "settings" and "detail ..." by prefix (strncmp with the word's
   // length), the other sub-keys exactly (proto_bin.c process_bin_stat).
   if (sub.starts_with("reset")) {
-    ResetAllStats(*server_);
+    context_->admin->ResetStats();
   } else if (sub.starts_with("detail")) {
     if (sub.starts_with("detail dump")) {
-      BinaryReply(h, bin::kSuccess, {}, "detailed", server_->prefix_stats().Dump(), 0);
+      BinaryReply(h, bin::kSuccess, {}, "detailed", context_->prefix_stats->Dump(), 0);
     } else if (sub.starts_with("detail on") || sub.starts_with("detail off")) {
-      server_->runtime().detail_enabled.store(sub.starts_with("detail on"));
+      context_->runtime->detail_enabled.store(sub.starts_with("detail on"));
     } else {
       BinaryError(h, bin::kKeyNotFound);
       return;
@@ -330,7 +329,7 @@ void Session::BinaryStats(const bin::Header& h, std::string_view sub) {
     return;
   } else {
     BinaryStatSink sink(out_, h.opaque);
-    switch (AddStats(*server_, sub.starts_with("settings") ? "settings" : sub, &sink)) {
+    switch (context_->admin->AddStats(sub.starts_with("settings") ? "settings" : sub, &sink)) {
       case StatsResult::kUnknown:
         BinaryError(h, bin::kKeyNotFound);
         return;
@@ -354,8 +353,8 @@ void Session::BeginBinaryStorage(const bin::Header& h, const char* extras,
     req.flags = bin::Load32(extras);
     req.exptime = static_cast<std::int64_t>(bin::Load32(extras + 4));  // unsigned on the wire
   }
-  if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
-    server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+  if (context_->runtime->detail_enabled.load(std::memory_order_relaxed)) {
+    context_->prefix_stats->Record(key, context_->settings->prefix_delimiter,
                                    PrefixStats::Op::kSet, false);
   }
   const std::size_t value_len = h.value_len();
@@ -366,7 +365,7 @@ void Session::BeginBinaryStorage(const bin::Header& h, const char* extras,
     return;
   }
   req.value_len = static_cast<std::uint32_t>(value_len);
-  store::Allocation alloc = server_->engine().BeginStore(req, context_->command_stats);
+  store::Allocation alloc = context_->engine->BeginStore(req, context_->command_stats);
   if (!alloc.item) {
     BinaryError(h, alloc.outcome == store::Outcome::kTooLarge ? bin::kTooLarge
                                                                : bin::kOutOfMemory);
@@ -392,7 +391,7 @@ void Session::FinishBinaryStorage() {
   req.cas_unique = pending_.cas_unique;
   pending_.binary = false;
   store::Outcome outcome =
-      server_->engine().CompleteStore(req, &pending_.item, context_->command_stats);
+      context_->engine->CompleteStore(req, &pending_.item, context_->command_stats);
   LogStore(pending_.item, outcome, req.command);
   std::uint64_t cas = pending_.item.cas();
   pending_.item.Reset();

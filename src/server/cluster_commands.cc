@@ -1,5 +1,5 @@
 // server/cluster_commands.cc -- the text commands of ElastiCache auto-discovery, executed for a
-// Connection: `config get cluster` and the legacy `get AmazonElastiCache:cluster`
+// Session: `config get cluster` and the legacy `get AmazonElastiCache:cluster`
 // (cluster/discovery.h has the format and its sources).
 //
 // A node started without --cluster is the memcached it replaces: `config ...` is an unknown
@@ -9,13 +9,11 @@
 #include "ringcached/cluster/discovery.h"
 #include "ringcached/proto/text_reply.h"
 #include "server/session.h"
-#include "server/server.h"
 
 namespace rc::server {
 
 void Session::ProcessConfig(const proto::Request& req) {
-  const ClusterNode* node = server_->cluster();
-  std::shared_ptr<const cluster::ClusterView> view = node ? node->membership().view() : nullptr;
+  std::shared_ptr<const cluster::ClusterView> view = context_->admin->cluster_view();
   if (view == nullptr || req.ntokens != 3 || req.tokens[1] != "get" ||
       req.tokens[2] != "cluster") {
     out_->Append(proto::kErrorReply);
@@ -29,8 +27,7 @@ bool Session::AppendDiscoveryValue() {
   // it; the key is then looked up as an ordinary key instead (a get of the discovery key is
   // normally alone).
   if (fill_ != nullptr) return false;
-  const ClusterNode* node = server_->cluster();
-  std::shared_ptr<const cluster::ClusterView> view = node ? node->membership().view() : nullptr;
+  std::shared_ptr<const cluster::ClusterView> view = context_->admin->cluster_view();
   if (view == nullptr) return false;
   out_->Append(cluster::LegacyDiscoveryValue(*view));
   return true;

@@ -9,7 +9,6 @@
 #include "ringcached/proto/text_reply.h"
 #include "server/session.h"
 #include "server/item_pin.h"
-#include "server/server.h"
 #include "server/stats.h"
 #include "server/watchers.h"
 
@@ -41,7 +40,7 @@ void Session::ReplyMeta(const proto::MetaReplyInfo& info) {
 }
 
 void Session::ExecuteMeta() {
-  engine::Engine& engine = server_->engine();
+  engine::Engine& engine = *context_->engine;
   engine::CommandStats* stats = context_->command_stats;
   switch (meta_req_->command) {
     case MetaCommand::kNoop:
@@ -91,7 +90,7 @@ void Session::ExecuteMeta() {
 }
 
 void Session::BeginMetaSet() {
-  store::Allocation alloc = server_->engine().BeginMetaSet(*meta_req_, context_->command_stats);
+  store::Allocation alloc = context_->engine->BeginMetaSet(*meta_req_, context_->command_stats);
   if (!alloc.item) {
     // Sent even under q; the engine has already dropped the key's old value.
     out_->Append(alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge : proto::kNoMemory);
@@ -111,12 +110,12 @@ void Session::FinishMetaSet() {
   const char* end = pending_.tail;
   if (end[0] != '\r' || end[1] != '\n') {
     out_->Append(proto::kBadDataChunk);  // sent even under q
-    server_->engine().AbandonStore(pending_.item, context_->command_stats);
+    context_->engine->AbandonStore(pending_.item, context_->command_stats);
     pending_.item.Reset();
     return;
   }
   proto::MetaReplyInfo info =
-      server_->engine().CompleteMetaSet(*meta_req_, &pending_.item, context_->command_stats);
+      context_->engine->CompleteMetaSet(*meta_req_, &pending_.item, context_->command_stats);
   store::Outcome outcome = info.status == proto::MetaStatus::kHD   ? store::Outcome::kStored
                            : info.status == proto::MetaStatus::kEX ? store::Outcome::kExists
                            : info.status == proto::MetaStatus::kNF ? store::Outcome::kNotFound

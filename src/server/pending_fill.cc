@@ -17,14 +17,13 @@
 #include "ringcached/proto/text_reply.h"
 #include "server/session.h"
 #include "server/item_pin.h"
-#include "server/server.h"
 
 namespace rc::server {
 
 bool Session::WantsFill(std::string_view key) const {
   // A datagram is answered at once, whole: UDP reads stay plain misses.
   if (datagrams_) return false;
-  const engine::MissLoader* loader = server_->engine().miss_loader();
+  const engine::MissLoader* loader = context_->engine->miss_loader();
   return loader != nullptr && loader->Wants(key);
 }
 
@@ -40,7 +39,7 @@ void Session::WaitForFill(PendingFill::Kind kind, std::string_view key) {
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
   const std::uint64_t id = fill_->id;
-  server_->engine().miss_loader()->Load(key, [alive, self, id, part](store::ItemRef item) {
+  context_->engine->miss_loader()->Load(key, [alive, self, id, part](store::ItemRef item) {
     if (*alive) self->OnFilled(id, part, std::move(item));
   });
 }
@@ -77,7 +76,7 @@ void Session::ReplyFill(PendingFill& fill) {
         ReplyMeta(fill.miss_info);
         return;
       }
-      const proto::MetaReplyInfo info = server_->engine().MetaFilledInfo(*meta_req_, item);
+      const proto::MetaReplyInfo info = context_->engine->MetaFilledInfo(*meta_req_, item);
       ReplyMeta(info);  // before the item moves: info.key points into it
       if (meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, info)) {
         QueueValue(out_, std::move(item));

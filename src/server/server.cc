@@ -17,6 +17,7 @@
 #include "ringcached/base/cpus.h"
 #include "ringcached/base/log.h"
 #include "server/options.h"
+#include "server/stats.h"
 #include "server/origin_loader.h"
 #include "server/worker.h"
 
@@ -280,6 +281,29 @@ void Server::KickCrawler() {
     crawler_kick_ = true;
   }
   crawler_cv_.notify_all();
+}
+
+StatsResult Server::AddStats(std::string_view sub, StatSink* sink) {
+  return server::AddStats(*this, sub, sink);
+}
+
+void Server::AppendCachedump(unsigned class_id, long long limit, net::OutQueue* out) {
+  server::AppendCachedump(*this, class_id, limit, out);
+}
+
+void Server::AppendMetadump(std::string_view which, net::OutQueue* out) {
+  server::AppendMetadump(*this, which, out);
+}
+
+void Server::ResetStats() { ResetAllStats(*this); }
+
+void Server::SetMemoryLimit(std::size_t bytes) {
+  store_->SetMemoryLimit(bytes);
+  runtime_.maxbytes.store(bytes, std::memory_order_relaxed);
+}
+
+std::shared_ptr<const cluster::ClusterView> Server::cluster_view() const {
+  return cluster_ != nullptr ? cluster_->membership().view() : nullptr;
 }
 
 void Server::CrawlerMain() {

@@ -25,6 +25,7 @@
 #include "ringcached/net/listener.h"
 #include "ringcached/server/settings.h"
 #include "ringcached/store/store.h"
+#include "server/admin.h"
 #include "server/cluster_node.h"
 #include "server/conn_registry.h"
 #include "server/prefix_stats.h"
@@ -37,10 +38,10 @@ namespace rc::server {
 class Worker;
 class OriginLoader;
 
-class Server {
+class Server final : public Admin {
  public:
   explicit Server(const Settings& settings);
-  ~Server();
+  ~Server() override;
 
   // Binds the listeners and creates the store and the workers. A bad address or a port in use
   // fails here, with a message fit for the operator.
@@ -48,9 +49,16 @@ class Server {
   // Runs until a stop signal or `shutdown`; returns the process exit code.
   int Run();
 
-  // Stop requests; thread-safe. A graceful stop stops accepting, lets connections finish what
-  // they have received, then exits 0.
-  void RequestStop(bool graceful);
+  // Admin (admin.h), for the sessions' admin commands. RequestStop is thread-safe; a graceful
+  // stop stops accepting, lets connections finish what they have received, then exits 0.
+  StatsResult AddStats(std::string_view sub, StatSink* sink) override;
+  void AppendCachedump(unsigned class_id, long long limit, net::OutQueue* out) override;
+  void AppendMetadump(std::string_view which, net::OutQueue* out) override;
+  void ResetStats() override;
+  void SetMemoryLimit(std::size_t bytes) override;
+  void KickCrawler() override;
+  void RequestStop(bool graceful) override;
+  std::shared_ptr<const cluster::ClusterView> cluster_view() const override;
 
   const Settings& settings() const { return settings_; }
   RuntimeSettings& runtime() { return runtime_; }
@@ -72,8 +80,6 @@ class Server {
   // --io-engine=io_uring, decided in Open()), or through epoll.
   bool receive_through_ring() const { return receive_through_ring_; }
   int reserved_fds() const { return reserved_fds_; }
-  // Wakes the crawler for an immediate pass (lru_crawler crawl).
-  void KickCrawler();
   std::uint64_t crawler_starts() const { return crawler_starts_.load(std::memory_order_relaxed); }
 
   // Connection accounting shared by all workers.

@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "ringcached/proto/key_hint.h"
-#include "server/server.h"
 
 namespace rc::server {
 namespace {
@@ -22,12 +21,11 @@ const char* StateName(bool reading_value, bool closing) {
 Session::Session(SessionContext* context, SessionHost* host, net::InputBuffer* in,
                  net::OutQueue* out, ConnRecord* record, bool datagrams)
     : context_(context),
-      server_(context->server),
       host_(host),
       in_(in),
       out_(out),
       record_(record),
-      last_cmd_(server_->clock().Now()),
+      last_cmd_(context_->clock->Now()),
       datagrams_(datagrams) {
   record_->last_cmd.store(last_cmd_, std::memory_order_relaxed);
 }
@@ -37,7 +35,7 @@ Session::~Session() { Closed(); }
 void Session::Closed() {
   if (state_ == State::kClosing) return;
   if (alive_ != nullptr) *alive_ = false;
-  if (watcher_id_ >= 0) server_->watchers().Remove(watcher_id_);
+  if (watcher_id_ >= 0) context_->watchers->Remove(watcher_id_);
   watcher_id_ = -1;
   state_ = State::kClosing;
   pending_.item.Reset();
@@ -50,7 +48,7 @@ std::shared_ptr<bool> Session::alive() {
 }
 
 void Session::NoteCommand() {
-  last_cmd_ = server_->clock().Now();
+  last_cmd_ = context_->clock->Now();
   record_->last_cmd.store(last_cmd_, std::memory_order_relaxed);
 }
 
@@ -111,7 +109,7 @@ void Session::EndDatagram() {
 
 bool Session::Process() {
   // A datagram is answered whole: -R applies to streams only.
-  int budget = datagrams_ ? INT_MAX : server_->settings().reqs_per_event;
+  int budget = datagrams_ ? INT_MAX : context_->settings->reqs_per_event;
   while (true) {
     // Nothing after a quit runs, even when its transport comes back because the replies before
     // it were blocked.
@@ -148,7 +146,7 @@ bool Session::Process() {
     if (avail == 0) return true;
     if (framing_ == Framing::kUndecided) {
       // memcached's -B auto: a first byte of 0x80 (the binary request magic) means binary.
-      Protocol p = server_->settings().protocol;
+      Protocol p = context_->settings->protocol;
       bool binary = p == Protocol::kBinary ||
                     (p == Protocol::kAuto &&
                      static_cast<unsigned char>(in_->data()[0]) == proto::binary::kRequestMagic);

@@ -36,11 +36,13 @@
 #include "ringcached/proto/request.h"
 #include "ringcached/proto/text_parser.h"
 #include "ringcached/store/store.h"
+#include "ringcached/server/settings.h"
+#include "server/admin.h"
 #include "server/conn_registry.h"
+#include "server/prefix_stats.h"
+#include "server/watchers.h"
 
 namespace rc::server {
-
-class Server;
 
 // Connection-level counters of `stats`, per worker.
 struct ConnStats {
@@ -52,12 +54,20 @@ struct ConnStats {
   }
 };
 
-// What a session reaches of the worker it runs on; one per worker, shared by its sessions: the
-// counters they bump without a lock, the loop their deferred work comes back on (a watcher's
-// lines, origin fills), and the server whose engine and admin state they use. (The cluster's
-// hot-key read sampler and outbound peer queues are to live here too.)
+// What a session reaches of the worker it runs on and of the process above it; one per worker,
+// shared by its sessions. What every request touches is here as plain pointers: the engine, the
+// start-up and live settings, the clock, the watchers and `stats detail`, the worker's counters
+// (bumped without a lock) and its loop (where deferred work comes back: a watcher's lines, origin
+// fills). The admin commands' rarer needs go through `admin` (admin.h), which the Server
+// implements. (The cluster's hot-key read sampler and outbound peer queues are to live here too.)
 struct SessionContext {
-  Server* server;
+  engine::Engine* engine;
+  const Settings* settings;
+  RuntimeSettings* runtime;
+  base::SystemClock* clock;
+  Watchers* watchers;
+  PrefixStats* prefix_stats;
+  Admin* admin;
   engine::CommandStats* command_stats;
   ConnStats* conn_stats;
   net::EventLoop* loop;
@@ -210,7 +220,6 @@ class Session {
 
   // 8-byte fields first, then the structures, then the small fields: no padding.
   SessionContext* context_;
-  Server* server_;
   SessionHost* host_;
   net::InputBuffer* in_;
   net::OutQueue* out_;

@@ -16,7 +16,6 @@
 #include "ringcached/proto/text_reply.h"
 #include "server/session.h"
 #include "server/item_pin.h"
-#include "server/server.h"
 #include "server/stats.h"
 #include "server/watchers.h"
 
@@ -59,9 +58,9 @@ void Session::ReplyText(const proto::Request& req, std::string_view line) {
 }
 
 bool Session::ExecuteText(const proto::Request& req) {
-  engine::Engine& engine = server_->engine();
+  engine::Engine& engine = *context_->engine;
   engine::CommandStats* stats = context_->command_stats;
-  const Settings& settings = server_->settings();
+  const Settings& settings = *context_->settings;
   switch (req.command) {
     case Command::kGet:
     case Command::kGets:
@@ -79,8 +78,8 @@ bool Session::ExecuteText(const proto::Request& req) {
       return true;
     case Command::kDelete: {
       store::Outcome outcome = engine.Delete(req.key, stats);
-      if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
-        server_->prefix_stats().Record(req.key, settings.prefix_delimiter,
+      if (context_->runtime->detail_enabled.load(std::memory_order_relaxed)) {
+        context_->prefix_stats->Record(req.key, settings.prefix_delimiter,
                                        PrefixStats::Op::kDelete, false);
       }
       ReplyText(req, ReplyFor(outcome));
@@ -117,16 +116,16 @@ bool Session::ExecuteText(const proto::Request& req) {
       }
       engine.FlushAll(req.exptime, req.has_number, stats);
       // `stats settings` shows the flush time as "oldest" (memcached settings.oldest_live).
-      server_->runtime().oldest_live.store(
-          req.has_number && req.exptime > 0 ? server_->clock().ToRelTime(req.exptime) - 1
-                                            : server_->clock().Now() - 1);
+      context_->runtime->oldest_live.store(
+          req.has_number && req.exptime > 0 ? context_->clock->ToRelTime(req.exptime) - 1
+                                            : context_->clock->Now() - 1);
       ReplyText(req, proto::kOkReply);
       return true;
     case Command::kVersion:
       out_->Append("VERSION " RC_MEMCACHED_VERSION "\r\n");
       return true;
     case Command::kVerbosity:
-      server_->runtime().verbose.store(static_cast<int>(req.number), std::memory_order_relaxed);
+      context_->runtime->verbose.store(static_cast<int>(req.number), std::memory_order_relaxed);
       base::SetLogVerbosity(static_cast<int>(req.number));
       ReplyText(req, proto::kOkReply);
       return true;
@@ -140,8 +139,7 @@ bool Session::ExecuteText(const proto::Request& req) {
         ReplyText(req, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
       } else {
         std::size_t bytes = static_cast<std::size_t>(req.number) << 20;
-        server_->store().SetMemoryLimit(bytes);
-        server_->runtime().maxbytes.store(bytes, std::memory_order_relaxed);
+        context_->admin->SetMemoryLimit(bytes);
         ReplyText(req, proto::kOkReply);
       }
       return true;
@@ -151,9 +149,9 @@ bool Session::ExecuteText(const proto::Request& req) {
         return true;
       }
       if (req.ntokens == 1) {
-        server_->RequestStop(false);
+        context_->admin->RequestStop(false);
       } else if (req.ntokens == 2 && req.tokens[1] == "graceful") {
-        server_->RequestStop(true);
+        context_->admin->RequestStop(true);
       } else {
         out_->Append("CLIENT_ERROR invalid shutdown mode\r\n");
         return true;
@@ -166,11 +164,11 @@ bool Session::ExecuteText(const proto::Request& req) {
 }
 
 void Session::ProcessRetrieval(const proto::Request& req) {
-  engine::Engine& engine = server_->engine();
+  engine::Engine& engine = *context_->engine;
   engine::CommandStats* stats = context_->command_stats;
   const bool with_cas = req.command == Command::kGets || req.command == Command::kGats;
   const bool touch = req.command == Command::kGat || req.command == Command::kGats;
-  const bool detail = server_->runtime().detail_enabled.load(std::memory_order_relaxed);
+  const bool detail = context_->runtime->detail_enabled.load(std::memory_order_relaxed);
   net::OutQueue::Mark mark = out_->GetMark();
   proto::KeyIterator keys(req.keys);
   std::string_view key;
@@ -193,16 +191,16 @@ void Session::ProcessRetrieval(const proto::Request& req) {
     store::ItemRef item = touch ? engine.GetAndTouch(key, req.exptime, stats)
                                 : engine.Get(key, stats);
     if (detail) {
-      server_->prefix_stats().Record(key, server_->settings().prefix_delimiter,
+      context_->prefix_stats->Record(key, context_->settings->prefix_delimiter,
                                      PrefixStats::Op::kGet, static_cast<bool>(item));
     }
-    if (server_->watchers().mask() & kWatchFetchers) {
+    if (context_->watchers->mask() & kWatchFetchers) {
       std::string body = "type=item_get key=";
       base::AppendUriEncoded(key, &body);
       body += item ? " status=found clsid=" + std::to_string(item.class_id()) : " status=not_found clsid=0";
       body += " cfd=" + std::to_string(record_->fd) +
               " size=" + std::to_string(item ? item.value().size() : 0);
-      server_->watchers().Emit(kWatchFetchers, body);
+      context_->watchers->Emit(kWatchFetchers, body);
     }
     if (!item) {
       // Read-through: the key's VALUE (if the origin has one) comes when the fill does.
@@ -231,11 +229,11 @@ void Session::AppendValueReply(store::ItemRef item, bool with_cas) {
 }
 
 void Session::BeginStorage(const proto::Request& req) {
-  if (server_->runtime().detail_enabled.load(std::memory_order_relaxed)) {
-    server_->prefix_stats().Record(req.key, server_->settings().prefix_delimiter,
+  if (context_->runtime->detail_enabled.load(std::memory_order_relaxed)) {
+    context_->prefix_stats->Record(req.key, context_->settings->prefix_delimiter,
                                    PrefixStats::Op::kSet, false);
   }
-  store::Allocation alloc = server_->engine().BeginStore(req, context_->command_stats);
+  store::Allocation alloc = context_->engine->BeginStore(req, context_->command_stats);
   if (!alloc.item) {
     // The line was fine but the item cannot be stored: answer, and discard the data block.
     ReplyText(req, ReplyFor(alloc.outcome));
@@ -271,24 +269,24 @@ void Session::FinishStorage() {
   if (end[0] != '\r' || end[1] != '\n') {
     // memcached reads exactly <bytes>+2 and checks the last two (PROTOCOL.md section 1).
     ReplyText(req, proto::kBadDataChunk);
-    server_->engine().AbandonStore(pending_.item, context_->command_stats);
+    context_->engine->AbandonStore(pending_.item, context_->command_stats);
     pending_.item.Reset();
     return;
   }
   store::Outcome outcome =
-      server_->engine().CompleteStore(req, &pending_.item, context_->command_stats);
+      context_->engine->CompleteStore(req, &pending_.item, context_->command_stats);
   LogStore(pending_.item, outcome, req.command);
   pending_.item.Reset();
   ReplyText(req, ReplyFor(outcome));
 }
 
 void Session::LogStore(const store::ItemRef& item, store::Outcome outcome, Command command) {
-  if ((server_->watchers().mask() & kWatchMutations) == 0) return;
+  if ((context_->watchers->mask() & kWatchMutations) == 0) return;
   static const char* const kCommands[] = {"set", "add", "replace", "append", "prepend", "cas"};
   static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found", "stored",
                                         "stored", "too_large", "no_memory", "not_stored"};
   base::RelTime exptime = item.exptime();
-  base::RelTime now = server_->clock().Now();
+  base::RelTime now = context_->clock->Now();
   std::string body = "type=item_store key=";
   base::AppendUriEncoded(item.key(), &body);
   body += std::string(" status=") + kStatus[static_cast<int>(outcome)] +
@@ -296,11 +294,11 @@ void Session::LogStore(const store::ItemRef& item, store::Outcome outcome, Comma
           " ttl=" + std::to_string(exptime == 0 ? 0 : (exptime > now ? exptime - now : 0)) +
           " clsid=" + std::to_string(item.class_id()) + " cfd=" + std::to_string(record_->fd) +
           " size=" + std::to_string(item.value().size());
-  server_->watchers().Emit(kWatchMutations, body);
+  context_->watchers->Emit(kWatchMutations, body);
 }
 
 void Session::ProcessAdmin(const proto::Request& req) {
-  const Settings& settings = server_->settings();
+  const Settings& settings = *context_->settings;
   std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
   switch (req.command) {
     case Command::kStats:
@@ -314,7 +312,7 @@ void Session::ProcessAdmin(const proto::Request& req) {
         } else if (v < 0 || v > 2) {
           out_->Append(proto::kErrorReply);
         } else {
-          server_->runtime().slab_automove.store(static_cast<int>(v));
+          context_->runtime->slab_automove.store(static_cast<int>(v));
           out_->Append(proto::kOkReply);
         }
         return;
@@ -342,7 +340,7 @@ void Session::ProcessAdmin(const proto::Request& req) {
     case Command::kLru: {
       // Accepted for compatibility; the store has one eviction policy (doc/store.md).
       long long v = 0;
-      RuntimeSettings& rt = server_->runtime();
+      RuntimeSettings& rt = *context_->runtime;
       if (sub == "mode" && req.ntokens == 3 &&
           (req.tokens[2] == "flat" || req.tokens[2] == "segmented")) {
         rt.lru_segmented.store(req.tokens[2] == "segmented");
@@ -383,7 +381,7 @@ void Session::ProcessAdmin(const proto::Request& req) {
 #ifdef RC_DEBUG
       long long shift = 0;
       if (req.ntokens == 2 && ParseInt(req.tokens[1], &shift)) {
-        server_->clock().Shift(shift);
+        context_->clock->Shift(shift);
         out_->Append(proto::kOkReply);
         return;
       }
@@ -400,7 +398,7 @@ void Session::ProcessAdmin(const proto::Request& req) {
 void Session::ProcessLruCrawler(const proto::Request& req) {
   std::string_view sub = req.ntokens > 1 ? req.tokens[1] : std::string_view();
   long long v = 0;
-  RuntimeSettings& rt = server_->runtime();
+  RuntimeSettings& rt = *context_->runtime;
   if (sub == "enable" && req.ntokens == 2) {
     rt.lru_crawler.store(true);
     out_->Append(proto::kOkReply);
@@ -425,7 +423,7 @@ void Session::ProcessLruCrawler(const proto::Request& req) {
     if (!rt.lru_crawler.load()) {
       out_->Append("CLIENT_ERROR lru crawler disabled\r\n");
     } else {
-      server_->KickCrawler();
+      context_->admin->KickCrawler();
       out_->Append(proto::kOkReply);
     }
   } else if ((sub == "metadump" || sub == "mgdump") && req.ntokens == 3) {
@@ -436,15 +434,15 @@ void Session::ProcessLruCrawler(const proto::Request& req) {
 }
 
 void Session::ProcessMetadump(const proto::Request& req) {
-  if (!server_->settings().dump_enabled) {
+  if (!context_->settings->dump_enabled) {
     out_->Append("ERROR metadump not allowed\r\n");
     return;
   }
-  if (!server_->runtime().lru_crawler.load()) {
+  if (!context_->runtime->lru_crawler.load()) {
     out_->Append("CLIENT_ERROR lru crawler disabled\r\n");
     return;
   }
-  AppendMetadump(*server_, req.tokens[2], out_);
+  context_->admin->AppendMetadump(req.tokens[2], out_);
 }
 
 void Session::ProcessStats(const proto::Request& req) {
@@ -452,20 +450,20 @@ void Session::ProcessStats(const proto::Request& req) {
   if (sub == "detail") {
     std::string_view arg = req.ntokens > 2 ? req.tokens[2] : std::string_view();
     if (arg == "on") {
-      server_->runtime().detail_enabled.store(true);
+      context_->runtime->detail_enabled.store(true);
       out_->Append(proto::kOkReply);
     } else if (arg == "off") {
-      server_->runtime().detail_enabled.store(false);
+      context_->runtime->detail_enabled.store(false);
       out_->Append(proto::kOkReply);
     } else if (arg == "dump") {
-      out_->Append(server_->prefix_stats().Dump());
+      out_->Append(context_->prefix_stats->Dump());
     } else {
       out_->Append("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
     }
     return;
   }
   if (sub == "cachedump") {
-    if (!server_->settings().dump_enabled) {
+    if (!context_->settings->dump_enabled) {
       out_->Append("CLIENT_ERROR stats cachedump not allowed\r\n");
       return;
     }
@@ -478,16 +476,16 @@ void Session::ProcessStats(const proto::Request& req) {
       out_->Append("CLIENT_ERROR Illegal slab id\r\n");
       return;
     }
-    AppendCachedump(*server_, static_cast<unsigned>(cls), limit, out_);
+    context_->admin->AppendCachedump(static_cast<unsigned>(cls), limit, out_);
     return;
   }
   if (sub == "reset" && req.ntokens == 2) {
-    ResetAllStats(*server_);
+    context_->admin->ResetStats();
     out_->Append(proto::kReset);
     return;
   }
   TextStatSink sink(out_);
-  switch (AddStats(*server_, sub, &sink)) {
+  switch (context_->admin->AddStats(sub, &sink)) {
     case StatsResult::kList: out_->Append(proto::kEnd); break;
     case StatsResult::kSingleLine: break;
     case StatsResult::kUnknown: out_->Append(proto::kErrorReply); break;
@@ -496,7 +494,7 @@ void Session::ProcessStats(const proto::Request& req) {
 
 void Session::ProcessWatch(const proto::Request& req) {
   // A UDP "connection" is shared by every datagram's sender: it cannot become a watcher.
-  if (!server_->settings().watch_enabled || datagrams_) {
+  if (!context_->settings->watch_enabled || datagrams_) {
     out_->Append("CLIENT_ERROR watch commands not allowed\r\n");
     return;
   }
@@ -518,7 +516,7 @@ void Session::ProcessWatch(const proto::Request& req) {
   net::EventLoop* loop = context_->loop;
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
-  int id = server_->watchers().Add(kinds, [loop, alive, self](std::string line) {
+  int id = context_->watchers->Add(kinds, [loop, alive, self](std::string line) {
     loop->RunInLoop([alive, self, line = std::move(line)] {
       if (*alive) self->DeliverLog(line);
     });
@@ -536,8 +534,8 @@ void Session::DeliverLog(const std::string& line) {
   // A watcher that does not read loses lines rather than growing the server without bound
   // (memcached: watcher_logbuf_size, log_watcher_skipped).
   if (out_->pending_bytes() + line.size() >
-      static_cast<std::size_t>(server_->settings().watcher_logbuf_size)) {
-    server_->watchers().CountSkipped();
+      static_cast<std::size_t>(context_->settings->watcher_logbuf_size)) {
+    context_->watchers->CountSkipped();
     return;
   }
   out_->Append(line);

@@ -12,7 +12,19 @@
 
 namespace rc::server {
 
-Worker::Worker(Server* server, int id) : server_(server), id_(id) {}
+Worker::Worker(Server* server, int id)
+    : server_(server),
+      id_(id),
+      session_context_{.engine = &server->engine(),
+                       .settings = &server->settings(),
+                       .runtime = &server->runtime(),
+                       .clock = &server->clock(),
+                       .watchers = &server->watchers(),
+                       .prefix_stats = &server->prefix_stats(),
+                       .admin = server,
+                       .command_stats = &command_stats_,
+                       .conn_stats = &conn_stats_,
+                       .loop = &loop_} {}
 
 Worker::~Worker() {
   // The ring first: tearing it down ends every receive, so the connections closed below have

@@ -93,7 +93,7 @@ class Worker {
   net::EventLoop loop_;
   engine::CommandStats command_stats_;
   ConnStats conn_stats_;
-  SessionContext session_context_{server_, &command_stats_, &conn_stats_, &loop_};
+  SessionContext session_context_;  // made by the constructor
   net::BufferPool buffers_;  // before connections_: they give their buffers back when deleted
   std::unordered_set<Connection*> connections_;
   // Its readers of the UDP sockets (-U), until a graceful stop begins.
