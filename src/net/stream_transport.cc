@@ -3,7 +3,15 @@
 
 #include <unistd.h>
 
+#include "ringcached/net/connect.h"
+
 namespace rc::net {
+
+base::Status StreamTransport::FinishConnect() {
+  base::Status status = net::FinishConnect(fd_);
+  if (status.ok()) connecting_ = false;
+  return status;
+}
 
 void StreamTransport::Close() {
   if (fd_ < 0) return;
