@@ -1,4 +1,4 @@
-// net/recv_ring.cc -- see recv_ring.h.
+// net/recv_ring.cc -- see recv_ring.h; and at the end, StreamTransport's receive through a ring.
 #include "ringcached/net/recv_ring.h"
 
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "ringcached/net/event_loop.h"
+#include "ringcached/net/stream_transport.h"
 
 namespace rc::net {
 namespace {
@@ -188,11 +189,34 @@ void RecvRing::GrowPool(unsigned want) {
   io_uring_buf_ring_advance(impl_->buffer_ring, static_cast<int>(added));
 }
 
-void RecvRing::Arm(int fd, std::uint64_t tag, std::size_t connections) {
-  // Two buffers a connection and four more: a connection may receive twice before its
-  // requests run (pipelining clients do). One streaming a bulk load takes what the pool has
-  // and then waits for the next round (ENOBUFS).
-  GrowPool(static_cast<unsigned>(std::min<std::size_t>(2 * connections + 4, kMaxBuffers)));
+std::uint64_t RecvRing::Attach(Receiver* receiver) {
+  std::uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<std::uint32_t>(receivers_.size());
+    receivers_.push_back(nullptr);
+    generations_.push_back(1);
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  receivers_[slot] = receiver;
+  return (std::uint64_t{generations_[slot]} << 32) | slot;
+}
+
+void RecvRing::Detach(std::uint64_t tag, bool cancel) {
+  auto slot = static_cast<std::uint32_t>(tag);
+  receivers_[slot] = nullptr;
+  if (++generations_[slot] == 0) generations_[slot] = 1;  // never a tag of 0
+  free_slots_.push_back(slot);
+  if (cancel) Cancel(tag);
+}
+
+void RecvRing::Arm(int fd, std::uint64_t tag) {
+  // Two buffers a receiver and four more: a connection may receive twice before its requests
+  // run (pipelining clients do). One streaming a bulk load takes what the pool has and then
+  // waits for the next round (ENOBUFS).
+  const std::size_t attached = receivers_.size() - free_slots_.size();
+  GrowPool(static_cast<unsigned>(std::min<std::size_t>(2 * attached + 4, kMaxBuffers)));
   impl_->PrepareReceive(fd, tag);
 }
 
@@ -214,7 +238,12 @@ bool RecvRing::WorkWaiting() const {
          io_uring_cq_ready(&impl_->ring) > 0;
 }
 
-std::size_t RecvRing::Collect(const std::function<void(const Completion&)>& on) {
+std::size_t RecvRing::Collect() {
+  auto on = [this](const Completion& c) {
+    auto slot = static_cast<std::uint32_t>(c.tag);
+    if (slot >= receivers_.size() || generations_[slot] != c.tag >> 32) return;
+    receivers_[slot]->OnReceived(c);
+  };
   // One system call submits what Arm and Cancel queued and runs the receives' task work.
   impl_->Enter(/*collect=*/true);
   unsigned seen = 0;
@@ -245,5 +274,39 @@ std::size_t RecvRing::Collect(const std::function<void(const Completion&)>& on) 
 }
 
 void RecvRing::Reschedule() { event_active(event_, EV_READ, 0); }
+
+// -- A stream transport's receive through a ring (stream_transport.h) --
+
+void StreamTransport::ReceiveThroughRing(RecvRing* ring, RecvRing::Receiver* owner) {
+  ring_tag_ = ring->Attach(owner);
+  ring->Arm(fd_, ring_tag_);
+  ring_armed_ = true;
+}
+
+void StreamTransport::NoteRingEnd(const RecvRing::Completion& c) {
+  ring_armed_ = false;
+  ring_cancelling_ = false;
+  if (c.size == 0 && c.error != ENOBUFS && c.error != ECANCELED) input_ended_ = true;
+}
+
+void StreamTransport::UpdateRingReceive(RecvRing* ring, bool hold_input) {
+  const bool waiting = !out_.empty() || hold_input;
+  const bool receive =
+      !input_ended_ && ring_pause_ == 0 && (!waiting || in_.size() < kMaxBacklog);
+  if (receive && !ring_armed_) {
+    ring->Arm(fd_, ring_tag_);
+    ring_armed_ = true;
+  } else if (!receive && ring_armed_ && !ring_cancelling_) {
+    ring->Cancel(ring_tag_);
+    ring_cancelling_ = true;
+  }
+}
+
+void StreamTransport::DetachRing(RecvRing* ring) {
+  if (ring_tag_ == 0) return;
+  // The ring holds the socket open until its receive is cancelled.
+  if (ring != nullptr) ring->Detach(ring_tag_, ring_armed_ && !ring_cancelling_);
+  ring_tag_ = 0;
+}
 
 }  // namespace rc::net

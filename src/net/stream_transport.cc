@@ -1,4 +1,5 @@
-// net/stream_transport.cc -- see stream_transport.h.
+// net/stream_transport.cc -- see stream_transport.h. (Its io_uring receive is in recv_ring.cc, so
+// that a transport run without a ring links without liburing.)
 #include "ringcached/net/stream_transport.h"
 
 #include <unistd.h>

@@ -20,11 +20,9 @@ namespace {
 constexpr std::size_t kMaxInput = 64u << 20;
 // Values longer than this are read from the socket straight into the item.
 constexpr std::size_t kDirectReadThreshold = 16 * 1024;
-// Bytes received through the worker's ring that may wait while the connection's requests wait.
-constexpr std::size_t kMaxBacklog = 64 * 1024;
 // After a value above kDirectReadThreshold, a connection receives through epoll (the value
 // straight from the socket into its item) for this many reads before it goes back to the ring.
-constexpr unsigned kRingPauseReads = 64;
+constexpr std::uint8_t kRingPauseReads = 64;
 
 }  // namespace
 
@@ -50,11 +48,9 @@ void Connection::Start() {
   LogConnEvent("conn_new", nullptr);
   event_ = event_new(worker_->loop().base(), transport_.fd(), EV_READ | EV_PERSIST,
                      &Connection::OnEvent, this);
-  if (worker_->recv_ring() != nullptr) {
+  if (net::RecvRing* ring = worker_->recv_ring(); ring != nullptr) {
     // Received through the worker's ring; event_ serves for blocked writes and yields only.
-    recv_tag_ = worker_->AttachReceiver(this);
-    worker_->ArmReceive(transport_.fd(), recv_tag_);
-    recv_armed_ = true;
+    transport_.ReceiveThroughRing(ring, this);
     return;
   }
   armed_ = EV_READ;
@@ -64,11 +60,7 @@ void Connection::Start() {
 void Connection::Close() {
   if (!transport_.open()) return;
   if (event_ != nullptr) event_del(event_);
-  if (recv_tag_ != 0) {
-    // The ring holds the socket open until its receive is cancelled.
-    worker_->DetachReceiver(recv_tag_, recv_armed_ && !recv_cancelling_);
-    recv_tag_ = 0;
-  }
+  transport_.DetachRing(worker_->recv_ring());
   session_.Closed();
   LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
@@ -88,8 +80,10 @@ bool Connection::busy() const {
 void Connection::OnDataBlock(std::size_t bytes) {
   // The ring receives into its own buffers, and a value copied from there into its item costs
   // a copy more than one read straight into the item (5% of the CPU of a 100 KB 1:10 load):
-  // connections that store large values leave the ring for a while (UpdateReceive).
-  if (recv_tag_ != 0 && bytes > kDirectReadThreshold) ring_pause_ = kRingPauseReads;
+  // connections that store large values leave the ring for a while (PauseRing).
+  if (transport_.through_ring() && bytes > kDirectReadThreshold) {
+    transport_.PauseRing(kRingPauseReads);
+  }
 }
 
 void Connection::Resume() {
@@ -109,11 +103,11 @@ void Connection::SendQueued() {
 
 void Connection::OnEvent(int, short what, void* arg) noexcept {
   auto* self = static_cast<Connection*>(arg);
-  if (what == EV_READ && !self->session_.yielded() && !self->recv_armed_) {
+  if (what == EV_READ && !self->session_.yielded() && !self->transport_.ring_armed()) {
     // Read now; the requests run after this round's other reads (Worker::RunReadRound). One
     // read per round: a socket reported again before its round ran keeps the rest until the
     // next one (the event is level-triggered, so it will be reported again). A connection of
-    // the ring reads here too while its receive is off (ring_pause_).
+    // the ring reads here too while its receive is paused.
     if (self->read_queued_) return;
     if (!self->ReadSocket()) {
       self->Close();
@@ -144,23 +138,17 @@ void Connection::RunRead() {
 void Connection::OnReceived(const net::RecvRing::Completion& c) {
   if (c.size > 0) {
     worker_->conn_stats().bytes_read.Add(c.size);
-    if (!input_ended_ && !AppendInput(c.data, c.size)) input_ended_ = true;
+    if (!transport_.input_ended() && !AppendInput(c.data, c.size)) transport_.EndInput();
     if (!transport_.open()) {
       worker_->Release(this);  // requests run by AppendInput closed it
       return;
     }
   }
-  if (c.ended) {
-    recv_armed_ = false;
-    recv_cancelling_ = false;
-    // ENOBUFS: the buffer pool ran dry; ECANCELED: UpdateEvents stopped reading. Both re-arm
-    // when the connection reads again; anything else ends the input.
-    if (c.size == 0 && c.error != ENOBUFS && c.error != ECANCELED) input_ended_ = true;
-  }
+  if (c.ended) transport_.NoteRingEnd(c);
   // While replies are blocked or a read waits for the origin, the requests wait too: the
-  // drained write or the fill resumes them. The receive goes on, up to kMaxBacklog.
+  // drained write or the fill resumes them. The receive goes on, up to a backlog (StreamTransport::kMaxBacklog).
   if (!out().empty() || session_.waiting()) {
-    UpdateReceive();
+    transport_.UpdateRingReceive(worker_->recv_ring(), session_.waiting());
     return;
   }
   if (read_queued_) return;
@@ -181,7 +169,8 @@ void Connection::HandleEvent(short what, bool already_read) {
   }
   if (process) {
     // Through the ring, the socket is read here only while the ring's receive is off.
-    bool read = (what & EV_READ) && !session_.yielded() && !already_read && !recv_armed_;
+    bool read =
+        (what & EV_READ) && !session_.yielded() && !already_read && !transport_.ring_armed();
     if (read && !ReadSocket()) {
       Close();
       return;
@@ -204,7 +193,7 @@ void Connection::HandleEvent(short what, bool already_read) {
     Close();
     return;
   }
-  if (input_ended_ && out().empty() && !session_.waiting() && !session_.yielded()) {
+  if (transport_.input_ended() && out().empty() && !session_.waiting() && !session_.yielded()) {
     Close();  // what the peer sent before it closed has been answered
     return;
   }
@@ -217,7 +206,7 @@ void Connection::HandleEvent(short what, bool already_read) {
 }
 
 bool Connection::ReadSocket() {
-  if (ring_pause_ > 0) --ring_pause_;
+  transport_.NoteSocketRead();
   std::size_t got = 0;
   // A large value goes straight from the socket into the item.
   const bool direct = ReadsValueDirectly();
@@ -279,17 +268,15 @@ bool Connection::Flush() {
 
 void Connection::UpdateEvents() {
   // Back-pressure (StreamTransport::Wants): while replies are blocked, stop reading; while a
-  // read waits for the origin, stop reading too: the input waits behind it anyway.
+  // read waits for the origin, stop reading too: the input waits behind it anyway. Receiving
+  // through the ring, event_ watches blocked writes, and the socket while a large value is read
+  // straight into its item; the ring's receive follows the same rule (UpdateRingReceive).
   const net::StreamTransport::Interest interest = transport_.Wants(session_.waiting());
   short want = interest == net::StreamTransport::kWritable   ? EV_WRITE
                : interest == net::StreamTransport::kReadable ? EV_READ
                                                              : 0;
-  if (recv_tag_ != 0) {
-    // Receiving through the ring, event_ watches blocked writes, and the socket while a large
-    // value is read straight into its item (once the ring's receive has ended: bytes must not
-    // be read past ones it still holds).
-    if (want == EV_READ && (ring_pause_ == 0 || recv_armed_)) want = 0;
-    UpdateReceive();
+  if (transport_.through_ring()) {
+    transport_.UpdateRingReceive(worker_->recv_ring(), session_.waiting());
   }
   if (want == armed_) return;
   event_del(event_);
@@ -299,24 +286,6 @@ void Connection::UpdateEvents() {
     event_add(event_, nullptr);
   }
   armed_ = want;
-}
-
-void Connection::UpdateReceive() {
-  // The ring's receive stops after large values (SetState; epoll reads them, see UpdateEvents)
-  // and when the input has ended; while requests wait (blocked replies, an origin read), it
-  // goes on until kMaxBacklog bytes wait, so that a client that pipelines without reading its
-  // answers cannot make the server buffer without bound. A short block, as every large reply
-  // makes, costs nothing then.
-  bool waiting = !out().empty() || session_.waiting();
-  bool receive = !input_ended_ && ring_pause_ == 0 &&
-                 (!waiting || in().size() < kMaxBacklog);
-  if (receive && !recv_armed_) {
-    worker_->ArmReceive(transport_.fd(), recv_tag_);
-    recv_armed_ = true;
-  } else if (!receive && recv_armed_ && !recv_cancelling_) {
-    worker_->recv_ring()->Cancel(recv_tag_);
-    recv_cancelling_ = true;
-  }
 }
 
 void Connection::LogConnEvent(const char* type, const char* reason) {

@@ -12,12 +12,13 @@
 // Reading: where the worker has an io_uring (net/recv_ring.h, --io-engine), a multishot receive
 // stands for the socket's readability: the kernel receives into the worker's buffer pool and
 // OnReceived copies the bytes into the input buffer (a value's into its item). The connection
-// falls back to epoll reads for a while after a large value (one copy less: ring_pause_), and
-// stops the ring's receive when the input has ended or kMaxBacklog bytes wait behind blocked
-// replies. Either way the requests run in the worker's read round.
+// falls back to epoll reads for a while after a large value (one copy less: PauseRing), and the
+// transport stops the ring's receive when the input has ended or a backlog waits behind blocked
+// replies (StreamTransport::UpdateRingReceive). Either way the requests run in the worker's
+// read round.
 //
 // While replies are blocked, or a read waits for the origin (the session parked it), the socket
-// is not read (beyond kMaxBacklog, through the ring), and other connections on the worker are
+// is not read (beyond the backlog, through the ring), and other connections on the worker are
 // not held up.
 //
 // Thread-safety: none; owned by one worker.
@@ -39,7 +40,7 @@ namespace rc::server {
 class Worker;
 class Server;
 
-class Connection final : public SessionHost {
+class Connection final : public SessionHost, public net::RecvRing::Receiver {
  public:
   // Takes ownership of `fd`.
   Connection(Worker* worker, int fd, const net::ListenSocket& from);
@@ -63,9 +64,10 @@ class Connection final : public SessionHost {
   void PrefetchFirstKey() const;
   // Runs what the queued read brought.
   void RunRead();
-  // A completion of this connection's multishot receive (Worker::CollectReceives): buffers the
-  // bytes and queues the connection for the worker's read round, as an epoll read would.
-  void OnReceived(const net::RecvRing::Completion& c);
+  // RecvRing::Receiver: a completion of this connection's multishot receive (delivered by the
+  // worker's ring): buffers the bytes and queues the connection for the worker's read round, as
+  // an epoll read would.
+  void OnReceived(const net::RecvRing::Completion& c) override;
 
   // SessionHost.
   void OnDataBlock(std::size_t bytes) override;
@@ -80,8 +82,6 @@ class Connection final : public SessionHost {
   bool ReadSocket();
   // Whether the next bytes go from the socket straight into a large value's item.
   bool ReadsValueDirectly() const;
-  // Arms or cancels the ring's receive as the connection's state asks (UpdateEvents).
-  void UpdateReceive();
   // Gives the input buffer back to the worker's pool once everything in it has been used: an
   // idle connection holds no buffer (net::BufferPool).
   void ReleaseInput();
@@ -102,27 +102,17 @@ class Connection final : public SessionHost {
 
   Worker* worker_;
   Server* server_;
-  // Reads left through epoll before the ring takes over again (after a large value: OnDataBlock).
-  unsigned ring_pause_ = 0;
   event* event_ = nullptr;
-  // Receiving through the worker's io_uring (0: through epoll, event_): the tag its completions
-  // carry. recv_armed_, recv_cancelling_ and input_ended_ below: whether its multishot receive
-  // is live and whether its cancellation was asked for, and whether the input has ended (the
-  // peer closed or the socket failed): the connection closes once what it received is answered.
-  std::uint64_t recv_tag_ = 0;
   // The item of the first request of the last read, for warming the cache (LocateFirstKey).
   const void* first_item_hint_ = nullptr;
 
-  // The socket, what it received and not yet executed (no buffer while there is nothing), and
-  // the replies waiting to leave.
+  // The socket, what it received and not yet executed (no buffer while there is nothing), the
+  // replies waiting to leave, and the state of its receive through the ring.
   net::StreamTransport transport_;
   ConnRecord record_;
   Session session_;
 
   short armed_ = 0;
-  bool recv_armed_ = false;
-  bool recv_cancelling_ = false;
-  bool input_ended_ = false;
   bool draining_ = false;
   bool read_queued_ = false;
 };

@@ -130,39 +130,8 @@ void Worker::Release(Connection* conn) {
   delete conn;
 }
 
-std::uint64_t Worker::AttachReceiver(Connection* conn) {
-  std::uint32_t slot;
-  if (free_receivers_.empty()) {
-    slot = static_cast<std::uint32_t>(receivers_.size());
-    receivers_.push_back(nullptr);
-    receiver_generations_.push_back(1);
-  } else {
-    slot = free_receivers_.back();
-    free_receivers_.pop_back();
-  }
-  receivers_[slot] = conn;
-  return (std::uint64_t{receiver_generations_[slot]} << 32) | slot;
-}
-
-void Worker::DetachReceiver(std::uint64_t tag, bool cancel) {
-  auto slot = static_cast<std::uint32_t>(tag);
-  receivers_[slot] = nullptr;
-  // Never 0: a tag of 0 means "not on the ring" (Connection::recv_tag_).
-  if (++receiver_generations_[slot] == 0) receiver_generations_[slot] = 1;
-  free_receivers_.push_back(slot);
-  if (cancel && recv_ring_ != nullptr) recv_ring_->Cancel(tag);
-}
-
-void Worker::ArmReceive(int fd, std::uint64_t tag) {
-  recv_ring_->Arm(fd, tag, connections_.size());
-}
-
 void Worker::CollectReceives() {
-  last_collected_ = recv_ring_->Collect([this](const net::RecvRing::Completion& c) {
-    auto slot = static_cast<std::uint32_t>(c.tag);
-    if (slot >= receivers_.size() || receiver_generations_[slot] != c.tag >> 32) return;
-    receivers_[slot]->OnReceived(c);
-  });
+  last_collected_ = recv_ring_->Collect();
 }
 
 void Worker::RunReadRound() {

@@ -56,16 +56,9 @@ class Worker {
   void QueueRead(Connection* conn) { read_round_.push_back(conn); }
 
   // Stream connections receive through the worker's io_uring when it has one (net/recv_ring.h;
-  // --io-engine=io_uring), through epoll otherwise.
-  // Tags name connections in the ring's completions: a completion that arrives after its
-  // connection closed finds no one and is dropped.
+  // --io-engine=io_uring), through epoll otherwise. Null once ~Worker has begun: a
+  // connection closed after that has no receive to cancel.
   net::RecvRing* recv_ring() const { return recv_ring_.get(); }
-  std::uint64_t AttachReceiver(Connection* conn);
-  // `cancel`: its receive is live and must be cancelled (which releases the socket), unless
-  // the ring is gone already (~Worker).
-  void DetachReceiver(std::uint64_t tag, bool cancel);
-  // Arms the multishot receive of an attached connection's socket.
-  void ArmReceive(int fd, std::uint64_t tag);
 
   Server& server() const { return *server_; }
   net::EventLoop& loop() { return loop_; }
@@ -107,10 +100,6 @@ class Worker {
   std::size_t last_collected_ = 0;
   static constexpr std::size_t kBusyCollection = 2;
   static constexpr int kCollectsPerRound = 4;
-  // Receiver tags: slot in the low 32 bits, the slot's generation in the high ones.
-  std::vector<Connection*> receivers_;
-  std::vector<std::uint32_t> receiver_generations_;
-  std::vector<std::uint32_t> free_receivers_;
   bool stopping_ = false;
   std::atomic<int> busy_{0};
 };

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 struct event;
 
@@ -52,6 +53,15 @@ class RecvRing {
     int error;
   };
 
+  // What a receive's completions go to: a connection's transport owner.
+  class Receiver {
+   public:
+    virtual void OnReceived(const Completion& c) = 0;
+
+   protected:
+    ~Receiver() = default;
+  };
+
   // Whether this kernel (and its seccomp policy) offers what RecvRing needs: COOP_TASKRUN,
   // multishot receive and provided-buffer rings. Probed once with a throwaway ring.
   static bool Supported();
@@ -63,18 +73,23 @@ class RecvRing {
   RecvRing(const RecvRing&) = delete;
   RecvRing& operator=(const RecvRing&) = delete;
 
-  // Queues a multishot receive on `fd`; its completions carry `tag`. `connections` is how many
-  // sockets the caller has armed: the buffer pool grows to match.
-  void Arm(int fd, std::uint64_t tag, std::size_t connections);
+  // Registers a receiver; the completions of the receive armed with the returned tag (never 0)
+  // go to it. Detach() unregisters it, and queues the cancellation of its receive when
+  // `cancel` says it is live (the ring holds the socket open until then); a completion that
+  // arrives after that finds no one and is dropped. The buffer pool grows with the receivers.
+  std::uint64_t Attach(Receiver* receiver);
+  void Detach(std::uint64_t tag, bool cancel);
+  // Queues a multishot receive on `fd` for the receiver attached as `tag`.
+  void Arm(int fd, std::uint64_t tag);
   // Queues the cancellation of the receive that carries `tag`; its last completion (ECANCELED,
   // or whatever came first) still arrives.
   void Cancel(std::uint64_t tag);
   // Submits what Arm and Cancel queued. Cheap when there is nothing.
   void Submit();
   // Submits what is queued and runs the receives' pending task work in one system call, then
-  // calls `on` for every completion; a completion's bytes are valid only during its call.
-  // Returns how many completions there were.
-  std::size_t Collect(const std::function<void(const Completion&)>& on);
+  // hands every completion to its receiver; a completion's bytes are valid only during that
+  // call. Returns how many completions there were.
+  std::size_t Collect();
   // Whether completions, or receives to run, wait without having signalled the eventfd (they
   // arrived while the worker was in the kernel): the caller must come back for them.
   bool WorkWaiting() const;
@@ -90,6 +105,11 @@ class RecvRing {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::function<void()> ready_;
+  // Attached receivers by slot; a tag is (generation << 32) | slot, so that a completion for a
+  // receiver detached since (and a slot reused) is told apart.
+  std::vector<Receiver*> receivers_;
+  std::vector<std::uint32_t> generations_;
+  std::vector<std::uint32_t> free_slots_;
   event* event_ = nullptr;
   int event_fd_ = -1;
 };

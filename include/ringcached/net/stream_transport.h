@@ -10,6 +10,15 @@
 // for writability first and FinishConnect() says how the connect went. net/poll_runner.h runs
 // one on poll(2), with no event loop at all.
 //
+// Receiving, two ways. By readiness (epoll, poll): the owner calls Receive() when the socket is
+// readable. Through a worker's io_uring (recv_ring.h, --io-engine=io_uring): a multishot receive
+// stands for readability, the kernel receives into the ring's buffers, and the owner (the ring's
+// Receiver) adds each completion's bytes to the input; this class keeps that receive's state
+// (armed, being cancelled, paused, the input ended) and arms or cancels it as the back-pressure
+// rule says (UpdateRingReceive). After a large value the owner pauses the ring for some reads
+// (PauseRing): read by readiness, a value goes straight from the socket into its item, one copy
+// less than through the ring's buffers.
+//
 // Thread-safety: none; owned by one connection on one thread.
 #pragma once
 
@@ -17,11 +26,13 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "ringcached/base/status.h"
 #include "ringcached/net/buffer_pool.h"
 #include "ringcached/net/input_buffer.h"
 #include "ringcached/net/out_queue.h"
+#include "ringcached/net/recv_ring.h"
 
 namespace rc::net {
 
@@ -84,18 +95,55 @@ class StreamTransport {
   enum Interest : short { kNone = 0, kReadable = 1, kWritable = 2 };
   // While output waits, only writability: a peer that sends without reading its answers must
   // not make this side buffer without bound. While the owner holds its input back (a request
-  // parked on asynchronous work), nothing. Otherwise readability.
-  // While connecting, writability: the connect's outcome.
+  // parked on asynchronous work), nothing. Otherwise readability -- which, through a ring, its
+  // receive stands for, except while paused once that receive has ended. While connecting,
+  // writability: the connect's outcome.
   Interest Wants(bool hold_input) const {
-    return connecting_ || !out_.empty() ? kWritable : hold_input ? kNone : kReadable;
+    if (connecting_ || !out_.empty()) return kWritable;
+    if (hold_input || (ring_tag_ != 0 && (ring_pause_ == 0 || ring_armed_))) return kNone;
+    return kReadable;
   }
+
+  // The io_uring receive (see the file comment).
+  // Attaches `owner` to `ring` and arms the receive: from now on the ring delivers the bytes.
+  void ReceiveThroughRing(RecvRing* ring, RecvRing::Receiver* owner);
+  bool through_ring() const { return ring_tag_ != 0; }
+  // Whether the ring's receive is live (a socket read now could overtake bytes it holds).
+  bool ring_armed() const { return ring_armed_; }
+  // The input has ended (the peer closed, the socket failed, the input is full): what came
+  // before is still answered, then the owner closes.
+  bool input_ended() const { return input_ended_; }
+  void EndInput() { input_ended_ = true; }
+  // The next `reads` reads go by readiness (a large value straight into its item).
+  void PauseRing(std::uint8_t reads) { ring_pause_ = reads; }
+  void NoteSocketRead() {
+    if (ring_pause_ > 0) --ring_pause_;
+  }
+  // A completion that ended the receive: ENOBUFS (the pool ran dry) and ECANCELED (cancelled
+  // here) re-arm when the owner reads again; anything else with no bytes ends the input.
+  void NoteRingEnd(const RecvRing::Completion& c);
+  // Arms or cancels the receive: off while paused and once the input has ended; while output
+  // waits or the owner holds its input (`hold_input`), on until kMaxBacklog bytes wait, so a
+  // client that pipelines without reading its answers cannot make this side buffer without
+  // bound, while a short block (as every large reply makes) costs nothing.
+  static constexpr std::size_t kMaxBacklog = 64 * 1024;
+  void UpdateRingReceive(RecvRing* ring, bool hold_input);
+  // Detaches from the ring (null: it is gone already), cancelling a live receive: before Close.
+  void DetachRing(RecvRing* ring);
 
   // Closes the socket (once); the buffers stay until the transport goes.
   void Close();
 
  private:
+  // The small fields beside fd_, packed into what would be padding: every idle connection has
+  // a transport.
   int fd_;
-  bool connecting_;  // beside fd_, in what would be padding: every idle connection has one
+  bool connecting_ : 1;
+  bool ring_armed_ : 1 = false;       // the ring's receive is live
+  bool ring_cancelling_ : 1 = false;  // and its cancellation was asked for
+  bool input_ended_ : 1 = false;
+  std::uint8_t ring_pause_ = 0;       // reads left by readiness before the ring takes over again
+  std::uint64_t ring_tag_ = 0;        // attached to a ring as this tag (0: receives by readiness)
   InputBuffer in_;
   OutQueue out_;
 };
