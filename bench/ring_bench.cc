@@ -1,5 +1,5 @@
 // bench/ring_bench.cc -- the Ketama ring (cluster/ring.h): building it for 3, 10 and 100 members,
-// and the two lookups every routed request makes, Owner and Holders(2).
+// and the lookups every routed or replicated request makes: Owner, Successors(2), Holders(2).
 //
 // A ring is rebuilt on each membership change (rare), so building only has to stay well under the
 // ~1 s change debounce. Owner runs once per request that needs routing, so it should cost about
@@ -8,7 +8,11 @@
 //
 // On the shared 2-vCPU development VM (CPU time, medians of 3): build 20 us / 86 us / 1.3 ms for
 // 3 / 10 / 100 members; Owner 127-155 ns (MD5 of the key ~104 ns, the search 8-16 ns; twemproxy's
-// fnv1a_64 profile 34 ns at 100 members); Holders(2) 148-164 ns.
+// fnv1a_64 profile 34 ns at 100 members); Successors(2) 148-164 ns. Session 10: build 42 us /
+// 142 us / 2.1 ms (the build now also keeps each member's point sequence for Holders);
+// Holders(2) 164 ns / 269 ns / 2.9 us with libmemcached's rule (one lower bound per member of
+// the rebuilt ring: linear in members; a per-snapshot table of holder lists is the next step),
+// 311 ns with spymemcached's re-hash at 100 members.
 //
 // Keys cycle through a pre-built set of 4096 "user:<n>:session"-style keys, so the cost of making
 // a key is not measured and the searches do not all hit the same cache lines.
@@ -89,14 +93,28 @@ void BM_RingKeyHash(benchmark::State& state) {
   state.SetLabel(std::string(RingProfileName(ProfileArg(state))));
 }
 
-void BM_RingHolders2(benchmark::State& state) {
+void BM_RingSuccessors2(benchmark::State& state) {
   const Ring ring(Members(static_cast<int>(state.range(0))), RingProfile::kLibmemcached);
   const auto& keys = Keys();
   std::size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(ring.Holders(keys[i++ & 4095], 2));
+    benchmark::DoNotOptimize(ring.Successors(keys[i++ & 4095], 2));
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// Ring::Holders(2): the second holder is the owner on the ring rebuilt without the first
+// (libmemcached) or the failover re-hash (spymemcached).
+void BM_RingHolders2(benchmark::State& state) {
+  const Ring ring(Members(static_cast<int>(state.range(0))), ProfileArg(state));
+  const auto& keys = Keys();
+  std::size_t i = 0;
+  std::uint32_t out[2];
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ring.Holders(keys[i++ & 4095], 2, out));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.SetLabel(std::string(RingProfileName(ProfileArg(state))));
 }
 
 constexpr int kA = static_cast<int>(RingProfile::kLibmemcached);
@@ -110,7 +128,8 @@ BENCHMARK(BM_RingBuild)
 BENCHMARK(BM_RingOwner)->ArgsProduct({{3, 10, 100}, {kA}})->Args({100, kB});
 BENCHMARK(BM_RingOwnerOfHash)->Arg(3)->Arg(10)->Arg(100);
 BENCHMARK(BM_RingKeyHash)->ArgsProduct({{0}, {kA, kB}});
-BENCHMARK(BM_RingHolders2)->Arg(3)->Arg(10)->Arg(100);
+BENCHMARK(BM_RingSuccessors2)->Arg(3)->Arg(10)->Arg(100);
+BENCHMARK(BM_RingHolders2)->ArgsProduct({{3, 10, 100}, {kA}})->Args({100, kC});
 
 }  // namespace
 }  // namespace rc::cluster

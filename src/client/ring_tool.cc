@@ -70,6 +70,8 @@ constexpr char kUsage[] =
     "  twemproxy          a nutcracker.yml server pool that yields this ring\n"
     "  owner KEY...       \"KEY OWNER\" per key\n"
     "  holders N KEY...   \"KEY HOLDER...\": the first N distinct members clockwise, owner first\n"
+    "  failover N KEY...  \"KEY HOLDER...\": the owner, then where the profile's clients send\n"
+    "                     the key once the members before have failed (the cluster's copies)\n"
     "  owners             \"KEY OWNER\" lines for keys read from stdin, one per line\n";
 
 struct Options {
@@ -177,24 +179,33 @@ int PrintOwners(const Ring& ring, const std::vector<std::string>& keys) {
   return EX_OK;
 }
 
-int PrintHolders(const Ring& ring, std::string_view count, const std::vector<std::string>& keys) {
+// `holders` (Ring::Successors) and `failover` (Ring::Holders, REPLICATION.md section 2).
+int PrintHolders(const Ring& ring, const std::string& command, std::string_view count,
+                 const std::vector<std::string>& keys) {
   std::size_t n = 0;
   for (char c : count) {
     if (c < '0' || c > '9' || n > 100000) {
-      return UsageError("holders: N must be a positive integer");
+      return UsageError(command + ": N must be a positive integer");
     }
     n = n * 10 + static_cast<std::size_t>(c - '0');
   }
-  if (n == 0) return UsageError("holders: N must be a positive integer");
+  if (n == 0) return UsageError(command + ": N must be a positive integer");
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (std::string why = KeyProblem(keys[i]); !why.empty()) {
       return Fail(EX_DATAERR, "key " + std::to_string(i + 1) + ": " + why);
     }
   }
+  std::vector<std::uint32_t> holders(std::min(n, ring.members().size()));
   for (const std::string& key : keys) {
     std::string line = key;
-    for (std::uint32_t h : ring.Holders(key, n)) line += " " + ring.members()[h].name;
+    if (command == "failover") {
+      holders.resize(ring.Holders(key, holders.size(), holders.data()));
+    } else {
+      holders = ring.Successors(key, n);
+    }
+    for (std::uint32_t h : holders) line += " " + ring.members()[h].name;
     std::printf("%s\n", line.c_str());
+    holders.resize(std::min(n, ring.members().size()));
   }
   return EX_OK;
 }
@@ -306,8 +317,8 @@ int main(int argc, char** argv) {
     if (!want_args(0, 0)) return UsageError(command + " takes no arguments");
   } else if (command == "owner") {
     if (!want_args(1, SIZE_MAX)) return UsageError("owner: give at least one key");
-  } else if (command == "holders") {
-    if (!want_args(2, SIZE_MAX)) return UsageError("holders: give N and at least one key");
+  } else if (command == "holders" || command == "failover") {
+    if (!want_args(2, SIZE_MAX)) return UsageError(command + ": give N and at least one key");
   } else {
     return UsageError("unknown command \"" + command + "\"");
   }
@@ -335,8 +346,9 @@ int main(int argc, char** argv) {
   if (ring.empty()) return Fail(EX_UNAVAILABLE, "the ring is empty: the cluster has no members");
   if (command == "ring") return PrintRing(ring);
   if (command == "owner") return PrintOwners(ring, args);
-  if (command == "holders") {
-    return PrintHolders(ring, args[0], std::vector<std::string>(args.begin() + 1, args.end()));
+  if (command == "holders" || command == "failover") {
+    return PrintHolders(ring, command, args[0],
+                        std::vector<std::string>(args.begin() + 1, args.end()));
   }
   return PrintOwnersOfStdin(ring);
 }

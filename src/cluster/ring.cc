@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "cluster/key_hash.h"
 #include "cluster/md5.h"
@@ -139,9 +140,11 @@ Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe)
   RC_CHECK(members_.size() <= UINT32_MAX);
   const auto count = static_cast<std::uint32_t>(members_.size());
   const PointRule rule = ResolvePointRule(recipe_.points, members_);
+  point_rule_ = static_cast<std::uint8_t>(rule);
 
   std::uint64_t total_weight = 0;
   for (const RingMember& m : members_) total_weight += EffectiveWeight(m);
+  total_weight_ = total_weight;
 
   std::string buf;
   for (std::uint32_t index = 0; index < count; ++index) {
@@ -178,6 +181,73 @@ Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe)
     });
   }
   points_.shrink_to_fit();  // rings live long; the growth slack would too
+  BuildMemberPoints();
+}
+
+std::uint32_t Ring::PointCountWithout(std::uint32_t member, std::uint64_t removed_weight,
+                                      std::uint32_t removed) const {
+  switch (static_cast<PointRule>(point_rule_)) {
+    case PointRule::kKeyHashPerString:
+      return kPlainKetamaPoints;
+    case PointRule::kFixedMd5:
+      return kKetamaPoints;
+    case PointRule::kWeightedMd5:
+      break;
+  }
+  return WeightedPointCount(EffectiveWeight(members_[member]), total_weight_ - removed_weight,
+                            static_cast<std::uint32_t>(members_.size()) - removed);
+}
+
+void Ring::BuildMemberPoints() {
+  const auto count = static_cast<std::uint32_t>(members_.size());
+  const auto rule = static_cast<PointRule>(point_rule_);
+  // The weights in ascending order: a member's largest count over all rebuilt rings is on one
+  // where only the lightest others remain (its share w/W' times N' is then largest for each N').
+  std::vector<std::uint32_t> weights(count);
+  for (std::uint32_t i = 0; i < count; ++i) weights[i] = EffectiveWeight(members_[i]);
+  std::sort(weights.begin(), weights.end());
+  member_points_.resize(count);
+  std::string buf;
+  for (std::uint32_t index = 0; index < count; ++index) {
+    std::uint32_t most = 0;
+    if (rule == PointRule::kWeightedMd5) {
+      const std::uint32_t w = EffectiveWeight(members_[index]);
+      std::uint64_t lightest = 0;  // the k lightest others' weights
+      bool skipped_self = false;
+      std::uint32_t k = 0;
+      for (std::uint32_t i = 0; i <= count; ++i) {
+        most = std::max(most, WeightedPointCount(w, w + lightest, k + 1));
+        if (i == count) break;
+        if (!skipped_self && weights[i] == w) {
+          skipped_self = true;  // the member itself, once
+          continue;
+        }
+        lightest += weights[i];
+        ++k;
+      }
+    } else {
+      most = rule == PointRule::kFixedMd5 ? kKetamaPoints : kPlainKetamaPoints;
+    }
+    buf = PointNamePrefix(members_[index].name, recipe_.naming);
+    const std::size_t prefix_len = buf.size();
+    std::vector<SeqPoint>& pts = member_points_[index];
+    pts.reserve(most);
+    if (rule == PointRule::kKeyHashPerString) {
+      for (std::uint32_t i = 0; i < most; ++i) {
+        pts.push_back({HashKeyWith(recipe_.key_hash, PointString(buf, prefix_len, i)), i});
+      }
+    } else {
+      for (std::uint32_t i = 0; i < most / 4; ++i) {
+        const Md5Digest digest = Md5(PointString(buf, prefix_len, i));
+        for (int word = 0; word < 4; ++word) {
+          pts.push_back({Md5Word(digest, word), 4 * i + static_cast<std::uint32_t>(word)});
+        }
+      }
+    }
+    std::sort(pts.begin(), pts.end(), [](const SeqPoint& a, const SeqPoint& b) {
+      return a.hash != b.hash ? a.hash < b.hash : a.seq < b.seq;
+    });
+  }
 }
 
 std::uint32_t Ring::KeyHash(std::string_view key) const {
@@ -205,7 +275,7 @@ std::uint32_t Ring::OwnerOfHash(std::uint32_t key_hash) const {
   return points_[PointIndex(key_hash)].member;
 }
 
-std::vector<std::uint32_t> Ring::HoldersOfHash(std::uint32_t key_hash, std::size_t n) const {
+std::vector<std::uint32_t> Ring::SuccessorsOfHash(std::uint32_t key_hash, std::size_t n) const {
   std::vector<std::uint32_t> holders;
   const std::size_t want = std::min(n, members_with_points_);
   if (want == 0) return holders;
@@ -229,6 +299,97 @@ std::vector<std::uint32_t> Ring::HoldersOfHash(std::uint32_t key_hash, std::size
     if (++i == points_.size()) i = 0;
   }
   return holders;
+}
+
+std::size_t Ring::Holders(std::string_view key, std::size_t n, std::uint32_t* out) const {
+  const std::size_t want = std::min(n, members_.size());
+  if (want == 0 || points_.empty()) return 0;
+  const std::uint32_t key_hash = KeyHash(key);
+  out[0] = OwnerOfHash(key_hash);
+  if (want == 1) return 1;
+  if (recipe_.profile == RingProfile::kSpymemcached) {
+    return FailoverHolders(key, key_hash, want, out);
+  }
+  return EjectedHolders(key_hash, want, out);
+}
+
+std::size_t Ring::EjectedHolders(std::uint32_t key_hash, std::size_t want,
+                                 std::uint32_t* out) const {
+  std::size_t count = 1;
+  while (count < want) {
+    const std::uint32_t next = OwnerWithout(key_hash, out, count);
+    if (next == UINT32_MAX) break;  // nobody left with a point
+    out[count++] = next;
+  }
+  return count;
+}
+
+std::uint32_t Ring::OwnerWithout(std::uint32_t key_hash, const std::uint32_t* removed,
+                                 std::size_t n_removed) const {
+  std::uint64_t removed_weight = 0;
+  for (std::size_t i = 0; i < n_removed; ++i) removed_weight += EffectiveWeight(members_[removed[i]]);
+  const auto n_gone = static_cast<std::uint32_t>(n_removed);
+  // The rebuilt ring's lookup is the lower bound of key_hash with wrap: the point at the least
+  // clockwise distance (key_hash - point mod 2^32 read the other way), the earlier member of two
+  // at one value for libmemcached's ties (scanning members in order, only a strictly nearer
+  // point replaces), the later one for spymemcached's.
+  const bool later_wins = recipe_.ties == RingRecipe::Ties::kLaterMemberWins;
+  std::uint32_t best = UINT32_MAX;
+  std::uint32_t best_distance = 0;
+  for (std::uint32_t m = 0; m < members_.size(); ++m) {
+    if (std::find(removed, removed + n_removed, m) != removed + n_removed) continue;
+    const std::uint32_t points = PointCountWithout(m, removed_weight, n_gone);
+    if (points == 0) continue;
+    const std::vector<SeqPoint>& pts = member_points_[m];
+    // Its nearest point at or after key_hash among the first `points` of its sequence; else
+    // (wrapping) its lowest such point.
+    auto it = std::lower_bound(pts.begin(), pts.end(), key_hash,
+                               [](const SeqPoint& p, std::uint32_t h) { return p.hash < h; });
+    auto usable = [points](const SeqPoint& p) { return p.seq < points; };
+    auto found = std::find_if(it, pts.end(), usable);
+    if (found == pts.end()) {
+      found = std::find_if(pts.begin(), it, usable);
+      if (found == it) continue;  // none usable: cannot happen while points > 0
+    }
+    const std::uint32_t distance = found->hash - key_hash;  // mod 2^32
+    if (best == UINT32_MAX || distance < best_distance ||
+        (later_wins && distance == best_distance)) {
+      best = m;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+std::size_t Ring::FailoverHolders(std::string_view key, std::uint32_t key_hash, std::size_t want,
+                                  std::uint32_t* out) const {
+  // spymemcached KetamaIterator.nextHash: the Java string "<tries>" + key, hashed as the key is.
+  constexpr int kMaxTries = 64;
+  char stack_buf[kMaxHolderKey + 8];
+  std::string heap_buf;
+  char* buf = stack_buf;
+  if (key.size() > kMaxHolderKey) {
+    heap_buf.resize(key.size() + 8);
+    buf = heap_buf.data();
+  }
+  std::size_t count = 1;
+  std::uint32_t h = key_hash;
+  for (int tries = 0; tries < kMaxTries && count < want; ++tries) {
+    const auto [end, ec] = std::to_chars(buf, buf + 8, tries);
+    const std::size_t digits = static_cast<std::size_t>(end - buf);
+    std::memcpy(buf + digits, key.data(), key.size());
+    h += KeyHash(std::string_view(buf, digits + key.size()));  // mod 2^32, as hashVal &= 0xffffffff
+    const std::uint32_t m = OwnerOfHash(h);
+    if (std::find(out, out + count, m) == out + count) out[count++] = m;
+  }
+  // Past what any client tries: the next distinct members clockwise from the owner's point.
+  for (std::size_t i = PointIndex(key_hash), steps = 0; count < want && steps < points_.size();
+       ++steps) {
+    const std::uint32_t m = points_[i].member;
+    if (std::find(out, out + count, m) == out + count) out[count++] = m;
+    if (++i == points_.size()) i = 0;
+  }
+  return count;
 }
 
 }  // namespace rc::cluster

@@ -204,6 +204,17 @@ def case_outputs():
         check_eq(len(f), 4, f"holders line {h!r}")
         check_eq(f[:2], o.split(), "the first holder is the owner")
         check_eq(len(set(f[1:])), 3, f"holders are distinct: {h!r}")
+    # failover: the owner, then where a client that ejects the owner sends the key: the owner
+    # on the list without it (REPLICATION.md section 2).
+    members = SERVERS.split(",")
+    failover = run_ok(s + ["failover", "2"] + KEYS[:50]).splitlines()
+    for h, o in zip(failover, owners):
+        f = h.split()
+        check_eq(f[:2], o.split(), "the first failover holder is the owner")
+        rest = ",".join(m for m in members if m != f[1])
+        check_eq(run_ok(["--servers", rest, "owner", f[0]]).split(), [f[0], f[2]],
+                 f"the second is the owner without the first: {h!r}")
+    expect_exit(s + ["failover", "x", "k"], 64, "positive integer")
     check(run_ok(s + ["libmemcached"]).startswith("--DISTRIBUTION=consistent --HASH=MD5 --SERVER="),
           "libmemcached config string")
     check("  hash: md5\n  distribution: ketama\n" in run_ok(s + ["twemproxy"]), "twemproxy pool")
@@ -310,7 +321,7 @@ def main():
     r.case("--node: members, ring and owners from `config get cluster`", case_node_members_and_ring)
     r.case("--node: refused, empty, malformed, silent and absent nodes", case_node_failures)
     r.case("usage and data errors: messages and exit codes", case_usage_and_data_errors)
-    r.case("members, ring, owner(s), holders, client configs", case_outputs)
+    r.case("members, ring, owner(s), holders, failover, client configs", case_outputs)
     r.case("--zk: a private ZooKeeper", case_zookeeper)
     r.finish()
 

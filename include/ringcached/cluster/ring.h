@@ -150,19 +150,62 @@ class Ring {
   std::uint32_t OwnerOfHash(std::uint32_t key_hash) const;
 
   // The first n DISTINCT members clockwise from the key's point, owner first (fewer when the ring
-  // has fewer members with points). Empty when the ring is empty or n is 0.
-  std::vector<std::uint32_t> Holders(std::string_view key, std::size_t n) const {
-    return HoldersOfHash(KeyHash(key), n);
+  // has fewer members with points). Empty when the ring is empty or n is 0. This is the
+  // ringcached-ring tool's `holders`; where the profile's clients go after a failure is
+  // Holders().
+  std::vector<std::uint32_t> Successors(std::string_view key, std::size_t n) const {
+    return SuccessorsOfHash(KeyHash(key), n);
   }
-  std::vector<std::uint32_t> HoldersOfHash(std::uint32_t key_hash, std::size_t n) const;
+  std::vector<std::uint32_t> SuccessorsOfHash(std::uint32_t key_hash, std::size_t n) const;
+
+  // The key's first n holders (REPLICATION.md section 2) into out[0..n), as indices into
+  // members(); returns how many were written (fewer when fewer members can hold keys). Holder 1
+  // is the owner. Holder i+1 is where the profile's clients send the key once holders 1..i have
+  // failed:
+  //   * libmemcached, twemproxy (and their variants): the owner on the ring rebuilt without
+  //     holders 1..i, as REMOVE_FAILED_SERVERS and auto_eject_hosts rebuild it (with weights,
+  //     every member's point count changes; so does it at N = 25, 47, ...);
+  //   * spymemcached: the first member not yet listed that its failover sequence reaches
+  //     (KetamaIterator: h0 = hash(key), h(t+1) = h(t) + hash("<t>" + key) mod 2^32, each looked
+  //     up on the unchanged ring). Its clients try 7 of them; past 64 this takes the next
+  //     distinct member clockwise instead.
+  // No allocation (keys up to kMaxHolderKey bytes; a longer key costs one for spymemcached).
+  static constexpr std::size_t kMaxHolderKey = 1024;
+  std::size_t Holders(std::string_view key, std::size_t n, std::uint32_t* out) const;
 
  private:
   std::size_t PointIndex(std::uint32_t key_hash) const;
+  // Holders beyond the owner, by the two rules above (out[0] is the owner; returns the count).
+  std::size_t EjectedHolders(std::uint32_t key_hash, std::size_t want, std::uint32_t* out) const;
+  std::size_t FailoverHolders(std::string_view key, std::uint32_t key_hash, std::size_t want,
+                              std::uint32_t* out) const;
+  // The owner of `key_hash` on the ring rebuilt from the members not in removed[0..n_removed),
+  // or UINT32_MAX when none of them has a point.
+  std::uint32_t OwnerWithout(std::uint32_t key_hash, const std::uint32_t* removed,
+                             std::size_t n_removed) const;
+  // How many points `member` has on the ring rebuilt without `removed` members weighing
+  // `removed_weight` in all.
+  std::uint32_t PointCountWithout(std::uint32_t member, std::uint64_t removed_weight,
+                                  std::uint32_t removed) const;
+  void BuildMemberPoints();
 
   RingRecipe recipe_;
   std::vector<RingMember> members_;
   std::vector<RingPoint> points_;
-  std::size_t members_with_points_ = 0;  // Holders never returns more than this
+  std::size_t members_with_points_ = 0;  // Successors never returns more than this
+
+  // For EjectedHolders: each member's points with their place in the order it hashes them
+  // (seq), sorted by value, as many as any ring rebuilt without some members could give it. A
+  // rebuilt ring gives member m the first count(m) of that sequence: a client that ejects a
+  // server recomputes every count but keeps the point rule its full list chose (libmemcached's
+  // weighted flag is set when a server is added, and stays).
+  struct SeqPoint {
+    std::uint32_t hash;
+    std::uint32_t seq;
+  };
+  std::vector<std::vector<SeqPoint>> member_points_;
+  std::uint64_t total_weight_ = 0;
+  std::uint8_t point_rule_ = 0;  // ring.cc's PointRule for the full member list
 };
 
 }  // namespace rc::cluster
