@@ -50,14 +50,14 @@ Result<MemberList> FetchFromNode(std::string_view node, std::chrono::millisecond
       return complete > 0;
     });
     if (run.ok()) return ParseClusterConfig(transport.input().view().substr(0, complete));
-    if (Clock::now() >= deadline) {
-      return Status::IoError(where + ": no complete reply to `config get cluster` within " +
-                             std::to_string(timeout.count()) + " ms");
-    }
     if (transport.connecting()) {
       failure = Status::IoError("cannot connect to " + where + " (" + to.text + "): " +
                                 run.message());
       continue;
+    }
+    if (Clock::now() >= deadline) {
+      return Status::IoError(where + ": no complete reply to `config get cluster` within " +
+                             std::to_string(timeout.count()) + " ms");
     }
     if (transport.input().size() >= kMaxReply) {
       return Status::InvalidArgument(where + ": reply too large");

@@ -327,7 +327,9 @@ std::size_t Ring::EjectedHolders(std::uint32_t key_hash, std::size_t want,
 std::uint32_t Ring::OwnerWithout(std::uint32_t key_hash, const std::uint32_t* removed,
                                  std::size_t n_removed) const {
   std::uint64_t removed_weight = 0;
-  for (std::size_t i = 0; i < n_removed; ++i) removed_weight += EffectiveWeight(members_[removed[i]]);
+  for (std::size_t i = 0; i < n_removed; ++i) {
+    removed_weight += EffectiveWeight(members_[removed[i]]);
+  }
   const auto n_gone = static_cast<std::uint32_t>(n_removed);
   // The rebuilt ring's lookup is the lower bound of key_hash with wrap: the point at the least
   // clockwise distance (key_hash - point mod 2^32 read the other way), the earlier member of two

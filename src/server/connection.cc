@@ -146,7 +146,8 @@ void Connection::OnReceived(const net::RecvRing::Completion& c) {
   }
   if (c.ended) transport_.NoteRingEnd(c);
   // While replies are blocked or a read waits for the origin, the requests wait too: the
-  // drained write or the fill resumes them. The receive goes on, up to a backlog (StreamTransport::kMaxBacklog).
+  // drained write or the fill resumes them. The receive goes on, up to a backlog
+  // (StreamTransport::kMaxBacklog).
   if (!out().empty() || session_.waiting()) {
     transport_.UpdateRingReceive(worker_->recv_ring(), session_.waiting());
     return;

@@ -197,7 +197,8 @@ void Session::ProcessRetrieval(const proto::Request& req) {
     if (context_->watchers->mask() & kWatchFetchers) {
       std::string body = "type=item_get key=";
       base::AppendUriEncoded(key, &body);
-      body += item ? " status=found clsid=" + std::to_string(item.class_id()) : " status=not_found clsid=0";
+      body += item ? " status=found clsid=" + std::to_string(item.class_id())
+                   : " status=not_found clsid=0";
       body += " cfd=" + std::to_string(record_->fd) +
               " size=" + std::to_string(item ? item.value().size() : 0);
       context_->watchers->Emit(kWatchFetchers, body);

@@ -96,8 +96,9 @@ class StreamTransport {
   // While output waits, only writability: a peer that sends without reading its answers must
   // not make this side buffer without bound. While the owner holds its input back (a request
   // parked on asynchronous work), nothing. Otherwise readability -- which, through a ring, its
-  // receive stands for, except while paused once that receive has ended. While connecting,
-  // writability: the connect's outcome.
+  // receive stands for, except while paused once that receive has ended (a read must not take
+  // bytes past ones the ring still holds). While connecting, writability: the connect's
+  // outcome.
   Interest Wants(bool hold_input) const {
     if (connecting_ || !out_.empty()) return kWritable;
     if (hold_input || (ring_tag_ != 0 && (ring_pause_ == 0 || ring_armed_))) return kNone;
