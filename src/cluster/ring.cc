@@ -131,10 +131,10 @@ std::optional<RingRecipe> ParseRingRecipe(std::string_view name) {
   return std::nullopt;
 }
 
-Ring::Ring(std::vector<RingMember> members, RingProfile profile)
-    : Ring(std::move(members), RingRecipe::For(profile)) {}
+Ring::Ring(std::vector<RingMember> members, RingProfile profile, Index index)
+    : Ring(std::move(members), RingRecipe::For(profile), index) {}
 
-Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe)
+Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe, Index index)
     : recipe_(recipe), members_(std::move(members)) {
   if (members_.empty()) return;
   RC_CHECK(members_.size() <= UINT32_MAX);
@@ -182,6 +182,7 @@ Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe)
   }
   points_.shrink_to_fit();  // rings live long; the growth slack would too
   BuildMemberPoints();
+  if (index == Index::kOwnersAndHolders) BuildHolderTable();
 }
 
 std::uint32_t Ring::PointCountWithout(std::uint32_t member, std::uint64_t removed_weight,
@@ -310,12 +311,56 @@ std::size_t Ring::Holders(std::string_view key, std::size_t n, std::uint32_t* ou
   if (recipe_.profile == RingProfile::kSpymemcached) {
     return FailoverHolders(key, key_hash, want, out);
   }
-  return EjectedHolders(key_hash, want, out);
+  std::size_t count = 1;
+  if (!holder_table_.empty()) {
+    // The table's interval for this hash; past the last breakpoint the lookup wraps, as every
+    // ring's does, to the first.
+    auto it = std::lower_bound(
+        holder_table_.begin(), holder_table_.end(), key_hash,
+        [](const HolderEntry& e, std::uint32_t h) { return e.upto < h; });
+    if (it == holder_table_.end()) it = holder_table_.begin();
+    for (; count < want && count < kTableDepth && it->holders[count] != UINT32_MAX; ++count) {
+      out[count] = it->holders[count];
+    }
+    if (count < want && count < kTableDepth) return count;  // nobody left with a point
+  }
+  return EjectedHolders(key_hash, count, want, out);
 }
 
-std::size_t Ring::EjectedHolders(std::uint32_t key_hash, std::size_t want,
+void Ring::BuildHolderTable() {
+  // Every ring rebuilt without some members is made of prefixes of the members' point
+  // sequences (member_points_), so the holder lists, as a function of the key hash, can only
+  // change at one of those points: between two consecutive ones they are constant. One entry
+  // per interval (merged with its neighbour when equal), computed the slow way at its end.
+  if (recipe_.profile == RingProfile::kSpymemcached || members_.size() < 2 ||
+      members_.size() > kMaxTableMembers) {
+    return;
+  }
+  std::vector<std::uint32_t> breaks;
+  for (const auto& pts : member_points_) {
+    for (const SeqPoint& p : pts) breaks.push_back(p.hash);
+  }
+  std::sort(breaks.begin(), breaks.end());
+  breaks.erase(std::unique(breaks.begin(), breaks.end()), breaks.end());
+  const std::size_t depth = std::min<std::size_t>(kTableDepth, members_.size());
+  for (const std::uint32_t b : breaks) {
+    HolderEntry e{b, {}};
+    std::fill(std::begin(e.holders), std::end(e.holders), UINT32_MAX);
+    e.holders[0] = OwnerOfHash(b);
+    EjectedHolders(b, 1, depth, e.holders);
+    if (!holder_table_.empty() &&
+        std::equal(std::begin(e.holders), std::end(e.holders),
+                   std::begin(holder_table_.back().holders))) {
+      holder_table_.back().upto = b;  // the same lists: one interval
+    } else {
+      holder_table_.push_back(e);
+    }
+  }
+  holder_table_.shrink_to_fit();
+}
+
+std::size_t Ring::EjectedHolders(std::uint32_t key_hash, std::size_t count, std::size_t want,
                                  std::uint32_t* out) const {
-  std::size_t count = 1;
   while (count < want) {
     const std::uint32_t next = OwnerWithout(key_hash, out, count);
     if (next == UINT32_MAX) break;  // nobody left with a point

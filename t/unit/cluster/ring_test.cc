@@ -125,7 +125,8 @@ struct RingFamily {
   std::vector<std::vector<std::uint32_t>> original;  // without[i]'s index -> full's index
   std::optional<Ring> with_added;
 
-  RingFamily(const VectorList& list, const RingRecipe& recipe) : full(list.members, recipe) {
+  RingFamily(const VectorList& list, const RingRecipe& recipe)
+      : full(list.members, recipe, Ring::Index::kOwnersAndHolders) {
     const std::size_t n = list.members.size();
     for (std::size_t gone = 0; gone < n; ++gone) {
       std::vector<RingMember> rest;
@@ -149,17 +150,26 @@ struct RingFamily {
     return original[gone][without[gone].Owner(key)];
   }
 
-  // The owner on the ring rebuilt without members a and b (built for the call).
+  // The owner on the ring rebuilt without members a and b (each pair's ring built once).
   std::uint32_t OwnerWithoutTwo(std::uint32_t a, std::uint32_t b, std::string_view key) const {
-    std::vector<RingMember> rest;
-    std::vector<std::uint32_t> map;
-    for (std::uint32_t i = 0; i < full.members().size(); ++i) {
-      if (i == a || i == b) continue;
-      rest.push_back(full.members()[i]);
-      map.push_back(i);
+    const auto pair = std::minmax(a, b);
+    auto it = without_two.find(pair);
+    if (it == without_two.end()) {
+      std::vector<RingMember> rest;
+      std::vector<std::uint32_t> map;
+      for (std::uint32_t i = 0; i < full.members().size(); ++i) {
+        if (i == a || i == b) continue;
+        rest.push_back(full.members()[i]);
+        map.push_back(i);
+      }
+      it = without_two.emplace(pair, std::make_pair(Ring(std::move(rest), full.recipe()),
+                                                    std::move(map))).first;
     }
-    return map[Ring(std::move(rest), full.recipe()).Owner(key)];
+    return it->second.second[it->second.first.Owner(key)];
   }
+  mutable std::map<std::pair<std::uint32_t, std::uint32_t>,
+                   std::pair<Ring, std::vector<std::uint32_t>>>
+      without_two;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -687,12 +697,18 @@ TEST(RingTest, HoldersFollowTheRingRebuiltWithoutTheHoldersBefore) {
                          weighted ? static_cast<std::uint32_t>(100 + 37 * (i % 7)) : 1u});
     }
     for (const RingProfile profile : {RingProfile::kLibmemcached, RingProfile::kTwemproxy}) {
-      const Ring ring(members, profile);
+      const Ring ring(members, profile, Ring::Index::kOwnersAndHolders);
+      const Ring unindexed(members, profile);
       std::size_t agree = 0, total = 0, next_distinct = 0;
       for (int k = 0; k < 300; ++k) {
         const std::string key = "key:" + std::to_string(k);
-        std::uint32_t holders[3];
-        ASSERT_EQ(ring.Holders(key, 3, holders), 3u);
+        std::uint32_t holders[4];
+        ASSERT_EQ(ring.Holders(key, 4, holders), 4u);
+        // The table (three deep, then the slow way) and the slow way alone agree.
+        std::uint32_t slow[4];
+        ASSERT_EQ(unindexed.Holders(key, 4, slow), 4u);
+        ASSERT_EQ(std::vector<std::uint32_t>(holders, holders + 4),
+                  std::vector<std::uint32_t>(slow, slow + 4)) << key;
         std::vector<RingMember> rest = members;
         std::vector<std::uint32_t> map(25);
         for (std::uint32_t i = 0; i < 25; ++i) map[i] = i;
