@@ -131,10 +131,10 @@ std::optional<RingRecipe> ParseRingRecipe(std::string_view name) {
   return std::nullopt;
 }
 
-Ring::Ring(std::vector<RingMember> members, RingProfile profile, Index index)
-    : Ring(std::move(members), RingRecipe::For(profile), index) {}
+Ring::Ring(std::vector<RingMember> members, RingProfile profile, Index lookups)
+    : Ring(std::move(members), RingRecipe::For(profile), lookups) {}
 
-Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe, Index index)
+Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe, Index lookups)
     : recipe_(recipe), members_(std::move(members)) {
   if (members_.empty()) return;
   RC_CHECK(members_.size() <= UINT32_MAX);
@@ -182,7 +182,7 @@ Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe, Index inde
   }
   points_.shrink_to_fit();  // rings live long; the growth slack would too
   BuildMemberPoints();
-  if (index == Index::kOwnersAndHolders) BuildHolderTable();
+  if (lookups == Index::kOwnersAndHolders) BuildHolderTable();
 }
 
 std::uint32_t Ring::PointCountWithout(std::uint32_t member, std::uint64_t removed_weight,

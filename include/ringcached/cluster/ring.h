@@ -135,8 +135,9 @@ class Ring {
   // members): for the ring a node routes and replicates by, rebuilt only when the membership
   // changes. Tools and tests that look up a few keys do without.
   enum class Index : std::uint8_t { kOwners, kOwnersAndHolders };
-  Ring(std::vector<RingMember> members, RingProfile profile, Index index = Index::kOwners);
-  Ring(std::vector<RingMember> members, const RingRecipe& recipe, Index index = Index::kOwners);
+  Ring(std::vector<RingMember> members, RingProfile profile, Index lookups = Index::kOwners);
+  Ring(std::vector<RingMember> members, const RingRecipe& recipe,
+       Index lookups = Index::kOwners);
 
   RingProfile profile() const { return recipe_.profile; }
   const RingRecipe& recipe() const { return recipe_; }
