@@ -1,10 +1,13 @@
 // client/member_list.cc -- the member-list formats of member_list.h. Parsers are strict and say
 // exactly what they could not read: their input comes from an operator's command line or from a
-// node, and a silently misread member list would print a wrong ring.
+// node, and a silently misread member list would print a wrong ring. A node's reply is framed
+// by proto's client codec (a CONFIG block, then END), as any text reply is.
 #include "client/member_list.h"
 
 #include <algorithm>
 #include <charconv>
+
+#include "ringcached/proto/client_codec.h"
 
 namespace rc::client {
 namespace {
@@ -12,6 +15,9 @@ namespace {
 using base::Result;
 using base::Status;
 using cluster::RingMember;
+using proto::client::ParseTextReply;
+using proto::client::ReplyStatus;
+using proto::client::TextReply;
 
 template <typename T>
 std::optional<T> ParseUnsigned(std::string_view s) {
@@ -25,20 +31,6 @@ std::optional<std::uint32_t> ParseWeight(std::string_view s) {
   auto w = ParseUnsigned<std::uint32_t>(s);
   if (!w || *w == 0) return std::nullopt;
   return w;
-}
-
-constexpr std::string_view kEndLine = "\r\nEND\r\n";
-
-// "CONFIG cluster <flags> <bytes>" -> <bytes>.
-std::optional<std::size_t> ConfigPayloadBytes(std::string_view header) {
-  constexpr std::string_view kPrefix = "CONFIG cluster ";
-  if (!header.starts_with(kPrefix)) return std::nullopt;
-  header.remove_prefix(kPrefix.size());
-  const std::size_t space = header.find(' ');
-  if (space == std::string_view::npos || !ParseUnsigned<std::uint32_t>(header.substr(0, space))) {
-    return std::nullopt;
-  }
-  return ParseUnsigned<std::size_t>(header.substr(space + 1));
 }
 
 }  // namespace
@@ -93,37 +85,61 @@ Result<MemberList> ParseServerList(std::string_view spec) {
 }
 
 std::size_t ClusterConfigReplyLength(std::string_view buffered) {
-  const std::size_t eol = buffered.find("\r\n");
-  if (eol == std::string_view::npos) return 0;
-  const std::optional<std::size_t> bytes = ConfigPayloadBytes(buffered.substr(0, eol));
-  if (!bytes) return eol + 2;  // END, ERROR, or a header ParseClusterConfig will reject
-  const std::size_t total = eol + 2 + *bytes + kEndLine.size();
-  return buffered.size() >= total ? total : 0;
+  // A first unit that is not a reply at all is handed whole to ParseClusterConfig, which says
+  // what is wrong with it.
+  const auto line_length = [&] {
+    const std::size_t nl = buffered.find('\n');
+    return nl == std::string_view::npos ? buffered.size() : nl + 1;
+  };
+  TextReply first;
+  switch (ParseTextReply(buffered, &first)) {
+    case ReplyStatus::kNeedMore:
+      return 0;
+    case ReplyStatus::kError:
+      return line_length();
+    case ReplyStatus::kOk:
+      break;
+  }
+  if (first.kind != TextReply::Kind::kConfig) return first.consumed;  // END, ERROR...
+  TextReply end;
+  switch (ParseTextReply(buffered.substr(first.consumed), &end)) {
+    case ReplyStatus::kNeedMore:
+      return 0;
+    case ReplyStatus::kError:
+      return buffered.size();
+    case ReplyStatus::kOk:
+      break;
+  }
+  return first.consumed + end.consumed;
 }
 
 Result<MemberList> ParseClusterConfig(std::string_view reply) {
-  const std::size_t eol = reply.find("\r\n");
-  if (eol == std::string_view::npos) return Status::InvalidArgument("reply has no complete line");
-  const std::string_view header = reply.substr(0, eol);
-  if (header == "END") {
-    return Status::NotFound(
-        "the node has no cluster configuration (`config get cluster` said END)");
+  TextReply first;
+  const ReplyStatus status = ParseTextReply(reply, &first);
+  const std::string_view header = reply.substr(0, reply.find("\r\n"));
+  if (status == ReplyStatus::kOk && first.kind == TextReply::Kind::kLine) {
+    if (first.line == "END") {
+      return Status::NotFound(
+          "the node has no cluster configuration (`config get cluster` said END)");
+    }
+    if (first.is_error()) {
+      return Status::NotFound("the node refused `config get cluster`: " +
+                              std::string(first.line));
+    }
   }
-  if (header == "ERROR" || header.starts_with("CLIENT_ERROR") ||
-      header.starts_with("SERVER_ERROR")) {
-    return Status::NotFound("the node refused `config get cluster`: " + std::string(header));
-  }
-  const std::optional<std::size_t> bytes = ConfigPayloadBytes(header);
-  if (!bytes) {
+  if (!header.starts_with("CONFIG cluster ")) {
     return Status::InvalidArgument("unexpected reply to `config get cluster`: \"" +
                                    std::string(header) + "\"");
   }
-  if (reply.size() < eol + 2 + *bytes + kEndLine.size() ||
-      reply.substr(eol + 2 + *bytes, kEndLine.size()) != kEndLine) {
-    return Status::InvalidArgument("the CONFIG block is not " + std::to_string(*bytes) +
-                                   " bytes followed by \\r\\nEND\\r\\n");
+  TextReply end;
+  if (status != ReplyStatus::kOk || first.kind != TextReply::Kind::kConfig ||
+      first.key != "cluster" ||
+      ParseTextReply(reply.substr(first.consumed), &end) != ReplyStatus::kOk ||
+      end.kind != TextReply::Kind::kLine || end.line != "END") {
+    return Status::InvalidArgument("the CONFIG block is not a \"" + std::string(header) +
+                                   "\" block followed by \\r\\nEND\\r\\n");
   }
-  std::string_view payload = reply.substr(eol + 2, *bytes);
+  std::string_view payload = first.value;
 
   MemberList list;
   const std::size_t nl = payload.find('\n');
