@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ringcached/proto/binary.h"
+#include "ringcached/proto/client_codec.h"
+
 namespace rc::loadgen {
 namespace {
 
@@ -19,121 +22,50 @@ std::uint64_t SplitMix(std::uint64_t* x) {
 
 inline std::uint64_t Rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-// Binary protocol constants (memcached protocol_binary.h).
-constexpr std::uint8_t kRequestMagic = 0x80;
-constexpr std::uint8_t kResponseMagic = 0x81;
-constexpr std::uint8_t kOpGet = 0x00;
-constexpr std::uint8_t kOpSet = 0x01;
-constexpr std::uint8_t kOpNoop = 0x0a;
-constexpr std::uint8_t kOpGetKQ = 0x0d;
-constexpr std::size_t kHeader = 24;
+namespace codec = rc::proto::client;
+namespace bin = rc::proto::binary;
 
-void AppendHeader(std::string* out, std::uint8_t opcode, std::size_t key_len,
-                  std::size_t extras_len, std::size_t body_len) {
-  char h[kHeader] = {};
-  h[0] = static_cast<char>(kRequestMagic);
-  h[1] = static_cast<char>(opcode);
-  h[2] = static_cast<char>(key_len >> 8);
-  h[3] = static_cast<char>(key_len & 0xff);
-  h[4] = static_cast<char>(extras_len);
-  h[8] = static_cast<char>(body_len >> 24);
-  h[9] = static_cast<char>(body_len >> 16);
-  h[10] = static_cast<char>(body_len >> 8);
-  h[11] = static_cast<char>(body_len);
-  out->append(h, kHeader);
-}
-
-std::uint32_t Be32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) |
-         u[3];
-}
-
-// The text line at the front of `in`, without "\r\n"; false if incomplete.
-bool Line(std::string_view in, std::string_view* line, std::size_t* with_crlf) {
-  const void* nl = std::memchr(in.data(), '\n', in.size());
-  if (nl == nullptr) return false;
-  std::size_t end = static_cast<const char*>(nl) - in.data();
-  *with_crlf = end + 1;
-  if (end > 0 && in[end - 1] == '\r') --end;
-  *line = in.substr(0, end);
-  return true;
-}
-
-bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-// <bytes> of "VALUE <key> <flags> <bytes> [<cas>]"; false when malformed.
-bool ValueBytes(std::string_view line, std::size_t* bytes) {
-  std::size_t pos = 6;                       // after "VALUE "
-  for (int field = 0; field < 2; ++field) {  // skip key and flags
-    pos = line.find(' ', pos);
-    if (pos == std::string_view::npos) return false;
-    ++pos;
-  }
-  std::size_t n = 0, digits = 0;
-  while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9') {
-    n = n * 10 + static_cast<std::size_t>(line[pos++] - '0');
-    ++digits;
-  }
-  *bytes = n;
-  return digits > 0;
-}
-
+// The reply to one text request: a set's line, or a get's VALUE blocks and END (or an error
+// line, which is the whole reply).
 bool ParseText(Kind kind, std::string_view in, Reply* reply, bool* fatal) {
   std::size_t pos = 0;
-  std::string_view line;
-  std::size_t len = 0;
-  if (kind == Kind::kSet) {
-    if (!Line(in, &line, &len)) return false;
-    reply->consumed = len;
-    reply->error = line != "STORED";
-    return true;
-  }
   std::uint32_t hits = 0;
-  while (Line(in.substr(pos), &line, &len)) {
-    if (line == "END") {
-      reply->consumed = pos + len;
-      reply->hits = hits;
-      return true;
-    }
-    if (StartsWith(line, "VALUE ")) {
-      std::size_t bytes = 0;
-      if (!ValueBytes(line, &bytes)) {
-        *fatal = true;
-        return false;
-      }
-      if (in.size() - pos < len + bytes + 2) return false;
-      pos += len + bytes + 2;
-      ++hits;
-      continue;
-    }
-    // SERVER_ERROR, CLIENT_ERROR, ERROR: the whole reply to this get.
-    reply->consumed = pos + len;
-    reply->hits = hits;
-    reply->error = true;
-    return true;
-  }
-  return false;
-}
-
-bool ParseBinary(Kind kind, std::string_view in, Reply* reply, bool* fatal) {
-  std::size_t pos = 0;
-  std::uint32_t hits = 0;
-  while (in.size() - pos >= kHeader) {
-    const char* h = in.data() + pos;
-    if (static_cast<std::uint8_t>(h[0]) != kResponseMagic) {
+  while (true) {
+    codec::TextReply unit;
+    const codec::ReplyStatus s = codec::ParseTextReply(in.substr(pos), &unit);
+    if (s == codec::ReplyStatus::kNeedMore) return false;
+    if (s == codec::ReplyStatus::kError) {
       *fatal = true;
       return false;
     }
-    const std::size_t packet = kHeader + Be32(h + 8);
-    if (in.size() - pos < packet) return false;
-    const auto opcode = static_cast<std::uint8_t>(h[1]);
-    const std::uint16_t status = static_cast<std::uint16_t>(
-        (static_cast<unsigned char>(h[6]) << 8) | static_cast<unsigned char>(h[7]));
-    pos += packet;
-    if (kind == Kind::kMultiGet && opcode != kOpNoop) {
+    pos += unit.consumed;
+    if (unit.kind == codec::TextReply::Kind::kValue && kind != Kind::kSet) {
+      ++hits;
+      continue;
+    }
+    reply->consumed = pos;
+    reply->hits = hits;
+    reply->error = kind == Kind::kSet ? unit.line != "STORED" : unit.line != "END";
+    return true;
+  }
+}
+
+// The reply to one binary request: one packet, or a multi-get's GETKQ hits and the NOOP.
+bool ParseBinary(Kind kind, std::string_view in, Reply* reply, bool* fatal) {
+  std::size_t pos = 0;
+  std::uint32_t hits = 0;
+  while (true) {
+    codec::BinaryReply packet;
+    const codec::ReplyStatus s = codec::ParseBinaryReply(in.substr(pos), &packet);
+    if (s == codec::ReplyStatus::kNeedMore) return false;
+    if (s == codec::ReplyStatus::kError) {
+      *fatal = true;
+      return false;
+    }
+    pos += packet.consumed;
+    if (kind == Kind::kMultiGet && packet.header.opcode != bin::kNoop) {
       // A GETKQ hit (a quiet get never answers a miss); an error status is still one reply.
-      if (status == 0) {
+      if (packet.status() == bin::kSuccess) {
         ++hits;
       } else {
         reply->error = true;
@@ -143,17 +75,16 @@ bool ParseBinary(Kind kind, std::string_view in, Reply* reply, bool* fatal) {
     reply->consumed = pos;
     reply->hits = hits;
     if (kind == Kind::kGet) {
-      if (status == 0) {
+      if (packet.status() == bin::kSuccess) {
         reply->hits = 1;
-      } else if (status != 1) {  // 1: key not found
+      } else if (packet.status() != bin::kKeyNotFound) {
         reply->error = true;
       }
     } else if (kind == Kind::kSet) {
-      reply->error = status != 0;
+      reply->error = packet.status() != bin::kSuccess;
     }
     return true;
   }
-  return false;
 }
 
 }  // namespace
@@ -334,50 +265,44 @@ std::string KeySpace::Check() const {
 Encoder::Encoder(Protocol protocol, const KeySpace& keys, std::size_t max_value_size)
     : protocol_(protocol), keys_(keys), filler_(max_value_size, 'x') {}
 
-void Encoder::AppendKey(std::uint64_t key, std::string* out) const {
-  const std::size_t at = out->size();
-  out->resize(at + keys_.key_len);
-  keys_.Format(key, out->data() + at);
+std::string_view Encoder::Key(std::uint64_t key, char* buf) const {
+  keys_.Format(key, buf);
+  return {buf, keys_.key_len};
 }
 
 void Encoder::Set(std::uint64_t key, std::size_t value_size, std::string* out) const {
   const std::string_view value = std::string_view(filler_).substr(0, value_size);
+  char buf[kMaxKeyLength];
   if (protocol_ == Protocol::kText) {
-    char tail[32];  // " <flags> <exptime> <bytes>\r\n"
-    const int n = std::snprintf(tail, sizeof(tail), " 0 0 %zu\r\n", value.size());
-    out->append("set ", 4);
-    AppendKey(key, out);
-    out->append(tail, static_cast<std::size_t>(n));
-    out->append(value);
-    out->append("\r\n", 2);
+    codec::AppendTextStore(out, "set", Key(key, buf), 0, 0, value);
     return;
   }
-  AppendHeader(out, kOpSet, keys_.key_len, 8, 8 + keys_.key_len + value.size());
-  out->append(8, '\0');  // flags 0, exptime 0
-  AppendKey(key, out);
-  out->append(value);
+  char extras[20];
+  codec::AppendBinary(out, {.opcode = bin::kSet,
+                            .key = Key(key, buf),
+                            .extras = codec::StorageExtras(extras, 0, 0),
+                            .value = value});
 }
 
 void Encoder::Get(const std::uint64_t* keys, std::size_t n, std::string* out) const {
+  char buf[kMaxKeyLength];
   if (protocol_ == Protocol::kText) {
     out->append("get", 3);
     for (std::size_t i = 0; i < n; ++i) {
       out->push_back(' ');
-      AppendKey(keys[i], out);
+      out->append(Key(keys[i], buf));
     }
     out->append("\r\n", 2);
     return;
   }
   if (n == 1) {
-    AppendHeader(out, kOpGet, keys_.key_len, 0, keys_.key_len);
-    AppendKey(keys[0], out);
+    codec::AppendBinary(out, {.opcode = bin::kGet, .key = Key(keys[0], buf)});
     return;
   }
   for (std::size_t i = 0; i < n; ++i) {
-    AppendHeader(out, kOpGetKQ, keys_.key_len, 0, keys_.key_len);
-    AppendKey(keys[i], out);
+    codec::AppendBinary(out, {.opcode = bin::kGetKQ, .key = Key(keys[i], buf)});
   }
-  AppendHeader(out, kOpNoop, 0, 0, 0);
+  codec::AppendBinary(out, {.opcode = bin::kNoop});
 }
 
 bool ParseReply(Protocol protocol, Kind kind, std::string_view in, Reply* reply, bool* fatal) {

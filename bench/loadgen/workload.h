@@ -122,7 +122,8 @@ struct KeySpace {
 
 enum class Protocol : std::uint8_t { kText, kBinary };
 
-// Appends requests to a connection's output buffer. Values are `value_size` bytes of 'x'.
+// Appends requests to a connection's output buffer (proto's client codecs). Values are
+// `value_size` bytes of 'x'.
 class Encoder {
  public:
   // `keys` must outlive the Encoder; no value may be longer than `max_value_size`.
@@ -133,7 +134,9 @@ class Encoder {
   void Get(const std::uint64_t* keys, std::size_t n, std::string* out) const;
 
  private:
-  void AppendKey(std::uint64_t key, std::string* out) const;
+  static constexpr std::size_t kMaxKeyLength = 250;
+  // The key of id `key`, formatted into buf (kMaxKeyLength bytes).
+  std::string_view Key(std::uint64_t key, char* buf) const;
 
   Protocol protocol_;
   const KeySpace& keys_;
@@ -150,9 +153,9 @@ struct Reply {
   bool error = false;        // anything but STORED/hit/miss (SERVER_ERROR, NOT_STORED, status)
 };
 
-// Parses the reply to one request from the front of `in`. Returns false when `in` does not hold
-// the whole reply yet (nothing consumed). On a reply it cannot understand at all it sets
-// *fatal and returns false: the byte stream is lost.
+// Parses the reply to one request from the front of `in` (proto's client codecs). Returns false
+// when `in` does not hold the whole reply yet (nothing consumed). On a reply it cannot
+// understand at all it sets *fatal and returns false: the byte stream is lost.
 bool ParseReply(Protocol protocol, Kind kind, std::string_view in, Reply* reply, bool* fatal);
 
 }  // namespace rc::loadgen
