@@ -88,6 +88,14 @@ class Index {
   Item* At(std::size_t slot) const { return ItemOf(slots_[slot]); }
   // Whether a slot holds an entry (for walks over the whole table).
   bool Occupied(std::size_t slot) const { return slots_[slot] > kTombstone; }
+  // Whether a slot has never held one since the table was built: a probe stops there.
+  bool Unused(std::size_t slot) const { return slots_[slot] == kEmpty; }
+  // The home slot of a key hash whose low 32 bits are `position` (0 <= position <= 2^32; 2^32
+  // gives slots()). Homes follow the low 32 bits in order, whatever the table's size: that is
+  // what lets a walk in hash order survive a rebuild (Shard::VisitHashRangeLocked).
+  std::size_t HomeOfPosition(std::uint64_t position) const {
+    return static_cast<std::size_t>((position * slots_n_) >> 32);
+  }
   // Points an occupied slot at another item with the same key.
   void Replace(std::size_t slot, Item* item) {
     slots_[slot] = (slots_[slot] & kTagMask) | reinterpret_cast<std::uintptr_t>(item);

@@ -165,42 +165,15 @@ void Shard::Rebuild() {
   }
 }
 
-bool Shard::CrawlLocked(std::size_t* cursor, std::size_t max_items, std::size_t max_slots,
-                        const Moment& m, std::size_t* checked) {
-  std::size_t visited = 0;
-  std::size_t done = 0;
-  const std::size_t n = index_.slots();
-  while (*cursor < n && visited < max_slots && done < max_items) {
-    std::size_t i = (*cursor)++;
-    ++visited;
-    if (!index_.Occupied(i)) continue;
-    Item* it = index_.At(i);
-    ++done;
-    bool flushed = m.Flushed(it);
-    if (flushed || m.Expired(it)) UnlinkLocked(i, 0, UnlinkCause::kCrawl, !flushed);
-  }
-  counters_.crawler_items_checked += done;
-  *checked += done;
-  return *cursor >= n;
-}
-
-bool Shard::DumpLocked(const std::function<bool(const ItemInfo&)>& fn, const Moment& m) const {
-  for (std::size_t i = 0; i < index_.slots(); ++i) {
-    if (!index_.Occupied(i)) continue;
-    const Item* it = index_.At(i);
-    if (m.Flushed(it) || m.Expired(it)) continue;
-    ItemInfo info;
-    info.key = it->key();
-    info.exptime = it->exptime();
-    info.last_access = it->last_access.load(std::memory_order_relaxed);
-    info.cas = it->cas_hidden() ? 0 : it->cas();
-    info.fetched = (it->GetBits() & kFetched) != 0;
-    info.class_id = ItemClass(it);
-    info.value_len = it->value_len();
-    info.total_size = it->total_size();
-    if (!fn(info)) return false;
-  }
-  return true;
+void Shard::DescribeLocked(const Item* it, ItemInfo* info) {
+  info->key = it->key();
+  info->exptime = it->exptime();
+  info->last_access = it->last_access.load(std::memory_order_relaxed);
+  info->cas = it->cas_hidden() ? 0 : it->cas();
+  info->fetched = (it->GetBits() & kFetched) != 0;
+  info->class_id = ItemClass(it);
+  info->value_len = it->value_len();
+  info->total_size = it->total_size();
 }
 
 void Shard::OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/hash.h"
 #include "ringcached/base/mutex.h"
 #include "ringcached/store/store.h"
 #include "store/index.h"
@@ -129,15 +130,37 @@ class Shard {
     if (RC_UNLIKELY(index_.NeedsRebuild())) Rebuild();
   }
 
-  // Checks slots from *cursor on, reclaiming expired and flushed items, until `max_items` were
-  // checked or `max_slots` visited; *checked grows by the items checked. True when the cursor
-  // ran past the last slot.
-  bool CrawlLocked(std::size_t* cursor, std::size_t max_items, std::size_t max_slots,
-                   const Moment& m, std::size_t* checked) RC_REQUIRES(mu);
+  // Calls visit(slot, item, hash) for each linked item whose key hash has its low 32 bits in
+  // [from, to) (to <= 2^32), in slot order: the slots from from's home through to's, then on
+  // to the end of that run of used slots, as far as linear probing can have moved an item past
+  // its home. A key's hash never changes and homes follow it in order, so consecutive ranges
+  // cover every item once whatever the table's size between calls. `visit` may unlink the item
+  // in its slot (a tombstone stops no walk).
+  template <typename Visit>
+  void VisitHashRangeLocked(std::uint64_t from, std::uint64_t to, Visit visit) RC_REQUIRES(mu) {
+    const std::size_t n = index_.slots();
+    if (n == 0 || from >= to) return;
+    const std::size_t last_home = index_.HomeOfPosition(to - 1);
+    std::size_t i = index_.HomeOfPosition(from);
+    for (std::size_t visited = 0; visited < n; ++visited, i = i + 1 == n ? 0 : i + 1) {
+      if (index_.Unused(i)) {
+        // Past the last home (allowing for the wrap to slot 0), a free slot ends the run.
+        if (visited > last_home - index_.HomeOfPosition(from)) break;
+        continue;
+      }
+      if (!index_.Occupied(i)) continue;
+      Item* it = index_.At(i);
+      const std::uint64_t hash = base::HashKey(it->key());
+      const std::uint64_t position = hash & 0xffffffffull;
+      if (position >= from && position < to) visit(i, it, hash);
+    }
+  }
 
-  // Calls fn for every live item; false if fn asked to stop.
-  bool DumpLocked(const std::function<bool(const ItemInfo&)>& fn, const Moment& m) const
-      RC_REQUIRES(mu);
+  // The crawler checked one more item (`stats`: crawler_items_checked).
+  void CountCrawled() RC_REQUIRES(mu) { ++counters_.crawler_items_checked; }
+
+  // Fills `info` with what Store::Dump shows of `it`.
+  static void DescribeLocked(const Item* it, ItemInfo* info);
 
   // Per class, the least recent last access among up to `max_items` linked items (sampled from a
   // rotating point in the table).

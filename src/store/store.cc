@@ -742,36 +742,49 @@ void Store::Flush(base::RelTime when) {
   }
 }
 
+bool Store::ScanStep(Scan* scan, std::size_t max_slots,
+                     const std::function<void(const ItemInfo&)>& fn) {
+  Impl& im = *impl_;
+  const Moment m = im.Now();
+  return im.ScanStep(scan, max_slots,
+                     [&](Shard&, std::size_t, const internal::Item* it, std::uint64_t) {
+                       if (m.Flushed(it) || m.Expired(it)) return;
+                       ItemInfo info;
+                       Shard::DescribeLocked(it, &info);
+                       fn(info);
+                     });
+}
+
 std::size_t Store::Crawl(std::size_t max_items) {
   Impl& im = *impl_;
   base::MutexLock crawl_lock(im.crawl_mu);
-  Moment m = im.Now();
-  const std::size_t n = im.shards.size();
+  const Moment m = im.Now();
   std::size_t checked = 0;
-  // At most one full pass per call, so an empty store does not spin.
-  for (std::size_t shards_done = 0; checked < max_items && shards_done <= n;) {
-    Shard& s = *im.shards[im.crawl_shard];
-    bool wrapped;
-    {
-      base::MutexLock lock(s.mu);
-      wrapped = s.CrawlLocked(&im.crawl_slot, max_items - checked, kCrawlSlotsPerLock, m,
-                              &checked);
-    }
-    if (wrapped) {
-      im.crawl_slot = 0;
-      im.crawl_shard = (im.crawl_shard + 1) % n;
-      ++shards_done;
-    }
+  // At most one whole walk per call, so an empty store does not spin.
+  bool walk_ended = false;
+  while (checked < max_items && !walk_ended) {
+    if (im.crawl_scan.done()) im.crawl_scan = Scan();
+    walk_ended = !im.ScanStep(
+        &im.crawl_scan, kCrawlSlotsPerLock,
+        [&](Shard& s, std::size_t slot, internal::Item* it, std::uint64_t hash)
+            RC_REQUIRES(s.mu) {
+          ++checked;
+          s.CountCrawled();
+          const bool flushed = m.Flushed(it);
+          if (flushed || m.Expired(it)) {
+            s.UnlinkLocked(slot, hash, UnlinkCause::kCrawl, !flushed);
+          }
+        });
   }
   return checked;
 }
 
 void Store::Dump(const std::function<bool(const ItemInfo&)>& fn) {
-  Impl& im = *impl_;
-  Moment m = im.Now();
-  for (auto& s : im.shards) {
-    base::MutexLock lock(s->mu);
-    if (!s->DumpLocked(fn, m)) return;
+  bool more = true;
+  Scan scan;
+  while (more && ScanStep(&scan, kCrawlSlotsPerLock, [&](const ItemInfo& info) {
+           if (more) more = fn(info);
+         })) {
   }
 }
 

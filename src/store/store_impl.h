@@ -10,6 +10,7 @@
 // without evicting (Pool::ForceReserve).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -165,8 +166,33 @@ struct Store::Impl {
   base::Mutex flush_mu;
 
   base::Mutex crawl_mu;
-  std::size_t crawl_shard RC_GUARDED_BY(crawl_mu) = 0;
-  std::size_t crawl_slot RC_GUARDED_BY(crawl_mu) = 0;
+  Store::Scan crawl_scan RC_GUARDED_BY(crawl_mu);  // the crawler's walk (Store::Crawl)
+
+  // One step of a Scan (Store::ScanStep): visit(shard, slot, item, hash) for the items of about
+  // `max_slots` slots of one shard, under its lock. False once the walk is complete.
+  template <typename Visit>
+  bool ScanStep(Store::Scan* scan, std::size_t max_slots, Visit visit) {
+    if (scan->done_) return false;
+    internal::Shard& s = *shards[scan->shard_];
+    {
+      base::MutexLock lock(s.mu);
+      constexpr std::uint64_t kEnd = std::uint64_t{1} << 32;
+      const std::size_t slots = std::max<std::size_t>(s.table_slots(), 1);
+      // About max_slots slots' worth of hash space (at least one position).
+      const std::uint64_t span = std::max<std::uint64_t>((kEnd * max_slots) / slots, 1);
+      const std::uint64_t to = std::min(kEnd, scan->from_ + span);
+      s.VisitHashRangeLocked(scan->from_, to, [&](std::size_t slot, internal::Item* it,
+                                                  std::uint64_t hash) RC_REQUIRES(s.mu) {
+        visit(s, slot, it, hash);
+      });
+      scan->from_ = to;
+    }
+    if (scan->from_ == (std::uint64_t{1} << 32)) {
+      scan->from_ = 0;
+      if (++scan->shard_ == shards.size()) scan->done_ = true;
+    }
+    return !scan->done_;
+  }
 
   // The segment space. Items up to shared_max bytes share segments; larger ones get their own.
   struct Head {

@@ -331,12 +331,33 @@ class Store {
   // (an exact cut-off by CAS order when CAS is on and `when` is now). 0 means now.
   void Flush(base::RelTime when);
 
+  // A resumable walk over every item: where the next ScanStep goes on (a shard, and a point in
+  // the order of its keys' hashes).
+  class Scan {
+   public:
+    bool done() const { return done_; }
+
+   private:
+    friend class Store;
+    std::size_t shard_ = 0;
+    std::uint64_t from_ = 0;  // the items whose hash's low 32 bits are below are behind
+    bool done_ = false;
+  };
+  // Advances `scan` over about `max_slots` slots of one shard's table, holding only that
+  // shard's lock, and calls fn for each live item it meets (under the lock: fn must not call
+  // back into the store). The walk goes in the order of the keys' hashes, not of where items
+  // sit, so an item linked for the whole walk is met at least once whatever happens meanwhile:
+  // the table growing, compaction and eviction copying items forward (an item added or removed
+  // during the walk may or may not be met). False once the walk is complete.
+  bool ScanStep(Scan* scan, std::size_t max_slots, const std::function<void(const ItemInfo&)>& fn);
+
   // One step of the background crawler: checks up to `max_items` items, reclaiming expired and
-  // flushed ones. Returns how many it checked. Any thread; takes each shard's lock briefly.
+  // flushed ones, along its own Scan (a new one each time a walk ends, at most one walk per
+  // call). Returns how many it checked. Any thread; takes a shard's lock at a time, briefly.
   std::size_t Crawl(std::size_t max_items);
 
-  // Calls `fn` for every live item, shard by shard, under each shard's lock: `fn` must not call
-  // back into the store. Stops early when `fn` returns false.
+  // Calls `fn` for every live item, along a Scan: a shard's lock at a time, for a few hundred
+  // slots. `fn` must not call back into the store. Stops early when `fn` returns false.
   void Dump(const std::function<bool(const ItemInfo&)>& fn);
 
   // cache_memlimit: changes the memory limit; evicts down to it lazily, as writes arrive.

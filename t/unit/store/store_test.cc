@@ -978,6 +978,95 @@ TEST_F(StoreTest, CrawlerReclaimsFlushedItemsAndStopsOnAnEmptyStore) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The resumable scan (Store::ScanStep): every item linked for the whole walk is met at least
+// once, whatever the store does between steps.
+
+// Walks the store `steps_between` steps at a time, calling `meanwhile` between them, and
+// returns how often each key was met.
+template <typename Meanwhile>
+std::map<std::string, int> WalkWhile(Store* store, std::size_t max_slots, Meanwhile meanwhile,
+                                     int* steps = nullptr) {
+  std::map<std::string, int> met;
+  Store::Scan scan;
+  int n = 0;
+  while (store->ScanStep(&scan, max_slots,
+                         [&](const ItemInfo& info) { ++met[std::string(info.key)]; })) {
+    ++n;
+    meanwhile(n);
+  }
+  EXPECT_TRUE(scan.done());
+  if (steps != nullptr) *steps = n + 1;
+  return met;
+}
+
+TEST_F(StoreTest, ScanMeetsEveryItemOnceInBoundedSteps) {
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(Set("s" + std::to_string(i), "v"), Outcome::kStored);
+  int steps = 0;
+  const std::map<std::string, int> met = WalkWhile(store_.get(), 64, [](int) {}, &steps);
+  ASSERT_EQ(met.size(), 5000u);
+  for (const auto& [key, count] : met) EXPECT_EQ(count, 1) << key;
+  // 64 shards of 1,024 slots, 64 slots a step: many steps, none holding a lock for a shard.
+  EXPECT_GE(steps, 64 * 16);
+}
+
+TEST_F(StoreTest, ScanSurvivesTheTableGrowing) {
+  Options o;
+  o.memory_limit = 256 << 20;
+  o.hashpower_init = 12;  // 64 slots a shard: every shard's table grows several times below
+  Make(o);
+  for (int i = 0; i < 3000; ++i) ASSERT_EQ(Set("old" + std::to_string(i), "v"), Outcome::kStored);
+  const std::uint64_t slots_before = std::uint64_t{1} << store_->GetStats().hash_power_level;
+  // 30,000 new keys over the walk's first 300 steps (of about 1,000 before the growth): the
+  // tables grow to 8 times their size and more while the walk is under way.
+  int added = 0;
+  const std::map<std::string, int> met = WalkWhile(store_.get(), 16, [&](int step) {
+    for (int k = 0; step <= 300 && k < 100; ++k) {
+      ASSERT_EQ(Set("new" + std::to_string(added++), "v"), Outcome::kStored);
+    }
+  });
+  EXPECT_EQ(store_->GetStats().evictions, 0u);  // every old key stayed linked
+  EXPECT_GE(std::uint64_t{1} << store_->GetStats().hash_power_level, 8 * slots_before);
+  for (int i = 0; i < 3000; ++i) EXPECT_EQ(met.count("old" + std::to_string(i)), 1u) << i;
+}
+
+TEST_F(StoreTest, ScanSurvivesCompactionAndCopyForward) {
+  // A full cache under overwrite churn: eviction compacts sparse segments (copying their live
+  // items forward) and gives read items a second chance (copying them to main). The keys that
+  // are read but never written during the walk, and still there at its end, must all have been
+  // met, wherever they were copied to.
+  Options o;
+  o.memory_limit = 4 << 20;
+  Make(o);
+  const std::string value(400, 'v');
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(Set("keep" + std::to_string(i), value), Outcome::kStored);
+  std::mt19937 rng(7);
+  int churned = 0;
+  const Stats before = store_->GetStats();
+  const std::map<std::string, int> met = WalkWhile(store_.get(), 16, [&](int) {
+    for (int k = 0; k < 40; ++k) {
+      // Reads keep every "keep" key proven (frequency > 0), so eviction copies rather than
+      // drops them; overwrites of the churn keys leave dead space for compaction.
+      store_->Get("keep" + std::to_string(rng() % 2000));
+      ASSERT_EQ(Set("churn" + std::to_string(rng() % 20000), value), Outcome::kStored);
+      ++churned;
+    }
+  });
+  // The churn keys alone are twice the cache: eviction ran throughout.
+  EXPECT_GT(store_->GetStats().evictions - before.evictions, 5000u);
+  EXPECT_GT(churned, 10000);
+  int present = 0, missed = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = "keep" + std::to_string(i);
+    // Only the keys linked for the whole walk count: still there at its end.
+    if (!store_->Get(key, GetOptions{.bump = false}).item) continue;
+    ++present;
+    if (met.count(key) == 0) ++missed;
+  }
+  EXPECT_GT(present, 1000);
+  EXPECT_EQ(missed, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Eviction policy
 
 TEST_F(StoreTest, HotSetSurvivesAStreamOfColdKeys) {
