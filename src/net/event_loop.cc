@@ -51,10 +51,10 @@ void EventLoop::Run() {
 }
 
 void EventLoop::Start(const std::string& name) {
-  thread_ = std::thread([this, name] {
-    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-    Run();
-  });
+  thread_ = std::thread([this] { Run(); });
+  // Named here, before Start returns, rather than by the thread itself: whoever looks once the
+  // server is up (top -H, a test counting workers) sees every name.
+  pthread_setname_np(thread_.native_handle(), name.substr(0, 15).c_str());
 }
 
 void EventLoop::Join() {

@@ -183,11 +183,12 @@ def case_workers_per_cpu():
         finally:
             os.sched_setaffinity(0, saved)
         with srv:
-            check_eq(len(worker_threads(srv.proc.pid)), expected,
-                     f"worker threads of -t 4 {' '.join(extra)} on one CPU")
             # Connections go round the workers: five of them reach each running worker.
             conns = [srv.connect() for _ in range(5)]
             try:
+                check_eq(conns[0].set("first", "v"), "STORED", "a request answered")
+                check_eq(len(worker_threads(srv.proc.pid)), expected,
+                         f"worker threads of -t 4 {' '.join(extra)} on one CPU")
                 for i, c in enumerate(conns):
                     check_eq(c.set(f"k{i}", f"v{i}"), "STORED", f"set on connection {i}")
                 for i, c in enumerate(conns):
@@ -199,6 +200,12 @@ def case_workers_per_cpu():
                     c.close()
     if len(saved) > 1:
         with rctest.ServerProcess(["-t", str(len(saved) + 3)]) as srv:
+            # A request answered means the workers have started (the listener accepts only
+            # after them; a worker is named before its Start returns), not just that the port
+            # is open.
+            c = srv.connect()
+            check_eq(c.set("k", "v"), "STORED", "set")
+            c.close()
             n = len(worker_threads(srv.proc.pid))
             check(1 <= n <= len(saved), f"-t {len(saved) + 3} on {len(saved)} CPUs ran {n} workers")
 
