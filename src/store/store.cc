@@ -764,8 +764,10 @@ std::size_t Store::Crawl(std::size_t max_items) {
   bool walk_ended = false;
   while (checked < max_items && !walk_ended) {
     if (im.crawl_scan.done()) im.crawl_scan = Scan();
+    // Steps of at most kCrawlSlotsPerLock slots, and no more than the items still wanted
+    // (a slot holds at most one), so a call checks about `max_items`.
     walk_ended = !im.ScanStep(
-        &im.crawl_scan, kCrawlSlotsPerLock,
+        &im.crawl_scan, std::min(kCrawlSlotsPerLock, max_items - checked),
         // Called with s.mu held (Impl::ScanStep), which the analysis cannot see.
         [&](Shard& s, std::size_t slot, internal::Item* it, std::uint64_t hash)
             RC_NO_THREAD_SAFETY_ANALYSIS {

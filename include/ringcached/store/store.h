@@ -351,9 +351,10 @@ class Store {
   // during the walk may or may not be met). False once the walk is complete.
   bool ScanStep(Scan* scan, std::size_t max_slots, const std::function<void(const ItemInfo&)>& fn);
 
-  // One step of the background crawler: checks up to `max_items` items, reclaiming expired and
-  // flushed ones, along its own Scan (a new one each time a walk ends, at most one walk per
-  // call). Returns how many it checked. Any thread; takes a shard's lock at a time, briefly.
+  // One step of the background crawler: checks about `max_items` items (whole steps of its
+  // Scan, which it starts again each time a walk ends; at most one walk per call), reclaiming
+  // expired and flushed ones. Returns how many it checked. Any thread; takes a shard's lock at
+  // a time, briefly.
   std::size_t Crawl(std::size_t max_items);
 
   // Calls `fn` for every live item, along a Scan: a shard's lock at a time, for a few hundred
