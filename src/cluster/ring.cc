@@ -181,7 +181,8 @@ Ring::Ring(std::vector<RingMember> members, const RingRecipe& recipe, Index look
     });
   }
   points_.shrink_to_fit();  // rings live long; the growth slack would too
-  BuildMemberPoints();
+  // spymemcached's holders come from its failover re-hash on this ring: it never rebuilds.
+  if (recipe_.profile != RingProfile::kSpymemcached) BuildMemberPoints();
   if (lookups == Index::kOwnersAndHolders) BuildHolderTable();
 }
 
