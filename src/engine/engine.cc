@@ -75,18 +75,23 @@ store::Allocation Engine::BeginStore(const proto::Request& req, CommandStats* st
     stats->store_too_large.Add();
     // memcached drops the key's old value on a too-large *set*, so that a client cannot go on
     // reading a value it believes it replaced (proto_text.c process_update_command; t/getset.t).
-    if (req.command == proto::Command::kSet) {
-      base::MovableLock fence = Fence(req.key);
-      store_->Delete(req.key);
-    }
+    if (req.command == proto::Command::kSet) DeleteRefused(req.key);
   } else if (alloc.outcome == store::Outcome::kNoMemory) {
     stats->store_no_memory.Add();
-    if (req.command == proto::Command::kSet) {
-      base::MovableLock fence = Fence(req.key);
-      store_->Delete(req.key);
-    }
+    if (req.command == proto::Command::kSet) DeleteRefused(req.key);
   }
   return alloc;
+}
+
+void Engine::DeleteRefused(std::string_view key) {
+  store::Outcome outcome;
+  {
+    base::MovableLock fence = Fence(key);
+    outcome = store_->Delete(key);
+  }
+  Notify({.kind = WriteEvent::Kind::kDelete,
+          .key = key,
+          .hit = outcome == store::Outcome::kDeleted});
 }
 
 void Engine::AbandonStore(const store::ItemRef& item, CommandStats* stats) {
@@ -137,6 +142,7 @@ store::Outcome Engine::Delete(std::string_view key, CommandStats* stats,
     Notify({.kind = WriteEvent::Kind::kDelete, .key = key});
   } else if (r.outcome == store::Outcome::kNotFound) {
     stats->delete_misses.Add();
+    Notify({.kind = WriteEvent::Kind::kDelete, .key = key, .hit = false});
   }
   return r.outcome;
 }
@@ -172,7 +178,7 @@ store::IncrResult Engine::Arithmetic(std::string_view key, bool incr, std::uint6
     (incr ? per_class.incr_hits : per_class.decr_hits).Add();
   }
   if (result.outcome == store::Outcome::kStored) {
-    Notify({.kind = WriteEvent::Kind::kArithmetic, .key = key});
+    Notify({.kind = WriteEvent::Kind::kArithmetic, .key = key, .item = &result.item});
   }
   return result;
 }
@@ -182,14 +188,16 @@ store::Outcome Engine::Touch(std::string_view key, std::int64_t exptime, Command
   unsigned class_id = 0;
   // A touch can end an item (an exptime in the past), so it is fenced like a delete.
   store::Outcome outcome;
+  store::ItemRef touched;  // asked for only when someone observes writes: it costs a reference
   {
     base::MovableLock fence = Fence(key);
-    outcome = store_->Touch(key, clock_->ToRelTime(exptime), &class_id);
+    outcome = store_->Touch(key, clock_->ToRelTime(exptime), &class_id,
+                            observed() ? &touched : nullptr);
   }
   if (outcome == store::Outcome::kTouched) {
     stats->touch_hits.Add();
     stats->ForClass(class_id).touch_hits.Add();
-    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .exptime = exptime});
+    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .item = &touched, .exptime = exptime});
   } else {
     stats->touch_misses.Add();
   }

@@ -174,8 +174,7 @@ store::Allocation Engine::BeginMetaSet(const MetaRequest& req, CommandStats* sta
     (alloc.outcome == store::Outcome::kTooLarge ? stats->store_too_large : stats->store_no_memory)
         .Add();
     // "Avoid stale data persisting in cache because we failed alloc", in every mode.
-    base::MovableLock fence = Fence(req.key());
-    store_->Delete(req.key());
+    DeleteRefused(req.key());
     return alloc;
   }
   alloc.item.set_key_binary(req.key_binary);
@@ -260,6 +259,10 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
       CountLookupMiss(r.reason, stats);
       stats->delete_misses.Add();
       info.status = MetaStatus::kNF;
+      // An invalidation of a missing key deletes nothing anywhere; a delete miss is a tombstone.
+      if (!options.invalidate) {
+        Notify({.kind = WriteEvent::Kind::kDelete, .key = req.key(), .hit = false});
+      }
       break;
   }
   return info;
@@ -292,9 +295,10 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
         (incr ? stats->incr_hits : stats->decr_hits).Add();
         ClassCommandStats& per_class = stats->ForClass(r.class_id);
         (incr ? per_class.incr_hits : per_class.decr_hits).Add();
-        Notify({.kind = WriteEvent::Kind::kArithmetic, .key = req.key()});
+        Notify({.kind = WriteEvent::Kind::kArithmetic, .key = req.key(), .item = &r.item});
         if (options.touch) {
-          Notify({.kind = WriteEvent::Kind::kTouch, .key = req.key(), .exptime = req.ttl});
+          Notify({.kind = WriteEvent::Kind::kTouch, .key = req.key(), .item = &r.item,
+                  .exptime = req.ttl});
         }
         info.status = value ? MetaStatus::kVA : MetaStatus::kHD;
         info.number = r.value;

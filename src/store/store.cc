@@ -503,7 +503,8 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
   }
 }
 
-Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id) {
+Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id,
+                     ItemRef* touched) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
   Shard& s = im.ShardFor(hash);
@@ -524,6 +525,10 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* clas
     it->set_exptime(exptime);
     Shard::BumpLocked(it, m.now);
     if (class_id != nullptr) *class_id = ItemClass(it);
+    if (touched != nullptr) {
+      internal::AddRef(it);
+      *touched = ItemRef(it);  // adopts the reference just taken
+    }
     return Outcome::kTouched;
   }
 }
@@ -618,6 +623,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
     s.MaybeRebuildLocked();
     result.outcome = Outcome::kStored;
     result.cas = im.VisibleCas(fresh);
+    result.item = std::move(a.item);
     result.class_id = ItemClass(fresh);
     return result;
   }

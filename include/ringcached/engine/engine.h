@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "ringcached/base/clock.h"
 #include "ringcached/base/counter.h"
@@ -106,7 +107,8 @@ class Engine {
   Engine(store::Store* store, const base::Clock* clock);
 
   // Wiring, done once by server/ before any worker starts. Not owned; may be null.
-  void set_write_observer(WriteObserver* observer) { observer_ = observer; }
+  // Adds an observer of every write (hooks.h); they are told in the order they were added.
+  void add_write_observer(WriteObserver* observer) { observers_.push_back(observer); }
   void set_miss_loader(MissLoader* loader) { loader_ = loader; }
   MissLoader* miss_loader() const { return loader_; }
 
@@ -187,9 +189,13 @@ class Engine {
   store::Store& store() const { return *store_; }
 
  private:
+  // Deletes the old value of a key whose new value was refused (too large, out of memory), as
+  // memcached does, and reports it.
+  void DeleteRefused(std::string_view key);
   void Notify(const WriteEvent& event) {
-    if (observer_ != nullptr) observer_->OnWrite(event);
+    for (WriteObserver* o : observers_) o->OnWrite(event);
   }
+  bool observed() const { return !observers_.empty(); }
   // The read-through write fence of `key` (hooks.h MissLoader::FenceWrite), held while a write is
   // applied to the store; an empty lock when no loader is wired in.
   base::MovableLock Fence(std::string_view key) {
@@ -198,7 +204,7 @@ class Engine {
 
   store::Store* store_;
   const base::Clock* clock_;
-  WriteObserver* observer_ = nullptr;
+  std::vector<WriteObserver*> observers_;
   MissLoader* loader_ = nullptr;
 };
 

@@ -1,6 +1,6 @@
 // engine/hooks.h -- the seams through which higher modules extend the engine without the engine
-// knowing them: replication observes writes (cluster/, issue #5), read-through loads misses
-// (origin/, issue #6). Declared here, in the lower layer; server/ wires implementations in.
+// knowing them: replication and hot-key invalidation observe writes (cluster/), read-through
+// loads misses (origin/). Declared here, in the lower layer; server/ wires implementations in.
 #pragma once
 
 #include <functional>
@@ -13,20 +13,40 @@
 namespace rc::engine {
 
 // What changed in the store. Views and the item are valid only during the call.
+//
+// What is reported, from every protocol (text, meta, binary), one event per change:
+//   kStore       set/add/replace/cas/append/prepend and ms that stored; a binary incr/decr
+//                creating its counter; ma N creating one; a read-through fill is not (it is
+//                the origin's value, not a client's write: doc/read-through.md)
+//   kDelete      delete, md and binary delete, hit (`hit`) or miss: a miss is reported too, as
+//                a tombstone, so that a copy elsewhere goes as well; and the delete of the old
+//                value that a set refused as too large or out of memory makes (memcached's
+//                rule, BeginStore)
+//   kArithmetic  incr/decr, ma and binary incr/decr that changed the number, with the new item
+//   kTouch       touch, gat/gats, mg T, binary touch/gat, ma T and md T: the item with its new
+//                expiry (md I T: no item, the invalidation's kInvalidate comes first)
+//   kInvalidate  md I: the item was kept but marked stale, with a new CAS
+//   kFlush       flush_all (the delay in `exptime`)
+// Not changes: reads; mg N vivifying a missing key (an empty placeholder holding the recache
+// win, a guard against a stampede on this node only: the winner's set is the change, and a
+// copy elsewhere without the placeholder only lets one more client recache); evictions and
+// expiry (each node's own memory).
 struct WriteEvent {
-  // kInvalidate: meta `md <key> I`: the item was kept but marked stale, with a new CAS (a T
-  // given with it is reported as a separate kTouch).
   enum class Kind : unsigned char { kStore, kDelete, kTouch, kArithmetic, kFlush, kInvalidate };
   Kind kind = Kind::kStore;
   std::string_view key;               // empty for kFlush
   const store::ItemRef* item = nullptr;  // the item now linked (kStore, kArithmetic, kTouch)
   std::int64_t exptime = 0;           // kTouch: as the client sent it; kFlush: the delay
+  bool hit = true;                    // kDelete: whether the key was there
 };
 
-// Told of every write that changed this node's store. Called on the worker thread, after the
-// store accepted the write; must not block (queue and return). A write the store refused (a
-// NOT_STORED add, a failed cas) is never reported: forwarding it would let a replica overwrite a
-// value this node correctly kept.
+// Told of every write that changed this node's store (the list above). Called on the worker
+// thread, after the store applied the write, in the order the observers were added; must not
+// block (queue and return). A write the store refused (a NOT_STORED add, a failed cas, a
+// compare-and-delete whose CAS did not match) is never reported: forwarding it would let a
+// replica overwrite a value this node correctly kept. (Events are reported after the store's
+// lock is released, so two writes of one key from two workers may be reported in either order;
+// versions stamped under that lock are issue 16's next step.)
 class WriteObserver {
  public:
   virtual ~WriteObserver() = default;

@@ -141,6 +141,7 @@ struct IncrResult {
   MissReason reason = MissReason::kHit;  // on kNotFound, why
   base::RelTime exptime_before = 0;      // the expiry before IncrOptions::touch applied
   base::RelTime exptime = 0;             // the expiry now
+  ItemRef item;                          // kStored: the item now linked (a new one each time)
 };
 
 // Extras of incr/decr for meta `ma`.
@@ -311,8 +312,10 @@ class Store {
   // Meta delete: compare-and-delete, or invalidate (DeleteOptions).
   DeleteResult Delete(std::string_view key, const DeleteOptions& options);
 
-  // Sets a new expiry. kTouched or kNotFound; on kTouched, *class_id (if given) is the item's.
-  Outcome Touch(std::string_view key, base::RelTime exptime, unsigned* class_id = nullptr);
+  // Sets a new expiry. kTouched or kNotFound; on kTouched, *class_id (if given) is the item's
+  // and *touched (if given) refers to it.
+  Outcome Touch(std::string_view key, base::RelTime exptime, unsigned* class_id = nullptr,
+                ItemRef* touched = nullptr);
 
   // incr/decr on a value holding a decimal number (memcached do_add_delta): incr wraps at 2^64,
   // decr stops at 0; a shorter result keeps the value's length, right-padded with spaces.

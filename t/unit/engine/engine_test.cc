@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,21 @@ using store::Outcome;
 class RecordingObserver : public WriteObserver {
  public:
   void OnWrite(const WriteEvent& event) override {
-    events.push_back({event.kind, std::string(event.key)});
+    Seen seen{event.kind, std::string(event.key), event.hit, false, 0};
+    if (event.item != nullptr && *event.item) {
+      seen.with_item = true;
+      seen.value = std::string(event.item->value());
+      seen.exptime = event.item->exptime();
+    }
+    events.push_back(std::move(seen));
   }
   struct Seen {
     WriteEvent::Kind kind;
     std::string key;
+    bool hit;
+    bool with_item;
+    base::RelTime exptime;
+    std::string value;
   };
   std::vector<Seen> events;
 };
@@ -30,7 +41,7 @@ class RecordingObserver : public WriteObserver {
 class EngineTest : public ::testing::Test {
  protected:
   EngineTest() : store_(store::Options{}, &clock_), engine_(&store_, &clock_) {
-    engine_.set_write_observer(&observer_);
+    engine_.add_write_observer(&observer_);
   }
 
   Outcome Store(proto::Command command, std::string_view key, std::string_view value,
@@ -120,18 +131,79 @@ TEST_F(EngineTest, TooLargeRemovesTheOldValue) {
   EXPECT_EQ(stats_.store_too_large.Get(), 1u);
 }
 
-TEST_F(EngineTest, ObserverHearsOnlyWritesThatChangedTheStore) {
+TEST_F(EngineTest, ObserverHearsChangesAndDeleteMissesButNotRefusedWrites) {
   ASSERT_EQ(Store(proto::Command::kSet, "k", "v"), Outcome::kStored);
   EXPECT_EQ(Store(proto::Command::kAdd, "k", "w"), Outcome::kNotStored);
   EXPECT_EQ(Store(proto::Command::kReplace, "missing", "w"), Outcome::kNotStored);
+  EXPECT_EQ(Store(proto::Command::kCas, "k", "w", 0, 12345), Outcome::kExists);
+  EXPECT_EQ(engine_.Delete("k", &stats_, /*compare_cas=*/12345), Outcome::kExists);
   EXPECT_EQ(engine_.Delete("missing", &stats_), Outcome::kNotFound);
   EXPECT_EQ(engine_.Delete("k", &stats_), Outcome::kDeleted);
-  ASSERT_EQ(observer_.events.size(), 2u);
+  ASSERT_EQ(observer_.events.size(), 3u);
   EXPECT_EQ(observer_.events[0].kind, WriteEvent::Kind::kStore);
   EXPECT_EQ(observer_.events[0].key, "k");
+  // A delete miss is a tombstone: a copy elsewhere must go too.
   EXPECT_EQ(observer_.events[1].kind, WriteEvent::Kind::kDelete);
+  EXPECT_EQ(observer_.events[1].key, "missing");
+  EXPECT_FALSE(observer_.events[1].hit);
+  EXPECT_EQ(observer_.events[2].kind, WriteEvent::Kind::kDelete);
+  EXPECT_TRUE(observer_.events[2].hit);
   EXPECT_EQ(stats_.delete_hits.Get(), 1u);
   EXPECT_EQ(stats_.delete_misses.Get(), 1u);
+}
+
+// Every text and binary write path (they share these engine calls) reports its change, with the
+// resulting item where there is one: a path that forgets to report fails here.
+TEST_F(EngineTest, EveryWritePathReportsItsChangeWithTheResultingItem) {
+  using K = WriteEvent::Kind;
+  struct Case {
+    const char* what;
+    std::function<void()> write;
+    K kind;
+    const char* value;  // the resulting item's value; null: no item
+  };
+  ASSERT_EQ(Store(proto::Command::kSet, "n", "10"), Outcome::kStored);
+  ASSERT_EQ(Store(proto::Command::kSet, "t", "x"), Outcome::kStored);
+  const std::string huge((1 << 20) + 1, 'B');
+  const Case cases[] = {
+      {"set", [&] { Store(proto::Command::kSet, "a", "1"); }, K::kStore, "1"},
+      {"add", [&] { Store(proto::Command::kAdd, "b", "2"); }, K::kStore, "2"},
+      {"replace", [&] { Store(proto::Command::kReplace, "a", "3"); }, K::kStore, "3"},
+      {"append", [&] { Store(proto::Command::kAppend, "a", "4"); }, K::kStore, "34"},
+      {"prepend", [&] { Store(proto::Command::kPrepend, "a", "5"); }, K::kStore, "534"},
+      {"cas", [&] {
+         const std::uint64_t cas = engine_.Get("a", &stats_).cas();
+         Store(proto::Command::kCas, "a", "6", 0, cas);
+       }, K::kStore, "6"},
+      {"incr", [&] { engine_.Arithmetic("n", true, 5, &stats_); }, K::kArithmetic, "15"},
+      {"decr", [&] { engine_.Arithmetic("n", false, 1, &stats_); }, K::kArithmetic, "14"},
+      {"touch", [&] { engine_.Touch("t", 100, &stats_); }, K::kTouch, "x"},
+      {"gat", [&] { engine_.GetAndTouch("t", 200, &stats_); }, K::kTouch, "x"},
+      {"delete hit", [&] { engine_.Delete("b", &stats_); }, K::kDelete, nullptr},
+      {"delete miss", [&] { engine_.Delete("b", &stats_); }, K::kDelete, nullptr},
+      {"set too large drops the old value", [&] { Store(proto::Command::kSet, "a", huge); },
+       K::kDelete, nullptr},
+      {"flush_all", [&] { engine_.FlushAll(0, false, &stats_); }, K::kFlush, nullptr},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    observer_.events.clear();
+    c.write();
+    ASSERT_EQ(observer_.events.size(), 1u);
+    EXPECT_EQ(observer_.events[0].kind, c.kind);
+    EXPECT_EQ(observer_.events[0].with_item, c.value != nullptr);
+    if (c.value != nullptr) EXPECT_EQ(observer_.events[0].value, c.value);
+  }
+}
+
+TEST_F(EngineTest, EveryObserverHearsEveryChangeInOrder) {
+  RecordingObserver second;
+  engine_.add_write_observer(&second);
+  ASSERT_EQ(Store(proto::Command::kSet, "k", "v"), Outcome::kStored);
+  EXPECT_EQ(engine_.Delete("k", &stats_), Outcome::kDeleted);
+  ASSERT_EQ(second.events.size(), 2u);
+  ASSERT_EQ(observer_.events.size(), 2u);
+  EXPECT_EQ(second.events[1].kind, WriteEvent::Kind::kDelete);
 }
 
 TEST_F(EngineTest, DelayedFlushHidesItemsOnlyOnceItsTimeComes) {

@@ -70,7 +70,7 @@ class MetaTest : public ::testing::Test {
   MetaTest() : MetaTest(store::Options{}) {}
   explicit MetaTest(const store::Options& options)
       : store_(options, &clock_), engine_(&store_, &clock_) {
-    engine_.set_write_observer(&observer_);
+    engine_.add_write_observer(&observer_);
   }
 
   // Executes everything in `wire` as a connection does and returns the bytes it would send.
@@ -540,8 +540,32 @@ TEST_F(MetaTest, MdInvalidateKeepsTheItemAndRenewsItsCas) {
       {WriteEvent::Kind::kTouch, "k", 20},
   };
   EXPECT_EQ(observer_.events, want);
-  // md I on a missing key is NF.
+  // md I on a missing key is NF, and changes nothing anywhere: no event.
   EXPECT_EQ(Run("md nope I\r\n"), "NF\r\n");
+  EXPECT_EQ(observer_.events, want);
+}
+
+// The meta write paths report their changes too (hooks.h): a delete miss as a tombstone, the
+// old value an ms refused as too large, ma's new number, and mg's vivify not at all.
+TEST_F(MetaTest, MetaWritePathsReportTheirChanges) {
+  using K = WriteEvent::Kind;
+  EXPECT_EQ(Run("md nope\r\n"), "NF\r\n");
+  EXPECT_EQ(Run("ms n 2\r\n10\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("ma n D5\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("ma n T30\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("mg v N30 s\r\n"), "HD s0 W\r\n");  // vivified: not a change
+  const std::string huge((1 << 20) + 1, 'B');
+  EXPECT_EQ(Run("ms n " + std::to_string(huge.size()) + "\r\n" + huge + "\r\n"),
+            "SERVER_ERROR object too large for cache\r\n");
+  std::vector<RecordingObserver::Seen> want = {
+      {K::kDelete, "nope", 0},     // the tombstone of a miss
+      {K::kStore, "n", 0},
+      {K::kArithmetic, "n", 0},
+      {K::kArithmetic, "n", 0},
+      {K::kTouch, "n", 30},
+      {K::kDelete, "n", 0},        // the old value a refused ms drops
+  };
+  EXPECT_EQ(observer_.events, want);
 }
 
 // ---------------------------------------------------------------------------------------------
