@@ -30,4 +30,12 @@ RelTime SystemClock::Now() const {
   return rel < 2 ? 2 : static_cast<RelTime>(rel);
 }
 
+// Coarse (a few milliseconds' resolution, no system call): the hybrid clock's counter orders
+// what falls within one tick.
+std::int64_t SystemClock::UnixMillis() const {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
 }  // namespace rc::base

@@ -60,7 +60,8 @@ store::ItemRef Engine::GetAndTouch(std::string_view key, std::int64_t exptime,
   if (found.item) {
     stats->touch_hits.Add();
     stats->ForClass(found.item.class_id()).touch_hits.Add();
-    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .item = &found.item, .exptime = exptime});
+    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .item = &found.item, .exptime = exptime,
+            .ttl_stamp = found.ttl_stamp});
   } else {
     stats->touch_misses.Add();
   }
@@ -84,14 +85,15 @@ store::Allocation Engine::BeginStore(const proto::Request& req, CommandStats* st
 }
 
 void Engine::DeleteRefused(std::string_view key) {
-  store::Outcome outcome;
+  store::DeleteResult r;
   {
     base::MovableLock fence = Fence(key);
-    outcome = store_->Delete(key);
+    r = store_->Delete(key, store::DeleteOptions{});
   }
   Notify({.kind = WriteEvent::Kind::kDelete,
           .key = key,
-          .hit = outcome == store::Outcome::kDeleted});
+          .hit = r.outcome == store::Outcome::kDeleted,
+          .version = r.version});
 }
 
 void Engine::AbandonStore(const store::ItemRef& item, CommandStats* stats) {
@@ -139,10 +141,10 @@ store::Outcome Engine::Delete(std::string_view key, CommandStats* stats,
   if (r.outcome == store::Outcome::kDeleted) {
     stats->delete_hits.Add();
     stats->ForClass(r.class_id).delete_hits.Add();
-    Notify({.kind = WriteEvent::Kind::kDelete, .key = key});
+    Notify({.kind = WriteEvent::Kind::kDelete, .key = key, .version = r.version});
   } else if (r.outcome == store::Outcome::kNotFound) {
     stats->delete_misses.Add();
-    Notify({.kind = WriteEvent::Kind::kDelete, .key = key, .hit = false});
+    Notify({.kind = WriteEvent::Kind::kDelete, .key = key, .hit = false, .version = r.version});
   }
   return r.outcome;
 }
@@ -189,15 +191,17 @@ store::Outcome Engine::Touch(std::string_view key, std::int64_t exptime, Command
   // A touch can end an item (an exptime in the past), so it is fenced like a delete.
   store::Outcome outcome;
   store::ItemRef touched;  // asked for only when someone observes writes: it costs a reference
+  std::uint64_t stamp = 0;
   {
     base::MovableLock fence = Fence(key);
     outcome = store_->Touch(key, clock_->ToRelTime(exptime), &class_id,
-                            observed() ? &touched : nullptr);
+                            observed() ? &touched : nullptr, &stamp);
   }
   if (outcome == store::Outcome::kTouched) {
     stats->touch_hits.Add();
     stats->ForClass(class_id).touch_hits.Add();
-    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .item = &touched, .exptime = exptime});
+    Notify({.kind = WriteEvent::Kind::kTouch, .key = key, .item = &touched, .exptime = exptime,
+            .ttl_stamp = stamp});
   } else {
     stats->touch_misses.Add();
   }
@@ -210,8 +214,8 @@ void Engine::FlushAll(std::int64_t delay, bool has_delay, CommandStats* stats) {
   // means now (proto_text.c process_flush_all_command).
   base::RelTime when = (has_delay && delay > 0) ? clock_->ToRelTime(delay) : 0;
   if (loader_ != nullptr) loader_->FenceFlush();
-  store_->Flush(when);
-  Notify({.kind = WriteEvent::Kind::kFlush, .exptime = has_delay ? delay : 0});
+  const std::uint64_t cut = store_->Flush(when);
+  Notify({.kind = WriteEvent::Kind::kFlush, .exptime = has_delay ? delay : 0, .version = cut});
 }
 
 }  // namespace rc::engine

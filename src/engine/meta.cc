@@ -66,6 +66,9 @@ store::Mode StoreMode(const MetaRequest& req) {
   return has_cas ? store::Mode::kCas : store::Mode::kSet;
 }
 
+// The version a write takes: E's token (admitted by Engine::AdmitMetaCas), else 0 to mint one.
+std::uint64_t NewCas(const MetaRequest& req) { return req.Has('E') ? req.new_cas : 0; }
+
 MetaStatus StatusOf(store::Outcome outcome) {
   switch (outcome) {
     case store::Outcome::kStored: return MetaStatus::kHD;
@@ -76,6 +79,16 @@ MetaStatus StatusOf(store::Outcome outcome) {
 }
 
 }  // namespace
+
+bool Engine::AdmitMetaCas(const MetaRequest& req) {
+  if (!req.Has('E')) return true;
+  // mg uses E only to vivify (memcached 1.6.27 likewise ignores it otherwise).
+  if (req.command == proto::MetaCommand::kGet && !req.Has('N')) return true;
+  if (req.command == proto::MetaCommand::kNoop || req.command == proto::MetaCommand::kDebug) {
+    return true;
+  }
+  return store_->versions().Admit(req.new_cas);
+}
 
 MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
   store::MetaGetOptions options;
@@ -93,6 +106,7 @@ MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
         // memcached's vivified item does not remember a `b` key, so `k` would then print raw
         // bytes; ours does.
         options.vivify_key_binary = req.key_binary;
+        options.vivify_version = NewCas(req);
         break;
       case 'R':
         options.steps[options.nsteps++] = store::MetaStep::kRecache;
@@ -128,7 +142,7 @@ MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
     stats->touch_hits.Add();
     per_class.touch_hits.Add();
     Notify({.kind = WriteEvent::Kind::kTouch, .key = req.key(), .item = &item,
-            .exptime = req.ttl});
+            .exptime = req.ttl, .ttl_stamp = found.ttl_stamp});
   } else {
     stats->cmd_get.Add();
     stats->get_hits.Add();
@@ -190,7 +204,8 @@ proto::MetaReplyInfo Engine::CompleteMetaSet(const MetaRequest& req, store::Item
   // add ignores a CAS; append and prepend compare it when it is non-zero; cas compares it.
   const std::uint64_t cas = mode == store::Mode::kAdd ? 0 : req.cas;
   // I only matters in CAS mode (memcached sets set_stale only for NREAD_CAS).
-  const store::PutOptions options{.allow_stale = mode == store::Mode::kCas && req.Has('I')};
+  const store::PutOptions options{.allow_stale = mode == store::Mode::kCas && req.Has('I'),
+                                  .version = NewCas(req)};
   store::Outcome outcome;
   {
     base::MovableLock fence = Fence(item->key());
@@ -227,6 +242,7 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   options.invalidate = req.Has('I');
   options.set_exptime = req.Has('T');
   options.exptime = clock_->ToRelTime(req.ttl);
+  options.version = NewCas(req);
   store::DeleteResult r;
   {
     base::MovableLock fence = Fence(req.key());
@@ -241,14 +257,15 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
       info.status = MetaStatus::kHD;
       if (r.invalidated) {
         // An invalidation is not a delete: memcached counts nothing for it.
-        Notify({.kind = WriteEvent::Kind::kInvalidate, .key = req.key()});
+        Notify({.kind = WriteEvent::Kind::kInvalidate, .key = req.key(), .version = r.version});
         if (options.set_exptime) {
-          Notify({.kind = WriteEvent::Kind::kTouch, .key = req.key(), .exptime = req.ttl});
+          Notify({.kind = WriteEvent::Kind::kTouch, .key = req.key(), .exptime = req.ttl,
+                  .version = r.version, .ttl_stamp = r.version});
         }
       } else {
         stats->delete_hits.Add();
         stats->ForClass(r.class_id).delete_hits.Add();
-        Notify({.kind = WriteEvent::Kind::kDelete, .key = req.key()});
+        Notify({.kind = WriteEvent::Kind::kDelete, .key = req.key(), .version = r.version});
       }
       break;
     case store::Outcome::kExists:
@@ -261,7 +278,8 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
       info.status = MetaStatus::kNF;
       // An invalidation of a missing key deletes nothing anywhere; a delete miss is a tombstone.
       if (!options.invalidate) {
-        Notify({.kind = WriteEvent::Kind::kDelete, .key = req.key(), .hit = false});
+        Notify({.kind = WriteEvent::Kind::kDelete, .key = req.key(), .hit = false,
+                .version = r.version});
       }
       break;
   }
@@ -274,6 +292,7 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
   options.compare_cas = req.Has('C') ? req.cas : 0;  // C0 compares nothing (do_add_delta)
   options.touch = req.Has('T');
   options.new_exptime = clock_->ToRelTime(req.ttl);
+  options.version = NewCas(req);
   const bool value = req.Has('v');
   const base::RelTime now = clock_->Now();
 
@@ -297,8 +316,9 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
         (incr ? per_class.incr_hits : per_class.decr_hits).Add();
         Notify({.kind = WriteEvent::Kind::kArithmetic, .key = req.key(), .item = &r.item});
         if (options.touch) {
+          // The TTL came with the new number: its stamp is the new item's version.
           Notify({.kind = WriteEvent::Kind::kTouch, .key = req.key(), .item = &r.item,
-                  .exptime = req.ttl});
+                  .exptime = req.ttl, .ttl_stamp = r.item.version()});
         }
         info.status = value ? MetaStatus::kVA : MetaStatus::kHD;
         info.number = r.value;
@@ -348,7 +368,7 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
     store::Outcome added;
     {
       base::MovableLock fence = Fence(req.key());
-      added = store_->Put(&alloc.item, store::Mode::kAdd);
+      added = store_->Put(&alloc.item, store::Mode::kAdd, 0, {.version = NewCas(req)});
     }
     if (added == store::Outcome::kStored) {
       Notify({.kind = WriteEvent::Kind::kStore, .key = req.key(), .item = &alloc.item});

@@ -19,6 +19,9 @@
 // ma report every pre-parse failure as "invalid or duplicate flag" (proto_text.c ignores the
 // specific message there), and a bad F value keeps the generic "bad command line format".
 //
+// Beyond 1.6.18: the E flag (use this token as the new CAS), which memcached added in 1.6.27, is
+// parsed as 1.6.27 does; doc/deviations.md.
+//
 // Deliberate difference: memcached checks the opaque length while it writes the reply, after mg
 // and ma have already acted (a vivified item stays, a counter stays incremented). We refuse the
 // line before anything happens; the client sees the same error.
@@ -123,6 +126,9 @@ Preparse PreparseFlags(const Tokens& tok, std::size_t first, MetaRequest* out) {
         break;
       case 'C':
         if (!SafeStrtoull(value, &out->cas)) r = {false, kBadToken};
+        break;
+      case 'E':  // memcached 1.6.27 and later
+        if (!SafeStrtoull(value, &out->new_cas)) r = {false, kBadToken};
         break;
       case 'M':
         if (f.size() != 2) {

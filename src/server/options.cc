@@ -561,6 +561,21 @@ const OptionSpec kOptions[] = {
        st.s->zk_session_timeout_ms = static_cast<int>(n);
        return true;
      }},
+    {"max-clock-skew-ms", '\0', Arg::kValue, "<ms>",
+     "refuse versions (CAS values from meta E, and from\n"
+     "peers) further ahead of this node's clock than\n"
+     "this, 1 to 3600000 (default: 1000)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       long long n = 0;
+       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
+       if (n < 1 || n > 3600000) {
+         *err = "the clock skew bound must be between 1 and 3600000 milliseconds";
+         return false;
+       }
+       st.s->max_clock_skew_ms = static_cast<int>(n);
+       return true;
+     }},
     // Read-through options (issue #6; DESIGN.md section 3, "Read-through at the owner").
     // Without --origin the others are accepted and have no effect.
     {"origin", '\0', Arg::kValue, "<url>",
@@ -1458,7 +1473,8 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"weight", num(s.weight)},
              {"ring_profile", s.ring_profile},
              {"ring_debounce_ms", num(s.ring_debounce_ms)},
-             {"zk_session_timeout_ms", num(s.zk_session_timeout_ms)}}) {
+             {"zk_session_timeout_ms", num(s.zk_session_timeout_ms)},
+             {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));
     }
   }

@@ -59,6 +59,7 @@ base::Status Server::Open() {
       .item_size_max = settings_.item_size_max,
       .hashpower_init = static_cast<unsigned>(settings_.hashpower_init),
       .background_reclaim = true,
+      .max_clock_skew_ms = static_cast<std::uint64_t>(settings_.max_clock_skew_ms),
   };
   store_ = std::make_unique<store::Store>(store_options, &clock_);
   engine_ = std::make_unique<engine::Engine>(store_.get(), &clock_);

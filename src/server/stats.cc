@@ -306,6 +306,18 @@ void AppendSegments(Server& server, StatSink& w) {
   w.Add("background_reclaims", st.background_reclaims);
 }
 
+// `stats versions` (ringcached's own): the version clock behind every CAS (base/hybrid_clock.h)
+// -- the last version minted or admitted, the flush cut-off, and how many versions from
+// elsewhere (meta E tokens, later peers) were refused for running too far ahead of this clock.
+void AppendVersions(Server& server, StatSink& w) {
+  base::HybridClock& versions = server.store().versions();
+  w.Add("version_clock", versions.Last());
+  w.Add("version_wall", versions.WallVersion());
+  w.Add("flush_version", server.store().flush_version());
+  w.Add("max_clock_skew_ms", versions.max_skew_ms());
+  w.Add("versions_refused", versions.refused());
+}
+
 StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
   StatSink& w = *sink;
   if (sub.empty()) {
@@ -336,6 +348,8 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     AppendConns(server, w);
   } else if (sub == "segments") {
     AppendSegments(server, w);
+  } else if (sub == "versions") {
+    AppendVersions(server, w);
   } else if (sub == "origin" && server.origin() != nullptr) {
     // Read-through (server/origin_loader.h); without --origin: ERROR, as memcached answers.
     AppendOriginStats(server, &w);

@@ -6,10 +6,10 @@
 // queue links, and its header holds only what the protocols can ask about, with the fields most
 // items do not use left out:
 //
-//   0       4    5    6    7    8                                            8+4k     8+4k+8
-//   +-------+----+----+----+----+------------+------------+------------+--------+-----+-------+
-//   | atime |bits|lay |klen|vlen| [exptime]  | [flags]    | [vlen32]   |  cas   | key | value |
-//   +-------+----+----+----+----+------------+------------+------------+--------+-----+-------+
+//   0       4    5    6    7    8                                                 +8      +8
+//   +-------+----+----+----+----+-----------+---------+----------+-------------+---------+-----+-------+
+//   | atime |bits|lay |klen|vlen| [exptime] | [flags] | [vlen32] | [ttl stamp] | version | key | value |
+//   +-------+----+----+----+----+-----------+---------+----------+-------------+---------+-----+-------+
 //   atime    last access (RelTime), atomic: readers bump it under the shard lock
 //   bits     S3-FIFO frequency, linked, fetched, and the meta protocol's stale / win-token state
 //   lay      layout: which optional words follow, and two immutable properties (binary key,
@@ -18,8 +18,12 @@
 //   exptime  only when the item was stored with an expiry (kHasExptime); atomic (touch)
 //   flags    only when the client flags are not 0 (kHasFlags)
 //   vlen32   the whole value length, when it is 256 or more (kWideValue)
-//   cas      the modification sequence number (8 bytes, 4-aligned, read with memcpy). It never
-//            changes once the item is linked: whatever gives a key a new CAS writes a new item.
+//   ttl stamp  only once the item has been touched (kHasTtlStamp): the version minted for the
+//            latest TTL change, which replicas order TTL changes by (REPLICATION.md section 3);
+//            8 bytes, written and read under the shard lock. Without one it is the version.
+//   version  the item's version (base/hybrid_clock.h), which is also its CAS (8 bytes, 4-aligned,
+//            read with memcpy). It never changes once the item is linked: whatever gives a key a
+//            new version writes a new item.
 //
 // So a 16-byte key with a 32-byte value and no expiry or flags costs 16 bytes of header (memcached:
 // 56 and a slab class rounding), and items start on 4-byte boundaries so that the atomics are
@@ -27,7 +31,8 @@
 //
 // An item whose expiry is 0 has no room for one; touching it to a non-zero expiry writes a copy
 // with the room (Store::Impl::Rewrite). That keeps the common no-TTL item 4 bytes smaller, and
-// items stored with a TTL, which are the ones touched, pay nothing extra.
+// items stored with a TTL pay nothing extra until they are touched. The first touch of an item
+// writes a copy with room for a TTL stamp as well; later touches change both words in place.
 //
 // References are counted per SEGMENT, not per item: an ItemRef pins the segment its item lives
 // in, so a connection can writev a value from item memory while another thread evicts the
@@ -61,7 +66,8 @@ inline constexpr std::uint8_t kHasExptime = 0x01;
 inline constexpr std::uint8_t kHasFlags = 0x02;
 inline constexpr std::uint8_t kWideValue = 0x04;
 inline constexpr std::uint8_t kKeyBinary = 0x08;  // the key arrived base64-encoded (meta `b`)
-inline constexpr std::uint8_t kCasHidden = 0x10;  // -C: cas() reads as 0
+inline constexpr std::uint8_t kCasHidden = 0x10;  // -C: the CAS reads as 0
+inline constexpr std::uint8_t kHasTtlStamp = 0x20;
 
 inline constexpr std::size_t kItemAlign = 4;
 
@@ -74,16 +80,19 @@ struct Item {
 
   // The bytes an item with these properties occupies (before rounding to kItemAlign).
   static std::uint8_t LayoutFor(base::RelTime exptime, std::uint32_t flags,
-                                std::uint32_t value_len) {
+                                std::uint32_t value_len, bool ttl_stamp = false) {
     return static_cast<std::uint8_t>((exptime != 0 ? kHasExptime : 0) |
                                      (flags != 0 ? kHasFlags : 0) |
-                                     (value_len >= 256 ? kWideValue : 0));
+                                     (value_len >= 256 ? kWideValue : 0) |
+                                     (ttl_stamp ? kHasTtlStamp : 0));
   }
   static std::size_t HeaderSize(std::uint8_t layout) {
-    // The fixed 8 bytes and the CAS, plus 4 per optional word. A table rather than popcount:
-    // without -mpopcnt that is a libgcc call, on every item access.
-    static constexpr std::uint8_t kSizes[8] = {16, 20, 20, 24, 20, 24, 24, 28};
-    return kSizes[layout & (kHasExptime | kHasFlags | kWideValue)];
+    // The fixed 8 bytes and the version, plus 4 per optional 32-bit word and 8 for a TTL stamp.
+    // A table rather than popcount: without -mpopcnt that is a libgcc call, on every item access.
+    static constexpr std::uint8_t kSizes[16] = {16, 20, 20, 24, 20, 24, 24, 28,
+                                                24, 28, 28, 32, 28, 32, 32, 36};
+    return kSizes[(layout & (kHasExptime | kHasFlags | kWideValue)) |
+                  ((layout & kHasTtlStamp) >> 2)];
   }
   static std::size_t TotalSize(std::uint8_t layout, std::size_t key_len, std::size_t value_len) {
     return HeaderSize(layout) + key_len + value_len;
@@ -92,10 +101,10 @@ struct Item {
 
   // Writes the header of a new, unlinked item (its CAS 0) and the key.
   void Init(std::string_view key, std::uint32_t flags, base::RelTime exptime,
-            std::uint32_t value_len, base::RelTime now, bool cas_hidden) {
+            std::uint32_t value_len, base::RelTime now, bool cas_hidden, bool ttl_stamp) {
     new (&last_access) std::atomic<base::RelTime>(now);
     new (&bits) std::atomic<std::uint8_t>(0);
-    layout = static_cast<std::uint8_t>(LayoutFor(exptime, flags, value_len) |
+    layout = static_cast<std::uint8_t>(LayoutFor(exptime, flags, value_len, ttl_stamp) |
                                        (cas_hidden ? kCasHidden : 0));
     key_len = static_cast<std::uint8_t>(key.size());
     value_len_low = static_cast<std::uint8_t>(value_len & 0xff);
@@ -112,7 +121,11 @@ struct Item {
       std::memcpy(p, &value_len, 4);
       p += 4;
     }
-    std::memset(p, 0, 8);  // cas
+    if (layout & kHasTtlStamp) {
+      std::memset(p, 0, 8);
+      p += 8;
+    }
+    std::memset(p, 0, 8);  // version
     std::memcpy(p + 8, key.data(), key.size());
   }
 
@@ -143,16 +156,29 @@ struct Item {
   std::uint32_t value_len() const {
     if ((layout & kWideValue) == 0) return value_len_low;
     std::uint32_t v;
-    std::memcpy(&v, cas_ptr() - 4, 4);
+    std::memcpy(&v, version_ptr() - 4 - ((layout & kHasTtlStamp) ? 8 : 0), 4);
     return v;
   }
-  std::uint64_t cas() const {
+  std::uint64_t version() const {
     std::uint64_t c;
-    std::memcpy(&c, cas_ptr(), 8);
+    std::memcpy(&c, version_ptr(), 8);
     return c;
   }
   // Only before the item is linked.
-  void set_cas(std::uint64_t c) { std::memcpy(cas_ptr(), &c, 8); }
+  void set_version(std::uint64_t c) { std::memcpy(version_ptr(), &c, 8); }
+  bool has_ttl_stamp() const { return (layout & kHasTtlStamp) != 0; }
+  // The version of the latest TTL change: the stamp once touched, else the version.
+  std::uint64_t ttl_stamp() const {
+    if (!has_ttl_stamp()) return version();
+    std::uint64_t t;
+    std::memcpy(&t, version_ptr() - 8, 8);
+    return t > version() ? t : version();  // a word not stamped yet holds 0
+  }
+  // Requires has_ttl_stamp(); under the shard lock once linked.
+  void set_ttl_stamp(std::uint64_t t) {
+    RC_CHECK(has_ttl_stamp());
+    std::memcpy(version_ptr() - 8, &t, 8);
+  }
   bool cas_hidden() const { return (layout & kCasHidden) != 0; }
   bool key_binary() const { return (layout & kKeyBinary) != 0; }
   // Only before the item is linked.
@@ -160,7 +186,7 @@ struct Item {
     layout = static_cast<std::uint8_t>(b ? (layout | kKeyBinary) : (layout & ~kKeyBinary));
   }
 
-  const char* key_ptr() const { return cas_ptr() + 8; }
+  const char* key_ptr() const { return version_ptr() + 8; }
   std::string_view key() const { return {key_ptr(), key_len}; }
   char* value() { return const_cast<char*>(key_ptr()) + key_len; }
   const char* value() const { return key_ptr() + key_len; }
@@ -174,8 +200,8 @@ struct Item {
   std::atomic<base::RelTime>* exptime_word() const {
     return reinterpret_cast<std::atomic<base::RelTime>*>(const_cast<char*>(words()));
   }
-  char* cas_ptr() { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
-  const char* cas_ptr() const { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
+  char* version_ptr() { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
+  const char* version_ptr() const { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
 };
 
 static_assert(sizeof(Item) == 8);
@@ -189,8 +215,11 @@ struct NewItem {
   std::uint32_t value_len = 0;
   base::RelTime now = 0;
   bool cas_hidden = false;
+  bool ttl_stamp = false;  // room for a TTL stamp
 
-  void WriteTo(Item* item) const { item->Init(key, flags, exptime, value_len, now, cas_hidden); }
+  void WriteTo(Item* item) const {
+    item->Init(key, flags, exptime, value_len, now, cas_hidden, ttl_stamp);
+  }
 };
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 

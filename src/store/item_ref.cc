@@ -27,7 +27,11 @@ std::string_view ItemRef::value() const { return {item_->value(), item_->value_l
 
 std::uint32_t ItemRef::flags() const { return item_->client_flags(); }
 
-std::uint64_t ItemRef::cas() const { return item_->cas_hidden() ? 0 : item_->cas(); }
+std::uint64_t ItemRef::cas() const { return item_->cas_hidden() ? 0 : item_->version(); }
+
+std::uint64_t ItemRef::version() const { return item_->version(); }
+
+std::uint64_t ItemRef::ttl_stamp() const { return item_->ttl_stamp(); }
 
 bool ItemRef::fetched() const { return (item_->GetBits() & internal::kFetched) != 0; }
 

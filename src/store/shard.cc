@@ -11,7 +11,11 @@
 
 namespace rc::store::internal {
 
-unsigned ItemClass(const Item* item) { return ReportedClassOf(item->stride()); }
+// The TTL stamp word is replication's bookkeeping, added by a touch (item.h): it does not move an
+// item to another class, as memcached's touch never does.
+unsigned ItemClass(const Item* item) {
+  return ReportedClassOf(item->stride() - (item->has_ttl_stamp() ? 8 : 0));
+}
 
 Shard::Shard(std::size_t slots, unsigned num_classes, Pool* pool)
     : pool_(pool), num_classes_(num_classes) {
@@ -169,7 +173,7 @@ void Shard::DescribeLocked(const Item* it, ItemInfo* info) {
   info->key = it->key();
   info->exptime = it->exptime();
   info->last_access = it->last_access.load(std::memory_order_relaxed);
-  info->cas = it->cas_hidden() ? 0 : it->cas();
+  info->cas = it->cas_hidden() ? 0 : it->version();
   info->fetched = (it->GetBits() & kFetched) != 0;
   info->class_id = ItemClass(it);
   info->value_len = it->value_len();

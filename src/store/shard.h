@@ -40,13 +40,13 @@ class Pool;
 // The time and flush state one operation judges items by.
 struct Moment {
   base::RelTime now = 0;
-  std::uint64_t flush_seq = 0;  // items whose cas (sequence) is below this are flushed
+  std::uint64_t flush_version = 0;  // items whose version is below this are flushed
 
   bool Expired(const Item* item) const {
     base::RelTime e = item->exptime();
     return e != 0 && e <= now;
   }
-  bool Flushed(const Item* item) const { return item->cas() < flush_seq; }
+  bool Flushed(const Item* item) const { return item->version() < flush_version; }
 };
 
 // Why an item leaves the table; decides which counters move.

@@ -1,14 +1,19 @@
 // store/store.cc -- Store's operations: lookups, writes, deletes, touch, incr/decr, meta get,
 // flush_all and the crawler.
 //
-// CAS and flush: every link draws a sequence number from one global atomic counter and stores it
-// in the item's cas field, with or without -C (with -C it is hidden: cas() reads 0). flush_all
-// records the next sequence number as a cut-off; an item whose sequence is below it is flushed.
-// Because sequence order is link order, that cut-off is exact even within one second, which is
-// what memcached achieves with settings.oldest_cas (items.c item_is_flushed) when CAS is on; we
-// also get it with -C, where memcached falls back to whole seconds (a deliberate difference: a
-// set right after flush_all never vanishes here). A delayed flush becomes such a cut-off at the
-// first operation that sees the clock reach it.
+// Versions and flush: every link takes a version from the store's hybrid clock
+// (base/hybrid_clock.h) under the shard lock, or the one its caller brought (meta E, a peer's
+// write), and stores it in the item, with or without -C (with -C the CAS reads 0). The version is
+// the client's CAS. flush_all mints a version as its cut-off; an item whose version is below it is
+// flushed. Because the clock only moves forward, that cut-off is exact even within one second,
+// which is what memcached achieves with settings.oldest_cas (items.c item_is_flushed) when CAS is
+// on; we also get it with -C, where memcached falls back to whole seconds (a deliberate
+// difference: a set right after flush_all never vanishes here). A delayed flush becomes such a
+// cut-off at the first operation that sees the clock reach it. An item given a version from
+// before the cut-off (meta E with an old token) is flushed at once, as in memcached.
+//
+// touch, gat and mg T keep the version (memcached keeps the CAS) and stamp the TTL change with a
+// version of its own in the item's TTL stamp word (item.h), which the first touch makes room for.
 //
 // A linked item's bytes never change except its access time, state bits and (when it has room
 // for one) its expiry: whatever gives a key a new value or a new CAS links a new item, and a
@@ -111,8 +116,8 @@ bool ParseCounter(const char* p, std::size_t n, std::uint64_t* out) {
 
 // Until an item is linked its cas field is unused; Allocate() parks the key's hash there so that
 // Put() does not hash the key a second time.
-void StashHash(Item* item, std::uint64_t hash) { item->set_cas(hash); }
-std::uint64_t StashedHash(const Item* item) { return item->cas(); }
+void StashHash(Item* item, std::uint64_t hash) { item->set_version(hash); }
+std::uint64_t StashedHash(const Item* item) { return item->version(); }
 
 }  // namespace
 
@@ -120,7 +125,8 @@ Store::Impl::Impl(const Options& opts, const base::Clock* clk)
     : options(opts),
       clock(clk),
       pool(std::make_unique<Pool>(opts.memory_limit, opts.evictions,
-                                  SegmentBytesFor(opts.memory_limit))) {
+                                  SegmentBytesFor(opts.memory_limit))),
+      versions(clk, opts.max_clock_skew_ms) {
   RC_CHECK(clock != nullptr);
   shard_bits = std::min(options.shard_bits, kMaxShardBits);
   // memcached's default table (2^16 entries) unless the cache is small: the tables are charged
@@ -176,7 +182,7 @@ void Store::Impl::PromoteFlush(base::RelTime now) {
   base::MutexLock lock(flush_mu);
   base::RelTime due = flush_due.load(std::memory_order_relaxed);
   if (due == 0 || now < due) return;  // someone else promoted it, or it was replaced
-  flush_seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  flush_version.store(versions.Mint(), std::memory_order_release);
   flush_due.store(0, std::memory_order_release);
 }
 
@@ -217,10 +223,10 @@ Item* Store::Impl::FindLiveLocked(Shard& s, std::uint64_t hash, std::string_view
 
 Allocation Store::Impl::AllocateItem(std::string_view key, std::uint32_t flags,
                                      base::RelTime exptime, std::uint32_t value_len,
-                                     const Moment& m) {
+                                     const Moment& m, bool ttl_stamp) {
   RC_CHECK(!key.empty() && key.size() <= 255);  // the engine enforces memcached's 250
   Allocation result;
-  std::uint8_t layout = Item::LayoutFor(exptime, flags, value_len);
+  std::uint8_t layout = Item::LayoutFor(exptime, flags, value_len, ttl_stamp);
   std::size_t total = Item::TotalSize(layout, key.size(), value_len);
   if (total > options.item_size_max) {
     result.outcome = Outcome::kTooLarge;
@@ -229,7 +235,8 @@ Allocation Store::Impl::AllocateItem(std::string_view key, std::uint32_t flags,
   std::size_t stride = Item::Stride(total);
   const bool cas_hidden = !options.use_cas;
   Item* it = AllocateBytes(stride, m,
-                           internal::NewItem{key, flags, exptime, value_len, m.now, cas_hidden});
+                           internal::NewItem{key, flags, exptime, value_len, m.now, cas_hidden,
+                                             ttl_stamp});
   if (it == nullptr) {
     outofmemory[internal::ReportedClassOf(stride) - 1].fetch_add(1, std::memory_order_relaxed);
     result.outcome = Outcome::kNoMemory;
@@ -242,16 +249,15 @@ Allocation Store::Impl::AllocateItem(std::string_view key, std::uint32_t flags,
 }
 
 template <typename Edit>
-Outcome Store::Impl::Rewrite(Shard& s, std::uint64_t hash, Item* it, bool room_for_exptime,
-                             Edit edit) {
+Outcome Store::Impl::Rewrite(Shard& s, std::uint64_t hash, Item* it, Room room, Edit edit) {
   internal::AddRef(it);
   ItemRef old_ref(it);
   s.mu.unlock();
   Moment m = Now();
   base::RelTime e = it->exptime();
   Allocation a = AllocateItem(it->key(), it->client_flags(),
-                              room_for_exptime && e == 0 ? kRoomForExptime : e,
-                              it->value_len(), m);
+                              room.exptime && e == 0 ? kRoomForExptime : e, it->value_len(), m,
+                              room.ttl_stamp || it->has_ttl_stamp());
   if (!a.item) {
     s.mu.lock();
     return Outcome::kNoMemory;
@@ -262,7 +268,8 @@ Outcome Store::Impl::Rewrite(Shard& s, std::uint64_t hash, Item* it, bool room_f
   std::size_t slot = s.SlotOfLocked(hash, it);
   if (slot == Index::kNone) return Outcome::kNotFound;
   copy->set_key_binary(it->key_binary());
-  copy->set_cas(it->cas());
+  copy->set_version(it->version());
+  if (copy->has_ttl_stamp()) copy->set_ttl_stamp(it->ttl_stamp());
   copy->set_exptime(it->exptime());
   copy->last_access.store(it->last_access.load(std::memory_order_relaxed),
                           std::memory_order_relaxed);
@@ -291,15 +298,15 @@ Lookup Store::Get(std::string_view key, const GetOptions& options) {
     Item* it = im.FindLiveLocked(s, hash, key, m, &result.reason, &slot);
     if (it == nullptr) return result;
     if (options.touch) {
-      if (options.new_exptime != 0 && !it->has_exptime()) {
-        Outcome o = im.Rewrite(s, hash, it, true, [](Item*) {});
+      if (Impl::TouchNeedsRoom(it, options.new_exptime)) {
+        Outcome o = im.Rewrite(s, hash, it, Impl::kTouchRoom, [](Item*) {});
         if (o == Outcome::kNoMemory) {
           result.reason = MissReason::kAbsent;
           return result;
         }
         continue;
       }
-      it->set_exptime(options.new_exptime);
+      result.ttl_stamp = im.TouchLocked(it, options.new_exptime);
     }
     if (options.bump) Shard::BumpLocked(it, m.now);
     internal::AddRef(it);
@@ -327,6 +334,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
   const std::uint64_t hash = StashedHash(item->get());
   Shard& s = im.ShardFor(hash);
 
+  if (options.version != 0) RC_CHECK(options.version < base::HybridClock::kLimit);
   for (;;) {
     Item* it = item->get();
     const std::string_view key = it->key();
@@ -364,9 +372,9 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
         if (old == nullptr) return Outcome::kNotFound;
         // With -C every item's CAS reads 0, and memcached 1.6 treats a zero CAS as "no match":
         // cas on a present key is EXISTS.
-        if (im.options.use_cas && old->cas() == cas_unique) break;
+        if (im.options.use_cas && old->version() == cas_unique) break;
         if (options.allow_stale && im.options.use_cas && cas_unique != 0 &&
-            cas_unique < old->cas()) {
+            cas_unique < old->version()) {
           // An older writer finishing late (meta ms I): its value goes in, but marked stale so
           // that the next reader recaches; the expiry and any win token stay as they were.
           if (old->exptime() != it->exptime() && !it->has_exptime()) {
@@ -388,7 +396,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
       case Mode::kAppend:
       case Mode::kPrepend: {
         if (old == nullptr) return Outcome::kNotStored;
-        if (im.options.use_cas && cas_unique != 0 && old->cas() != cas_unique) {
+        if (im.options.use_cas && cas_unique != 0 && old->version() != cas_unique) {
           return Outcome::kExists;
         }
         // The combined item needs an allocation, which may evict, which takes shard locks: hold
@@ -426,14 +434,14 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
           if (!combined->has_exptime()) continue;
           combined->set_exptime(old->exptime());
         }
-        combined->set_cas(im.NextSeq());
+        combined->set_version(im.VersionFor(options.version));
         s.LinkLocked(combined, hash, old_slot, m2.now);
         s.MaybeRebuildLocked();
         *item = std::move(a.item);
         return Outcome::kStored;
       }
     }
-    it->set_cas(im.NextSeq());
+    it->set_version(im.VersionFor(options.version));
     s.LinkLocked(it, hash, slot, m.now);
     if (inherit != 0) it->SetBits(it->GetBits() | inherit);
     s.MaybeRebuildLocked();
@@ -465,6 +473,8 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
     }
     if (it == nullptr) {
       result.outcome = Outcome::kNotFound;
+      // A delete miss is still a tombstone (one that an invalidation never makes).
+      if (!options.invalidate) result.version = im.VersionFor(options.version);
       return result;
     }
     result.class_id = ItemClass(it);
@@ -475,18 +485,20 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
     if (!options.invalidate) {
       s.UnlinkLocked(slot, hash, UnlinkCause::kRemove);
       result.outcome = Outcome::kDeleted;
+      result.version = im.VersionFor(options.version);
       return result;
     }
     // Invalidation (memcached process_mdelete_command with I): the item stays readable but
     // stale, the next reader wins the recache, and a CAS taken before the invalidation no longer
     // matches. A new CAS means a new item (the copy), which also keeps it on the right side of a
     // flush_all cut-off, like any other modification.
-    const bool want_room = options.set_exptime && options.exptime != 0;
-    Outcome o = im.Rewrite(s, hash, it, want_room, [&](Item* copy) {
+    const Impl::Room room{.exptime = options.set_exptime && options.exptime != 0};
+    Outcome o = im.Rewrite(s, hash, it, room, [&](Item* copy) {
       if (options.set_exptime) copy->set_exptime(options.exptime);
       copy->SetBits(static_cast<std::uint8_t>((copy->GetBits() | internal::kStale) &
                                               ~internal::kWinTokenSent));
-      copy->set_cas(im.NextSeq());
+      result.version = im.VersionFor(options.version);
+      copy->set_version(result.version);
     });
     if (o == Outcome::kNotFound) continue;
     if (o == Outcome::kNoMemory) {
@@ -496,6 +508,7 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
       if (im.FindLiveLocked(s, hash, key, im.Now(), &r2, &again) != nullptr) {
         s.UnlinkLocked(again, hash, UnlinkCause::kRemove);
       }
+      result.version = im.VersionFor(options.version);
     }
     result.outcome = Outcome::kDeleted;
     result.invalidated = true;
@@ -504,7 +517,7 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
 }
 
 Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id,
-                     ItemRef* touched) {
+                     ItemRef* touched, std::uint64_t* ttl_stamp) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
   Shard& s = im.ShardFor(hash);
@@ -515,14 +528,15 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* clas
     std::size_t slot;
     Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
     if (it == nullptr) return Outcome::kNotFound;
-    if (exptime != 0 && !it->has_exptime()) {
-      Outcome o = im.Rewrite(s, hash, it, true, [](Item*) {});
+    if (Impl::TouchNeedsRoom(it, exptime)) {
+      Outcome o = im.Rewrite(s, hash, it, Impl::kTouchRoom, [](Item*) {});
       if (o == Outcome::kNoMemory) return Outcome::kNoMemory;
       continue;
     }
     // memcached's touch is a fetch with a new expiry (items.c do_item_touch): it bumps the item
     // and leaves its CAS alone.
-    it->set_exptime(exptime);
+    const std::uint64_t stamp = im.TouchLocked(it, exptime);
+    if (ttl_stamp != nullptr) *ttl_stamp = stamp;
     Shard::BumpLocked(it, m.now);
     if (class_id != nullptr) *class_id = ItemClass(it);
     if (touched != nullptr) {
@@ -611,7 +625,7 @@ IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta,
       if (!fresh->has_exptime()) continue;  // touched meanwhile; the next pass sizes it right
       fresh->set_exptime(result.exptime);
     }
-    fresh->set_cas(im.NextSeq());
+    fresh->set_version(im.VersionFor(options.version));
     // total_items counts it as memcached does: only when the number outgrew the old value,
     // where memcached cannot edit in place and links a new item.
     s.LinkLocked(fresh, hash, old_slot, m2.now, len > old_len);
@@ -635,9 +649,9 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
   Shard& s = im.ShardFor(hash);
   MetaLookup r;
   // Whether a step will set a non-zero expiry on an existing item (which then needs room for it).
-  bool sets_expiry = false;
+  bool touches = false;
   for (std::size_t i = 0; i < options.nsteps && i < options.steps.size(); ++i) {
-    if (options.steps[i] == MetaStep::kTouch && options.touch_exptime != 0) sets_expiry = true;
+    if (options.steps[i] == MetaStep::kTouch) touches = true;
   }
   // A vivified item is allocated with the shard unlocked (allocating may evict, which takes shard
   // locks) and linked only if the key is still missing when the lock is back. It is declared
@@ -659,7 +673,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
       if (!fresh.item) {
         lock.Unlock();
         // With room for an expiry: the N step (or a T step) sets one.
-        fresh = im.AllocateItem(key, 0, kRoomForExptime, 0, m);
+        fresh = im.AllocateItem(key, 0, kRoomForExptime, 0, m, touches);
         if (!fresh.item) return r;  // no memory for a placeholder: a plain miss, as memcached
         fresh.item.get()->set_key_binary(options.vivify_key_binary);
         fresh.item.get()->set_exptime(0);
@@ -671,12 +685,12 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
         fresh = Allocation{};
         continue;
       }
-      it->set_cas(im.NextSeq());
+      it->set_version(im.VersionFor(options.vivify_version));
       s.LinkLocked(it, hash, Index::kNone, m.now);
       s.MaybeRebuildLocked();
       r.created = true;
-    } else if (sets_expiry && !it->has_exptime()) {
-      Outcome o = im.Rewrite(s, hash, it, true, [](Item*) {});
+    } else if (touches && Impl::TouchNeedsRoom(it, options.touch_exptime)) {
+      Outcome o = im.Rewrite(s, hash, it, Impl::kTouchRoom, [](Item*) {});
       if (o == Outcome::kNoMemory) return r;
       continue;
     }
@@ -693,7 +707,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
       switch (options.steps[i]) {
         case MetaStep::kTouch:
           e = options.touch_exptime;
-          it->set_exptime(e);
+          r.ttl_stamp = im.TouchLocked(it, e);
           r.touched = true;
           break;
         case MetaStep::kVivify:
@@ -730,21 +744,24 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
   }
 }
 
-void Store::Flush(base::RelTime when) {
+std::uint64_t Store::Flush(base::RelTime when) {
   Impl& im = *impl_;
   base::RelTime now = im.clock->Now();
   base::MutexLock lock(im.flush_mu);
   if (when == 0 || when <= now) {
-    // Everything linked so far drew a sequence number <= seq; anything linked from now on
-    // draws a larger one and survives. A pending delayed flush is replaced, as in memcached,
+    // Everything linked so far has a version below a new one; anything linked from now on
+    // mints a larger one and survives. A pending delayed flush is replaced, as in memcached,
     // where each flush_all overwrites settings.oldest_live.
-    im.flush_seq.store(im.seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    const std::uint64_t cut = im.versions.Mint();
+    im.flush_version.store(cut, std::memory_order_release);
     im.flush_due.store(0, std::memory_order_release);
+    return cut;
   } else {
     // Takes effect at the first operation at or after `when` (Impl::Now). Unlike memcached, an
     // earlier flush already in effect stays in effect meanwhile: memcached's single
     // oldest_live would briefly make its victims visible again.
     im.flush_due.store(when, std::memory_order_release);
+    return 0;
   }
 }
 
@@ -896,5 +913,10 @@ unsigned Store::ClassOf(std::size_t size) { return internal::ReportedClassOf(siz
 std::size_t Store::ClassSize(unsigned id) { return internal::ReportedClassSize(id); }
 
 std::size_t Store::ItemOverhead() { return Item::HeaderSize(0); }
+
+base::HybridClock& Store::versions() { return impl_->versions; }
+std::uint64_t Store::flush_version() const {
+  return impl_->flush_version.load(std::memory_order_acquire);
+}
 
 }  // namespace rc::store

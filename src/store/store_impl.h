@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/hybrid_clock.h"
 #include "ringcached/base/mutex.h"
 #include "ringcached/store/store.h"
 #include "store/item.h"
@@ -53,12 +54,15 @@ struct Store::Impl {
     base::RelTime now = clock->Now();
     base::RelTime due = flush_due.load(std::memory_order_acquire);
     if (RC_UNLIKELY(due != 0 && now >= due)) PromoteFlush(now);
-    return internal::Moment{now, flush_seq.load(std::memory_order_acquire)};
+    return internal::Moment{now, flush_version.load(std::memory_order_acquire)};
   }
   void PromoteFlush(base::RelTime now);
-  std::uint64_t NextSeq() { return seq.fetch_add(1, std::memory_order_relaxed) + 1; }
+  // The version a write links its item with: the caller's (meta E, a peer's, already admitted
+  // by versions.Admit) or a new one. Under the shard lock, so that one key's versions follow the
+  // order its writes are applied in.
+  std::uint64_t VersionFor(std::uint64_t given) { return given != 0 ? given : versions.Mint(); }
   std::uint64_t VisibleCas(const internal::Item* it) const {
-    return options.use_cas ? it->cas() : 0;
+    return options.use_cas ? it->version() : 0;
   }
 
   // The live item under `key`, or nullptr; a dead one is unlinked on the way (lazy expiry).
@@ -67,18 +71,39 @@ struct Store::Impl {
                                  const internal::Moment& m, MissReason* reason, std::size_t* slot)
       RC_REQUIRES(s.mu);
 
-  // An unlinked item with room for `value_len` value bytes (store.cc).
+  // An unlinked item with room for `value_len` value bytes (store.cc), and for a TTL stamp
+  // when `ttl_stamp`.
   Allocation AllocateItem(std::string_view key, std::uint32_t flags, base::RelTime exptime,
-                          std::uint32_t value_len, const internal::Moment& m);
+                          std::uint32_t value_len, const internal::Moment& m,
+                          bool ttl_stamp = false);
 
+  // Optional words a rewritten copy needs room for, beyond what the item has.
+  struct Room {
+    bool exptime = false;
+    bool ttl_stamp = false;
+  };
   // With s.mu held and `it` the live item linked under its key: drops the lock, writes a
-  // copy of `it` (with room for an expiry when `room_for_exptime`), lets `edit` change the copy,
-  // and links it in place of `it` if `it` is still the one linked; returns with the lock held
-  // again. kStored when the copy is linked, kNotFound when `it` changed meanwhile (look again),
-  // kNoMemory when no memory could be found for the copy.
+  // copy of `it` (with the `room` asked for), lets `edit` change the copy, and links it in place
+  // of `it` if `it` is still the one linked; returns with the lock held again. kStored when the
+  // copy is linked, kNotFound when `it` changed meanwhile (look again), kNoMemory when no memory
+  // could be found for the copy.
   template <typename Edit>
-  Outcome Rewrite(internal::Shard& s, std::uint64_t hash, internal::Item* it,
-                  bool room_for_exptime, Edit edit) RC_REQUIRES(s.mu);
+  Outcome Rewrite(internal::Shard& s, std::uint64_t hash, internal::Item* it, Room room,
+                  Edit edit) RC_REQUIRES(s.mu);
+  // touch, gat, mg T: whether `it` needs a copy with more room before TouchLocked can set
+  // `exptime` on it (room for an expiry, and for the TTL stamp).
+  static bool TouchNeedsRoom(const internal::Item* it, base::RelTime exptime) {
+    return !it->has_ttl_stamp() || (exptime != 0 && !it->has_exptime());
+  }
+  static constexpr Room kTouchRoom{.exptime = true, .ttl_stamp = true};
+  // Sets the expiry of a linked item with the room for it, and stamps the change with a new
+  // version (kept CAS: memcached's touch leaves the CAS alone). Returns the stamp.
+  std::uint64_t TouchLocked(internal::Item* it, base::RelTime exptime) {
+    it->set_exptime(exptime);
+    const std::uint64_t stamp = versions.Mint();
+    it->set_ttl_stamp(stamp);
+    return stamp;
+  }
 
   // --- segments.cc: the segment space -------------------------------------------------------
 
@@ -160,8 +185,8 @@ struct Store::Impl {
   std::unique_ptr<std::atomic<std::uint64_t>[]> outofmemory;  // per class
   std::atomic<std::uint64_t> malloc_fails{0};
 
-  std::atomic<std::uint64_t> seq{0};        // the last sequence number handed out
-  std::atomic<std::uint64_t> flush_seq{0};  // items with a lower sequence are flushed
+  base::HybridClock versions;                   // every item's version (its CAS)
+  std::atomic<std::uint64_t> flush_version{0};  // items with a lower version are flushed
   std::atomic<base::RelTime> flush_due{0};  // a delayed flush not yet in effect (0: none)
   base::Mutex flush_mu;
 

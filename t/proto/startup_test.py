@@ -70,6 +70,9 @@ INVALID = [
     (["-I", "256m"], "-I 256m with the default -m 64 (above half of -m)"),
     (["-o", "bogus_option_xyz"], "unknown -o sub-option"),
     (["--advertise", "cache1:abc"], "--advertise whose trailing port is not a number"),
+    (["--max-clock-skew-ms", "0"], "--max-clock-skew-ms 0"),
+    (["--max-clock-skew-ms", "3600001"], "--max-clock-skew-ms above an hour"),
+    (["--max-clock-skew-ms", "1s"], "--max-clock-skew-ms not a number"),
 ]
 
 

@@ -32,6 +32,10 @@ class Clock {
   //   0 -> 0 (never); negative -> already expired; 1..30 days -> now + exptime;
   //   above 30 days -> an absolute unix time, already expired if not after process start.
   RelTime ToRelTime(std::int64_t exptime) const;
+  // Wall-clock milliseconds since the unix epoch, not moved by `debugtime` (versions:
+  // base/hybrid_clock.h).
+  virtual std::int64_t UnixMillis() const = 0;
+
   // The unix time of a RelTime (for stats and dumps).
   std::time_t ToUnixTime(RelTime t) const { return ProcessStarted() + static_cast<std::time_t>(t); }
 };
@@ -42,6 +46,7 @@ class SystemClock final : public Clock {
   SystemClock();
   RelTime Now() const override;
   std::time_t ProcessStarted() const override { return started_; }
+  std::int64_t UnixMillis() const override;
   // debugtime: moves the clock by `seconds` (cumulative). Used by tests of expiry.
   void Shift(std::int64_t seconds) { shift_.fetch_add(seconds, std::memory_order_relaxed); }
 

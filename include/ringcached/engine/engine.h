@@ -154,6 +154,11 @@ class Engine {
   // request MetaParser accepted and returns what proto::FormatMetaReply needs; whether `q`
   // suppresses the reply is proto::MetaReplySuppressed's call.
   //
+  // E (use this token as the new CAS, memcached 1.6.27): whether `req`'s token may be used,
+  // checked before the command runs. False when the command uses it (ms, md, ma, mg with N) and
+  // it is 0 or beyond the version clock's skew bound (base/hybrid_clock.h): the caller answers
+  // kMetaCasRefused and the command does nothing. Counted in `stats versions` as versions_refused.
+  bool AdmitMetaCas(const proto::MetaRequest& req);
   // mg: lookup with h/l/t/T/N/R/u/W/X/Z semantics. Counts like get (cmd_get, get_hits or
   // get_misses, get_expired, get_flushed), or like touch (cmd_touch, touch_hits) when T applied
   // to an item; a vivified item counts as a hit.
@@ -192,7 +197,9 @@ class Engine {
   // Deletes the old value of a key whose new value was refused (too large, out of memory), as
   // memcached does, and reports it.
   void DeleteRefused(std::string_view key);
-  void Notify(const WriteEvent& event) {
+  void Notify(WriteEvent event) {
+    if (observers_.empty()) return;
+    if (event.item != nullptr && *event.item) event.version = event.item->version();
     for (WriteObserver* o : observers_) o->OnWrite(event);
   }
   bool observed() const { return !observers_.empty(); }

@@ -31,6 +31,12 @@ namespace rc::engine {
 // win, a guard against a stampede on this node only: the winner's set is the change, and a
 // copy elsewhere without the placeholder only lets one more client recache); evictions and
 // expiry (each node's own memory).
+//
+// Every event carries a version (base/hybrid_clock.h), taken under the store's shard lock as the
+// write was applied, so for one key the versions are in the order the store applied the writes:
+// the item's version (its CAS) for kStore, kArithmetic and kInvalidate (kInvalidate: no item,
+// the new version here), the tombstone's for kDelete, the cut-off for an immediate kFlush (0 for
+// a delayed one). kTouch keeps the item's version and brings the TTL change's own stamp.
 struct WriteEvent {
   enum class Kind : unsigned char { kStore, kDelete, kTouch, kArithmetic, kFlush, kInvalidate };
   Kind kind = Kind::kStore;
@@ -38,15 +44,18 @@ struct WriteEvent {
   const store::ItemRef* item = nullptr;  // the item now linked (kStore, kArithmetic, kTouch)
   std::int64_t exptime = 0;           // kTouch: as the client sent it; kFlush: the delay
   bool hit = true;                    // kDelete: whether the key was there
+  std::uint64_t version = 0;          // see above; Engine::Notify takes it from `item` if given
+  std::uint64_t ttl_stamp = 0;        // kTouch: the stamp of this TTL change
 };
 
 // Told of every write that changed this node's store (the list above). Called on the worker
 // thread, after the store applied the write, in the order the observers were added; must not
 // block (queue and return). A write the store refused (a NOT_STORED add, a failed cas, a
 // compare-and-delete whose CAS did not match) is never reported: forwarding it would let a
-// replica overwrite a value this node correctly kept. (Events are reported after the store's
-// lock is released, so two writes of one key from two workers may be reported in either order;
-// versions stamped under that lock are issue 16's next step.)
+// replica overwrite a value this node correctly kept. Events are reported after the store's lock
+// is released, so two writes of one key from two workers may reach an observer in either order;
+// their versions, taken under the lock, give the store's order, and a consumer that keeps the
+// higher version (replication applies "if newer") ends in the store's state.
 class WriteObserver {
  public:
   virtual ~WriteObserver() = default;

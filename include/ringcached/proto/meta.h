@@ -70,6 +70,7 @@ struct MetaRequest {
   std::int32_t vivify_ttl = 0;     // N<ttl>: mg vivify on miss / ma create on miss, with this TTL
   std::int32_t recache_ttl = 0;    // R<ttl>: mg, win a recache when the TTL left is below this
   std::uint64_t cas = 0;           // C<cas>: compare (ms, md, ma)
+  std::uint64_t new_cas = 0;       // E<cas>: the CAS a write gives the item (ms, md I, ma, mg N)
   std::uint32_t client_flags = 0;  // F<flags>: ms (values >= 2^32 truncate, as for `set`)
   std::uint64_t delta = 1;         // D<delta>: ma (default 1)
   std::uint64_t initial = 0;       // J<initial>: ma create value (default 0)
@@ -155,6 +156,9 @@ struct MetaReplyInfo {
 
 inline constexpr std::string_view kMetaNoop = "MN\r\n";
 inline constexpr std::string_view kMetaMiss = "EN\r\n";  // me on a miss
+// An E token the node cannot use as a version: 0, or ahead of its clock by more than
+// --max-clock-skew-ms (Engine::AdmitMetaCas). Our reply; memcached takes any token.
+inline constexpr std::string_view kMetaCasRefused = "CLIENT_ERROR E token out of range\r\n";
 // ma creating an item on a miss (N) could not allocate it.
 inline constexpr std::string_view kMetaCreateNoMemory =
     "SERVER_ERROR Out of memory allocating new item\r\n";

@@ -90,6 +90,7 @@ struct Settings {
   int ring_debounce_ms = 1000;            // --ring-debounce-ms
   std::string ring_profile = "libmemcached";  // --ring-profile
   int zk_session_timeout_ms = 10000;      // --zk-session-timeout
+  int max_clock_skew_ms = 1000;           // --max-clock-skew-ms (versions; also single node: E)
 
   // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the
   // other fields are ignored.

@@ -1,6 +1,6 @@
 // store/store.h -- the item store: the only header of src/store/ other modules may include.
 //
-// The store keeps items (key, value, client flags, expiry, CAS) packed into segments allocated
+// The store keeps items (key, value, client flags, expiry, version) packed into segments allocated
 // from a dedicated jemalloc arena, accounts segments and hash tables against the memory limit,
 // and evicts whole segments when full (or refuses, with evictions off: memcached -M). It knows
 // nothing of protocols, connections or the cluster. See doc/store.md for the layout and the
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/hybrid_clock.h"
 
 namespace rc::store {
 
@@ -69,6 +70,10 @@ class ItemRef {
   std::string_view value() const;            // the value bytes (no "\r\n" follows them)
   std::uint32_t flags() const;
   std::uint64_t cas() const;                 // 0 when CAS is disabled (-C)
+  std::uint64_t version() const;             // the CAS, even with -C (base/hybrid_clock.h)
+  // The version of the item's latest TTL change (touch, gat, mg T): its version until touched.
+  // Read it only while no other thread can touch the item (the store's results carry it).
+  std::uint64_t ttl_stamp() const;
   base::RelTime exptime() const;             // 0 = never
   base::RelTime last_access() const;
   // The value to fill (value().size() bytes), for an item from Allocate() that has not been
@@ -113,6 +118,8 @@ struct Options {
   // A thread that keeps a few free segments ready in a full cache, so that writers seldom
   // evict inline (store/reclaimer.cc). With evictions only.
   bool background_reclaim = false;
+  // How far ahead of this node's wall clock an admitted version may be (--max-clock-skew-ms).
+  std::uint64_t max_clock_skew_ms = 1000;
 };
 
 struct GetOptions {
@@ -124,6 +131,7 @@ struct GetOptions {
 struct Lookup {
   ItemRef item;                         // empty on a miss
   MissReason reason = MissReason::kAbsent;
+  std::uint64_t ttl_stamp = 0;          // with GetOptions::touch: the TTL change's stamp
 };
 
 struct Allocation {
@@ -144,11 +152,15 @@ struct IncrResult {
   ItemRef item;                          // kStored: the item now linked (a new one each time)
 };
 
+// Every write below takes `version` as the new item's (or tombstone's) version when it is not 0:
+// one from meta `E` or a peer, admitted first with versions().Admit(). 0 mints a new one.
+
 // Extras of incr/decr for meta `ma`.
 struct IncrOptions {
   std::uint64_t compare_cas = 0;    // non-zero: only if the item's CAS (0 with -C) is this
   bool touch = false;               // also set a new expiry (ma T)
   base::RelTime new_exptime = 0;
+  std::uint64_t version = 0;
 };
 
 // How Put() treats a CAS mismatch (meta `ms ... C<cas> I`).
@@ -157,6 +169,7 @@ struct PutOptions {
   // keeps the old one's expiry and win token and is marked stale, so the next reader recaches
   // (memcached do_store_item, CAS_STALE).
   bool allow_stale = false;
+  std::uint64_t version = 0;
 };
 
 // Meta `md`: delete conditionally, or invalidate instead of deleting.
@@ -167,6 +180,7 @@ struct DeleteOptions {
                                     // a new CAS (md I)
   bool set_exptime = false;         // with invalidate: also set the expiry (md I T<ttl>)
   base::RelTime exptime = 0;
+  std::uint64_t version = 0;        // the tombstone's, or the invalidated item's
 };
 
 struct DeleteResult {
@@ -174,6 +188,9 @@ struct DeleteResult {
   bool invalidated = false;
   unsigned class_id = 0;                 // the item's class when found
   MissReason reason = MissReason::kAbsent;  // on kNotFound, why
+  // A delete hit or miss: the tombstone's version; an invalidation: the item's new version.
+  // 0 when nothing was written (a compare that did not match).
+  std::uint64_t version = 0;
 };
 
 // One step of a meta get (mg), applied in the order the request gave its flags, under the
@@ -193,6 +210,7 @@ struct MetaGetOptions {
   base::RelTime vivify_exptime = 0;
   base::RelTime touch_exptime = 0;
   base::RelTime recache_before = 0;
+  std::uint64_t vivify_version = 0;  // the vivified item's version (E); 0 mints one
   std::array<MetaStep, 4> steps{};
   std::uint8_t nsteps = 0;
 };
@@ -210,6 +228,7 @@ struct MetaLookup {
   bool fetched = false;                  // h
   base::RelTime last_access = 0;         // l
   base::RelTime exptime = 0;             // at the kReadExpiry step, else after every step
+  std::uint64_t ttl_stamp = 0;           // when `touched`: the TTL change's stamp
 };
 
 // Figures for `stats`; a snapshot taken across shards, not an atomic one.
@@ -301,7 +320,7 @@ class Store {
   // Links `item` under its key according to `mode`. For kCas, `cas_unique` must match the
   // present item's CAS. For kAppend/kPrepend a new item holding both values replaces the old one
   // (flags and expiry kept from the old item). On kStored, `item` refers to the linked item,
-  // whose cas() is the new CAS.
+  // whose cas() is the new CAS (its version: PutOptions::version, or a new one).
   Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique = 0);
   // The same, with a stale-tolerant CAS (PutOptions).
   Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique, const PutOptions& options);
@@ -312,10 +331,11 @@ class Store {
   // Meta delete: compare-and-delete, or invalidate (DeleteOptions).
   DeleteResult Delete(std::string_view key, const DeleteOptions& options);
 
-  // Sets a new expiry. kTouched or kNotFound; on kTouched, *class_id (if given) is the item's
-  // and *touched (if given) refers to it.
+  // Sets a new expiry, keeping the CAS, and stamps the change with a new version. kTouched or
+  // kNotFound; on kTouched, *class_id (if given) is the item's, *touched (if given) refers to
+  // it and *ttl_stamp (if given) is the stamp.
   Outcome Touch(std::string_view key, base::RelTime exptime, unsigned* class_id = nullptr,
-                ItemRef* touched = nullptr);
+                ItemRef* touched = nullptr, std::uint64_t* ttl_stamp = nullptr);
 
   // incr/decr on a value holding a decimal number (memcached do_add_delta): incr wraps at 2^64,
   // decr stops at 0; a shorter result keeps the value's length, right-padded with spaces.
@@ -331,8 +351,15 @@ class Store {
   MetaLookup MetaGet(std::string_view key, const MetaGetOptions& options);
 
   // flush_all: items last updated at or before `when` become invisible once `when` has come
-  // (an exact cut-off by CAS order when CAS is on and `when` is now). 0 means now.
-  void Flush(base::RelTime when);
+  // (an exact cut-off by version when `when` is now). 0 means now. Returns the cut-off version
+  // for a flush now, 0 for a delayed one.
+  std::uint64_t Flush(base::RelTime when);
+  // The flush cut-off in effect: items with a lower version are flushed (0: none).
+  std::uint64_t flush_version() const;
+
+  // The clock that mints versions (every item's CAS); Admit() a version learned elsewhere
+  // before passing it to a write.
+  base::HybridClock& versions();
 
   // A resumable walk over every item: where the next ScanStep goes on (a shard, and a point in
   // the order of its keys' hashes).

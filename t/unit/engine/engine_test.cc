@@ -20,10 +20,13 @@ class RecordingObserver : public WriteObserver {
  public:
   void OnWrite(const WriteEvent& event) override {
     Seen seen{event.kind, std::string(event.key), event.hit, false, 0};
+    seen.version = event.version;
+    seen.ttl_stamp = event.ttl_stamp;
     if (event.item != nullptr && *event.item) {
       seen.with_item = true;
       seen.value = std::string(event.item->value());
       seen.exptime = event.item->exptime();
+      seen.item_version = event.item->version();
     }
     events.push_back(std::move(seen));
   }
@@ -34,6 +37,9 @@ class RecordingObserver : public WriteObserver {
     bool with_item;
     base::RelTime exptime;
     std::string value;
+    std::uint64_t version = 0;
+    std::uint64_t ttl_stamp = 0;
+    std::uint64_t item_version = 0;
   };
   std::vector<Seen> events;
 };
@@ -185,14 +191,27 @@ TEST_F(EngineTest, EveryWritePathReportsItsChangeWithTheResultingItem) {
        K::kDelete, nullptr},
       {"flush_all", [&] { engine_.FlushAll(0, false, &stats_); }, K::kFlush, nullptr},
   };
+  // Each write is stamped with a version (hooks.h) newer than every write before it: the item's
+  // version, or a tombstone's, or for a touch a TTL stamp newer than the kept version.
+  std::uint64_t latest = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     observer_.events.clear();
     c.write();
     ASSERT_EQ(observer_.events.size(), 1u);
-    EXPECT_EQ(observer_.events[0].kind, c.kind);
-    EXPECT_EQ(observer_.events[0].with_item, c.value != nullptr);
-    if (c.value != nullptr) EXPECT_EQ(observer_.events[0].value, c.value);
+    const RecordingObserver::Seen& e = observer_.events[0];
+    EXPECT_EQ(e.kind, c.kind);
+    EXPECT_EQ(e.with_item, c.value != nullptr);
+    if (c.value != nullptr) {
+      EXPECT_EQ(e.value, c.value);
+      EXPECT_EQ(e.version, e.item_version);
+    }
+    const std::uint64_t stamp = c.kind == K::kTouch ? e.ttl_stamp : e.version;
+    if (c.kind == K::kTouch) {
+      EXPECT_GT(e.ttl_stamp, e.version);
+    }
+    EXPECT_GT(stamp, latest);
+    latest = stamp;
   }
 }
 

@@ -31,6 +31,8 @@ class RecordingObserver : public WriteObserver {
  public:
   void OnWrite(const WriteEvent& event) override {
     events.push_back({event.kind, std::string(event.key), event.exptime});
+    versions.push_back(event.version);
+    stamps.push_back(event.ttl_stamp);
   }
   struct Seen {
     WriteEvent::Kind kind;
@@ -39,6 +41,8 @@ class RecordingObserver : public WriteObserver {
     bool operator==(const Seen&) const = default;
   };
   std::vector<Seen> events;
+  std::vector<std::uint64_t> versions;  // each event's version and TTL stamp
+  std::vector<std::uint64_t> stamps;
 };
 
 // True when `out` is `pattern` with each <cas>, <ttl> or <n> standing for a (signed) number.
@@ -92,6 +96,13 @@ class MetaTest : public ::testing::Test {
         continue;
       }
       wire.remove_prefix(r.consumed);
+      if (!engine_.AdmitMetaCas(req)) {
+        out += proto::kMetaCasRefused;
+        if (req.command == proto::MetaCommand::kSet) {
+          wire.remove_prefix(std::min(wire.size(), std::size_t{req.value_len} + 2));
+        }
+        continue;
+      }
       switch (req.command) {
         case proto::MetaCommand::kNoop:
           out += proto::kMetaNoop;
@@ -566,6 +577,75 @@ TEST_F(MetaTest, MetaWritePathsReportTheirChanges) {
       {K::kDelete, "n", 0},        // the old value a refused ms drops
   };
   EXPECT_EQ(observer_.events, want);
+}
+
+// Every meta write's event carries the version it was applied with (hooks.h): an item's is its
+// CAS, a tombstone's is new, and a TTL change keeps the item's and brings a newer stamp.
+TEST_F(MetaTest, MetaWriteEventsCarryVersionsInTheStoresOrder) {
+  const auto cas = static_cast<std::uint64_t>(FlagValue(Run("ms k 1 c\r\nx\r\n"), 'c'));
+  EXPECT_EQ(Run("mg k T30\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("md k I\r\n"), "HD\r\n");
+  const auto invalidated = static_cast<std::uint64_t>(FlagValue(Run("mg k c\r\n"), 'c'));
+  EXPECT_EQ(Run("ms n 1\r\n1\r\n"), "HD\r\n");
+  const auto counted = static_cast<std::uint64_t>(FlagValue(Run("ma n c\r\n"), 'c'));
+  EXPECT_EQ(Run("md n\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("md n\r\n"), "NF\r\n");
+  const std::vector<std::uint64_t>& v = observer_.versions;
+  ASSERT_EQ(v.size(), 7u);
+  EXPECT_EQ(v[0], cas);                         // ms
+  EXPECT_EQ(v[1], cas);                         // mg T keeps the version...
+  EXPECT_GT(observer_.stamps[1], cas);          // ...and stamps the TTL change
+  EXPECT_EQ(v[2], invalidated);                 // md I: the new CAS
+  EXPECT_GT(invalidated, observer_.stamps[1]);
+  EXPECT_EQ(v[4], counted);                     // ma: the new number's
+  EXPECT_GT(v[5], v[4]);                        // the delete's tombstone
+  EXPECT_GT(v[6], v[5]);                        // and a delete miss's
+}
+
+// E (memcached 1.6.27): the token becomes the new CAS of whatever the command writes; one the
+// version clock cannot take is refused before anything happens.
+TEST_F(MetaTest, ETokenBecomesTheNewCasOfEveryMetaWrite) {
+  EXPECT_EQ(Run("ms k 1 c E5000\r\nx\r\n"), "HD c5000\r\n");
+  EXPECT_EQ(Run("mg k c\r\n"), "HD c5000\r\n");
+  EXPECT_EQ(Run("ms k 1 C5000 E6000 c\r\ny\r\n"), "HD c6000\r\n");
+  // The clock moved past the token: the next minted CAS is larger.
+  EXPECT_EQ(Run("ms k2 1 c\r\nz\r\n"), "HD c6001\r\n");
+  EXPECT_EQ(Run("md k I E7000\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("mg k c\r\n"), "HD c7000 X W\r\n");
+  EXPECT_EQ(Run("ms n 1\r\n1\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("ma n E8000 c v\r\n"), "VA 1 c8000\r\n2\r\n");
+  EXPECT_EQ(Run("ma fresh N0 J7 E8100 c v\r\n"), "VA 1 c8100\r\n7\r\n");
+  EXPECT_EQ(Run("mg viv N30 E9000 c\r\n"), "HD c9000 W\r\n");
+  // mg uses E only to vivify: on a hit it is ignored, whatever its value.
+  EXPECT_EQ(Run("mg viv c E0\r\n"), "HD c9000 Z\r\n");
+  // A delete's tombstone takes the token too.
+  EXPECT_EQ(Run("md k E9500\r\n"), "HD\r\n");
+  EXPECT_EQ(observer_.versions.back(), 9500u);
+  // Out of range: 0, or beyond the skew bound (1000 ms ahead of this clock, which stands before
+  // the versions' epoch, so at 1000 << 10). The data block of an ms is swallowed; nothing changed.
+  const std::size_t events = observer_.events.size();
+  EXPECT_EQ(Run("ms k 1 E0\r\nx\r\nmn\r\n"), "CLIENT_ERROR E token out of range\r\nMN\r\n");
+  EXPECT_EQ(Run("ms k 1 q E1024001\r\nx\r\n"), "CLIENT_ERROR E token out of range\r\n");
+  EXPECT_EQ(Run("md k2 E1024001\r\n"), "CLIENT_ERROR E token out of range\r\n");
+  EXPECT_EQ(Run("ma n E1024001\r\n"), "CLIENT_ERROR E token out of range\r\n");
+  EXPECT_EQ(Run("mg nope N30 E1024001\r\n"), "CLIENT_ERROR E token out of range\r\n");
+  EXPECT_EQ(observer_.events.size(), events);
+  EXPECT_EQ(Run("mg k2 v\r\n"), "VA 1\r\nz\r\n");
+  EXPECT_EQ(store_.versions().refused(), 5u);
+  EXPECT_EQ(Run("ms k 1 c E1024000\r\nx\r\n"), "HD c1024000\r\n");
+  // Not a number: memcached's error for any bad token.
+  EXPECT_EQ(Run("ms k 1 Exyz\r\nx\r\n"), "CLIENT_ERROR bad token in command line format\r\n");
+}
+
+// An E token from before a flush_all makes an item the flush already hides, as in memcached
+// (its item_is_flushed compares the CAS with the flush's).
+TEST_F(MetaTest, AnETokenOlderThanAFlushIsFlushedAtOnce) {
+  EXPECT_EQ(Run("ms k 1 E100\r\nx\r\n"), "HD\r\n");
+  engine_.FlushAll(0, false, &stats_);
+  EXPECT_EQ(Run("ms k 1 E50\r\nx\r\n"), "HD\r\n");
+  EXPECT_EQ(Run("mg k v\r\n"), "EN\r\n");
+  EXPECT_EQ(Run("ms k 1 c\r\nx\r\n").substr(0, 4), "HD c");
+  EXPECT_EQ(Run("mg k v\r\n"), "VA 1\r\nx\r\n");
 }
 
 // ---------------------------------------------------------------------------------------------

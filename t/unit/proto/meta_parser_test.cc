@@ -216,6 +216,21 @@ TEST(MetaParserTest, FlagsAreKeptInRequestOrderWithTheirTokens) {
   EXPECT_EQ(p.flags, "RNT");
 }
 
+// E (memcached 1.6.27, beyond 1.6.18): the new CAS a write gives its item.
+TEST(MetaParserTest, ETakesTheNewCasAsMemcached1627Does) {
+  for (std::string_view line : {"ms k 1 E18446744073709551615 c\r\n"sv, "md k I E7\r\n"sv,
+                                "ma k E7 N0\r\n"sv, "mg k N30 E7\r\n"sv}) {
+    proto::MetaRequest req;
+    ASSERT_EQ(proto::MetaParser().Parse(line, &req).status, ParseStatus::kOk) << line;
+    EXPECT_TRUE(req.Has('E'));
+    EXPECT_EQ(req.new_cas, line[1] == 's' ? 18446744073709551615u : 7u) << line;
+  }
+  EXPECT_EQ(Error("ms k 1 Ex\r\n"), "CLIENT_ERROR bad token in command line format");
+  EXPECT_EQ(Error("mg k E-1\r\n"), "CLIENT_ERROR bad token in command line format");
+  EXPECT_EQ(Error("md k Ex\r\n"), "CLIENT_ERROR invalid or duplicate flag");
+  EXPECT_EQ(Error("mg k E1 E2\r\n"), "CLIENT_ERROR duplicate flag");
+}
+
 TEST(MetaParserTest, OnlyTheFirstByteOfAFlagTokenCounts) {
   // _meta_flag_preparse switches on tokens[i].value[0]; "vfoo" is v.
   Parsed p = ParseWhole("mg k vfoo kbar\r\n");

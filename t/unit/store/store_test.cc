@@ -199,6 +199,111 @@ TEST_F(StoreTest, PutReturnsTheNewCasThroughTheItemRef) {
   EXPECT_EQ(a.item.cas(), CasOf("k"));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Versions (base/hybrid_clock.h): the CAS is the item's version
+
+TEST_F(StoreTest, EveryWriteTakesANewVersionAndTheCasIsIt) {
+  ASSERT_EQ(Set("k", "1"), Outcome::kStored);
+  const std::uint64_t first = CasOf("k");
+  ASSERT_EQ(Put("k", "2", Mode::kAppend), Outcome::kStored);
+  const std::uint64_t appended = CasOf("k");
+  EXPECT_GT(appended, first);
+  EXPECT_EQ(store_->Get("k").item.version(), appended);
+  ASSERT_EQ(Set("n", "5"), Outcome::kStored);
+  const IncrResult r = store_->IncrDecr("n", true, 1);
+  EXPECT_GT(r.cas, appended);
+  EXPECT_EQ(r.item.version(), r.cas);
+  // A delete, hit or miss, takes a tombstone version; a compare that fails takes none.
+  const DeleteResult hit = store_->Delete("k", DeleteOptions{});
+  EXPECT_GT(hit.version, r.cas);
+  const DeleteResult miss = store_->Delete("k", DeleteOptions{});
+  EXPECT_EQ(miss.outcome, Outcome::kNotFound);
+  EXPECT_GT(miss.version, hit.version);
+  EXPECT_EQ(store_->Delete("n", DeleteOptions{.compare_cas = true, .cas = 1}).version, 0u);
+  EXPECT_EQ(store_->versions().Last(), miss.version);
+}
+
+TEST_F(StoreTest, AGivenVersionIsLinkedAsIsAndAFlushCutsByVersion) {
+  ASSERT_TRUE(store_->versions().Admit(500));
+  Allocation a = store_->Allocate("k", 0, 0, 1);
+  a.item.writable_value()[0] = 'x';
+  ASSERT_EQ(store_->Put(&a.item, Mode::kSet, 0, PutOptions{.version = 500}), Outcome::kStored);
+  EXPECT_EQ(CasOf("k"), 500u);
+  EXPECT_EQ(store_->IncrDecr("k", true, 1).outcome, Outcome::kNonNumeric);
+  ASSERT_EQ(Set("later", "y"), Outcome::kStored);
+  EXPECT_EQ(CasOf("later"), 501u);
+  const std::uint64_t cut = store_->Flush(0);
+  EXPECT_EQ(cut, 502u);
+  EXPECT_EQ(store_->flush_version(), cut);
+  EXPECT_FALSE(store_->Get("later").item);
+  // A write from before the cut (a late peer write, an old E token) is flushed at once; a
+  // version after it lives.
+  Allocation old = store_->Allocate("old", 0, 0, 1);
+  old.item.writable_value()[0] = 'o';
+  ASSERT_EQ(store_->Put(&old.item, Mode::kSet, 0, PutOptions{.version = 400}), Outcome::kStored);
+  EXPECT_EQ(store_->Get("old").reason, MissReason::kFlushed);
+  ASSERT_EQ(Set("after", "z"), Outcome::kStored);
+  EXPECT_GT(CasOf("after"), cut);
+}
+
+TEST_F(StoreTest, TouchKeepsTheCasAndStampsTheTtlChange) {
+  ASSERT_EQ(Set("k", "v"), Outcome::kStored);  // no expiry: no room for one, nor for a stamp
+  const std::uint64_t cas = CasOf("k");
+  EXPECT_EQ(store_->Get("k").item.ttl_stamp(), cas);  // untouched: the stamp is the version
+  std::uint64_t first = 0;
+  ASSERT_EQ(store_->Touch("k", clock_.ToRelTime(100), nullptr, nullptr, &first), Outcome::kTouched);
+  EXPECT_GT(first, cas);
+  Lookup l = store_->Get("k", GetOptions{.touch = true, .new_exptime = clock_.ToRelTime(200)});
+  EXPECT_GT(l.ttl_stamp, first);
+  EXPECT_EQ(l.item.cas(), cas);
+  EXPECT_EQ(l.item.ttl_stamp(), l.ttl_stamp);
+  EXPECT_EQ(l.item.exptime(), clock_.ToRelTime(200));
+  MetaGetOptions mg;
+  mg.steps[mg.nsteps++] = MetaStep::kTouch;
+  mg.touch_exptime = 0;
+  const MetaLookup m = store_->MetaGet("k", mg);
+  EXPECT_GT(m.ttl_stamp, l.ttl_stamp);
+  EXPECT_EQ(m.item.cas(), cas);
+  EXPECT_EQ(m.item.exptime(), 0u);
+  // A new value brings a new version, which orders after every earlier TTL stamp.
+  ASSERT_EQ(Set("k", "w", clock_.ToRelTime(50)), Outcome::kStored);
+  EXPECT_GT(CasOf("k"), m.ttl_stamp);
+  EXPECT_EQ(store_->Get("k").item.ttl_stamp(), CasOf("k"));
+}
+
+TEST_F(StoreTest, StampsSurviveEvictionsCopies) {
+  // Touched items that eviction copies forward (read, so proven) keep their TTL stamps.
+  Options o;
+  o.memory_limit = 4 << 20;
+  Make(o);
+  const std::string value(400, 'v');
+  std::map<std::string, std::uint64_t> stamps;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = "keep" + std::to_string(i);
+    ASSERT_EQ(Set(key, value, clock_.ToRelTime(3600)), Outcome::kStored);
+    std::uint64_t stamp = 0;
+    ASSERT_EQ(store_->Touch(key, clock_.ToRelTime(7200), nullptr, nullptr, &stamp),
+              Outcome::kTouched);
+    stamps[key] = stamp;
+  }
+  std::mt19937 rng(3);
+  const Stats before = store_->GetStats();
+  for (int k = 0; k < 20000; ++k) {
+    store_->Get("keep" + std::to_string(rng() % 2000));
+    ASSERT_EQ(Set("churn" + std::to_string(rng() % 20000), value), Outcome::kStored);
+  }
+  EXPECT_GT(store_->GetStats().evictions - before.evictions, 5000u);
+  int present = 0;
+  for (const auto& [key, stamp] : stamps) {
+    Lookup l = store_->Get(key, GetOptions{.bump = false});
+    if (!l.item) continue;
+    ++present;
+    EXPECT_EQ(l.item.ttl_stamp(), stamp) << key;
+    EXPECT_EQ(l.item.exptime(), clock_.ToRelTime(7200)) << key;
+  }
+  EXPECT_GT(present, 1000);
+}
+
 TEST_F(StoreTest, ExpiredItemCountsAsMissingForEveryMode) {
   ASSERT_EQ(Set("k", "v", clock_.ToRelTime(5)), Outcome::kStored);
   clock_.Advance(5);
