@@ -148,8 +148,9 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
         continue;
       }
       const cluster::Member& m = member.value();
-      if (!m.state.empty() && m.state != "up") {
-        notes.push_back("member " + name + " is in state \"" + m.state + "\" (on the ring)");
+      if (m.state != cluster::MemberState::kUp) {
+        notes.push_back("member " + name + " is in state \"" +
+                        std::string(cluster::MemberStateName(m.state)) + "\" (on the ring)");
       }
       list.members.push_back({name, m.weight});
     }

@@ -1,7 +1,23 @@
-// cluster/member.cc -- see member.h: the rules for a ring name.
+// cluster/member.cc -- see member.h: member states by name, and the rules for a ring name.
 #include "ringcached/cluster/member.h"
 
 namespace rc::cluster {
+
+std::string_view MemberStateName(MemberState state) {
+  switch (state) {
+    case MemberState::kUp: return "up";
+    case MemberState::kWarming: return "warming";
+    case MemberState::kLeaving: return "leaving";
+  }
+  return "up";
+}
+
+std::optional<MemberState> ParseMemberState(std::string_view name) {
+  for (MemberState s : {MemberState::kUp, MemberState::kWarming, MemberState::kLeaving}) {
+    if (MemberStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
 
 base::Status CheckRingName(std::string_view name) {
   if (name.empty()) return base::Status::InvalidArgument("the ring name is empty");

@@ -80,7 +80,14 @@ class Reader {
         } else if (*key == "address") {
           ok = ReadStringInto(&m.address);
         } else if (*key == "state") {
-          ok = ReadStringInto(&m.state);
+          std::string state;
+          ok = ReadStringInto(&state);
+          std::optional<MemberState> parsed = ParseMemberState(state);
+          if (ok && !parsed) {
+            error_ = "unknown state \"" + state + "\" (up, warming or leaving)";
+            ok = false;
+          }
+          if (ok) m.state = *parsed;
         } else if (*key == "port") {
           std::optional<std::int64_t> v = ReadInteger(0, 65535);
           ok = v.has_value();
@@ -294,7 +301,7 @@ std::string EncodeMember(const Member& m) {
   out += ",\"weight\":" + std::to_string(m.weight);
   out += ",\"incarnation\":" + std::to_string(m.incarnation);
   out += ",\"state\":";
-  AppendQuoted(m.state, &out);
+  AppendQuoted(MemberStateName(m.state), &out);
   out += '}';
   return out;
 }

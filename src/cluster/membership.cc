@@ -83,7 +83,7 @@ struct Fetch {
 
 std::string_view NodeStateName(NodeState state) {
   switch (state) {
-    case NodeState::kJoining: return "joining";
+    case NodeState::kUnregistered: return "unregistered";
     case NodeState::kUp: return "up";
     case NodeState::kDisconnected: return "disconnected";
     case NodeState::kRejoining: return "rejoining";
@@ -123,6 +123,13 @@ struct Membership::Impl {
   // Status shared with other threads.
   void SetState(NodeState state);
   void UpdateSessionStatus();
+  // The local lease (ClusterMembership::LeaseAge): answered now, or lost at `since`.
+  void LeaseLive() { lease_lost_at_ms.store(0, std::memory_order_relaxed); }
+  void LeaseLost();
+  template <typename Call>
+  void Tell(Call call) {
+    for (MembershipListener* l : listeners) call(l);
+  }
 
   const MembershipOptions& options;
   net::EventLoop* loop;
@@ -158,9 +165,14 @@ struct Membership::Impl {
   std::vector<std::string> latest_names;  // the newest member list read, sorted
   std::int32_t latest_cversion = -1;
   std::uint64_t fetch_epoch = 0;
+  std::vector<MembershipListener*> listeners;
 
   // ---- any thread ---------------------------------------------------------------------------
   std::atomic<std::shared_ptr<const ClusterView>> view;
+  // Steady-clock milliseconds of the last moment ZooKeeper was known to answer, once the
+  // connection is lost; 0 while connected (and before the first session, when there is no
+  // lease to run down: the node is not serving a ring yet).
+  std::atomic<std::int64_t> lease_lost_at_ms{0};
   mutable base::Mutex mu;
   std::condition_variable_any cv;
   MembershipStatus status RC_GUARDED_BY(mu);  // its `view` is not used; see view above
@@ -223,6 +235,14 @@ void Membership::Impl::UpdateSessionStatus() {
   status.session_timeout_ms = zk.negotiated_timeout_ms();
 }
 
+void Membership::Impl::LeaseLost() {
+  // The client gives up on a server after 2/3 of the negotiated timeout without an answer.
+  const std::int64_t detection = zk.negotiated_timeout_ms() * 2 / 3;
+  std::int64_t expected = 0;
+  lease_lost_at_ms.compare_exchange_strong(expected, std::max<std::int64_t>(NowMillis() - detection, 1),
+                                           std::memory_order_relaxed);
+}
+
 void Membership::Impl::FailJoin(base::Status s) {
   join_failed = true;
   zk.Close();
@@ -282,6 +302,7 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
   UpdateSessionStatus();
   switch (state) {
     case ZkSession::State::kConnected:
+      LeaseLive();
       Disarm(connect_timer);
       if (unreachable_attempts > 0) {
         base::Log(0, "cluster: connected to ZooKeeper at %s after %d failed attempt(s)",
@@ -315,6 +336,8 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
                   "while reconnecting",
                   v ? v->version : 0);
         SetState(NodeState::kDisconnected);
+        LeaseLost();
+        Tell([](MembershipListener* l) { l->OnSessionLost(); });
       }
       return;
     case ZkSession::State::kExpired: {
@@ -327,11 +350,13 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
       base::Log(0, "cluster: ZooKeeper session %s expired; registering again with a new "
                    "incarnation (serving with the last ring meanwhile)",
                 Hex(old_id).c_str());
+      LeaseLost();  // kept from the disconnect, if there was one
       zk.Close();
       registered = false;
       registering = false;
       if (ever_registered) SetState(NodeState::kRejoining);
       UpdateSessionStatus();
+      Tell([](MembershipListener* l) { l->OnSessionExpired(); });
       StartSession();
       return;
     }
@@ -470,6 +495,8 @@ void Membership::Impl::OnRegistered() {
             again ? "re-" : "", self.name.c_str(), static_cast<long long>(self.incarnation),
             Hex(zk.session_id()).c_str());
   SetState(NodeState::kUp);
+  const std::int64_t incarnation = self.incarnation;
+  Tell([incarnation](MembershipListener* l) { l->OnRegistered(incarnation); });
   ReadMembers();
 }
 
@@ -592,14 +619,18 @@ void Membership::Impl::Adopt(std::int32_t version, std::vector<Member> members) 
   for (const Member& m : next->members) names += (names.empty() ? "" : ", ") + m.name;
   base::Log(1, "cluster: ring version %d: %zu member(s): %s", version, next->members.size(),
             names.c_str());
-  view.store(std::move(next));
-  base::MutexLock lock(mu);
-  ++status.ring_changes;
-  if (!join_done) {
-    join_done = true;
-    join_result = base::Status::Ok();
-    cv.notify_all();
+  view.store(next);
+  {
+    base::MutexLock lock(mu);
+    ++status.ring_changes;
+    if (!join_done) {
+      join_done = true;
+      join_result = base::Status::Ok();
+      cv.notify_all();
+    }
   }
+  std::shared_ptr<const ClusterView> adopted = std::move(next);
+  Tell([&adopted](MembershipListener* l) { l->OnViewAdopted(adopted); });
 }
 
 // ---- leaving ------------------------------------------------------------------------------------
@@ -659,6 +690,15 @@ void Membership::Leave() {
 }
 
 std::shared_ptr<const ClusterView> Membership::view() const { return impl_->view.load(); }
+
+void Membership::AddListener(MembershipListener* listener) {
+  impl_->listeners.push_back(listener);
+}
+
+std::chrono::milliseconds Membership::LeaseAge() const {
+  const std::int64_t lost = impl_->lease_lost_at_ms.load(std::memory_order_relaxed);
+  return std::chrono::milliseconds(lost == 0 ? 0 : std::max<std::int64_t>(NowMillis() - lost, 0));
+}
 
 MembershipStatus Membership::Status() const {
   MembershipStatus s;

@@ -117,6 +117,7 @@ base::Result<std::unique_ptr<ClusterNode>> ClusterNode::Join(const Settings& set
   node->control_loop_ = std::make_unique<net::EventLoop>();
   node->control_loop_->Start("rc-cluster");
   node->membership_ = std::make_unique<cluster::Membership>(options, node->control_loop_.get());
+  node->membership_->AddListener(node.get());
   base::Log(1, "cluster: joining %s%s as %s (address %s, port %d, weight %u)",
             options.zk_hosts.c_str(), options.path.c_str(), self.name.c_str(),
             self.address.empty() ? "unknown" : self.address.c_str(), self.port, self.weight);
@@ -127,6 +128,16 @@ base::Result<std::unique_ptr<ClusterNode>> ClusterNode::Join(const Settings& set
 }
 
 ClusterNode::~ClusterNode() { Leave(); }
+
+void ClusterNode::OnRegistered(std::int64_t) { registrations_.fetch_add(1); }
+
+void ClusterNode::OnViewAdopted(const std::shared_ptr<const cluster::ClusterView>&) {
+  views_adopted_.fetch_add(1);
+}
+
+void ClusterNode::OnSessionLost() { sessions_lost_.fetch_add(1); }
+
+void ClusterNode::OnSessionExpired() { sessions_expired_.fetch_add(1); }
 
 void ClusterNode::Leave() {
   if (left_ || control_loop_ == nullptr) return;
@@ -174,6 +185,13 @@ void ClusterNode::AddStats(StatSink& w) const {
   w.Add("zk_session_timeout_ms", st.session_timeout_ms);
   w.Add("zk_session_expirations", st.session_expirations);
   w.Add("zk_disconnects", st.disconnects);
+  // The local lease: how long since ZooKeeper last answered (0 while connected).
+  w.Add("lease_age_ms", static_cast<std::int64_t>(membership_->LeaseAge().count()));
+  // The membership's events as its listeners hear them.
+  w.Add("events_registered", registrations_.load());
+  w.Add("events_views_adopted", views_adopted_.load());
+  w.Add("events_sessions_lost", sessions_lost_.load());
+  w.Add("events_sessions_expired", sessions_expired_.load());
 }
 
 }  // namespace rc::server

@@ -10,8 +10,14 @@
 //
 // Threads: Join() and Leave() on the main thread; the membership on the control thread (DESIGN.md
 // section 2); membership() and AddStats() from any thread.
+//
+// The node listens to the membership's events (cluster::MembershipListener) and counts them in
+// `stats cluster`, beside the local lease; replication, fencing and hand-off are to be further
+// listeners.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -24,7 +30,7 @@
 
 namespace rc::server {
 
-class ClusterNode {
+class ClusterNode final : private cluster::MembershipListener {
  public:
   // Starts the control thread and joins the cluster named by settings.cluster, blocking until
   // this node is registered and has its first ring. Fails when the ring name cannot be derived
@@ -44,6 +50,18 @@ class ClusterNode {
 
  private:
   ClusterNode() = default;
+
+  // cluster::MembershipListener, on the control loop.
+  void OnRegistered(std::int64_t incarnation) override;
+  void OnViewAdopted(const std::shared_ptr<const cluster::ClusterView>& view) override;
+  void OnSessionLost() override;
+  void OnSessionExpired() override;
+
+  // The events heard, for `stats cluster`.
+  std::atomic<std::uint64_t> registrations_{0};
+  std::atomic<std::uint64_t> views_adopted_{0};
+  std::atomic<std::uint64_t> sessions_lost_{0};
+  std::atomic<std::uint64_t> sessions_expired_{0};
 
   // Declared in this order so the membership goes first: it must not outlive its loop.
   std::unique_ptr<net::EventLoop> control_loop_;

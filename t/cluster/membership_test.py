@@ -152,6 +152,10 @@ def case_three_nodes_join(c):
         check_eq(s["zk_session_state"], "connected", f"{n.name} session state")
         check(int(s["self_incarnation"]) > 0, "incarnation")
         check_eq(s["ring_points"], str(3 * 160), "points")
+        # The membership's listeners heard each registration and each adopted view.
+        check_eq(s["events_registered"], "1", f"{n.name} events_registered")
+        check_eq(s["events_views_adopted"], s["ring_changes"], f"{n.name} views heard")
+        check_eq(s["lease_age_ms"], "0", f"{n.name} lease age while connected")
     # Discovery agrees across nodes and with the stats.
     replies = {n.config_get_cluster() for n in c.nodes}
     check_eq(len(replies), 1, "config get cluster differs between nodes")
@@ -240,6 +244,11 @@ def case_zookeeper_short_outage(c):
     rounds = serve_while(c, DEBOUNCE_MS / 1000 + 0.8, "zkdown")
     eventually(lambda: {s["self_state"] for s in c.all_stats()} == {"disconnected"}, 3)
     check_eq([ring_of(s) for s in c.all_stats()], before, "ring changed while ZooKeeper was down")
+    # The lease runs down from before the disconnect was noticed, and the listeners heard it.
+    down = c.all_stats()
+    for s in down:
+        check(int(s["lease_age_ms"]) > 0, f"lease_age_ms {s['lease_age_ms']} while disconnected")
+        check(int(s["events_sessions_lost"]) >= 1, "events_sessions_lost")
     c.zk.start()
     outage = time.monotonic() - t0
     if outage >= SESSION_MS / 1000:  # a slow JVM start; ZooKeeper restores sessions anyway
@@ -250,6 +259,9 @@ def case_zookeeper_short_outage(c):
     after = c.all_stats()
     check_eq([ring_of(s) for s in after], before, "ring changed across the outage")
     check_eq([s["zk_session_expirations"] for s in after], expirations, "sessions expired")
+    check_eq([s["lease_age_ms"] for s in after], ["0"] * len(after), "lease age once back")
+    check_eq([s["events_sessions_lost"] for s in after], [s["zk_disconnects"] for s in after],
+             "events_sessions_lost against zk_disconnects")
     c.timings[f"ZooKeeper outage of {outage:.1f} s: set/get rounds served"] = rounds
 
 
@@ -291,6 +303,10 @@ def case_zookeeper_unreachable_past_session_timeout(c):
         s = n.cluster_stats()
         check_eq(int(s["zk_session_expirations"]), expirations[n.name] + 1,
                  f"{n.name}: session expirations")
+        check_eq(s["events_sessions_expired"], s["zk_session_expirations"],
+                 f"{n.name}: events_sessions_expired")
+        check_eq(int(s["events_registered"]), int(s["zk_session_expirations"]) + 1,
+                 f"{n.name}: a registration per session")
         check("expired" in n.output(), f"{n.name}: no expiry log line")
     check(rounds > 0, "no request served while ZooKeeper was unreachable")
     serve_while(c, 0.2, "zkback")

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,13 +18,25 @@
 
 namespace rc::cluster {
 
+// Where a member stands in the data plane (../shared/REPLICATION.md section 6). Every state is on
+// the ring; the states decide who is sent hand-off, who clients are pointed at, and whose writes
+// go to the union of old and new holders.
+enum class MemberState : std::uint8_t {
+  kUp,       // serving its keys
+  kWarming,  // joined (or back under a new incarnation): receives writes and hand-off
+  kLeaving,  // draining: keeps serving and forwarding while its keys move to their next holders
+};
+// "up", "warming", "leaving": the znode's "state" field.
+std::string_view MemberStateName(MemberState state);
+std::optional<MemberState> ParseMemberState(std::string_view name);
+
 struct Member {
   std::string name;              // ring name, e.g. "cache1.example:11211" or "[::1]:11212"
   std::string address;           // an IP address clients can connect to; "" when unknown
   int port = 0;                  // the TCP port the node serves on
   std::uint32_t weight = 1;      // Ketama weight (--weight)
   std::int64_t incarnation = 0;  // grows with every new ZooKeeper session of the node
-  std::string state = "up";
+  MemberState state = MemberState::kUp;
 
   bool operator==(const Member&) const = default;
 };

@@ -26,6 +26,11 @@
 // section 2: one control thread with its own event_base for ZooKeeper and ring changes).
 // ZooKeeper's own threads only hand results over to that loop. view() and Status() may be called
 // from any thread: the view is an immutable snapshot swapped whole (STYLE.md snippet 6).
+//
+// Consumers (replication, fencing, hand-off: ../shared/REPLICATION.md sections 4-6) see the
+// membership through the ClusterMembership interface below: the view, the events as callbacks
+// on the control loop, and the local lease. Membership implements it over ZooKeeper;
+// t/unit/fakes/fake_membership.h implements it in memory for unit tests.
 #pragma once
 
 #include <chrono>
@@ -62,9 +67,9 @@ struct ClusterView {
   std::chrono::steady_clock::time_point adopted;  // when this node adopted the view
 };
 
-// Where this node stands.
+// Where this node stands with ZooKeeper. (Its place in the data plane is its MemberState.)
 enum class NodeState : std::uint8_t {
-  kJoining,       // not registered yet
+  kUnregistered,  // not registered yet
   kUp,            // registered, session connected
   kDisconnected,  // registered, but the session is reconnecting: serving with the last view
   kRejoining,     // the session expired (or the znode vanished): registering again
@@ -75,7 +80,7 @@ std::string_view NodeStateName(NodeState state);
 
 // A consistent snapshot of everything `stats cluster` reports.
 struct MembershipStatus {
-  NodeState state = NodeState::kJoining;
+  NodeState state = NodeState::kUnregistered;
   std::int64_t incarnation = 0;
   std::string session_state;       // "connected", "connecting", "expired", "closed"...
   std::int64_t session_id = 0;     // 0 while there is no session
@@ -86,7 +91,40 @@ struct MembershipStatus {
   std::shared_ptr<const ClusterView> view;  // null until the first view
 };
 
-class Membership {
+// Told of the membership's events, on the control loop, in the order they happen. Each must
+// return quickly (queue work, never block the loop).
+class MembershipListener {
+ public:
+  virtual ~MembershipListener() = default;
+  // This node's znode is in place under `incarnation` (a new one after every lost session).
+  virtual void OnRegistered(std::int64_t incarnation) { (void)incarnation; }
+  // A new view is adopted: view() now returns it.
+  virtual void OnViewAdopted(const std::shared_ptr<const ClusterView>& view) { (void)view; }
+  // The connection to ZooKeeper was lost; the session may still live (the client reconnects).
+  // From here the local lease runs down (ClusterMembership::LeaseAge).
+  virtual void OnSessionLost() {}
+  // The session expired: this node's znode is gone and it registers again.
+  virtual void OnSessionExpired() {}
+};
+
+// What the cluster's consumers need of the membership.
+class ClusterMembership {
+ public:
+  virtual ~ClusterMembership() = default;
+  // The adopted view; null before the first. Any thread.
+  virtual std::shared_ptr<const ClusterView> view() const = 0;
+  virtual MembershipStatus Status() const = 0;  // any thread
+  // Adds a listener (not owned; it must outlive this object). On the control loop, or before
+  // the membership starts.
+  virtual void AddListener(MembershipListener* listener) = 0;
+  // The local lease: how long ago ZooKeeper was last known to answer this node's session, 0
+  // while it is connected. A disconnect is noticed by the client only after 2/3 of the session
+  // timeout without an answer, so the age counts from that much before the disconnect. One
+  // atomic load: any thread, cheap enough for the workers' read path.
+  virtual std::chrono::milliseconds LeaseAge() const = 0;
+};
+
+class Membership final : public ClusterMembership {
  public:
   // `loop` runs the membership; it is not owned, must outlive this object, and must be stopped
   // (its thread joined) before this object is destroyed.
@@ -107,9 +145,10 @@ class Membership {
   void Leave();
 
   const MembershipOptions& options() const { return options_; }
-  // The adopted view; null before the first. Thread-safe.
-  std::shared_ptr<const ClusterView> view() const;
-  MembershipStatus Status() const;  // thread-safe
+  std::shared_ptr<const ClusterView> view() const override;
+  MembershipStatus Status() const override;
+  void AddListener(MembershipListener* listener) override;
+  std::chrono::milliseconds LeaseAge() const override;
 
  private:
   struct Impl;  // src/cluster/membership.cc; keeps ZooKeeper out of this header

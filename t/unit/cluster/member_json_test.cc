@@ -17,7 +17,7 @@ Member Sample() {
   m.port = 11311;
   m.weight = 1;
   m.incarnation = 1732600000123;
-  m.state = "up";
+  m.state = MemberState::kUp;
   return m;
 }
 
@@ -39,18 +39,18 @@ TEST(MemberJsonTest, RoundTrips) {
 
 TEST(MemberJsonTest, EscapesAndUnescapesStrings) {
   Member m = Sample();
-  m.state = "a\"b\\c\nd\x01";
+  m.address = "a\"b\\c\nd\x01";
   std::string json = EncodeMember(m);
   EXPECT_NE(json.find("\"a\\\"b\\\\c\\nd\\u0001\""), std::string::npos) << json;
   base::Result<Member> back = DecodeMember(json);
   ASSERT_TRUE(back.ok()) << back.status().message();
-  EXPECT_EQ(back.value().state, m.state);
+  EXPECT_EQ(back.value().address, m.address);
 }
 
 TEST(MemberJsonTest, ReadsAnyFieldOrderWhitespaceAndUnknownFields) {
   base::Result<Member> m = DecodeMember(
       " {\n \"zone\" : {\"rack\": [1, 2.5e3, -0.1, true, false, null, {\"x\":\"}\"}]},\n"
-      "  \"state\":\"draining\", \"port\" : 11211 , \"name\":\"c\\u00e9ache\\/1\",\n"
+      "  \"state\":\"leaving\", \"port\" : 11211 , \"name\":\"c\\u00e9ache\\/1\",\n"
       "  \"extra\": \"\\ud83d\\ude00\", \"weight\":3, \"incarnation\":5, \"address\":\"10.0.0.1\"}\t");
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m.value().name, "c\xc3\xa9" "ache/1");
@@ -58,7 +58,7 @@ TEST(MemberJsonTest, ReadsAnyFieldOrderWhitespaceAndUnknownFields) {
   EXPECT_EQ(m.value().weight, 3u);
   EXPECT_EQ(m.value().incarnation, 5);
   EXPECT_EQ(m.value().address, "10.0.0.1");
-  EXPECT_EQ(m.value().state, "draining");
+  EXPECT_EQ(m.value().state, MemberState::kLeaving);
 }
 
 TEST(MemberJsonTest, OptionalFieldsTakeDefaults) {
@@ -67,7 +67,21 @@ TEST(MemberJsonTest, OptionalFieldsTakeDefaults) {
   EXPECT_EQ(m.value().address, "");
   EXPECT_EQ(m.value().weight, 1u);
   EXPECT_EQ(m.value().incarnation, 0);
-  EXPECT_EQ(m.value().state, "up");
+  EXPECT_EQ(m.value().state, MemberState::kUp);
+}
+
+TEST(MemberJsonTest, EveryStateRoundTripsAndAnUnknownOneIsRefused) {
+  for (MemberState state : {MemberState::kUp, MemberState::kWarming, MemberState::kLeaving}) {
+    Member m = Sample();
+    m.state = state;
+    base::Result<Member> back = DecodeMember(EncodeMember(m));
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back.value().state, state);
+  }
+  base::Result<Member> m = DecodeMember("{\"name\":\"n\",\"port\":1,\"state\":\"draining\"}");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("unknown state \"draining\""), std::string::npos)
+      << m.status().message();
 }
 
 TEST(MemberJsonTest, WeightZeroIsAccepted) {  // the ring counts it as 1 (ring.h)
