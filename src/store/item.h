@@ -8,7 +8,7 @@
 //
 //   0       4    5    6    7    8                                                 +8      +8
 //   +-------+----+----+----+----+-----------+---------+----------+-------------+---------+-----+-------+
-//   | atime |bits|lay |klen|vlen| [exptime] | [flags] | [vlen32] | [ttl stamp] | version | key | value |
+//   | atime |bits|lay |klen|vlen| [exptime] | [flags] | [ttl stamp] | [vlen32] | version | key | value |
 //   +-------+----+----+----+----+-----------+---------+----------+-------------+---------+-----+-------+
 //   atime    last access (RelTime), atomic: readers bump it under the shard lock
 //   bits     S3-FIFO frequency, linked, fetched, and the meta protocol's stale / win-token state
@@ -61,13 +61,15 @@ inline constexpr std::uint8_t kFetched = 0x10;    // read at least once since it
 inline constexpr std::uint8_t kStale = 0x40;         // invalidated (md I, ms I): serve, but recache
 inline constexpr std::uint8_t kWinTokenSent = 0x80;  // a client was told it won the recache (W)
 
-// Item::layout (immutable once the item is linked).
+// Item::layout (immutable once the item is linked). The four optional words are the low four
+// bits, so that the header's size is one table lookup.
 inline constexpr std::uint8_t kHasExptime = 0x01;
 inline constexpr std::uint8_t kHasFlags = 0x02;
 inline constexpr std::uint8_t kWideValue = 0x04;
-inline constexpr std::uint8_t kKeyBinary = 0x08;  // the key arrived base64-encoded (meta `b`)
-inline constexpr std::uint8_t kCasHidden = 0x10;  // -C: the CAS reads as 0
-inline constexpr std::uint8_t kHasTtlStamp = 0x20;
+inline constexpr std::uint8_t kHasTtlStamp = 0x08;
+inline constexpr std::uint8_t kWordsMask = 0x0f;
+inline constexpr std::uint8_t kKeyBinary = 0x10;  // the key arrived base64-encoded (meta `b`)
+inline constexpr std::uint8_t kCasHidden = 0x20;  // -C: the CAS reads as 0
 
 inline constexpr std::size_t kItemAlign = 4;
 
@@ -91,8 +93,7 @@ struct Item {
     // A table rather than popcount: without -mpopcnt that is a libgcc call, on every item access.
     static constexpr std::uint8_t kSizes[16] = {16, 20, 20, 24, 20, 24, 24, 28,
                                                 24, 28, 28, 32, 28, 32, 32, 36};
-    return kSizes[(layout & (kHasExptime | kHasFlags | kWideValue)) |
-                  ((layout & kHasTtlStamp) >> 2)];
+    return kSizes[layout & kWordsMask];
   }
   static std::size_t TotalSize(std::uint8_t layout, std::size_t key_len, std::size_t value_len) {
     return HeaderSize(layout) + key_len + value_len;
@@ -117,13 +118,13 @@ struct Item {
       std::memcpy(p, &flags, 4);
       p += 4;
     }
-    if (layout & kWideValue) {
-      std::memcpy(p, &value_len, 4);
-      p += 4;
-    }
     if (layout & kHasTtlStamp) {
       std::memset(p, 0, 8);
       p += 8;
+    }
+    if (layout & kWideValue) {
+      std::memcpy(p, &value_len, 4);
+      p += 4;
     }
     std::memset(p, 0, 8);  // version
     std::memcpy(p + 8, key.data(), key.size());
@@ -156,7 +157,7 @@ struct Item {
   std::uint32_t value_len() const {
     if ((layout & kWideValue) == 0) return value_len_low;
     std::uint32_t v;
-    std::memcpy(&v, version_ptr() - 4 - ((layout & kHasTtlStamp) ? 8 : 0), 4);
+    std::memcpy(&v, version_ptr() - 4, 4);
     return v;
   }
   std::uint64_t version() const {
@@ -171,13 +172,13 @@ struct Item {
   std::uint64_t ttl_stamp() const {
     if (!has_ttl_stamp()) return version();
     std::uint64_t t;
-    std::memcpy(&t, version_ptr() - 8, 8);
+    std::memcpy(&t, stamp_ptr(), 8);
     return t > version() ? t : version();  // a word not stamped yet holds 0
   }
   // Requires has_ttl_stamp(); under the shard lock once linked.
   void set_ttl_stamp(std::uint64_t t) {
     RC_CHECK(has_ttl_stamp());
-    std::memcpy(version_ptr() - 8, &t, 8);
+    std::memcpy(stamp_ptr(), &t, 8);
   }
   bool cas_hidden() const { return (layout & kCasHidden) != 0; }
   bool key_binary() const { return (layout & kKeyBinary) != 0; }
@@ -193,6 +194,12 @@ struct Item {
 
   std::size_t total_size() const { return TotalSize(layout, key_len, value_len()); }
   std::size_t stride() const { return Stride(total_size()); }
+  // The stride without the TTL stamp word, which decides the item's size class: a touch never
+  // moves an item to another class (memcached's never does).
+  std::size_t class_stride() const {
+    const auto words = static_cast<std::uint8_t>(layout & ~kHasTtlStamp);
+    return Stride(TotalSize(words, key_len, value_len()));
+  }
 
  private:
   char* words() { return reinterpret_cast<char*>(this + 1); }
@@ -201,6 +208,8 @@ struct Item {
     return reinterpret_cast<std::atomic<base::RelTime>*>(const_cast<char*>(words()));
   }
   char* version_ptr() { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
+  const char* stamp_ptr() const { return version_ptr() - 8 - ((layout & kWideValue) ? 4 : 0); }
+  char* stamp_ptr() { return version_ptr() - 8 - ((layout & kWideValue) ? 4 : 0); }
   const char* version_ptr() const { return words() + (HeaderSize(layout) - sizeof(Item) - 8); }
 };
 

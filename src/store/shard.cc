@@ -11,11 +11,7 @@
 
 namespace rc::store::internal {
 
-// The TTL stamp word is replication's bookkeeping, added by a touch (item.h): it does not move an
-// item to another class, as memcached's touch never does.
-unsigned ItemClass(const Item* item) {
-  return ReportedClassOf(item->stride() - (item->has_ttl_stamp() ? 8 : 0));
-}
+unsigned ItemClass(const Item* item) { return ReportedClassOf(item->class_stride()); }
 
 Shard::Shard(std::size_t slots, unsigned num_classes, Pool* pool)
     : pool_(pool), num_classes_(num_classes) {
