@@ -17,7 +17,7 @@ std::string DiscoveryHost(const Member& member) {
 }
 
 std::string DiscoveryPayload(const ClusterView& view) {
-  std::string out = std::to_string(view.version);  // cversion: already a 32-bit integer
+  std::string out = std::to_string(view.version);  // the view version: a 32-bit integer
   out += '\n';
   bool first = true;
   for (const Member& m : view.members) {

@@ -110,7 +110,10 @@ struct Membership::Impl {
   void OnRegistered();
   void RegistrationStalled(Code code, const char* step);
   void ReadMembers();
-  void OnMemberList(std::vector<std::string> names, std::int32_t cversion);
+  void OnMemberDataChanged();
+  void OnMemberList(std::vector<std::string> names, std::int32_t version);
+  void SetSelfState(MemberState state);
+  void WriteSelfState();
   void ArmDebounce();
   void OnDebounce();
   void FetchAndAdopt(std::vector<std::string> names, std::int32_t cversion);
@@ -163,7 +166,9 @@ struct Membership::Impl {
 
   Debouncer debouncer;
   std::vector<std::string> latest_names;  // the newest member list read, sorted
-  std::int32_t latest_cversion = -1;
+  std::int32_t latest_cversion = -1;  // the view version of latest_names (ViewVersion)
+  bool member_data_changed = false;   // a data watch fired: fetch even if the version is the same
+  bool self_state_unwritten = false;  // SetSelfState's write has not been acknowledged yet
   std::uint64_t fetch_epoch = 0;
   std::vector<MembershipListener*> listeners;
 
@@ -186,7 +191,8 @@ Membership::Impl::Impl(const MembershipOptions& opts, net::EventLoop* l)
       loop(l),
       zk(l, opts.zk_hosts, static_cast<int>(opts.session_timeout.count()),
          ZkSession::Callbacks{[this](ZkSession::State s) { OnSessionState(s); },
-                              [this] { ReadMembers(); }}),
+                              [this] { ReadMembers(); },
+                              [this] { OnMemberDataChanged(); }}),
       members_path(opts.path + "/members"),
       self_path(opts.path + "/members/" + opts.self.name),
       self(opts.self),
@@ -216,6 +222,8 @@ void Membership::Impl::OnTimer(evutil_socket_t, short, void* arg) noexcept {
         t->impl->StartSession();
       } else if (!t->impl->registered) {
         t->impl->Register();
+      } else {
+        t->impl->WriteSelfState();
       }
       break;
     case TimerKind::kDebounce: t->impl->OnDebounce(); break;
@@ -238,9 +246,9 @@ void Membership::Impl::UpdateSessionStatus() {
 void Membership::Impl::LeaseLost() {
   // The client gives up on a server after 2/3 of the negotiated timeout without an answer.
   const std::int64_t detection = zk.negotiated_timeout_ms() * 2 / 3;
-  std::int64_t expected = 0;
-  lease_lost_at_ms.compare_exchange_strong(expected, std::max<std::int64_t>(NowMillis() - detection, 1),
-                                           std::memory_order_relaxed);
+  const std::int64_t since = std::max<std::int64_t>(NowMillis() - detection, 1);
+  std::int64_t live = 0;  // only the first loss counts: an expiry keeps the disconnect's time
+  lease_lost_at_ms.compare_exchange_strong(live, since, std::memory_order_relaxed);
 }
 
 void Membership::Impl::FailJoin(base::Status s) {
@@ -321,6 +329,7 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
         base::Log(0, "cluster: reconnected to ZooKeeper; session %s is still valid",
                   Hex(zk.session_id()).c_str());
         SetState(NodeState::kUp);
+        WriteSelfState();  // a state change the disconnect swallowed
         ReadMembers();  // changes during the disconnect fire the watch too; this is cheap
       }
       return;
@@ -440,11 +449,17 @@ void Membership::Impl::JudgeExisting(const std::string& data, const ZkSession::S
   ExistingNode verdict = JudgeExistingNode(stat.ephemeral_owner, existing, zk.session_id(),
                                            earlier_sessions, self);
   switch (verdict) {
-    case ExistingNode::kOurs:
+    case ExistingNode::kOurs: {
       // Our own create, whose reply a disconnect swallowed; keep its incarnation.
       if (existing.ok()) self.incarnation = existing.value().incarnation;
+      const bool state_behind = existing.ok() && existing.value().state != self.state;
       OnRegistered();
+      if (state_behind) {
+        self_state_unwritten = true;
+        WriteSelfState();
+      }
       return;
+    }
     case ExistingNode::kLeftover:
       base::Log(0, "cluster: replacing %s, left by the earlier ZooKeeper session %s of this "
                    "node",
@@ -488,6 +503,7 @@ void Membership::Impl::RegistrationStalled(Code code, const char* step) {
 
 void Membership::Impl::OnRegistered() {
   registering = false;
+  self_state_unwritten = false;  // the znode was created with the current state
   registered = true;
   bool again = ever_registered;
   ever_registered = true;
@@ -507,7 +523,11 @@ void Membership::Impl::ReadMembers() {
   zk.GetChildren(members_path, /*watch=*/true,
                  [this](Code code, std::vector<std::string> names, const ZkSession::Stat& stat) {
                    if (code == Code::kOk) {
-                     OnMemberList(std::move(names), stat.cversion);
+                     // The view version: joins and leaves move the children's version, state
+                     // changes the members znode's own data version (SetSelfState writes it in
+                     // the same transaction). Both only grow, so their sum does, and every node
+                     // that read the same list reads the same sum.
+                     OnMemberList(std::move(names), stat.cversion + stat.version);
                    } else if (code == Code::kNoNode) {
                      base::Log(0, "cluster: %s was deleted; registering again",
                                members_path.c_str());
@@ -518,7 +538,38 @@ void Membership::Impl::ReadMembers() {
                  });
 }
 
-void Membership::Impl::OnMemberList(std::vector<std::string> names, std::int32_t cversion) {
+void Membership::Impl::OnMemberDataChanged() {
+  member_data_changed = true;
+  ReadMembers();
+}
+
+void Membership::Impl::SetSelfState(MemberState state) {
+  if (self.state == state) return;
+  base::Log(1, "cluster: %s is now %s", self.name.c_str(),
+            std::string(MemberStateName(state)).c_str());
+  self.state = state;
+  self_state_unwritten = true;
+  WriteSelfState();  // when not registered, the registration writes it
+}
+
+void Membership::Impl::WriteSelfState() {
+  if (!registered || !self_state_unwritten || left) return;
+  // The member's data and the members znode's data in one transaction, so that the view
+  // version (ReadMembers) moves exactly when a state does.
+  zk.SetAll({{self_path, EncodeMember(self)}, {members_path, ""}}, [this](Code code) {
+    if (code == Code::kOk) {
+      self_state_unwritten = false;
+    } else if (code != Code::kConnectionLoss && code != Code::kSessionExpired &&
+               code != Code::kClosing) {
+      base::Log(0, "cluster: ZooKeeper error while writing this node's state (%s); retrying",
+                std::string(ZkSession::CodeName(code)).c_str());
+      RetryLater(kRetryLater);
+    }
+    // A lost connection: the reconnect writes it again (OnSessionState).
+  });
+}
+
+void Membership::Impl::OnMemberList(std::vector<std::string> names, std::int32_t version) {
   std::sort(names.begin(), names.end());  // std::string compares bytes: the ring order
   if (registered && !registering &&
       !std::binary_search(names.begin(), names.end(), self.name)) {
@@ -529,13 +580,13 @@ void Membership::Impl::OnMemberList(std::vector<std::string> names, std::int32_t
     return;
   }
   latest_names = std::move(names);
-  latest_cversion = cversion;
+  latest_cversion = version;
   std::shared_ptr<const ClusterView> current = view.load();
   if (!current) {
     FetchAndAdopt(latest_names, latest_cversion);  // the first view: no reason to wait
     return;
   }
-  if (current->version == cversion) return;
+  if (current->version == version && !member_data_changed) return;
   debouncer.Touch(NowMillis());
   ArmDebounce();
 }
@@ -561,12 +612,14 @@ void Membership::Impl::FetchAndAdopt(std::vector<std::string> names, std::int32_
   fetch->data.resize(fetch->names.size());
   fetch->cversion = cversion;
   fetch->remaining = fetch->names.size();
+  member_data_changed = false;
   if (fetch->remaining == 0) {
     FinishFetch(fetch, epoch);
     return;
   }
   for (std::size_t i = 0; i < fetch->names.size(); ++i) {
-    zk.Get(members_path + "/" + fetch->names[i],
+    // Watched: a member's state change (its data) is a new view too.
+    zk.Get(members_path + "/" + fetch->names[i], /*watch=*/true,
            [this, fetch, i, epoch](Code code, std::string data, const ZkSession::Stat&) {
              if (code == Code::kOk) {
                fetch->data[i] = std::move(data);
@@ -690,6 +743,11 @@ void Membership::Leave() {
 }
 
 std::shared_ptr<const ClusterView> Membership::view() const { return impl_->view.load(); }
+
+void Membership::SetSelfState(MemberState state) {
+  Impl* impl = impl_.get();
+  impl->loop->RunInLoop([impl, state] { impl->SetSelfState(state); });
+}
 
 void Membership::AddListener(MembershipListener* listener) {
   impl_->listeners.push_back(listener);

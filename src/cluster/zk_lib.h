@@ -21,7 +21,8 @@ namespace rc::cluster {
 // The client functions zk_session.cc calls, and the constants it reads.
 #define RC_ZK_FUNCTIONS(X)                                                                   \
   X(zoo_set_debug_level) X(zookeeper_init2) X(zookeeper_close) X(zoo_acreate) X(zoo_aget) \
-  X(zoo_adelete) X(zoo_awget_children2) X(zoo_client_id) X(zoo_recv_timeout)
+  X(zoo_awget) X(zoo_adelete) X(zoo_awget_children2) X(zoo_amulti) X(zoo_set_op_init)     \
+  X(zoo_client_id) X(zoo_recv_timeout)
 #define RC_ZK_CONSTANTS(X)                                                           \
   X(ZOO_EPHEMERAL) X(ZOO_PERSISTENT) X(ZOO_SESSION_EVENT) X(ZOO_CONNECTED_STATE)  \
   X(ZOO_EXPIRED_SESSION_STATE) X(ZOO_AUTH_FAILED_STATE)

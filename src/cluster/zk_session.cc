@@ -32,6 +32,11 @@ struct ZkSession::Pending {
   DoneFn done;
   DataFn data;
   ChildrenFn children;
+  // SetAll: the transaction's operations and what they point at, alive until it completes.
+  std::vector<SetData> writes;
+  std::vector<zoo_op_t> ops;
+  std::vector<zoo_op_result_t> results;
+  std::vector<::Stat> stats;
 };
 
 namespace {
@@ -145,13 +150,36 @@ void ZkSession::Create(const std::string& path, const std::string& data, bool ep
   p.release();  // OnString frees it
 }
 
-void ZkSession::Get(const std::string& path, DataFn done) {
+void ZkSession::Get(const std::string& path, bool watch, DataFn done) {
   std::unique_ptr<Pending> p = NewPending();
   p->data = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
-  int rc = Zk().zoo_aget(zh_, path.c_str(), 0, &ZkSession::OnData, p.get());
+  int rc = watch ? Zk().zoo_awget(zh_, path.c_str(), &ZkSession::OnDataWatch, context_.get(),
+                                  &ZkSession::OnData, p.get())
+                 : Zk().zoo_aget(zh_, path.c_str(), 0, &ZkSession::OnData, p.get());
   if (rc != ZOK) return Refused(rc, std::move(p));
   p.release();
+}
+
+void ZkSession::SetAll(std::vector<SetData> writes, DoneFn done) {
+  std::unique_ptr<Pending> p = NewPending();
+  p->done = std::move(done);
+  if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
+  const ZkLib& zk = Zk();
+  p->writes = std::move(writes);
+  const std::size_t n = p->writes.size();
+  p->ops.resize(n);
+  p->results.resize(n);
+  p->stats.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const SetData& w = p->writes[i];
+    zk.zoo_set_op_init(&p->ops[i], w.path.c_str(), w.data.data(), static_cast<int>(w.data.size()),
+                       -1, &p->stats[i]);
+  }
+  int rc = zk.zoo_amulti(zh_, static_cast<int>(n), p->ops.data(), p->results.data(),
+                         &ZkSession::OnVoid, p.get());
+  if (rc != ZOK) return Refused(rc, std::move(p));
+  p.release();  // OnVoid frees it
 }
 
 void ZkSession::Delete(const std::string& path, std::int32_t version, DoneFn done) {
@@ -191,6 +219,15 @@ void ZkSession::OnChildWatch(zhandle_t*, int type, int, const char*, void* ctx) 
   ZkSession* self = h->session;
   self->Deliver(h->generation, [self] {
     if (self->callbacks_.on_children) self->callbacks_.on_children();
+  });
+}
+
+void ZkSession::OnDataWatch(zhandle_t*, int type, int, const char*, void* ctx) noexcept {
+  if (type == Zk().ZOO_SESSION_EVENT || ctx == nullptr) return;
+  auto* h = static_cast<HandleContext*>(ctx);
+  ZkSession* self = h->session;
+  self->Deliver(h->generation, [self] {
+    if (self->callbacks_.on_data) self->callbacks_.on_data();
   });
 }
 

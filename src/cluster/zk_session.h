@@ -66,6 +66,7 @@ class ZkSession {
   struct Callbacks {
     std::function<void(State)> on_state;    // every session state change
     std::function<void()> on_children;      // a child watch set by GetChildren(watch) fired
+    std::function<void()> on_data;          // a data watch set by Get(watch) fired
   };
 
   // `hosts` is "h1:p1,h2:p2"; `timeout_ms` the session timeout to ask for.
@@ -93,7 +94,17 @@ class ZkSession {
   // Asynchronous operations; `done` runs later on the loop (never from inside the call), unless
   // the handle is closed first.
   void Create(const std::string& path, const std::string& data, bool ephemeral, DoneFn done);
-  void Get(const std::string& path, DataFn done);
+  // With `watch`, Callbacks::on_data runs once when the znode's data changes or it is deleted
+  // (ZooKeeper keeps one such watch per path, however often it is set).
+  void Get(const std::string& path, bool watch, DataFn done);
+  void Get(const std::string& path, DataFn done) { Get(path, false, std::move(done)); }
+  // Sets the data of several znodes in one transaction: all or none (zoo_amulti). Each write
+  // is unconditional (any data version).
+  struct SetData {
+    std::string path;
+    std::string data;
+  };
+  void SetAll(std::vector<SetData> writes, DoneFn done);
   void Delete(const std::string& path, std::int32_t version, DoneFn done);
   // With `watch`, Callbacks::on_children runs once when the children change (set it again by
   // calling GetChildren again, as ZooKeeper watches fire once).
@@ -109,6 +120,8 @@ class ZkSession {
                              void* ctx) noexcept;
   static void OnChildWatch(zhandle_t* zh, int type, int state, const char* path,
                            void* ctx) noexcept;
+  static void OnDataWatch(zhandle_t* zh, int type, int state, const char* path,
+                          void* ctx) noexcept;
   static void OnLog(const char* message) noexcept;
   static void OnVoid(int rc, const void* data) noexcept;
   static void OnString(int rc, const char* value, const void* data) noexcept;

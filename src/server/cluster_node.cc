@@ -150,13 +150,14 @@ void ClusterNode::Leave() {
 void ClusterNode::AddStats(StatSink& w) const {
   cluster::MembershipStatus st = membership_->Status();
   const cluster::MembershipOptions& o = membership_->options();
-  std::string names, incarnations;
+  std::string names, incarnations, states;
   std::size_t members = 0, points = 0;
   std::int64_t age = 0;
   if (st.view) {
     for (const cluster::Member& m : st.view->members) {
       names += (names.empty() ? "" : ",") + m.name;
       incarnations += (incarnations.empty() ? "" : ",") + std::to_string(m.incarnation);
+      states += (states.empty() ? "" : ",") + std::string(cluster::MemberStateName(m.state));
     }
     members = st.view->members.size();
     points = st.view->ring.points().size();
@@ -170,6 +171,7 @@ void ClusterNode::AddStats(StatSink& w) const {
   w.Add("ring_members", static_cast<std::uint64_t>(members));
   w.Add("ring_member_names", names.empty() ? "-" : names);
   w.Add("ring_member_incarnations", incarnations.empty() ? "-" : incarnations);
+  w.Add("ring_member_states", states.empty() ? "-" : states);
   w.Add("ring_points", static_cast<std::uint64_t>(points));
   w.Add("ring_changes", st.ring_changes);
   w.Add("secs_since_ring_change", age);

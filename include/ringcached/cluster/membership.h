@@ -2,9 +2,12 @@
 // it derives from the live members (DESIGN.md sections 2-3, "Membership").
 //
 // ZooKeeper layout, under the --cluster path P:
+//   P/members               its data is empty; its data version counts state changes
 //   P/members/<ring name>   EPHEMERAL, one per live node; data = member JSON (member.h)
-// The ring version is the cversion of P/members: ZooKeeper bumps it on every child created or
-// deleted, so two nodes that read the same member list also read the same version.
+// The view version is the cversion of P/members (ZooKeeper bumps it on every child created or
+// deleted) plus the data version of P/members, which a node bumps in the same transaction as it
+// writes its own new state. Both only grow, so two nodes that read the same member list read the
+// same version, and a join, a leave or a state change gives a new one.
 //
 // What a node does:
 //   * Join: connect (an unreachable ZooKeeper is retried with backoff, each retry logged),
@@ -13,7 +16,8 @@
 //     session's or an earlier session's of this process, or a dead predecessor's (same address
 //     and port, which this process has bound), is replaced; a live node's (another session, other
 //     address or port) is a configuration error that stops start-up.
-//   * Watch P/members and publish each new member list as an immutable ClusterView, debounced:
+//   * Watch P/members (its children) and every member's data, and publish each new member list
+//     as an immutable ClusterView, debounced:
 //     a view is adopted once the list has been quiet for the debounce interval (at most five
 //     intervals after the first change), so a burst of joins rebuilds the ring once. The first
 //     view after joining is adopted at once.
@@ -61,7 +65,7 @@ struct MembershipOptions {
 
 // One adopted member list. Never changes once published.
 struct ClusterView {
-  std::int32_t version = 0;     // cversion of <path>/members
+  std::int32_t version = 0;     // the view version (above): `config get cluster` shows it
   std::vector<Member> members;  // ordered by name (byte order), the ring's member order
   Ring ring;                    // built from members, in the same order
   std::chrono::steady_clock::time_point adopted;  // when this node adopted the view
@@ -122,6 +126,9 @@ class ClusterMembership {
   // timeout without an answer, so the age counts from that much before the disconnect. One
   // atomic load: any thread, cheap enough for the workers' read path.
   virtual std::chrono::milliseconds LeaseAge() const = 0;
+  // Moves this node to `state` in the data plane (warming, up, leaving): its znode says so, and
+  // the view version changes with it on every node. Asynchronous; any thread.
+  virtual void SetSelfState(MemberState state) = 0;
 };
 
 class Membership final : public ClusterMembership {
@@ -149,6 +156,7 @@ class Membership final : public ClusterMembership {
   MembershipStatus Status() const override;
   void AddListener(MembershipListener* listener) override;
   std::chrono::milliseconds LeaseAge() const override;
+  void SetSelfState(MemberState state) override;
 
  private:
   struct Impl;  // src/cluster/membership.cc; keeps ZooKeeper out of this header

@@ -29,6 +29,9 @@ class FakeMembership final : public cluster::ClusterMembership {
     listeners_.push_back(listener);
   }
   std::chrono::milliseconds LeaseAge() const override { return lease_age_; }
+  // Recorded; the test adopts the view that shows it (as ZooKeeper would deliver it).
+  void SetSelfState(cluster::MemberState state) override { self_states.push_back(state); }
+  std::vector<cluster::MemberState> self_states;  // every SetSelfState, in order
 
   // ---- what the test drives ---------------------------------------------------------------
   // Registers this node under `incarnation`: state up, lease fresh.
