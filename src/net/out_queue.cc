@@ -99,6 +99,21 @@ void OutQueue::Rollback(const Mark& mark) {
   }
 }
 
+void OutQueue::MoveSince(const Mark& mark, std::string* out) {
+  if (mark.iovs > 0 && mark.iovs <= iov_.size()) {
+    const iovec& before = iov_[mark.iovs - 1];
+    if (before.iov_len > mark.last_len) {
+      out->append(static_cast<const char*>(before.iov_base) + mark.last_len,
+                  before.iov_len - mark.last_len);
+    }
+  }
+  for (std::size_t i = mark.iovs; i < iov_.size(); ++i) {
+    out->append(static_cast<const char*>(iov_[i].iov_base), iov_[i].iov_len);
+  }
+  Rollback(mark);
+  if (empty()) Clear();  // nothing left to send: the blocks go back to the pool
+}
+
 void OutQueue::Clear() {
   iov_.clear();
   sent_iovs_ = 0;

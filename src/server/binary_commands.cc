@@ -167,8 +167,8 @@ void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::strin
       }
       // Read-through for the reads (Touch returns no value: it is not one).
       if (!item && h.opcode != bin::kTouch && WantsFill(key)) {
-        WaitForFill(PendingFill::Kind::kBinary, key);
-        fill_->header = h;
+        WaitForFill(Parked::Kind::kBinary, key);
+        parked_->header = h;
         return;
       }
       ReplyBinaryGet(h, key, std::move(item));

@@ -26,7 +26,7 @@ bool Session::AppendDiscoveryValue() {
   // Behind a key of the same get that waits for the origin, a value queued now would overtake
   // it; the key is then looked up as an ordinary key instead (a get of the discovery key is
   // normally alone).
-  if (fill_ != nullptr) return false;
+  if (parked_ != nullptr) return false;
   std::shared_ptr<const cluster::ClusterView> view = context_->admin->cluster_view();
   if (view == nullptr) return false;
   out_->Append(cluster::LegacyDiscoveryValue(*view));

@@ -58,8 +58,8 @@ void Session::ExecuteMeta() {
       engine::MetaGetResult g = engine.MetaGet(*meta_req_, stats);
       if (!g.item && WantsFill(meta_req_->key())) {
         // Read-through; the miss line (EN) is kept in case the origin has nothing either.
-        WaitForFill(PendingFill::Kind::kMeta, meta_req_->key());
-        fill_->miss_info = g.info;
+        WaitForFill(Parked::Kind::kMeta, meta_req_->key());
+        parked_->miss_info = g.info;
         return;
       }
       // Format before the item moves: info.key may point into it.

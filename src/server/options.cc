@@ -143,16 +143,22 @@ bool NotAWholeNumber(std::string_view text, std::string* err) {
 }
 
 // Parses an int option that must be at least `min`; `message` is memcached's wording.
-bool ParseAtLeast(std::string_view text, long long min, const char* message, int* field,
-                  std::string* err) {
+// A whole number from `min` to `max`, else `message`.
+bool ParseInRange(std::string_view text, long long min, long long max, const char* message,
+                  int* field, std::string* err) {
   long long n = 0;
   if (!ParseInt(text, &n)) return NotAWholeNumber(text, err);
-  if (n < min || n > INT_MAX) {
+  if (n < min || n > max) {
     *err = message;
     return false;
   }
   *field = static_cast<int>(n);
   return true;
+}
+
+bool ParseAtLeast(std::string_view text, long long min, const char* message, int* field,
+                  std::string* err) {
+  return ParseInRange(text, min, INT_MAX, message, field, err);
 }
 
 bool ParsePort(std::string_view text, int* field, std::string* err) {
@@ -538,28 +544,18 @@ const OptionSpec kOptions[] = {
      "quiet this long, 0 to 60000 (default: 1000)",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       long long n = 0;
-       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
-       if (n < 0 || n > 60000) {
-         *err = "the ring debounce must be between 0 and 60000 milliseconds";
-         return false;
-       }
-       st.s->ring_debounce_ms = static_cast<int>(n);
-       return true;
+       return ParseInRange(v, 0, 60000,
+                           "the ring debounce must be between 0 and 60000 milliseconds",
+                           &st.s->ring_debounce_ms, err);
      }},
     {"zk-session-timeout-ms", '\0', Arg::kValue, "<ms>",
      "ZooKeeper session timeout to ask for, 500 to\n"
      "600000; the server may clamp it (default: 10000)",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       long long n = 0;
-       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
-       if (n < 500 || n > 600000) {
-         *err = "the session timeout must be between 500 and 600000 milliseconds";
-         return false;
-       }
-       st.s->zk_session_timeout_ms = static_cast<int>(n);
-       return true;
+       return ParseInRange(v, 500, 600000,
+                           "the session timeout must be between 500 and 600000 milliseconds",
+                           &st.s->zk_session_timeout_ms, err);
      }},
     {"max-clock-skew-ms", '\0', Arg::kValue, "<ms>",
      "refuse versions (CAS values from meta E, and from\n"
@@ -567,14 +563,9 @@ const OptionSpec kOptions[] = {
      "this, 1 to 3600000 (default: 1000)",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       long long n = 0;
-       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
-       if (n < 1 || n > 3600000) {
-         *err = "the clock skew bound must be between 1 and 3600000 milliseconds";
-         return false;
-       }
-       st.s->max_clock_skew_ms = static_cast<int>(n);
-       return true;
+       return ParseInRange(v, 1, 3600000,
+                           "the clock skew bound must be between 1 and 3600000 milliseconds",
+                           &st.s->max_clock_skew_ms, err);
      }},
     // Read-through options (issue #6; DESIGN.md section 3, "Read-through at the owner").
     // Without --origin the others are accepted and have no effect.
@@ -637,26 +628,16 @@ const OptionSpec kOptions[] = {
      "below the clients' timeouts (default: 500)",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       long long n = 0;
-       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
-       if (n < 1 || n > 600000) {
-         *err = "the origin timeout must be between 1 and 600000 milliseconds";
-         return false;
-       }
-       st.s->origin_timeout_ms = static_cast<int>(n);
-       return true;
+       return ParseInRange(v, 1, 600000,
+                           "the origin timeout must be between 1 and 600000 milliseconds",
+                           &st.s->origin_timeout_ms, err);
      }},
     {"origin-connections", '\0', Arg::kValue, "<num>",
      "connections to the origin, 1 to 256 (default: 4)", nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       long long n = 0;
-       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
-       if (n < 1 || n > 256) {
-         *err = "the origin connections must be between 1 and 256";
-         return false;
-       }
-       st.s->origin_connections = static_cast<int>(n);
-       return true;
+       return ParseInRange(v, 1, 256,
+                           "the origin connections must be between 1 and 256",
+                           &st.s->origin_connections, err);
      }},
     {"origin-breaker-failures", '\0', Arg::kValue, "<num>",
      "errors or timeouts in a row that open the circuit\n"
@@ -671,14 +652,9 @@ const OptionSpec kOptions[] = {
      "the origin before it tries again (default: 5000)",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       long long n = 0;
-       if (!ParseInt(v, &n)) return NotAWholeNumber(v, err);
-       if (n < 1 || n > 3600000) {
-         *err = "the breaker period must be between 1 and 3600000 milliseconds";
-         return false;
-       }
-       st.s->origin_breaker_open_ms = static_cast<int>(n);
-       return true;
+       return ParseInRange(v, 1, 3600000,
+                           "the breaker period must be between 1 and 3600000 milliseconds",
+                           &st.s->origin_breaker_open_ms, err);
      }},
     {"io-engine", '\0', Arg::kValue, "<name>",
      "how connections receive: epoll (default) or io_uring",

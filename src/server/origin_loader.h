@@ -1,7 +1,7 @@
 // server/origin_loader.h -- read-through wired into the server (issue #6): the engine's
 // MissLoader seam (engine/hooks.h) over origin::ReadThrough, and origin::Cache over the store.
 //
-// Who does what on a miss: a connection asks Wants() and Load() (pending_fill.cc); ReadThrough
+// Who does what on a miss: a connection asks Wants() and Load() (parked.cc); ReadThrough
 // coalesces the misses of one key and fetches it on the origin thread; there, under the key's
 // fill lock, Store() links the value with `add` (so it never replaces an item someone linked);
 // then each reader's answer is posted back to the reader's own worker loop, where it becomes an

@@ -1,5 +1,5 @@
 // server/session.cc -- see session.h. The request loop and the data-block states; the commands
-// are in text_commands.cc, meta_commands.cc, binary_commands.cc and pending_fill.cc.
+// are in text_commands.cc, meta_commands.cc, binary_commands.cc and parked.cc.
 #include "server/session.h"
 
 #include <algorithm>
@@ -39,7 +39,7 @@ void Session::Closed() {
   watcher_id_ = -1;
   state_ = State::kClosing;
   pending_.item.Reset();
-  fill_.reset();
+  parked_.reset();
 }
 
 std::shared_ptr<bool> Session::alive() {
@@ -114,8 +114,9 @@ bool Session::Process() {
     // Nothing after a quit runs, even when its transport comes back because the replies before
     // it were blocked.
     if (close_after_write_) return true;
-    // A read waits for the origin: what follows it waits too (pending_fill.cc resumes).
-    if (fill_ != nullptr) return true;
+    // A parked request waits (for the origin, or for the write gate): what follows it waits too
+    // (parked.cc resumes).
+    if (parked_ != nullptr) return true;
     std::size_t avail = in_->size();
     if (state_ == State::kReadValue) {
       std::size_t n = std::min(avail, pending_.total - pending_.filled);
@@ -124,8 +125,10 @@ bool Session::Process() {
         in_->Consume(n);
       }
       if (pending_.filled < pending_.total) return true;
+      request_mark_ = out_->GetMark();
       FinishStorage();
       SetState(State::kParse);
+      RequestDone();
       continue;
     }
     if (state_ == State::kSwallow) {
@@ -160,9 +163,11 @@ bool Session::Process() {
       return true;
     }
     if (framing_ == Framing::kBinary) {
+      request_mark_ = out_->GetMark();
       BinaryStep step = ProcessBinary();
       if (step == BinaryStep::kNeedMore) return true;
       if (step == BinaryStep::kClose) return false;
+      if (state_ != State::kReadValue) RequestDone();
       if (close_after_write_) return true;
       continue;
     }
@@ -190,7 +195,9 @@ bool Session::Process() {
       }
       NoteCommand();
       in_->Consume(meta.consumed);  // meta_req_ owns its key and opaque bytes
+      request_mark_ = out_->GetMark();
       ExecuteMeta();
+      if (state_ != State::kReadValue) RequestDone();
       continue;
     }
     proto::Request req;
@@ -217,9 +224,11 @@ bool Session::Process() {
     NoteCommand();
     // req's views point into the input buffer: execute before consuming.
     more_input_ = parsed.consumed < avail;
+    request_mark_ = out_->GetMark();
     bool keep_open = ExecuteText(req);
     in_->Consume(parsed.consumed);
     if (!keep_open) return false;
+    if (state_ != State::kReadValue) RequestDone();
     if (close_after_write_) return true;
   }
 }

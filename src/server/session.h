@@ -11,9 +11,10 @@
 // (binary_commands.cc). A datagram transport (UDP) resets the session before each datagram.
 //
 // A storage command's data block goes straight into the new item: from the input buffer, or
-// from the socket when the transport reads a large value directly (DirectValueRoom). A read
-// whose misses go to the origin parks (pending_fill.cc): nothing after it is parsed until every
-// miss is answered, its reply is queued whole, and the host's Resume() runs what waited.
+// from the socket when the transport reads a large value directly (DirectValueRoom). A request
+// whose reply waits for asynchronous work parks (parked.cc): a read whose misses go to the
+// origin, or a write the worker's WriteGate holds (write_gate.h). Nothing after it is parsed
+// until it is answered, its reply is queued whole, and the host's Resume() runs what waited.
 //
 // Thread-safety: none; owned by one connection on one worker.
 #pragma once
@@ -41,6 +42,7 @@
 #include "server/conn_registry.h"
 #include "server/prefix_stats.h"
 #include "server/watchers.h"
+#include "server/write_gate.h"
 
 namespace rc::server {
 
@@ -59,7 +61,8 @@ struct ConnStats {
 // start-up and live settings, the clock, the watchers and `stats detail`, the worker's counters
 // (bumped without a lock) and its loop (where deferred work comes back: a watcher's lines, origin
 // fills). The admin commands' rarer needs go through `admin` (admin.h), which the Server
-// implements. (The cluster's hot-key read sampler and outbound peer queues are to live here too.)
+// implements; `write_gate` (write_gate.h) is null unless writes wait for replicas. (The
+// cluster's hot-key read sampler and outbound peer queues are to live here too.)
 struct SessionContext {
   engine::Engine* engine;
   const Settings* settings;
@@ -71,6 +74,7 @@ struct SessionContext {
   engine::CommandStats* command_stats;
   ConnStats* conn_stats;
   net::EventLoop* loop;
+  WriteGate* write_gate = nullptr;
 };
 
 // What a session needs from the transport that carries it.
@@ -103,8 +107,9 @@ class Session {
   bool yielded() const { return yielded_; }
   void ClearYield() { yielded_ = false; }
   bool close_after_write() const { return close_after_write_; }
-  // A read waits for the origin: the transport should not read more meanwhile.
-  bool waiting() const { return fill_ != nullptr; }
+  // A parked request waits (for the origin, or for the write gate): the transport should not
+  // read more meanwhile.
+  bool waiting() const { return parked_ != nullptr; }
   // A data block is being received (or discarded).
   bool in_data_block() const {
     return state_ == State::kReadValue || state_ == State::kSwallow;
@@ -112,7 +117,7 @@ class Session {
   bool reading_value() const { return state_ == State::kReadValue; }
   // Whether the input buffer may be given back: nothing refers into it.
   bool input_releasable() const {
-    return in_->empty() && state_ != State::kReadValue && fill_ == nullptr;
+    return in_->empty() && state_ != State::kReadValue && parked_ == nullptr;
   }
   base::RelTime last_cmd() const { return last_cmd_; }
 
@@ -164,10 +169,11 @@ class Session {
   void FinishMetaSet();
   void ReplyMeta(const proto::MetaReplyInfo& info);
 
-  // Read-through (pending_fill.cc). A read some of whose keys wait for the origin: the parts of
-  // its reply in request order, each a hit or a key being filled.
-  struct PendingFill {
-    enum class Kind : unsigned char { kText, kMeta, kBinary };
+  // A request whose reply waits (parked.cc): a read some of whose keys wait for the origin (the
+  // parts of its reply in request order, each a hit or a key being filled; kText, kMeta,
+  // kBinary), or a request whose writes the WriteGate holds (kHeld: its reply, already made).
+  struct Parked {
+    enum class Kind : unsigned char { kText, kMeta, kBinary, kHeld };
     struct Part {
       store::ItemRef item;  // the hit, or the fill once it arrived (empty: still a miss)
       std::string key;      // the key being filled
@@ -180,15 +186,22 @@ class Session {
     std::size_t waiting = 0;
     proto::MetaReplyInfo miss_info;   // meta: the reply if the fill finds nothing
     proto::binary::Header header;     // binary: the request
+    std::string held;                 // kHeld: the reply's bytes
   };
   // Whether a miss on `key` goes to the origin (a loader is wired in, wants the key, not UDP).
   bool WantsFill(std::string_view key) const;
   // Adds `key` to the current read's fill (starting one of `kind` if none), and asks the loader.
-  void WaitForFill(PendingFill::Kind kind, std::string_view key);
+  void WaitForFill(Parked::Kind kind, std::string_view key);
   // Adds a hit to the current read's fill, after a part that waits.
   void AddFilledPart(store::ItemRef item);
   void OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item);
-  void ReplyFill(PendingFill& fill);
+  void ReplyParked(Parked& fill);
+  // After a request ran to its end: if the write gate holds its writes, takes the reply it
+  // queued (since request_mark_) out of the queue and parks it until the gate releases it.
+  void RequestDone();
+  void OnReleased(std::uint64_t id);
+  // Runs what waited behind a parked request once it is answered.
+  void ResumeAfterParked();
   // Text protocol: one VALUE block.
   void AppendValueReply(store::ItemRef item, bool with_cas);
   // Binary protocol: the reply of a get/gat family opcode, hit or miss.
@@ -244,8 +257,9 @@ class Session {
   std::size_t swallow_left_ = 0;
 
   std::shared_ptr<bool> alive_;         // made by alive() when first asked for
-  std::unique_ptr<PendingFill> fill_;   // the read waiting for the origin, if any
-  std::uint64_t fill_seq_ = 0;
+  std::unique_ptr<Parked> parked_;   // the request waiting, if any
+  std::uint64_t park_seq_ = 0;
+  net::OutQueue::Mark request_mark_{};  // where the reply of the request being executed begins
 
   base::RelTime last_cmd_ = 0;
   int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0

@@ -177,14 +177,14 @@ void Session::ProcessRetrieval(const proto::Request& req) {
       // memcached looks keys up in order and fails at the long one, dropping the replies queued
       // for the keys before it (their lookups still count), and those waiting for the origin.
       out_->Rollback(mark);
-      fill_.reset();
+      parked_.reset();
       out_->Append(proto::kBadFormat);
       return;
     }
     // ElastiCache's legacy discovery key answers with the cluster's configuration (a plain get
     // only; in a single node it is an ordinary key). Behind a key waiting for the origin it is
     // looked up as an ordinary key too: its reply would otherwise overtake the filled one.
-    if (!touch && !with_cas && fill_ == nullptr && key == cluster::kLegacyDiscoveryKey &&
+    if (!touch && !with_cas && parked_ == nullptr && key == cluster::kLegacyDiscoveryKey &&
         AppendDiscoveryValue()) {
       continue;
     }
@@ -206,18 +206,18 @@ void Session::ProcessRetrieval(const proto::Request& req) {
     if (!item) {
       // Read-through: the key's VALUE (if the origin has one) comes when the fill does.
       if (WantsFill(key)) {
-        WaitForFill(PendingFill::Kind::kText, key);
-        fill_->with_cas = with_cas;
+        WaitForFill(Parked::Kind::kText, key);
+        parked_->with_cas = with_cas;
       }
       continue;
     }
-    if (fill_ != nullptr) {
+    if (parked_ != nullptr) {
       AddFilledPart(std::move(item));  // after a key that waits: keep the order
       continue;
     }
     AppendValueReply(std::move(item), with_cas);
   }
-  if (fill_ != nullptr) return;  // the fill answers the rest, END included
+  if (parked_ != nullptr) return;  // the fill answers the rest, END included
   out_->Append(proto::kEnd);
 }
 

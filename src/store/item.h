@@ -6,10 +6,10 @@
 // queue links, and its header holds only what the protocols can ask about, with the fields most
 // items do not use left out:
 //
-//   0       4    5    6    7    8                                                 +8      +8
-//   +-------+----+----+----+----+-----------+---------+----------+-------------+---------+-----+-------+
-//   | atime |bits|lay |klen|vlen| [exptime] | [flags] | [ttl stamp] | [vlen32] | version | key | value |
-//   +-------+----+----+----+----+-----------+---------+----------+-------------+---------+-----+-------+
+//   0       4    5    6    7    8
+//   +-------+----+----+----+----+---------+-------+-------+--------+---------+-----+-------+
+//   | atime |bits|lay |klen|vlen|[exptime]|[flags]|[stamp]|[vlen32]| version | key | value |
+//   +-------+----+----+----+----+---------+-------+-------+--------+---------+-----+-------+
 //   atime    last access (RelTime), atomic: readers bump it under the shard lock
 //   bits     S3-FIFO frequency, linked, fetched, and the meta protocol's stale / win-token state
 //   lay      layout: which optional words follow, and two immutable properties (binary key,
@@ -18,7 +18,7 @@
 //   exptime  only when the item was stored with an expiry (kHasExptime); atomic (touch)
 //   flags    only when the client flags are not 0 (kHasFlags)
 //   vlen32   the whole value length, when it is 256 or more (kWideValue)
-//   ttl stamp  only once the item has been touched (kHasTtlStamp): the version minted for the
+//   stamp    the TTL stamp, only once the item has been touched (kHasTtlStamp): the version of the
 //            latest TTL change, which replicas order TTL changes by (REPLICATION.md section 3);
 //            8 bytes, written and read under the shard lock. Without one it is the version.
 //   version  the item's version (base/hybrid_clock.h), which is also its CAS (8 bytes, 4-aligned,

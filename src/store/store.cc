@@ -114,8 +114,8 @@ bool ParseCounter(const char* p, std::size_t n, std::uint64_t* out) {
   return true;
 }
 
-// Until an item is linked its cas field is unused; Allocate() parks the key's hash there so that
-// Put() does not hash the key a second time.
+// Until an item is linked its version field is unused; Allocate() parks the key's hash there so
+// that Put() does not hash the key a second time.
 void StashHash(Item* item, std::uint64_t hash) { item->set_version(hash); }
 std::uint64_t StashedHash(const Item* item) { return item->version(); }
 

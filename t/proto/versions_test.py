@@ -154,7 +154,8 @@ def main():
            case_cas_is_the_wall_clock_version)
     r.case("meta E sets the new CAS within the skew bound", case_e_token_sets_the_new_cas)
     r.case("flush_all cuts by version", case_flush_cuts_by_version)
-    r.case("-C hides the CAS; --max-clock-skew-ms sets the bound", case_cas_disabled_and_skew_option)
+    r.case("-C hides the CAS; --max-clock-skew-ms sets the bound",
+           case_cas_disabled_and_skew_option)
     r.finish()
 
 

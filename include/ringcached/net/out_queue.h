@@ -80,9 +80,16 @@ class OutQueue {
   // its Nth key answers only the error, as memcached does).
   struct Mark {
     std::size_t iovs, blocks, block_used, pins;
+    std::size_t last_len;  // of the iovec before the mark, which later text may extend
   };
-  Mark GetMark() const { return {iov_.size(), blocks_used_, block_used_, pins_.size()}; }
+  Mark GetMark() const {
+    return {iov_.size(), blocks_used_, block_used_, pins_.size(),
+            iov_.empty() ? 0 : iov_.back().iov_len};
+  }
   void Rollback(const Mark& mark);
+  // Appends to *out the bytes queued after `mark` and rolls back to it: a reply taken out of the
+  // queue to be sent later (a parked request's). Nothing may have been sent since the mark.
+  void MoveSince(const Mark& mark, std::string* out);
 
   bool empty() const { return sent_iovs_ == iov_.size(); }
   std::size_t pending_bytes() const { return pending_bytes_; }

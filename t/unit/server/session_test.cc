@@ -1,6 +1,7 @@
 // t/unit/server/session_test.cc -- server::Session fed plain byte strings, no sockets: the text,
 // meta and binary protocols, every split of a request stream into two fragments and one byte at
-// a time, data blocks straight into the item, -R yields, quit.
+// a time, data blocks straight into the item, -R yields, quit, and writes whose replies a
+// WriteGate holds (as synchronous replication will).
 //
 // The session runs against a real Server opened with no listener (port 0: its store, engine and
 // workers exist; nothing listens, no thread starts), on its first worker, as a connection would.
@@ -27,6 +28,32 @@ class RecordingHost : public SessionHost {
   std::vector<std::size_t> data_blocks;
   int resumes = 0;
   int sends = 0;
+};
+
+// A gate that holds every request that wrote (the engine reported a change) until the test
+// releases it, as synchronous replication holds a write until the replicas acknowledge it.
+class HoldingGate : public WriteGate, public engine::WriteObserver {
+ public:
+  void OnWrite(const engine::WriteEvent&) override { ++writes_; }
+  bool Hold(std::function<void()> released) override {
+    ++asked;
+    if (writes_ == 0) return false;
+    writes_ = 0;
+    held.push_back(std::move(released));
+    return true;
+  }
+  // Releases the oldest held request (as the loop would, later).
+  void ReleaseOne() {
+    ASSERT_FALSE(held.empty());
+    std::function<void()> r = std::move(held.front());
+    held.erase(held.begin());
+    r();
+  }
+  std::vector<std::function<void()>> held;
+  int asked = 0;
+
+ private:
+  int writes_ = 0;
 };
 
 class SessionTest : public ::testing::Test {
@@ -94,6 +121,87 @@ class SessionTest : public ::testing::Test {
   std::unique_ptr<net::OutQueue> out_;
   std::unique_ptr<Session> session_;
 };
+
+class HeldWriteTest : public SessionTest {
+ protected:
+  void SetUp() override {
+    SessionTest::SetUp();
+    server_->engine().add_write_observer(&gate_);
+    server_->workers().front()->session_context()->write_gate = &gate_;
+  }
+  // Releases the oldest held write and runs what waited behind it, as the host's Resume() does.
+  void Release() {
+    const int resumes = host_.resumes;
+    gate_.ReleaseOne();
+    EXPECT_EQ(host_.resumes, resumes + 1);
+    ASSERT_TRUE(Run());
+  }
+  HoldingGate gate_;
+};
+
+// A held write's reply waits, and everything after it waits behind it: replies stay in order.
+TEST_F(HeldWriteTest, AWriteReplyWaitsForTheGateAndWhatFollowsWaitsBehindIt) {
+  ASSERT_TRUE(Feed("get a\r\nset a 0 0 1\r\nx\r\nget a\r\ndelete a\r\nget a\r\n"));
+  // The get before the set is answered; the set's reply is held, and nothing after it ran.
+  EXPECT_EQ(Replies(), "END\r\n");
+  EXPECT_TRUE(session_->waiting());
+  ASSERT_EQ(gate_.held.size(), 1u);
+  Release();
+  // The set's reply, then the get behind it; the delete is held in turn.
+  EXPECT_EQ(Replies(), "STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n");
+  ASSERT_EQ(gate_.held.size(), 1u);
+  Release();
+  EXPECT_EQ(Replies(), "DELETED\r\nEND\r\n");
+  EXPECT_FALSE(session_->waiting());
+}
+
+TEST_F(HeldWriteTest, ReadsAndRefusedWritesAreNotHeld) {
+  ASSERT_TRUE(Feed("get a\r\nadd a 0 0 1\r\nx\r\n"));
+  ASSERT_EQ(gate_.held.size(), 1u);  // the add stored: held
+  Release();
+  ASSERT_TRUE(Feed("add a 0 0 1\r\ny\r\nget a\r\nincr nope 1\r\n"));
+  // A NOT_STORED add changed nothing and an incr miss neither: the gate let them through.
+  EXPECT_TRUE(gate_.held.empty());
+  EXPECT_EQ(Replies(), "END\r\nSTORED\r\nNOT_STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nNOT_FOUND\r\n");
+}
+
+TEST_F(HeldWriteTest, MetaAndBinaryWritesAreHeldToo) {
+  ASSERT_TRUE(Feed("ms k 1\r\nx\r\nmn\r\n"));
+  EXPECT_EQ(Replies(), "");
+  Release();
+  EXPECT_EQ(Replies(), "HD\r\nMN\r\n");
+  // A quiet md has no reply, but what follows still waits for it.
+  ASSERT_TRUE(Feed("md k q\r\nmg k v\r\n"));
+  EXPECT_EQ(Replies(), "");
+  Release();
+  EXPECT_EQ(Replies(), "EN\r\n");
+
+  NewSession();
+  // A binary Set of "b" = "v", then a Noop.
+  std::string set = {'\x80', '\x01', '\x00', '\x01', 8, 0, 0, 0, 0, 0, 0, 10,
+                     0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0,
+                     0, 0, 0, 0, 0, 0, 0, 0, 'b', 'v'};
+  std::string noop = {'\x80', '\x0a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                      0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0};
+  ASSERT_TRUE(Feed(set + noop));
+  EXPECT_EQ(Replies(), "");
+  Release();
+  const std::string reply = Replies();
+  ASSERT_EQ(reply.size(), 48u);  // the Set's and the Noop's headers, in that order
+  EXPECT_EQ(reply[1], '\x01');
+  EXPECT_EQ(reply[15], '\x07');
+  EXPECT_EQ(reply[24 + 1], '\x0a');
+}
+
+TEST_F(HeldWriteTest, ARequestClosedWhileHeldIsNeverAnswered) {
+  ASSERT_TRUE(Feed("set a 0 0 1\r\nx\r\n"));
+  ASSERT_EQ(gate_.held.size(), 1u);
+  session_->Closed();
+  const int resumes = host_.resumes;
+  gate_.ReleaseOne();  // the release comes after the close: nothing happens
+  EXPECT_EQ(host_.resumes, resumes);
+  EXPECT_EQ(Replies(), "");
+}
 
 TEST_F(SessionTest, TextSetGetDelete) {
   ASSERT_TRUE(Feed("set k 5 0 5\r\nhello\r\nget k\r\ngets nothere\r\ndelete k\r\n"));

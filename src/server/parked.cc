@@ -1,0 +1,135 @@
+// server/parked.cc -- a session's requests whose replies wait: reads that wait for the origin
+// (read-through, issue #6; the loader is server/origin_loader.h), and writes the worker's
+// WriteGate holds (server/write_gate.h: synchronous replication).
+//
+// One mechanism for both: while a request is parked, Process() stops (and the transport stops
+// reading the socket: Session::waiting()), so whatever arrived behind it is answered after it,
+// in order; when its wait ends its reply is queued and the host's Resume() runs what waited.
+//
+// A held write: after each request ran (RequestDone), the session asks the gate; if the gate
+// holds, the reply the request queued (everything after request_mark_) is taken out of the
+// queue into the Parked, and queued again when the gate releases it.
+//
+// When a read misses keys the loader wants, the session starts a Parked: one part per key
+// of the read from the first miss on -- a hit, or a key being filled -- and asks the loader for
+// each missing key (all of them at once: `get a b c` with three misses makes three fetches in
+// parallel). The read's reply is built only when every part is in, then queued in request order,
+// and the session goes back to the requests that arrived behind it (Process() stops while parked_
+// is set, and its transport stops reading the socket: Session::waiting()). Other connections on
+// the worker never wait: the fills come back as posted callbacks on this worker's loop, and the
+// last one resumes the session through its host (SessionHost::Resume).
+//
+// A fill's answer may outlive its session (closed meanwhile) or its read (dropped by a
+// CLIENT_ERROR later in the same get line): the callback checks alive_ and the fill's id.
+#include "ringcached/engine/hooks.h"
+#include "ringcached/proto/meta.h"
+#include "ringcached/proto/text_reply.h"
+#include "server/session.h"
+#include "server/item_pin.h"
+
+namespace rc::server {
+
+bool Session::WantsFill(std::string_view key) const {
+  // A datagram is answered at once, whole: UDP reads stay plain misses.
+  if (datagrams_) return false;
+  const engine::MissLoader* loader = context_->engine->miss_loader();
+  return loader != nullptr && loader->Wants(key);
+}
+
+void Session::WaitForFill(Parked::Kind kind, std::string_view key) {
+  if (parked_ == nullptr) {
+    parked_ = std::make_unique<Parked>();
+    parked_->kind = kind;
+    parked_->id = ++park_seq_;
+  }
+  const std::size_t part = parked_->parts.size();
+  parked_->parts.push_back({store::ItemRef(), std::string(key), true});
+  ++parked_->waiting;
+  std::shared_ptr<bool> alive = this->alive();
+  Session* self = this;
+  const std::uint64_t id = parked_->id;
+  context_->engine->miss_loader()->Load(key, [alive, self, id, part](store::ItemRef item) {
+    if (*alive) self->OnFilled(id, part, std::move(item));
+  });
+}
+
+void Session::AddFilledPart(store::ItemRef item) {
+  parked_->parts.push_back({std::move(item), std::string(), false});
+}
+
+void Session::OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item) {
+  if (parked_ == nullptr || parked_->id != id) return;  // the read was dropped
+  parked_->parts[part].item = std::move(item);
+  parked_->parts[part].waiting = false;
+  if (--parked_->waiting > 0) return;
+  std::unique_ptr<Parked> fill = std::move(parked_);
+  ReplyParked(*fill);
+  ResumeAfterParked();  // may close the connection: `this` may be gone
+}
+
+void Session::RequestDone() {
+  WriteGate* gate = context_->write_gate;
+  // A datagram is answered at once (UDP has no order to keep); a parked read writes nothing.
+  if (gate == nullptr || datagrams_ || parked_ != nullptr || state_ == State::kClosing) return;
+  std::shared_ptr<bool> alive = this->alive();
+  Session* self = this;
+  const std::uint64_t id = park_seq_ + 1;
+  if (!gate->Hold([alive, self, id] {
+        if (*alive) self->OnReleased(id);
+      })) {
+    return;
+  }
+  parked_ = std::make_unique<Parked>();
+  parked_->kind = Parked::Kind::kHeld;
+  parked_->id = ++park_seq_;
+  out_->MoveSince(request_mark_, &parked_->held);
+}
+
+void Session::OnReleased(std::uint64_t id) {
+  if (parked_ == nullptr || parked_->id != id) return;
+  std::unique_ptr<Parked> held = std::move(parked_);
+  ReplyParked(*held);
+  ResumeAfterParked();  // may close the connection: `this` may be gone
+}
+
+void Session::ResumeAfterParked() {
+  // Run what waited behind the parked request, as after a -R yield: from the input buffer,
+  // without reading the socket first (it was not being watched).
+  yielded_ = true;
+  host_->Resume();
+}
+
+void Session::ReplyParked(Parked& fill) {
+  switch (fill.kind) {
+    case Parked::Kind::kText:
+      for (Parked::Part& p : fill.parts) {
+        if (p.item) AppendValueReply(std::move(p.item), fill.with_cas);
+      }
+      out_->Append(proto::kEnd);
+      return;
+    case Parked::Kind::kMeta: {
+      // meta_req_ is still this mg: nothing was parsed after it.
+      store::ItemRef& item = fill.parts.front().item;
+      if (!item) {
+        ReplyMeta(fill.miss_info);
+        return;
+      }
+      const proto::MetaReplyInfo info = context_->engine->MetaFilledInfo(*meta_req_, item);
+      ReplyMeta(info);  // before the item moves: info.key points into it
+      if (meta_req_->Has('v') && !proto::MetaReplySuppressed(*meta_req_, info)) {
+        QueueValue(out_, std::move(item));
+      }
+      return;
+    }
+    case Parked::Kind::kBinary: {
+      Parked::Part& p = fill.parts.front();
+      ReplyBinaryGet(fill.header, p.key, std::move(p.item));
+      return;
+    }
+    case Parked::Kind::kHeld:
+      if (!fill.held.empty()) out_->Append(fill.held);
+      return;
+  }
+}
+
+}  // namespace rc::server
