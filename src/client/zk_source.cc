@@ -129,7 +129,7 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
     }
 
     MemberList list;
-    list.version = before.cversion;
+    list.version = cluster::ViewVersion(before.cversion, before.version);
     std::vector<std::string> notes;
     bool changed = false;
     for (const std::string& name : children.Names()) {
@@ -157,7 +157,8 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
     if (!changed) {
       Stat after{};
       rc = zoo_exists(zh.get(), members_path.c_str(), 0, &after);
-      changed = rc != ZOK || after.cversion != before.cversion;
+      changed =
+          rc != ZOK || cluster::ViewVersion(after.cversion, after.version) != list.version;
     }
     if (changed) continue;  // a member joined or left while we read: read again
     if (Status s = Canonicalize(&list.members); !s.ok()) return s;

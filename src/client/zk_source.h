@@ -1,6 +1,7 @@
 // client/zk_source.h -- the member list as ZooKeeper holds it: the children of <path>/members,
 // each named by its member's ring name and carrying that member's JSON (weight, state...); the
-// membership version is the cversion of <path>/members (DESIGN.md section 3, "Membership").
+// membership version is the view version of <path>/members, as the nodes compute it
+// (cluster::ViewVersion; doc/membership.md).
 //
 // The URL and the znodes are read with the nodes' own code, so the tool takes exactly the URLs a
 // node's --cluster takes (cluster::ParseClusterUrl) and keeps exactly the members the nodes keep

@@ -527,7 +527,7 @@ void Membership::Impl::ReadMembers() {
                      // changes the members znode's own data version (SetSelfState writes it in
                      // the same transaction). Both only grow, so their sum does, and every node
                      // that read the same list reads the same sum.
-                     OnMemberList(std::move(names), stat.cversion + stat.version);
+                     OnMemberList(std::move(names), ViewVersion(stat.cversion, stat.version));
                    } else if (code == Code::kNoNode) {
                      base::Log(0, "cluster: %s was deleted; registering again",
                                members_path.c_str());

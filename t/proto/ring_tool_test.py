@@ -291,11 +291,16 @@ def case_zookeeper():
         same_ring_as_servers(src, "127.0.0.1:11311,127.0.0.1:11312,127.0.0.1:11313=3")
         # A join bumps the cversion; the new member's state is reported, the member kept.
         zk.cli([f"create /ringcached/members/127.0.0.1:11314 "
-                f"{member_json('127.0.0.1:11314', 1, 'joining')}"])
+                f"{member_json('127.0.0.1:11314', 1, 'warming')}"])
         rc, out, err = run(src + ["members"])
         check_eq(rc, 0, "exit status")
         check(out.startswith("version 4\n") and "127.0.0.1:11314 1\n" in out, f"members {out!r}")
-        check('state "joining"' in err, f"warning about the joining member: {err!r}")
+        check('state "warming"' in err, f"warning about the warming member: {err!r}")
+        # A state change written as the nodes write it (with the members znode's data, one
+        # transaction) is a new version.
+        zk.cli(["set /ringcached/members ''"])
+        rc, out, err = run(src + ["members"])
+        check(out.startswith("version 5\n"), f"members after a state change {out!r}")
         expect_exit(["--zk", f"zk://127.0.0.1:{zk.port}/elsewhere", "members"], 69,
                     "/elsewhere/members")
         # Members the nodes leave out (undecodable data, data naming another member) are left

@@ -26,6 +26,12 @@ enum class MemberState : std::uint8_t {
   kWarming,  // joined (or back under a new incarnation): receives writes and hand-off
   kLeaving,  // draining: keeps serving and forwarding while its keys move to their next holders
 };
+// The view version every node computes from <path>/members (membership.h): its children's
+// version (joins, leaves) plus its data version (state changes).
+inline std::int32_t ViewVersion(std::int32_t cversion, std::int32_t data_version) {
+  return cversion + data_version;
+}
+
 // "up", "warming", "leaving": the znode's "state" field.
 std::string_view MemberStateName(MemberState state);
 std::optional<MemberState> ParseMemberState(std::string_view name);
