@@ -70,6 +70,9 @@ inline constexpr std::uint8_t kHasTtlStamp = 0x08;
 inline constexpr std::uint8_t kWordsMask = 0x0f;
 inline constexpr std::uint8_t kKeyBinary = 0x10;  // the key arrived base64-encoded (meta `b`)
 inline constexpr std::uint8_t kCasHidden = 0x20;  // -C: the CAS reads as 0
+// A delete's tombstone (key and version, no value): what a replicated write older than the
+// delete must not resurrect (REPLICATION.md section 3). Lookups see a miss.
+inline constexpr std::uint8_t kTombstone = 0x40;
 
 inline constexpr std::size_t kItemAlign = 4;
 
@@ -182,6 +185,9 @@ struct Item {
   }
   bool cas_hidden() const { return (layout & kCasHidden) != 0; }
   bool key_binary() const { return (layout & kKeyBinary) != 0; }
+  bool tombstone() const { return (layout & kTombstone) != 0; }
+  // Only before the item is linked.
+  void set_tombstone() { layout = static_cast<std::uint8_t>(layout | kTombstone); }
   // Only before the item is linked.
   void set_key_binary(bool b) {
     layout = static_cast<std::uint8_t>(b ? (layout | kKeyBinary) : (layout & ~kKeyBinary));

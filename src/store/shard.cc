@@ -40,10 +40,23 @@ ClassCounters& Shard::CountersOf(const Item* item) {
 }
 
 void Shard::Account(const Item* item, bool add) {
-  ClassCounters& cls = CountersOf(item);
   std::uint64_t stride = item->stride();
-  std::uint64_t total = item->total_size();
   Segment* seg = SegmentOf(item);
+  if (item->tombstone()) {
+    // Charged to the limit like any bytes in a segment, but not an item of any class.
+    if (add) {
+      ++tombstones_;
+      tombstone_bytes_ += stride;
+      seg->live_bytes.fetch_add(stride, std::memory_order_relaxed);
+    } else {
+      --tombstones_;
+      tombstone_bytes_ -= stride;
+      seg->live_bytes.fetch_sub(stride, std::memory_order_relaxed);
+    }
+    return;
+  }
+  ClassCounters& cls = CountersOf(item);
+  std::uint64_t total = item->total_size();
   if (add) {
     linked_bytes_ += stride;
     ++cls.items;
@@ -72,11 +85,13 @@ void Shard::LinkLocked(Item* item, std::uint64_t hash, std::size_t slot, base::R
     proven = GhostTakeLocked(hash);
     index_.Insert(hash, item);
   }
+  // A tombstone is never proven: eviction drops it rather than copying it forward.
+  if (item->tombstone()) proven = false;
   item->SetBits(static_cast<std::uint8_t>((item->GetBits() & (kStale | kWinTokenSent)) | kLinked |
                                           (proven ? 1 : 0)));
   item->last_access.store(now, std::memory_order_relaxed);
   Account(item, true);
-  if (new_write) ++counters_.total_items;
+  if (new_write && !item->tombstone()) ++counters_.total_items;
 }
 
 void Shard::MoveLocked(std::size_t slot, Item* copy) {
@@ -94,6 +109,7 @@ void Shard::UnlinkLocked(std::size_t slot, std::uint64_t hash, UnlinkCause cause
   Account(item, false);
   std::uint8_t bits = item->GetBits();
   item->SetBits(bits & ~kLinked);
+  if (item->tombstone()) return;  // memcached's counters count items only
 
   ClassCounters& cls = CountersOf(item);
   bool unfetched = (bits & kFetched) == 0;
@@ -174,6 +190,7 @@ void Shard::DescribeLocked(const Item* it, ItemInfo* info) {
   info->class_id = ItemClass(it);
   info->value_len = it->value_len();
   info->total_size = it->total_size();
+  info->tombstone = it->tombstone();
 }
 
 void Shard::OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t max_items) {
@@ -184,6 +201,7 @@ void Shard::OldestAccessLocked(std::vector<base::RelTime>* oldest, std::size_t m
     sample_cursor_ = sample_cursor_ + 1 >= n ? 0 : sample_cursor_ + 1;
     if (!index_.Occupied(i)) continue;
     const Item* it = index_.At(i);
+    if (it->tombstone()) continue;
     ++seen;
     base::RelTime la = it->last_access.load(std::memory_order_relaxed);
     base::RelTime& slot = (*oldest)[ItemClass(it) - 1];

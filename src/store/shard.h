@@ -175,8 +175,13 @@ class Shard {
   std::size_t table_slots() const RC_REQUIRES(mu) { return index_.slots(); }
   // The index and the ghost table: one mapping.
   std::size_t table_bytes() const RC_REQUIRES(mu) { return index_.bytes(); }
-  std::uint64_t count() const RC_REQUIRES(mu) { return index_.live(); }
+  // Linked items, tombstones apart.
+  std::uint64_t count() const RC_REQUIRES(mu) { return index_.live() - tombstones_; }
   std::uint64_t linked_bytes() const RC_REQUIRES(mu) { return linked_bytes_; }
+  std::uint64_t tombstones() const RC_REQUIRES(mu) { return tombstones_; }
+  std::uint64_t tombstone_bytes() const RC_REQUIRES(mu) { return tombstone_bytes_; }
+  // The item in a slot FindLocked or SlotOfLocked returned.
+  Item* AtLocked(std::size_t slot) RC_REQUIRES(mu) { return index_.At(slot); }
   const ShardCounters& counters() const RC_REQUIRES(mu) { return counters_; }
   // Counters per class, index class id - 1, up to the largest class linked so far.
   const std::vector<ClassCounters>& classes() const RC_REQUIRES(mu) { return classes_; }
@@ -205,6 +210,8 @@ class Shard {
   Pool* pool_;
   Index index_ RC_GUARDED_BY(mu);
   std::uint64_t linked_bytes_ RC_GUARDED_BY(mu) = 0;  // strides of linked items
+  std::uint64_t tombstones_ RC_GUARDED_BY(mu) = 0;    // linked tombstones, apart from items
+  std::uint64_t tombstone_bytes_ RC_GUARDED_BY(mu) = 0;
   std::size_t sample_cursor_ RC_GUARDED_BY(mu) = 0;
   ShardCounters counters_ RC_GUARDED_BY(mu);
   unsigned num_classes_;

@@ -206,6 +206,16 @@ Item* Store::Impl::FindLiveLocked(Shard& s, std::uint64_t hash, std::string_view
     *reason = MissReason::kAbsent;
     return nullptr;
   }
+  if (it->tombstone()) {
+    // A miss. A live tombstone stays, and *slot points at it so that a write replaces it; a dead
+    // one goes, and no lookup counts it as expired or flushed (it was never an item).
+    *reason = MissReason::kAbsent;
+    if (m.Flushed(it) || m.Expired(it)) {
+      s.UnlinkLocked(*slot, hash, UnlinkCause::kRemove);
+      *slot = Index::kNone;
+    }
+    return nullptr;
+  }
   // Flushed is checked first, as memcached's do_item_get does, so get_flushed wins over
   // get_expired for an item that is both.
   if (m.Flushed(it)) {
@@ -357,6 +367,9 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
     std::uint8_t inherit = 0;  // stale state carried over by a stale-tolerant cas
     switch (mode) {
       case Mode::kSet:
+        if (options.if_newer && !im.NewerLocked(s, old, slot, options.version, m)) {
+          return Outcome::kExists;
+        }
         break;
       case Mode::kAdd:
         if (old != nullptr) {
@@ -461,9 +474,19 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
   Shard& s = im.ShardFor(hash);
   DeleteResult result;
   bool looked = false;
+  // With tombstones kept, a delete (hit or miss) links one in the key's place. It is allocated
+  // before the shard lock is taken (allocating may evict), and dropped if it is not needed.
+  const bool keep_tombstone = im.options.tombstone_ttl != 0 && !options.invalidate;
+  Allocation tombstone;
   for (;;) {
     Moment m = im.Now();
+    if (keep_tombstone && !tombstone.item) tombstone = im.AllocateTombstone(key, m);
     base::MutexLock lock(s.mu);
+    if (tombstone.item && internal::SegmentOf(tombstone.item.get())->closed.load()) {
+      lock.Unlock();
+      tombstone = Allocation{};  // emptied by eviction meanwhile: take fresh memory
+      continue;
+    }
     std::size_t slot;
     MissReason reason;
     Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
@@ -471,10 +494,17 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
       result.reason = reason;
       looked = true;
     }
+    if (options.if_newer && !im.NewerLocked(s, it, slot, options.version, m)) {
+      result.outcome = Outcome::kExists;
+      return result;
+    }
     if (it == nullptr) {
       result.outcome = Outcome::kNotFound;
       // A delete miss is still a tombstone (one that an invalidation never makes).
-      if (!options.invalidate) result.version = im.VersionFor(options.version);
+      if (!options.invalidate) {
+        result.version = im.VersionFor(options.version);
+        im.LinkTombstoneLocked(s, hash, slot, result.version, &tombstone, m);
+      }
       return result;
     }
     result.class_id = ItemClass(it);
@@ -483,9 +513,11 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
       return result;
     }
     if (!options.invalidate) {
-      s.UnlinkLocked(slot, hash, UnlinkCause::kRemove);
-      result.outcome = Outcome::kDeleted;
       result.version = im.VersionFor(options.version);
+      if (!im.LinkTombstoneLocked(s, hash, slot, result.version, &tombstone, m)) {
+        s.UnlinkLocked(slot, hash, UnlinkCause::kRemove);
+      }
+      result.outcome = Outcome::kDeleted;
       return result;
     }
     // Invalidation (memcached process_mdelete_command with I): the item stays readable but
@@ -543,6 +575,31 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* clas
       internal::AddRef(it);
       *touched = ItemRef(it);  // adopts the reference just taken
     }
+    return Outcome::kTouched;
+  }
+}
+
+Outcome Store::ApplyTtl(std::string_view key, std::uint64_t value_version,
+                        std::uint64_t ttl_stamp, base::RelTime exptime) {
+  Impl& im = *impl_;
+  std::uint64_t hash = base::HashKey(key);
+  Shard& s = im.ShardFor(hash);
+  for (;;) {
+    Moment m = im.Now();
+    base::MutexLock lock(s.mu);
+    MissReason reason;
+    std::size_t slot;
+    Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
+    if (it == nullptr) return Outcome::kNotFound;
+    // Another value (an older or a newer write), or a TTL change already newer: nothing to do.
+    if (it->version() != value_version || it->ttl_stamp() >= ttl_stamp) return Outcome::kExists;
+    if (Impl::TouchNeedsRoom(it, exptime)) {
+      Outcome o = im.Rewrite(s, hash, it, Impl::kTouchRoom, [](Item*) {});
+      if (o == Outcome::kNoMemory) return Outcome::kNoMemory;
+      continue;
+    }
+    it->set_exptime(exptime);
+    it->set_ttl_stamp(ttl_stamp);
     return Outcome::kTouched;
   }
 }
@@ -686,7 +743,7 @@ MetaLookup Store::MetaGet(std::string_view key, const MetaGetOptions& options) {
         continue;
       }
       it->set_version(im.VersionFor(options.vivify_version));
-      s.LinkLocked(it, hash, Index::kNone, m.now);
+      s.LinkLocked(it, hash, slot, m.now);  // slot: a tombstone it replaces, or none
       s.MaybeRebuildLocked();
       r.created = true;
     } else if (touches && Impl::TouchNeedsRoom(it, options.touch_exptime)) {
@@ -774,7 +831,7 @@ bool Store::ScanStep(Scan* scan, std::size_t max_slots,
                        if (m.Flushed(it) || m.Expired(it)) return;
                        ItemInfo info;
                        Shard::DescribeLocked(it, &info);
-                       fn(info);
+                       fn(info);  // tombstones too: a hand-off scan carries them
                      });
 }
 
@@ -809,7 +866,7 @@ void Store::Dump(const std::function<bool(const ItemInfo&)>& fn) {
   bool more = true;
   Scan scan;
   while (more && ScanStep(&scan, kCrawlSlotsPerLock, [&](const ItemInfo& info) {
-           if (more) more = fn(info);
+           if (more && !info.tombstone) more = fn(info);  // metadump and friends show items
          })) {
   }
 }
@@ -826,6 +883,8 @@ Stats Store::GetStats() const {
     const internal::ShardCounters& c = s->counters();
     st.curr_items += s->count();
     st.bytes += s->linked_bytes();
+    st.tombstones += s->tombstones();
+    st.tombstone_bytes += s->tombstone_bytes();
     st.total_items += c.total_items;
     st.evictions += c.evictions;
     st.reclaimed += c.reclaimed;

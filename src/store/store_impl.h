@@ -90,6 +90,35 @@ struct Store::Impl {
   template <typename Edit>
   Outcome Rewrite(internal::Shard& s, std::uint64_t hash, internal::Item* it, Room room,
                   Edit edit) RC_REQUIRES(s.mu);
+  // Whether a peer's write of `version` is newer than what the key holds here: its item `it`, or
+  // the tombstone at `slot` when `it` is null (FindLiveLocked leaves a tombstone's slot), and
+  // than the flush cut-off (a write at or below it must not bring flushed data back).
+  bool NewerLocked(internal::Shard& s, const internal::Item* it, std::size_t slot,
+                   std::uint64_t version, const internal::Moment& m) RC_REQUIRES(s.mu) {
+    if (version <= m.flush_version) return false;
+    const internal::Item* present =
+        it != nullptr ? it : (slot != internal::Index::kNone ? s.AtLocked(slot) : nullptr);
+    return present == nullptr || present->version() < version;
+  }
+  // A tombstone for `key`: a valueless item that expires after Options::tombstone_ttl.
+  Allocation AllocateTombstone(std::string_view key, const internal::Moment& m) {
+    Allocation a = AllocateItem(key, 0, m.now + options.tombstone_ttl, 0, m);
+    if (a.item) a.item.get()->set_tombstone();
+    return a;
+  }
+  // Links *tombstone (if any) in `slot` (the key's item or tombstone, or kNone) with `version`.
+  // False when there is none to link (tombstones off, or no memory for one).
+  bool LinkTombstoneLocked(internal::Shard& s, std::uint64_t hash, std::size_t slot,
+                           std::uint64_t version, Allocation* tombstone, const internal::Moment& m)
+      RC_REQUIRES(s.mu) {
+    if (!tombstone->item) return false;
+    internal::Item* t = tombstone->item.get();
+    t->set_version(version);
+    s.LinkLocked(t, hash, slot, m.now, /*new_write=*/false);
+    s.MaybeRebuildLocked();
+    return true;
+  }
+
   // touch, gat, mg T: whether `it` needs a copy with more room before TouchLocked can set
   // `exptime` on it (room for an expiry, and for the TTL stamp).
   static bool TouchNeedsRoom(const internal::Item* it, base::RelTime exptime) {

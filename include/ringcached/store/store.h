@@ -120,6 +120,10 @@ struct Options {
   bool background_reclaim = false;
   // How far ahead of this node's wall clock an admitted version may be (--max-clock-skew-ms).
   std::uint64_t max_clock_skew_ms = 1000;
+  // Seconds a delete's tombstone is kept (--tombstone-ttl); 0: deletes keep none, as a single
+  // node needs none. With tombstones, every delete, hit or miss, links one (key and version, no
+  // value): lookups see a miss, and a write from a peer older than the delete is refused.
+  base::RelTime tombstone_ttl = 0;
 };
 
 struct GetOptions {
@@ -170,6 +174,10 @@ struct PutOptions {
   // (memcached do_store_item, CAS_STALE).
   bool allow_stale = false;
   std::uint64_t version = 0;
+  // A copy from a peer (replication, hand-off) with its owner's `version`: kSet only, linked
+  // only if that version is newer than the key's item or tombstone here and than the flush
+  // cut-off; otherwise kExists and nothing changes.
+  bool if_newer = false;
 };
 
 // Meta `md`: delete conditionally, or invalidate instead of deleting.
@@ -181,6 +189,9 @@ struct DeleteOptions {
   bool set_exptime = false;         // with invalidate: also set the expiry (md I T<ttl>)
   base::RelTime exptime = 0;
   std::uint64_t version = 0;        // the tombstone's, or the invalidated item's
+  // A peer's delete with its owner's `version`: only if that version is newer than the key's
+  // item or tombstone here; otherwise kExists and nothing changes.
+  bool if_newer = false;
 };
 
 struct DeleteResult {
@@ -256,6 +267,9 @@ struct Stats {
   std::uint64_t segment_bytes = 0;        // the sealed segments' (not the heads being written)
   std::uint64_t segment_live_bytes = 0;   // what linked items occupy of those
   std::uint64_t background_reclaims = 0;  // segments the background reclaimer freed
+  // Tombstones (Options::tombstone_ttl): kept out of curr_items and bytes, charged to the limit.
+  std::uint64_t tombstones = 0;
+  std::uint64_t tombstone_bytes = 0;
 };
 
 // Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes,
@@ -286,6 +300,7 @@ struct ItemInfo {
   unsigned class_id = 0;
   std::uint32_t value_len = 0;
   std::size_t total_size = 0;          // header + key + value + "\r\n"
+  bool tombstone = false;              // a delete's tombstone (ScanStep only; Dump skips them)
 };
 
 class Store {
@@ -336,6 +351,12 @@ class Store {
   // it and *ttl_stamp (if given) is the stamp.
   Outcome Touch(std::string_view key, base::RelTime exptime, unsigned* class_id = nullptr,
                 ItemRef* touched = nullptr, std::uint64_t* ttl_stamp = nullptr);
+
+  // A peer's TTL change (touch, gat, mg T on the owner): sets `exptime` on the key's item if its
+  // version is `value_version` and its TTL stamp is older than `ttl_stamp`, which it then takes.
+  // kTouched; kExists when the item has another version or a newer stamp; kNotFound.
+  Outcome ApplyTtl(std::string_view key, std::uint64_t value_version, std::uint64_t ttl_stamp,
+                   base::RelTime exptime);
 
   // incr/decr on a value holding a decimal number (memcached do_add_delta): incr wraps at 2^64,
   // decr stops at 0; a shorter result keeps the value's length, right-padded with spaces.

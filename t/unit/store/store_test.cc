@@ -271,6 +271,136 @@ TEST_F(StoreTest, TouchKeepsTheCasAndStampsTheTtlChange) {
   EXPECT_EQ(store_->Get("k").item.ttl_stamp(), CasOf("k"));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tombstones and writes from peers ("if newer": REPLICATION.md section 3)
+
+class TombstoneTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.tombstone_ttl = 30;
+    Make(o);
+  }
+  // A peer's copy of `key` = `value` with its owner's `version`.
+  Outcome PutFromPeer(std::string_view key, std::string_view value, std::uint64_t version) {
+    Allocation a = store_->Allocate(key, 0, 0, static_cast<std::uint32_t>(value.size()));
+    std::memcpy(a.item.writable_value(), value.data(), value.size());
+    EXPECT_TRUE(store_->versions().Admit(version));
+    return store_->Put(&a.item, Mode::kSet, 0, PutOptions{.version = version, .if_newer = true});
+  }
+  Stats St() { return store_->GetStats(); }
+};
+
+TEST_F(TombstoneTest, ADeleteHitOrMissLeavesATombstoneThatLookupsMiss) {
+  ASSERT_EQ(Set("k", "v"), Outcome::kStored);
+  const DeleteResult hit = store_->Delete("k", DeleteOptions{});
+  EXPECT_EQ(hit.outcome, Outcome::kDeleted);
+  EXPECT_EQ(St().curr_items, 0u);
+  EXPECT_EQ(St().tombstones, 1u);
+  EXPECT_GT(St().tombstone_bytes, 0u);
+  EXPECT_EQ(St().bytes, 0u);
+  EXPECT_FALSE(Value("k"));
+  EXPECT_EQ(store_->Touch("k", 0), Outcome::kNotFound);
+  EXPECT_EQ(store_->IncrDecr("k", true, 1).outcome, Outcome::kNotFound);
+  EXPECT_EQ(Put("k", "x", Mode::kReplace), Outcome::kNotStored);
+  // A miss replaces the tombstone with a newer one; another key's miss leaves its own.
+  const DeleteResult miss = store_->Delete("k", DeleteOptions{});
+  EXPECT_EQ(miss.outcome, Outcome::kNotFound);
+  EXPECT_GT(miss.version, hit.version);
+  EXPECT_EQ(store_->Delete("other", DeleteOptions{}).outcome, Outcome::kNotFound);
+  EXPECT_EQ(St().tombstones, 2u);
+  // metadump and cachedump show items only; a scan (hand-off) also meets tombstones.
+  int dumped = 0;
+  store_->Dump([&](const ItemInfo&) { return ++dumped, true; });
+  EXPECT_EQ(dumped, 0);
+  int scanned = 0;
+  Store::Scan scan;
+  while (store_->ScanStep(&scan, 1024, [&](const ItemInfo& i) { scanned += i.tombstone; })) {
+  }
+  EXPECT_EQ(scanned, 2);
+  // A client's add or set takes the key back (its version is newer by construction).
+  ASSERT_EQ(Put("k", "back", Mode::kAdd), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "back");
+  EXPECT_EQ(St().tombstones, 1u);
+  EXPECT_EQ(St().curr_items, 1u);
+  EXPECT_EQ(St().total_items, 2u);  // the two sets; tombstones are not items
+}
+
+TEST_F(TombstoneTest, TombstonesExpireAfterTheirTtl) {
+  ASSERT_EQ(store_->Delete("k", DeleteOptions{}).outcome, Outcome::kNotFound);
+  ASSERT_EQ(St().tombstones, 1u);
+  clock_.Advance(29);
+  store_->Crawl(1000);
+  EXPECT_EQ(St().tombstones, 1u);
+  clock_.Advance(2);
+  store_->Crawl(1000);
+  EXPECT_EQ(St().tombstones, 0u);
+  EXPECT_EQ(St().crawler_reclaimed, 0u);  // memcached's counters count items only
+  // So a peer's write older than the delete is refused only while the tombstone lives.
+}
+
+TEST_F(TombstoneTest, APeersWriteIsAppliedOnlyIfNewerThanTheItemOrTheTombstone) {
+  EXPECT_EQ(PutFromPeer("k", "v100", 100), Outcome::kStored);
+  EXPECT_EQ(CasOf("k"), 100u);
+  EXPECT_EQ(PutFromPeer("k", "v90", 90), Outcome::kExists);   // older: refused
+  EXPECT_EQ(PutFromPeer("k", "v100b", 100), Outcome::kExists);  // the same: refused
+  EXPECT_EQ(Value("k"), "v100");
+  EXPECT_EQ(PutFromPeer("k", "v110", 110), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "v110");
+  // A peer's delete, if newer, leaves a tombstone that an older write cannot get past.
+  EXPECT_EQ(store_->Delete("k", DeleteOptions{.version = 105, .if_newer = true}).outcome,
+            Outcome::kExists);
+  EXPECT_EQ(Value("k"), "v110");
+  EXPECT_EQ(store_->Delete("k", DeleteOptions{.version = 120, .if_newer = true}).outcome,
+            Outcome::kDeleted);
+  EXPECT_EQ(PutFromPeer("k", "v115", 115), Outcome::kExists);
+  EXPECT_FALSE(Value("k"));
+  EXPECT_EQ(PutFromPeer("k", "v130", 130), Outcome::kStored);
+  EXPECT_EQ(Value("k"), "v130");
+  // A delete from a peer for a key this node never had still leaves its tombstone.
+  EXPECT_EQ(store_->Delete("gone", DeleteOptions{.version = 140, .if_newer = true}).outcome,
+            Outcome::kNotFound);
+  EXPECT_EQ(PutFromPeer("gone", "late", 135), Outcome::kExists);
+  // A write at or below the flush cut-off brings nothing back.
+  const std::uint64_t cut = store_->Flush(0);
+  EXPECT_EQ(PutFromPeer("f", "old", cut - 1), Outcome::kExists);
+  EXPECT_EQ(PutFromPeer("f", "new", cut + 1), Outcome::kStored);
+}
+
+TEST_F(TombstoneTest, APeersTtlChangeAppliesToTheSameValueWithANewerStamp) {
+  ASSERT_EQ(PutFromPeer("k", "v", 100), Outcome::kStored);
+  EXPECT_EQ(store_->ApplyTtl("k", 99, 200, clock_.ToRelTime(60)), Outcome::kExists);  // value
+  EXPECT_EQ(store_->ApplyTtl("k", 100, 100, clock_.ToRelTime(60)), Outcome::kExists);  // stamp
+  EXPECT_EQ(store_->ApplyTtl("k", 100, 200, clock_.ToRelTime(60)), Outcome::kTouched);
+  Lookup l = store_->Get("k");
+  EXPECT_EQ(l.item.exptime(), clock_.ToRelTime(60));
+  EXPECT_EQ(l.item.ttl_stamp(), 200u);
+  EXPECT_EQ(l.item.cas(), 100u);
+  EXPECT_EQ(store_->ApplyTtl("k", 100, 150, clock_.ToRelTime(5)), Outcome::kExists);  // older
+  EXPECT_EQ(store_->ApplyTtl("nope", 100, 300, 0), Outcome::kNotFound);
+}
+
+TEST_F(TombstoneTest, VivifyingReplacesATombstoneRatherThanAddingASecondEntry) {
+  ASSERT_EQ(store_->Delete("k", DeleteOptions{}).outcome, Outcome::kNotFound);
+  MetaGetOptions mg;
+  mg.vivify = true;
+  mg.steps[mg.nsteps++] = MetaStep::kVivify;
+  const MetaLookup r = store_->MetaGet("k", mg);
+  EXPECT_TRUE(r.created);
+  EXPECT_EQ(St().tombstones, 0u);
+  EXPECT_EQ(St().curr_items, 1u);
+  EXPECT_EQ(store_->Delete("k", DeleteOptions{}).outcome, Outcome::kDeleted);
+  EXPECT_EQ(St().curr_items, 0u);
+  EXPECT_EQ(St().tombstones, 1u);
+}
+
+TEST_F(StoreTest, WithoutTombstonesADeleteLeavesNothing) {
+  ASSERT_EQ(Set("k", "v"), Outcome::kStored);
+  EXPECT_EQ(store_->Delete("k", DeleteOptions{}).outcome, Outcome::kDeleted);
+  EXPECT_EQ(store_->Delete("k", DeleteOptions{}).outcome, Outcome::kNotFound);
+  EXPECT_EQ(store_->GetStats().tombstones, 0u);
+}
+
 TEST_F(StoreTest, StampsSurviveEvictionsCopies) {
   // Touched items that eviction copies forward (read, so proven) keep their TTL stamps.
   Options o;
