@@ -82,15 +82,50 @@ MetaStatus StatusOf(store::Outcome outcome) {
 
 bool Engine::AdmitMetaCas(const MetaRequest& req) {
   if (!req.Has('E')) return true;
-  // mg uses E only to vivify (memcached 1.6.27 likewise ignores it otherwise).
-  if (req.command == proto::MetaCommand::kGet && !req.Has('N')) return true;
+  // mg uses E only to vivify (memcached 1.6.27 likewise ignores it otherwise), or as a peer's
+  // TTL stamp.
+  if (req.command == proto::MetaCommand::kGet && !req.Has('N') && !req.Has('Y')) return true;
   if (req.command == proto::MetaCommand::kNoop || req.command == proto::MetaCommand::kDebug) {
     return true;
   }
   return store_->versions().Admit(req.new_cas);
 }
 
+bool Engine::IsPeerWrite(const MetaRequest& req) {
+  if (!req.Has('Y') || !req.Has('E')) return false;
+  switch (req.command) {
+    case proto::MetaCommand::kSet:
+      return !req.Has('C') && req.set_mode() == proto::MetaSetMode::kSet;
+    case proto::MetaCommand::kDelete:
+      return !req.Has('C') && !req.Has('I');
+    case proto::MetaCommand::kGet:
+      return req.Has('T') && req.Has('C') && !req.Has('N');
+    default:
+      return false;
+  }
+}
+
 MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
+  if (req.Has('Y')) {
+    // A peer's TTL change: applied if the item holds the value it was made on and its own TTL
+    // stamp is older (store.h ApplyTtl).
+    MetaGetResult result;
+    result.info.key = req.key();
+    result.info.key_binary = req.key_binary;
+    store::Outcome o;
+    {
+      base::MovableLock fence = Fence(req.key());
+      o = store_->ApplyTtl(req.key(), req.cas, req.new_cas, clock_->ToRelTime(req.ttl));
+    }
+    result.info.status = o == store::Outcome::kTouched  ? MetaStatus::kHD
+                         : o == store::Outcome::kExists ? MetaStatus::kEX
+                                                        : MetaStatus::kNF;
+    if (o == store::Outcome::kTouched) {
+      Notify({.kind = WriteEvent::Kind::kTouch, .key = req.key(), .exptime = req.ttl,
+              .version = req.cas, .ttl_stamp = req.new_cas, .from_peer = true});
+    }
+    return result;
+  }
   store::MetaGetOptions options;
   options.bump = !req.Has('u');
   for (std::size_t i = 0; i < req.nflags && options.nsteps < options.steps.size(); ++i) {
@@ -197,6 +232,25 @@ store::Allocation Engine::BeginMetaSet(const MetaRequest& req, CommandStats* sta
 
 proto::MetaReplyInfo Engine::CompleteMetaSet(const MetaRequest& req, store::ItemRef* item,
                                              CommandStats* stats) {
+  if (req.Has('Y')) {
+    // A peer's copy: linked only if newer than this node's item or tombstone (store.h), counted
+    // apart from client sets.
+    store::Outcome outcome;
+    {
+      base::MovableLock fence = Fence(item->key());
+      outcome = store_->Put(item, store::Mode::kSet, 0,
+                            {.version = req.new_cas, .if_newer = true});
+    }
+    proto::MetaReplyInfo info;
+    info.status = outcome == store::Outcome::kStored ? MetaStatus::kHD : MetaStatus::kEX;
+    info.key = item->key();
+    info.key_binary = req.key_binary;
+    if (outcome == store::Outcome::kStored) {
+      Notify({.kind = WriteEvent::Kind::kStore, .key = item->key(), .item = item,
+              .from_peer = true});
+    }
+    return info;
+  }
   stats->cmd_set.Add();
   ClassCommandStats& per_class = stats->ForClass(item->class_id());
   per_class.cmd_set.Add();
@@ -243,6 +297,7 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   options.set_exptime = req.Has('T');
   options.exptime = clock_->ToRelTime(req.ttl);
   options.version = NewCas(req);
+  options.if_newer = req.Has('Y');  // a peer's delete: its tombstone, if newer
   store::DeleteResult r;
   {
     base::MovableLock fence = Fence(req.key());
@@ -252,6 +307,15 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   proto::MetaReplyInfo info;
   info.key = req.key();
   info.key_binary = req.key_binary;
+  if (options.if_newer) {
+    info.status = r.outcome == store::Outcome::kExists ? MetaStatus::kEX : MetaStatus::kHD;
+    if (r.outcome != store::Outcome::kExists) {
+      Notify({.kind = WriteEvent::Kind::kDelete, .key = req.key(),
+              .hit = r.outcome == store::Outcome::kDeleted, .version = r.version,
+              .from_peer = true});
+    }
+    return info;
+  }
   switch (r.outcome) {
     case store::Outcome::kDeleted:
       info.status = MetaStatus::kHD;

@@ -130,6 +130,14 @@ Preparse PreparseFlags(const Tokens& tok, std::size_t first, MetaRequest* out) {
       case 'E':  // memcached 1.6.27 and later
         if (!SafeStrtoull(value, &out->new_cas)) r = {false, kBadToken};
         break;
+      case 'Y':  // ours, peer-only: the minter's ring name (meta.h)
+        if (value.empty() || value.size() > out->minter_buf.size()) {
+          r = {false, kBadToken};
+        } else {
+          std::memcpy(out->minter_buf.data(), value.data(), value.size());
+          out->minter_len = static_cast<std::uint8_t>(value.size());
+        }
+        break;
       case 'M':
         if (f.size() != 2) {
           r = {false, kBadModeLength};
@@ -276,6 +284,8 @@ MetaParseResult MetaParser::Parse(std::string_view in, MetaRequest* out) const {
   out->key_binary = false;
   out->key_len = 0;
   out->opaque_len = 0;
+  out->new_cas = 0;
+  out->minter_len = 0;
 
   // Split as tokenize_command does. Twenty tokens are enough to know a line is too long.
   Tokens tok;

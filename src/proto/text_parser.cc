@@ -434,6 +434,10 @@ ParseResult TextParser::Parse(std::string_view in, Request* out) const {
     out->command = Command::kMisbehave;
     return FinishAdmin(line, out);
   }
+  if (cmd == "rc_hello" || cmd == "rc_auth") {  // not memcached's: a peer link; server/ decides
+    out->command = Command::kPeer;
+    return FinishAdmin(line, out);
+  }
   // An HTTP request line ("GET / HTTP/1.1") is not a confused memcached client: hang up without a
   // word (t/malicious-commands.t).
   if (StartsWith(line.Last(*out), "HTTP/")) return Close();

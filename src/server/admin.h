@@ -41,6 +41,9 @@ class Admin {
   // The cluster as this node sees it, for `config get cluster`; null outside a cluster (the
   // single node memcached is) or before the first view.
   virtual std::shared_ptr<const cluster::ClusterView> cluster_view() const = 0;
+  // A connection authenticated as a peer link: from now on it counts as one, not as a client
+  // (not against -c, not in curr_connections).
+  virtual void PeerLinked() = 0;
 };
 
 }  // namespace rc::server

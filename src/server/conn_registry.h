@@ -35,6 +35,8 @@ struct ConnRecord {
   const std::string* name = nullptr;
   std::atomic<const char*> state{"conn_parse_cmd"};
   std::atomic<base::RelTime> last_cmd{0};
+  // An authenticated peer link: exempt from -o idle_timeout, counted apart from clients.
+  std::atomic<bool> peer{false};
 
   // `addr`: the peer's name for TCP ("tcp:127.0.0.1:40000", "tcp6:[::1]:40000"), the
   // listener's otherwise. Only while the socket is open.

@@ -65,7 +65,9 @@ void Connection::Close() {
   LogConnEvent("conn_close", "normal");
   server_->conns().Remove(&record_);
   transport_.Close();
-  server_->curr_connections.fetch_sub(1, std::memory_order_relaxed);
+  (record_.peer.load(std::memory_order_relaxed) ? server_->peer_connections
+                                                : server_->curr_connections)
+      .fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Connection::Drain() {

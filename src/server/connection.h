@@ -54,6 +54,8 @@ class Connection final : public SessionHost, public net::RecvRing::Receiver {
   // Whether the connection holds a partial request or unsent replies.
   bool busy() const;
   base::RelTime last_cmd() const { return session_.last_cmd(); }
+  // An authenticated peer link (server/peer_commands.cc).
+  bool peer() const { return session_.peer(); }
   bool closed() const { return !transport_.open(); }
   // Between a read callback that read the socket and RunRead() (Worker::QueueRead).
   bool read_queued() const { return read_queued_; }

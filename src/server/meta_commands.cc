@@ -42,6 +42,14 @@ void Session::ReplyMeta(const proto::MetaReplyInfo& info) {
 void Session::ExecuteMeta() {
   engine::Engine& engine = *context_->engine;
   engine::CommandStats* stats = context_->command_stats;
+  if (meta_req_->Has('Y') && !(peer() && engine::Engine::IsPeerWrite(*meta_req_))) {
+    out_->Append(proto::kMetaPeerOnly);
+    if (meta_req_->command == MetaCommand::kSet) {
+      swallow_left_ = static_cast<std::size_t>(meta_req_->value_len) + 2;
+      SetState(State::kSwallow);
+    }
+    return;
+  }
   if (!engine.AdmitMetaCas(*meta_req_)) {
     out_->Append(proto::kMetaCasRefused);  // sent even under q, as every error
     if (meta_req_->command == MetaCommand::kSet) {

@@ -557,6 +557,27 @@ const OptionSpec kOptions[] = {
                            "the session timeout must be between 500 and 600000 milliseconds",
                            &st.s->zk_session_timeout_ms, err);
      }},
+    {"cluster-secret-file", '\0', Arg::kValue, "<file>",
+     "the cluster's shared secret (mode 0600): this node\n"
+     "accepts peer links that prove they hold it\n"
+     "(default: none, no peer links)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       if (v.empty()) {
+         *err = "expects a file name";
+         return false;
+       }
+       st.s->cluster_secret_file = v;
+       return true;
+     }},
+    {"tombstone-ttl", '\0', Arg::kValue, "<secs>",
+     "with peer links: seconds a delete's tombstone is\n"
+     "kept, 1 to 86400 (default: 30)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 1, 86400, "the tombstone TTL must be between 1 and 86400 seconds",
+                           &st.s->tombstone_ttl, err);
+     }},
     {"max-clock-skew-ms", '\0', Arg::kValue, "<ms>",
      "refuse versions (CAS values from meta E, and from\n"
      "peers) further ahead of this node's clock than\n"
@@ -1450,6 +1471,9 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"ring_profile", s.ring_profile},
              {"ring_debounce_ms", num(s.ring_debounce_ms)},
              {"zk_session_timeout_ms", num(s.zk_session_timeout_ms)},
+             {"cluster_secret_file",
+              s.cluster_secret_file.empty() ? "NULL" : s.cluster_secret_file},
+             {"tombstone_ttl", num(s.tombstone_ttl)},
              {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));
     }

@@ -52,6 +52,14 @@ Server::~Server() {
 }
 
 base::Status Server::Open() {
+  // A cluster node given the cluster's secret accepts peer links (server/peer_auth.h); its
+  // deletes then keep tombstones for them. Read first: a bad secret file stops start-up.
+  std::vector<std::string> peer_secrets;
+  if (!settings_.cluster.empty() && !settings_.cluster_secret_file.empty()) {
+    auto secrets = cluster::ReadClusterSecrets(settings_.cluster_secret_file);
+    if (!secrets.ok()) return secrets.status();
+    peer_secrets = std::move(secrets).value();
+  }
   store::Options store_options{
       .memory_limit = settings_.maxbytes,
       .evictions = settings_.evictions,
@@ -60,6 +68,8 @@ base::Status Server::Open() {
       .hashpower_init = static_cast<unsigned>(settings_.hashpower_init),
       .background_reclaim = true,
       .max_clock_skew_ms = static_cast<std::uint64_t>(settings_.max_clock_skew_ms),
+      .tombstone_ttl =
+          peer_secrets.empty() ? 0 : static_cast<base::RelTime>(settings_.tombstone_ttl),
   };
   store_ = std::make_unique<store::Store>(store_options, &clock_);
   engine_ = std::make_unique<engine::Engine>(store_.get(), &clock_);
@@ -137,6 +147,13 @@ base::Status Server::Open() {
     if (!node.ok()) return node.status();
     cluster_ = std::move(node).value();
     settings_.advertise = cluster_->membership().options().self.name;  // for `stats settings`
+    if (!peer_secrets.empty()) {
+      peer_auth_ = std::make_unique<PeerAuth>();
+      peer_auth_->secrets = std::move(peer_secrets);
+      peer_auth_->versions = &store_->versions();
+      peer_auth_->hello = [this] { return SelfHello(); };
+      for (auto& w : workers_) w->session_context()->peer_auth = peer_auth_.get();
+    }
   }
   return base::Status::Ok();
 }
@@ -301,6 +318,29 @@ void Server::ResetStats() { ResetAllStats(*this); }
 void Server::SetMemoryLimit(std::size_t bytes) {
   store_->SetMemoryLimit(bytes);
   runtime_.maxbytes.store(bytes, std::memory_order_relaxed);
+}
+
+void Server::PeerLinked() {
+  curr_connections.fetch_sub(1, std::memory_order_relaxed);
+  peer_connections.fetch_add(1, std::memory_order_relaxed);
+  peer_links_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+cluster::PeerHello Server::SelfHello() const {
+  const cluster::MembershipStatus st = cluster_->membership().Status();
+  const cluster::MembershipOptions& o = cluster_->membership().options();
+  cluster::PeerHello h;
+  h.cluster = o.path;
+  h.name = o.self.name;
+  h.incarnation = st.incarnation;
+  h.ring_version = st.view ? st.view->version : 0;
+  h.clock = store_->versions().Now();
+  h.profile = std::string(cluster::RingProfileName(o.profile));
+  h.replicas = kReplicas;
+  h.item_size_max = settings_.item_size_max;
+  h.mode = "async";
+  h.nonce = cluster::NewNonce();
+  return h;
 }
 
 std::shared_ptr<const cluster::ClusterView> Server::cluster_view() const {

@@ -27,6 +27,7 @@
 #include "ringcached/store/store.h"
 #include "server/admin.h"
 #include "server/cluster_node.h"
+#include "server/peer_auth.h"
 #include "server/conn_registry.h"
 #include "server/prefix_stats.h"
 #include "server/watchers.h"
@@ -59,6 +60,7 @@ class Server final : public Admin {
   void KickCrawler() override;
   void RequestStop(bool graceful) override;
   std::shared_ptr<const cluster::ClusterView> cluster_view() const override;
+  void PeerLinked() override;
 
   const Settings& settings() const { return settings_; }
   RuntimeSettings& runtime() { return runtime_; }
@@ -87,9 +89,16 @@ class Server final : public Admin {
   std::atomic<std::uint64_t> rejected_connections{0};
   std::atomic<std::int64_t> curr_connections{0};
   std::atomic<std::uint64_t> connection_structures{0};
+  std::atomic<std::int64_t> peer_connections{0};  // authenticated peer links, apart from clients
+  std::atomic<std::uint64_t> peer_links_total{0};
 
  private:
   void OnAccept(int fd, const net::ListenSocket& from);
+  // This node's side of a peer handshake now (peer_auth.h), with a fresh nonce.
+  cluster::PeerHello SelfHello() const;
+  // The copies of each key the cluster keeps (REPLICATION.md section 4); --replicas is to come
+  // with replication, and a peer link checks that both nodes agree on it.
+  static constexpr int kReplicas = 2;
   void CrawlerMain();
   void WritePortFile();
   static void OnSignal(int sig, short what, void* arg) noexcept;
@@ -102,6 +111,7 @@ class Server final : public Admin {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<OriginLoader> origin_;  // --origin; stopped after the workers, before they go
+  std::unique_ptr<PeerAuth> peer_auth_;   // --cluster with --cluster-secret-file
   net::EventLoop main_loop_;
   std::unique_ptr<net::Listener> listener_;
   std::vector<net::ListenSocket> udp_sockets_;  // -U; read by every worker, closed here

@@ -39,7 +39,9 @@
 #include "ringcached/server/settings.h"
 #include "ringcached/store/store.h"
 #include "server/admin.h"
+#include "ringcached/cluster/peer_hello.h"
 #include "server/conn_registry.h"
+#include "server/peer_auth.h"
 #include "server/prefix_stats.h"
 #include "server/watchers.h"
 #include "server/write_gate.h"
@@ -75,6 +77,7 @@ struct SessionContext {
   ConnStats* conn_stats;
   net::EventLoop* loop;
   WriteGate* write_gate = nullptr;
+  const PeerAuth* peer_auth = nullptr;  // peer_auth.h: null unless this node accepts peers
 };
 
 // What a session needs from the transport that carries it.
@@ -120,6 +123,8 @@ class Session {
     return in_->empty() && state_ != State::kReadValue && parked_ == nullptr;
   }
   base::RelTime last_cmd() const { return last_cmd_; }
+  // An authenticated peer link (peer_commands.cc): peer-only flags are accepted on it.
+  bool peer() const { return peer_ != nullptr && peer_->authenticated; }
 
   // Where the next value bytes of the data block go when the input buffer is empty: straight
   // into the item, up to DirectValueRoom() bytes (0 outside a data block). ValueReceived(n)
@@ -223,6 +228,9 @@ class Session {
   // node is not in a cluster: the key is then an ordinary key).
   void ProcessConfig(const proto::Request& req);
   bool AppendDiscoveryValue();
+  // A peer link's handshake (peer_commands.cc); RefusePeer answers RC_REFUSED and closes.
+  void ProcessPeer(const proto::Request& req);
+  void RefusePeer(const std::string& why);
   // A log line for this watcher, delivered on this session's worker.
   void DeliverLog(const std::string& line);
   // A flag that turns false when the session closes, for callbacks that may run after that
@@ -257,6 +265,13 @@ class Session {
   std::size_t swallow_left_ = 0;
 
   std::shared_ptr<bool> alive_;         // made by alive() when first asked for
+  // A peer link's handshake and, once authenticated, what it said (peer_commands.cc).
+  struct PeerState {
+    cluster::PeerHello theirs;
+    cluster::PeerHello mine;
+    bool authenticated = false;
+  };
+  std::unique_ptr<PeerState> peer_;
   std::unique_ptr<Parked> parked_;   // the request waiting, if any
   std::uint64_t park_seq_ = 0;
   net::OutQueue::Mark request_mark_{};  // where the reply of the request being executed begins

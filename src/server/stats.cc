@@ -356,6 +356,10 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
   } else if (sub == "cluster" && server.cluster() != nullptr) {
     // Only in a cluster: a single node answers ERROR, as memcached does.
     server.cluster()->AddStats(w);
+    // Peer links accepted (server/peer_commands.cc), counted apart from client connections.
+    w.Add("peer_links_accepted", server.settings().cluster_secret_file.empty() ? "no" : "yes");
+    w.Add("peer_connections", server.peer_connections.load());
+    w.Add("peer_links_total", server.peer_links_total.load());
   } else {
     return StatsResult::kUnknown;
   }

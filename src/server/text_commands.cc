@@ -378,6 +378,9 @@ void Session::ProcessAdmin(const proto::Request& req) {
     case Command::kConfig:
       ProcessConfig(req);
       return;
+    case Command::kPeer:
+      ProcessPeer(req);
+      return;
     case Command::kDebugTime: {
 #ifdef RC_DEBUG
       long long shift = 0;

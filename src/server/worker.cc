@@ -171,7 +171,8 @@ void Worker::CloseIdle() {
   std::vector<Connection*> closing;
   int busy = 0;
   for (Connection* c : connections_) {
-    bool idle = idle_timeout > 0 && !c->busy() &&
+    // A peer link is exempt: it may stay quiet while the cluster is (REPLICATION.md section 4).
+    bool idle = idle_timeout > 0 && !c->busy() && !c->peer() &&
                 now - c->last_cmd() > static_cast<unsigned>(idle_timeout);
     if (idle || (stopping_ && !c->busy())) {
       closing.push_back(c);

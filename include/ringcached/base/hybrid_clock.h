@@ -46,6 +46,13 @@ class HybridClock {
   bool Admit(std::uint64_t v);
   // The last version minted or admitted (0 before any).
   std::uint64_t Last() const { return last_.load(std::memory_order_relaxed); }
+  // The clock's reading now, without minting: the last version or the wall's, whichever is
+  // later (what a node tells a peer in the handshake).
+  std::uint64_t Now() const {
+    const std::uint64_t wall = WallVersion();
+    const std::uint64_t last = Last();
+    return last > wall ? last : wall;
+  }
   // The version the wall clock alone gives now (its counter 0).
   std::uint64_t WallVersion() const;
   std::uint64_t max_skew_ms() const { return max_skew_ms_; }

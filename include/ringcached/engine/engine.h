@@ -159,6 +159,12 @@ class Engine {
   // it is 0 or beyond the version clock's skew bound (base/hybrid_clock.h): the caller answers
   // kMetaCasRefused and the command does nothing. Counted in `stats versions` as versions_refused.
   bool AdmitMetaCas(const proto::MetaRequest& req);
+  // Whether `req` is a write a peer sends with the peer-only flag Y (REPLICATION.md section 4):
+  // ms and md with E (the owner's version), or mg with T, C and E (a TTL change: the value's
+  // version and the change's stamp). The session accepts Y only for these, and only from an
+  // authenticated peer; the commands below then apply them only if newer, count them apart from
+  // client traffic, and report them with WriteEvent::from_peer.
+  static bool IsPeerWrite(const proto::MetaRequest& req);
   // mg: lookup with h/l/t/T/N/R/u/W/X/Z semantics. Counts like get (cmd_get, get_hits or
   // get_misses, get_expired, get_flushed), or like touch (cmd_touch, touch_hits) when T applied
   // to an item; a vivified item counts as a hit.

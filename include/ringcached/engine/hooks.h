@@ -46,6 +46,7 @@ struct WriteEvent {
   bool hit = true;                    // kDelete: whether the key was there
   std::uint64_t version = 0;          // see above; Engine::Notify takes it from `item` if given
   std::uint64_t ttl_stamp = 0;        // kTouch: the stamp of this TTL change
+  bool from_peer = false;             // applied from a peer link (replication must not echo it)
 };
 
 // Told of every write that changed this node's store (the list above). Called on the worker

@@ -71,6 +71,10 @@ struct MetaRequest {
   std::int32_t recache_ttl = 0;    // R<ttl>: mg, win a recache when the TTL left is below this
   std::uint64_t cas = 0;           // C<cas>: compare (ms, md, ma)
   std::uint64_t new_cas = 0;       // E<cas>: the CAS a write gives the item (ms, md I, ma, mg N)
+  // Y<name>: peer-only (not memcached's): a write from a peer that applies only if newer than
+  // what this node holds; <name> is the node that minted its version. Accepted only on an
+  // authenticated peer session (server/, REPLICATION.md section 4).
+  std::string_view minter() const { return {minter_buf.data(), minter_len}; }
   std::uint32_t client_flags = 0;  // F<flags>: ms (values >= 2^32 truncate, as for `set`)
   std::uint64_t delta = 1;         // D<delta>: ma (default 1)
   std::uint64_t initial = 0;       // J<initial>: ma create value (default 0)
@@ -96,6 +100,8 @@ struct MetaRequest {
   std::uint8_t key_len = 0;
   std::array<char, kMaxOpaqueToken - 1> opaque_buf{};
   std::uint8_t opaque_len = 0;
+  std::array<char, 255> minter_buf{};
+  std::uint8_t minter_len = 0;
 };
 
 struct MetaParseResult {
@@ -159,6 +165,9 @@ inline constexpr std::string_view kMetaMiss = "EN\r\n";  // me on a miss
 // An E token the node cannot use as a version: 0, or ahead of its clock by more than
 // --max-clock-skew-ms (Engine::AdmitMetaCas). Our reply; memcached takes any token.
 inline constexpr std::string_view kMetaCasRefused = "CLIENT_ERROR E token out of range\r\n";
+// The peer-only flag Y on a session that is not an authenticated peer link, or on a command a
+// peer does not send that way (only ms and md with E, and mg with T, C and E, take it). Ours.
+inline constexpr std::string_view kMetaPeerOnly = "CLIENT_ERROR bad peer command\r\n";
 // ma creating an item on a miss (N) could not allocate it.
 inline constexpr std::string_view kMetaCreateNoMemory =
     "SERVER_ERROR Out of memory allocating new item\r\n";

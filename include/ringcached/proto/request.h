@@ -25,6 +25,9 @@ enum class Command : std::uint8_t {
   kStats, kSlabs, kLru, kLruCrawler, kWatch, kMisbehave, kDebugTime,
   // ElastiCache's `config get cluster` (auto-discovery); a single node answers ERROR as memcached.
   kConfig,
+  // A peer link's handshake, rc_hello and rc_auth (cluster/peer_hello.h): `tokens` holds the
+  // fields. Answered only on a node that accepts peers; ERROR elsewhere, as an unknown command.
+  kPeer,
 };
 
 // True for set/add/replace/append/prepend/cas: a data block follows the command line.

@@ -91,6 +91,8 @@ struct Settings {
   std::string ring_profile = "libmemcached";  // --ring-profile
   int zk_session_timeout_ms = 10000;      // --zk-session-timeout
   int max_clock_skew_ms = 1000;           // --max-clock-skew-ms (versions; also single node: E)
+  std::string cluster_secret_file;        // --cluster-secret-file: accept authenticated peers
+  int tombstone_ttl = 30;                 // --tombstone-ttl, seconds (with peers)
 
   // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the
   // other fields are ignored.

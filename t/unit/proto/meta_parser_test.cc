@@ -231,6 +231,22 @@ TEST(MetaParserTest, ETakesTheNewCasAsMemcached1627Does) {
   EXPECT_EQ(Error("mg k E1 E2\r\n"), "CLIENT_ERROR duplicate flag");
 }
 
+// Y (ours, peer-only): the name of the node that minted a peer write's version. The parser takes
+// it from anyone; the session refuses it off a peer link.
+TEST(MetaParserTest, YCarriesTheMintersName) {
+  proto::MetaRequest req;
+  ASSERT_EQ(proto::MetaParser().Parse("ms k 1 E5 Y10.0.0.1:11211\r\n", &req).status,
+            ParseStatus::kOk);
+  EXPECT_TRUE(req.Has('Y'));
+  EXPECT_EQ(req.minter(), "10.0.0.1:11211");
+  ASSERT_EQ(proto::MetaParser().Parse("md k E5\r\n", &req).status, ParseStatus::kOk);
+  EXPECT_FALSE(req.Has('Y'));
+  EXPECT_EQ(req.minter(), "");
+  EXPECT_EQ(Error("mg k Y\r\n"), "CLIENT_ERROR bad token in command line format");
+  EXPECT_EQ(Error("mg k Y" + std::string(256, 'n') + "\r\n"),
+            "CLIENT_ERROR bad token in command line format");
+}
+
 TEST(MetaParserTest, OnlyTheFirstByteOfAFlagTokenCounts) {
   // _meta_flag_preparse switches on tokens[i].value[0]; "vfoo" is v.
   Parsed p = ParseWhole("mg k vfoo kbar\r\n");

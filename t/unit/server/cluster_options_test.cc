@@ -28,12 +28,15 @@ TEST(ClusterOptionsTest, DefaultsAreASingleNode) {
   EXPECT_EQ(s.ring_profile, "libmemcached");
   EXPECT_EQ(s.zk_session_timeout_ms, 10000);
   EXPECT_EQ(s.max_clock_skew_ms, 1000);
+  EXPECT_EQ(s.cluster_secret_file, "");
+  EXPECT_EQ(s.tombstone_ttl, 30);
 }
 
 TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   Parsed p = ParseArgs({kUrl, "--advertise", "cache1.example:11211", "--weight", "3",
                         "--ring-profile", "twemproxy", "--ring-debounce-ms", "0",
-                        "--zk-session-timeout-ms", "4000", "--max-clock-skew-ms", "250"});
+                        "--zk-session-timeout-ms", "4000", "--max-clock-skew-ms", "250",
+                        "--cluster-secret-file", "/etc/rc.secret", "--tombstone-ttl", "60"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   EXPECT_EQ(p.settings.cluster, "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(p.settings.advertise, "cache1.example:11211");
@@ -42,6 +45,8 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   EXPECT_EQ(p.settings.ring_debounce_ms, 0);
   EXPECT_EQ(p.settings.zk_session_timeout_ms, 4000);
   EXPECT_EQ(p.settings.max_clock_skew_ms, 250);
+  EXPECT_EQ(p.settings.cluster_secret_file, "/etc/rc.secret");
+  EXPECT_EQ(p.settings.tombstone_ttl, 60);
 }
 
 TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
@@ -65,6 +70,8 @@ TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
       {kUrl, "--zk-session-timeout-ms", "100"},
       {kUrl, "--max-clock-skew-ms", "0"},
       {"--max-clock-skew-ms", "3600001"},
+      {kUrl, "--tombstone-ttl", "0"},
+      {kUrl, "--cluster-secret-file", ""},
       {kUrl, "-s", "/tmp/rc.sock"},  // a cluster node needs TCP
       {kUrl, "-p", "0"},
   };
@@ -102,11 +109,12 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
   Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   auto stats = SettingsForStats(p.settings, 0);
-  ASSERT_GE(stats.size(), 7u);
+  ASSERT_GE(stats.size(), 9u);
   std::vector<std::string> tail;
-  for (std::size_t i = stats.size() - 7; i < stats.size(); ++i) tail.push_back(stats[i].first);
+  for (std::size_t i = stats.size() - 9; i < stats.size(); ++i) tail.push_back(stats[i].first);
   EXPECT_EQ(tail, (std::vector<std::string>{"cluster", "advertise", "weight", "ring_profile",
                                             "ring_debounce_ms", "zk_session_timeout_ms",
+                                            "cluster_secret_file", "tombstone_ttl",
                                             "max_clock_skew_ms"}));
   std::map<std::string, std::string> m(stats.begin(), stats.end());
   EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");

@@ -1,0 +1,88 @@
+// server/peer_commands.cc -- the accepting side of a peer link (../shared/REPLICATION.md
+// section 4; the lines are cluster/peer_hello.h): rc_hello and rc_auth, after which the session
+// is a peer session, and the peer-only meta flag (Y) is accepted on it.
+//
+// A node without PeerAuth (no --cluster-secret-file) answers both commands ERROR, as any unknown
+// command. On one with it:
+//   rc_hello  fields parsed (a bad one: RC_REFUSED); the configuration compared (a mismatch:
+//             RC_REFUSED naming it, and a log line); the peer's clock admitted into this node's
+//             version clock (further ahead than --max-clock-skew-ms: refused), so that this node
+//             never mints a version below the peer's; then RC_HELLO with this node's fields and
+//             its proof.
+//   rc_auth   the peer's proof checked against every secret: RC_OK, and the session is a peer
+//             session; else RC_REFUSED.
+// Every refusal closes the connection once the line is sent. Nothing secret is logged.
+#include "ringcached/base/log.h"
+#include "ringcached/proto/text_reply.h"
+#include "server/session.h"
+
+namespace rc::server {
+namespace {
+
+// The fields after the verb, as one string (the parser split them into tokens).
+std::string FieldsOf(const proto::Request& req) {
+  std::string out;
+  for (std::size_t i = 1; i < req.ntokens; ++i) {
+    if (i > 1) out += ' ';
+    out.append(req.tokens[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Session::RefusePeer(const std::string& why) {
+  out_->Append("RC_REFUSED " + why + "\r\n");
+  peer_.reset();
+  close_after_write_ = true;
+}
+
+void Session::ProcessPeer(const proto::Request& req) {
+  const PeerAuth* auth = context_->peer_auth;
+  if (auth == nullptr || datagrams_) {
+    out_->Append(proto::kErrorReply);
+    return;
+  }
+  std::string proof;
+  if (req.tokens[0] == "rc_hello") {
+    if (peer_ != nullptr) return RefusePeer("a second rc_hello");
+    base::Result<cluster::PeerHello> theirs = cluster::ParseHelloFields(FieldsOf(req), &proof);
+    if (!theirs.ok()) return RefusePeer(theirs.status().message());
+    cluster::PeerHello mine = auth->hello();
+    const std::string mismatch = cluster::ConfigMismatch(mine, theirs.value());
+    if (!mismatch.empty()) {
+      base::Log(0, "peer: refused %s: %s", theirs.value().name.c_str(), mismatch.c_str());
+      return RefusePeer(mismatch);
+    }
+    if (theirs.value().clock != 0 && !auth->versions->Admit(theirs.value().clock)) {
+      base::Log(0, "peer: refused %s: its clock is more than --max-clock-skew-ms ahead",
+                theirs.value().name.c_str());
+      return RefusePeer("clock ahead of " + mine.name + " by more than the skew bound");
+    }
+    mine.clock = auth->versions->Now();
+    peer_ = std::make_unique<PeerState>();
+    peer_->theirs = std::move(theirs).value();
+    peer_->mine = std::move(mine);
+    out_->Append(cluster::EncodeHelloReply(
+        peer_->mine, cluster::PeerProof(auth->secrets.front(), cluster::PeerRole::kAcceptor,
+                                        peer_->theirs, peer_->mine)));
+    return;
+  }
+  // rc_auth proof=<hex>
+  if (peer_ == nullptr || peer_->authenticated) return RefusePeer("rc_auth out of turn");
+  if (req.ntokens != 2 || req.tokens[1].substr(0, 6) != "proof=" ||
+      !cluster::CheckPeerProof(auth->secrets, cluster::PeerRole::kOpener, peer_->theirs,
+                               peer_->mine, req.tokens[1].substr(6))) {
+    base::Log(0, "peer: refused %s: wrong proof (not this cluster's secret)",
+              peer_->theirs.name.c_str());
+    return RefusePeer("wrong proof");
+  }
+  peer_->authenticated = true;
+  record_->peer.store(true, std::memory_order_relaxed);
+  context_->admin->PeerLinked();
+  base::Log(1, "peer: %s linked (incarnation %lld)", peer_->theirs.name.c_str(),
+            static_cast<long long>(peer_->theirs.incarnation));
+  out_->Append("RC_OK\r\n");
+}
+
+}  // namespace rc::server
