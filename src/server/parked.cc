@@ -67,10 +67,10 @@ void Session::OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item) 
   ResumeAfterParked();  // may close the connection: `this` may be gone
 }
 
-void Session::RequestDone() {
+void Session::HoldForGate() {
   WriteGate* gate = context_->write_gate;
   // A datagram is answered at once (UDP has no order to keep); a parked read writes nothing.
-  if (gate == nullptr || datagrams_ || parked_ != nullptr || state_ == State::kClosing) return;
+  if (datagrams_ || parked_ != nullptr || state_ == State::kClosing) return;
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
   const std::uint64_t id = park_seq_ + 1;

@@ -125,7 +125,7 @@ bool Session::Process() {
         in_->Consume(n);
       }
       if (pending_.filled < pending_.total) return true;
-      request_mark_ = out_->GetMark();
+      MarkRequest();
       FinishStorage();
       SetState(State::kParse);
       RequestDone();
@@ -163,7 +163,7 @@ bool Session::Process() {
       return true;
     }
     if (framing_ == Framing::kBinary) {
-      request_mark_ = out_->GetMark();
+      MarkRequest();
       BinaryStep step = ProcessBinary();
       if (step == BinaryStep::kNeedMore) return true;
       if (step == BinaryStep::kClose) return false;
@@ -195,7 +195,7 @@ bool Session::Process() {
       }
       NoteCommand();
       in_->Consume(meta.consumed);  // meta_req_ owns its key and opaque bytes
-      request_mark_ = out_->GetMark();
+      MarkRequest();
       ExecuteMeta();
       if (state_ != State::kReadValue) RequestDone();
       continue;
@@ -224,7 +224,7 @@ bool Session::Process() {
     NoteCommand();
     // req's views point into the input buffer: execute before consuming.
     more_input_ = parsed.consumed < avail;
-    request_mark_ = out_->GetMark();
+    MarkRequest();
     bool keep_open = ExecuteText(req);
     in_->Consume(parsed.consumed);
     if (!keep_open) return false;

@@ -203,7 +203,15 @@ class Session {
   void ReplyParked(Parked& fill);
   // After a request ran to its end: if the write gate holds its writes, takes the reply it
   // queued (since request_mark_) out of the queue and parks it until the gate releases it.
-  void RequestDone();
+  // Inline: without a gate (every single node) it is one load and a branch per request.
+  void RequestDone() {
+    if (context_->write_gate != nullptr) HoldForGate();
+  }
+  // Before a request runs: where its reply will begin, should the gate hold it.
+  void MarkRequest() {
+    if (context_->write_gate != nullptr) request_mark_ = out_->GetMark();
+  }
+  void HoldForGate();
   void OnReleased(std::uint64_t id);
   // Runs what waited behind a parked request once it is answered.
   void ResumeAfterParked();
