@@ -202,10 +202,7 @@ struct Item {
   std::size_t stride() const { return Stride(total_size()); }
   // The stride without the TTL stamp word, which decides the item's size class: a touch never
   // moves an item to another class (memcached's never does).
-  std::size_t class_stride() const {
-    const auto words = static_cast<std::uint8_t>(layout & ~kHasTtlStamp);
-    return Stride(TotalSize(words, key_len, value_len()));
-  }
+  std::size_t class_stride() const { return Stride(total_size() - (has_ttl_stamp() ? 8 : 0)); }
 
  private:
   char* words() { return reinterpret_cast<char*>(this + 1); }
