@@ -570,6 +570,15 @@ const OptionSpec kOptions[] = {
        st.s->cluster_secret_file = v;
        return true;
      }},
+    {"replicas", '\0', Arg::kValue, "<num>",
+     "copies of each key on the ring, 1 (no replication)\n"
+     "to 8; more than 1 needs --cluster-secret-file\n"
+     "(default: 2 with a secret file, else 1)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 1, 8, "the replica count must be between 1 and 8",
+                           &st.s->replicas, err);
+     }},
     {"tombstone-ttl", '\0', Arg::kValue, "<secs>",
      "with peer links: seconds a delete's tombstone is\n"
      "kept, 1 to 86400 (default: 30)",
@@ -1140,6 +1149,14 @@ bool Validate(ParseState& st, std::string* err) {
     *err = "--cluster needs a TCP listener (not -s, not -p 0)";
     return false;
   }
+  // Copies travel over peer links, which only a shared secret authenticates.
+  if (!s.cluster.empty() && s.replicas > 1 && s.cluster_secret_file.empty()) {
+    *err = "--replicas " + std::to_string(s.replicas) +
+           " needs --cluster-secret-file (the peer links that carry the copies authenticate "
+           "with it); or --replicas 1";
+    return false;
+  }
+  if (s.replicas == 0) s.replicas = s.cluster_secret_file.empty() ? 1 : 2;
   return true;
 }
 
@@ -1473,6 +1490,8 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"zk_session_timeout_ms", num(s.zk_session_timeout_ms)},
              {"cluster_secret_file",
               s.cluster_secret_file.empty() ? "NULL" : s.cluster_secret_file},
+             {"replicas", num(s.replicas)},
+             {"replication", "async"},
              {"tombstone_ttl", num(s.tombstone_ttl)},
              {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));

@@ -153,6 +153,15 @@ base::Status Server::Open() {
       peer_auth_->versions = &store_->versions();
       peer_auth_->hello = [this] { return SelfHello(); };
       for (auto& w : workers_) w->session_context()->peer_auth = peer_auth_.get();
+      if (settings_.replicas > 1) {
+        std::vector<Replicator::WorkerSlot> slots;
+        for (auto& w : workers_) slots.push_back({&w->loop(), &w->buffers()});
+        replicator_ = std::make_unique<Replicator>(&cluster_->membership(), peer_auth_.get(),
+                                                   settings_.advertise, settings_.replicas,
+                                                   &clock_, std::move(slots));
+        engine_->add_write_observer(replicator_.get());
+        base::Log(1, "replicating each key to %d holders (asynchronously)", settings_.replicas);
+      }
     }
   }
   return base::Status::Ok();
@@ -227,8 +236,9 @@ int Server::Run() {
   for (auto& w : workers_) w->Join();
   // The origin thread posts answers to the workers' loops: stop it before the loops go.
   if (origin_) origin_->Stop();
-  // Close the remaining connections now, while the registry, the watchers and the store they
-  // refer to are all still alive.
+  // The peer links live on the workers' loops: they go first. Then close the remaining
+  // connections, while the registry, the watchers and the store they refer to are all alive.
+  replicator_.reset();
   workers_.clear();
   for (net::ListenSocket& s : udp_sockets_) close(s.fd);
   udp_sockets_.clear();
@@ -336,7 +346,7 @@ cluster::PeerHello Server::SelfHello() const {
   h.ring_version = st.view ? st.view->version : 0;
   h.clock = store_->versions().Now();
   h.profile = std::string(cluster::RingProfileName(o.profile));
-  h.replicas = kReplicas;
+  h.replicas = settings_.replicas;
   h.item_size_max = settings_.item_size_max;
   h.mode = "async";
   h.nonce = cluster::NewNonce();

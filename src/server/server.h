@@ -28,6 +28,7 @@
 #include "server/admin.h"
 #include "server/cluster_node.h"
 #include "server/peer_auth.h"
+#include "server/replicator.h"
 #include "server/conn_registry.h"
 #include "server/prefix_stats.h"
 #include "server/watchers.h"
@@ -91,14 +92,14 @@ class Server final : public Admin {
   std::atomic<std::uint64_t> connection_structures{0};
   std::atomic<std::int64_t> peer_connections{0};  // authenticated peer links, apart from clients
   std::atomic<std::uint64_t> peer_links_total{0};
+  // The replicator (replicator.h), or null: no --cluster-secret-file, or --replicas 1.
+  const Replicator* replicator() const { return replicator_.get(); }
 
  private:
   void OnAccept(int fd, const net::ListenSocket& from);
   // This node's side of a peer handshake now (peer_auth.h), with a fresh nonce.
   cluster::PeerHello SelfHello() const;
-  // The copies of each key the cluster keeps (REPLICATION.md section 4); --replicas is to come
-  // with replication, and a peer link checks that both nodes agree on it.
-  static constexpr int kReplicas = 2;
+
   void CrawlerMain();
   void WritePortFile();
   static void OnSignal(int sig, short what, void* arg) noexcept;
@@ -112,6 +113,7 @@ class Server final : public Admin {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<OriginLoader> origin_;  // --origin; stopped after the workers, before they go
   std::unique_ptr<PeerAuth> peer_auth_;   // --cluster with --cluster-secret-file
+  std::unique_ptr<Replicator> replicator_;  // with peer_auth_ and --replicas above 1
   net::EventLoop main_loop_;
   std::unique_ptr<net::Listener> listener_;
   std::vector<net::ListenSocket> udp_sockets_;  // -U; read by every worker, closed here

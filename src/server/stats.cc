@@ -360,6 +360,18 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("peer_links_accepted", server.settings().cluster_secret_file.empty() ? "no" : "yes");
     w.Add("peer_connections", server.peer_connections.load());
     w.Add("peer_links_total", server.peer_links_total.load());
+    // Replication's outbound links (replicator.h), summed over workers and peers.
+    const Replicator::Totals r =
+        server.replicator() != nullptr ? server.replicator()->GetTotals() : Replicator::Totals{};
+    w.Add("replicas", server.settings().replicas);
+    w.Add("repl_links", static_cast<std::uint64_t>(r.links));
+    w.Add("repl_links_ready", static_cast<std::uint64_t>(r.ready));
+    w.Add("repl_queued", r.queued);
+    w.Add("repl_applied", r.applied);
+    w.Add("repl_not_newer", r.not_newer);
+    w.Add("repl_failed", r.failed);
+    w.Add("repl_dropped", r.dropped);
+    w.Add("repl_connects", r.connects);
   } else {
     return StatsResult::kUnknown;
   }

@@ -92,6 +92,8 @@ struct Settings {
   int zk_session_timeout_ms = 10000;      // --zk-session-timeout
   int max_clock_skew_ms = 1000;           // --max-clock-skew-ms (versions; also single node: E)
   std::string cluster_secret_file;        // --cluster-secret-file: accept authenticated peers
+  // --replicas: copies of each key; 0 until validated, then 2 with a secret file, else 1.
+  int replicas = 0;
   int tombstone_ttl = 30;                 // --tombstone-ttl, seconds (with peers)
 
   // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the

@@ -47,6 +47,21 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   EXPECT_EQ(p.settings.max_clock_skew_ms, 250);
   EXPECT_EQ(p.settings.cluster_secret_file, "/etc/rc.secret");
   EXPECT_EQ(p.settings.tombstone_ttl, 60);
+  EXPECT_EQ(p.settings.replicas, 2);  // a secret file: two copies by default
+}
+
+TEST(ClusterOptionsTest, MoreThanOneReplicaNeedsTheSecret) {
+  Parsed p = ParseArgs({kUrl});
+  ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+  EXPECT_EQ(p.settings.replicas, 1);  // no secret: no peer links, one copy
+  p = ParseArgs({kUrl, "--replicas", "3", "--cluster-secret-file", "/etc/rc.secret"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+  EXPECT_EQ(p.settings.replicas, 3);
+  p = ParseArgs({kUrl, "--replicas", "2"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kExitError);
+  EXPECT_NE(p.out.find("needs --cluster-secret-file"), std::string::npos) << p.out;
+  EXPECT_EQ(ParseArgs({kUrl, "--replicas", "0"}).outcome, ParseOutcome::kExitError);
+  EXPECT_EQ(ParseArgs({kUrl, "--replicas", "9"}).outcome, ParseOutcome::kExitError);
 }
 
 TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
@@ -109,13 +124,13 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
   Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   auto stats = SettingsForStats(p.settings, 0);
-  ASSERT_GE(stats.size(), 9u);
+  ASSERT_GE(stats.size(), 11u);
   std::vector<std::string> tail;
-  for (std::size_t i = stats.size() - 9; i < stats.size(); ++i) tail.push_back(stats[i].first);
+  for (std::size_t i = stats.size() - 11; i < stats.size(); ++i) tail.push_back(stats[i].first);
   EXPECT_EQ(tail, (std::vector<std::string>{"cluster", "advertise", "weight", "ring_profile",
                                             "ring_debounce_ms", "zk_session_timeout_ms",
-                                            "cluster_secret_file", "tombstone_ttl",
-                                            "max_clock_skew_ms"}));
+                                            "cluster_secret_file", "replicas", "replication",
+                                            "tombstone_ttl", "max_clock_skew_ms"}));
   std::map<std::string, std::string> m(stats.begin(), stats.end());
   EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(m["advertise"], "n1:11211");

@@ -1,0 +1,240 @@
+// server/peer_link.cc -- see peer_link.h.
+#include "server/peer_link.h"
+
+#include <algorithm>
+
+#include "ringcached/base/log.h"
+#include "ringcached/net/connect.h"
+
+namespace rc::server {
+namespace {
+
+constexpr int kFirstBackoffMs = 100;
+constexpr int kMaxBackoffMs = 5000;
+// The longest reply line a peer sends (RC_HELLO with its fields and proof is the longest).
+constexpr std::size_t kMaxReplyLine = 4096;
+constexpr std::size_t kMaxInput = 64 * 1024;
+
+}  // namespace
+
+PeerLink::PeerLink(net::EventLoop* loop, net::BufferPool* pool, const PeerAuth* auth,
+                   cluster::Member peer)
+    : loop_(loop), pool_(pool), auth_(auth), peer_(std::move(peer)) {
+  retry_ = evtimer_new(loop_->base(), &PeerLink::OnRetry, this);
+}
+
+PeerLink::~PeerLink() {
+  if (event_ != nullptr) event_free(event_);
+  if (retry_ != nullptr) event_free(retry_);
+}
+
+bool PeerLink::Queue(std::string_view bytes) {
+  counters_.queued.Add();
+  if (state_ == State::kReady) {
+    if (transport_->output().pending_bytes() + bytes.size() > kMaxBacklog) {
+      counters_.dropped.Add();
+      return false;
+    }
+    transport_->output().Append(bytes);
+    ++in_flight_;
+    Flush();
+    if (state_ == State::kReady) Arm();
+    return true;
+  }
+  if (backlog_.size() + bytes.size() > kMaxBacklog) {
+    counters_.dropped.Add();
+    return false;
+  }
+  backlog_.append(bytes);
+  ++backlog_writes_;
+  if (state_ == State::kIdle) Connect();
+  return true;
+}
+
+void PeerLink::Connect() {
+  // The member's address is numeric (cluster_node.cc): this resolves without asking DNS.
+  base::Result<std::vector<net::Endpoint>> to =
+      net::Resolve(peer_.address, static_cast<std::uint16_t>(peer_.port));
+  if (!to.ok() || to.value().empty()) {
+    return Fail("cannot resolve " + peer_.address);
+  }
+  base::Result<int> fd = net::StartConnect(to.value().front());
+  if (!fd.ok()) return Fail(fd.status().message());
+  transport_ = std::make_unique<net::StreamTransport>(fd.value(), pool_, kMaxInput,
+                                                      net::StreamTransport::Start::kConnecting);
+  state_ = State::kConnecting;
+  armed_ = 0;
+  Arm();
+}
+
+void PeerLink::Arm() {
+  if (transport_ == nullptr || !transport_->open()) return;
+  const net::StreamTransport::Interest want = transport_->Wants(false);
+  // Replies are read while writes wait too: a peer answers what it has read.
+  const short flags = static_cast<short>(
+      (want & net::StreamTransport::kWritable ? EV_WRITE : 0) |
+      (state_ == State::kConnecting ? 0 : EV_READ));
+  if (flags == armed_) return;
+  if (event_ != nullptr) {
+    event_del(event_);
+    event_assign(event_, loop_->base(), transport_->fd(), flags | EV_PERSIST, &PeerLink::OnEvent,
+                 this);
+  } else {
+    event_ = event_new(loop_->base(), transport_->fd(), flags | EV_PERSIST, &PeerLink::OnEvent,
+                       this);
+  }
+  event_add(event_, nullptr);
+  armed_ = flags;
+}
+
+void PeerLink::OnEvent(evutil_socket_t, short what, void* arg) noexcept {
+  static_cast<PeerLink*>(arg)->HandleEvent(what);
+}
+
+void PeerLink::OnRetry(evutil_socket_t, short, void* arg) noexcept {
+  auto* link = static_cast<PeerLink*>(arg);
+  link->state_ = State::kIdle;
+  if (!link->backlog_.empty()) link->Connect();  // else on the next write
+}
+
+void PeerLink::HandleEvent(short what) {
+  if (state_ == State::kConnecting) {
+    if ((what & EV_WRITE) == 0) return;
+    base::Status connected = transport_->FinishConnect();
+    if (!connected.ok()) return Fail(connected.message());
+    mine_ = auth_->hello();
+    transport_->output().Append(cluster::EncodeHello(mine_));
+    state_ = State::kHello;
+  }
+  if ((what & EV_READ) != 0 && !ReadReplies()) return;
+  Flush();
+  Arm();
+}
+
+void PeerLink::Flush() {
+  if (transport_ == nullptr || transport_->connecting()) return;
+  std::size_t sent = 0;
+  if (!transport_->Send(&sent)) Fail("send failed");
+}
+
+bool PeerLink::ReadReplies() {
+  std::size_t got = 0;
+  if (!transport_->Receive(&got)) {
+    Fail(got == 0 && errno == 0 ? "closed by the peer" : "receive failed");
+    return false;
+  }
+  net::InputBuffer& in = transport_->input();
+  while (!in.empty()) {
+    const std::string_view bytes = in.view();
+    const std::size_t end = bytes.find("\r\n");
+    if (end == std::string_view::npos) {
+      if (bytes.size() > kMaxReplyLine) {
+        Fail("a reply line too long");
+        return false;
+      }
+      break;
+    }
+    const bool ok = HandleLine(bytes.substr(0, end));
+    if (!ok) return false;
+    in.Consume(end + 2);
+  }
+  if (in.empty()) in.Release();
+  return true;
+}
+
+bool PeerLink::HandleLine(std::string_view line) {
+  switch (state_) {
+    case State::kHello: {
+      if (line.rfind("RC_HELLO ", 0) != 0) {
+        Fail(std::string(line.substr(0, 200)));
+        return false;
+      }
+      std::string proof;
+      base::Result<cluster::PeerHello> theirs =
+          cluster::ParseHelloFields(line.substr(9), &proof);
+      if (!theirs.ok()) {
+        Fail(theirs.status().message());
+        return false;
+      }
+      // The acceptor proves it holds the secret before anything it says is believed.
+      if (proof.empty() || !cluster::CheckPeerProof(auth_->secrets, cluster::PeerRole::kAcceptor,
+                                                    mine_, theirs.value(), proof)) {
+        Fail("wrong proof (not this cluster's secret)");
+        return false;
+      }
+      if (std::string mismatch = cluster::ConfigMismatch(mine_, theirs.value());
+          !mismatch.empty()) {
+        Fail(mismatch);
+        return false;
+      }
+      if (!auth_->versions->Admit(theirs.value().clock)) {
+        Fail("its clock is more than --max-clock-skew-ms ahead");
+        return false;
+      }
+      transport_->output().Append(
+          "rc_auth proof=" +
+          cluster::PeerProof(auth_->secrets.front(), cluster::PeerRole::kOpener, mine_,
+                             theirs.value()) +
+          "\r\n");
+      state_ = State::kAuth;
+      return true;
+    }
+    case State::kAuth:
+      if (line != "RC_OK") {
+        Fail(std::string(line.substr(0, 200)));
+        return false;
+      }
+      state_ = State::kReady;
+      ready_.store(true, std::memory_order_relaxed);
+      counters_.connects.Add();
+      backoff_ms_ = 0;
+      if (!last_error_.empty()) base::Log(0, "peer: linked to %s again", peer_.name.c_str());
+      transport_->output().Append(backlog_);
+      in_flight_ += backlog_writes_;
+      backlog_.clear();
+      backlog_.shrink_to_fit();
+      backlog_writes_ = 0;
+      return true;
+    case State::kReady:
+      if (in_flight_ == 0) {
+        Fail("a reply nobody asked for");
+        return false;
+      }
+      --in_flight_;
+      if (line == "HD") {
+        counters_.applied.Add();
+      } else if (line == "EX" || line == "NF") {
+        counters_.not_newer.Add();
+      } else {
+        counters_.failed.Add();
+        base::Log(1, "peer: %s answered a write with %.*s", peer_.name.c_str(),
+                  static_cast<int>(std::min<std::size_t>(line.size(), 200)), line.data());
+      }
+      return true;
+    default:
+      Fail("a reply before the handshake");
+      return false;
+  }
+}
+
+void PeerLink::Fail(const std::string& why) {
+  // Once per run of failures at the default verbosity: a peer that is down is retried quietly.
+  base::Log(last_error_.empty() || backoff_ms_ == 0 ? 0 : 1, "peer: link to %s failed: %s",
+            peer_.name.c_str(), why.c_str());
+  last_error_ = why;
+  counters_.failed.Add(in_flight_);
+  in_flight_ = 0;
+  if (event_ != nullptr) {
+    event_free(event_);
+    event_ = nullptr;
+  }
+  armed_ = 0;
+  transport_.reset();
+  state_ = State::kBackoff;
+  ready_.store(false, std::memory_order_relaxed);
+  backoff_ms_ = std::clamp(backoff_ms_ * 2, kFirstBackoffMs, kMaxBackoffMs);
+  timeval tv{backoff_ms_ / 1000, (backoff_ms_ % 1000) * 1000};
+  evtimer_add(retry_, &tv);
+}
+
+}  // namespace rc::server

@@ -1,0 +1,100 @@
+// server/peer_link.h -- PeerLink: the opening side of a peer link (../shared/REPLICATION.md
+// section 4), one per (worker, peer), so a write never hops threads.
+//
+// A link connects to the peer's client port (its Member's address and port), speaks the
+// handshake (cluster/peer_hello.h: rc_hello, its RC_HELLO checked -- the peer's proof, its
+// configuration, its clock admitted into ours --, rc_auth, RC_OK), then sends what it is given,
+// pipelined: peer writes (meta commands with the peer-only flag Y; server/replicator.h makes
+// them), each answered by one line (HD applied, EX not newer, NF, or an error). Until the link is
+// ready, writes wait in a bounded backlog; a full one drops and counts. A failure (refused,
+// closed, an unexpected reply) closes the socket, counts what was in flight as failed, and
+// reconnects after a backoff that doubles from 100 ms to 5 s.
+//
+// Thread-safety: none; lives on its worker's loop.
+#pragma once
+
+#include <event2/event.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ringcached/base/counter.h"
+#include "ringcached/cluster/member.h"
+#include "ringcached/cluster/peer_hello.h"
+#include "ringcached/net/buffer_pool.h"
+#include "ringcached/net/event_loop.h"
+#include "ringcached/net/stream_transport.h"
+#include "server/peer_auth.h"
+
+namespace rc::server {
+
+class PeerLink {
+ public:
+  enum class State : unsigned char { kIdle, kConnecting, kHello, kAuth, kReady, kBackoff };
+  // Written on the link's worker, read by `stats` from any thread (base::Counter).
+  struct Counters {
+    base::Counter queued;     // writes given to the link
+    base::Counter applied;    // answered HD
+    base::Counter not_newer;  // answered EX or NF: the peer had something newer
+    base::Counter failed;     // in flight when the link failed, or answered with an error
+    base::Counter dropped;    // refused: the backlog was full
+    base::Counter connects;   // handshakes completed
+  };
+
+  // Bytes that may wait for a link that is not ready, or for a slow peer.
+  static constexpr std::size_t kMaxBacklog = 8u << 20;
+
+  PeerLink(net::EventLoop* loop, net::BufferPool* pool, const PeerAuth* auth,
+           cluster::Member peer);
+  ~PeerLink();
+  PeerLink(const PeerLink&) = delete;
+  PeerLink& operator=(const PeerLink&) = delete;
+
+  // Queues one peer write (its line, and its data block for an ms) and connects if need be.
+  // False when the backlog is full: the write is dropped and counted.
+  bool Queue(std::string_view bytes);
+
+  // Any thread (`stats`).
+  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  State state() const { return state_; }
+  const Counters& counters() const { return counters_; }
+  std::size_t in_flight() const { return in_flight_; }
+  std::size_t backlog() const { return backlog_.size(); }
+  const cluster::Member& peer() const { return peer_; }
+  // Why the link last failed ("" if never), for `stats` and the log.
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  static void OnEvent(evutil_socket_t fd, short what, void* arg) noexcept;
+  static void OnRetry(evutil_socket_t fd, short what, void* arg) noexcept;
+  void Connect();
+  void HandleEvent(short what);
+  bool ReadReplies();    // false: the link failed
+  bool HandleLine(std::string_view line);
+  void Flush();
+  void Arm();
+  void Fail(const std::string& why);
+
+  net::EventLoop* loop_;
+  net::BufferPool* pool_;
+  const PeerAuth* auth_;
+  cluster::Member peer_;
+  std::unique_ptr<net::StreamTransport> transport_;
+  event* event_ = nullptr;
+  event* retry_ = nullptr;
+  short armed_ = 0;
+  State state_ = State::kIdle;
+  std::atomic<bool> ready_{false};
+  cluster::PeerHello mine_;
+  std::string backlog_;        // writes waiting for the link to be ready
+  std::size_t backlog_writes_ = 0;
+  std::size_t in_flight_ = 0;  // writes sent and not answered yet
+  int backoff_ms_ = 0;
+  std::string last_error_;
+  Counters counters_;
+};
+
+}  // namespace rc::server

@@ -1,0 +1,161 @@
+// server/replicator.cc -- see replicator.h.
+#include "server/replicator.h"
+
+#include <charconv>
+
+#include "ringcached/proto/meta.h"
+
+namespace rc::server {
+namespace {
+
+// A key a meta line can carry as it is: no spaces, no control bytes.
+bool PlainKey(std::string_view key) {
+  for (char c : key) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b <= ' ' || b >= 0x7f) return false;
+  }
+  return true;
+}
+
+void AppendNumber(std::string* out, char flag, std::uint64_t n) {
+  char buf[24];
+  buf[0] = ' ';
+  buf[1] = flag;
+  const auto end = std::to_chars(buf + 2, buf + sizeof buf, n).ptr;
+  out->append(buf, static_cast<std::size_t>(end - buf));
+}
+
+}  // namespace
+
+Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
+                       std::string self, int replicas, const base::Clock* clock,
+                       std::vector<WorkerSlot> workers)
+    : membership_(membership), auth_(auth), self_(std::move(self)), replicas_(replicas),
+      clock_(clock) {
+  for (const WorkerSlot& slot : workers) {
+    workers_.push_back(std::make_unique<PerWorker>());
+    workers_.back()->slot = slot;
+  }
+}
+
+Replicator::PerWorker* Replicator::Current() {
+  net::EventLoop* loop = net::EventLoop::Current();
+  for (auto& w : workers_) {
+    if (w->slot.loop == loop) return w.get();
+  }
+  return nullptr;  // not a worker (a test, the crawler): nothing to send from here
+}
+
+PeerLink* Replicator::LinkTo(PerWorker& w, const cluster::Member& peer) {
+  base::MutexLock lock(w.mu);
+  auto it = w.links.find(peer.name);
+  if (it != w.links.end()) return it->second.get();
+  auto link = std::make_unique<PeerLink>(w.slot.loop, w.slot.pool, auth_, peer);
+  PeerLink* raw = link.get();
+  w.links.emplace(peer.name, std::move(link));
+  return raw;
+}
+
+bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
+  using Kind = engine::WriteEvent::Kind;
+  const char* command;
+  switch (e.kind) {
+    case Kind::kStore:
+    case Kind::kArithmetic: command = "ms"; break;
+    case Kind::kDelete: command = "md"; break;
+    case Kind::kTouch: command = "mg"; break;
+    default: return false;  // kFlush: node-local; kInvalidate: not yet (replicator.h)
+  }
+  if (e.version == 0) return false;
+  const bool plain = PlainKey(e.key);
+  out->append(command);
+  out->push_back(' ');
+  if (plain) {
+    out->append(e.key);
+  } else {
+    char encoded[(proto::kMaxKeyLength + 2) / 3 * 4 + 4];
+    out->append(encoded, proto::Base64Encode(e.key.data(), e.key.size(), encoded));
+  }
+  const base::RelTime now = clock_->Now();
+  auto ttl_of = [now](const store::ItemRef& item, std::uint64_t* ttl) {
+    const base::RelTime exptime = item.exptime();
+    if (exptime == 0) return *ttl = 0, true;
+    if (exptime <= now) return false;  // expired already: nothing to send
+    return *ttl = exptime - now, true;
+  };
+  std::uint64_t ttl = 0;
+  switch (e.kind) {
+    case Kind::kStore:
+    case Kind::kArithmetic: {
+      if (e.item == nullptr || !*e.item || !ttl_of(*e.item, &ttl)) return false;
+      const std::string_view value = e.item->value();
+      out->push_back(' ');
+      char len[16];
+      out->append(len, static_cast<std::size_t>(std::to_chars(len, len + 16, value.size()).ptr -
+                                                 len));
+      if (e.item->flags() != 0) AppendNumber(out, 'F', e.item->flags());
+      if (ttl != 0) AppendNumber(out, 'T', ttl);
+      AppendNumber(out, 'E', e.version);
+      break;
+    }
+    case Kind::kDelete:
+      AppendNumber(out, 'E', e.version);
+      break;
+    case Kind::kTouch:
+      if (e.item == nullptr || !*e.item || !ttl_of(*e.item, &ttl)) return false;
+      AppendNumber(out, 'T', ttl);
+      AppendNumber(out, 'C', e.version);
+      AppendNumber(out, 'E', e.ttl_stamp);
+      break;
+    default:
+      return false;
+  }
+  out->append(" Y");
+  out->append(self_);
+  if (!plain) out->append(" b");
+  out->append("\r\n");
+  if (e.kind == Kind::kStore || e.kind == Kind::kArithmetic) {
+    out->append(e.item->value());
+    out->append("\r\n");
+  }
+  return true;
+}
+
+void Replicator::OnWrite(const engine::WriteEvent& event) {
+  if (event.from_peer || replicas_ < 2) return;
+  PerWorker* w = Current();
+  if (w == nullptr) return;
+  std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+  if (view == nullptr || view->members.size() < 2) return;
+  std::uint32_t holders[8];
+  const std::size_t n = view->ring.Holders(
+      event.key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
+  std::string bytes;
+  for (std::size_t i = 0; i < n; ++i) {
+    const cluster::Member& m = view->members[holders[i]];
+    if (m.name == self_) continue;
+    if (bytes.empty() && !Encode(event, &bytes)) return;
+    LinkTo(*w, m)->Queue(bytes);
+  }
+}
+
+Replicator::Totals Replicator::GetTotals() const {
+  Totals t;
+  for (const auto& w : workers_) {
+    base::MutexLock lock(w->mu);
+    for (const auto& [name, link] : w->links) {
+      const PeerLink::Counters& c = link->counters();
+      t.queued += c.queued.Get();
+      t.applied += c.applied.Get();
+      t.not_newer += c.not_newer.Get();
+      t.failed += c.failed.Get();
+      t.dropped += c.dropped.Get();
+      t.connects += c.connects.Get();
+      ++t.links;
+      if (link->ready()) ++t.ready;
+    }
+  }
+  return t;
+}
+
+}  // namespace rc::server

@@ -1,0 +1,79 @@
+// server/replicator.h -- Replicator: every client write, sent to the key's other holders
+// (../shared/REPLICATION.md section 4, asynchronous mode).
+//
+// A write observer (engine/hooks.h) on the engine. For each change a client made (not one a peer
+// made: those say WriteEvent::from_peer), on the worker that applied it, it finds the key's
+// holders in the adopted view (Ring::Holders, R of them: this node's own view, as the design
+// says), and queues to each other holder, on this worker's link to it (peer_link.h), the
+// resulting state as a peer write:
+//
+//   a stored item (set, add, cas, append, incr ...)  ms <key> <len> [F<flags>] [T<ttl>] E<v> Y<me>
+//   a delete, hit or miss (a tombstone)              md <key> E<v> Y<me>
+//   a TTL change (touch, gat, mg T)                  mg <key> T<ttl> C<v> E<stamp> Y<me>
+//
+// (keys that are not plain text go base64 with `b`). The reply goes to the client after the local
+// apply; the peer applies only if newer, so order between links does not matter. Not sent yet: an
+// md I invalidation (the peer keeps the value it had), flush_all (node-local by design).
+//
+// Thread-safety: OnWrite on any worker, each touching only its own worker's links.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ringcached/base/clock.h"
+#include "ringcached/base/mutex.h"
+#include "ringcached/cluster/membership.h"
+#include "ringcached/engine/hooks.h"
+#include "ringcached/net/buffer_pool.h"
+#include "ringcached/net/event_loop.h"
+#include "server/peer_auth.h"
+#include "server/peer_link.h"
+
+namespace rc::server {
+
+class Replicator final : public engine::WriteObserver {
+ public:
+  // One entry per worker: its loop and buffer pool.
+  struct WorkerSlot {
+    net::EventLoop* loop;
+    net::BufferPool* pool;
+  };
+  Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
+             std::string self, int replicas, const base::Clock* clock,
+             std::vector<WorkerSlot> workers);
+
+  void OnWrite(const engine::WriteEvent& event) override;
+
+  // Every link's counters, summed, and how many links are ready (for `stats cluster`).
+  struct Totals {
+    std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, connects = 0;
+    std::size_t links = 0, ready = 0;
+  };
+  // Any thread.
+  Totals GetTotals() const;
+
+ private:
+  struct PerWorker {
+    WorkerSlot slot;
+    // Its worker looks links up under the lock (uncontended but for `stats`), and only it adds
+    // them.
+    mutable base::Mutex mu;
+    std::unordered_map<std::string, std::unique_ptr<PeerLink>> links RC_GUARDED_BY(mu);
+  };
+  PerWorker* Current();
+  PeerLink* LinkTo(PerWorker& w, const cluster::Member& peer);
+  // The peer write for `event`, or false when it has none.
+  bool Encode(const engine::WriteEvent& event, std::string* out) const;
+
+  const cluster::ClusterMembership* membership_;
+  const PeerAuth* auth_;
+  const std::string self_;
+  const int replicas_;
+  const base::Clock* clock_;
+  std::vector<std::unique_ptr<PerWorker>> workers_;
+};
+
+}  // namespace rc::server

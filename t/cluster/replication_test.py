@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+# t/cluster/replication_test.py -- asynchronous replication between real nodes (issue 17; design
+# ../shared/REPLICATION.md section 4, as built: doc/replication.md). Two nodes in a private
+# ZooKeeper cluster with a shared secret, so R = 2 and every key is held by both: what a client
+# writes on one node, the other serves -- the value, its flags, its CAS (the owner's version),
+# its TTL -- for every kind of write, and a delete removes it from both. Then a node without the
+# secret, and one whose configuration differs, get no copies.
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zkcluster  # noqa: E402
+import rctest  # noqa: E402
+from rctest import check, check_eq  # noqa: E402
+
+SECRET = "replication test secret"
+
+
+def eventually(pred, what, timeout=10):
+    try:
+        zkcluster.eventually(pred, timeout)
+    except rctest.Failure as e:
+        raise rctest.Failure(f"{what}: {e}") from None
+
+
+def gets(node, key):
+    with node.connect() as c:
+        return c.get_multi([key], verb="gets").get(key)
+
+
+def case_every_write_reaches_the_other_holder(s):
+    a, b = s.nodes
+    with a.connect() as c:
+        for i in range(100):
+            check_eq(c.set(f"k{i}", f"value-{i}", flags=i), "STORED", "set")
+        check_eq(c.store("add", "added", "x"), "STORED", "add")
+        check_eq(c.set("n", "10"), "STORED", "set n")
+        check_eq(c.cmd("incr n 5"), "15", "incr")
+        check_eq(c.store("append", "added", "yz"), "STORED", "append")
+        check_eq(c.set("ttl", "t", exptime=1000), "STORED", "set ttl")
+        check_eq(c.cmd("touch ttl 100"), "TOUCHED", "touch")
+        check_eq(c.set("gone", "g"), "STORED", "set gone")
+        check_eq(c.cmd("delete gone"), "DELETED", "delete")
+        c.send(b"ms meta 4 T0 F9\r\nmeta\r\n")
+        check_eq(c.read_line(), b"HD", "ms")
+        want = {k: v for k, v in c.get_multi(["k0", "k99", "added", "n", "ttl", "meta"],
+                                              verb="gets").items()}
+    eventually(lambda: gets(b, "meta") is not None and gets(b, "added") == want["added"],
+               "the last writes reached the other node")
+    for key, value in want.items():
+        check_eq(gets(b, key), value, f"{key} on the other node (flags, value, CAS)")
+    with b.connect() as c:
+        got = c.get_multi([f"k{i}" for i in range(100)])
+        check_eq(len(got), 100, "keys on the other node")
+        check(c.get("gone") is None, "a deleted key is gone from the other node")
+        ttl = c.cmd("mg ttl t")
+        check(ttl.startswith("HD t") and 90 <= int(ttl[4:]) <= 100, f"the touched TTL: {ttl!r}")
+    st = a.cluster_stats()
+    check_eq(st["repl_links_ready"], st["repl_links"], "every link ready")
+    check(int(st["repl_applied"]) >= 108, f"repl_applied {st['repl_applied']}")
+    check_eq(st["repl_dropped"], "0", "nothing dropped")
+    # The other node's client counters count client traffic only.
+    with b.connect() as c:
+        general = c.stats()
+        check_eq(general["cmd_set"], "0", "peer writes are not cmd_set")
+
+
+def case_writes_on_either_node(s):
+    a, b = s.nodes
+    with b.connect() as c:
+        check_eq(c.set("from-b", "bee"), "STORED", "set on b")
+    eventually(lambda: gets(a, "from-b") is not None, "b's write on a")
+    cas = gets(a, "from-b")[2]
+    # A cas with the version read on one node succeeds on the other: the CAS is the same.
+    with b.connect() as c:
+        check_eq(c.store("cas", "from-b", "bee2", extra=cas), "STORED", "cas with a's CAS on b")
+    eventually(lambda: gets(a, "from-b")[1] == b"bee2", "the cas on a")
+    # The same key written on both: both end with the later write.
+    with a.connect() as ca, b.connect() as cb:
+        for i in range(50):
+            ca.set("both", f"a{i}")
+            cb.set("both", f"b{i}")
+    eventually(lambda: gets(a, "both") == gets(b, "both"), "both nodes agree on the key")
+
+
+def case_refused_peers_get_nothing(s):
+    a, _ = s.nodes
+    # A third node with another secret: its links are refused and it gets no copies.
+    other = os.path.join(s.workdir, "other-secret")
+    with open(other, "w") as f:
+        f.write("not the same\n")
+    os.chmod(other, 0o600)
+    c3 = zkcluster.Node(s.url, extra_args=s.args + ["--cluster-secret-file", other],
+                        name="wrongsecret")
+    s.extra.append(c3)
+    c3.start()
+    eventually(c3.up, "the third node joins", 20)
+    eventually(lambda: a.cluster_stats()["ring_members"] == "3", "a sees three members", 20)
+    with a.connect() as c:
+        for i in range(60):
+            check_eq(c.set(f"third{i}", "x"), "STORED", "set")
+    eventually(lambda: "wrong proof" in a.output(), "a log line about the wrong proof")
+    check(all(gets(c3, f"third{i}") is None for i in range(60)),
+          "a node with another secret got a copy")
+    st = a.cluster_stats()
+    check(int(st["repl_links"]) > int(st["repl_links_ready"]), "the link to it is not ready")
+    check(SECRET not in a.output() and SECRET not in c3.output(), "the secret in a log")
+
+
+class Setup:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.zk = zkcluster.ZooKeeper(workdir)
+        self.url = f"zk://{self.zk.hosts}/ringcached/repl{os.getpid()}"
+        self.secret = os.path.join(workdir, "secret")
+        with open(self.secret, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(self.secret, 0o600)
+        self.args = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", "4000"]
+        self.nodes = []
+        self.extra = []
+
+
+def main():
+    missing = zkcluster.zookeeper_missing()
+    if missing:
+        raise rctest.Skip(missing)
+    rctest.binary()
+    r = rctest.Runner("replication between nodes", time_limit=170)
+    workdir = tempfile.mkdtemp(prefix="rc-repl-")
+    s = Setup(workdir)
+    try:
+        s.zk.start()
+        for i in range(2):
+            n = zkcluster.Node(s.url, extra_args=s.args + ["--cluster-secret-file", s.secret],
+                               name=f"node{i}")
+            n.start()
+            s.nodes.append(n)
+        for n in s.nodes:
+            eventually(n.up, f"{n.name} up", 20)
+        eventually(lambda: all(n.cluster_stats()["ring_members"] == "2" for n in s.nodes),
+                   "both nodes see both", 20)
+        r.case("every kind of write on one node reaches the other holder",
+               case_every_write_reaches_the_other_holder, s)
+        r.case("writes on either node; a CAS read on one is good on the other",
+               case_writes_on_either_node, s)
+        r.case("a node with another secret gets no copies", case_refused_peers_get_nothing, s)
+    finally:
+        for n in s.nodes + s.extra:
+            n.kill()
+        s.zk.kill()
+        subprocess.run(["rm", "-rf", workdir])
+    r.finish()
+
+
+if __name__ == "__main__":
+    rctest.main(main)
