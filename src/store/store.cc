@@ -548,23 +548,32 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
   }
 }
 
-Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id,
-                     ItemRef* touched, std::uint64_t* ttl_stamp) {
-  Impl& im = *impl_;
+// touch, gat, mg T and a peer's TTL change: the key's live item, with room made for an expiry
+// and a TTL stamp, is handed to `apply` under the shard lock; `apply` returns the outcome.
+template <typename Apply>
+Outcome Store::Impl::ChangeTtl(std::string_view key, base::RelTime exptime, Apply apply) {
   std::uint64_t hash = base::HashKey(key);
-  Shard& s = im.ShardFor(hash);
+  Shard& s = ShardFor(hash);
   for (;;) {
-    Moment m = im.Now();
+    Moment m = Now();
     base::MutexLock lock(s.mu);
     MissReason reason;
     std::size_t slot;
-    Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
+    Item* it = FindLiveLocked(s, hash, key, m, &reason, &slot);
     if (it == nullptr) return Outcome::kNotFound;
-    if (Impl::TouchNeedsRoom(it, exptime)) {
-      Outcome o = im.Rewrite(s, hash, it, Impl::kTouchRoom, [](Item*) {});
+    if (TouchNeedsRoom(it, exptime)) {
+      Outcome o = Rewrite(s, hash, it, kTouchRoom, [](Item*) {});
       if (o == Outcome::kNoMemory) return Outcome::kNoMemory;
       continue;
     }
+    return apply(it, m);
+  }
+}
+
+Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* class_id,
+                     ItemRef* touched, std::uint64_t* ttl_stamp) {
+  Impl& im = *impl_;
+  return im.ChangeTtl(key, exptime, [&](Item* it, const Moment& m) {
     // memcached's touch is a fetch with a new expiry (items.c do_item_touch): it bumps the item
     // and leaves its CAS alone.
     const std::uint64_t stamp = im.TouchLocked(it, exptime);
@@ -576,32 +585,18 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* clas
       *touched = ItemRef(it);  // adopts the reference just taken
     }
     return Outcome::kTouched;
-  }
+  });
 }
 
 Outcome Store::ApplyTtl(std::string_view key, std::uint64_t value_version,
                         std::uint64_t ttl_stamp, base::RelTime exptime) {
-  Impl& im = *impl_;
-  std::uint64_t hash = base::HashKey(key);
-  Shard& s = im.ShardFor(hash);
-  for (;;) {
-    Moment m = im.Now();
-    base::MutexLock lock(s.mu);
-    MissReason reason;
-    std::size_t slot;
-    Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
-    if (it == nullptr) return Outcome::kNotFound;
+  return impl_->ChangeTtl(key, exptime, [&](Item* it, const Moment&) {
     // Another value (an older or a newer write), or a TTL change already newer: nothing to do.
     if (it->version() != value_version || it->ttl_stamp() >= ttl_stamp) return Outcome::kExists;
-    if (Impl::TouchNeedsRoom(it, exptime)) {
-      Outcome o = im.Rewrite(s, hash, it, Impl::kTouchRoom, [](Item*) {});
-      if (o == Outcome::kNoMemory) return Outcome::kNoMemory;
-      continue;
-    }
     it->set_exptime(exptime);
     it->set_ttl_stamp(ttl_stamp);
     return Outcome::kTouched;
-  }
+  });
 }
 
 IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta) {

@@ -125,6 +125,8 @@ struct Store::Impl {
     return !it->has_ttl_stamp() || (exptime != 0 && !it->has_exptime());
   }
   static constexpr Room kTouchRoom{.exptime = true, .ttl_stamp = true};
+  template <typename Apply>
+  Outcome ChangeTtl(std::string_view key, base::RelTime exptime, Apply apply);
   // Sets the expiry of a linked item with the room for it, and stamps the change with a new
   // version (kept CAS: memcached's touch leaves the CAS alone). Returns the stamp.
   std::uint64_t TouchLocked(internal::Item* it, base::RelTime exptime) {
