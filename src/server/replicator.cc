@@ -1,6 +1,7 @@
 // server/replicator.cc -- see replicator.h.
 #include "server/replicator.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "ringcached/proto/meta.h"
@@ -126,7 +127,9 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
   PerWorker* w = Current();
   if (w == nullptr) return;
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
-  if (view == nullptr || view->members.size() < 2) return;
+  if (view == nullptr) return;
+  if (view->version != w->view_version) DropLinksOutside(*w, *view);
+  if (view->members.size() < 2) return;
   std::uint32_t holders[8];
   const std::size_t n = view->ring.Holders(
       event.key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
@@ -137,6 +140,16 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
     if (bytes.empty() && !Encode(event, &bytes)) return;
     LinkTo(*w, m)->Queue(bytes);
   }
+}
+
+void Replicator::DropLinksOutside(PerWorker& w, const cluster::ClusterView& view) {
+  base::MutexLock lock(w.mu);
+  for (auto it = w.links.begin(); it != w.links.end();) {
+    const bool member = std::any_of(view.members.begin(), view.members.end(),
+                                    [&](const cluster::Member& m) { return m.name == it->first; });
+    it = member ? std::next(it) : w.links.erase(it);
+  }
+  w.view_version = view.version;
 }
 
 Replicator::Totals Replicator::GetTotals() const {

@@ -11,7 +11,8 @@
 //   a delete, hit or miss (a tombstone)              md <key> E<v> Y<me>
 //   a TTL change (touch, gat, mg T)                  mg <key> T<ttl> C<v> E<stamp> Y<me>
 //
-// (keys that are not plain text go base64 with `b`). The reply goes to the client after the local
+// (keys that are not plain text go base64 with `b`). A link to a node that left the view is
+// dropped with what waited for it. The reply goes to the client after the local
 // apply; the peer applies only if newer, so order between links does not matter. Not sent yet: an
 // md I invalidation (the peer keeps the value it had), flush_all (node-local by design).
 //
@@ -62,7 +63,11 @@ class Replicator final : public engine::WriteObserver {
     // them.
     mutable base::Mutex mu;
     std::unordered_map<std::string, std::unique_ptr<PeerLink>> links RC_GUARDED_BY(mu);
+    // The view the links were last checked against: a member that left takes its link (and
+    // what waited for it) along.
+    std::int64_t view_version = -1;
   };
+  void DropLinksOutside(PerWorker& w, const cluster::ClusterView& view);
   PerWorker* Current();
   PeerLink* LinkTo(PerWorker& w, const cluster::Member& peer);
   // The peer write for `event`, or false when it has none.
