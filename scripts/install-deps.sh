@@ -12,7 +12,7 @@ PACKAGES="
   libpq-dev postgresql
   libmemcached-dev libmemcached-tools
   libgtest-dev libgmock-dev libbenchmark-dev
-  memcached python3 python3-pymemcache
+  memcached python3 python3-pymemcache python3-pylibmc
   procps iproute2 netcat-openbsd
 "
 
