@@ -23,6 +23,7 @@ std::string_view StatusText(Status status) {
     case kAuthError: return "Auth failure.";
     case kUnknownCommand: return "Unknown command";
     case kOutOfMemory: return "Out of memory";
+    case kInternalError: return "Internal error";
   }
   return "Unknown error";
 }

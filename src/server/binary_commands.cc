@@ -81,6 +81,7 @@ Session::BinaryStep Session::ProcessBinary() {
   if (avail < bin::kHeaderSize) return BinaryStep::kNeedMore;
   const char* p = in_->data();
   bin::Header h = bin::DecodeHeader(p);
+  last_binary_ = h;  // a held write's error reply needs it (parked.cc)
   if (h.magic != bin::kRequestMagic) {
     // memcached: "Invalid magic"; what was answered before it still goes out.
     close_after_write_ = true;

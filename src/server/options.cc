@@ -579,6 +579,29 @@ const OptionSpec kOptions[] = {
        return ParseInRange(v, 1, 8, "the replica count must be between 1 and 8",
                            &st.s->replicas, err);
      }},
+    {"replication", '\0', Arg::kValue, "<mode>",
+     "async: a write is answered once applied here, its\n"
+     "copies follow; sync: once every holder has it\n"
+     "(default: async)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       if (v != "async" && v != "sync") {
+         *err = "expects async or sync, got " + Quoted(v);
+         return false;
+       }
+       st.s->replication = v;
+       return true;
+     }},
+    {"replication-timeout-ms", '\0', Arg::kValue, "<ms>",
+     "sync: a write not acknowledged by every holder by\n"
+     "then is answered SERVER_ERROR, 1 to 60000\n"
+     "(default: 1000)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 1, 60000,
+                           "the replication timeout must be between 1 and 60000 milliseconds",
+                           &st.s->replication_timeout_ms, err);
+     }},
     {"tombstone-ttl", '\0', Arg::kValue, "<secs>",
      "with peer links: seconds a delete's tombstone is\n"
      "kept, 1 to 86400 (default: 30)",
@@ -1491,7 +1514,8 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"cluster_secret_file",
               s.cluster_secret_file.empty() ? "NULL" : s.cluster_secret_file},
              {"replicas", num(s.replicas)},
-             {"replication", "async"},
+             {"replication", s.replication},
+             {"replication_timeout_ms", num(s.replication_timeout_ms)},
              {"tombstone_ttl", num(s.tombstone_ttl)},
              {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));

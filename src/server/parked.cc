@@ -28,6 +28,13 @@
 #include "server/item_pin.h"
 
 namespace rc::server {
+namespace {
+
+// A held write the gate gave up on: the outcome is unknown (REPLICATION.md section 4).
+constexpr std::string_view kReplicationFailed =
+    "SERVER_ERROR replication to the key's holders did not complete\r\n";
+
+}  // namespace
 
 bool Session::WantsFill(std::string_view key) const {
   // A datagram is answered at once, whole: UDP reads stay plain misses.
@@ -70,12 +77,15 @@ void Session::OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item) 
 void Session::HoldForGate() {
   WriteGate* gate = context_->write_gate;
   // A datagram is answered at once (UDP has no order to keep); a parked read writes nothing.
-  if (datagrams_ || parked_ != nullptr || state_ == State::kClosing) return;
+  if (datagrams_ || parked_ != nullptr || state_ == State::kClosing) {
+    gate->Forget();
+    return;
+  }
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
   const std::uint64_t id = park_seq_ + 1;
-  if (!gate->Hold([alive, self, id] {
-        if (*alive) self->OnReleased(id);
+  if (!gate->Hold([alive, self, id](bool acknowledged) {
+        if (*alive) self->OnReleased(id, acknowledged);
       })) {
     return;
   }
@@ -83,11 +93,42 @@ void Session::HoldForGate() {
   parked_->kind = Parked::Kind::kHeld;
   parked_->id = ++park_seq_;
   out_->MoveSince(request_mark_, &parked_->held);
+  // How a failure can be told: a binary reply is rewritten (its header is in the bytes); a text
+  // or meta request gets an error line unless it asked for no reply at all (text noreply: the
+  // protocol has no way to say it failed, REPLICATION.md section 4).
+  if (framing_ == Framing::kBinary) {
+    parked_->error_way = Parked::ErrorWay::kBinary;  // quiet or not: errors are always sent
+    parked_->header = last_binary_;
+  } else {
+    parked_->error_way = parked_->held.empty() && last_noreply_ ? Parked::ErrorWay::kNone
+                                                                 : Parked::ErrorWay::kLine;
+  }
 }
 
-void Session::OnReleased(std::uint64_t id) {
+void Session::OnReleased(std::uint64_t id, bool acknowledged) {
   if (parked_ == nullptr || parked_->id != id) return;
   std::unique_ptr<Parked> held = std::move(parked_);
+  if (!acknowledged) {
+    switch (held->error_way) {
+      case Parked::ErrorWay::kNone:
+        held->held.clear();
+        break;
+      case Parked::ErrorWay::kLine:
+        held->held = kReplicationFailed;
+        break;
+      case Parked::ErrorWay::kBinary: {
+        // The request's opcode and opaque, with an error in place of its reply.
+        const proto::binary::Header& h = held->header;
+        const std::string_view text = proto::binary::StatusText(proto::binary::kInternalError);
+        char header[24];
+        proto::binary::EncodeResponseHeader(header, h.opcode, 0, 0, proto::binary::kInternalError,
+                                            static_cast<std::uint32_t>(text.size()), h.opaque, 0);
+        held->held.assign(header, sizeof header);
+        held->held.append(text);
+        break;
+      }
+    }
+  }
   ReplyParked(*held);
   ResumeAfterParked();  // may close the connection: `this` may be gone
 }

@@ -18,8 +18,8 @@ constexpr std::size_t kMaxInput = 64 * 1024;
 }  // namespace
 
 PeerLink::PeerLink(net::EventLoop* loop, net::BufferPool* pool, const PeerAuth* auth,
-                   cluster::Member peer)
-    : loop_(loop), pool_(pool), auth_(auth), peer_(std::move(peer)) {
+                   cluster::Member peer, AckFn on_ack)
+    : loop_(loop), pool_(pool), auth_(auth), peer_(std::move(peer)), on_ack_(std::move(on_ack)) {
   retry_ = evtimer_new(loop_->base(), &PeerLink::OnRetry, this);
 }
 
@@ -28,25 +28,27 @@ PeerLink::~PeerLink() {
   if (retry_ != nullptr) event_free(retry_);
 }
 
-bool PeerLink::Queue(std::string_view bytes) {
+bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket) {
   counters_.queued.Add();
   if (state_ == State::kReady) {
     if (transport_->output().pending_bytes() + bytes.size() > kMaxBacklog) {
       counters_.dropped.Add();
+      if (ticket != 0) on_ack_(ticket, false);
       return false;
     }
     transport_->output().Append(bytes);
-    ++in_flight_;
+    tickets_.push_back(ticket);
     Flush();
     if (state_ == State::kReady) Arm();
     return true;
   }
   if (backlog_.size() + bytes.size() > kMaxBacklog) {
     counters_.dropped.Add();
+    if (ticket != 0) on_ack_(ticket, false);
     return false;
   }
   backlog_.append(bytes);
-  ++backlog_writes_;
+  backlog_tickets_.push_back(ticket);
   if (state_ == State::kIdle) Connect();
   return true;
 }
@@ -190,27 +192,32 @@ bool PeerLink::HandleLine(std::string_view line) {
       backoff_ms_ = 0;
       if (!last_error_.empty()) base::Log(0, "peer: linked to %s again", peer_.name.c_str());
       transport_->output().Append(backlog_);
-      in_flight_ += backlog_writes_;
+      tickets_.insert(tickets_.end(), backlog_tickets_.begin(), backlog_tickets_.end());
       backlog_.clear();
       backlog_.shrink_to_fit();
-      backlog_writes_ = 0;
+      backlog_tickets_.clear();
       return true;
-    case State::kReady:
-      if (in_flight_ == 0) {
+    case State::kReady: {
+      if (tickets_.empty()) {
         Fail("a reply nobody asked for");
         return false;
       }
-      --in_flight_;
+      const std::uint64_t ticket = tickets_.front();
+      tickets_.pop_front();
+      bool acknowledged = true;
       if (line == "HD") {
         counters_.applied.Add();
       } else if (line == "EX" || line == "NF") {
         counters_.not_newer.Add();
       } else {
+        acknowledged = false;
         counters_.failed.Add();
         base::Log(1, "peer: %s answered a write with %.*s", peer_.name.c_str(),
                   static_cast<int>(std::min<std::size_t>(line.size(), 200)), line.data());
       }
+      if (ticket != 0) on_ack_(ticket, acknowledged);
       return true;
+    }
     default:
       Fail("a reply before the handshake");
       return false;
@@ -222,8 +229,10 @@ void PeerLink::Fail(const std::string& why) {
   base::Log(last_error_.empty() || backoff_ms_ == 0 ? 0 : 1, "peer: link to %s failed: %s",
             peer_.name.c_str(), why.c_str());
   last_error_ = why;
-  counters_.failed.Add(in_flight_);
-  in_flight_ = 0;
+  // What was in flight may or may not have been applied: lost, as far as its writers know.
+  counters_.failed.Add(tickets_.size());
+  std::deque<std::uint64_t> lost;
+  lost.swap(tickets_);
   if (event_ != nullptr) {
     event_free(event_);
     event_ = nullptr;
@@ -235,6 +244,9 @@ void PeerLink::Fail(const std::string& why) {
   backoff_ms_ = std::clamp(backoff_ms_ * 2, kFirstBackoffMs, kMaxBackoffMs);
   timeval tv{backoff_ms_ / 1000, (backoff_ms_ % 1000) * 1000};
   evtimer_add(retry_, &tv);
+  for (std::uint64_t ticket : lost) {
+    if (ticket != 0) on_ack_(ticket, false);
+  }
 }
 
 }  // namespace rc::server

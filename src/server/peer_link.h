@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,21 +49,26 @@ class PeerLink {
   // Bytes that may wait for a link that is not ready, or for a slow peer.
   static constexpr std::size_t kMaxBacklog = 8u << 20;
 
+  // Told of each write queued with a ticket (not 0): acknowledged (true: HD, EX, NF -- the peer
+  // has it or something newer) or lost (false: an error reply, or the link failed while it was
+  // in flight). Called on the link's loop, possibly from inside Queue().
+  using AckFn = std::function<void(std::uint64_t ticket, bool acknowledged)>;
   PeerLink(net::EventLoop* loop, net::BufferPool* pool, const PeerAuth* auth,
-           cluster::Member peer);
+           cluster::Member peer, AckFn on_ack);
   ~PeerLink();
   PeerLink(const PeerLink&) = delete;
   PeerLink& operator=(const PeerLink&) = delete;
 
   // Queues one peer write (its line, and its data block for an ms) and connects if need be.
-  // False when the backlog is full: the write is dropped and counted.
-  bool Queue(std::string_view bytes);
+  // False when the backlog is full: the write is dropped and counted. `ticket` (0: none) is
+  // reported to on_ack once the write is answered or lost.
+  bool Queue(std::string_view bytes, std::uint64_t ticket = 0);
 
   // Any thread (`stats`).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   State state() const { return state_; }
   const Counters& counters() const { return counters_; }
-  std::size_t in_flight() const { return in_flight_; }
+  std::size_t in_flight() const { return tickets_.size(); }
   std::size_t backlog() const { return backlog_.size(); }
   const cluster::Member& peer() const { return peer_; }
   // Why the link last failed ("" if never), for `stats` and the log.
@@ -90,8 +97,9 @@ class PeerLink {
   std::atomic<bool> ready_{false};
   cluster::PeerHello mine_;
   std::string backlog_;        // writes waiting for the link to be ready
-  std::size_t backlog_writes_ = 0;
-  std::size_t in_flight_ = 0;  // writes sent and not answered yet
+  std::deque<std::uint64_t> backlog_tickets_;  // one per write in the backlog
+  std::deque<std::uint64_t> tickets_;          // one per write in flight, oldest first
+  AckFn on_ack_;
   int backoff_ms_ = 0;
   std::string last_error_;
   Counters counters_;

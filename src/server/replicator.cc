@@ -30,12 +30,13 @@ void AppendNumber(std::string* out, char flag, std::uint64_t n) {
 
 Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
                        std::string self, int replicas, const base::Clock* clock,
-                       std::vector<WorkerSlot> workers)
+                       std::vector<WorkerSlot> workers, int sync_timeout_ms)
     : membership_(membership), auth_(auth), self_(std::move(self)), replicas_(replicas),
-      clock_(clock) {
+      clock_(clock), sync_timeout_ms_(sync_timeout_ms) {
   for (const WorkerSlot& slot : workers) {
     workers_.push_back(std::make_unique<PerWorker>());
     workers_.back()->slot = slot;
+    workers_.back()->replicator = this;
   }
 }
 
@@ -47,11 +48,22 @@ Replicator::PerWorker* Replicator::Current() {
   return nullptr;  // not a worker (a test, the crawler): nothing to send from here
 }
 
+Replicator::~Replicator() {
+  for (auto& w : workers_) {
+    for (auto& [ticket, p] : w->pending) {
+      if (p->timer != nullptr) event_free(p->timer);
+    }
+  }
+}
+
 PeerLink* Replicator::LinkTo(PerWorker& w, const cluster::Member& peer) {
   base::MutexLock lock(w.mu);
   auto it = w.links.find(peer.name);
   if (it != w.links.end()) return it->second.get();
-  auto link = std::make_unique<PeerLink>(w.slot.loop, w.slot.pool, auth_, peer);
+  PerWorker* worker = &w;
+  auto link = std::make_unique<PeerLink>(
+      w.slot.loop, w.slot.pool, auth_, peer,
+      [this, worker](std::uint64_t ticket, bool ok) { OnAck(*worker, ticket, ok); });
   PeerLink* raw = link.get();
   w.links.emplace(peer.name, std::move(link));
   return raw;
@@ -138,8 +150,70 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
     const cluster::Member& m = view->members[holders[i]];
     if (m.name == self_) continue;
     if (bytes.empty() && !Encode(event, &bytes)) return;
-    LinkTo(*w, m)->Queue(bytes);
+    std::uint64_t ticket = 0;
+    if (sync_timeout_ms_ > 0) {
+      // The request's writes share one ticket; each holder's answer counts towards it.
+      if (w->current == nullptr) {
+        auto p = std::make_unique<PerWorker::Pending>();
+        p->worker = w;
+        p->ticket = w->next_ticket++;
+        w->current = p.get();
+        w->pending.emplace(p->ticket, std::move(p));
+      }
+      ticket = w->current->ticket;
+      ++w->current->needed;
+    }
+    LinkTo(*w, m)->Queue(bytes, ticket);
   }
+}
+
+bool Replicator::Hold(std::function<void(bool)> released) {
+  PerWorker* w = Current();
+  if (w == nullptr || w->current == nullptr) return false;
+  PerWorker::Pending* p = w->current;
+  w->current = nullptr;
+  p->released = std::move(released);
+  p->timer = evtimer_new(w->slot.loop->base(), &Replicator::OnTimeout, p);
+  // Settled already (a link failed on the spot): the timer fires at once, so `released` never
+  // runs inside Hold().
+  const bool settled = p->acked + p->failed >= p->needed;
+  timeval tv{settled ? 0 : sync_timeout_ms_ / 1000,
+             settled ? 0 : (sync_timeout_ms_ % 1000) * 1000};
+  evtimer_add(p->timer, &tv);
+  return true;
+}
+
+void Replicator::Forget() {
+  PerWorker* w = Current();
+  if (w == nullptr || w->current == nullptr) return;
+  // Nobody waits for these (a datagram's writes): their answers are counted, not awaited.
+  const std::uint64_t ticket = w->current->ticket;
+  w->current = nullptr;
+  w->pending.erase(ticket);
+}
+
+void Replicator::OnAck(PerWorker& w, std::uint64_t ticket, bool acknowledged) {
+  auto it = w.pending.find(ticket);
+  if (it == w.pending.end()) return;  // settled already (timed out), or forgotten
+  PerWorker::Pending* p = it->second.get();
+  (acknowledged ? p->acked : p->failed) += 1;
+  Settle(p, false);
+}
+
+void Replicator::OnTimeout(evutil_socket_t, short, void* arg) noexcept {
+  auto* p = static_cast<PerWorker::Pending*>(arg);
+  p->worker->replicator->Settle(p, true);
+}
+
+void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
+  if (!p->released) return;  // not held yet: Hold() looks at it
+  const bool all = p->acked >= p->needed;
+  if (!all && !timed_out && p->failed == 0) return;  // still waiting
+  std::function<void(bool)> released = std::move(p->released);
+  PerWorker* w = p->worker;
+  if (p->timer != nullptr) event_free(p->timer);
+  w->pending.erase(p->ticket);  // p is gone
+  released(all);
 }
 
 void Replicator::DropLinksOutside(PerWorker& w, const cluster::ClusterView& view) {

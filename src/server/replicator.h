@@ -12,9 +12,15 @@
 //   a TTL change (touch, gat, mg T)                  mg <key> T<ttl> C<v> E<stamp> Y<me>
 //
 // (keys that are not plain text go base64 with `b`). A link to a node that left the view is
-// dropped with what waited for it. The reply goes to the client after the local
-// apply; the peer applies only if newer, so order between links does not matter. Not sent yet: an
-// md I invalidation (the peer keeps the value it had), flush_all (node-local by design).
+// dropped with what waited for it. The peer applies only if newer, so order between links does
+// not matter. Not sent yet: an md I invalidation (the peer keeps the value it had), flush_all
+// (node-local by design).
+//
+// Asynchronous mode: the client's reply goes after the local apply. Synchronous mode
+// (--replication sync): the Replicator is also each worker's WriteGate (write_gate.h); the writes
+// a request made carry a ticket, and the session holds the request's reply until every other
+// holder acknowledged them (applied, or had something newer), or answers SERVER_ERROR once one
+// fails or --replication-timeout-ms passes (the outcome is then unknown: never a false STORED).
 //
 // Thread-safety: OnWrite on any worker, each touching only its own worker's links.
 #pragma once
@@ -32,21 +38,27 @@
 #include "ringcached/net/event_loop.h"
 #include "server/peer_auth.h"
 #include "server/peer_link.h"
+#include "server/write_gate.h"
 
 namespace rc::server {
 
-class Replicator final : public engine::WriteObserver {
+class Replicator final : public engine::WriteObserver, public WriteGate {
  public:
   // One entry per worker: its loop and buffer pool.
   struct WorkerSlot {
     net::EventLoop* loop;
     net::BufferPool* pool;
   };
+  // `sync_timeout_ms` > 0: synchronous mode, with that timeout; 0: asynchronous.
   Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
              std::string self, int replicas, const base::Clock* clock,
-             std::vector<WorkerSlot> workers);
+             std::vector<WorkerSlot> workers, int sync_timeout_ms);
+  ~Replicator() override;
 
   void OnWrite(const engine::WriteEvent& event) override;
+  // WriteGate (synchronous mode): holds a request whose writes went to other holders.
+  bool Hold(std::function<void(bool acknowledged)> released) override;
+  void Forget() override;
 
   // Every link's counters, summed, and how many links are ready (for `stats cluster`).
   struct Totals {
@@ -66,7 +78,23 @@ class Replicator final : public engine::WriteObserver {
     // The view the links were last checked against: a member that left takes its link (and
     // what waited for it) along.
     std::int64_t view_version = -1;
+    // Synchronous mode: the writes of the request being executed, and those held.
+    struct Pending {
+      PerWorker* worker = nullptr;
+      std::uint64_t ticket = 0;
+      int needed = 0, acked = 0, failed = 0;
+      std::function<void(bool)> released;  // set once held
+      event* timer = nullptr;
+    };
+    Replicator* replicator = nullptr;
+    std::uint64_t next_ticket = 1;
+    Pending* current = nullptr;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Pending>> pending;
   };
+  static void OnTimeout(evutil_socket_t, short, void* arg) noexcept;
+  void OnAck(PerWorker& w, std::uint64_t ticket, bool acknowledged);
+  // Releases `p` if its fate is known (or `timed_out`): acknowledged by all, or not.
+  void Settle(PerWorker::Pending* p, bool timed_out);
   void DropLinksOutside(PerWorker& w, const cluster::ClusterView& view);
   PerWorker* Current();
   PeerLink* LinkTo(PerWorker& w, const cluster::Member& peer);
@@ -78,6 +106,7 @@ class Replicator final : public engine::WriteObserver {
   const std::string self_;
   const int replicas_;
   const base::Clock* clock_;
+  const int sync_timeout_ms_;
   std::vector<std::unique_ptr<PerWorker>> workers_;
 };
 

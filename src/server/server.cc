@@ -156,11 +156,16 @@ base::Status Server::Open() {
       if (settings_.replicas > 1) {
         std::vector<Replicator::WorkerSlot> slots;
         for (auto& w : workers_) slots.push_back({&w->loop(), &w->buffers()});
-        replicator_ = std::make_unique<Replicator>(&cluster_->membership(), peer_auth_.get(),
-                                                   settings_.advertise, settings_.replicas,
-                                                   &clock_, std::move(slots));
+        const bool sync = settings_.replication == "sync";
+        replicator_ = std::make_unique<Replicator>(
+            &cluster_->membership(), peer_auth_.get(), settings_.advertise, settings_.replicas,
+            &clock_, std::move(slots), sync ? settings_.replication_timeout_ms : 0);
         engine_->add_write_observer(replicator_.get());
-        base::Log(1, "replicating each key to %d holders (asynchronously)", settings_.replicas);
+        if (sync) {
+          for (auto& w : workers_) w->session_context()->write_gate = replicator_.get();
+        }
+        base::Log(1, "replicating each key to %d holders (%s)", settings_.replicas,
+                  sync ? "synchronously" : "asynchronously");
       }
     }
   }
@@ -348,7 +353,7 @@ cluster::PeerHello Server::SelfHello() const {
   h.profile = std::string(cluster::RingProfileName(o.profile));
   h.replicas = settings_.replicas;
   h.item_size_max = settings_.item_size_max;
-  h.mode = "async";
+  h.mode = settings_.replication;
   h.nonce = cluster::NewNonce();
   return h;
 }

@@ -195,6 +195,7 @@ bool Session::Process() {
       }
       NoteCommand();
       in_->Consume(meta.consumed);  // meta_req_ owns its key and opaque bytes
+      last_noreply_ = false;        // meta q still sends errors
       MarkRequest();
       ExecuteMeta();
       if (state_ != State::kReadValue) RequestDone();
@@ -224,6 +225,7 @@ bool Session::Process() {
     NoteCommand();
     // req's views point into the input buffer: execute before consuming.
     more_input_ = parsed.consumed < avail;
+    last_noreply_ = req.noreply;
     MarkRequest();
     bool keep_open = ExecuteText(req);
     in_->Consume(parsed.consumed);

@@ -192,6 +192,8 @@ class Session {
     proto::MetaReplyInfo miss_info;   // meta: the reply if the fill finds nothing
     proto::binary::Header header;     // binary: the request
     std::string held;                 // kHeld: the reply's bytes
+    // kHeld: how the request can be told its write failed (the gate gave up on it).
+    enum class ErrorWay : unsigned char { kNone, kLine, kBinary } error_way = ErrorWay::kNone;
   };
   // Whether a miss on `key` goes to the origin (a loader is wired in, wants the key, not UDP).
   bool WantsFill(std::string_view key) const;
@@ -212,7 +214,7 @@ class Session {
     if (context_->write_gate != nullptr) request_mark_ = out_->GetMark();
   }
   void HoldForGate();
-  void OnReleased(std::uint64_t id);
+  void OnReleased(std::uint64_t id, bool acknowledged);
   // Runs what waited behind a parked request once it is answered.
   void ResumeAfterParked();
   // Text protocol: one VALUE block.
@@ -295,6 +297,8 @@ class Session {
   bool close_after_write_ = false;
   bool yielded_ = false;
   bool more_input_ = false;             // bytes follow the request being executed
+  bool last_noreply_ = false;           // the text request being executed has noreply
+  proto::binary::Header last_binary_;   // the binary request being executed
 };
 
 }  // namespace rc::server

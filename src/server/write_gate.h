@@ -19,10 +19,15 @@ class WriteGate {
   virtual ~WriteGate() = default;
   // Called after each request a session executed (before its reply is sent). If the writes the
   // engine reported on this worker since the previous call must be acknowledged first, returns
-  // true and later calls `released` once, on this worker's loop, never from inside Hold() --
-  // when they are acknowledged, or when the gate gives up on them (its own timeout and reply
-  // policy). False: the reply goes now.
-  virtual bool Hold(std::function<void()> released) = 0;
+  // true and later calls `released` once, on this worker's loop, never from inside Hold(): with
+  // true when they are acknowledged, and the request's own reply goes; with false when the gate
+  // gives up on them (a timeout, a lost holder), and the session answers SERVER_ERROR instead:
+  // the outcome is unknown, the write may be on some holders (never a false STORED). False:
+  // the reply goes now.
+  virtual bool Hold(std::function<void(bool acknowledged)> released) = 0;
+  // The same point for a request nobody can wait for (a datagram: UDP writes are treated as
+  // asynchronous): its writes need no hold.
+  virtual void Forget() {}
 };
 
 }  // namespace rc::server

@@ -39,6 +39,7 @@ enum Status : std::uint16_t {
   kAuthError = 0x0020,
   kUnknownCommand = 0x0081,
   kOutOfMemory = 0x0082,
+  kInternalError = 0x0084,  // memcached's EINTERNAL: ours for a write whose replication failed
 };
 
 // The ASCII text memcached puts in the body of an error response.

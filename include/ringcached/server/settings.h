@@ -94,6 +94,8 @@ struct Settings {
   std::string cluster_secret_file;        // --cluster-secret-file: accept authenticated peers
   // --replicas: copies of each key; 0 until validated, then 2 with a secret file, else 1.
   int replicas = 0;
+  std::string replication = "async";      // --replication: async or sync
+  int replication_timeout_ms = 1000;      // --replication-timeout-ms (sync)
   int tombstone_ttl = 30;                 // --tombstone-ttl, seconds (with peers)
 
   // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the

@@ -64,6 +64,19 @@ TEST(ClusterOptionsTest, MoreThanOneReplicaNeedsTheSecret) {
   EXPECT_EQ(ParseArgs({kUrl, "--replicas", "9"}).outcome, ParseOutcome::kExitError);
 }
 
+TEST(ClusterOptionsTest, ReplicationModeAndTimeout) {
+  Parsed p = ParseArgs({kUrl});
+  EXPECT_EQ(p.settings.replication, "async");
+  EXPECT_EQ(p.settings.replication_timeout_ms, 1000);
+  p = ParseArgs({kUrl, "--replication", "sync", "--replication-timeout-ms", "250"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+  EXPECT_EQ(p.settings.replication, "sync");
+  EXPECT_EQ(p.settings.replication_timeout_ms, 250);
+  EXPECT_EQ(ParseArgs({kUrl, "--replication", "eventual"}).outcome, ParseOutcome::kExitError);
+  EXPECT_EQ(ParseArgs({kUrl, "--replication-timeout-ms", "0"}).outcome,
+            ParseOutcome::kExitError);
+}
+
 TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
   const std::vector<std::vector<std::string>> kBad = {
       {"--cluster", "127.0.0.1:2181/x"},
@@ -124,13 +137,14 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
   Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   auto stats = SettingsForStats(p.settings, 0);
-  ASSERT_GE(stats.size(), 11u);
+  ASSERT_GE(stats.size(), 12u);
   std::vector<std::string> tail;
-  for (std::size_t i = stats.size() - 11; i < stats.size(); ++i) tail.push_back(stats[i].first);
+  for (std::size_t i = stats.size() - 12; i < stats.size(); ++i) tail.push_back(stats[i].first);
   EXPECT_EQ(tail, (std::vector<std::string>{"cluster", "advertise", "weight", "ring_profile",
                                             "ring_debounce_ms", "zk_session_timeout_ms",
                                             "cluster_secret_file", "replicas", "replication",
-                                            "tombstone_ttl", "max_clock_skew_ms"}));
+                                            "replication_timeout_ms", "tombstone_ttl",
+                                            "max_clock_skew_ms"}));
   std::map<std::string, std::string> m(stats.begin(), stats.end());
   EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(m["advertise"], "n1:11211");

@@ -35,21 +35,21 @@ class RecordingHost : public SessionHost {
 class HoldingGate : public WriteGate, public engine::WriteObserver {
  public:
   void OnWrite(const engine::WriteEvent&) override { ++writes_; }
-  bool Hold(std::function<void()> released) override {
+  bool Hold(std::function<void(bool)> released) override {
     ++asked;
     if (writes_ == 0) return false;
     writes_ = 0;
     held.push_back(std::move(released));
     return true;
   }
-  // Releases the oldest held request (as the loop would, later).
-  void ReleaseOne() {
+  // Releases the oldest held request (as the loop would, later): acknowledged, or given up on.
+  void ReleaseOne(bool acknowledged = true) {
     ASSERT_FALSE(held.empty());
-    std::function<void()> r = std::move(held.front());
+    std::function<void(bool)> r = std::move(held.front());
     held.erase(held.begin());
-    r();
+    r(acknowledged);
   }
-  std::vector<std::function<void()>> held;
+  std::vector<std::function<void(bool)>> held;
   int asked = 0;
 
  private:
@@ -130,9 +130,9 @@ class HeldWriteTest : public SessionTest {
     server_->workers().front()->session_context()->write_gate = &gate_;
   }
   // Releases the oldest held write and runs what waited behind it, as the host's Resume() does.
-  void Release() {
+  void Release(bool acknowledged = true) {
     const int resumes = host_.resumes;
-    gate_.ReleaseOne();
+    gate_.ReleaseOne(acknowledged);
     EXPECT_EQ(host_.resumes, resumes + 1);
     ASSERT_TRUE(Run());
   }
@@ -191,6 +191,38 @@ TEST_F(HeldWriteTest, MetaAndBinaryWritesAreHeldToo) {
   EXPECT_EQ(reply[1], '\x01');
   EXPECT_EQ(reply[15], '\x07');
   EXPECT_EQ(reply[24 + 1], '\x0a');
+}
+
+// A write the gate gave up on is answered SERVER_ERROR (the outcome is unknown), never STORED;
+// quiet meta and binary writes say so too; a text noreply write cannot.
+TEST_F(HeldWriteTest, AWriteTheGateGaveUpOnIsAnsweredWithAnError) {
+  ASSERT_TRUE(Feed("set a 0 0 1\r\nx\r\nget a\r\n"));
+  Release(false);
+  EXPECT_EQ(Replies(),
+            "SERVER_ERROR replication to the key's holders did not complete\r\n"
+            "VALUE a 0 1\r\nx\r\nEND\r\n");
+  ASSERT_TRUE(Feed("ms b 1 q\r\ny\r\nmn\r\n"));
+  Release(false);
+  EXPECT_EQ(Replies(),
+            "SERVER_ERROR replication to the key's holders did not complete\r\nMN\r\n");
+  ASSERT_TRUE(Feed("set c 0 0 1 noreply\r\nz\r\nmn\r\n"));
+  Release(false);
+  EXPECT_EQ(Replies(), "MN\r\n");
+
+  NewSession();
+  // A binary SetQ (quiet) of "q" = "v", opaque 0x0a0b0c0d.
+  std::string setq = {'\x80', '\x11', '\x00', '\x01', 8, 0, 0, 0, 0, 0, 0, 10,
+                      '\x0a', '\x0b', '\x0c', '\x0d', 0, 0, 0, 0, 0, 0, 0, 0,
+                      0, 0, 0, 0, 0, 0, 0, 0, 'q', 'v'};
+  ASSERT_TRUE(Feed(setq));
+  Release(false);
+  const std::string reply = Replies();
+  ASSERT_EQ(reply.size(), 24u + 14u);  // "Internal error"
+  EXPECT_EQ(static_cast<unsigned char>(reply[0]), 0x81u);
+  EXPECT_EQ(reply[1], '\x11');
+  EXPECT_EQ(reply.substr(6, 2), std::string("\x00\x84", 2));
+  EXPECT_EQ(reply.substr(12, 4), "\x0a\x0b\x0c\x0d");
+  EXPECT_EQ(reply.substr(24), "Internal error");
 }
 
 TEST_F(HeldWriteTest, ARequestClosedWhileHeldIsNeverAnswered) {

@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+# t/cluster/sync_replication_test.py -- synchronous replication (--replication sync; issue 17,
+# REPLICATION.md section 4): a write is answered only once every other holder of the key has
+# acknowledged it. Two nodes, R = 2, a private ZooKeeper:
+#   * STORED means the other node has it: read there at once, no waiting;
+#   * with the other node stopped (SIGSTOP), a write is answered SERVER_ERROR after
+#     --replication-timeout-ms (the outcome is unknown; never a false STORED), a quiet meta write
+#     says so too, a noreply write cannot, and what follows each waits behind it in order;
+#   * once the other node runs again (SIGCONT), writes are STORED again.
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zkcluster  # noqa: E402
+import rctest  # noqa: E402
+from rctest import check, check_eq  # noqa: E402
+
+TIMEOUT_MS = 300
+FAILED = "SERVER_ERROR replication to the key's holders did not complete"
+
+
+def case_stored_means_replicated(s):
+    a, b = s.nodes
+    with a.connect() as ca, b.connect() as cb:
+        for i in range(200):
+            check_eq(ca.set(f"s{i}", f"v{i}"), "STORED", "set")
+            check_eq(cb.get(f"s{i}"), f"v{i}".encode(), "the other node, right after STORED")
+        ca.send(b"ms m 2 T60\r\nmm\r\n")
+        check_eq(ca.read_line(), b"HD", "ms")
+        check_eq(cb.get("m"), b"mm", "ms on the other node")
+        check_eq(ca.cmd("delete s0"), "DELETED", "delete")
+        check(cb.get("s0") is None, "the delete on the other node")
+
+
+def case_unreachable_holder(s):
+    a, b = s.nodes
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        with a.connect() as c:
+            t0 = time.monotonic()
+            check_eq(c.set("u1", "x"), FAILED, "set while the other holder is stopped")
+            took = time.monotonic() - t0
+            check(took >= TIMEOUT_MS / 1000 * 0.9, f"answered after {took:.3f} s")
+            # Pipelined: the replies keep their order, each write waits its turn.
+            c.send(b"ms u2 1 q\r\ny\r\nset u3 0 0 1 noreply\r\nz\r\nget u1\r\n")
+            check_eq(c.read_line().decode(), FAILED, "a quiet ms says it failed")
+            check_eq(c.read_line(), b"VALUE u1 0 1", "the get after the noreply set")
+            check_eq(c.read_line(), b"x", "value")
+            check_eq(c.read_line(), b"END", "END")
+            check(c.get("nosuchkey") is None, "reads are not held")
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)
+    with a.connect() as c:
+        deadline = time.monotonic() + 10
+        while c.set("back", "1") != "STORED":
+            check(time.monotonic() < deadline, "writes not STORED again after SIGCONT")
+            time.sleep(0.1)
+    with b.connect() as c:
+        check_eq(c.get("back"), b"1", "the other node after SIGCONT")
+
+
+class Setup:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.zk = zkcluster.ZooKeeper(workdir)
+        self.url = f"zk://{self.zk.hosts}/ringcached/sync{os.getpid()}"
+        self.secret = os.path.join(workdir, "secret")
+        with open(self.secret, "w") as f:
+            f.write("sync test secret\n")
+        os.chmod(self.secret, 0o600)
+        self.nodes = []
+
+
+def main():
+    missing = zkcluster.zookeeper_missing()
+    if missing:
+        raise rctest.Skip(missing)
+    rctest.binary()
+    r = rctest.Runner("synchronous replication", time_limit=170)
+    workdir = tempfile.mkdtemp(prefix="rc-sync-")
+    s = Setup(workdir)
+    try:
+        s.zk.start()
+        for i in range(2):
+            # A long session, so that SIGSTOP does not make the stopped node leave the ring.
+            n = zkcluster.Node(s.url, extra_args=[
+                "--ring-debounce-ms", "100", "--zk-session-timeout-ms", "20000",
+                "--cluster-secret-file", s.secret, "--replication", "sync",
+                "--replication-timeout-ms", str(TIMEOUT_MS)], name=f"node{i}")
+            n.start()
+            s.nodes.append(n)
+        for n in s.nodes:
+            zkcluster.eventually(n.up, 20)
+        zkcluster.eventually(
+            lambda: all(n.cluster_stats()["ring_members"] == "2" for n in s.nodes), 20)
+        r.case("STORED means every holder has it", case_stored_means_replicated, s)
+        r.case("a stopped holder: SERVER_ERROR after the timeout, in order; STORED once back",
+               case_unreachable_holder, s)
+    finally:
+        for n in s.nodes:
+            try:
+                os.kill(n.proc.pid, signal.SIGCONT)
+            except OSError:
+                pass
+            n.kill()
+        s.zk.kill()
+        subprocess.run(["rm", "-rf", workdir])
+    r.finish()
+
+
+if __name__ == "__main__":
+    rctest.main(main)
