@@ -74,7 +74,7 @@ def run(args, zk, label, path, secret):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p = argparse.ArgumentParser(description="replication R=2 against R=1, two-node clusters")
     p.add_argument("--ringcached", default=os.environ.get("RINGCACHED", "./ringcached"))
     p.add_argument("--loadgen", default=os.environ.get("RC_LOADGEN", "./bench/rc-loadgen"))
     p.add_argument("--rounds", type=int, default=5)

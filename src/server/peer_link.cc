@@ -38,8 +38,9 @@ bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket) {
     }
     transport_->output().Append(bytes);
     tickets_.push_back(ticket);
-    Flush();
-    if (state_ == State::kReady) Arm();
+    // Sent when the socket is writable, on the loop's next turn: every write this round queued
+    // leaves in one send, not one each.
+    Arm();
     return true;
   }
   if (backlog_.size() + bytes.size() > kMaxBacklog) {
