@@ -2,6 +2,8 @@
 #include "server/peer_link.h"
 
 #include <algorithm>
+#include <bit>
+#include <chrono>
 
 #include "ringcached/base/log.h"
 #include "ringcached/net/connect.h"
@@ -14,6 +16,12 @@ constexpr int kMaxBackoffMs = 5000;
 // The longest reply line a peer sends (RC_HELLO with its fields and proof is the longest).
 constexpr std::size_t kMaxReplyLine = 4096;
 constexpr std::size_t kMaxInput = 64 * 1024;
+
+std::int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -37,7 +45,7 @@ bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket) {
       return false;
     }
     transport_->output().Append(bytes);
-    tickets_.push_back(ticket);
+    tickets_.push_back({ticket, NowMicros()});
     // Sent when the socket is writable, on the loop's next turn: every write this round queued
     // leaves in one send, not one each.
     Arm();
@@ -49,7 +57,7 @@ bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket) {
     return false;
   }
   backlog_.append(bytes);
-  backlog_tickets_.push_back(ticket);
+  backlog_tickets_.push_back({ticket, NowMicros()});
   if (state_ == State::kIdle) Connect();
   return true;
 }
@@ -203,8 +211,14 @@ bool PeerLink::HandleLine(std::string_view line) {
         Fail("a reply nobody asked for");
         return false;
       }
-      const std::uint64_t ticket = tickets_.front();
+      const std::uint64_t ticket = tickets_.front().ticket;
+      const std::int64_t lag_us = NowMicros() - tickets_.front().queued_us;
       tickets_.pop_front();
+      counters_.lag[std::min<std::size_t>(
+                        static_cast<std::size_t>(std::bit_width(static_cast<std::uint64_t>(
+                            std::max<std::int64_t>(lag_us, 0)))),
+                        Counters::kLagBuckets - 1)]
+          .Add();
       bool acknowledged = true;
       if (line == "HD") {
         counters_.applied.Add();
@@ -232,7 +246,7 @@ void PeerLink::Fail(const std::string& why) {
   last_error_ = why;
   // What was in flight may or may not have been applied: lost, as far as its writers know.
   counters_.failed.Add(tickets_.size());
-  std::deque<std::uint64_t> lost;
+  std::deque<Waiting> lost;
   lost.swap(tickets_);
   if (event_ != nullptr) {
     event_free(event_);
@@ -245,8 +259,8 @@ void PeerLink::Fail(const std::string& why) {
   backoff_ms_ = std::clamp(backoff_ms_ * 2, kFirstBackoffMs, kMaxBackoffMs);
   timeval tv{backoff_ms_ / 1000, (backoff_ms_ % 1000) * 1000};
   evtimer_add(retry_, &tv);
-  for (std::uint64_t ticket : lost) {
-    if (ticket != 0) on_ack_(ticket, false);
+  for (const Waiting& w : lost) {
+    if (w.ticket != 0) on_ack_(w.ticket, false);
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -44,6 +45,10 @@ class PeerLink {
     base::Counter failed;     // in flight when the link failed, or answered with an error
     base::Counter dropped;    // refused: the backlog was full
     base::Counter connects;   // handshakes completed
+    // Lag, from a write's Queue() (just after the local apply) to the peer's answer: answers
+    // counted by bucket, bucket i holding lags below 2^i microseconds.
+    static constexpr std::size_t kLagBuckets = 32;
+    std::array<base::Counter, kLagBuckets> lag;
   };
 
   // Bytes that may wait for a link that is not ready, or for a slow peer.
@@ -97,8 +102,13 @@ class PeerLink {
   std::atomic<bool> ready_{false};
   cluster::PeerHello mine_;
   std::string backlog_;        // writes waiting for the link to be ready
-  std::deque<std::uint64_t> backlog_tickets_;  // one per write in the backlog
-  std::deque<std::uint64_t> tickets_;          // one per write in flight, oldest first
+  // A write waiting for its answer: its ticket, and when it was queued (for the lag).
+  struct Waiting {
+    std::uint64_t ticket;
+    std::int64_t queued_us;
+  };
+  std::deque<Waiting> backlog_tickets_;  // one per write in the backlog
+  std::deque<Waiting> tickets_;          // one per write in flight, oldest first
   AckFn on_ack_;
   int backoff_ms_ = 0;
   std::string last_error_;

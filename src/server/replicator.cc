@@ -226,6 +226,48 @@ void Replicator::DropLinksOutside(PerWorker& w, const cluster::ClusterView& view
   w.view_version = view.version;
 }
 
+std::uint64_t Replicator::PeerRow::LagPercentile(double q) const {
+  std::uint64_t total = 0;
+  for (std::uint64_t n : lag) total += n;
+  if (total == 0) return 0;
+  const auto want = static_cast<std::uint64_t>(q * static_cast<double>(total) + 0.5);
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < lag.size(); ++i) {
+    seen += lag[i];
+    if (seen >= want && seen > 0) return std::uint64_t{1} << i;
+  }
+  return std::uint64_t{1} << (lag.size() - 1);
+}
+
+std::vector<Replicator::PeerRow> Replicator::PerPeer() const {
+  std::vector<PeerRow> rows;
+  for (const auto& w : workers_) {
+    base::MutexLock lock(w->mu);
+    for (const auto& [name, link] : w->links) {
+      auto it = std::find_if(rows.begin(), rows.end(),
+                             [&](const PeerRow& r) { return r.name == name; });
+      if (it == rows.end()) {
+        rows.push_back(PeerRow{});
+        rows.back().name = name;
+        it = rows.end() - 1;
+      }
+      const PeerLink::Counters& c = link->counters();
+      ++it->links;
+      if (link->ready()) ++it->ready;
+      it->queued += c.queued.Get();
+      it->applied += c.applied.Get();
+      it->not_newer += c.not_newer.Get();
+      it->failed += c.failed.Get();
+      it->dropped += c.dropped.Get();
+      it->connects += c.connects.Get();
+      for (std::size_t i = 0; i < it->lag.size(); ++i) it->lag[i] += c.lag[i].Get();
+    }
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const PeerRow& a, const PeerRow& b) { return a.name < b.name; });
+  return rows;
+}
+
 Replicator::Totals Replicator::GetTotals() const {
   Totals t;
   for (const auto& w : workers_) {

@@ -67,6 +67,17 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   };
   // Any thread.
   Totals GetTotals() const;
+  // Per peer, summed over the workers' links to it (`stats replication`). Any thread.
+  struct PeerRow {
+    std::string name;
+    std::size_t links = 0, ready = 0;
+    std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, connects = 0;
+    std::array<std::uint64_t, PeerLink::Counters::kLagBuckets> lag{};
+    // The lag below which a share `q` of the answers came, in microseconds (a bucket's upper
+    // bound, so within a factor of two); 0 before any answer.
+    std::uint64_t LagPercentile(double q) const;
+  };
+  std::vector<PeerRow> PerPeer() const;
 
  private:
   struct PerWorker {

@@ -353,6 +353,26 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
   } else if (sub == "origin" && server.origin() != nullptr) {
     // Read-through (server/origin_loader.h); without --origin: ERROR, as memcached answers.
     AppendOriginStats(server, &w);
+  } else if (sub == "replication" && server.cluster() != nullptr) {
+    // Per peer: the links every worker keeps to it, what they carried, and the lag from this
+    // node's apply to the peer's answer (replicator.h). Only in a cluster.
+    w.Add("replicas", server.settings().replicas);
+    w.Add("replication", server.settings().replication);
+    if (server.replicator() != nullptr) {
+      for (const Replicator::PeerRow& r : server.replicator()->PerPeer()) {
+        const std::string p = r.name + ":";
+        w.Add(p + "links", static_cast<std::uint64_t>(r.links));
+        w.Add(p + "links_ready", static_cast<std::uint64_t>(r.ready));
+        w.Add(p + "queued", r.queued);
+        w.Add(p + "applied", r.applied);
+        w.Add(p + "not_newer", r.not_newer);
+        w.Add(p + "failed", r.failed);
+        w.Add(p + "dropped", r.dropped);
+        w.Add(p + "connects", r.connects);
+        w.Add(p + "lag_p50_us", r.LagPercentile(0.5));
+        w.Add(p + "lag_p99_us", r.LagPercentile(0.99));
+      }
+    }
   } else if (sub == "cluster" && server.cluster() != nullptr) {
     // Only in a cluster: a single node answers ERROR, as memcached does.
     server.cluster()->AddStats(w);

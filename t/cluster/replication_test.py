@@ -62,6 +62,15 @@ def case_every_write_reaches_the_other_holder(s):
     check_eq(st["repl_links_ready"], st["repl_links"], "every link ready")
     check(int(st["repl_applied"]) >= 108, f"repl_applied {st['repl_applied']}")
     check_eq(st["repl_dropped"], "0", "nothing dropped")
+    # stats replication: the link to the other node, what it carried and how late.
+    with a.connect() as c:
+        rs = c.stats("replication")
+    p = b.ring_name + ":"
+    check_eq(rs["replicas"], "2", "stats replication replicas")
+    check_eq(rs[p + "links_ready"], rs[p + "links"], "the links to the other node are ready")
+    check(int(rs[p + "applied"]) >= 108, f"applied {rs[p + 'applied']}")
+    check(0 < int(rs[p + "lag_p50_us"]) <= int(rs[p + "lag_p99_us"]),
+          f"lag p50 {rs[p + 'lag_p50_us']} p99 {rs[p + 'lag_p99_us']}")
     # The other node's client counters count client traffic only.
     with b.connect() as c:
         general = c.stats()
