@@ -243,9 +243,11 @@ std::vector<Replicator::PeerRow> Replicator::PerPeer() const {
   std::vector<PeerRow> rows;
   for (const auto& w : workers_) {
     base::MutexLock lock(w->mu);
-    for (const auto& [name, link] : w->links) {
+    for (const auto& entry : w->links) {
+      const std::string& name = entry.first;
+      const PeerLink* link = entry.second.get();
       auto it = std::find_if(rows.begin(), rows.end(),
-                             [&](const PeerRow& r) { return r.name == name; });
+                             [&name](const PeerRow& r) { return r.name == name; });
       if (it == rows.end()) {
         rows.push_back(PeerRow{});
         rows.back().name = name;
