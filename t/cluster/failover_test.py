@@ -5,7 +5,8 @@
 # with a failure limit of 1 -- writing 6,000 keys and recording every STORED; the node that owns
 # a third of them is killed with SIGKILL half way through. Afterwards a fresh ejecting client
 # (the dead node still listed, found dead and removed, as every client of the pool does) reads
-# every recorded key: it must have its last acknowledged value (lost 0, stale 0), and a `cas`
+# every recorded key: it must have its last acknowledged value (sync: lost 0, stale 0; async:
+# stale 0, and the lost ones reported -- 0 in the runs so far), and a `cas`
 # with a CAS read from the dead owner before the kill succeeds on the holder the client fails
 # over to (versions are the same on every holder).
 #
@@ -36,7 +37,7 @@ def client(servers):
         "cas": True})
 
 
-def case_no_acknowledged_write_lost(s):
+def case_no_acknowledged_write_lost(s, mode):
     import pylibmc
     servers = [n.ring_name for n in s.nodes]
     victim = s.nodes[1]
@@ -87,7 +88,14 @@ def case_no_acknowledged_write_lost(s):
             stale += 1
     print(f"    {len(acked)} of {N} sets acknowledged ({errors} errors) in {took:.1f} s; "
           f"after kill -9 of the owner of a third: lost {lost}, stale {stale}")
-    check_eq((lost, stale), (0, 0), "acknowledged keys lost or stale after failover")
+    check_eq(stale, 0, "acknowledged keys stale after failover")
+    if mode == "sync":
+        check_eq(lost, 0, "acknowledged keys lost after failover (sync)")
+    else:
+        # Asynchronous mode promises less: a copy still on its way when the owner dies is lost.
+        # The copies leave on the owner's next loop turn, so there are few such (none in the runs
+        # so far); the bound only keeps a slow machine from failing the test.
+        check(lost <= len(acked) // 100, f"{lost} acknowledged keys lost (async): over 1%")
     check(len(acked) > N * 0.9, f"only {len(acked)} acknowledged")
     # The dead owner's CAS is good on the holder the client fails over to.
     check(reader.cas(cas_key, "after", cas), "cas with the dead owner's CAS was refused")
@@ -137,8 +145,9 @@ def main():
         for mode in ("async", "sync"):
             try:
                 start_nodes(s, mode)
-                r.case(f"3 nodes, R = 2 {mode}, pylibmc failover: kill -9 mid-stream; lost 0, "
-                       "stale 0", case_no_acknowledged_write_lost, s)
+                r.case(f"3 nodes, R = 2 {mode}, pylibmc failover: kill -9 mid-stream; stale 0, "
+                       f"lost {'0' if mode == 'sync' else 'reported'}",
+                       case_no_acknowledged_write_lost, s, mode)
             finally:
                 for n in s.nodes:
                     n.kill()
