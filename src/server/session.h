@@ -64,7 +64,8 @@ struct ConnStats {
 // (bumped without a lock) and its loop (where deferred work comes back: a watcher's lines, origin
 // fills). The admin commands' rarer needs go through `admin` (admin.h), which the Server
 // implements; `write_gate` (write_gate.h) is null unless writes wait for replicas. (The
-// cluster's hot-key read sampler and outbound peer queues are to live here too.)
+// cluster's hot-key read sampler is to live here too; the outbound peer links are the
+// replicator's, which the engine's write stream reaches on the worker itself: replicator.h.)
 struct SessionContext {
   engine::Engine* engine;
   const Settings* settings;
