@@ -93,9 +93,9 @@ void Session::HoldForGate() {
   parked_->kind = Parked::Kind::kHeld;
   parked_->id = ++park_seq_;
   out_->MoveSince(request_mark_, &parked_->held);
-  // How a failure can be told: a binary reply is rewritten (its header is in the bytes); a text
-  // or meta request gets an error line unless it asked for no reply at all (text noreply: the
-  // protocol has no way to say it failed, REPLICATION.md section 4).
+  // How a failure can be told: a binary request gets an error response with its opcode and
+  // opaque (quiet ones too); a text or meta request gets an error line unless it asked for no
+  // reply at all (text noreply: the protocol has no way to say it failed, REPLICATION.md 4).
   if (framing_ == Framing::kBinary) {
     parked_->error_way = Parked::ErrorWay::kBinary;  // quiet or not: errors are always sent
     parked_->header = last_binary_;
