@@ -104,10 +104,33 @@ base::Status ZkSession::Open() {
   return base::Status::Ok();
 }
 
+void ZkSession::Register(Pending* p) {
+  base::MutexLock lock(outstanding_mu_);
+  outstanding_.insert(p);
+}
+
+void ZkSession::Unregister(Pending* p) {
+  base::MutexLock lock(outstanding_mu_);
+  outstanding_.erase(p);
+}
+
+std::shared_ptr<ZkSession::Pending> ZkSession::TakeBack(const void* data) {
+  auto* p = static_cast<Pending*>(const_cast<void*>(data));
+  p->session->Unregister(p);
+  return std::shared_ptr<Pending>(p);
+}
+
 void ZkSession::Close() {
   if (zh_ == nullptr) return;
   ++generation_;  // whatever the old handle still delivers is dropped
   Zk().zookeeper_close(zh_);
+  {
+    // The client's threads are gone: a request it never completed (one in flight as the handle
+    // closed) will not be, and its Pending is ours to free.
+    base::MutexLock lock(outstanding_mu_);
+    for (Pending* p : outstanding_) delete p;
+    outstanding_.clear();
+  }
   zh_ = nullptr;
   context_.reset();
   state_ = State::kClosed;
@@ -143,10 +166,14 @@ void ZkSession::Create(const std::string& path, const std::string& data, bool ep
   p->done = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
   const ZkLib& zk = Zk();
+  Register(p.get());
   int rc = zk.zoo_acreate(zh_, path.c_str(), data.data(), static_cast<int>(data.size()),
                           zk.open_acl_unsafe, ephemeral ? zk.ZOO_EPHEMERAL : zk.ZOO_PERSISTENT,
                           &ZkSession::OnString, p.get());
-  if (rc != ZOK) return Refused(rc, std::move(p));
+  if (rc != ZOK) {
+    Unregister(p.get());
+    return Refused(rc, std::move(p));
+  }
   p.release();  // OnString frees it
 }
 
@@ -154,10 +181,14 @@ void ZkSession::Get(const std::string& path, bool watch, DataFn done) {
   std::unique_ptr<Pending> p = NewPending();
   p->data = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
+  Register(p.get());
   int rc = watch ? Zk().zoo_awget(zh_, path.c_str(), &ZkSession::OnDataWatch, context_.get(),
                                   &ZkSession::OnData, p.get())
                  : Zk().zoo_aget(zh_, path.c_str(), 0, &ZkSession::OnData, p.get());
-  if (rc != ZOK) return Refused(rc, std::move(p));
+  if (rc != ZOK) {
+    Unregister(p.get());
+    return Refused(rc, std::move(p));
+  }
   p.release();
 }
 
@@ -176,9 +207,13 @@ void ZkSession::SetAll(std::vector<SetData> writes, DoneFn done) {
     zk.zoo_set_op_init(&p->ops[i], w.path.c_str(), w.data.data(), static_cast<int>(w.data.size()),
                        -1, &p->stats[i]);
   }
+  Register(p.get());
   int rc = zk.zoo_amulti(zh_, static_cast<int>(n), p->ops.data(), p->results.data(),
                          &ZkSession::OnVoid, p.get());
-  if (rc != ZOK) return Refused(rc, std::move(p));
+  if (rc != ZOK) {
+    Unregister(p.get());
+    return Refused(rc, std::move(p));
+  }
   p.release();  // OnVoid frees it
 }
 
@@ -186,8 +221,12 @@ void ZkSession::Delete(const std::string& path, std::int32_t version, DoneFn don
   std::unique_ptr<Pending> p = NewPending();
   p->done = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
+  Register(p.get());
   int rc = Zk().zoo_adelete(zh_, path.c_str(), version, &ZkSession::OnVoid, p.get());
-  if (rc != ZOK) return Refused(rc, std::move(p));
+  if (rc != ZOK) {
+    Unregister(p.get());
+    return Refused(rc, std::move(p));
+  }
   p.release();
 }
 
@@ -195,11 +234,15 @@ void ZkSession::GetChildren(const std::string& path, bool watch, ChildrenFn done
   std::unique_ptr<Pending> p = NewPending();
   p->children = std::move(done);
   if (zh_ == nullptr) return Refused(ZCLOSING, std::move(p));
+  Register(p.get());
   int rc = Zk().zoo_awget_children2(zh_, path.c_str(),
                                     watch ? &ZkSession::OnChildWatch : nullptr,
                                     watch ? context_.get() : nullptr, &ZkSession::OnChildren,
                                     p.get());
-  if (rc != ZOK) return Refused(rc, std::move(p));
+  if (rc != ZOK) {
+    Unregister(p.get());
+    return Refused(rc, std::move(p));
+  }
   p.release();
 }
 
@@ -234,7 +277,7 @@ void ZkSession::OnDataWatch(zhandle_t*, int type, int, const char*, void* ctx) n
 void ZkSession::OnLog(const char* message) noexcept { base::Log(2, "zookeeper: %s", message); }
 
 void ZkSession::OnVoid(int rc, const void* data) noexcept {
-  std::shared_ptr<Pending> p(static_cast<Pending*>(const_cast<void*>(data)));
+  std::shared_ptr<Pending> p = TakeBack(data);
   Code code = ToCode(rc);
   p->session->Deliver(p->generation, [p, code] { p->done(code); });
 }
@@ -243,7 +286,7 @@ void ZkSession::OnString(int rc, const char*, const void* data) noexcept { OnVoi
 
 void ZkSession::OnData(int rc, const char* value, int len, const ::Stat* stat,
                        const void* data) noexcept {
-  std::shared_ptr<Pending> p(static_cast<Pending*>(const_cast<void*>(data)));
+  std::shared_ptr<Pending> p = TakeBack(data);
   Code code = ToCode(rc);
   std::string bytes = value != nullptr && len > 0 ? std::string(value, static_cast<std::size_t>(len))
                                                   : std::string();
@@ -254,7 +297,7 @@ void ZkSession::OnData(int rc, const char* value, int len, const ::Stat* stat,
 
 void ZkSession::OnChildren(int rc, const ::String_vector* strings, const ::Stat* stat,
                            const void* data) noexcept {
-  std::shared_ptr<Pending> p(static_cast<Pending*>(const_cast<void*>(data)));
+  std::shared_ptr<Pending> p = TakeBack(data);
   Code code = ToCode(rc);
   std::vector<std::string> names;
   if (rc == ZOK && strings != nullptr) {

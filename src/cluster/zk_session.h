@@ -18,8 +18,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
+#include "ringcached/base/mutex.h"
 #include "ringcached/base/status.h"
 
 typedef struct _zhandle zhandle_t;
@@ -130,6 +132,11 @@ class ZkSession {
   static void OnChildren(int rc, const ::String_vector* strings, const ::Stat* stat,
                          const void* data) noexcept;
   void HandleSessionEvent(int zk_state);
+  // A Pending is the client's from the call that takes it until its completion (TakeBack); the
+  // ones still out when the handle closes are freed by Close().
+  void Register(Pending* p);
+  void Unregister(Pending* p);
+  static std::shared_ptr<Pending> TakeBack(const void* data);
   // Queues `fn` to run on the loop if the handle of `generation` is still the current one.
   void Deliver(std::uint64_t generation, std::function<void()> fn);
   std::unique_ptr<Pending> NewPending();
@@ -143,6 +150,8 @@ class ZkSession {
   zhandle_t* zh_ = nullptr;
   std::unique_ptr<HandleContext> context_;
   std::uint64_t generation_ = 0;
+  base::Mutex outstanding_mu_;  // the client's completion thread takes Pendings back
+  std::unordered_set<Pending*> outstanding_ RC_GUARDED_BY(outstanding_mu_);
   State state_ = State::kClosed;
   std::int64_t session_id_ = 0;
   int negotiated_timeout_ms_ = 0;
