@@ -239,7 +239,8 @@ proto::MetaReplyInfo Engine::CompleteMetaSet(const MetaRequest& req, store::Item
     {
       base::MovableLock fence = Fence(item->key());
       outcome = store_->Put(item, store::Mode::kSet, 0,
-                            {.version = req.new_cas, .if_newer = true});
+                            {.version = req.new_cas, .if_newer = true,
+                             .wins_ties = req.minter() > node_name_});
     }
     proto::MetaReplyInfo info;
     info.status = outcome == store::Outcome::kStored ? MetaStatus::kHD : MetaStatus::kEX;
@@ -298,6 +299,7 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   options.exptime = clock_->ToRelTime(req.ttl);
   options.version = NewCas(req);
   options.if_newer = req.Has('Y');  // a peer's delete: its tombstone, if newer
+  options.wins_ties = options.if_newer && req.minter() > node_name_;
   store::DeleteResult r;
   {
     base::MovableLock fence = Fence(req.key());

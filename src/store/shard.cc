@@ -87,7 +87,8 @@ void Shard::LinkLocked(Item* item, std::uint64_t hash, std::size_t slot, base::R
   }
   // A tombstone is never proven: eviction drops it rather than copying it forward.
   if (item->tombstone()) proven = false;
-  item->SetBits(static_cast<std::uint8_t>((item->GetBits() & (kStale | kWinTokenSent)) | kLinked |
+  item->SetBits(static_cast<std::uint8_t>((item->GetBits() & (kStale | kWinTokenSent | kFromPeer)) |
+                                          kLinked |
                                           (proven ? 1 : 0)));
   item->last_access.store(now, std::memory_order_relaxed);
   Account(item, true);

@@ -367,8 +367,11 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
     std::uint8_t inherit = 0;  // stale state carried over by a stale-tolerant cas
     switch (mode) {
       case Mode::kSet:
-        if (options.if_newer && !im.NewerLocked(s, old, slot, options.version, m)) {
-          return Outcome::kExists;
+        if (options.if_newer) {
+          if (!im.NewerLocked(s, old, slot, options.version, options.wins_ties, m)) {
+            return Outcome::kExists;
+          }
+          it->SetBits(it->GetBits() | internal::kFromPeer);
         }
         break;
       case Mode::kAdd:
@@ -494,7 +497,8 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
       result.reason = reason;
       looked = true;
     }
-    if (options.if_newer && !im.NewerLocked(s, it, slot, options.version, m)) {
+    if (options.if_newer &&
+        !im.NewerLocked(s, it, slot, options.version, options.wins_ties, m)) {
       result.outcome = Outcome::kExists;
       return result;
     }
@@ -503,7 +507,7 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
       // A delete miss is still a tombstone (one that an invalidation never makes).
       if (!options.invalidate) {
         result.version = im.VersionFor(options.version);
-        im.LinkTombstoneLocked(s, hash, slot, result.version, &tombstone, m);
+        im.LinkTombstoneLocked(s, hash, slot, result.version, &tombstone, m, options.if_newer);
       }
       return result;
     }
@@ -514,7 +518,8 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
     }
     if (!options.invalidate) {
       result.version = im.VersionFor(options.version);
-      if (!im.LinkTombstoneLocked(s, hash, slot, result.version, &tombstone, m)) {
+      if (!im.LinkTombstoneLocked(s, hash, slot, result.version, &tombstone, m,
+                                  options.if_newer)) {
         s.UnlinkLocked(slot, hash, UnlinkCause::kRemove);
       }
       result.outcome = Outcome::kDeleted;

@@ -93,12 +93,16 @@ struct Store::Impl {
   // Whether a peer's write of `version` is newer than what the key holds here: its item `it`, or
   // the tombstone at `slot` when `it` is null (FindLiveLocked leaves a tombstone's slot), and
   // than the flush cut-off (a write at or below it must not bring flushed data back).
+  // An equal version wins when `wins_ties` and the present one was minted here (not a copy).
   bool NewerLocked(internal::Shard& s, const internal::Item* it, std::size_t slot,
-                   std::uint64_t version, const internal::Moment& m) RC_REQUIRES(s.mu) {
+                   std::uint64_t version, bool wins_ties, const internal::Moment& m)
+      RC_REQUIRES(s.mu) {
     if (version <= m.flush_version) return false;
     const internal::Item* present =
         it != nullptr ? it : (slot != internal::Index::kNone ? s.AtLocked(slot) : nullptr);
-    return present == nullptr || present->version() < version;
+    if (present == nullptr || present->version() < version) return true;
+    return present->version() == version && wins_ties &&
+           (present->GetBits() & internal::kFromPeer) == 0;
   }
   // A tombstone for `key`: a valueless item that expires after Options::tombstone_ttl.
   Allocation AllocateTombstone(std::string_view key, const internal::Moment& m) {
@@ -109,11 +113,12 @@ struct Store::Impl {
   // Links *tombstone (if any) in `slot` (the key's item or tombstone, or kNone) with `version`.
   // False when there is none to link (tombstones off, or no memory for one).
   bool LinkTombstoneLocked(internal::Shard& s, std::uint64_t hash, std::size_t slot,
-                           std::uint64_t version, Allocation* tombstone, const internal::Moment& m)
-      RC_REQUIRES(s.mu) {
+                           std::uint64_t version, Allocation* tombstone, const internal::Moment& m,
+                           bool from_peer = false) RC_REQUIRES(s.mu) {
     if (!tombstone->item) return false;
     internal::Item* t = tombstone->item.get();
     t->set_version(version);
+    if (from_peer) t->SetBits(t->GetBits() | internal::kFromPeer);
     s.LinkLocked(t, hash, slot, m.now, /*new_write=*/false);
     s.MaybeRebuildLocked();
     return true;

@@ -165,6 +165,9 @@ class Engine {
   // authenticated peer; the commands below then apply them only if newer, count them apart from
   // client traffic, and report them with WriteEvent::from_peer.
   static bool IsPeerWrite(const proto::MetaRequest& req);
+  // This node's ring name, which orders it against a peer write's minter when their versions
+  // are equal (store.h PutOptions::wins_ties): the copy wins if its minter's name is greater.
+  void set_node_name(std::string name) { node_name_ = std::move(name); }
   // mg: lookup with h/l/t/T/N/R/u/W/X/Z semantics. Counts like get (cmd_get, get_hits or
   // get_misses, get_expired, get_flushed), or like touch (cmd_touch, touch_hits) when T applied
   // to an item; a vivified item counts as a hit.
@@ -217,6 +220,7 @@ class Engine {
 
   store::Store* store_;
   const base::Clock* clock_;
+  std::string node_name_;
   std::vector<WriteObserver*> observers_;
   MissLoader* loader_ = nullptr;
 };

@@ -178,6 +178,10 @@ struct PutOptions {
   // only if that version is newer than the key's item or tombstone here and than the flush
   // cut-off; otherwise kExists and nothing changes.
   bool if_newer = false;
+  // With if_newer: a version equal to that of an item or tombstone this node minted itself
+  // counts as newer. Two nodes can mint the same version for one key; the caller sets this when
+  // the copy's minter orders after this node (by ring name), so both keep the same one.
+  bool wins_ties = false;
 };
 
 // Meta `md`: delete conditionally, or invalidate instead of deleting.
@@ -192,6 +196,7 @@ struct DeleteOptions {
   // A peer's delete with its owner's `version`: only if that version is newer than the key's
   // item or tombstone here; otherwise kExists and nothing changes.
   bool if_newer = false;
+  bool wins_ties = false;  // as PutOptions::wins_ties
 };
 
 struct DeleteResult {

@@ -367,6 +367,33 @@ TEST_F(TombstoneTest, APeersWriteIsAppliedOnlyIfNewerThanTheItemOrTheTombstone) 
   EXPECT_EQ(PutFromPeer("f", "new", cut + 1), Outcome::kStored);
 }
 
+// Two nodes can mint the same version for one key: the copy whose minter orders after this node
+// wins over this node's own item (wins_ties), never over a copy already taken, so both converge.
+TEST_F(TombstoneTest, EqualVersionsFromTwoMintersConvergeOnOne) {
+  ASSERT_EQ(Set("k", "mine"), Outcome::kStored);
+  const std::uint64_t v = CasOf("k");
+  auto from_peer = [&](std::string_view value, bool wins) {
+    Allocation a = store_->Allocate("k", 0, 0, static_cast<std::uint32_t>(value.size()));
+    std::memcpy(a.item.writable_value(), value.data(), value.size());
+    return store_->Put(&a.item, Mode::kSet, 0,
+                       PutOptions{.version = v, .if_newer = true, .wins_ties = wins});
+  };
+  EXPECT_EQ(from_peer("theirs", false), Outcome::kExists);  // their name orders first: ours
+  EXPECT_EQ(Value("k"), "mine");
+  EXPECT_EQ(from_peer("theirs", true), Outcome::kStored);   // theirs orders after: theirs
+  EXPECT_EQ(Value("k"), "theirs");
+  EXPECT_EQ(from_peer("again", true), Outcome::kExists);    // a copy does not displace a copy
+  EXPECT_EQ(Value("k"), "theirs");
+  // Deletes likewise.
+  ASSERT_EQ(Set("d", "x"), Outcome::kStored);
+  const std::uint64_t dv = CasOf("d");
+  EXPECT_EQ(store_->Delete("d", DeleteOptions{.version = dv, .if_newer = true}).outcome,
+            Outcome::kExists);
+  EXPECT_EQ(store_->Delete("d", DeleteOptions{.version = dv, .if_newer = true, .wins_ties = true})
+                .outcome,
+            Outcome::kDeleted);
+}
+
 TEST_F(TombstoneTest, APeersTtlChangeAppliesToTheSameValueWithANewerStamp) {
   ASSERT_EQ(PutFromPeer("k", "v", 100), Outcome::kStored);
   EXPECT_EQ(store_->ApplyTtl("k", 99, 200, clock_.ToRelTime(60)), Outcome::kExists);  // value
