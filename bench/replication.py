@@ -87,10 +87,7 @@ def main():
         sys.exit(f"replication.py: {missing}")
     install_signal_handlers()
     work = tempfile.mkdtemp(prefix="rc-bench-repl-")
-    secret = os.path.join(work, "secret")
-    with open(secret, "w") as f:
-        f.write("benchmark secret\n")
-    os.chmod(secret, 0o600)
+    secret = zkcluster.write_secret(work, "benchmark secret")
     zk = zkcluster.ZooKeeper(work)
     zk.start()
     rows = []

@@ -107,25 +107,14 @@ class Setup:
         self.workdir = workdir
         self.zk = zkcluster.ZooKeeper(workdir)
         self.url = f"zk://{self.zk.hosts}/ringcached/fo{os.getpid()}"
-        self.secret = os.path.join(workdir, "secret")
-        with open(self.secret, "w") as f:
-            f.write("failover test secret\n")
-        os.chmod(self.secret, 0o600)
+        self.secret = zkcluster.write_secret(workdir, "failover test secret")
         self.nodes = []
 
 
 def start_nodes(s, mode):
-    s.nodes = []
-    for i in range(3):
-        n = zkcluster.Node(f"{s.url}-{mode}", extra_args=[
-            "--ring-debounce-ms", "100", "--zk-session-timeout-ms", "4000",
-            "--cluster-secret-file", s.secret, "--replication", mode], name=f"{mode}{i}")
-        n.start()
-        s.nodes.append(n)
-    for n in s.nodes:
-        zkcluster.eventually(n.up, 20)
-    zkcluster.eventually(
-        lambda: all(n.cluster_stats()["ring_members"] == "3" for n in s.nodes), 20)
+    s.nodes = zkcluster.start_nodes(f"{s.url}-{mode}", 3, [
+        "--ring-debounce-ms", "100", "--zk-session-timeout-ms", "4000",
+        "--cluster-secret-file", s.secret, "--replication", mode], prefix=mode)
 
 
 def main():

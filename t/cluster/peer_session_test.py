@@ -198,10 +198,7 @@ class Setup:
         self.path = f"/ringcached/peer{os.getpid()}"
         self.url = f"zk://{self.zk.hosts}{self.path}"
         self.args = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", "4000"]
-        self.secret_file = os.path.join(workdir, "secret")
-        with open(self.secret_file, "w") as f:
-            f.write(SECRET + "\n")
-        os.chmod(self.secret_file, 0o600)
+        self.secret_file = zkcluster.write_secret(workdir, SECRET)
         self.node = None
         self.peer = None
 

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import zkcluster  # noqa: E402
@@ -99,10 +98,7 @@ def case_writes_on_either_node(s):
 def case_refused_peers_get_nothing(s):
     a, _ = s.nodes
     # A third node with another secret: its links are refused and it gets no copies.
-    other = os.path.join(s.workdir, "other-secret")
-    with open(other, "w") as f:
-        f.write("not the same\n")
-    os.chmod(other, 0o600)
+    other = zkcluster.write_secret(s.workdir, "not the same", name="other-secret")
     c3 = zkcluster.Node(s.url, extra_args=s.args + ["--cluster-secret-file", other],
                         name="wrongsecret")
     s.extra.append(c3)
@@ -125,10 +121,7 @@ class Setup:
         self.workdir = workdir
         self.zk = zkcluster.ZooKeeper(workdir)
         self.url = f"zk://{self.zk.hosts}/ringcached/repl{os.getpid()}"
-        self.secret = os.path.join(workdir, "secret")
-        with open(self.secret, "w") as f:
-            f.write(SECRET + "\n")
-        os.chmod(self.secret, 0o600)
+        self.secret = zkcluster.write_secret(workdir, SECRET)
         self.args = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", "4000"]
         self.nodes = []
         self.extra = []
@@ -144,15 +137,7 @@ def main():
     s = Setup(workdir)
     try:
         s.zk.start()
-        for i in range(2):
-            n = zkcluster.Node(s.url, extra_args=s.args + ["--cluster-secret-file", s.secret],
-                               name=f"node{i}")
-            n.start()
-            s.nodes.append(n)
-        for n in s.nodes:
-            eventually(n.up, f"{n.name} up", 20)
-        eventually(lambda: all(n.cluster_stats()["ring_members"] == "2" for n in s.nodes),
-                   "both nodes see both", 20)
+        s.nodes = zkcluster.start_nodes(s.url, 2, s.args + ["--cluster-secret-file", s.secret])
         r.case("every kind of write on one node reaches the other holder",
                case_every_write_reaches_the_other_holder, s)
         r.case("writes on either node; a CAS read on one is good on the other",

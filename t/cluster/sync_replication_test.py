@@ -68,10 +68,7 @@ class Setup:
         self.workdir = workdir
         self.zk = zkcluster.ZooKeeper(workdir)
         self.url = f"zk://{self.zk.hosts}/ringcached/sync{os.getpid()}"
-        self.secret = os.path.join(workdir, "secret")
-        with open(self.secret, "w") as f:
-            f.write("sync test secret\n")
-        os.chmod(self.secret, 0o600)
+        self.secret = zkcluster.write_secret(workdir, "sync test secret")
         self.nodes = []
 
 
@@ -85,18 +82,11 @@ def main():
     s = Setup(workdir)
     try:
         s.zk.start()
-        for i in range(2):
-            # A long session, so that SIGSTOP does not make the stopped node leave the ring.
-            n = zkcluster.Node(s.url, extra_args=[
-                "--ring-debounce-ms", "100", "--zk-session-timeout-ms", "20000",
-                "--cluster-secret-file", s.secret, "--replication", "sync",
-                "--replication-timeout-ms", str(TIMEOUT_MS)], name=f"node{i}")
-            n.start()
-            s.nodes.append(n)
-        for n in s.nodes:
-            zkcluster.eventually(n.up, 20)
-        zkcluster.eventually(
-            lambda: all(n.cluster_stats()["ring_members"] == "2" for n in s.nodes), 20)
+        # A long session, so that SIGSTOP does not make the stopped node leave the ring.
+        s.nodes = zkcluster.start_nodes(s.url, 2, [
+            "--ring-debounce-ms", "100", "--zk-session-timeout-ms", "20000",
+            "--cluster-secret-file", s.secret, "--replication", "sync",
+            "--replication-timeout-ms", str(TIMEOUT_MS)])
         r.case("STORED means every holder has it", case_stored_means_replicated, s)
         r.case("a stopped holder: SERVER_ERROR after the timeout, in order; STORED once back",
                case_unreachable_holder, s)

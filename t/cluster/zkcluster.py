@@ -13,6 +13,8 @@
 #     ring name), started without waiting for it to serve (joining may block start-up); helpers
 #     for `stats cluster`, `config get cluster` and a set/get check.
 #   * eventually(): polls a condition with a bound, returning how long it took.
+#   * write_secret() and start_nodes(): a cluster secret file (mode 0600), and N nodes started
+#     and waited for until each sees all N, for the replication tests.
 #
 # The protocol helpers (Conn, free_port, Runner...) and the process handling (Node is a
 # ServerProcess; ZooKeeper is reaped by kill_and_reap and killed at exit through kill_at_exit)
@@ -328,6 +330,28 @@ class Node(rctest.ServerProcess):
             got = c.get(key)
             if got != (value.encode() if isinstance(value, str) else value):
                 raise Failure(f"{self.name}: get {key} -> {got!r}")
+
+
+def write_secret(workdir, text, name="secret"):
+    """A --cluster-secret-file holding `text`, mode 0600; returns its path."""
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def start_nodes(url, count, extra_args, prefix="node", timeout=20):
+    """Starts `count` nodes of the cluster at `url` with `extra_args`, and returns them once
+    every one is up and sees all `count` members."""
+    nodes = [Node(url, extra_args=list(extra_args), name=f"{prefix}{i}") for i in range(count)]
+    for n in nodes:
+        n.start()
+    for n in nodes:
+        eventually(n.up, timeout)
+    eventually(lambda: all(n.cluster_stats()["ring_members"] == str(count) for n in nodes),
+               timeout)
+    return nodes
 
 
 def ring_of(stats):
