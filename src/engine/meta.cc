@@ -92,12 +92,14 @@ bool Engine::AdmitMetaCas(const MetaRequest& req) {
 }
 
 bool Engine::IsPeerWrite(const MetaRequest& req) {
-  if (!req.Has('Y') || !req.Has('E')) return false;
+  if (!req.Has('Y')) return false;
+  if (IsAccessHint(req)) return true;
+  if (!req.Has('E')) return false;
   switch (req.command) {
     case proto::MetaCommand::kSet:
       return !req.Has('C') && req.set_mode() == proto::MetaSetMode::kSet;
     case proto::MetaCommand::kDelete:
-      return !req.Has('C') && !req.Has('I');
+      return !req.Has('C') && !req.Has('T');
     case proto::MetaCommand::kGet:
       return req.Has('T') && req.Has('C') && !req.Has('N');
     default:
@@ -105,7 +107,24 @@ bool Engine::IsPeerWrite(const MetaRequest& req) {
   }
 }
 
+bool Engine::IsAccessHint(const MetaRequest& req) {
+  if (req.command != proto::MetaCommand::kGet || !req.Has('Y')) return false;
+  for (std::size_t i = 0; i < req.nflags; ++i) {
+    if (req.flags[i] != 'Y' && req.flags[i] != 'b') return false;
+  }
+  return true;
+}
+
 MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
+  if (IsAccessHint(req)) {
+    // A peer's access hint: its clients read this key there, so it counts as read here too
+    // (eviction keeps it as the owner would). Nothing is counted as client traffic.
+    MetaGetResult result;
+    result.info.key = req.key();
+    result.info.key_binary = req.key_binary;
+    result.info.status = store_->Get(req.key()).item ? MetaStatus::kHD : MetaStatus::kEN;
+    return result;
+  }
   if (req.Has('Y')) {
     // A peer's TTL change: applied if the item holds the value it was made on and its own TTL
     // stamp is older (store.h ApplyTtl).
@@ -311,7 +330,10 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   info.key_binary = req.key_binary;
   if (options.if_newer) {
     info.status = r.outcome == store::Outcome::kExists ? MetaStatus::kEX : MetaStatus::kHD;
-    if (r.outcome != store::Outcome::kExists) {
+    if (r.invalidated) {
+      Notify({.kind = WriteEvent::Kind::kInvalidate, .key = req.key(), .version = r.version,
+              .from_peer = true});
+    } else if (r.outcome != store::Outcome::kExists && !options.invalidate) {
       Notify({.kind = WriteEvent::Kind::kDelete, .key = req.key(),
               .hit = r.outcome == store::Outcome::kDeleted, .version = r.version,
               .from_peer = true});

@@ -89,6 +89,7 @@ SingleFlight::Admission SingleFlight::Admit(std::string_view key, ReadThrough::W
   flight->key = std::move(k);
   flight->started = now;
   flight->probe = admitted == Breaker::Admission::kProbe;
+  flight->version = cache_->FillVersion();
   flight->waiters.push_back(std::move(*waiter));
   s.flights.emplace(flight->key, flight);
   Bump(fetches_);
@@ -134,8 +135,9 @@ bool SingleFlight::Complete(const std::shared_ptr<Flight>& flight, Fetched resul
         // stale, or comes after the store and replaces the value.
         if (flight->stale) {
           Bump(stale_);
-        } else if (cache_->Store(flight->key, answer->value, &answer->version)) {
+        } else if (cache_->Store(flight->key, answer->value, flight->version)) {
           answer->stored = true;
+          answer->version = flight->version;
           Bump(stored_);
         } else {
           // Something was linked before the fetch began (Cache::Store adds only): it wins too.

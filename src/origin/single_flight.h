@@ -39,6 +39,7 @@ struct Flight {
   std::string key;
   SteadyClock::time_point started;
   bool probe = false;                    // the breaker's half-open probe
+  std::uint64_t version = 0;             // the fill's (Cache::FillVersion, as it started)
   // Guarded by the key's stripe mutex:
   std::vector<ReadThrough::Waiter> waiters;
   bool stale = false;                    // a write to `key` came in: do not store the value

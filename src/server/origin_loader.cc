@@ -61,7 +61,7 @@ bool OriginLoader::Contains(std::string_view key) {
 }
 
 bool OriginLoader::Store(std::string_view key, const origin::Value& value,
-                         std::uint64_t* version) {
+                         std::uint64_t version) {
   store::Allocation alloc = store_->Allocate(key, value.flags, ExptimeOf(value),
                                              static_cast<std::uint32_t>(value.bytes.size()));
   if (!alloc.item) return false;  // too large for -I, or no memory: the readers still get it
@@ -70,8 +70,14 @@ bool OriginLoader::Store(std::string_view key, const origin::Value& value,
   }
   // add, not set: an item linked since the reader missed (a set, or mg N's placeholder that a
   // meta client is about to fill) is newer than what the origin said.
-  if (store_->Put(&alloc.item, store::Mode::kAdd) != store::Outcome::kStored) return false;
-  *version = alloc.item.cas();
+  if (store_->Put(&alloc.item, store::Mode::kAdd, 0, store::PutOptions{.version = version}) !=
+      store::Outcome::kStored) {
+    return false;
+  }
+  if (observer_ != nullptr) {
+    observer_->OnWrite({.kind = engine::WriteEvent::Kind::kFill, .key = key, .item = &alloc.item,
+                        .version = version});
+  }
   return true;
 }
 
@@ -81,8 +87,8 @@ store::ItemRef OriginLoader::ItemFor(std::string_view key, const origin::Answer&
   if (answer.kind != Kind::kValue) return store::ItemRef();
   if (answer.stored) {
     store::Lookup found = store_->Get(key);
-    // Our fill, unless a write replaced it since (with -C every CAS is 0: take what is there).
-    if (found.item && found.item.cas() == answer.version) return std::move(found.item);
+    // Our fill, unless a write replaced it since.
+    if (found.item && found.item.version() == answer.version) return std::move(found.item);
   }
   // The fetched value without the cache: a write won, or our item is gone already. The reader
   // still gets what it waited for, from an item of its own that is never linked.

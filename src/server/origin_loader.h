@@ -48,7 +48,12 @@ class OriginLoader final : public engine::MissLoader, public origin::Cache {
 
   // origin::Cache
   bool Contains(std::string_view key) override;
-  bool Store(std::string_view key, const origin::Value& value, std::uint64_t* version) override;
+  std::uint64_t FillVersion() override { return store_->versions().Mint(); }
+  bool Store(std::string_view key, const origin::Value& value, std::uint64_t version) override;
+
+  // Told of every fill stored (WriteEvent::Kind::kFill, on the origin thread): replication.
+  // Wiring, before the first Load.
+  void set_write_observer(engine::WriteObserver* observer) { observer_ = observer; }
 
   const origin::ReadThrough& read_through() const { return *read_through_; }
 
@@ -60,6 +65,7 @@ class OriginLoader final : public engine::MissLoader, public origin::Cache {
 
   store::Store* store_;
   const base::Clock* clock_;
+  engine::WriteObserver* observer_ = nullptr;
   std::string key_prefix_;
   int ttl_;
   std::unique_ptr<origin::ReadThrough> read_through_;

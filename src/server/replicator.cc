@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ringcached/base/hash.h"
 #include "ringcached/proto/meta.h"
 
 namespace rc::server {
@@ -74,10 +75,12 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
   const char* command;
   switch (e.kind) {
     case Kind::kStore:
+    case Kind::kFill:
     case Kind::kArithmetic: command = "ms"; break;
-    case Kind::kDelete: command = "md"; break;
+    case Kind::kDelete:
+    case Kind::kInvalidate: command = "md"; break;
     case Kind::kTouch: command = "mg"; break;
-    default: return false;  // kFlush: node-local; kInvalidate: not yet (replicator.h)
+    default: return false;  // kFlush: node-local
   }
   if (e.version == 0) return false;
   const bool plain = PlainKey(e.key);
@@ -97,8 +100,10 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
     return *ttl = exptime - now, true;
   };
   std::uint64_t ttl = 0;
+  const bool stored = e.kind == Kind::kStore || e.kind == Kind::kFill || e.kind == Kind::kArithmetic;
   switch (e.kind) {
     case Kind::kStore:
+    case Kind::kFill:
     case Kind::kArithmetic: {
       if (e.item == nullptr || !*e.item || !ttl_of(*e.item, &ttl)) return false;
       const std::string_view value = e.item->value();
@@ -111,6 +116,9 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
       AppendNumber(out, 'E', e.version);
       break;
     }
+    case Kind::kInvalidate:
+      out->append(" I");
+      [[fallthrough]];
     case Kind::kDelete:
       AppendNumber(out, 'E', e.version);
       break;
@@ -127,7 +135,7 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
   out->append(self_);
   if (!plain) out->append(" b");
   out->append("\r\n");
-  if (e.kind == Kind::kStore || e.kind == Kind::kArithmetic) {
+  if (stored) {
     out->append(e.item->value());
     out->append("\r\n");
   }
@@ -136,34 +144,49 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
 
 void Replicator::OnWrite(const engine::WriteEvent& event) {
   if (event.from_peer || replicas_ < 2) return;
+  std::string bytes;
   PerWorker* w = Current();
-  if (w == nullptr) return;
+  if (w == nullptr) {
+    // Not a worker (the origin thread's fills): the write leaves from the worker its key hashes
+    // to, encoded now (the item is valid only during this call). Nobody waits for it.
+    if (workers_.empty() || !Encode(event, &bytes)) return;
+    PerWorker* to = workers_[base::HashKey(event.key) % workers_.size()].get();
+    to->slot.loop->RunInLoop([this, to, key = std::string(event.key), bytes = std::move(bytes)] {
+      std::string encoded = bytes;
+      SendToHolders(*to, key, nullptr, &encoded, /*gated=*/false);
+    });
+    return;
+  }
+  SendToHolders(*w, event.key, &event, &bytes, sync_timeout_ms_ > 0);
+}
+
+void Replicator::SendToHolders(PerWorker& w, std::string_view key,
+                               const engine::WriteEvent* event, std::string* bytes, bool gated) {
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   if (view == nullptr) return;
-  if (view->version != w->view_version) DropLinksOutside(*w, *view);
+  if (view->version != w.view_version) DropLinksOutside(w, *view);
   if (view->members.size() < 2) return;
   std::uint32_t holders[8];
   const std::size_t n = view->ring.Holders(
-      event.key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
-  std::string bytes;
+      key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
   for (std::size_t i = 0; i < n; ++i) {
     const cluster::Member& m = view->members[holders[i]];
     if (m.name == self_) continue;
-    if (bytes.empty() && !Encode(event, &bytes)) return;
+    if (bytes->empty() && (event == nullptr || !Encode(*event, bytes))) return;
     std::uint64_t ticket = 0;
-    if (sync_timeout_ms_ > 0) {
+    if (gated) {
       // The request's writes share one ticket; each holder's answer counts towards it.
-      if (w->current == nullptr) {
+      if (w.current == nullptr) {
         auto p = std::make_unique<PerWorker::Pending>();
-        p->worker = w;
-        p->ticket = w->next_ticket++;
-        w->current = p.get();
-        w->pending.emplace(p->ticket, std::move(p));
+        p->worker = &w;
+        p->ticket = w.next_ticket++;
+        w.current = p.get();
+        w.pending.emplace(p->ticket, std::move(p));
       }
-      ticket = w->current->ticket;
-      ++w->current->needed;
+      ticket = w.current->ticket;
+      ++w.current->needed;
     }
-    LinkTo(*w, m)->Queue(bytes, ticket);
+    LinkTo(w, m)->Queue(*bytes, ticket);
   }
 }
 

@@ -11,10 +11,13 @@
 //   a delete, hit or miss (a tombstone)              md <key> E<v> Y<me>
 //   a TTL change (touch, gat, mg T)                  mg <key> T<ttl> C<v> E<stamp> Y<me>
 //
-// (keys that are not plain text go base64 with `b`). A link to a node that left the view is
-// dropped with what waited for it. The peer applies only if newer, so order between links does
-// not matter. Not sent yet: an md I invalidation (the peer keeps the value it had), flush_all
-// (node-local by design).
+//   an invalidation (md I)                          md <key> I E<v> Y<me>
+//
+// (keys that are not plain text go base64 with `b`). A read-through fill goes as a stored item
+// with its fill version; it is stored on the origin thread, so it is encoded there and sent from
+// the worker its key hashes to. A link to a node that left the view is dropped with what waited
+// for it. The peer applies only if newer, so order between links does not matter. flush_all is
+// not sent (node-local by design).
 //
 // Asynchronous mode: the client's reply goes after the local apply. Synchronous mode
 // (--replication sync): the Replicator is also each worker's WriteGate (write_gate.h); the writes
@@ -109,6 +112,11 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   void DropLinksOutside(PerWorker& w, const cluster::ClusterView& view);
   PerWorker* Current();
   PeerLink* LinkTo(PerWorker& w, const cluster::Member& peer);
+  // On w's loop: queues a write of `key` to each of its holders but this node. `*bytes` is the
+  // peer write, or empty to be encoded from `event` once a holder needs it. `gated`: the
+  // request's reply waits for the answers (synchronous mode).
+  void SendToHolders(PerWorker& w, std::string_view key, const engine::WriteEvent* event,
+                     std::string* bytes, bool gated);
   // The peer write for `event`, or false when it has none.
   bool Encode(const engine::WriteEvent& event, std::string* out) const;
 

@@ -162,6 +162,7 @@ base::Status Server::Open() {
             &cluster_->membership(), peer_auth_.get(), settings_.advertise, settings_.replicas,
             &clock_, std::move(slots), sync ? settings_.replication_timeout_ms : 0);
         engine_->add_write_observer(replicator_.get());
+        if (origin_) origin_->set_write_observer(replicator_.get());
         if (sync) {
           for (auto& w : workers_) w->session_context()->write_gate = replicator_.get();
         }

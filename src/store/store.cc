@@ -532,8 +532,11 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
     const Impl::Room room{.exptime = options.set_exptime && options.exptime != 0};
     Outcome o = im.Rewrite(s, hash, it, room, [&](Item* copy) {
       if (options.set_exptime) copy->set_exptime(options.exptime);
-      copy->SetBits(static_cast<std::uint8_t>((copy->GetBits() | internal::kStale) &
-                                              ~internal::kWinTokenSent));
+      // The new version is a peer's (a copy) or minted here.
+      const std::uint8_t from = options.if_newer ? internal::kFromPeer : 0;
+      copy->SetBits(static_cast<std::uint8_t>(
+          ((copy->GetBits() | internal::kStale) & ~(internal::kWinTokenSent | internal::kFromPeer)) |
+          from));
       result.version = im.VersionFor(options.version);
       copy->set_version(result.version);
     });

@@ -160,12 +160,31 @@ def case_peer_only_flag(c):
     check_eq(p.conn.cmd(f"mg tk T500 C{v + 99} E{v + 200} Y{p.name}"), "EX", "another value")
     check_eq(p.conn.cmd(f"mg tk T500 C{v + 100} E{v + 200} Y{p.name}"), "HD", "the TTL change")
     check_eq(p.conn.cmd(f"mg tk T900 C{v + 100} E{v + 150} Y{p.name}"), "EX", "an older stamp")
+    # A peer's invalidation (md I), if newer: the value stays, stale, with the peer's version.
+    p.conn.send(f"ms ik 1 E{v + 300} Y{p.name}\r\ni\r\n".encode())
+    check_eq(p.conn.read_line(), b"HD", "ms ik")
+    check_eq(p.conn.cmd(f"md ik I E{v + 299} Y{p.name}"), "EX", "an older invalidation")
+    check_eq(p.conn.cmd(f"md ik I E{v + 301} Y{p.name}"), "HD", "the invalidation")
+    # An access hint (mg with Y alone): read here as the owner's clients read it there, HD or EN.
+    p.conn.send(f"ms hk 1 E{v + 400} Y{p.name}\r\nh\r\n".encode())
+    check_eq(p.conn.read_line(), b"HD", "ms hk")
     with n.connect() as client:
+        check(" fetch=no " in client.cmd("me hk") + " ", "a copy enters unread")
+        check_eq(client.cmd(f"mg hk Y{p.name}"), "CLIENT_ERROR bad peer command",
+                 "a hint from a client")
+    check_eq(p.conn.cmd(f"mg hk Y{p.name}"), "HD", "a hint")
+    check_eq(p.conn.cmd(f"mg nokey Y{p.name}"), "EN", "a hint of a missing key")
+    with n.connect() as client:
+        check(" fetch=yes " in client.cmd("me hk") + " ", "the hinted copy counts as read")
+        ik = client.cmd("mg ik c")
+        check(sorted(ik.split()[1:]) == sorted([f"c{v + 301}", "W", "X"]),
+              f"the invalidated copy: {ik!r}")
         check(client.get("pk") is None, "a deleted key reads as a miss")
         ttl = client.cmd("mg tk t")
         check(ttl.startswith("HD t") and 490 <= int(ttl[4:]) <= 500, f"the TTL: {ttl!r}")
         st = client.stats()
-        check_eq(st["curr_items"], "1", "tombstones are not items")
+        check_eq(st["curr_items"], "3", "tombstones are not items")
+        check_eq(st["get_hits"], "4", "hints are not client reads")
         check_eq(client.stats("versions")["versions_refused"], "1",
                  "the far clock in case_refusals was counted")
 

@@ -3,7 +3,8 @@
 # ../shared/REPLICATION.md section 4, as built: doc/replication.md). Two nodes in a private
 # ZooKeeper cluster with a shared secret, so R = 2 and every key is held by both: what a client
 # writes on one node, the other serves -- the value, its flags, its CAS (the owner's version),
-# its TTL -- for every kind of write, and a delete removes it from both. Then a node without the
+# its TTL -- for every kind of write (a read-through fill from an HTTP origin too), and a delete,
+# hit or miss, removes it from both. Then a node without the
 # secret, and one whose configuration differs, get no copies.
 import os
 import subprocess
@@ -11,7 +12,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "origin"))
 import zkcluster  # noqa: E402
+import origin_support as osup  # noqa: E402
 import rctest  # noqa: E402
 from rctest import check, check_eq  # noqa: E402
 
@@ -28,6 +31,13 @@ def eventually(pred, what, timeout=10):
 def gets(node, key):
     with node.connect() as c:
         return c.get_multi([key], verb="gets").get(key)
+
+
+def meta_get(c, line):
+    """An mg's reply line, and its value's line after a VA."""
+    c.send(line.encode() + b"\r\n")
+    head = c.read_line()
+    return (head, c.read_line()) if head.startswith(b"VA") else (head,)
 
 
 def case_every_write_reaches_the_other_holder(s):
@@ -75,6 +85,51 @@ def case_every_write_reaches_the_other_holder(s):
     with b.connect() as c:
         general = c.stats()
         check_eq(general["cmd_set"], "0", "peer writes are not cmd_set")
+
+
+def case_the_other_writes_reach_the_other_holder(s):
+    a, b = s.nodes
+    with a.connect() as c:
+        check_eq(c.set("gat", "g", exptime=1000), "STORED", "set gat")
+        check_eq(c.set("dn", "10"), "STORED", "set dn")
+        check_eq(c.set("pre", "b"), "STORED", "set pre")
+        check_eq(c.set("cas", "old"), "STORED", "set cas")
+        check_eq(c.set("inv", "i"), "STORED", "set inv")
+    eventually(lambda: gets(b, "inv") is not None, "the first writes on b")
+    # A key only b has: mg N vivifies a placeholder there, which no peer is told of.
+    with b.connect() as c:
+        check(c.cmd("mg only-b N30").endswith("W"), "vivified on b")
+        check(c.cmd("mg only-b").startswith("HD"), "the placeholder is on b")
+    with a.connect() as c:
+        cas = gets(a, "cas")[2]
+        check_eq(c.store("cas", "cas", "new", extra=cas), "STORED", "cas")
+        c.send(b"gat 200 gat\r\n")
+        check_eq([c.read_line() for _ in range(3)], [b"VALUE gat 0 1", b"g", b"END"], "gat")
+        check_eq(c.cmd("decr dn 3"), "7", "decr")
+        check_eq(c.store("prepend", "pre", "a"), "STORED", "prepend")
+        c.send(b"md inv I\r\n")
+        check_eq(c.read_line(), b"HD", "md I")
+        inv = meta_get(c, "mg inv c v")
+        check_eq(c.cmd("delete only-b"), "NOT_FOUND", "a delete miss on a")
+        want = c.get_multi(["cas", "dn", "pre"], verb="gets")
+        # A read-through fill: read on a, served by b without asking the origin again.
+        s.origin.set_value("fill:1", "from the origin")
+        check_eq(c.get("fill:1"), b"from the origin", "a fill on a")
+        fill = gets(a, "fill:1")
+    eventually(lambda: gets(b, "fill:1") is not None, "the fill on b")
+    check_eq(gets(b, "fill:1"), fill, "the fill on b (value, flags, CAS)")
+    check_eq(s.origin.count("fill:1"), 1, "origin requests for the filled key")
+    for key, value in want.items():
+        check_eq(gets(b, key), value, f"{key} on b")
+    with b.connect() as c:
+        ttl = c.cmd("mg gat t")
+        check(ttl.startswith("HD t") and 190 <= int(ttl[4:]) <= 200, f"gat's TTL on b: {ttl!r}")
+        # The invalidation: b keeps the value, stale (X), with the new CAS, and hands out the
+        # recache win (W) to its first reader, as a did.
+        check("W" in inv[0].decode().split() and "X" in inv[0].decode().split(),
+              f"the invalidated item on a: {inv!r}")
+        check_eq(meta_get(c, "mg inv c v"), inv, "the invalidated item on b")
+        check(c.cmd("mg only-b").startswith("EN"), "a delete miss on a removed b's item")
 
 
 def case_writes_on_either_node(s):
@@ -125,6 +180,7 @@ class Setup:
         self.args = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", "4000"]
         self.nodes = []
         self.extra = []
+        self.origin = osup.HttpOrigin()
 
 
 def main():
@@ -137,9 +193,14 @@ def main():
     s = Setup(workdir)
     try:
         s.zk.start()
-        s.nodes = zkcluster.start_nodes(s.url, 2, s.args + ["--cluster-secret-file", s.secret])
+        s.origin.start()
+        s.nodes = zkcluster.start_nodes(
+            s.url, 2, s.args + ["--cluster-secret-file", s.secret, "--origin", s.origin.url,
+                                "--origin-key-prefix", "fill:"])
         r.case("every kind of write on one node reaches the other holder",
                case_every_write_reaches_the_other_holder, s)
+        r.case("invalidation, gat, decr, prepend, cas, a delete miss and a fill reach it too",
+               case_the_other_writes_reach_the_other_holder, s)
         r.case("writes on either node; a CAS read on one is good on the other",
                case_writes_on_either_node, s)
         r.case("a node with another secret gets no copies", case_refused_peers_get_nothing, s)
@@ -147,6 +208,7 @@ def main():
         for n in s.nodes + s.extra:
             n.kill()
         s.zk.kill()
+        s.origin.stop()
         subprocess.run(["rm", "-rf", workdir])
     r.finish()
 

@@ -160,11 +160,16 @@ class Engine {
   // kMetaCasRefused and the command does nothing. Counted in `stats versions` as versions_refused.
   bool AdmitMetaCas(const proto::MetaRequest& req);
   // Whether `req` is a write a peer sends with the peer-only flag Y (REPLICATION.md section 4):
-  // ms and md with E (the owner's version), or mg with T, C and E (a TTL change: the value's
-  // version and the change's stamp). The session accepts Y only for these, and only from an
-  // authenticated peer; the commands below then apply them only if newer, count them apart from
-  // client traffic, and report them with WriteEvent::from_peer.
+  // ms and md with E (the owner's version; md I too, an invalidation), mg with T, C and E (a TTL
+  // change: the value's version and the change's stamp), or an access hint (below). The session
+  // accepts Y only for these, and only from an authenticated peer; the commands below then apply
+  // writes only if newer, count them apart from client traffic, and report them with
+  // WriteEvent::from_peer.
   static bool IsPeerWrite(const proto::MetaRequest& req);
+  // Whether `req` is a peer's access hint, mg with Y and no other flag but b: a read on the
+  // owner, so that the item counts as read on this holder too (its eviction keeps what the
+  // owner's clients read). A peer-only command, like the writes above.
+  static bool IsAccessHint(const proto::MetaRequest& req);
   // This node's ring name, which orders it against a peer write's minter when their versions
   // are equal (store.h PutOptions::wins_ties): the copy wins if its minter's name is greater.
   void set_node_name(std::string name) { node_name_ = std::move(name); }

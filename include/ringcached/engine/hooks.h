@@ -16,8 +16,9 @@ namespace rc::engine {
 //
 // What is reported, from every protocol (text, meta, binary), one event per change:
 //   kStore       set/add/replace/cas/append/prepend and ms that stored; a binary incr/decr
-//                creating its counter; ma N creating one; a read-through fill is not (it is
-//                the origin's value, not a client's write: doc/read-through.md)
+//                creating its counter; ma N creating one
+//   kFill        a read-through fill stored (server/origin_loader.h, on the origin thread, not
+//                a worker: the origin's value, versioned as its fetch started)
 //   kDelete      delete, md and binary delete, hit (`hit`) or miss: a miss is reported too, as
 //                a tombstone, so that a copy elsewhere goes as well; and the delete of the old
 //                value that a set refused as too large or out of memory makes (memcached's
@@ -38,10 +39,13 @@ namespace rc::engine {
 // the new version here), the tombstone's for kDelete, the cut-off for an immediate kFlush (0 for
 // a delayed one). kTouch keeps the item's version and brings the TTL change's own stamp.
 struct WriteEvent {
-  enum class Kind : unsigned char { kStore, kDelete, kTouch, kArithmetic, kFlush, kInvalidate };
+  enum class Kind : unsigned char {
+    kStore, kFill, kDelete, kTouch, kArithmetic, kFlush, kInvalidate
+  };
   Kind kind = Kind::kStore;
   std::string_view key;               // empty for kFlush
-  const store::ItemRef* item = nullptr;  // the item now linked (kStore, kArithmetic, kTouch)
+  const store::ItemRef* item = nullptr;  // the item now linked (kStore, kFill, kArithmetic,
+                                         // kTouch)
   std::int64_t exptime = 0;           // kTouch: as the client sent it; kFlush: the delay
   bool hit = true;                    // kDelete: whether the key was there
   std::uint64_t version = 0;          // see above; Engine::Notify takes it from `item` if given
@@ -50,7 +54,7 @@ struct WriteEvent {
 };
 
 // Told of every write that changed this node's store (the list above). Called on the worker
-// thread, after the store applied the write, in the order the observers were added; must not
+// thread (the origin thread for kFill), after the store applied the write, in the order the observers were added; must not
 // block (queue and return). A write the store refused (a NOT_STORED add, a failed cas, a
 // compare-and-delete whose CAS did not match) is never reported: forwarding it would let a
 // replica overwrite a value this node correctly kept. Events are reported after the store's lock

@@ -85,9 +85,12 @@ class Cache {
   virtual ~Cache() = default;
   // Whether the key is present now.
   virtual bool Contains(std::string_view key) = 0;
-  // Stores a fetched value unless the key is present (a write that came before the fetch wins).
-  // Returns true, with the stored item's version (CAS), when it stored it.
-  virtual bool Store(std::string_view key, const Value& value, std::uint64_t* version) = 0;
+  // The version a fetch starting now gives its value: taken as the fetch starts, so that a write
+  // that comes while it is in flight is newer everywhere (on another holder too).
+  virtual std::uint64_t FillVersion() = 0;
+  // Stores a fetched value with `version` (its FillVersion) unless the key is present (a write
+  // that came before the fetch wins). True when it stored it.
+  virtual bool Store(std::string_view key, const Value& value, std::uint64_t version) = 0;
 };
 
 // `stats origin`. Counters since start; a snapshot, not an atomic one.

@@ -19,11 +19,13 @@ using Kind = SingleFlight::Admission::Kind;
 class FakeCache : public Cache {
  public:
   bool Contains(std::string_view key) override { return items.count(std::string(key)) > 0; }
-  bool Store(std::string_view key, const Value& value, std::uint64_t* version) override {
+  std::uint64_t FillVersion() override { return ++last_version; }
+  bool Store(std::string_view key, const Value& value, std::uint64_t version) override {
     if (!items.emplace(std::string(key), value.bytes).second) return false;  // add semantics
-    *version = ++last_version;
+    stored_versions[std::string(key)] = version;
     return true;
   }
+  std::map<std::string, std::uint64_t> stored_versions;
   std::map<std::string, std::string> items;
   std::uint64_t last_version = 100;
 };
