@@ -236,8 +236,20 @@ proto::MetaReplyInfo Engine::MetaFilledInfo(const MetaRequest& req,
 }
 
 store::Allocation Engine::BeginMetaSet(const MetaRequest& req, CommandStats* stats) {
+  const bool peer = req.Has('Y');
+  // A peer's copy that is not newer (a resync sends what the node mostly has) takes no memory.
+  if (peer && !store_->Newer(req.key(), req.new_cas, req.minter() > node_name_)) {
+    return store::Allocation{.outcome = store::Outcome::kExists};
+  }
   store::Allocation alloc = store_->Allocate(req.key(), req.client_flags,
                                              clock_->ToRelTime(req.ttl), req.value_len);
+  if (peer && !alloc.item) {
+    // No room for a newer copy: the older one here goes, quietly (the peer's write, not a
+    // client's delete), under a tombstone just older than the copy, which a resend still beats.
+    base::MovableLock fence = Fence(req.key());
+    store_->Delete(req.key(), store::DeleteOptions{.version = req.new_cas - 1, .if_newer = true});
+    return alloc;
+  }
   if (alloc.outcome == store::Outcome::kTooLarge || alloc.outcome == store::Outcome::kNoMemory) {
     (alloc.outcome == store::Outcome::kTooLarge ? stats->store_too_large : stats->store_no_memory)
         .Add();

@@ -167,6 +167,9 @@ void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::strin
                                        PrefixStats::Op::kGet, static_cast<bool>(item));
       }
       // Read-through for the reads (Touch returns no value: it is not one).
+      if (item && h.opcode != bin::kTouch && context_->read_sampler != nullptr) {
+        context_->read_sampler->OnRead(key, item.value().size());
+      }
       if (!item && h.opcode != bin::kTouch && WantsFill(key)) {
         WaitForFill(Parked::Kind::kBinary, key);
         parked_->header = h;

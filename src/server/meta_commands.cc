@@ -64,6 +64,9 @@ void Session::ExecuteMeta() {
       return;
     case MetaCommand::kGet: {
       engine::MetaGetResult g = engine.MetaGet(*meta_req_, stats);
+      if (g.item && context_->read_sampler != nullptr) {
+        context_->read_sampler->OnRead(meta_req_->key(), g.item.value().size());
+      }
       if (!g.item && WantsFill(meta_req_->key())) {
         // Read-through; the miss line (EN) is kept in case the origin has nothing either.
         WaitForFill(Parked::Kind::kMeta, meta_req_->key());
@@ -108,8 +111,11 @@ void Session::ExecuteMeta() {
 void Session::BeginMetaSet() {
   store::Allocation alloc = context_->engine->BeginMetaSet(*meta_req_, context_->command_stats);
   if (!alloc.item) {
-    // Sent even under q; the engine has already dropped the key's old value.
-    out_->Append(alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge : proto::kNoMemory);
+    // Sent even under q; the engine has already dropped the key's old value. (kExists: a peer's
+    // copy that is not newer.)
+    out_->Append(alloc.outcome == store::Outcome::kExists     ? std::string_view("EX\r\n")
+                 : alloc.outcome == store::Outcome::kTooLarge ? proto::kTooLarge
+                                                              : proto::kNoMemory);
     swallow_left_ = static_cast<std::size_t>(meta_req_->value_len) + 2;
     SetState(State::kSwallow);
     return;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <iterator>
 
 #include "ringcached/base/log.h"
 #include "ringcached/net/connect.h"
@@ -36,30 +37,52 @@ PeerLink::~PeerLink() {
   if (retry_ != nullptr) event_free(retry_);
 }
 
-bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket) {
-  counters_.queued.Add();
+bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket, Kind kind) {
+  (kind == Kind::kHint ? counters_.hints : counters_.queued).Add();
+  Waiting waiting{ticket, NowMicros(), kind,
+                  kind == Kind::kDelete ? std::string(bytes) : std::string()};
+  const std::size_t bound = kind == Kind::kDelete ? kMaxDeleteBacklog : kMaxBacklog;
   if (state_ == State::kReady) {
-    if (transport_->output().pending_bytes() + bytes.size() > kMaxBacklog) {
-      counters_.dropped.Add();
+    if (transport_->output().pending_bytes() + bytes.size() > bound) {
+      if (kind != Kind::kHint) counters_.dropped.Add();
+      Lost(kind);
       if (ticket != 0) on_ack_(ticket, false);
       return false;
     }
     transport_->output().Append(bytes);
-    tickets_.push_back({ticket, NowMicros()});
+    tickets_.push_back(std::move(waiting));
     // Sent when the socket is writable, on the loop's next turn: every write this round queued
     // leaves in one send, not one each.
     Arm();
     return true;
   }
-  if (backlog_.size() + bytes.size() > kMaxBacklog) {
-    counters_.dropped.Add();
+  if (!Backlog(bytes, std::move(waiting))) {
+    if (kind != Kind::kHint) counters_.dropped.Add();
+    Lost(kind);
     if (ticket != 0) on_ack_(ticket, false);
     return false;
   }
-  backlog_.append(bytes);
-  backlog_tickets_.push_back({ticket, NowMicros()});
   if (state_ == State::kIdle) Connect();
   return true;
+}
+
+bool PeerLink::Backlog(std::string_view bytes, Waiting waiting) {
+  const std::size_t bound = waiting.kind == Kind::kDelete ? kMaxDeleteBacklog : kMaxBacklog;
+  if (backlog_.size() + bytes.size() > bound) return false;
+  backlog_.append(bytes);
+  backlog_tickets_.push_back(std::move(waiting));
+  return true;
+}
+
+void PeerLink::Lost(Kind kind) {
+  // A lost write or delete may leave the peer without a key it holds (or with one it should not
+  // have): the replicator walks the store for it. A hint is only a hint.
+  if (kind != Kind::kHint) needs_resync_ = true;
+}
+
+std::size_t PeerLink::pending_bytes() const {
+  return backlog_.size() +
+         (transport_ != nullptr ? transport_->output().pending_bytes() : std::size_t{0});
 }
 
 void PeerLink::Connect() {
@@ -201,7 +224,8 @@ bool PeerLink::HandleLine(std::string_view line) {
       backoff_ms_ = 0;
       if (!last_error_.empty()) base::Log(0, "peer: linked to %s again", peer_.name.c_str());
       transport_->output().Append(backlog_);
-      tickets_.insert(tickets_.end(), backlog_tickets_.begin(), backlog_tickets_.end());
+      tickets_.insert(tickets_.end(), std::make_move_iterator(backlog_tickets_.begin()),
+                      std::make_move_iterator(backlog_tickets_.end()));
       backlog_.clear();
       backlog_.shrink_to_fit();
       backlog_tickets_.clear();
@@ -213,7 +237,9 @@ bool PeerLink::HandleLine(std::string_view line) {
       }
       const std::uint64_t ticket = tickets_.front().ticket;
       const std::int64_t lag_us = NowMicros() - tickets_.front().queued_us;
+      const Kind kind = tickets_.front().kind;
       tickets_.pop_front();
+      if (kind == Kind::kHint) return true;  // HD or EN: either way it was heard
       counters_.lag[std::min<std::size_t>(
                         static_cast<std::size_t>(std::bit_width(static_cast<std::uint64_t>(
                             std::max<std::int64_t>(lag_us, 0)))),
@@ -244,10 +270,29 @@ void PeerLink::Fail(const std::string& why) {
   base::Log(last_error_.empty() || backoff_ms_ == 0 ? 0 : 1, "peer: link to %s failed: %s",
             peer_.name.c_str(), why.c_str());
   last_error_ = why;
-  // What was in flight may or may not have been applied: lost, as far as its writers know.
-  counters_.failed.Add(tickets_.size());
+  // What was in flight may or may not have been applied: lost, as far as its writers know. Its
+  // deletes go back to the head of the backlog, to be sent again once linked.
   std::deque<Waiting> lost;
   lost.swap(tickets_);
+  std::string again;
+  std::deque<Waiting> again_tickets;
+  for (const Waiting& w : lost) {
+    if (w.kind == Kind::kHint) continue;
+    counters_.failed.Add();
+    if (w.kind == Kind::kDelete) {
+      again.append(w.retry);
+      again_tickets.push_back({0, NowMicros(), Kind::kDelete, w.retry});
+      counters_.retried.Add();
+    } else {
+      Lost(w.kind);
+    }
+  }
+  if (!again.empty()) {
+    backlog_.insert(0, again);
+    for (auto it = again_tickets.rbegin(); it != again_tickets.rend(); ++it) {
+      backlog_tickets_.push_front(std::move(*it));
+    }
+  }
   if (event_ != nullptr) {
     event_free(event_);
     event_ = nullptr;

@@ -5,10 +5,16 @@
 // handshake (cluster/peer_hello.h: rc_hello, its RC_HELLO checked -- the peer's proof, its
 // configuration, its clock admitted into ours --, rc_auth, RC_OK), then sends what it is given,
 // pipelined: peer writes (meta commands with the peer-only flag Y; server/replicator.h makes
-// them), each answered by one line (HD applied, EX not newer, NF, or an error). Until the link is
-// ready, writes wait in a bounded backlog; a full one drops and counts. A failure (refused,
-// closed, an unexpected reply) closes the socket, counts what was in flight as failed, and
-// reconnects after a backoff that doubles from 100 ms to 5 s.
+// them), each answered by one line (HD applied, EX not newer, NF, or an error), and access hints
+// (HD or EN). Until the link is ready, writes wait in a bounded backlog; a full one drops and
+// counts. A failure (refused, closed, an unexpected reply) closes the socket, counts what was in
+// flight as failed, and reconnects after a backoff that doubles from 100 ms to 5 s.
+//
+// Deletes are never dropped silently (REPLICATION.md section 4): a delete keeps its bytes until
+// it is answered, goes back into the backlog when the link fails with it in flight (it may have
+// been applied: a peer's delete is idempotent), and waits past the backlog's bound up to a larger
+// one of its own. Whatever else is lost (dropped, or in flight when the link failed) leaves the
+// link needing a resync (needs_resync(): the replicator walks the store for the peer's keys).
 //
 // Thread-safety: none; lives on its worker's loop.
 #pragma once
@@ -44,15 +50,27 @@ class PeerLink {
     base::Counter not_newer;  // answered EX or NF: the peer had something newer
     base::Counter failed;     // in flight when the link failed, or answered with an error
     base::Counter dropped;    // refused: the backlog was full
+    base::Counter retried;    // deletes sent again after the link failed with them in flight
     base::Counter connects;   // handshakes completed
+    base::Counter hints;      // access hints sent (not counted as writes above)
+    base::Counter resyncs;    // walks of the store that sent the peer its keys again
     // Lag, from a write's Queue() (just after the local apply) to the peer's answer: answers
     // counted by bucket, bucket i holding lags below 2^i microseconds.
     static constexpr std::size_t kLagBuckets = 32;
     std::array<base::Counter, kLagBuckets> lag;
   };
 
-  // Bytes that may wait for a link that is not ready, or for a slow peer.
+  // Bytes that may wait for a link that is not ready, or for a slow peer; deletes may wait past
+  // it, up to kMaxDeleteBacklog.
   static constexpr std::size_t kMaxBacklog = 8u << 20;
+  static constexpr std::size_t kMaxDeleteBacklog = 64u << 20;
+
+  // What a queued message is: how its loss is handled and its answer counted.
+  enum class Kind : unsigned char {
+    kWrite,   // lost: counted, and the link needs a resync
+    kDelete,  // kept until answered (above)
+    kHint,    // an access hint: lost quietly, counted apart
+  };
 
   // Told of each write queued with a ticket (not 0): acknowledged (true: HD, EX, NF -- the peer
   // has it or something newer) or lost (false: an error reply, or the link failed while it was
@@ -67,7 +85,17 @@ class PeerLink {
   // Queues one peer write (its line, and its data block for an ms) and connects if need be.
   // False when the backlog is full: the write is dropped and counted. `ticket` (0: none) is
   // reported to on_ack once the write is answered or lost.
-  bool Queue(std::string_view bytes, std::uint64_t ticket = 0);
+  bool Queue(std::string_view bytes, std::uint64_t ticket = 0, Kind kind = Kind::kWrite);
+
+  // Whether writes were lost since the last resync began, so the peer may miss keys it holds.
+  bool needs_resync() const { return needs_resync_; }
+  // A resync begins: the flag is cleared (a loss during the walk sets it again).
+  void BeginResync() {
+    needs_resync_ = false;
+    counters_.resyncs.Add();
+  }
+  // Bytes waiting to be sent or for the link (a resync goes on only while this is small).
+  std::size_t pending_bytes() const;
 
   // Any thread (`stats`).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
@@ -102,15 +130,22 @@ class PeerLink {
   std::atomic<bool> ready_{false};
   cluster::PeerHello mine_;
   std::string backlog_;        // writes waiting for the link to be ready
-  // A write waiting for its answer: its ticket, and when it was queued (for the lag).
+  // A message waiting for its answer: its ticket, when it was queued (for the lag), its kind,
+  // and a delete's bytes (to send again).
   struct Waiting {
     std::uint64_t ticket;
     std::int64_t queued_us;
+    Kind kind;
+    std::string retry;
   };
+  // The backlog takes `bytes` if its bound for `kind` allows.
+  bool Backlog(std::string_view bytes, Waiting waiting);
+  void Lost(Kind kind);
   std::deque<Waiting> backlog_tickets_;  // one per write in the backlog
   std::deque<Waiting> tickets_;          // one per write in flight, oldest first
   AckFn on_ack_;
   int backoff_ms_ = 0;
+  bool needs_resync_ = false;
   std::string last_error_;
   Counters counters_;
 };

@@ -30,10 +30,11 @@ void AppendNumber(std::string* out, char flag, std::uint64_t n) {
 }  // namespace
 
 Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
-                       std::string self, int replicas, const base::Clock* clock,
-                       std::vector<WorkerSlot> workers, int sync_timeout_ms)
+                       std::string self, int replicas, store::Store* store,
+                       const base::Clock* clock, std::vector<WorkerSlot> workers,
+                       int sync_timeout_ms)
     : membership_(membership), auth_(auth), self_(std::move(self)), replicas_(replicas),
-      clock_(clock), sync_timeout_ms_(sync_timeout_ms) {
+      store_(store), clock_(clock), sync_timeout_ms_(sync_timeout_ms) {
   for (const WorkerSlot& slot : workers) {
     workers_.push_back(std::make_unique<PerWorker>());
     workers_.back()->slot = slot;
@@ -51,6 +52,7 @@ Replicator::PerWorker* Replicator::Current() {
 
 Replicator::~Replicator() {
   for (auto& w : workers_) {
+    if (w->tick != nullptr) event_free(w->tick);
     for (auto& [ticket, p] : w->pending) {
       if (p->timer != nullptr) event_free(p->timer);
     }
@@ -62,6 +64,11 @@ PeerLink* Replicator::LinkTo(PerWorker& w, const cluster::Member& peer) {
   auto it = w.links.find(peer.name);
   if (it != w.links.end()) return it->second.get();
   PerWorker* worker = &w;
+  if (w.tick == nullptr) {
+    w.tick = event_new(w.slot.loop->base(), -1, EV_PERSIST, &Replicator::OnTick, &w);
+    const timeval tv{0, kTickMs * 1000};
+    evtimer_add(w.tick, &tv);
+  }
   auto link = std::make_unique<PeerLink>(
       w.slot.loop, w.slot.pool, auth_, peer,
       [this, worker](std::uint64_t ticket, bool ok) { OnAck(*worker, ticket, ok); });
@@ -153,15 +160,18 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
     PerWorker* to = workers_[base::HashKey(event.key) % workers_.size()].get();
     to->slot.loop->RunInLoop([this, to, key = std::string(event.key), bytes = std::move(bytes)] {
       std::string encoded = bytes;
-      SendToHolders(*to, key, nullptr, &encoded, /*gated=*/false);
+      SendToHolders(*to, key, nullptr, &encoded, /*gated=*/false, PeerLink::Kind::kWrite);
     });
     return;
   }
-  SendToHolders(*w, event.key, &event, &bytes, sync_timeout_ms_ > 0);
+  SendToHolders(*w, event.key, &event, &bytes, sync_timeout_ms_ > 0,
+                event.kind == engine::WriteEvent::Kind::kDelete ? PeerLink::Kind::kDelete
+                                                                : PeerLink::Kind::kWrite);
 }
 
 void Replicator::SendToHolders(PerWorker& w, std::string_view key,
-                               const engine::WriteEvent* event, std::string* bytes, bool gated) {
+                               const engine::WriteEvent* event, std::string* bytes, bool gated,
+                               PeerLink::Kind kind) {
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   if (view == nullptr) return;
   if (view->version != w.view_version) DropLinksOutside(w, *view);
@@ -186,7 +196,7 @@ void Replicator::SendToHolders(PerWorker& w, std::string_view key,
       ticket = w.current->ticket;
       ++w.current->needed;
     }
-    LinkTo(w, m)->Queue(*bytes, ticket);
+    LinkTo(w, m)->Queue(*bytes, ticket, kind);
   }
 }
 
@@ -239,6 +249,125 @@ void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
   released(all);
 }
 
+void Replicator::HintSampler::OnRead(std::string_view key, std::size_t) {
+  // At random (xorshift), not every fourth read: a fixed stride would miss the same keys of a
+  // client that reads a list over and over.
+  random_ ^= random_ << 13;
+  random_ ^= random_ >> 7;
+  random_ ^= random_ << 17;
+  if ((random_ & (kSampleEvery - 1)) != 0 || keys_.size() >= kMaxKeys) return;
+  keys_.emplace(key);
+}
+
+std::vector<std::string> Replicator::HintSampler::Take() {
+  std::vector<std::string> keys;
+  keys.reserve(keys_.size());
+  for (auto it = keys_.begin(); it != keys_.end();) {
+    keys.push_back(std::move(keys_.extract(it++).value()));
+  }
+  return keys;
+}
+
+void Replicator::OnTick(evutil_socket_t, short, void* arg) noexcept {
+  auto* w = static_cast<PerWorker*>(arg);
+  w->replicator->Tick(*w);
+}
+
+void Replicator::Tick(PerWorker& w) {
+  std::vector<PeerLink*> links;
+  {
+    base::MutexLock lock(w.mu);
+    for (auto& [name, link] : w.links) links.push_back(link.get());
+  }
+  for (PeerLink* link : links) {
+    if (link->needs_resync() && w.resyncs.count(link->peer().name) == 0) {
+      link->BeginResync();
+      w.resyncs.emplace(link->peer().name, store::Store::Scan());
+    }
+  }
+  for (auto it = w.resyncs.begin(); it != w.resyncs.end();) {
+    auto link = std::find_if(links.begin(), links.end(),
+                             [&](PeerLink* l) { return l->peer().name == it->first; });
+    const bool more = link != links.end() && Resync(w, **link, &it->second);
+    it = more ? std::next(it) : w.resyncs.erase(it);
+  }
+  if (++w.ticks % kHintEveryTicks == 0) SendHints(w);
+}
+
+bool Replicator::Resync(PerWorker& w, PeerLink& link, store::Store::Scan* scan) {
+  // Waits while the link is down or busy: a resync must not crowd out live writes.
+  constexpr std::size_t kSlotsPerStep = 4096;
+  constexpr int kStepsPerTick = 16;
+  std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+  if (view == nullptr) return false;
+  const auto peer = std::find_if(view->members.begin(), view->members.end(),
+                                 [&](const cluster::Member& m) { return m.name == link.peer().name; });
+  if (peer == view->members.end()) return false;  // it left: its link goes too
+  const auto peer_index = static_cast<std::uint32_t>(peer - view->members.begin());
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
+  struct Found {
+    std::string key;
+    bool tombstone;
+    std::uint64_t version;
+  };
+  std::vector<Found> found;
+  for (int step = 0; step < kStepsPerTick && !scan->done(); ++step) {
+    if (!link.ready() || link.pending_bytes() > PeerLink::kMaxBacklog / 4) return true;
+    found.clear();
+    store_->ScanStep(scan, kSlotsPerStep, [&](const store::ItemInfo& info) {
+      std::uint32_t holders[8];
+      const std::size_t count = view->ring.Holders(info.key, n, holders);
+      if (std::find(holders, holders + count, peer_index) != holders + count) {
+        found.push_back({std::string(info.key), info.tombstone, info.cas});
+      }
+    });
+    for (const Found& f : found) {
+      std::string bytes;
+      if (f.tombstone) {
+        engine::WriteEvent e{.kind = engine::WriteEvent::Kind::kDelete, .key = f.key,
+                             .version = f.version};
+        if (Encode(e, &bytes)) link.Queue(bytes, 0, PeerLink::Kind::kDelete);
+        continue;
+      }
+      store::ItemRef item = std::move(store_->Get(f.key, store::GetOptions{.bump = false}).item);
+      if (!item) continue;  // gone since
+      engine::WriteEvent e{.kind = engine::WriteEvent::Kind::kStore, .key = f.key, .item = &item,
+                           .version = item.version()};
+      if (Encode(e, &bytes)) link.Queue(bytes, 0, PeerLink::Kind::kWrite);
+    }
+  }
+  return !scan->done();
+}
+
+void Replicator::SendHints(PerWorker& w) {
+  std::vector<std::string> keys = w.hints.Take();
+  if (keys.empty()) return;
+  std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+  if (view == nullptr || view->members.size() < 2) return;
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
+  std::string bytes;
+  for (const std::string& key : keys) {
+    std::uint32_t holders[8];
+    const std::size_t count = view->ring.Holders(key, n, holders);
+    bytes.clear();
+    for (std::size_t i = 0; i < count; ++i) {
+      const cluster::Member& m = view->members[holders[i]];
+      if (m.name == self_) continue;
+      if (bytes.empty()) {
+        if (PlainKey(key)) {
+          bytes = "mg " + key + " Y" + self_ + "\r\n";
+        } else {
+          char encoded[(proto::kMaxKeyLength + 2) / 3 * 4 + 4];
+          bytes = "mg " +
+                  std::string(encoded, proto::Base64Encode(key.data(), key.size(), encoded)) +
+                  " Y" + self_ + " b\r\n";
+        }
+      }
+      LinkTo(w, m)->Queue(bytes, 0, PeerLink::Kind::kHint);
+    }
+  }
+}
+
 void Replicator::DropLinksOutside(PerWorker& w, const cluster::ClusterView& view) {
   base::MutexLock lock(w.mu);
   for (auto it = w.links.begin(); it != w.links.end();) {
@@ -284,7 +413,11 @@ std::vector<Replicator::PeerRow> Replicator::PerPeer() const {
       it->not_newer += c.not_newer.Get();
       it->failed += c.failed.Get();
       it->dropped += c.dropped.Get();
+      it->retried += c.retried.Get();
       it->connects += c.connects.Get();
+      it->hints += c.hints.Get();
+      it->resyncs += c.resyncs.Get();
+      it->pending_bytes += link->pending_bytes();
       for (std::size_t i = 0; i < it->lag.size(); ++i) it->lag[i] += c.lag[i].Get();
     }
   }
@@ -304,7 +437,10 @@ Replicator::Totals Replicator::GetTotals() const {
       t.not_newer += c.not_newer.Get();
       t.failed += c.failed.Get();
       t.dropped += c.dropped.Get();
+      t.retried += c.retried.Get();
       t.connects += c.connects.Get();
+      t.hints += c.hints.Get();
+      t.resyncs += c.resyncs.Get();
       ++t.links;
       if (link->ready()) ++t.ready;
     }

@@ -25,12 +25,26 @@
 // holder acknowledged them (applied, or had something newer), or answers SERVER_ERROR once one
 // fails or --replication-timeout-ms passes (the outcome is then unknown: never a false STORED).
 //
-// Thread-safety: OnWrite on any worker, each touching only its own worker's links.
+// Deletes, hints and resyncs. A delete is queued as one (PeerLink::Kind::kDelete: kept and sent
+// again until answered). Whatever a link loses otherwise (its backlog full, or in flight when it
+// failed) leaves it needing a resync: each worker's tick (every 100 ms) walks the store
+// (Store::ScanStep, a few thousand slots at a time, only while the link is ready and has little
+// waiting) and queues every item and tombstone the peer holds as a peer write; the peer keeps what
+// is newer, so sending again what it has costs bytes only.
+//
+// Access hints: each worker's ReadSampler (read_sampler.h) keeps one in four of the keys its
+// clients read (at random), up to 4,096 distinct keys a second; the tick after a second sends each to the
+// key's other holders as `mg <key> Y<me>`, which the peer takes as a read (Engine::IsAccessHint),
+// so that eviction there keeps what clients read here -- what matters once this node fails.
+//
+// Thread-safety: OnWrite on any worker, each touching only its own worker's links (other threads'
+// writes are posted to a worker); a worker's sampler on that worker.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ringcached/base/clock.h"
@@ -41,6 +55,7 @@
 #include "ringcached/net/event_loop.h"
 #include "server/peer_auth.h"
 #include "server/peer_link.h"
+#include "server/read_sampler.h"
 #include "server/write_gate.h"
 
 namespace rc::server {
@@ -53,8 +68,9 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
     net::BufferPool* pool;
   };
   // `sync_timeout_ms` > 0: synchronous mode, with that timeout; 0: asynchronous.
+  // `store` is walked for resyncs.
   Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
-             std::string self, int replicas, const base::Clock* clock,
+             std::string self, int replicas, store::Store* store, const base::Clock* clock,
              std::vector<WorkerSlot> workers, int sync_timeout_ms);
   ~Replicator() override;
 
@@ -62,10 +78,13 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   // WriteGate (synchronous mode): holds a request whose writes went to other holders.
   bool Hold(std::function<void(bool acknowledged)> released) override;
   void Forget() override;
+  // Worker i's read sampler (for its SessionContext).
+  ReadSampler* sampler(std::size_t worker) { return &workers_[worker]->hints; }
 
   // Every link's counters, summed, and how many links are ready (for `stats cluster`).
   struct Totals {
-    std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, connects = 0;
+    std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, retried = 0,
+                  connects = 0, hints = 0, resyncs = 0;
     std::size_t links = 0, ready = 0;
   };
   // Any thread.
@@ -74,7 +93,9 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   struct PeerRow {
     std::string name;
     std::size_t links = 0, ready = 0;
-    std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, connects = 0;
+    std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, retried = 0,
+                  connects = 0, hints = 0, resyncs = 0;
+    std::size_t pending_bytes = 0;
     std::array<std::uint64_t, PeerLink::Counters::kLagBuckets> lag{};
     // The lag below which a share `q` of the answers came, in microseconds (a bucket's upper
     // bound, so within a factor of two); 0 before any answer.
@@ -83,6 +104,20 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   std::vector<PeerRow> PerPeer() const;
 
  private:
+  struct PerWorker;
+  // The keys a worker's clients read, sampled, until the tick sends them as hints.
+  class HintSampler final : public ReadSampler {
+   public:
+    void OnRead(std::string_view key, std::size_t value_bytes) override;
+    // Takes the keys sampled so far.
+    std::vector<std::string> Take();
+
+   private:
+    static constexpr std::uint64_t kSampleEvery = 4;  // a power of two
+    static constexpr std::size_t kMaxKeys = 4096;
+    std::uint64_t random_ = 0x9e3779b97f4a7c15ull;
+    std::unordered_set<std::string> keys_;
+  };
   struct PerWorker {
     WorkerSlot slot;
     // Its worker looks links up under the lock (uncontended but for `stats`), and only it adds
@@ -104,7 +139,19 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
     std::uint64_t next_ticket = 1;
     Pending* current = nullptr;
     std::unordered_map<std::uint64_t, std::unique_ptr<Pending>> pending;
+    // Resyncs under way, by peer name: where each walk of the store has got to.
+    std::unordered_map<std::string, store::Store::Scan> resyncs;
+    HintSampler hints;
+    event* tick = nullptr;  // every kTickMs, once the worker has a link
+    int ticks = 0;
   };
+  static constexpr int kTickMs = 100;
+  static constexpr int kHintEveryTicks = 10;
+  static void OnTick(evutil_socket_t, short, void* arg) noexcept;
+  void Tick(PerWorker& w);
+  // Walks on with w's resync to `link`'s peer; false once the walk is done.
+  bool Resync(PerWorker& w, PeerLink& link, store::Store::Scan* scan);
+  void SendHints(PerWorker& w);
   static void OnTimeout(evutil_socket_t, short, void* arg) noexcept;
   void OnAck(PerWorker& w, std::uint64_t ticket, bool acknowledged);
   // Releases `p` if its fate is known (or `timed_out`): acknowledged by all, or not.
@@ -116,7 +163,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   // peer write, or empty to be encoded from `event` once a holder needs it. `gated`: the
   // request's reply waits for the answers (synchronous mode).
   void SendToHolders(PerWorker& w, std::string_view key, const engine::WriteEvent* event,
-                     std::string* bytes, bool gated);
+                     std::string* bytes, bool gated, PeerLink::Kind kind);
   // The peer write for `event`, or false when it has none.
   bool Encode(const engine::WriteEvent& event, std::string* out) const;
 
@@ -124,6 +171,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   const PeerAuth* auth_;
   const std::string self_;
   const int replicas_;
+  store::Store* store_;
   const base::Clock* clock_;
   const int sync_timeout_ms_;
   std::vector<std::unique_ptr<PerWorker>> workers_;

@@ -160,9 +160,13 @@ base::Status Server::Open() {
         const bool sync = settings_.replication == "sync";
         replicator_ = std::make_unique<Replicator>(
             &cluster_->membership(), peer_auth_.get(), settings_.advertise, settings_.replicas,
-            &clock_, std::move(slots), sync ? settings_.replication_timeout_ms : 0);
+            store_.get(), &clock_, std::move(slots),
+            sync ? settings_.replication_timeout_ms : 0);
         engine_->add_write_observer(replicator_.get());
         if (origin_) origin_->set_write_observer(replicator_.get());
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+          workers_[i]->session_context()->read_sampler = replicator_->sampler(i);
+        }
         if (sync) {
           for (auto& w : workers_) w->session_context()->write_gate = replicator_.get();
         }

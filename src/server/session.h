@@ -43,6 +43,7 @@
 #include "server/conn_registry.h"
 #include "server/peer_auth.h"
 #include "server/prefix_stats.h"
+#include "server/read_sampler.h"
 #include "server/watchers.h"
 #include "server/write_gate.h"
 
@@ -63,9 +64,10 @@ struct ConnStats {
 // start-up and live settings, the clock, the watchers and `stats detail`, the worker's counters
 // (bumped without a lock) and its loop (where deferred work comes back: a watcher's lines, origin
 // fills). The admin commands' rarer needs go through `admin` (admin.h), which the Server
-// implements; `write_gate` (write_gate.h) is null unless writes wait for replicas. (The
-// cluster's hot-key read sampler is to live here too; the outbound peer links are the
-// replicator's, which the engine's write stream reaches on the worker itself: replicator.h.)
+// implements; `write_gate` (write_gate.h) is null unless writes wait for replicas;
+// `read_sampler` (read_sampler.h) is told of every hit, when someone samples reads. (The outbound
+// peer links are the replicator's, which the engine's write stream reaches on the worker itself:
+// replicator.h.)
 struct SessionContext {
   engine::Engine* engine;
   const Settings* settings;
@@ -78,6 +80,7 @@ struct SessionContext {
   ConnStats* conn_stats;
   net::EventLoop* loop;
   WriteGate* write_gate = nullptr;
+  ReadSampler* read_sampler = nullptr;
   const PeerAuth* peer_auth = nullptr;  // peer_auth.h: null unless this node accepts peers
 };
 

@@ -358,6 +358,12 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     // node's apply to the peer's answer (replicator.h). Only in a cluster.
     w.Add("replicas", server.settings().replicas);
     w.Add("replication", server.settings().replication);
+    // What this node holds for others: items a peer wrote, and tombstones (store.h Stats).
+    const store::Stats st = server.store().GetStats();
+    w.Add("copies", st.copies);
+    w.Add("copy_bytes", st.copy_bytes);
+    w.Add("tombstones", st.tombstones);
+    w.Add("tombstone_bytes", st.tombstone_bytes);
     if (server.replicator() != nullptr) {
       for (const Replicator::PeerRow& r : server.replicator()->PerPeer()) {
         const std::string p = r.name + ":";
@@ -368,6 +374,10 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
         w.Add(p + "not_newer", r.not_newer);
         w.Add(p + "failed", r.failed);
         w.Add(p + "dropped", r.dropped);
+        w.Add(p + "retried", r.retried);
+        w.Add(p + "resyncs", r.resyncs);
+        w.Add(p + "hints", r.hints);
+        w.Add(p + "pending_bytes", static_cast<std::uint64_t>(r.pending_bytes));
         w.Add(p + "connects", r.connects);
         w.Add(p + "lag_p50_us", r.LagPercentile(0.5));
         w.Add(p + "lag_p99_us", r.LagPercentile(0.99));
@@ -391,6 +401,9 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("repl_not_newer", r.not_newer);
     w.Add("repl_failed", r.failed);
     w.Add("repl_dropped", r.dropped);
+    w.Add("repl_retried", r.retried);
+    w.Add("repl_resyncs", r.resyncs);
+    w.Add("repl_hints", r.hints);
     w.Add("repl_connects", r.connects);
   } else {
     return StatsResult::kUnknown;

@@ -211,6 +211,9 @@ void Session::ProcessRetrieval(const proto::Request& req) {
       }
       continue;
     }
+    if (context_->read_sampler != nullptr) {
+      context_->read_sampler->OnRead(key, item.value().size());
+    }
     if (parked_ != nullptr) {
       AddFilledPart(std::move(item));  // after a key that waits: keep the order
       continue;

@@ -57,6 +57,10 @@ void Shard::Account(const Item* item, bool add) {
   }
   ClassCounters& cls = CountersOf(item);
   std::uint64_t total = item->total_size();
+  if ((item->GetBits() & kFromPeer) != 0) {
+    copies_ += add ? 1 : -1;
+    copy_bytes_ += add ? stride : -stride;
+  }
   if (add) {
     linked_bytes_ += stride;
     ++cls.items;

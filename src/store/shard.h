@@ -180,6 +180,9 @@ class Shard {
   std::uint64_t linked_bytes() const RC_REQUIRES(mu) { return linked_bytes_; }
   std::uint64_t tombstones() const RC_REQUIRES(mu) { return tombstones_; }
   std::uint64_t tombstone_bytes() const RC_REQUIRES(mu) { return tombstone_bytes_; }
+  // Linked items whose version a peer minted (kFromPeer: replicas), and their strides.
+  std::uint64_t copies() const RC_REQUIRES(mu) { return copies_; }
+  std::uint64_t copy_bytes() const RC_REQUIRES(mu) { return copy_bytes_; }
   // The item in a slot FindLocked or SlotOfLocked returned.
   Item* AtLocked(std::size_t slot) RC_REQUIRES(mu) { return index_.At(slot); }
   const ShardCounters& counters() const RC_REQUIRES(mu) { return counters_; }
@@ -212,6 +215,8 @@ class Shard {
   std::uint64_t linked_bytes_ RC_GUARDED_BY(mu) = 0;  // strides of linked items
   std::uint64_t tombstones_ RC_GUARDED_BY(mu) = 0;    // linked tombstones, apart from items
   std::uint64_t tombstone_bytes_ RC_GUARDED_BY(mu) = 0;
+  std::uint64_t copies_ RC_GUARDED_BY(mu) = 0;        // linked items with kFromPeer
+  std::uint64_t copy_bytes_ RC_GUARDED_BY(mu) = 0;
   std::size_t sample_cursor_ RC_GUARDED_BY(mu) = 0;
   ShardCounters counters_ RC_GUARDED_BY(mu);
   unsigned num_classes_;

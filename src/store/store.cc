@@ -471,6 +471,18 @@ Outcome Store::Delete(std::string_view key, unsigned* class_id) {
   return r.outcome;
 }
 
+bool Store::Newer(std::string_view key, std::uint64_t version, bool wins_ties) {
+  Impl& im = *impl_;
+  const std::uint64_t hash = base::HashKey(key);
+  Shard& s = im.ShardFor(hash);
+  const Moment m = im.Now();
+  base::MutexLock lock(s.mu);
+  std::size_t slot;
+  MissReason reason;
+  Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
+  return im.NewerLocked(s, it, slot, version, wins_ties, m);
+}
+
 DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
   Impl& im = *impl_;
   std::uint64_t hash = base::HashKey(key);
@@ -888,6 +900,8 @@ Stats Store::GetStats() const {
     st.bytes += s->linked_bytes();
     st.tombstones += s->tombstones();
     st.tombstone_bytes += s->tombstone_bytes();
+    st.copies += s->copies();
+    st.copy_bytes += s->copy_bytes();
     st.total_items += c.total_items;
     st.evictions += c.evictions;
     st.reclaimed += c.reclaimed;

@@ -7,6 +7,7 @@
 # hit or miss, removes it from both. Then a node without the
 # secret, and one whose configuration differs, get no copies.
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,57 @@ def case_the_other_writes_reach_the_other_holder(s):
         check(c.cmd("mg only-b").startswith("EN"), "a delete miss on a removed b's item")
 
 
+def case_reads_hint_the_other_holder(s):
+    a, b = s.nodes
+    keys = [f"hint{i}" for i in range(40)]
+    with a.connect() as c:
+        for k in keys:
+            check_eq(c.set(k, "h"), "STORED", "set")
+
+    def me(node, key):
+        with node.connect() as c:
+            return c.cmd(f"me {key}")
+
+    def fetched(node, key):
+        return " fetch=yes" in me(node, key)
+    eventually(lambda: me(b, keys[-1]) != "EN", "the keys on b")
+    # Clients read the first half on a, 60 times each: about one read in four is sampled, and
+    # each sampled key reaches b within a second as a read there.
+    with a.connect() as c:
+        for _ in range(60):
+            check_eq(len(c.get_multi(keys[:20])), 20, "reads on a")
+    eventually(lambda: all(fetched(b, k) for k in keys[:20]), "b counts a's reads", 10)
+    check(not any(fetched(b, k) for k in keys[20:]), "keys nobody read count as read on b")
+    check(int(a.cluster_stats()["repl_hints"]) >= 20, "repl_hints")
+    with b.connect() as c:
+        rs = c.stats("replication")
+    check(int(rs["copies"]) >= 40 and int(rs["copy_bytes"]) > 0, f"copies on b: {rs!r}")
+    check(int(rs["tombstones"]) >= 1, "b keeps the tombstones of a's deletes")
+
+
+def case_a_full_backlog_resyncs(s):
+    a, b = s.nodes
+    # b stops (not long enough to leave the ring) while a takes 25 MB of writes: more than its
+    # link's backlog and the sockets hold, so some are dropped. Once b runs again, a walks its
+    # store for b's keys, and b ends with every one.
+    big = "x" * 250_000
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        with a.connect() as c:
+            for i in range(100):
+                check_eq(c.set(f"big{i}", f"{i}:{big}"), "STORED", "set")
+        check(int(a.cluster_stats()["repl_dropped"]) > 0, "nothing dropped: the test is void")
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)
+
+    def all_on_b():
+        with b.connect() as c:
+            got = c.get_multi([f"big{i}" for i in range(100)])
+        return all(got.get(f"big{i}", (0, b""))[1] == f"{i}:{big}".encode() for i in range(100))
+    eventually(all_on_b, "every key on b after the resync", 30)
+    check(int(a.cluster_stats()["repl_resyncs"]) >= 1, "repl_resyncs")
+
+
 def case_writes_on_either_node(s):
     a, b = s.nodes
     with b.connect() as c:
@@ -201,6 +253,10 @@ def main():
                case_every_write_reaches_the_other_holder, s)
         r.case("invalidation, gat, decr, prepend, cas, a delete miss and a fill reach it too",
                case_the_other_writes_reach_the_other_holder, s)
+        r.case("clients' reads on one holder count as reads on the other (access hints)",
+               case_reads_hint_the_other_holder, s)
+        r.case("writes dropped by a full backlog reach the peer by a resync",
+               case_a_full_backlog_resyncs, s)
         r.case("writes on either node; a CAS read on one is good on the other",
                case_writes_on_either_node, s)
         r.case("a node with another secret gets no copies", case_refused_peers_get_nothing, s)

@@ -186,7 +186,8 @@ class Engine {
   // ms, step 1: allocates the item (key, F, T, <datalen>) for the data block, as BeginStore. On
   // kTooLarge / kNoMemory the key's old value is removed whatever the mode (memcached's
   // process_mset_command) and the caller replies proto::kTooLarge / kNoMemory and swallows the
-  // block. A bad data chunk afterwards goes to AbandonStore().
+  // block. A bad data chunk afterwards goes to AbandonStore(). A peer's copy (Y) that is not
+  // newer than what this node has takes no memory: kExists, and the caller replies EX.
   store::Allocation BeginMetaSet(const proto::MetaRequest& req, CommandStats* stats);
   // ms, step 2: links the filled item per M (set/add/append/prepend/replace), C (compare; with
   // set or replace a cas) and I (with C: a lower CAS stores a stale value). Counts cmd_set and

@@ -275,6 +275,10 @@ struct Stats {
   // Tombstones (Options::tombstone_ttl): kept out of curr_items and bytes, charged to the limit.
   std::uint64_t tombstones = 0;
   std::uint64_t tombstone_bytes = 0;
+  // Items whose version a peer minted (replicas: PutOptions::if_newer), counted in curr_items
+  // and bytes too; their bytes are strides, as segment_live_bytes counts.
+  std::uint64_t copies = 0;
+  std::uint64_t copy_bytes = 0;
 };
 
 // Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes,
@@ -344,6 +348,10 @@ class Store {
   Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique = 0);
   // The same, with a stale-tolerant CAS (PutOptions).
   Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique, const PutOptions& options);
+
+  // Whether a peer's copy of `key` with `version` would be linked now (PutOptions::if_newer and
+  // wins_ties): a check before taking memory for one that is not newer. Put still decides.
+  bool Newer(std::string_view key, std::uint64_t version, bool wins_ties);
 
   // Removes the key. kDeleted or kNotFound. On kDeleted, *class_id (if given) is the removed
   // item's size class.

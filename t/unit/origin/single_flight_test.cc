@@ -97,6 +97,19 @@ TEST_F(SingleFlightTest, MissesOfOneKeyShareOneFetch) {
   EXPECT_EQ(st.latency_max_us, 5000u);
 }
 
+TEST_F(SingleFlightTest, AFillCarriesTheVersionTakenAsItsFetchStarted) {
+  // A write that comes while a fetch is in flight must be newer than the fill on every holder,
+  // so the fill's version is taken at the start, not when the answer lands.
+  SingleFlight::Admission first = Read("k");
+  SingleFlight::Admission second = Read("later");
+  ASSERT_TRUE(table_->Complete(second.flight, ValueResult("b"), t0_ + 1ms));
+  cache_.FillVersion();  // a write meanwhile takes 103
+  ASSERT_TRUE(table_->Complete(first.flight, ValueResult("a"), t0_ + 2ms));
+  EXPECT_EQ(cache_.stored_versions["k"], 101u);
+  EXPECT_EQ(cache_.stored_versions["later"], 102u);
+  EXPECT_EQ(AnswerOf(0)->version, 101u);
+}
+
 TEST_F(SingleFlightTest, AReaderThatMissedJustBeforeAFillLandedIsSentBackToTheCache) {
   SingleFlight::Admission first = Read("k");
   ASSERT_TRUE(table_->Complete(first.flight, ValueResult("v"), t0_));
