@@ -238,7 +238,7 @@ proto::MetaReplyInfo Engine::MetaFilledInfo(const MetaRequest& req,
 store::Allocation Engine::BeginMetaSet(const MetaRequest& req, CommandStats* stats) {
   const bool peer = req.Has('Y');
   // A peer's copy that is not newer (a resync sends what the node mostly has) takes no memory.
-  if (peer && !store_->Newer(req.key(), req.new_cas, req.minter() > node_name_)) {
+  if (peer && !store_->Newer(req.key(), req.new_cas)) {
     return store::Allocation{.outcome = store::Outcome::kExists};
   }
   store::Allocation alloc = store_->Allocate(req.key(), req.client_flags,
@@ -270,8 +270,7 @@ proto::MetaReplyInfo Engine::CompleteMetaSet(const MetaRequest& req, store::Item
     {
       base::MovableLock fence = Fence(item->key());
       outcome = store_->Put(item, store::Mode::kSet, 0,
-                            {.version = req.new_cas, .if_newer = true,
-                             .wins_ties = req.minter() > node_name_});
+                            {.version = req.new_cas, .if_newer = true});
     }
     proto::MetaReplyInfo info;
     info.status = outcome == store::Outcome::kStored ? MetaStatus::kHD : MetaStatus::kEX;
@@ -330,7 +329,6 @@ proto::MetaReplyInfo Engine::MetaDelete(const MetaRequest& req, CommandStats* st
   options.exptime = clock_->ToRelTime(req.ttl);
   options.version = NewCas(req);
   options.if_newer = req.Has('Y');  // a peer's delete: its tombstone, if newer
-  options.wins_ties = options.if_newer && req.minter() > node_name_;
   store::DeleteResult r;
   {
     base::MovableLock fence = Fence(req.key());

@@ -152,7 +152,6 @@ base::Status Server::Open() {
       peer_auth_->secrets = std::move(peer_secrets);
       peer_auth_->versions = &store_->versions();
       peer_auth_->hello = [this] { return SelfHello(); };
-      engine_->set_node_name(settings_.advertise);
       for (auto& w : workers_) w->session_context()->peer_auth = peer_auth_.get();
       if (settings_.replicas > 1) {
         std::vector<Replicator::WorkerSlot> slots;

@@ -57,8 +57,8 @@ inline constexpr std::uint8_t kFreqMask = 0x03;   // S3-FIFO access count, satur
 inline constexpr std::uint8_t kSizeCredit = 0x04;  // kept once unread for being small (segments.cc)
 inline constexpr std::uint8_t kLinked = 0x08;     // in the hash table
 inline constexpr std::uint8_t kFetched = 0x10;    // read at least once since it was linked
-// Linked from a peer's copy (PutOptions::if_newer): its version was minted elsewhere, which
-// decides ties between equal versions (store.h PutOptions::wins_ties). Set before linking.
+// Linked from a peer's copy (PutOptions::if_newer): its version was minted elsewhere (counted as
+// a copy in Stats). Set before linking.
 inline constexpr std::uint8_t kFromPeer = 0x20;
 // The meta protocol's anti-stampede state (memcached ITEM_STALE, ITEM_TOKEN_SENT).
 inline constexpr std::uint8_t kStale = 0x40;         // invalidated (md I, ms I): serve, but recache

@@ -368,7 +368,7 @@ Outcome Store::Put(ItemRef* item, Mode mode, std::uint64_t cas_unique,
     switch (mode) {
       case Mode::kSet:
         if (options.if_newer) {
-          if (!im.NewerLocked(s, old, slot, options.version, options.wins_ties, m)) {
+          if (!im.NewerLocked(s, old, slot, options.version, false, it, m)) {
             return Outcome::kExists;
           }
           it->SetBits(it->GetBits() | internal::kFromPeer);
@@ -471,7 +471,7 @@ Outcome Store::Delete(std::string_view key, unsigned* class_id) {
   return r.outcome;
 }
 
-bool Store::Newer(std::string_view key, std::uint64_t version, bool wins_ties) {
+bool Store::Newer(std::string_view key, std::uint64_t version) {
   Impl& im = *impl_;
   const std::uint64_t hash = base::HashKey(key);
   Shard& s = im.ShardFor(hash);
@@ -480,7 +480,7 @@ bool Store::Newer(std::string_view key, std::uint64_t version, bool wins_ties) {
   std::size_t slot;
   MissReason reason;
   Item* it = im.FindLiveLocked(s, hash, key, m, &reason, &slot);
-  return im.NewerLocked(s, it, slot, version, wins_ties, m);
+  return im.NewerLocked(s, it, slot, version, false, nullptr, m);
 }
 
 DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
@@ -509,8 +509,9 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
       result.reason = reason;
       looked = true;
     }
-    if (options.if_newer &&
-        !im.NewerLocked(s, it, slot, options.version, options.wins_ties, m)) {
+    // An invalidation keeps the value: at an equal version it ties with itself, and loses.
+    if (options.if_newer && !im.NewerLocked(s, it, slot, options.version, !options.invalidate,
+                                            options.invalidate ? it : nullptr, m)) {
       result.outcome = Outcome::kExists;
       return result;
     }

@@ -93,16 +93,26 @@ struct Store::Impl {
   // Whether a peer's write of `version` is newer than what the key holds here: its item `it`, or
   // the tombstone at `slot` when `it` is null (FindLiveLocked leaves a tombstone's slot), and
   // than the flush cut-off (a write at or below it must not bring flushed data back).
-  // An equal version wins when `wins_ties` and the present one was minted here (not a copy).
+  //
+  // Equal versions (two holders minted the same one, REPLICATION.md section 3) are ordered by
+  // content, so that every holder keeps the same one whatever order the copies arrive in and
+  // however many minters there were: a tombstone over a value, else the value that orders
+  // after (bytes, then flags). The copy is a delete (`tombstone`), or the item `value`, or not
+  // known yet (neither): an equal version then counts as newer, for the caller to decide again.
   bool NewerLocked(internal::Shard& s, const internal::Item* it, std::size_t slot,
-                   std::uint64_t version, bool wins_ties, const internal::Moment& m)
-      RC_REQUIRES(s.mu) {
+                   std::uint64_t version, bool tombstone, const internal::Item* value,
+                   const internal::Moment& m) RC_REQUIRES(s.mu) {
     if (version <= m.flush_version) return false;
     const internal::Item* present =
         it != nullptr ? it : (slot != internal::Index::kNone ? s.AtLocked(slot) : nullptr);
     if (present == nullptr || present->version() < version) return true;
-    return present->version() == version && wins_ties &&
-           (present->GetBits() & internal::kFromPeer) == 0;
+    if (present->version() > version) return false;
+    if (tombstone || present->tombstone()) return tombstone && !present->tombstone();
+    if (value == nullptr) return true;
+    const std::string_view mine(present->value(), present->value_len());
+    const std::string_view theirs(value->value(), value->value_len());
+    if (const int order = theirs.compare(mine); order != 0) return order > 0;
+    return value->client_flags() > present->client_flags();
   }
   // A tombstone for `key`: a valueless item that expires after Options::tombstone_ttl.
   Allocation AllocateTombstone(std::string_view key, const internal::Moment& m) {

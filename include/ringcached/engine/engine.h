@@ -170,9 +170,6 @@ class Engine {
   // owner, so that the item counts as read on this holder too (its eviction keeps what the
   // owner's clients read). A peer-only command, like the writes above.
   static bool IsAccessHint(const proto::MetaRequest& req);
-  // This node's ring name, which orders it against a peer write's minter when their versions
-  // are equal (store.h PutOptions::wins_ties): the copy wins if its minter's name is greater.
-  void set_node_name(std::string name) { node_name_ = std::move(name); }
   // mg: lookup with h/l/t/T/N/R/u/W/X/Z semantics. Counts like get (cmd_get, get_hits or
   // get_misses, get_expired, get_flushed), or like touch (cmd_touch, touch_hits) when T applied
   // to an item; a vivified item counts as a hit.
@@ -226,7 +223,6 @@ class Engine {
 
   store::Store* store_;
   const base::Clock* clock_;
-  std::string node_name_;
   std::vector<WriteObserver*> observers_;
   MissLoader* loader_ = nullptr;
 };

@@ -176,12 +176,9 @@ struct PutOptions {
   std::uint64_t version = 0;
   // A copy from a peer (replication, hand-off) with its owner's `version`: kSet only, linked
   // only if that version is newer than the key's item or tombstone here and than the flush
-  // cut-off; otherwise kExists and nothing changes.
+  // cut-off; otherwise kExists and nothing changes. Equal versions are ordered by content, the
+  // same way on every node (store_impl.h NewerLocked).
   bool if_newer = false;
-  // With if_newer: a version equal to that of an item or tombstone this node minted itself
-  // counts as newer. Two nodes can mint the same version for one key; the caller sets this when
-  // the copy's minter orders after this node (by ring name), so both keep the same one.
-  bool wins_ties = false;
 };
 
 // Meta `md`: delete conditionally, or invalidate instead of deleting.
@@ -194,9 +191,9 @@ struct DeleteOptions {
   base::RelTime exptime = 0;
   std::uint64_t version = 0;        // the tombstone's, or the invalidated item's
   // A peer's delete with its owner's `version`: only if that version is newer than the key's
-  // item or tombstone here; otherwise kExists and nothing changes.
+  // item or tombstone here (at an equal version a delete beats a value); otherwise kExists and
+  // nothing changes.
   bool if_newer = false;
-  bool wins_ties = false;  // as PutOptions::wins_ties
 };
 
 struct DeleteResult {
@@ -349,9 +346,10 @@ class Store {
   // The same, with a stale-tolerant CAS (PutOptions).
   Outcome Put(ItemRef* item, Mode mode, std::uint64_t cas_unique, const PutOptions& options);
 
-  // Whether a peer's copy of `key` with `version` would be linked now (PutOptions::if_newer and
-  // wins_ties): a check before taking memory for one that is not newer. Put still decides.
-  bool Newer(std::string_view key, std::uint64_t version, bool wins_ties);
+  // Whether a peer's copy of `key` with `version` could be linked now (PutOptions::if_newer): a
+  // check before taking memory for one that is not newer. Put still decides (an equal version
+  // is decided by the value, not known yet here).
+  bool Newer(std::string_view key, std::uint64_t version);
 
   // Removes the key. kDeleted or kNotFound. On kDeleted, *class_id (if given) is the removed
   // item's size class.
