@@ -610,6 +610,15 @@ const OptionSpec kOptions[] = {
        return ParseInRange(v, 1, 86400, "the tombstone TTL must be between 1 and 86400 seconds",
                            &st.s->tombstone_ttl, err);
      }},
+    {"guest-ttl", '\0', Arg::kValue, "<secs>",
+     "with replication: seconds a node keeps a client's\n"
+     "write of a key it does not hold (sent on to the\n"
+     "key's holders), 1 to 3600 (default: 5)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 1, 3600, "the guest TTL must be between 1 and 3600 seconds",
+                           &st.s->guest_ttl, err);
+     }},
     {"max-clock-skew-ms", '\0', Arg::kValue, "<ms>",
      "refuse versions (CAS values from meta E, and from\n"
      "peers) further ahead of this node's clock than\n"
@@ -1517,6 +1526,7 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"replication", s.replication},
              {"replication_timeout_ms", num(s.replication_timeout_ms)},
              {"tombstone_ttl", num(s.tombstone_ttl)},
+             {"guest_ttl", num(s.guest_ttl)},
              {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));
     }

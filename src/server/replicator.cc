@@ -32,9 +32,9 @@ void AppendNumber(std::string* out, char flag, std::uint64_t n) {
 Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
                        std::string self, int replicas, store::Store* store,
                        const base::Clock* clock, std::vector<WorkerSlot> workers,
-                       int sync_timeout_ms)
+                       int sync_timeout_ms, int guest_ttl)
     : membership_(membership), auth_(auth), self_(std::move(self)), replicas_(replicas),
-      store_(store), clock_(clock), sync_timeout_ms_(sync_timeout_ms) {
+      store_(store), clock_(clock), sync_timeout_ms_(sync_timeout_ms), guest_ttl_(guest_ttl) {
   for (const WorkerSlot& slot : workers) {
     workers_.push_back(std::make_unique<PerWorker>());
     workers_.back()->slot = slot;
@@ -179,9 +179,13 @@ void Replicator::SendToHolders(PerWorker& w, std::string_view key,
   std::uint32_t holders[8];
   const std::size_t n = view->ring.Holders(
       key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
+  bool holder = false;
   for (std::size_t i = 0; i < n; ++i) {
     const cluster::Member& m = view->members[holders[i]];
-    if (m.name == self_) continue;
+    if (m.name == self_) {
+      holder = true;
+      continue;
+    }
     if (bytes->empty() && (event == nullptr || !Encode(*event, bytes))) return;
     std::uint64_t ticket = 0;
     if (gated) {
@@ -198,6 +202,19 @@ void Replicator::SendToHolders(PerWorker& w, std::string_view key,
     }
     LinkTo(w, m)->Queue(*bytes, ticket, kind);
   }
+  if (!holder && event != nullptr) {
+    w.guest_writes.Add();
+    KeepAsGuest(*event);
+  }
+}
+
+void Replicator::KeepAsGuest(const engine::WriteEvent& event) {
+  if (event.item == nullptr || !*event.item) return;
+  const base::RelTime cap = clock_->Now() + static_cast<base::RelTime>(guest_ttl_);
+  const base::RelTime exptime = event.item->exptime();
+  if (exptime != 0 && exptime <= cap) return;
+  // Only the value this write made, if still there: a later write is kept (or cut) by its own.
+  store_->ApplyTtl(event.key, event.item->version(), store_->versions().Mint(), cap);
 }
 
 bool Replicator::Hold(std::function<void(bool)> released) {
@@ -247,6 +264,12 @@ void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
   if (p->timer != nullptr) event_free(p->timer);
   w->pending.erase(p->ticket);  // p is gone
   released(all);
+}
+
+std::uint64_t Replicator::guest_writes() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->guest_writes.Get();
+  return n;
 }
 
 void Replicator::HintSampler::OnRead(std::string_view key, std::size_t) {

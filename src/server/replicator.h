@@ -13,7 +13,10 @@
 //
 //   an invalidation (md I)                          md <key> I E<v> Y<me>
 //
-// (keys that are not plain text go base64 with `b`). A read-through fill goes as a stored item
+// (keys that are not plain text go base64 with `b`). A node that is not among a key's holders (a
+// client with an old server list wrote to it) sends a client's write to all R of them as the
+// client made it, then cuts its own copy's expiry to --guest-ttl (Store::ApplyTtl with a fresh
+// stamp; the copy only lets that client read its own write). A read-through fill goes as a stored item
 // with its fill version; it is stored on the origin thread, so it is encoded there and sent from
 // the worker its key hashes to. A link to a node that left the view is dropped with what waited
 // for it. The peer applies only if newer, so order between links does not matter. flush_all is
@@ -48,6 +51,7 @@
 #include <vector>
 
 #include "ringcached/base/clock.h"
+#include "ringcached/base/counter.h"
 #include "ringcached/base/mutex.h"
 #include "ringcached/cluster/membership.h"
 #include "ringcached/engine/hooks.h"
@@ -71,10 +75,12 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   // `store` is walked for resyncs.
   Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
              std::string self, int replicas, store::Store* store, const base::Clock* clock,
-             std::vector<WorkerSlot> workers, int sync_timeout_ms);
+             std::vector<WorkerSlot> workers, int sync_timeout_ms, int guest_ttl);
   ~Replicator() override;
 
   void OnWrite(const engine::WriteEvent& event) override;
+  // Client writes of keys this node does not hold, sent to all their holders. Any thread.
+  std::uint64_t guest_writes() const;
   // WriteGate (synchronous mode): holds a request whose writes went to other holders.
   bool Hold(std::function<void(bool acknowledged)> released) override;
   void Forget() override;
@@ -142,6 +148,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
     // Resyncs under way, by peer name: where each walk of the store has got to.
     std::unordered_map<std::string, store::Store::Scan> resyncs;
     HintSampler hints;
+    base::Counter guest_writes;
     event* tick = nullptr;  // every kTickMs, once the worker has a link
     int ticks = 0;
   };
@@ -174,6 +181,9 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   store::Store* store_;
   const base::Clock* clock_;
   const int sync_timeout_ms_;
+  const int guest_ttl_;
+  // Cuts the expiry of this node's copy of a key it does not hold (a guest) to the guest TTL.
+  void KeepAsGuest(const engine::WriteEvent& event);
   std::vector<std::unique_ptr<PerWorker>> workers_;
 };
 

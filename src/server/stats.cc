@@ -365,6 +365,7 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("tombstones", st.tombstones);
     w.Add("tombstone_bytes", st.tombstone_bytes);
     if (server.replicator() != nullptr) {
+      w.Add("guest_writes", server.replicator()->guest_writes());
       for (const Replicator::PeerRow& r : server.replicator()->PerPeer()) {
         const std::string p = r.name + ":";
         w.Add(p + "links", static_cast<std::uint64_t>(r.links));

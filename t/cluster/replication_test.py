@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "origin"))
@@ -223,6 +224,47 @@ def case_refused_peers_get_nothing(s):
     check(SECRET not in a.output() and SECRET not in c3.output(), "the secret in a log")
 
 
+def case_a_non_holder_sends_writes_on_and_keeps_a_guest_copy(s):
+    a, b = s.nodes
+    for n in s.extra:
+        n.kill()
+    eventually(lambda: a.cluster_stats()["ring_members"] == "2", "the third node gone", 20)
+    c = zkcluster.Node(s.url, extra_args=s.args + ["--cluster-secret-file", s.secret,
+                                                   "--guest-ttl", "2"], name="guesthost")
+    s.extra.append(c)
+    c.start()
+    eventually(c.up, "c joins", 20)
+    eventually(lambda: all(n.cluster_stats()["ring_members"] == "3" for n in (a, b, c)),
+               "three members", 20)
+    # With R = 2 of three nodes, c holds about two keys in three. Its own writes show which: a
+    # key it does not hold gets the guest TTL there, and goes to both a and b.
+    keys = [f"guest{i}" for i in range(60)]
+    with c.connect() as conn:
+        for k in keys:
+            check_eq(conn.set(k, "g"), "STORED", "set on c")
+        ttls = {k: int(conn.cmd(f"mg {k} t").split()[1][1:]) for k in keys}
+    guests = [k for k in keys if ttls[k] != -1]
+    check(0 < len(guests) < len(keys), f"c holds {len(keys) - len(guests)} of {len(keys)} keys")
+    check(all(0 < ttls[k] <= 2 for k in guests), f"guest TTLs {[ttls[k] for k in guests]}")
+    for n in (a, b):
+        eventually(lambda: all(gets(n, k) is not None for k in guests), "the guests' holders", 10)
+        with n.connect() as conn:
+            got = [conn.cmd(f"mg {k} t") for k in guests]
+            check(all(t == "HD t-1" for t in got),
+                  f"a holder keeps the write as the client made it: {got}")
+    with c.connect() as conn:
+        check_eq(conn.stats("replication")["guest_writes"], str(len(guests)), "guest_writes")
+        # A delete on c reaches the holders too.
+        check_eq(conn.cmd(f"delete {guests[0]}"), "DELETED", "delete on c")
+    eventually(lambda: gets(a, guests[0]) is None and gets(b, guests[0]) is None,
+               "the delete on both holders")
+    # Once the guest TTL has passed, c no longer serves its guests; the holders still do.
+    time.sleep(2.5)
+    with c.connect() as conn:
+        check(not conn.get_multi(guests), "c still serves a guest copy")
+    check_eq(gets(a, guests[1])[1], b"g", "the holder keeps it")
+
+
 class Setup:
     def __init__(self, workdir):
         self.workdir = workdir
@@ -260,6 +302,8 @@ def main():
         r.case("writes on either node; a CAS read on one is good on the other",
                case_writes_on_either_node, s)
         r.case("a node with another secret gets no copies", case_refused_peers_get_nothing, s)
+        r.case("a node that does not hold a key sends a client's write on, keeps it --guest-ttl",
+               case_a_non_holder_sends_writes_on_and_keeps_a_guest_copy, s)
     finally:
         for n in s.nodes + s.extra:
             n.kill()

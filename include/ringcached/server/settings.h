@@ -97,6 +97,7 @@ struct Settings {
   std::string replication = "async";      // --replication: async or sync
   int replication_timeout_ms = 1000;      // --replication-timeout-ms (sync)
   int tombstone_ttl = 30;                 // --tombstone-ttl, seconds (with peers)
+  int guest_ttl = 5;                      // --guest-ttl, seconds (with replication)
 
   // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the
   // other fields are ignored.

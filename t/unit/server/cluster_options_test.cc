@@ -30,13 +30,15 @@ TEST(ClusterOptionsTest, DefaultsAreASingleNode) {
   EXPECT_EQ(s.max_clock_skew_ms, 1000);
   EXPECT_EQ(s.cluster_secret_file, "");
   EXPECT_EQ(s.tombstone_ttl, 30);
+  EXPECT_EQ(s.guest_ttl, 5);
 }
 
 TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   Parsed p = ParseArgs({kUrl, "--advertise", "cache1.example:11211", "--weight", "3",
                         "--ring-profile", "twemproxy", "--ring-debounce-ms", "0",
                         "--zk-session-timeout-ms", "4000", "--max-clock-skew-ms", "250",
-                        "--cluster-secret-file", "/etc/rc.secret", "--tombstone-ttl", "60"});
+                        "--cluster-secret-file", "/etc/rc.secret", "--tombstone-ttl", "60",
+                        "--guest-ttl", "7"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   EXPECT_EQ(p.settings.cluster, "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(p.settings.advertise, "cache1.example:11211");
@@ -47,6 +49,7 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   EXPECT_EQ(p.settings.max_clock_skew_ms, 250);
   EXPECT_EQ(p.settings.cluster_secret_file, "/etc/rc.secret");
   EXPECT_EQ(p.settings.tombstone_ttl, 60);
+  EXPECT_EQ(p.settings.guest_ttl, 7);
   EXPECT_EQ(p.settings.replicas, 2);  // a secret file: two copies by default
 }
 
@@ -99,6 +102,8 @@ TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
       {kUrl, "--max-clock-skew-ms", "0"},
       {"--max-clock-skew-ms", "3600001"},
       {kUrl, "--tombstone-ttl", "0"},
+      {kUrl, "--guest-ttl", "0"},
+      {kUrl, "--guest-ttl", "3601"},
       {kUrl, "--cluster-secret-file", ""},
       {kUrl, "-s", "/tmp/rc.sock"},  // a cluster node needs TCP
       {kUrl, "-p", "0"},
