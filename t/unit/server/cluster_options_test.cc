@@ -142,14 +142,14 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
   Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   auto stats = SettingsForStats(p.settings, 0);
-  ASSERT_GE(stats.size(), 12u);
+  ASSERT_GE(stats.size(), 13u);
   std::vector<std::string> tail;
-  for (std::size_t i = stats.size() - 12; i < stats.size(); ++i) tail.push_back(stats[i].first);
+  for (std::size_t i = stats.size() - 13; i < stats.size(); ++i) tail.push_back(stats[i].first);
   EXPECT_EQ(tail, (std::vector<std::string>{"cluster", "advertise", "weight", "ring_profile",
                                             "ring_debounce_ms", "zk_session_timeout_ms",
                                             "cluster_secret_file", "replicas", "replication",
                                             "replication_timeout_ms", "tombstone_ttl",
-                                            "max_clock_skew_ms"}));
+                                            "guest_ttl", "max_clock_skew_ms"}));
   std::map<std::string, std::string> m(stats.begin(), stats.end());
   EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(m["advertise"], "n1:11211");
