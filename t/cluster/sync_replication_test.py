@@ -6,7 +6,9 @@
 #   * with the other node stopped (SIGSTOP), a write is answered SERVER_ERROR after
 #     --replication-timeout-ms (the outcome is unknown; never a false STORED), a quiet meta write
 #     says so too, a noreply write cannot, and what follows each waits behind it in order;
-#   * once the other node runs again (SIGCONT), writes are STORED again.
+#   * once the other node runs again (SIGCONT), writes are STORED again;
+#   * libmemcached (pylibmc) with a failure limit of 1 takes such a SERVER_ERROR as an answer,
+#     not a server failure: it keeps sending the node its keys.
 import os
 import signal
 import subprocess
@@ -63,6 +65,57 @@ def case_unreachable_holder(s):
         check_eq(c.get("back"), b"1", "the other node after SIGCONT")
 
 
+def case_server_error_is_not_a_server_failure(s):
+    # The design's premise for sync mode: libmemcached with a failure limit of 1 ejects a server
+    # after one connection or I/O failure, but a SERVER_ERROR reply is an answer, not a failure,
+    # so a write that times out on its replicas does not make the client drop a healthy node.
+    import pylibmc
+    a, b = s.nodes
+
+    def count(node, field):
+        with node.connect() as conn:
+            return int(conn.stats()[field])
+    c = pylibmc.Client([a.ring_name, b.ring_name], binary=False, behaviors={
+        "ketama_weighted": True, "remove_failed": 1, "failure_limit": 1, "retry_timeout": 30,
+        "dead_timeout": 30, "connect_timeout": 500, "receive_timeout": 2000 * 1000,
+        "send_timeout": 2000 * 1000})
+    # Keys the client sends to a: counted by a's cmd_set.
+    before = count(a, "cmd_set")
+    owned_by_a = []
+    for i in range(40):
+        c.set(f"lm{i}", "v")
+        now = count(a, "cmd_set")
+        if now > before:
+            owned_by_a.append(f"lm{i}")
+        before = now
+    check(len(owned_by_a) >= 5, f"a owns {len(owned_by_a)} of 40 keys")
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        errors = 0
+        for k in owned_by_a[:3]:
+            try:
+                c.set(k, "during")
+            except pylibmc.Error:
+                errors += 1
+        check_eq(errors, 3, "sets to a with its replica stopped fail (SERVER_ERROR)")
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)
+    # a was not ejected: its keys still go to a (a's counters move), not to b.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            c.set("probe-after", "x")
+            break
+        except pylibmc.Error:
+            check(time.monotonic() < deadline, "writes not STORED again after SIGCONT")
+            time.sleep(0.1)
+    gets_before = count(a, "cmd_get")
+    for k in owned_by_a:
+        check(c.get(k) is not None, f"{k} through the client")
+    check_eq(count(a, "cmd_get") - gets_before, len(owned_by_a),
+             "a still gets its keys' reads: the SERVER_ERRORs did not eject it")
+
+
 class Setup:
     def __init__(self, workdir):
         self.workdir = workdir
@@ -90,6 +143,8 @@ def main():
         r.case("STORED means every holder has it", case_stored_means_replicated, s)
         r.case("a stopped holder: SERVER_ERROR after the timeout, in order; STORED once back",
                case_unreachable_holder, s)
+        r.case("libmemcached (failure limit 1) does not eject a node for its SERVER_ERROR",
+               case_server_error_is_not_a_server_failure, s)
     finally:
         for n in s.nodes:
             try:
