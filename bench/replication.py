@@ -1,27 +1,87 @@
 #!/usr/bin/python3
-# bench/replication.py -- what replication costs (issue 17): two-node clusters with R = 2
-# (asynchronous replication) against the same with R = 1, side by side in one run, in paired
-# rounds.
+# bench/replication.py -- what replication costs and what it buys (issue 17), side by side in one
+# run, in paired rounds. Four measures (--only picks some):
 #
-# Setup: a private ZooKeeper (as the cluster tests start it: Debian's zookeeper package) and, per
-# round, two fresh two-node clusters on it, one per configuration: R = 1 (no secret file) and
-# R = 2 (a secret file: every write is copied to the other node). Both nodes of a cluster run
-# -t 1 pinned to --server-cpu; rc-loadgen, pinned to --client-cpu, drives one node of it (the
-# other only receives copies) with 50 connections, closed loop, text protocol, 32-byte values,
-# set:get 1:10 over a preloaded key space (100k keys). The order of the two configurations
-# alternates per round.
+#   throughput  R = 2 asynchronous against R = 1: two two-node clusters per round, one per
+#               configuration (R = 1: no secret file; R = 2: a secret file, so every write is
+#               copied to the other node). rc-loadgen drives one node (node 0; the other only
+#               receives copies) with 50 connections, closed loop, text protocol, 32-byte values,
+#               set:get 1:10 over a preloaded key space (100k keys), for --duration seconds.
+#               Reported: throughput (ops/s at the client) and server CPU per request, summed
+#               over both nodes (for R = 2 it includes the receiving node's work: that is what
+#               the copy costs the cluster), p50/p99, and the median and range of the per-round
+#               ratios R=2 / R=1. Target: throughput ratio >= 0.8.
+#               Replication lag under that load, from the same R = 2 run: node 0's
+#               `stats replication` after the run, `<peer>:lag_p50_us` / `lag_p99_us` (from node
+#               0's apply to node 1's answer; the upper bound of a power-of-two bucket, so within
+#               a factor of two) and `<peer>:dropped`. The lag histogram counts from the node's
+#               start and cannot be reset, so the R = 2 cluster is preloaded through node 1 (its
+#               copies fill node 0, which does not send them on): node 0's lag and drops then
+#               count the measured run's writes only. Both nodes share --server-cpu, so the lag
+#               includes waiting for the scheduler to run the receiving node.
+#   sync        synchronous replication against R = 1: per round a two-node cluster started with
+#               the secret file and `--replication sync` (a set is answered once node 1 has
+#               acknowledged its copy) and a two-node R = 1 cluster, 100k keys preloaded through
+#               node 0, then a write-heavy load on node 0, set:get 1:1, 32-byte values, in two
+#               shapes: closed loop with 8 connections, and open loop at --sync-rate requests/s
+#               over 16 connections (latency from each request's intended send time). Reported:
+#               set p50/p99 (rc-loadgen's per-kind histogram, `set_lat_us`) for both and the
+#               ratios sync / R=1, median and range over the rounds; errors (a SERVER_ERROR is a
+#               copy not acknowledged in time). Target: sync set p99 <= 2x R=1's.
+#   capacity    hit ratio at equal -m, R = 1 against R = 2: two two-node clusters per round, each
+#               node -m --capacity-m (64), 1 KB values. The client spreads the keys over both
+#               nodes: each node is driven by its own rc-loadgen on half of the key ids (a
+#               contiguous range, standing for the keys Ketama gives that node; for capacity
+#               only how many keys a node is sent matters, and with two nodes and R = 2 both
+#               nodes hold every key, so no write reaches a non-holder). The key space,
+#               --capacity-keys (300k: about 300 MB of key+value against 2 x 64 MB) is larger
+#               than R = 1's memory; it is filled once (sets of every key), then, for Zipf(0.99)
+#               and then uniform key choice: a warm-up and a measured window of set:get 1:10
+#               (--capacity-ops requests per node each). Reported: the window's get hit ratio,
+#               get_hits / cmd_get summed over both nodes (differences of `stats`, checked
+#               against the clients' count), for R=1 and R=2 and the ratio R=2 / R=1; items held
+#               (curr_items, both nodes). R = 2 holds each key twice, so about half as many
+#               unique keys: uniform key choice shows that directly (expected ratio about 0.5),
+#               Zipf what it costs a skewed workload.
+#   failover    hit ratio across a failover with a full cache: per round a fresh three-node
+#               cluster, R = 2 asynchronous, -m --failover-m (32) per node, 2 KB values, and a
+#               client that routes keys as a Ketama client does and fails over as users
+#               configure it: pylibmc (libmemcached) with KETAMA_WEIGHTED and
+#               REMOVE_FAILED_SERVERS, failure limit 1, as t/cluster/failover_test.py. It sets
+#               every key of --failover-keys (100k: about 400 MB with the copies, against 3 x
+#               32 MB), then reads Zipf(0.99) keys with look-aside (a miss is set) for a warm-up
+#               (--failover-warmup reads, at most --failover-warmup-s seconds), so that access
+#               hints -- every second each node tells a key's other holders which keys its
+#               clients read, so eviction there keeps them -- have shaped the replicas; then it
+#               reads a seeded Zipf sequence of --failover-reads keys, read-only ("before"),
+#               kills one node with SIGKILL (a different one each round), and reads the same
+#               sequence again ("after"): the dead node's keys go to their next holder, the node
+#               the cluster copied them to. A read that fails (the first to the dead node, which
+#               ejects it) is retried, as an application would. Reported: hit ratio before and
+#               after and the ratio after / before, overall and for the dead node's keys alone
+#               (owners from ringcached-ring, next to --ringcached). Target: after >= 99% of
+#               before. The client is Python (about 15k reads/s), pinned to --client-cpu.
 #
-# Reported per round and as the median and range of the per-round ratios R=2 / R=1: throughput
-# (ops/s at the client), and server CPU per request, summed over both nodes (for R = 2 it
-# includes the receiving node's work: that is what the copy costs the cluster), with p50/p99.
-# The issue's target is a throughput ratio of at least 0.8.
+# Every node runs -t 1 pinned to --server-cpu; clients run pinned to --client-cpu. A private
+# ZooKeeper (Debian's zookeeper package, as the cluster tests start it) serves every cluster. The
+# order of the two configurations alternates per round. Every client run is bounded in requests
+# and in time; every process is stopped by PID (benchlib, zkcluster). --quick: 2 rounds of
+# shorter runs and smaller key spaces (about 3 minutes); the full run (3 rounds) takes about 9.
 #
-# Usage: bench/replication.py [--rounds N] [--duration S] [--ringcached PATH] [--loadgen PATH]
+# Usage: bench/replication.py [--only throughput,sync,capacity,failover] [--quick] [--rounds N]
+#          [--duration S] [--sync-rate OPS] [--json PATH] [--ringcached PATH] [--loadgen PATH]
 import argparse
+import bisect
+import itertools
+import json
 import os
+import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,20 +89,25 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "t", "cluster"))
 sys.path.insert(0, os.path.join(HERE, "..", "t", "proto"))
 from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
-                      stop_all, timed_client)
+                      stop_all, stop_process, timed_client)
 import zkcluster  # noqa: E402
 
+MEASURES = ("throughput", "sync", "capacity", "failover")
 
-def start_cluster(args, zk, path, secret):
-    extra = ["--cluster", f"zk://{zk.hosts}{path}", "--ring-debounce-ms", "50"]
+
+# -- clusters ---------------------------------------------------------------------------------------
+
+def start_cluster(args, zk, path, count, secret=None, memory_mb=512, extra=()):
+    """`count` nodes of the cluster at `path`, -t 1 on --server-cpu, returned once each sees all."""
+    flags = ["--cluster", f"zk://{zk.hosts}{path}", "--ring-debounce-ms", "50"] + list(extra)
     if secret:
-        extra += ["--cluster-secret-file", secret]
-    nodes = [Server(f"{path}-{i}", args.ringcached, threads=1, memory_mb=512,
-                    cpu=args.server_cpu, extra=extra).start() for i in range(2)]
+        flags += ["--cluster-secret-file", secret]
+    nodes = [Server(f"{path}-{i}", args.ringcached, threads=1, memory_mb=memory_mb,
+                    cpu=args.server_cpu, extra=flags).start() for i in range(count)]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if all(n.stats("cluster").get("ring_members") == "2" for n in nodes):
+            if all(n.stats("cluster").get("ring_members") == str(count) for n in nodes):
                 return nodes
         except OSError:
             pass
@@ -50,38 +115,542 @@ def start_cluster(args, zk, path, secret):
     raise RuntimeError(f"cluster {path} did not form:\n{nodes[0].output()}")
 
 
-def run(args, zk, label, path, secret):
-    nodes = start_cluster(args, zk, path, secret)
+def stop_nodes(nodes):
+    for n in nodes:
+        n.stop()
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def peer_stats(node):
+    """`stats replication` per peer: {peer name: {field: int}} (the name has a colon itself)."""
+    out = {}
+    for key, value in node.stats("replication").items():
+        peer, sep, field = key.rpartition(":")
+        if sep and ":" in peer:
+            try:
+                out.setdefault(peer, {})[field] = int(value)
+            except ValueError:
+                pass
+    return out
+
+
+def run_clients(cmds, cpu, timeout):
+    """Runs the clients at once (each pinned to `cpu`), each to completion; their JSON lines."""
+    results = [None] * len(cmds)
+
+    def go(i):
+        try:
+            results[i] = run_client(cmds[i], cpu=cpu, timeout=timeout)
+        except RuntimeError as e:
+            results[i] = ("", str(e), -1)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(cmds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = []
+    for cmd, (stdout, stderr, rc) in zip(cmds, results):
+        if rc != 0:
+            raise RuntimeError(f"client failed (status {rc}): {' '.join(cmd)}\n{stderr}{stdout}")
+        out.append(loadgen_json(stdout) if "--preload-only" not in cmd else None)
+    return out
+
+
+def sum_stats(nodes, fields):
+    totals = dict.fromkeys(fields, 0)
+    for n in nodes:
+        st = n.stats()
+        for f in fields:
+            totals[f] += int(st.get(f, 0))
+    return totals
+
+
+def spread(values, fmt="{:.3f}"):
+    """'median (min-max)' of the values."""
+    if not values:
+        return "-"
+    return (f"{fmt.format(statistics.median(values))} "
+            f"({fmt.format(min(values))}-{fmt.format(max(values))})")
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+# -- (1) throughput, and (3) lag under that load ----------------------------------------------------
+
+def run_throughput(args, zk, label, path, secret):
+    nodes = start_cluster(args, zk, path, 2, secret)
     try:
-        target = f"127.0.0.1:{nodes[0].port}"
-        base = [args.loadgen, "-s", target, "-k", "100000", "-v", "32"]
-        run_client(base + ["--preload-only"], cpu=args.client_cpu)
+        keys = args.keys
+        base = [args.loadgen, "-k", str(keys), "-v", "32"]
+        target = ["-s", f"127.0.0.1:{nodes[0].port}"]
+        if secret:
+            # Preloaded through node 1: node 0 receives the keys as copies and sends nothing, so
+            # its peer links' lag and drops count the measured run only.
+            run_client(base + ["-s", f"127.0.0.1:{nodes[1].port}", "--preload-only"],
+                       cpu=args.client_cpu, timeout=120)
+            peer0 = f"127.0.0.1:{nodes[0].port}"
+
+            def settled():
+                p = peer_stats(nodes[1]).get(peer0, {})
+                return (int(nodes[0].stats().get("curr_items", 0)) >= keys
+                        and p.get("pending_bytes", 1) == 0)
+            wait_until(settled, 30, "the preload's copies on node 0")
+        else:
+            run_client(base + target + ["--preload-only"], cpu=args.client_cpu, timeout=120)
         cpu0 = sum(n.cpu_seconds() for n in nodes)
-        out, _ = timed_client(nodes[0], base + ["-c", "50", "-R", "1:10", "-t",
-                                                str(args.duration)],
-                              cpu=args.client_cpu)
+        out, acct = timed_client(nodes[0], base + target + ["-c", "50", "-R", "1:10", "-t",
+                                                             str(args.duration)],
+                                 cpu=args.client_cpu, timeout=args.duration + 60)
         cpu = sum(n.cpu_seconds() for n in nodes) - cpu0
         j = loadgen_json(out)
-        ops = j["ops_per_s"]
-        repl = nodes[0].stats("cluster")
-        return {"label": label, "ops": ops, "cpu_per_req": cpu / max(j["ops"], 1),
-                "p50": j["lat_us"]["p50"], "p99": j["lat_us"]["p99"],
-                "repl_applied": int(repl.get("repl_applied", 0)),
-                "repl_dropped": int(repl.get("repl_dropped", 0))}
+        row = {"label": label, "ops": j["ops_per_s"], "cpu_per_req": cpu / max(j["ops"], 1),
+               "p50": j["lat_us"]["p50"], "p99": j["lat_us"]["p99"], "errors": j["errors"],
+               "other_cores": acct["other_cores"]}
+        if secret:
+            time.sleep(0.2)  # the last answers of the run
+            peers = peer_stats(nodes[0])
+            p = next(iter(peers.values()), {})
+            row.update({"lag_p50_us": p.get("lag_p50_us", 0), "lag_p99_us": p.get("lag_p99_us", 0),
+                        "dropped": p.get("dropped", 0), "applied": p.get("applied", 0),
+                        "queued": p.get("queued", 0), "resyncs": p.get("resyncs", 0),
+                        "sets": j["sets"]})
+        return row
     finally:
-        for n in nodes:
-            n.stop()
+        stop_nodes(nodes)
 
+
+def measure_throughput(args, zk, secret, results):
+    print(f"\n== throughput and lag: R=2 async against R=1, two nodes, 50 connections, 1:10, "
+          f"{args.duration:g} s", flush=True)
+    rows = []
+    for r in range(args.rounds):
+        pair = [("R=1", None), ("R=2", secret)]
+        if r % 2:
+            pair.reverse()
+        got = {label: run_throughput(args, zk, label, f"/bench/t{r}-{label[-1]}", sec)
+               for label, sec in pair}
+        one, two = got["R=1"], got["R=2"]
+        ratio = two["ops"] / one["ops"]
+        cpu_ratio = two["cpu_per_req"] / one["cpu_per_req"]
+        rows.append({"round": r + 1, "ratio": ratio, "cpu_ratio": cpu_ratio, "R=1": one,
+                     "R=2": two})
+        print(f"  round {r + 1}: R=1 {one['ops']:9.0f} ops/s {one['cpu_per_req'] * 1e6:5.1f} "
+              f"us CPU/req p50/p99 {one['p50']:.0f}/{one['p99']:.0f} | R=2 {two['ops']:9.0f} "
+              f"ops/s {two['cpu_per_req'] * 1e6:5.1f} us CPU/req p50/p99 "
+              f"{two['p50']:.0f}/{two['p99']:.0f} | ratio {ratio:.3f}, CPU/req ratio "
+              f"{cpu_ratio:.3f} | lag p50/p99 {two['lag_p50_us']}/{two['lag_p99_us']} us, "
+              f"copies applied {two['applied']} of {two['sets']} sets, dropped {two['dropped']}",
+              flush=True)
+    results["throughput"] = rows
+    return rows
+
+
+def report_throughput(args, rows):
+    print(f"\nthroughput: R=2 / R=1, {len(rows)} paired rounds of {args.duration:g} s, two nodes "
+          f"-t 1 on CPU {args.server_cpu}, client on CPU {args.client_cpu}, 50 connections, 1:10:")
+    print(f"  ops/s R=1 / R=2      {med([r['R=1']['ops'] for r in rows]):.0f} / "
+          f"{med([r['R=2']['ops'] for r in rows]):.0f}")
+    print(f"  throughput ratio     {spread([r['ratio'] for r in rows])}; target >= 0.8")
+    print(f"  CPU/request ratio    {spread([r['cpu_ratio'] for r in rows])}, both nodes summed")
+    print(f"  lag p50 us           {spread([r['R=2']['lag_p50_us'] for r in rows], '{:.0f}')}"
+          f" (power-of-two bucket bounds)")
+    print(f"  lag p99 us           {spread([r['R=2']['lag_p99_us'] for r in rows], '{:.0f}')}")
+    print(f"  dropped per round    {[r['R=2']['dropped'] for r in rows]}")
+
+
+# -- (2) synchronous mode set latency -----------------------------------------------------------------
+
+def run_sync(args, zk, label, path, secret):
+    extra = ["--replication", "sync"] if secret else []
+    nodes = start_cluster(args, zk, path, 2, secret, extra=extra)
+    try:
+        base = [args.loadgen, "-s", f"127.0.0.1:{nodes[0].port}", "-k", str(args.keys), "-v",
+                "32", "-R", "1:1"]
+        run_client(base + ["--preload-only"], cpu=args.client_cpu, timeout=120)
+        row = {"label": label}
+        shapes = {"closed": ["-c", "8"],
+                  "open": ["-c", "16", "-r", str(args.sync_rate)]}
+        for shape, flags in shapes.items():
+            out, acct = timed_client(nodes[0], base + flags + ["-t", str(args.duration)],
+                                     cpu=args.client_cpu, timeout=args.duration + 60)
+            j = loadgen_json(out)
+            row[shape] = {"ops": j["ops_per_s"], "set_p50": j["set_lat_us"]["p50"],
+                          "set_p99": j["set_lat_us"]["p99"], "get_p99": j["get_lat_us"]["p99"],
+                          "errors": j["errors"], "late": j["late"], "sets": j["sets"],
+                          "other_cores": acct["other_cores"]}
+        return row
+    finally:
+        stop_nodes(nodes)
+
+
+def measure_sync(args, zk, secret, results):
+    print(f"\n== sync: R=2 --replication sync against R=1, two nodes, set:get 1:1, "
+          f"{args.duration:g} s per shape", flush=True)
+    rows = []
+    for r in range(args.rounds):
+        pair = [("R=1", None), ("sync", secret)]
+        if r % 2:
+            pair.reverse()
+        got = {label: run_sync(args, zk, label, f"/bench/s{r}-{label}", sec)
+               for label, sec in pair}
+        row = {"round": r + 1, "R=1": got["R=1"], "sync": got["sync"]}
+        line = [f"  round {r + 1}:"]
+        for shape in ("closed", "open"):
+            one, syn = got["R=1"][shape], got["sync"][shape]
+            row[f"{shape}_p99_ratio"] = syn["set_p99"] / max(one["set_p99"], 1e-9)
+            row[f"{shape}_p50_ratio"] = syn["set_p50"] / max(one["set_p50"], 1e-9)
+            line.append(f"{shape}: set p50/p99 R=1 {one['set_p50']:.0f}/{one['set_p99']:.0f} "
+                        f"sync {syn['set_p50']:.0f}/{syn['set_p99']:.0f} us "
+                        f"(ops/s {one['ops']:.0f} / {syn['ops']:.0f}, sync errors "
+                        f"{syn['errors']}) p99 ratio {row[f'{shape}_p99_ratio']:.2f} |")
+        rows.append(row)
+        print(" ".join(line).rstrip(" |"), flush=True)
+    results["sync"] = rows
+    return rows
+
+
+def report_sync(args, rows):
+    print(f"\nsync: set latency, --replication sync / R=1, {len(rows)} paired rounds of "
+          f"{args.duration:g} s, set:get 1:1, 32 B values:")
+    for shape, what in (("closed", "closed loop, 8 conns"),
+                        ("open", f"open loop {args.sync_rate}/s, 16 conns")):
+        one = [r["R=1"][shape] for r in rows]
+        syn = [r["sync"][shape] for r in rows]
+        print(f"  {what:28} set p50 R=1 / sync {med([x['set_p50'] for x in one]):.0f} / "
+              f"{med([x['set_p50'] for x in syn]):.0f} us, ratio "
+              f"{spread([r[f'{shape}_p50_ratio'] for r in rows], '{:.2f}')}")
+        print(f"  {'':28} set p99 R=1 / sync {med([x['set_p99'] for x in one]):.0f} / "
+              f"{med([x['set_p99'] for x in syn]):.0f} us, ratio "
+              f"{spread([r[f'{shape}_p99_ratio'] for r in rows], '{:.2f}')}; target <= 2")
+        print(f"  {'':28} ops/s R=1 / sync {med([x['ops'] for x in one]):.0f} / "
+              f"{med([x['ops'] for x in syn]):.0f}; sync errors "
+              f"{sum(x['errors'] for x in syn)}")
+
+
+# -- (4) hit ratio at equal -m ----------------------------------------------------------------------
+
+def run_capacity(args, zk, label, path, secret):
+    nodes = start_cluster(args, zk, path, 2, secret, memory_mb=args.capacity_m)
+    try:
+        half = args.capacity_keys // 2
+        value = str(args.capacity_value)
+        per_node = [[args.loadgen, "-s", f"127.0.0.1:{n.port}", "-k", str(half),
+                     "--key-offset", str(i * half), "-v", value, "-q"]
+                    for i, n in enumerate(nodes)]
+        run_clients([c + ["--preload-only", "-c", "8"] for c in per_node], args.client_cpu,
+                    timeout=300)
+        row = {"label": label}
+        ops = str(args.capacity_ops)
+        for dist, seed in (("zipf", 11), ("uniform", 21)):
+            load = ["-c", "8", "-R", "1:10", "-L", "-D", dist, "-t", "0", "-n", ops]
+            run_clients([c + load + ["-S", str(seed + i)] for i, c in enumerate(per_node)],
+                        args.client_cpu, timeout=args.capacity_timeout)
+            fields = ("get_hits", "cmd_get", "evictions")
+            s0 = sum_stats(nodes, fields)
+            js = run_clients([c + load + ["-S", str(seed + 100 + i)]
+                              for i, c in enumerate(per_node)],
+                             args.client_cpu, timeout=args.capacity_timeout)
+            s1 = sum_stats(nodes, fields + ("curr_items",))
+            gets = s1["cmd_get"] - s0["cmd_get"]
+            hits = s1["get_hits"] - s0["get_hits"]
+            client_gets = sum(j["get_keys"] for j in js)
+            client_hits = sum(j["hits"] for j in js)
+            row[dist] = {"hit_ratio": hits / max(gets, 1), "gets": gets, "hits": hits,
+                         "client_hit_ratio": client_hits / max(client_gets, 1),
+                         "client_gets": client_gets, "items": s1["curr_items"],
+                         "evictions": s1["evictions"] - s0["evictions"],
+                         "ops_per_s": sum(j["ops_per_s"] for j in js)}
+        return row
+    finally:
+        stop_nodes(nodes)
+
+
+def measure_capacity(args, zk, secret, results):
+    print(f"\n== capacity: hit ratio at -m {args.capacity_m} per node, R=1 against R=2 async, "
+          f"two nodes, {args.capacity_keys} keys of {args.capacity_value} B, 1:10", flush=True)
+    rows = []
+    for r in range(args.rounds):
+        pair = [("R=1", None), ("R=2", secret)]
+        if r % 2:
+            pair.reverse()
+        got = {label: run_capacity(args, zk, label, f"/bench/c{r}-{label[-1]}", sec)
+               for label, sec in pair}
+        row = {"round": r + 1, "R=1": got["R=1"], "R=2": got["R=2"]}
+        line = [f"  round {r + 1}:"]
+        for dist in ("zipf", "uniform"):
+            one, two = got["R=1"][dist], got["R=2"][dist]
+            row[f"{dist}_ratio"] = two["hit_ratio"] / max(one["hit_ratio"], 1e-9)
+            line.append(f"{dist}: hit ratio R=1 {one['hit_ratio']:.4f} ({one['items']} items) "
+                        f"R=2 {two['hit_ratio']:.4f} ({two['items']} items), ratio "
+                        f"{row[f'{dist}_ratio']:.3f} |")
+            for x in (one, two):
+                if abs(x["hit_ratio"] - x["client_hit_ratio"]) > 0.002 or x["gets"] != \
+                        x["client_gets"]:
+                    line.append(f"(server and client counts differ: {x['hits']}/{x['gets']} "
+                                f"against the clients' {x['client_hit_ratio']:.4f} of "
+                                f"{x['client_gets']})")
+        rows.append(row)
+        print(" ".join(line).rstrip(" |"), flush=True)
+    results["capacity"] = rows
+    return rows
+
+
+def report_capacity(args, rows):
+    print(f"\ncapacity: get hit ratio at -m {args.capacity_m} per node, two nodes, "
+          f"{args.capacity_keys} keys of {args.capacity_value} B, set:get 1:10, "
+          f"{len(rows)} paired rounds:")
+    for dist in ("zipf", "uniform"):
+        one = [r["R=1"][dist] for r in rows]
+        two = [r["R=2"][dist] for r in rows]
+        print(f"  {dist:8} hit ratio R=1 {spread([x['hit_ratio'] for x in one], '{:.4f}')}, "
+              f"R=2 {spread([x['hit_ratio'] for x in two], '{:.4f}')}; R=2 / R=1 "
+              f"{spread([r[f'{dist}_ratio'] for r in rows])}; items held R=1 / R=2 "
+              f"{med([x['items'] for x in one]):.0f} / {med([x['items'] for x in two]):.0f}")
+
+
+# -- (5) failover hit ratio with a full cache -------------------------------------------------------
+
+class Zipf:
+    """Ranks 0..n-1 with P(i) proportional to 1 / (i + 1)^theta, seeded."""
+
+    def __init__(self, n, theta=0.99):
+        self.cdf = list(itertools.accumulate(1.0 / (i + 1) ** theta for i in range(n)))
+
+    def draws(self, count, seed):
+        rng = random.Random(seed)
+        total = self.cdf[-1]
+        cdf = self.cdf
+        return [bisect.bisect_left(cdf, rng.random() * total) for _ in range(count)]
+
+
+def failover_client(servers):
+    import pylibmc
+    return pylibmc.Client(servers, binary=False, behaviors={
+        "ketama_weighted": True, "remove_failed": 1, "failure_limit": 1, "retry_timeout": 30,
+        "dead_timeout": 30, "connect_timeout": 500, "receive_timeout": 1000 * 1000,
+        "send_timeout": 1000 * 1000})
+
+
+def owners(args, servers, keys):
+    """{key: owner ring name} from ringcached-ring next to --ringcached, or None without it."""
+    tool = os.path.join(os.path.dirname(os.path.abspath(args.ringcached)), "ringcached-ring")
+    if not os.access(tool, os.X_OK):
+        return None
+    out = subprocess.run([tool, "--servers", ",".join(servers), "owners"],
+                         input="\n".join(keys) + "\n", capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return dict(line.split() for line in out.splitlines() if line.strip())
+
+
+def read_window(client, keys, seq, deadline):
+    """Reads keys[i] for i in seq (retrying a failed read twice); per read, hit or not."""
+    import pylibmc
+    hits = []
+    for i in seq:
+        if time.monotonic() > deadline:
+            break
+        got = None
+        for _ in range(3):
+            try:
+                got = client.get(keys[i])
+                break
+            except pylibmc.Error:
+                continue
+        hits.append(got is not None)
+    return hits
+
+
+def run_failover(args, zk, path, secret, victim_index, zipf, seed):
+    nodes = start_cluster(args, zk, path, 3, secret, memory_mb=args.failover_m)
+    try:
+        import pylibmc
+        servers = [f"127.0.0.1:{n.port}" for n in nodes]
+        keys = [f"fo:{i:08d}" for i in range(args.failover_keys)]
+        value = b"v" * args.failover_value
+        client = failover_client(servers)
+        t0 = time.monotonic()
+        deadline = t0 + args.failover_fill_s
+        filled = 0
+        for k in keys:
+            if time.monotonic() > deadline:
+                break
+            client.set(k, value)
+            filled += 1
+        fill_s = time.monotonic() - t0
+        # Warm-up: Zipf reads, a miss set (look-aside), so the caches and the hints follow the load.
+        t0 = time.monotonic()
+        deadline = t0 + args.failover_warmup_s
+        warm_hits = warm = 0
+        for i in zipf.draws(args.failover_warmup, seed):
+            if time.monotonic() > deadline:
+                break
+            warm += 1
+            if client.get(keys[i]) is None:
+                try:
+                    client.set(keys[i], value)
+                except pylibmc.Error:
+                    pass
+            else:
+                warm_hits += 1
+        warm_s = time.monotonic() - t0
+        time.sleep(1.5)  # the last second's hints sent and applied
+        seq = zipf.draws(args.failover_reads, seed + 1)
+        t0 = time.monotonic()
+        before = read_window(client, keys, seq, t0 + args.failover_window_s)
+        before_s = time.monotonic() - t0
+        victim = nodes[victim_index]
+        vstats = victim.stats()
+        os.kill(victim.pid, signal.SIGKILL)
+        stop_process(victim.proc)  # reaped
+        t0 = time.monotonic()
+        after = read_window(client, keys, seq[:len(before)], t0 + args.failover_window_s)
+        after_s = time.monotonic() - t0
+        n = min(len(before), len(after))
+        before, after = before[:n], after[:n]
+        row = {"victim": victim_index, "filled": filled, "fill_s": fill_s, "warm": warm,
+               "warm_s": warm_s, "warm_hit_ratio": warm_hits / max(warm, 1), "reads": n,
+               "before_s": before_s, "after_s": after_s,
+               "before": sum(before) / max(n, 1), "after": sum(after) / max(n, 1),
+               "victim_items": int(vstats.get("curr_items", 0)),
+               "victim_evictions": int(vstats.get("evictions", 0))}
+        row["ratio"] = row["after"] / max(row["before"], 1e-9)
+        own = owners(args, servers, [keys[i] for i in set(seq[:n])])
+        if own is not None:
+            mine = [j for j in range(n) if own.get(keys[seq[j]]) == servers[victim_index]]
+            row["victim_reads"] = len(mine)
+            row["victim_before"] = sum(before[j] for j in mine) / max(len(mine), 1)
+            row["victim_after"] = sum(after[j] for j in mine) / max(len(mine), 1)
+            row["victim_ratio"] = row["victim_after"] / max(row["victim_before"], 1e-9)
+        survivors = [x for j, x in enumerate(nodes) if j != victim_index]
+        row["survivor_hints"] = sum(sum(p.get("hints", 0) for p in peer_stats(x).values())
+                                    for x in survivors)
+        return row
+    finally:
+        stop_nodes([x for x in nodes if x.proc.poll() is None])
+
+
+def measure_failover(args, zk, secret, results):
+    try:
+        import pylibmc  # noqa: F401
+    except ImportError:
+        print("\n== failover: skipped, pylibmc is not installed (Debian: python3-pylibmc)")
+        return []
+    print(f"\n== failover: three nodes, R=2 async, -m {args.failover_m}, {args.failover_keys} keys "
+          f"of {args.failover_value} B, pylibmc, Zipf reads; kill -9 of one node", flush=True)
+    zipf = Zipf(args.failover_keys)
+    rows = []
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {int(c) for c in str(args.client_cpu).split(",")})
+    try:
+        for r in range(args.rounds):
+            row = run_failover(args, zk, f"/bench/f{r}", secret, r % 3, zipf, 1000 + r)
+            row["round"] = r + 1
+            rows.append(row)
+            victim = ""
+            if "victim_ratio" in row:
+                victim = (f"; the dead node's keys ({row['victim_reads']} reads) "
+                          f"{row['victim_before']:.4f} -> {row['victim_after']:.4f}, ratio "
+                          f"{row['victim_ratio']:.4f}")
+            print(f"  round {r + 1}: fill {row['filled']} keys in {row['fill_s']:.1f} s, warm-up "
+                  f"{row['warm']} reads in {row['warm_s']:.1f} s (hit ratio "
+                  f"{row['warm_hit_ratio']:.3f}); {row['reads']} reads before "
+                  f"({row['before_s']:.1f} s) and after ({row['after_s']:.1f} s) kill -9 of node "
+                  f"{row['victim']}: hit ratio {row['before']:.4f} -> {row['after']:.4f}, ratio "
+                  f"{row['ratio']:.4f}{victim}; hints received by the survivors "
+                  f"{row['survivor_hints']}", flush=True)
+    finally:
+        os.sched_setaffinity(0, affinity)
+    results["failover"] = rows
+    return rows
+
+
+def report_failover(args, rows):
+    print(f"\nfailover: hit ratio of the same {med([r['reads'] for r in rows]):.0f} Zipf reads "
+          f"before and after kill -9 of one of three nodes, R=2 async, -m {args.failover_m}, "
+          f"{len(rows)} rounds:")
+    print(f"  before {spread([r['before'] for r in rows], '{:.4f}')}, after "
+          f"{spread([r['after'] for r in rows], '{:.4f}')}; after / before "
+          f"{spread([r['ratio'] for r in rows], '{:.4f}')}; target >= 0.99")
+    if all("victim_ratio" in r for r in rows):
+        print(f"  the dead node's keys only: before "
+              f"{spread([r['victim_before'] for r in rows], '{:.4f}')}, after "
+              f"{spread([r['victim_after'] for r in rows], '{:.4f}')}; after / before "
+              f"{spread([r['victim_ratio'] for r in rows], '{:.4f}')}")
+
+
+# -- main ---------------------------------------------------------------------------------------------
 
 def main():
-    p = argparse.ArgumentParser(description="replication R=2 against R=1, two-node clusters")
+    p = argparse.ArgumentParser(description="replication: R=2 against R=1 (throughput, lag, sync "
+                                "latency, capacity, failover hit ratio)")
     p.add_argument("--ringcached", default=os.environ.get("RINGCACHED", "./ringcached"))
     p.add_argument("--loadgen", default=os.environ.get("RC_LOADGEN", "./bench/rc-loadgen"))
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--duration", type=float, default=3.0)
+    p.add_argument("--only", default=",".join(MEASURES),
+                   help=f"comma-separated measures (default all): {','.join(MEASURES)}")
+    p.add_argument("--quick", action="store_true",
+                   help="2 rounds, shorter runs, smaller key spaces (about 3 minutes)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds per measure (default 3)")
+    p.add_argument("--duration", type=float, default=None,
+                   help="seconds per throughput and sync run (default 3)")
+    p.add_argument("--keys", type=int, default=100000,
+                   help="preloaded keys, throughput and sync (default 100000)")
+    p.add_argument("--sync-rate", type=int, default=10000,
+                   help="sync: the open-loop rate, requests/s (default 10000)")
+    p.add_argument("--capacity-m", type=int, default=64, help="capacity: -m per node (default 64)")
+    p.add_argument("--capacity-keys", type=int, default=None,
+                   help="capacity: key space over both nodes (default 300000)")
+    p.add_argument("--capacity-value", type=int, default=1024)
+    p.add_argument("--capacity-ops", type=int, default=None,
+                   help="capacity: requests per node in the warm-up and in the window "
+                   "(default 200000)")
+    p.add_argument("--capacity-timeout", type=float, default=60,
+                   help="capacity: seconds a client run may take at most")
+    p.add_argument("--failover-m", type=int, default=32, help="failover: -m per node (default 32)")
+    p.add_argument("--failover-keys", type=int, default=None,
+                   help="failover: keys (default 100000)")
+    p.add_argument("--failover-value", type=int, default=2048)
+    p.add_argument("--failover-warmup", type=int, default=None,
+                   help="failover: warm-up reads (default 150000)")
+    p.add_argument("--failover-warmup-s", type=float, default=None,
+                   help="failover: at most this many seconds of warm-up (default 12)")
+    p.add_argument("--failover-reads", type=int, default=None,
+                   help="failover: reads per window (default 30000)")
+    p.add_argument("--failover-fill-s", type=float, default=30,
+                   help="failover: at most this many seconds of fill")
+    p.add_argument("--failover-window-s", type=float, default=20,
+                   help="failover: at most this many seconds per read window")
     p.add_argument("--server-cpu", default="0")
     p.add_argument("--client-cpu", default="1")
+    p.add_argument("--json", default="", help="also write every round's figures to this file")
     args = p.parse_args()
+    quick = args.quick
+
+    def dflt(name, full, short):
+        if getattr(args, name) is None:
+            setattr(args, name, short if quick else full)
+    dflt("rounds", 3, 2)
+    dflt("duration", 3.0, 1.5)
+    dflt("capacity_keys", 300000, 200000)
+    dflt("capacity_ops", 200000, 100000)
+    dflt("failover_keys", 100000, 50000)
+    dflt("failover_warmup", 150000, 60000)
+    dflt("failover_warmup_s", 12.0, 5.0)
+    dflt("failover_reads", 30000, 10000)
+    only = [m.strip() for m in args.only.split(",") if m.strip()]
+    unknown = [m for m in only if m not in MEASURES]
+    if unknown:
+        sys.exit(f"replication.py: unknown measure {','.join(unknown)} "
+                 f"(known: {','.join(MEASURES)})")
     missing = zkcluster.zookeeper_missing()
     if missing:
         sys.exit(f"replication.py: {missing}")
@@ -90,35 +659,29 @@ def main():
     secret = zkcluster.write_secret(work, "benchmark secret")
     zk = zkcluster.ZooKeeper(work)
     zk.start()
-    rows = []
+    results = {}
+    measures = {"throughput": (measure_throughput, report_throughput),
+                "sync": (measure_sync, report_sync),
+                "capacity": (measure_capacity, report_capacity),
+                "failover": (measure_failover, report_failover)}
+    t0 = time.monotonic()
     try:
-        for r in range(args.rounds):
-            pair = [("R=1", None), ("R=2", secret)]
-            if r % 2:
-                pair.reverse()
-            got = {}
-            for label, sec in pair:
-                got[label] = run(args, zk, label, f"/bench/r{r}-{label[-1]}", sec)
-            one, two = got["R=1"], got["R=2"]
-            ratio = two["ops"] / one["ops"]
-            cpu_ratio = two["cpu_per_req"] / one["cpu_per_req"]
-            rows.append((ratio, cpu_ratio, one, two))
-            print(f"  round {r + 1}: R=1 {one['ops']:9.0f} ops/s {one['cpu_per_req'] * 1e6:5.1f} "
-                  f"us CPU/req p50/p99 {one['p50']}/{one['p99']} | R=2 {two['ops']:9.0f} ops/s "
-                  f"{two['cpu_per_req'] * 1e6:5.1f} us CPU/req p50/p99 {two['p50']}/{two['p99']}"
-                  f" (copies applied {two['repl_applied']}, dropped {two['repl_dropped']}) | "
-                  f"ratio {ratio:.3f}, CPU/req ratio {cpu_ratio:.3f}", flush=True)
+        for m in MEASURES:
+            if m in only:
+                t = time.monotonic()
+                measures[m][0](args, zk, secret, results)
+                print(f"  ({m}: {time.monotonic() - t:.0f} s)", flush=True)
     finally:
         stop_all()
         zk.kill()
-    ratios = [r[0] for r in rows]
-    cpus = [r[1] for r in rows]
-    print(f"\nR=2 / R=1, {args.rounds} paired rounds of {args.duration:g} s, two nodes -t 1 on "
-          f"CPU {args.server_cpu}, client on CPU {args.client_cpu}, 50 connections, 1:10:")
-    print(f"  throughput ratio   median {statistics.median(ratios):.3f} "
-          f"(range {min(ratios):.3f}-{max(ratios):.3f}); target >= 0.8")
-    print(f"  CPU/request ratio  median {statistics.median(cpus):.3f} "
-          f"(range {min(cpus):.3f}-{max(cpus):.3f}), both nodes summed")
+        subprocess.run(["rm", "-rf", work])
+    print(f"\n==== summary ({time.monotonic() - t0:.0f} s; {args.ringcached})")
+    for m in MEASURES:
+        if results.get(m):
+            measures[m][1](args, results[m])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,40 @@ void AppendMeta(std::string* out, std::string_view command, std::string_view key
   }
 }
 
+void AppendMetaRequest(std::string* out, const MetaRequest& req, std::string_view value,
+                       bool drop_quiet) {
+  static constexpr std::string_view kCommands[] = {"mg", "ms", "md", "ma", "mn", "me"};
+  std::string key;
+  if (req.key_binary) {
+    char encoded[(kMaxKeyLength + 2) / 3 * 4 + 4];
+    key.assign(encoded, Base64Encode(req.key().data(), req.key().size(), encoded));
+  } else {
+    key = req.key();
+  }
+  std::string flags;
+  for (std::size_t i = 0; i < req.nflags; ++i) {
+    const char f = req.flags[i];
+    if (f == 'q' && drop_quiet) continue;
+    if (!flags.empty()) flags.push_back(' ');
+    flags.push_back(f);
+    switch (f) {
+      case 'N': AppendSigned(&flags, req.vivify_ttl); break;
+      case 'T': AppendSigned(&flags, req.ttl); break;
+      case 'R': AppendSigned(&flags, req.recache_ttl); break;
+      case 'F': AppendNumber(&flags, req.client_flags); break;
+      case 'C': AppendNumber(&flags, req.cas); break;
+      case 'E': AppendNumber(&flags, req.new_cas); break;
+      case 'D': AppendNumber(&flags, req.delta); break;
+      case 'J': AppendNumber(&flags, req.initial); break;
+      case 'M': flags.push_back(req.mode); break;
+      case 'O': flags.append(req.opaque()); break;
+      case 'Y': flags.append(req.minter()); break;
+      default: break;  // a flag without a token
+    }
+  }
+  AppendMeta(out, kCommands[static_cast<std::size_t>(req.command)], key, flags, value);
+}
+
 std::optional<std::string_view> MetaReply::Flag(char f) const {
   if (is_error()) return std::nullopt;
   std::string_view rest = flags;

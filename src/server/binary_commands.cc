@@ -204,6 +204,7 @@ void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::strin
       // A request CAS makes it compare-and-increment; a miss that creates the counter is not
       // counted as a miss (proto_bin.c process_bin_arithmetic).
       const bool creates = exptime != 0xffffffffu;
+      if (ForwardBinaryArithmetic(key, incr, delta, initial, exptime, h.cas)) return;
       store::IncrResult r = engine.Arithmetic(key, incr, delta, stats,
                                               {.compare_cas = h.cas, .count_miss = !creates});
       if (r.outcome == store::Outcome::kNotFound && creates) {
@@ -234,19 +235,8 @@ void Session::ExecuteBinary(const bin::Header& h, const char* extras, std::strin
           r = engine.Arithmetic(key, incr, delta, stats, {.count_miss = false});
         }
       }
-      switch (r.outcome) {
-        case store::Outcome::kStored: {
-          if (quiet) return;
-          char value[8];
-          bin::Store64(value, r.value);
-          BinaryReply(h, bin::kSuccess, {}, {}, std::string_view(value, 8), r.cas);
-          return;
-        }
-        case store::Outcome::kNonNumeric: BinaryError(h, bin::kNonNumeric); return;
-        case store::Outcome::kExists: BinaryError(h, bin::kKeyExists); return;
-        case store::Outcome::kNoMemory: BinaryError(h, bin::kOutOfMemory); return;
-        default: BinaryError(h, bin::kKeyNotFound); return;
-      }
+      ReplyBinaryArithmetic(h, r);
+      return;
     }
     case bin::kQuit:
       BinaryReply(h, bin::kSuccess, {}, {}, {}, 0);
@@ -394,21 +384,46 @@ void Session::FinishBinaryStorage() {
   req.command = pending_.command;
   req.cas_unique = pending_.cas_unique;
   pending_.binary = false;
+  if (ForwardBinaryStore(req.command, req.cas_unique, pending_.item)) {
+    pending_.item.Reset();
+    return;
+  }
   store::Outcome outcome =
       context_->engine->CompleteStore(req, &pending_.item, context_->command_stats);
   LogStore(pending_.item, outcome, req.command);
   std::uint64_t cas = pending_.item.cas();
   pending_.item.Reset();
+  ReplyBinaryStore(h, req.command, outcome, cas);
+}
+
+void Session::ReplyBinaryArithmetic(const bin::Header& h, const store::IncrResult& r) {
+  switch (r.outcome) {
+    case store::Outcome::kStored: {
+      if (bin::IsQuiet(h.opcode)) return;
+      char value[8];
+      bin::Store64(value, r.value);
+      BinaryReply(h, bin::kSuccess, {}, {}, std::string_view(value, 8), r.cas);
+      return;
+    }
+    case store::Outcome::kNonNumeric: BinaryError(h, bin::kNonNumeric); return;
+    case store::Outcome::kExists: BinaryError(h, bin::kKeyExists); return;
+    case store::Outcome::kNoMemory: BinaryError(h, bin::kOutOfMemory); return;
+    default: BinaryError(h, bin::kKeyNotFound); return;
+  }
+}
+
+void Session::ReplyBinaryStore(const bin::Header& h, Command command, store::Outcome outcome,
+                               std::uint64_t cas) {
   switch (outcome) {
     case store::Outcome::kStored:
-      if (!pending_.noreply) BinaryReply(h, bin::kSuccess, {}, {}, {}, cas);
+      if (!bin::IsQuiet(h.opcode)) BinaryReply(h, bin::kSuccess, {}, {}, {}, cas);
       return;
     case store::Outcome::kNotStored:
       // proto_bin.c: a refused add means the key exists, a refused replace that it does not;
       // append/prepend say "Not stored."
-      BinaryError(h, req.command == Command::kAdd       ? bin::kKeyExists
-                     : req.command == Command::kReplace ? bin::kKeyNotFound
-                                                        : bin::kNotStored);
+      BinaryError(h, command == Command::kAdd       ? bin::kKeyExists
+                     : command == Command::kReplace ? bin::kKeyNotFound
+                                                    : bin::kNotStored);
       return;
     case store::Outcome::kExists: BinaryError(h, bin::kKeyExists); return;
     case store::Outcome::kNotFound: BinaryError(h, bin::kKeyNotFound); return;

@@ -87,6 +87,7 @@ void Session::ExecuteMeta() {
       ReplyMeta(engine.MetaDelete(*meta_req_, stats));
       return;
     case MetaCommand::kArithmetic: {
+      if (ForwardMeta({})) return;
       engine::MetaArithmeticResult a = engine.MetaArithmetic(*meta_req_, stats);
       if (!a.error.empty()) {
         out_->Append(a.error);
@@ -133,6 +134,10 @@ void Session::FinishMetaSet() {
   if (end[0] != '\r' || end[1] != '\n') {
     out_->Append(proto::kBadDataChunk);  // sent even under q
     context_->engine->AbandonStore(pending_.item, context_->command_stats);
+    pending_.item.Reset();
+    return;
+  }
+  if (ForwardMeta(pending_.item.value())) {
     pending_.item.Reset();
     return;
   }

@@ -1,6 +1,7 @@
 // server/parked.cc -- a session's requests whose replies wait: reads that wait for the origin
-// (read-through, issue #6; the loader is server/origin_loader.h), and writes the worker's
-// WriteGate holds (server/write_gate.h: synchronous replication).
+// (read-through, issue #6; the loader is server/origin_loader.h), writes the worker's WriteGate
+// holds (server/write_gate.h: synchronous replication), and operations sent to the key's owner
+// (forwarded.cc).
 //
 // One mechanism for both: while a request is parked, Process() stops (and the transport stops
 // reading the socket: Session::waiting()), so whatever arrived behind it is answered after it,
@@ -169,6 +170,9 @@ void Session::ReplyParked(Parked& fill) {
     }
     case Parked::Kind::kHeld:
       if (!fill.held.empty()) out_->Append(fill.held);
+      return;
+    case Parked::Kind::kForwarded:
+      ReplyForwarded(fill);
       return;
   }
 }

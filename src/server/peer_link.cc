@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <chrono>
 #include <iterator>
 
@@ -33,6 +34,12 @@ PeerLink::PeerLink(net::EventLoop* loop, net::BufferPool* pool, const PeerAuth* 
 }
 
 PeerLink::~PeerLink() {
+  for (Waiting& w : tickets_) {
+    if (w.answer) TellLost(std::move(w.answer));
+  }
+  for (Waiting& w : backlog_tickets_) {
+    if (w.answer) TellLost(std::move(w.answer));
+  }
   if (event_ != nullptr) event_free(event_);
   if (retry_ != nullptr) event_free(retry_);
 }
@@ -64,6 +71,50 @@ bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket, Kind kind) {
   }
   if (state_ == State::kIdle) Connect();
   return true;
+}
+
+bool PeerLink::Forward(std::string_view request, AnswerFn answer) {
+  counters_.forwarded.Add();
+  std::string bytes(request);
+  bytes.append("mn\r\n");
+  Waiting waiting{0, NowMicros(), Kind::kForward, std::string(), std::move(answer)};
+  if (state_ == State::kReady) {
+    if (transport_->output().pending_bytes() + bytes.size() > kMaxBacklog) return false;
+    transport_->output().Append(bytes);
+    tickets_.push_back(std::move(waiting));
+    Arm();
+    return true;
+  }
+  if (!Backlog(bytes, std::move(waiting))) return false;
+  if (state_ == State::kIdle) Connect();
+  return true;
+}
+
+bool PeerLink::TakeForwardReply(net::InputBuffer& in) {
+  const std::string_view bytes = in.view();
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t end = bytes.find("\r\n", pos);
+    if (end == std::string_view::npos) return false;
+    const std::string_view line = bytes.substr(pos, end - pos);
+    if (line == "MN") {
+      const std::string reply(bytes.substr(0, pos));
+      AnswerFn answer = std::move(tickets_.front().answer);
+      tickets_.pop_front();
+      in.Consume(end + 2);
+      answer(&reply);
+      return true;
+    }
+    pos = end + 2;
+    if (line.rfind("VA ", 0) == 0) {
+      // A value follows its line: skip it whole, whatever bytes it holds.
+      std::size_t n = 0;
+      const std::string_view digits = line.substr(3, line.find(' ', 3) - 3);
+      std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (bytes.size() < pos + n + 2) return false;
+      pos += n + 2;
+    }
+  }
 }
 
 bool PeerLink::Backlog(std::string_view bytes, Waiting waiting) {
@@ -159,6 +210,15 @@ bool PeerLink::ReadReplies() {
   }
   net::InputBuffer& in = transport_->input();
   while (!in.empty()) {
+    if (state_ == State::kReady && !tickets_.empty() &&
+        tickets_.front().kind == Kind::kForward) {
+      if (TakeForwardReply(in)) continue;
+      if (in.view().size() >= kMaxInput) {
+        Fail("a forwarded operation's reply too long");
+        return false;
+      }
+      break;
+    }
     const std::string_view bytes = in.view();
     const std::size_t end = bytes.find("\r\n");
     if (end == std::string_view::npos) {
@@ -278,6 +338,10 @@ void PeerLink::Fail(const std::string& why) {
   std::deque<Waiting> again_tickets;
   for (const Waiting& w : lost) {
     if (w.kind == Kind::kHint) continue;
+    if (w.kind == Kind::kForward) {
+      counters_.failed.Add();
+      continue;  // told below
+    }
     counters_.failed.Add();
     if (w.kind == Kind::kDelete) {
       again.append(w.retry);
@@ -304,9 +368,15 @@ void PeerLink::Fail(const std::string& why) {
   backoff_ms_ = std::clamp(backoff_ms_ * 2, kFirstBackoffMs, kMaxBackoffMs);
   timeval tv{backoff_ms_ / 1000, (backoff_ms_ % 1000) * 1000};
   evtimer_add(retry_, &tv);
-  for (const Waiting& w : lost) {
+  for (Waiting& w : lost) {
     if (w.ticket != 0) on_ack_(w.ticket, false);
+    if (w.answer) TellLost(std::move(w.answer));
   }
+}
+
+void PeerLink::TellLost(AnswerFn answer) {
+  // Later, from the loop: a forward's session may be in the middle of a request right now.
+  loop_->RunInLoop([answer = std::move(answer)] { answer(nullptr); });
 }
 
 }  // namespace rc::server

@@ -54,6 +54,7 @@ class PeerLink {
     base::Counter connects;   // handshakes completed
     base::Counter hints;      // access hints sent (not counted as writes above)
     base::Counter resyncs;    // walks of the store that sent the peer its keys again
+    base::Counter forwarded;  // client operations sent to the peer as the key's owner
     // Lag, from a write's Queue() (just after the local apply) to the peer's answer: answers
     // counted by bucket, bucket i holding lags below 2^i microseconds.
     static constexpr std::size_t kLagBuckets = 32;
@@ -70,6 +71,7 @@ class PeerLink {
     kWrite,   // lost: counted, and the link needs a resync
     kDelete,  // kept until answered (above)
     kHint,    // an access hint: lost quietly, counted apart
+    kForward, // a client's operation for the key's owner (Forward below)
   };
 
   // Told of each write queued with a ticket (not 0): acknowledged (true: HD, EX, NF -- the peer
@@ -86,6 +88,14 @@ class PeerLink {
   // False when the backlog is full: the write is dropped and counted. `ticket` (0: none) is
   // reported to on_ack once the write is answered or lost.
   bool Queue(std::string_view bytes, std::uint64_t ticket = 0, Kind kind = Kind::kWrite);
+
+  // Sends a client's operation (meta commands, as a client would send them) to the peer, which
+  // executes it as the key's owner, followed by `mn`: its whole reply, up to the MN, is handed
+  // to `answer` (its VA values included), or null when it is lost (the link failed with it in
+  // flight: the outcome is unknown). Never called back from inside Forward(); false (and never
+  // called) when the backlog is full.
+  using AnswerFn = std::function<void(const std::string* reply)>;
+  bool Forward(std::string_view request, AnswerFn answer);
 
   // Whether writes were lost since the last resync began, so the peer may miss keys it holds.
   bool needs_resync() const { return needs_resync_; }
@@ -137,7 +147,13 @@ class PeerLink {
     std::int64_t queued_us;
     Kind kind;
     std::string retry;
+    AnswerFn answer;  // kForward
   };
+  // kForward at the front: hands the peer's reply to it once whole (up to its MN); false when
+  // more bytes are needed.
+  bool TakeForwardReply(net::InputBuffer& in);
+  // Tells a forward's sender it was lost, from the loop (never from inside the caller).
+  void TellLost(AnswerFn answer);
   // The backlog takes `bytes` if its bound for `kind` allows.
   bool Backlog(std::string_view bytes, Waiting waiting);
   void Lost(Kind kind);

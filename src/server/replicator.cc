@@ -266,6 +266,35 @@ void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
   released(all);
 }
 
+Replicator::Route Replicator::Forward(std::string_view key,
+                                     const std::function<std::string()>& request,
+                                     AnswerFn answer) {
+  PerWorker* w = Current();
+  if (w == nullptr) return Route::kHere;
+  std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+  if (view == nullptr || view->members.size() < 2) return Route::kHere;
+  if (view->version != w->view_version) DropLinksOutside(*w, *view);
+  const auto self = std::lower_bound(
+      view->members.begin(), view->members.end(), self_,
+      [](const cluster::Member& m, const std::string& name) { return m.name < name; });
+  // Not in its own view (joining, or between sessions): it has no better idea where keys live.
+  if (self == view->members.end() || self->name != self_) return Route::kHere;
+  std::uint32_t holders[8];
+  const std::size_t n = view->ring.Holders(
+      key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
+  const auto index = static_cast<std::uint32_t>(self - view->members.begin());
+  if (n == 0 || std::find(holders, holders + n, index) != holders + n) return Route::kHere;
+  PeerLink* owner = LinkTo(*w, view->members[holders[0]]);
+  if (!owner->Forward(request(), std::move(answer))) return Route::kFailed;
+  // A guest copy here would now be older than the owner's value: it goes (expired, quietly: no
+  // tombstone, nothing sent), so this node never serves the old one.
+  store::ItemRef guest = std::move(store_->Get(key, store::GetOptions{.bump = false}).item);
+  if (guest) {
+    store_->ApplyTtl(key, guest.version(), store_->versions().Mint(), clock_->ToRelTime(-1));
+  }
+  return Route::kSent;
+}
+
 std::uint64_t Replicator::guest_writes() const {
   std::uint64_t n = 0;
   for (const auto& w : workers_) n += w->guest_writes.Get();
@@ -311,13 +340,13 @@ void Replicator::Tick(PerWorker& w) {
   for (auto it = w.resyncs.begin(); it != w.resyncs.end();) {
     auto link = std::find_if(links.begin(), links.end(),
                              [&](PeerLink* l) { return l->peer().name == it->first; });
-    const bool more = link != links.end() && Resync(w, **link, &it->second);
+    const bool more = link != links.end() && Resync(**link, &it->second);
     it = more ? std::next(it) : w.resyncs.erase(it);
   }
   if (++w.ticks % kHintEveryTicks == 0) SendHints(w);
 }
 
-bool Replicator::Resync(PerWorker& w, PeerLink& link, store::Store::Scan* scan) {
+bool Replicator::Resync(PeerLink& link, store::Store::Scan* scan) {
   // Waits while the link is down or busy: a resync must not crowd out live writes.
   constexpr std::size_t kSlotsPerStep = 4096;
   constexpr int kStepsPerTick = 16;

@@ -57,6 +57,7 @@
 #include "ringcached/engine/hooks.h"
 #include "ringcached/net/buffer_pool.h"
 #include "ringcached/net/event_loop.h"
+#include "server/forwarder.h"
 #include "server/peer_auth.h"
 #include "server/peer_link.h"
 #include "server/read_sampler.h"
@@ -64,7 +65,7 @@
 
 namespace rc::server {
 
-class Replicator final : public engine::WriteObserver, public WriteGate {
+class Replicator final : public engine::WriteObserver, public WriteGate, public Forwarder {
  public:
   // One entry per worker: its loop and buffer pool.
   struct WorkerSlot {
@@ -84,6 +85,10 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   // WriteGate (synchronous mode): holds a request whose writes went to other holders.
   bool Hold(std::function<void(bool acknowledged)> released) override;
   void Forget() override;
+  // Forwarder: a client's operation on a key this node does not hold goes to the key's owner
+  // on this worker's link to it.
+  Route Forward(std::string_view key, const std::function<std::string()>& request,
+                AnswerFn answer) override;
   // Worker i's read sampler (for its SessionContext).
   ReadSampler* sampler(std::size_t worker) { return &workers_[worker]->hints; }
 
@@ -156,8 +161,8 @@ class Replicator final : public engine::WriteObserver, public WriteGate {
   static constexpr int kHintEveryTicks = 10;
   static void OnTick(evutil_socket_t, short, void* arg) noexcept;
   void Tick(PerWorker& w);
-  // Walks on with w's resync to `link`'s peer; false once the walk is done.
-  bool Resync(PerWorker& w, PeerLink& link, store::Store::Scan* scan);
+  // Walks on with the resync to `link`'s peer; false once the walk is done.
+  bool Resync(PeerLink& link, store::Store::Scan* scan);
   void SendHints(PerWorker& w);
   static void OnTimeout(evutil_socket_t, short, void* arg) noexcept;
   void OnAck(PerWorker& w, std::uint64_t ticket, bool acknowledged);

@@ -165,6 +165,7 @@ base::Status Server::Open() {
         if (origin_) origin_->set_write_observer(replicator_.get());
         for (std::size_t i = 0; i < workers_.size(); ++i) {
           workers_[i]->session_context()->read_sampler = replicator_->sampler(i);
+          workers_[i]->session_context()->forwarder = replicator_.get();
         }
         if (sync) {
           for (auto& w : workers_) w->session_context()->write_gate = replicator_.get();

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,7 @@
 #include "server/admin.h"
 #include "ringcached/cluster/peer_hello.h"
 #include "server/conn_registry.h"
+#include "server/forwarder.h"
 #include "server/peer_auth.h"
 #include "server/prefix_stats.h"
 #include "server/read_sampler.h"
@@ -81,8 +83,12 @@ struct SessionContext {
   net::EventLoop* loop;
   WriteGate* write_gate = nullptr;
   ReadSampler* read_sampler = nullptr;
+  Forwarder* forwarder = nullptr;
   const PeerAuth* peer_auth = nullptr;  // peer_auth.h: null unless this node accepts peers
 };
+
+// The text protocol's reply line for a storage, delete, touch or arithmetic outcome.
+std::string_view TextReplyFor(store::Outcome outcome);
 
 // What a session needs from the transport that carries it.
 class SessionHost {
@@ -164,6 +170,10 @@ class Session {
   void BeginBinaryStorage(const proto::binary::Header& h, const char* extras,
                           std::string_view key);
   void FinishBinaryStorage();
+  // The reply to a binary storage command or incr/decr, from its outcome (here or the owner's).
+  void ReplyBinaryStore(const proto::binary::Header& h, proto::Command command,
+                        store::Outcome outcome, std::uint64_t cas);
+  void ReplyBinaryArithmetic(const proto::binary::Header& h, const store::IncrResult& r);
   void BinaryReply(const proto::binary::Header& h, std::uint16_t status, std::string_view extras,
                    std::string_view key, std::string_view value, std::uint64_t cas);
   void BinaryError(const proto::binary::Header& h, proto::binary::Status status);
@@ -180,9 +190,10 @@ class Session {
 
   // A request whose reply waits (parked.cc): a read some of whose keys wait for the origin (the
   // parts of its reply in request order, each a hit or a key being filled; kText, kMeta,
-  // kBinary), or a request whose writes the WriteGate holds (kHeld: its reply, already made).
+  // kBinary), a request whose writes the WriteGate holds (kHeld: its reply, already made), or an
+  // operation sent to the key's owner (kForwarded: forwarded.cc; `held` gets the owner's reply).
   struct Parked {
-    enum class Kind : unsigned char { kText, kMeta, kBinary, kHeld };
+    enum class Kind : unsigned char { kText, kMeta, kBinary, kHeld, kForwarded };
     struct Part {
       store::ItemRef item;  // the hit, or the fill once it arrived (empty: still a miss)
       std::string key;      // the key being filled
@@ -195,7 +206,14 @@ class Session {
     std::size_t waiting = 0;
     proto::MetaReplyInfo miss_info;   // meta: the reply if the fill finds nothing
     proto::binary::Header header;     // binary: the request
-    std::string held;                 // kHeld: the reply's bytes
+    std::string held;                 // kHeld: the reply's bytes; kForwarded: the owner's
+    // kForwarded: how the owner's meta reply is told in the client's protocol, and whether it
+    // came at all (lost: the outcome is unknown).
+    enum class Told : unsigned char { kTextStore, kTextArithmetic, kMeta, kBinaryStore,
+                                      kBinaryArithmetic } told = Told::kMeta;
+    proto::Command command = proto::Command::kSet;  // kTextStore, kBinaryStore
+    bool noreply = false;                           // text noreply
+    bool lost = false;
     // kHeld: how the request can be told its write failed (the gate gave up on it).
     enum class ErrorWay : unsigned char { kNone, kLine, kBinary } error_way = ErrorWay::kNone;
   };
@@ -219,6 +237,22 @@ class Session {
   }
   void HoldForGate();
   void OnReleased(std::uint64_t id, bool acknowledged);
+  // Operations on keys this node does not hold (forwarded.cc, server/forwarder.h): true when
+  // the request went to the key's owner (parked until its answer) or was answered an error;
+  // false when it is to run here. `request` makes the meta commands for the owner.
+  bool ForwardToOwner(std::string_view key, Parked::Told told, proto::Command command,
+                      bool noreply, const std::function<std::string()>& request);
+  void OnForwardAnswer(std::uint64_t id, const std::string* reply);
+  void ReplyForwarded(Parked& parked);
+  // The same for each kind of request that needs the owner's state; false: run it here.
+  bool ForwardTextStore(proto::Command command, std::uint64_t cas, bool noreply,
+                        const store::ItemRef& item);
+  bool ForwardBinaryStore(proto::Command command, std::uint64_t cas, const store::ItemRef& item);
+  bool ForwardTextArithmetic(const proto::Request& req);
+  bool ForwardBinaryArithmetic(std::string_view key, bool incr, std::uint64_t delta,
+                               std::uint64_t initial, std::uint32_t exptime, std::uint64_t cas);
+  // meta_req_ (an ms, whose data block is `value`, or an ma).
+  bool ForwardMeta(std::string_view value);
   // Runs what waited behind a parked request once it is answered.
   void ResumeAfterParked();
   // Text protocol: one VALUE block.

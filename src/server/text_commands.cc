@@ -20,11 +20,8 @@
 #include "server/watchers.h"
 
 namespace rc::server {
-namespace {
 
-using proto::Command;
-
-std::string_view ReplyFor(store::Outcome outcome) {
+std::string_view TextReplyFor(store::Outcome outcome) {
   switch (outcome) {
     case store::Outcome::kStored: return proto::kStored;
     case store::Outcome::kNotStored: return proto::kNotStored;
@@ -38,6 +35,10 @@ std::string_view ReplyFor(store::Outcome outcome) {
   }
   return proto::kErrorReply;
 }
+
+namespace {
+
+using proto::Command;
 
 // strtol-style parse of a whole token; false on junk, as memcached's safe_strtol.
 bool ParseInt(std::string_view token, long long* out) {
@@ -82,11 +83,12 @@ bool Session::ExecuteText(const proto::Request& req) {
         context_->prefix_stats->Record(req.key, settings.prefix_delimiter,
                                        PrefixStats::Op::kDelete, false);
       }
-      ReplyText(req, ReplyFor(outcome));
+      ReplyText(req, TextReplyFor(outcome));
       return true;
     }
     case Command::kIncr:
     case Command::kDecr: {
+      if (ForwardTextArithmetic(req)) return true;
       store::IncrResult r = engine.Arithmetic(req.key, req.command == Command::kIncr, req.delta,
                                               stats);
       if (r.outcome == store::Outcome::kStored) {
@@ -100,12 +102,12 @@ bool Session::ExecuteText(const proto::Request& req) {
       } else if (r.outcome == store::Outcome::kNoMemory) {
         ReplyText(req, proto::kIncrNoMemory);
       } else {
-        ReplyText(req, ReplyFor(r.outcome));
+        ReplyText(req, TextReplyFor(r.outcome));
       }
       return true;
     }
     case Command::kTouch:
-      ReplyText(req, ReplyFor(engine.Touch(req.key, req.exptime, stats)));
+      ReplyText(req, TextReplyFor(engine.Touch(req.key, req.exptime, stats)));
       return true;
     case Command::kFlushAll:
       if (!settings.flush_enabled) {
@@ -240,7 +242,7 @@ void Session::BeginStorage(const proto::Request& req) {
   store::Allocation alloc = context_->engine->BeginStore(req, context_->command_stats);
   if (!alloc.item) {
     // The line was fine but the item cannot be stored: answer, and discard the data block.
-    ReplyText(req, ReplyFor(alloc.outcome));
+    ReplyText(req, TextReplyFor(alloc.outcome));
     swallow_left_ = static_cast<std::size_t>(req.value_len) + 2;
     SetState(State::kSwallow);
     return;
@@ -277,11 +279,15 @@ void Session::FinishStorage() {
     pending_.item.Reset();
     return;
   }
+  if (ForwardTextStore(req.command, req.cas_unique, req.noreply, pending_.item)) {
+    pending_.item.Reset();
+    return;
+  }
   store::Outcome outcome =
       context_->engine->CompleteStore(req, &pending_.item, context_->command_stats);
   LogStore(pending_.item, outcome, req.command);
   pending_.item.Reset();
-  ReplyText(req, ReplyFor(outcome));
+  ReplyText(req, TextReplyFor(outcome));
 }
 
 void Session::LogStore(const store::ItemRef& item, store::Outcome outcome, Command command) {

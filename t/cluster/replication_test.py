@@ -265,6 +265,78 @@ def case_a_non_holder_sends_writes_on_and_keeps_a_guest_copy(s):
     check_eq(gets(a, guests[1])[1], b"g", "the holder keeps it")
 
 
+def case_operations_on_a_non_holder_are_the_owners(s):
+    import pylibmc
+    a, b = s.nodes
+    c = s.extra[-1]  # three nodes now: a, b and c (the previous case)
+    keys = [f"fwd{i}" for i in range(80)]
+    with c.connect() as conn:
+        sets_before = int(conn.stats()["cmd_set"])
+        for k in keys:
+            check_eq(conn.set(k, "10"), "STORED", "set on c")
+        # The guest TTL shows which keys c does not hold: their holders are a and b.
+        away = [k for k in keys if conn.cmd(f"mg {k} t") != "HD t-1"]
+    check(len(away) >= 12, f"c holds all but {len(away)} of {len(keys)} keys")
+    for n in (a, b):
+        eventually(lambda: all(gets(n, k) is not None for k in away), "on the holders")
+    # The owners' values move on; c's guest copies stay at "10".
+    with a.connect() as conn:
+        for k in away:
+            check_eq(conn.set(k, "20"), "STORED", "set on a holder")
+    for n in (a, b):
+        eventually(lambda: all(gets(n, k)[1] == b"20" for k in away), "the new values")
+    k = iter(away)
+    with c.connect() as conn:
+        # Without the owner these would be answered from c's guest copy, or from nothing.
+        k1 = next(k)
+        check_eq(conn.store("add", k1, "x"), "NOT_STORED", "add of a key the owner has")
+        k2 = next(k)
+        check_eq(conn.cmd(f"incr {k2} 5"), "25", "incr: the owner's number")
+        check_eq(conn.cmd(f"decr {k2} 1"), "24", "decr")
+        check(conn.get(k2) is None, "c dropped its guest copy, older than the owner's")
+        k3 = next(k)
+        cas = gets(a, k3)[2]
+        check_eq(conn.store("cas", k3, "c3", extra=cas), "STORED", "cas with the owner's CAS")
+        check_eq(conn.store("cas", k3, "c4", extra=cas), "EXISTS", "cas with an old CAS")
+        k4 = next(k)
+        check_eq(conn.store("append", k4, "a"), "STORED", "append")
+        check_eq(conn.store("prepend", k4, "p"), "STORED", "prepend")
+        check_eq(conn.store("replace", "fwd-none-" + k4, "r"), "NOT_STORED",
+                 "replace of a missing key")
+        k5 = next(k)
+        check_eq(conn.store("replace", k5, "r5"), "STORED", "replace")
+        # noreply: nothing comes back, and the owner still applies it.
+        conn.send(f"incr {k2} 100 noreply\r\nmn\r\n".encode())
+        check_eq(conn.read_line(), b"MN", "noreply incr says nothing")
+        # Meta: the owner's reply as the client asked for it (O and k echoed, q honoured).
+        k6 = next(k)
+        conn.send(f"ma {k6} D2 v O77 k\r\n".encode())
+        check_eq(conn.read_line(), f"VA 2 O77 k{k6}".encode(), "ma's reply line")
+        check_eq(conn.read_line(), b"22", "ma's value")
+        conn.send(f"ms {k6} 1 ME q\r\nz\r\nms {k6} 1 MA q\r\nz\r\nmn\r\n".encode())
+        check_eq(conn.read_line(), b"NS", "ms ME q: not stored, said even under q")
+        check_eq(conn.read_line(), b"MN", "ms MA q: stored, and quiet")
+        nope = next(k)
+        check_eq(conn.cmd(f"incr {nope}x 1"), "NOT_FOUND", "incr of a key nobody has")
+    want = {k2: b"124", k3: b"c3", k4: b"p20a", k5: b"r5", k6: b"22z", k1: b"20"}
+    for n in (a, b):
+        eventually(lambda: all((gets(n, key) or (0, b""))[1] == v for key, v in want.items()),
+                   "both holders have the owner's results")
+    with c.connect() as conn:
+        check_eq(int(conn.stats()["cmd_set"]) - sets_before, len(keys),
+                 "c counts only its own sets (the owner counts the forwarded ones)")
+    # Binary (pylibmc), every request to c.
+    mc = pylibmc.Client([c.ring_name], binary=True)
+    k7, k8 = next(k), next(k)
+    check(not mc.add(k7, "x"), "binary add of a key the owner has")
+    check_eq(mc.incr(k8, 7), 27, "binary incr: the owner's number")
+    check(mc.replace(k7, "r7"), "binary replace")
+    check(mc.append(k7, "!"), "binary append")
+    for n in (a, b):
+        eventually(lambda: gets(n, k7)[1] == b"r7!" and gets(n, k8)[1] == b"27",
+                   "the binary results on both holders")
+
+
 class Setup:
     def __init__(self, workdir):
         self.workdir = workdir
@@ -304,6 +376,9 @@ def main():
         r.case("a node with another secret gets no copies", case_refused_peers_get_nothing, s)
         r.case("a node that does not hold a key sends a client's write on, keeps it --guest-ttl",
                case_a_non_holder_sends_writes_on_and_keeps_a_guest_copy, s)
+        r.case("add, cas, incr, append ... on a node that does not hold the key: the owner's "
+               "answer, in text, meta and binary", case_operations_on_a_non_holder_are_the_owners,
+               s)
     finally:
         for n in s.nodes + s.extra:
             n.kill()

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "ringcached/proto/binary.h"
+#include "ringcached/proto/meta.h"
 
 namespace rc::proto::client {
 
@@ -69,6 +70,13 @@ ReplyStatus ParseTextReply(std::string_view in, TextReply* out);
 // tokens as sent ("v f t", "T30 F5 q").
 void AppendMeta(std::string* out, std::string_view command, std::string_view key,
                 std::string_view flags, std::string_view value = {});
+
+// A meta request as the server parsed it (meta.h), written out again with the same flags in
+// the same order (q left out when `drop_quiet`): how a node sends a client's meta command on to
+// the key's owner (server/forwarder.h). A binary key (`b`) goes base64 again. `value` is an ms's
+// data.
+void AppendMetaRequest(std::string* out, const MetaRequest& req, std::string_view value = {},
+                       bool drop_quiet = false);
 
 // One meta reply: "VA <size>[ <flags>]\r\n<data>\r\n", or a code line ("HD", "EN", "NF", "NS",
 // "EX", "MN") with its flags, or an error line (code "CLIENT_ERROR", "SERVER_ERROR", "ERROR").

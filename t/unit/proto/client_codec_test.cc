@@ -137,6 +137,31 @@ TEST(ClientCodecTest, MetaRequestsParseOnTheServer) {
   EXPECT_EQ(MetaParser().Parse(out, &req).status, ParseStatus::kOk);
 }
 
+TEST(ClientCodecTest, AParsedMetaRequestIsWrittenOutAgainAsSent) {
+  // Every flag with a token, in the client's order; a base64 key goes base64 again.
+  for (std::string_view line :
+       {"ms mkey 5 MA F7 T-1 C99 E123 I O1234 k c q\r\nvalue\r\n",
+        "ma counter N30 J10 D5 MD C7 v t q O9\r\n", "md dkey I T30 q\r\n",
+        "mg gkey s v f t c k O5 R30 N10 h l u E77\r\n", "ms a2V5 2 b MR\r\nxy\r\n"}) {
+    MetaRequest req;
+    const MetaParseResult r = MetaParser().Parse(line, &req);
+    ASSERT_EQ(r.status, ParseStatus::kOk) << line;
+    const std::string_view value =
+        req.command == MetaCommand::kSet ? line.substr(r.consumed, req.value_len)
+                                         : std::string_view();
+    std::string out;
+    AppendMetaRequest(&out, req, value);
+    EXPECT_EQ(out, line);
+    out.clear();
+    AppendMetaRequest(&out, req, value, /*drop_quiet=*/true);
+    MetaRequest again;
+    ASSERT_EQ(MetaParser().Parse(out, &again).status, ParseStatus::kOk) << out;
+    EXPECT_FALSE(again.quiet()) << out;
+    EXPECT_EQ(again.key(), req.key());
+    EXPECT_EQ(again.nflags + (req.quiet() ? 1 : 0), req.nflags);
+  }
+}
+
 TEST(ClientCodecTest, MetaRepliesFromTheServersEncoder) {
   MetaRequest req;
   ASSERT_EQ(MetaParser().Parse("mg k v f t c\r\n", &req).status, ParseStatus::kOk);
