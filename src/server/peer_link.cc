@@ -61,6 +61,7 @@ bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket, Kind kind) {
     // Sent when the socket is writable, on the loop's next turn: every write this round queued
     // leaves in one send, not one each.
     Arm();
+    NotePending();
     return true;
   }
   if (!Backlog(bytes, std::move(waiting))) {
@@ -70,6 +71,7 @@ bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket, Kind kind) {
     return false;
   }
   if (state_ == State::kIdle) Connect();
+  NotePending();
   return true;
 }
 
@@ -83,10 +85,12 @@ bool PeerLink::Forward(std::string_view request, AnswerFn answer) {
     transport_->output().Append(bytes);
     tickets_.push_back(std::move(waiting));
     Arm();
+    NotePending();
     return true;
   }
   if (!Backlog(bytes, std::move(waiting))) return false;
   if (state_ == State::kIdle) Connect();
+  NotePending();
   return true;
 }
 
@@ -194,6 +198,7 @@ void PeerLink::HandleEvent(short what) {
   if ((what & EV_READ) != 0 && !ReadReplies()) return;
   Flush();
   Arm();
+  NotePending();
 }
 
 void PeerLink::Flush() {
@@ -363,6 +368,7 @@ void PeerLink::Fail(const std::string& why) {
   }
   armed_ = 0;
   transport_.reset();
+  NotePending();
   state_ = State::kBackoff;
   ready_.store(false, std::memory_order_relaxed);
   backoff_ms_ = std::clamp(backoff_ms_ * 2, kFirstBackoffMs, kMaxBackoffMs);

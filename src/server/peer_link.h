@@ -104,15 +104,16 @@ class PeerLink {
     needs_resync_ = false;
     counters_.resyncs.Add();
   }
-  // Bytes waiting to be sent or for the link (a resync goes on only while this is small).
+  // Bytes waiting to be sent or for the link (a resync goes on only while this is small). On the
+  // link's loop.
   std::size_t pending_bytes() const;
 
   // Any thread (`stats`).
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
   State state() const { return state_; }
   const Counters& counters() const { return counters_; }
-  std::size_t in_flight() const { return tickets_.size(); }
-  std::size_t backlog() const { return backlog_.size(); }
+  // Bytes waiting, as of the link's last event (any thread).
+  std::size_t pending_bytes_seen() const { return pending_seen_.load(std::memory_order_relaxed); }
   const cluster::Member& peer() const { return peer_; }
   // Why the link last failed ("" if never), for `stats` and the log.
   const std::string& last_error() const { return last_error_; }
@@ -162,6 +163,8 @@ class PeerLink {
   AckFn on_ack_;
   int backoff_ms_ = 0;
   bool needs_resync_ = false;
+  std::atomic<std::size_t> pending_seen_{0};
+  void NotePending() { pending_seen_.store(pending_bytes(), std::memory_order_relaxed); }
   std::string last_error_;
   Counters counters_;
 };

@@ -469,7 +469,7 @@ std::vector<Replicator::PeerRow> Replicator::PerPeer() const {
       it->connects += c.connects.Get();
       it->hints += c.hints.Get();
       it->resyncs += c.resyncs.Get();
-      it->pending_bytes += link->pending_bytes();
+      it->pending_bytes += link->pending_bytes_seen();
       for (std::size_t i = 0; i < it->lag.size(); ++i) it->lag[i] += c.lag[i].Get();
     }
   }
