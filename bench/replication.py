@@ -453,21 +453,23 @@ def owners(args, servers, keys):
 
 
 def read_window(client, keys, seq, deadline):
-    """Reads keys[i] for i in seq (retrying a failed read twice); per read, hit or not."""
+    """Reads keys[i] for i in seq (retrying a failed read twice); per read, hit or not, and how
+    many reads failed three times (counted as misses)."""
     import pylibmc
     hits = []
+    failed = 0
     for i in seq:
         if time.monotonic() > deadline:
             break
         got = None
-        for _ in range(3):
+        for attempt in range(3):
             try:
                 got = client.get(keys[i])
                 break
             except pylibmc.Error:
-                continue
+                failed += attempt == 2
         hits.append(got is not None)
-    return hits
+    return hits, failed
 
 
 def run_failover(args, zk, path, secret, victim_index, zipf, seed):
@@ -506,14 +508,16 @@ def run_failover(args, zk, path, secret, victim_index, zipf, seed):
         time.sleep(1.5)  # the last second's hints sent and applied
         seq = zipf.draws(args.failover_reads, seed + 1)
         t0 = time.monotonic()
-        before = read_window(client, keys, seq, t0 + args.failover_window_s)
+        before, before_failed = read_window(client, keys, seq, t0 + args.failover_window_s)
         before_s = time.monotonic() - t0
         victim = nodes[victim_index]
         vstats = victim.stats()
+        vpeers = peer_stats(victim)
         os.kill(victim.pid, signal.SIGKILL)
         stop_process(victim.proc)  # reaped
         t0 = time.monotonic()
-        after = read_window(client, keys, seq[:len(before)], t0 + args.failover_window_s)
+        after, after_failed = read_window(client, keys, seq[:len(before)],
+                                          t0 + args.failover_window_s)
         after_s = time.monotonic() - t0
         n = min(len(before), len(after))
         before, after = before[:n], after[:n]
@@ -521,8 +525,12 @@ def run_failover(args, zk, path, secret, victim_index, zipf, seed):
                "warm_s": warm_s, "warm_hit_ratio": warm_hits / max(warm, 1), "reads": n,
                "before_s": before_s, "after_s": after_s,
                "before": sum(before) / max(n, 1), "after": sum(after) / max(n, 1),
+               "failed": before_failed + after_failed,
                "victim_items": int(vstats.get("curr_items", 0)),
-               "victim_evictions": int(vstats.get("evictions", 0))}
+               "victim_evictions": int(vstats.get("evictions", 0)),
+               "victim_hints_sent": sum(x.get("hints", 0) for x in vpeers.values()),
+               "victim_dropped": sum(x.get("dropped", 0) for x in vpeers.values()),
+               "victim_resyncs": sum(x.get("resyncs", 0) for x in vpeers.values())}
         row["ratio"] = row["after"] / max(row["before"], 1e-9)
         own = owners(args, servers, [keys[i] for i in set(seq[:n])])
         if own is not None:
@@ -531,9 +539,6 @@ def run_failover(args, zk, path, secret, victim_index, zipf, seed):
             row["victim_before"] = sum(before[j] for j in mine) / max(len(mine), 1)
             row["victim_after"] = sum(after[j] for j in mine) / max(len(mine), 1)
             row["victim_ratio"] = row["victim_after"] / max(row["victim_before"], 1e-9)
-        survivors = [x for j, x in enumerate(nodes) if j != victim_index]
-        row["survivor_hints"] = sum(sum(p.get("hints", 0) for p in peer_stats(x).values())
-                                    for x in survivors)
         return row
     finally:
         stop_nodes([x for x in nodes if x.proc.poll() is None])
@@ -566,8 +571,10 @@ def measure_failover(args, zk, secret, results):
                   f"{row['warm_hit_ratio']:.3f}); {row['reads']} reads before "
                   f"({row['before_s']:.1f} s) and after ({row['after_s']:.1f} s) kill -9 of node "
                   f"{row['victim']}: hit ratio {row['before']:.4f} -> {row['after']:.4f}, ratio "
-                  f"{row['ratio']:.4f}{victim}; hints received by the survivors "
-                  f"{row['survivor_hints']}", flush=True)
+                  f"{row['ratio']:.4f}{victim}; reads failed {row['failed']}; the dead node had "
+                  f"{row['victim_items']} items, {row['victim_evictions']} evictions, sent "
+                  f"{row['victim_hints_sent']} hints, dropped {row['victim_dropped']} copies",
+                  flush=True)
     finally:
         os.sched_setaffinity(0, affinity)
     results["failover"] = rows

@@ -1,7 +1,8 @@
 // t/unit/server/session_test.cc -- server::Session fed plain byte strings, no sockets: the text,
 // meta and binary protocols, every split of a request stream into two fragments and one byte at
-// a time, data blocks straight into the item, -R yields, quit, and writes whose replies a
-// WriteGate holds (as synchronous replication will).
+// a time, data blocks straight into the item, -R yields, quit, writes whose replies a WriteGate
+// holds (as synchronous replication does), and operations a Forwarder sends to the key's owner
+// (the meta commands sent, and the owner's answers told in each protocol).
 //
 // The session runs against a real Server opened with no listener (port 0: its store, engine and
 // workers exist; nothing listens, no thread starts), on its first worker, as a connection would.
@@ -233,6 +234,119 @@ TEST_F(HeldWriteTest, ARequestClosedWhileHeldIsNeverAnswered) {
   gate_.ReleaseOne();  // the release comes after the close: nothing happens
   EXPECT_EQ(host_.resumes, resumes);
   EXPECT_EQ(Replies(), "");
+}
+
+// A forwarder that sends nothing: it records each request it is given for the key's owner and
+// lets the test answer it (forwarder.h). Keys starting with "away" are not this node's.
+class RecordingForwarder : public Forwarder {
+ public:
+  Route Forward(std::string_view key, const std::function<std::string()>& request,
+                AnswerFn answer) override {
+    if (key.substr(0, 4) != "away") return Route::kHere;
+    if (full) return Route::kFailed;
+    requests.push_back(request());
+    answers.push_back(std::move(answer));
+    return Route::kSent;
+  }
+  // Answers the oldest request with the owner's reply, or as lost (null).
+  void Answer(const std::string* reply) {
+    ASSERT_FALSE(answers.empty());
+    AnswerFn a = std::move(answers.front());
+    answers.erase(answers.begin());
+    a(reply);
+  }
+  std::vector<std::string> requests;
+  std::vector<AnswerFn> answers;
+  bool full = false;
+};
+
+class ForwardedTest : public SessionTest {
+ protected:
+  void SetUp() override {
+    SessionTest::SetUp();
+    server_->workers().front()->session_context()->forwarder = &forwarder_;
+  }
+  void Answer(const std::string& reply) {
+    forwarder_.Answer(&reply);
+    ASSERT_TRUE(Run());
+  }
+  void Lose() {
+    forwarder_.Answer(nullptr);
+    ASSERT_TRUE(Run());
+  }
+  RecordingForwarder forwarder_;
+};
+
+TEST_F(ForwardedTest, TextOperationsGoToTheOwnerAndWhatFollowsWaits) {
+  ASSERT_TRUE(Feed("add away1 5 100 2\r\nxy\r\nget here\r\nset here 0 0 1\r\nh\r\n"));
+  ASSERT_EQ(forwarder_.requests.size(), 1u);
+  EXPECT_EQ(forwarder_.requests[0], "ms away1 2 ME F5 T100\r\nxy\r\n");
+  EXPECT_EQ(Replies(), "");  // the get behind it waits
+  Answer("NS\r\n");
+  EXPECT_EQ(Replies(), "NOT_STORED\r\nEND\r\nSTORED\r\n");
+  ASSERT_TRUE(Feed("incr away2 7\r\ndecr away2 1 noreply\r\ncas away3 0 0 1 42\r\nc\r\n"
+                   "append away4 0 0 1\r\na\r\nincr here 1\r\n"));
+  EXPECT_EQ(forwarder_.requests.back(), "ma away2 MI D7 v\r\n");
+  Answer("VA 2\r\n17\r\n");
+  EXPECT_EQ(forwarder_.requests.back(), "ma away2 MD D1 v\r\n");
+  Answer("VA 2\r\n16\r\n");  // noreply: not told
+  EXPECT_EQ(forwarder_.requests.back(), "ms away3 1 C42 F0\r\nc\r\n");
+  Answer("EX\r\n");
+  EXPECT_EQ(forwarder_.requests.back(), "ms away4 1 MA\r\na\r\n");
+  Answer("CLIENT_ERROR bad data chunk\r\n");  // an error line goes to the client as it is
+  EXPECT_EQ(Replies(), "17\r\nEXISTS\r\nCLIENT_ERROR bad data chunk\r\n"
+                       "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_EQ(forwarder_.requests.size(), 5u);
+  // Lost on the way: the outcome is unknown. Not forwarded at all: the same.
+  ASSERT_TRUE(Feed("incr away5 1\r\n"));
+  Lose();
+  forwarder_.full = true;
+  ASSERT_TRUE(Feed("add away6 0 0 1\r\nz\r\nadd away7 0 0 1 noreply\r\nz\r\nmn\r\n"));
+  EXPECT_EQ(Replies(), "SERVER_ERROR the key's owner did not answer\r\n"
+                       "SERVER_ERROR the key's owner did not answer\r\nMN\r\n");
+}
+
+TEST_F(ForwardedTest, MetaGoesAsTheClientSentItAndTheOwnersReplyComesBackAsItIs) {
+  ASSERT_TRUE(Feed("ma away1 D3 v O9 q\r\nms away2 1 ME k c\r\nz\r\nms away3 1\r\nz\r\nmn\r\n"));
+  EXPECT_EQ(forwarder_.requests.back(), "ma away1 D3 v O9 q\r\n");
+  Answer("");  // q: the owner said nothing
+  EXPECT_EQ(forwarder_.requests.back(), "ms away2 1 ME k c\r\nz\r\n");
+  Answer("HD kaway2 c77\r\n");
+  // A plain ms is not forwarded (its state is replicated): answered here.
+  EXPECT_EQ(Replies(), "HD kaway2 c77\r\nHD\r\nMN\r\n");
+  EXPECT_EQ(forwarder_.requests.size(), 2u);
+}
+
+TEST_F(ForwardedTest, BinaryRepliesAreMadeFromTheOwnersAnswer) {
+  // Increment "away" by 5, initial 0, exptime 0 (created on a miss), opaque 0x01020304.
+  std::string incr = {'\x80', '\x05', 0, 4, 20, 0, 0, 0, 0, 0, 0, 24,
+                      1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0,
+                      0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                      'a', 'w', 'a', 'y'};
+  ASSERT_TRUE(Feed(incr));
+  EXPECT_EQ(forwarder_.requests.back(), "ma away MI D5 J0 N0 v c\r\n");
+  Answer("VA 2 c9\r\n15\r\n");
+  std::string reply = Replies();
+  ASSERT_EQ(reply.size(), 24u + 8u);
+  EXPECT_EQ(reply.substr(6, 2), std::string("\x00\x00", 2));          // success
+  EXPECT_EQ(reply.substr(12, 4), "\x01\x02\x03\x04");               // its opaque
+  EXPECT_EQ(reply.substr(16, 8), std::string("\0\0\0\0\0\0\0\x09", 8));  // the owner's CAS
+  EXPECT_EQ(reply.substr(24), std::string("\0\0\0\0\0\0\0\x0f", 8));    // 15
+  // Add "away" = "v": the owner has it, so the key exists.
+  std::string add = {'\x80', '\x02', 0, 4, 8, 0, 0, 0, 0, 0, 0, 13,
+                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                     0, 0, 0, 0, 0, 0, 0, 0, 'a', 'w', 'a', 'y', 'v'};
+  ASSERT_TRUE(Feed(add));
+  EXPECT_EQ(forwarder_.requests.back(), "ms away 1 ME F0 c\r\nv\r\n");
+  Answer("NS\r\n");
+  reply = Replies();
+  ASSERT_GE(reply.size(), 24u);
+  EXPECT_EQ(reply.substr(6, 2), std::string("\x00\x02", 2));  // key exists
+  // Lost: Internal error.
+  ASSERT_TRUE(Feed(add));
+  Lose();
+  reply = Replies();
+  EXPECT_EQ(reply.substr(6, 2), std::string("\x00\x84", 2));
 }
 
 TEST_F(SessionTest, TextSetGetDelete) {
