@@ -19,54 +19,66 @@
 #               copies fill node 0, which does not send them on): node 0's lag and drops then
 #               count the measured run's writes only. Both nodes share --server-cpu, so the lag
 #               includes waiting for the scheduler to run the receiving node.
-#   sync        synchronous replication against R = 1: per round a two-node cluster started with
-#               the secret file and `--replication sync` (a set is answered once node 1 has
-#               acknowledged its copy) and a two-node R = 1 cluster, 100k keys preloaded through
-#               node 0, then a write-heavy load on node 0, set:get 1:1, 32-byte values, in two
-#               shapes: closed loop with 8 connections, and open loop at --sync-rate requests/s
-#               over 16 connections (latency from each request's intended send time). Reported:
-#               set p50/p99 (rc-loadgen's per-kind histogram, `set_lat_us`) for both and the
-#               ratios sync / R=1, median and range over the rounds; errors (a SERVER_ERROR is a
-#               copy not acknowledged in time). Target: sync set p99 <= 2x R=1's.
+#   sync        synchronous replication's set latency against R = 1: per round three two-node
+#               clusters, the order rotating: R = 1, R = 2 async (a reference: what the copy costs
+#               when nobody waits for it) and R = 2 with `--replication sync` (a set is answered
+#               once node 1 has acknowledged its copy); 100k keys preloaded through node 0, then a
+#               write-heavy load on node 0, set:get 1:1, 32-byte values, in three shapes of
+#               --duration seconds each: closed loop with 1 connection (the bare round trip),
+#               closed loop with 8 connections (saturates the shared server core, so latency
+#               there is mostly queueing: connections / throughput), and open loop at --sync-rate
+#               (10k) requests/s over 16 connections (latency from each request's intended send
+#               time). Reported: set p50/p99 (rc-loadgen's per-kind histogram, `set_lat_us`), the
+#               ratios sync / R=1 (median and range over the rounds), ops/s and server CPU per
+#               request (both nodes), and sync's errors (a SERVER_ERROR is a copy not acknowledged
+#               within --replication-timeout-ms). Target: sync set p99 <= 2x R=1's.
 #   capacity    hit ratio at equal -m, R = 1 against R = 2: two two-node clusters per round, each
 #               node -m --capacity-m (64), 1 KB values. The client spreads the keys over both
-#               nodes: each node is driven by its own rc-loadgen on half of the key ids (a
-#               contiguous range, standing for the keys Ketama gives that node; for capacity
-#               only how many keys a node is sent matters, and with two nodes and R = 2 both
-#               nodes hold every key, so no write reaches a non-holder). The key space,
-#               --capacity-keys (300k: about 300 MB of key+value against 2 x 64 MB) is larger
-#               than R = 1's memory; it is filled once (sets of every key), then, for Zipf(0.99)
-#               and then uniform key choice: a warm-up and a measured window of set:get 1:10
-#               (--capacity-ops requests per node each). Reported: the window's get hit ratio,
-#               get_hits / cmd_get summed over both nodes (differences of `stats`, checked
-#               against the clients' count), for R=1 and R=2 and the ratio R=2 / R=1; items held
-#               (curr_items, both nodes). R = 2 holds each key twice, so about half as many
-#               unique keys: uniform key choice shows that directly (expected ratio about 0.5),
-#               Zipf what it costs a skewed workload.
+#               nodes: each node is driven by its own rc-loadgen (8 connections; the two run at
+#               once) on half of the key ids, a contiguous range standing for the keys Ketama
+#               gives that node (for capacity only how many keys a node is sent matters, and with
+#               two nodes and R = 2 both nodes hold every key, so no write reaches a non-holder).
+#               The key space, --capacity-keys (300k: about 300 MB of key+value against
+#               2 x 64 MB), is larger than even R = 1's memory. It is filled once (a set of every
+#               key), then, for Zipf(0.99) and then uniform key choice: a warm-up and a measured
+#               window of --capacity-ops (200k) requests per node each, set:get 1:10 with
+#               look-aside (a get that misses is followed by a set of its key, as a cache's
+#               client does). Reported: the window's get hit ratio, get_hits / cmd_get summed
+#               over both nodes (differences of `stats`, checked against the clients' counts),
+#               for R=1 and R=2 and the ratio R=2 / R=1; items held (curr_items, both nodes) and,
+#               for R = 2, how many of them are copies (`stats replication` copies). R = 2 holds
+#               each key twice, so about half as many unique keys: uniform key choice shows that
+#               most directly, Zipf what it costs a skewed workload.
 #   failover    hit ratio across a failover with a full cache: per round a fresh three-node
 #               cluster, R = 2 asynchronous, -m --failover-m (32) per node, 2 KB values, and a
 #               client that routes keys as a Ketama client does and fails over as users
 #               configure it: pylibmc (libmemcached) with KETAMA_WEIGHTED and
 #               REMOVE_FAILED_SERVERS, failure limit 1, as t/cluster/failover_test.py. It sets
-#               every key of --failover-keys (100k: about 400 MB with the copies, against 3 x
-#               32 MB), then reads Zipf(0.99) keys with look-aside (a miss is set) for a warm-up
-#               (--failover-warmup reads, at most --failover-warmup-s seconds), so that access
-#               hints -- every second each node tells a key's other holders which keys its
-#               clients read, so eviction there keeps them -- have shaped the replicas; then it
-#               reads a seeded Zipf sequence of --failover-reads keys, read-only ("before"),
-#               kills one node with SIGKILL (a different one each round), and reads the same
-#               sequence again ("after"): the dead node's keys go to their next holder, the node
-#               the cluster copied them to. A read that fails (the first to the dead node, which
-#               ejects it) is retried, as an application would. Reported: hit ratio before and
-#               after and the ratio after / before, overall and for the dead node's keys alone
-#               (owners from ringcached-ring, next to --ringcached). Target: after >= 99% of
-#               before. The client is Python (about 15k reads/s), pinned to --client-cpu.
+#               every key of --failover-keys (100k: about 400 MB with the copies, against
+#               3 x 32 MB), then reads Zipf(0.99) keys with look-aside (a miss is set) for a
+#               warm-up (--failover-warmup reads, 300k, at most --failover-warmup-s, 20 s), so
+#               that access hints -- every second each node tells a key's other holders which of
+#               its keys clients read, so that eviction there keeps them -- have shaped the
+#               replicas; then, 1.5 s later, it reads a seeded Zipf sequence of --failover-reads
+#               (30k) keys, read-only ("before"), kills one node with SIGKILL (a different one
+#               each round), and reads the same sequence again ("after"): the dead node's keys
+#               go to their next holder, the node the cluster copied them to. A read that fails
+#               (the first to the dead node, which ejects it) is retried, as an application
+#               would; one that fails three times counts as a miss. Reported: hit ratio before
+#               and after and the ratio after / before, overall and for the dead node's keys
+#               alone (owners from ringcached-ring, next to --ringcached); what the dead node
+#               held, evicted and sent as hints. Target: after >= 99% of before. The client is
+#               Python (about 15k reads/s), pinned to --client-cpu; the ratio is a count, not a
+#               throughput, but the client's speed sets how fast the caches turn over.
 #
 # Every node runs -t 1 pinned to --server-cpu; clients run pinned to --client-cpu. A private
 # ZooKeeper (Debian's zookeeper package, as the cluster tests start it) serves every cluster. The
-# order of the two configurations alternates per round. Every client run is bounded in requests
-# and in time; every process is stopped by PID (benchlib, zkcluster). --quick: 2 rounds of
-# shorter runs and smaller key spaces (about 3 minutes); the full run (3 rounds) takes about 9.
+# order of the configurations alternates per round. Before each timed run the script waits (up
+# to --quiet-wait s) for the machine to be quiet; a round in which other processes used more
+# than --busy-threshold cores counts as noisy (throughput, sync). Every client run is bounded in
+# requests and in time; every process is stopped by PID (benchlib, zkcluster). --quick: 2 rounds
+# of shorter runs and smaller key spaces (about 2 minutes); the full run (3 rounds) takes about
+# 6 minutes. --json PATH keeps every round's figures.
 #
 # Usage: bench/replication.py [--only throughput,sync,capacity,failover] [--quick] [--rounds N]
 #          [--duration S] [--sync-rate OPS] [--json PATH] [--ringcached PATH] [--loadgen PATH]
@@ -88,14 +100,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "t", "cluster"))
 sys.path.insert(0, os.path.join(HERE, "..", "t", "proto"))
-from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
-                      stop_all, stop_process, timed_client)
+from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_handlers,  # noqa
+                      loadgen_json, machine_times, run_client, stop_all, stop_process,
+                      wait_for_quiet)
 import zkcluster  # noqa: E402
 
 MEASURES = ("throughput", "sync", "capacity", "failover")
 
 
-# -- clusters ---------------------------------------------------------------------------------------
+# -- clusters --------------------------------------------------------------------------------------
 
 def start_cluster(args, zk, path, count, secret=None, memory_mb=512, extra=()):
     """`count` nodes of the cluster at `path`, -t 1 on --server-cpu, returned once each sees all."""
@@ -164,6 +177,31 @@ def run_clients(cmds, cpu, timeout):
     return out
 
 
+def cluster_client(nodes, cmd, cpu, timeout):
+    """Runs one rc-loadgen against a running cluster: (its JSON line, the nodes' CPU seconds
+    summed, and other_cores: what the rest of the machine was busy with meanwhile, in cores)."""
+    busy0, _ = machine_times()
+    srv0, cli0, t0 = sum(n.cpu_seconds() for n in nodes), children_cpu_seconds(), time.monotonic()
+    out, err, rc = run_client(cmd, cpu=cpu, timeout=timeout)
+    wall = time.monotonic() - t0
+    srv = sum(n.cpu_seconds() for n in nodes) - srv0
+    cli = children_cpu_seconds() - cli0
+    busy1, _ = machine_times()
+    if rc != 0:
+        raise RuntimeError(f"client failed (status {rc}):\n{' '.join(cmd)}\n{err}{out}")
+    for n in nodes:
+        if n.proc.poll() is not None:
+            raise RuntimeError(f"{n.name} died during the run:\n{n.output()}")
+    other = max(0.0, (busy1 - busy0) / CLK_TCK - srv - cli) / wall
+    return loadgen_json(out), srv, other
+
+
+def quiet(args):
+    """Waits (at most --quiet-wait s) for the machine to be quiet before a cluster's run."""
+    if args.quiet_wait > 0:
+        wait_for_quiet(args.busy_threshold, args.quiet_wait)
+
+
 def sum_stats(nodes, fields):
     totals = dict.fromkeys(fields, 0)
     for n in nodes:
@@ -185,7 +223,7 @@ def med(values):
     return statistics.median(values) if values else float("nan")
 
 
-# -- (1) throughput, and (3) lag under that load ----------------------------------------------------
+# -- throughput, and lag under that load -----------------------------------------------------------
 
 def run_throughput(args, zk, label, path, secret):
     nodes = start_cluster(args, zk, path, 2, secret)
@@ -207,15 +245,13 @@ def run_throughput(args, zk, label, path, secret):
             wait_until(settled, 30, "the preload's copies on node 0")
         else:
             run_client(base + target + ["--preload-only"], cpu=args.client_cpu, timeout=120)
-        cpu0 = sum(n.cpu_seconds() for n in nodes)
-        out, acct = timed_client(nodes[0], base + target + ["-c", "50", "-R", "1:10", "-t",
-                                                             str(args.duration)],
-                                 cpu=args.client_cpu, timeout=args.duration + 60)
-        cpu = sum(n.cpu_seconds() for n in nodes) - cpu0
-        j = loadgen_json(out)
+        quiet(args)
+        j, cpu, other = cluster_client(nodes, base + target + ["-c", "50", "-R", "1:10", "-t",
+                                                               str(args.duration)],
+                                       args.client_cpu, args.duration + 60)
         row = {"label": label, "ops": j["ops_per_s"], "cpu_per_req": cpu / max(j["ops"], 1),
                "p50": j["lat_us"]["p50"], "p99": j["lat_us"]["p99"], "errors": j["errors"],
-               "other_cores": acct["other_cores"]}
+               "other_cores": other}
         if secret:
             time.sleep(0.2)  # the last answers of the run
             peers = peer_stats(nodes[0])
@@ -266,78 +302,100 @@ def report_throughput(args, rows):
           f" (power-of-two bucket bounds)")
     print(f"  lag p99 us           {spread([r['R=2']['lag_p99_us'] for r in rows], '{:.0f}')}")
     print(f"  dropped per round    {[r['R=2']['dropped'] for r in rows]}")
+    noisy = sum(max(r["R=1"]["other_cores"], r["R=2"]["other_cores"]) > args.busy_threshold
+                for r in rows)
+    print(f"  noisy rounds         {noisy}/{len(rows)} (other processes over "
+          f"{args.busy_threshold} cores)")
 
 
-# -- (2) synchronous mode set latency -----------------------------------------------------------------
+# -- sync: synchronous mode's set latency ----------------------------------------------------------
+
+def sync_shapes(args):
+    """(key, description, rc-loadgen flags) of the sync measure's loads."""
+    return [("c1", "closed loop, 1 conn", ["-c", "1"]),
+            ("c8", "closed loop, 8 conns", ["-c", "8"]),
+            ("open", f"open loop {args.sync_rate}/s, 16 conns",
+             ["-c", "16", "-r", str(args.sync_rate)])]
+
 
 def run_sync(args, zk, label, path, secret):
-    extra = ["--replication", "sync"] if secret else []
+    extra = ["--replication", "sync"] if label == "sync" else []
     nodes = start_cluster(args, zk, path, 2, secret, extra=extra)
     try:
         base = [args.loadgen, "-s", f"127.0.0.1:{nodes[0].port}", "-k", str(args.keys), "-v",
                 "32", "-R", "1:1"]
         run_client(base + ["--preload-only"], cpu=args.client_cpu, timeout=120)
         row = {"label": label}
-        shapes = {"closed": ["-c", "8"],
-                  "open": ["-c", "16", "-r", str(args.sync_rate)]}
-        for shape, flags in shapes.items():
-            out, acct = timed_client(nodes[0], base + flags + ["-t", str(args.duration)],
-                                     cpu=args.client_cpu, timeout=args.duration + 60)
-            j = loadgen_json(out)
-            row[shape] = {"ops": j["ops_per_s"], "set_p50": j["set_lat_us"]["p50"],
+        for shape, _, flags in sync_shapes(args):
+            quiet(args)
+            j, cpu, other = cluster_client(nodes, base + flags + ["-t", str(args.duration)],
+                                           args.client_cpu, args.duration + 60)
+            row[shape] = {"ops": j["ops_per_s"], "cpu_per_req": cpu / max(j["ops"], 1),
+                          "set_p50": j["set_lat_us"]["p50"],
                           "set_p99": j["set_lat_us"]["p99"], "get_p99": j["get_lat_us"]["p99"],
                           "errors": j["errors"], "late": j["late"], "sets": j["sets"],
-                          "other_cores": acct["other_cores"]}
+                          "other_cores": other}
         return row
     finally:
         stop_nodes(nodes)
 
 
 def measure_sync(args, zk, secret, results):
-    print(f"\n== sync: R=2 --replication sync against R=1, two nodes, set:get 1:1, "
-          f"{args.duration:g} s per shape", flush=True)
+    print(f"\n== sync: R=2 --replication sync against R=1 (and R=2 async), two nodes, set:get 1:1, "
+          f"{args.duration:g} s per load", flush=True)
     rows = []
     for r in range(args.rounds):
-        pair = [("R=1", None), ("sync", secret)]
-        if r % 2:
-            pair.reverse()
-        got = {label: run_sync(args, zk, label, f"/bench/s{r}-{label}", sec)
-               for label, sec in pair}
-        row = {"round": r + 1, "R=1": got["R=1"], "sync": got["sync"]}
-        line = [f"  round {r + 1}:"]
-        for shape in ("closed", "open"):
-            one, syn = got["R=1"][shape], got["sync"][shape]
+        # R=1, async R=2 (a reference: what the copy costs when nobody waits for it) and sync,
+        # the order rotating per round.
+        order = ["R=1", "async", "sync"]
+        order = order[r % 3:] + order[:r % 3]
+        got = {label: run_sync(args, zk, label, f"/bench/s{r}-{label}",
+                               None if label == "R=1" else secret) for label in order}
+        row = {"round": r + 1, **got}
+        print(f"  round {r + 1}:", flush=True)
+        for shape, what, _ in sync_shapes(args):
+            one, asy, syn = got["R=1"][shape], got["async"][shape], got["sync"][shape]
             row[f"{shape}_p99_ratio"] = syn["set_p99"] / max(one["set_p99"], 1e-9)
             row[f"{shape}_p50_ratio"] = syn["set_p50"] / max(one["set_p50"], 1e-9)
-            line.append(f"{shape}: set p50/p99 R=1 {one['set_p50']:.0f}/{one['set_p99']:.0f} "
-                        f"sync {syn['set_p50']:.0f}/{syn['set_p99']:.0f} us "
-                        f"(ops/s {one['ops']:.0f} / {syn['ops']:.0f}, sync errors "
-                        f"{syn['errors']}) p99 ratio {row[f'{shape}_p99_ratio']:.2f} |")
+            row[f"{shape}_noisy"] = max(x["other_cores"] for x in (one, asy, syn)) > \
+                args.busy_threshold
+            row[f"{shape}_late"] = one["late"] + asy["late"] + syn["late"]
+            print(f"    {what:28} set p50/p99 us R=1 {one['set_p50']:.0f}/{one['set_p99']:.0f}, "
+                  f"async {asy['set_p50']:.0f}/{asy['set_p99']:.0f}, sync "
+                  f"{syn['set_p50']:.0f}/{syn['set_p99']:.0f}: sync p99 ratio "
+                  f"{row[f'{shape}_p99_ratio']:.2f}; ops/s {one['ops']:.0f} / {asy['ops']:.0f} / "
+                  f"{syn['ops']:.0f}, CPU us/req {one['cpu_per_req'] * 1e6:.1f} / "
+                  f"{asy['cpu_per_req'] * 1e6:.1f} / {syn['cpu_per_req'] * 1e6:.1f}; sync errors "
+                  f"{syn['errors']}{'; noisy' if row[f'{shape}_noisy'] else ''}"
+                  f"{'; late sends ' + str(row[f'{shape}_late']) if row[f'{shape}_late'] else ''}",
+                  flush=True)
         rows.append(row)
-        print(" ".join(line).rstrip(" |"), flush=True)
     results["sync"] = rows
     return rows
 
 
 def report_sync(args, rows):
-    print(f"\nsync: set latency, --replication sync / R=1, {len(rows)} paired rounds of "
-          f"{args.duration:g} s, set:get 1:1, 32 B values:")
-    for shape, what in (("closed", "closed loop, 8 conns"),
-                        ("open", f"open loop {args.sync_rate}/s, 16 conns")):
-        one = [r["R=1"][shape] for r in rows]
-        syn = [r["sync"][shape] for r in rows]
-        print(f"  {what:28} set p50 R=1 / sync {med([x['set_p50'] for x in one]):.0f} / "
-              f"{med([x['set_p50'] for x in syn]):.0f} us, ratio "
+    print(f"\nsync: set latency, R=1 / R=2 async / R=2 sync, {len(rows)} rounds of "
+          f"{args.duration:g} s, two nodes -t 1 on CPU {args.server_cpu}, set:get 1:1, 32 B:")
+    for shape, what, _ in sync_shapes(args):
+        one, asy, syn = ([r[c][shape] for r in rows] for c in ("R=1", "async", "sync"))
+
+        def m(xs, f, scale=1):
+            return f"{med([x[f] * scale for x in xs]):.{1 if scale != 1 else 0}f}"
+        noisy = sum(r[f"{shape}_noisy"] for r in rows)
+        print(f"  {what:28} set p50 R=1 / async / sync {m(one, 'set_p50')} / {m(asy, 'set_p50')}"
+              f" / {m(syn, 'set_p50')} us; sync / R=1 "
               f"{spread([r[f'{shape}_p50_ratio'] for r in rows], '{:.2f}')}")
-        print(f"  {'':28} set p99 R=1 / sync {med([x['set_p99'] for x in one]):.0f} / "
-              f"{med([x['set_p99'] for x in syn]):.0f} us, ratio "
+        print(f"  {'':28} set p99 R=1 / async / sync {m(one, 'set_p99')} / {m(asy, 'set_p99')}"
+              f" / {m(syn, 'set_p99')} us; sync / R=1 "
               f"{spread([r[f'{shape}_p99_ratio'] for r in rows], '{:.2f}')}; target <= 2")
-        print(f"  {'':28} ops/s R=1 / sync {med([x['ops'] for x in one]):.0f} / "
-              f"{med([x['ops'] for x in syn]):.0f}; sync errors "
-              f"{sum(x['errors'] for x in syn)}")
+        print(f"  {'':28} ops/s {m(one, 'ops')} / {m(asy, 'ops')} / {m(syn, 'ops')}, server CPU "
+              f"us/req {m(one, 'cpu_per_req', 1e6)} / {m(asy, 'cpu_per_req', 1e6)} / "
+              f"{m(syn, 'cpu_per_req', 1e6)}; sync errors {sum(x['errors'] for x in syn)}; "
+              f"noisy {noisy}/{len(rows)}")
 
 
-# -- (4) hit ratio at equal -m ----------------------------------------------------------------------
+# -- capacity: hit ratio at equal -m ---------------------------------------------------------------
 
 def run_capacity(args, zk, label, path, secret):
     nodes = start_cluster(args, zk, path, 2, secret, memory_mb=args.capacity_m)
@@ -365,7 +423,10 @@ def run_capacity(args, zk, label, path, secret):
             hits = s1["get_hits"] - s0["get_hits"]
             client_gets = sum(j["get_keys"] for j in js)
             client_hits = sum(j["hits"] for j in js)
+            copies = (sum(int(n.stats("replication").get("copies", 0)) for n in nodes)
+                      if secret else 0)
             row[dist] = {"hit_ratio": hits / max(gets, 1), "gets": gets, "hits": hits,
+                         "copies": copies,
                          "client_hit_ratio": client_hits / max(client_gets, 1),
                          "client_gets": client_gets, "items": s1["curr_items"],
                          "evictions": s1["evictions"] - s0["evictions"],
@@ -391,8 +452,8 @@ def measure_capacity(args, zk, secret, results):
             one, two = got["R=1"][dist], got["R=2"][dist]
             row[f"{dist}_ratio"] = two["hit_ratio"] / max(one["hit_ratio"], 1e-9)
             line.append(f"{dist}: hit ratio R=1 {one['hit_ratio']:.4f} ({one['items']} items) "
-                        f"R=2 {two['hit_ratio']:.4f} ({two['items']} items), ratio "
-                        f"{row[f'{dist}_ratio']:.3f} |")
+                        f"R=2 {two['hit_ratio']:.4f} ({two['items']} items, {two['copies']} of "
+                        f"them copies), ratio {row[f'{dist}_ratio']:.3f} |")
             for x in (one, two):
                 if abs(x["hit_ratio"] - x["client_hit_ratio"]) > 0.002 or x["gets"] != \
                         x["client_gets"]:
@@ -415,10 +476,11 @@ def report_capacity(args, rows):
         print(f"  {dist:8} hit ratio R=1 {spread([x['hit_ratio'] for x in one], '{:.4f}')}, "
               f"R=2 {spread([x['hit_ratio'] for x in two], '{:.4f}')}; R=2 / R=1 "
               f"{spread([r[f'{dist}_ratio'] for r in rows])}; items held R=1 / R=2 "
-              f"{med([x['items'] for x in one]):.0f} / {med([x['items'] for x in two]):.0f}")
+              f"{med([x['items'] for x in one]):.0f} / {med([x['items'] for x in two]):.0f} "
+              f"(copies {med([x['copies'] for x in two]):.0f})")
 
 
-# -- (5) failover hit ratio with a full cache -------------------------------------------------------
+# -- failover: hit ratio with a full cache ---------------------------------------------------------
 
 class Zipf:
     """Ranks 0..n-1 with P(i) proportional to 1 / (i + 1)^theta, seeded."""
@@ -473,6 +535,7 @@ def read_window(client, keys, seq, deadline):
 
 
 def run_failover(args, zk, path, secret, victim_index, zipf, seed):
+    quiet(args)
     nodes = start_cluster(args, zk, path, 3, secret, memory_mb=args.failover_m)
     try:
         import pylibmc
@@ -595,7 +658,7 @@ def report_failover(args, rows):
               f"{spread([r['victim_ratio'] for r in rows], '{:.4f}')}")
 
 
-# -- main ---------------------------------------------------------------------------------------------
+# -- main ------------------------------------------------------------------------------------------
 
 def main():
     p = argparse.ArgumentParser(description="replication: R=2 against R=1 (throughput, lag, sync "
@@ -605,7 +668,7 @@ def main():
     p.add_argument("--only", default=",".join(MEASURES),
                    help=f"comma-separated measures (default all): {','.join(MEASURES)}")
     p.add_argument("--quick", action="store_true",
-                   help="2 rounds, shorter runs, smaller key spaces (about 3 minutes)")
+                   help="2 rounds, shorter runs, smaller key spaces (about 2 minutes)")
     p.add_argument("--rounds", type=int, default=None, help="rounds per measure (default 3)")
     p.add_argument("--duration", type=float, default=None,
                    help="seconds per throughput and sync run (default 3)")
@@ -627,9 +690,9 @@ def main():
                    help="failover: keys (default 100000)")
     p.add_argument("--failover-value", type=int, default=2048)
     p.add_argument("--failover-warmup", type=int, default=None,
-                   help="failover: warm-up reads (default 150000)")
+                   help="failover: warm-up reads (default 300000)")
     p.add_argument("--failover-warmup-s", type=float, default=None,
-                   help="failover: at most this many seconds of warm-up (default 12)")
+                   help="failover: at most this many seconds of warm-up (default 20)")
     p.add_argument("--failover-reads", type=int, default=None,
                    help="failover: reads per window (default 30000)")
     p.add_argument("--failover-fill-s", type=float, default=30,
@@ -638,6 +701,11 @@ def main():
                    help="failover: at most this many seconds per read window")
     p.add_argument("--server-cpu", default="0")
     p.add_argument("--client-cpu", default="1")
+    p.add_argument("--busy-threshold", type=float, default=0.15,
+                   help="cores of other load that make a run noisy (default 0.15)")
+    p.add_argument("--quiet-wait", type=float, default=None,
+                   help="seconds to wait for a quiet machine before each run (default 5, "
+                   "--quick 2)")
     p.add_argument("--json", default="", help="also write every round's figures to this file")
     args = p.parse_args()
     quick = args.quick
@@ -647,11 +715,12 @@ def main():
             setattr(args, name, short if quick else full)
     dflt("rounds", 3, 2)
     dflt("duration", 3.0, 1.5)
+    dflt("quiet_wait", 5.0, 2.0)
     dflt("capacity_keys", 300000, 200000)
     dflt("capacity_ops", 200000, 100000)
     dflt("failover_keys", 100000, 50000)
-    dflt("failover_warmup", 150000, 60000)
-    dflt("failover_warmup_s", 12.0, 5.0)
+    dflt("failover_warmup", 300000, 60000)
+    dflt("failover_warmup_s", 20.0, 5.0)
     dflt("failover_reads", 30000, 10000)
     only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = [m for m in only if m not in MEASURES]

@@ -45,13 +45,13 @@ PeerLink::~PeerLink() {
 }
 
 bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket, Kind kind) {
-  (kind == Kind::kHint ? counters_.hints : counters_.queued).Add();
+  counters_.queued.Add();
   Waiting waiting{ticket, NowMicros(), kind,
                   kind == Kind::kDelete ? std::string(bytes) : std::string()};
   const std::size_t bound = kind == Kind::kDelete ? kMaxDeleteBacklog : kMaxBacklog;
   if (state_ == State::kReady) {
     if (transport_->output().pending_bytes() + bytes.size() > bound) {
-      if (kind != Kind::kHint) counters_.dropped.Add();
+      counters_.dropped.Add();
       Lost(kind);
       if (ticket != 0) on_ack_(ticket, false);
       return false;
@@ -65,7 +65,7 @@ bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket, Kind kind) {
     return true;
   }
   if (!Backlog(bytes, std::move(waiting))) {
-    if (kind != Kind::kHint) counters_.dropped.Add();
+    counters_.dropped.Add();
     Lost(kind);
     if (ticket != 0) on_ack_(ticket, false);
     return false;
@@ -119,6 +119,23 @@ bool PeerLink::TakeForwardReply(net::InputBuffer& in) {
       pos += n + 2;
     }
   }
+}
+
+void PeerLink::QueueHint(std::string_view bytes, std::string key, HintMissFn on_miss) {
+  if (on_miss) on_hint_miss_ = std::move(on_miss);
+  counters_.hints.Add();
+  Waiting waiting{0, NowMicros(), Kind::kHint, std::move(key), nullptr};
+  if (state_ == State::kReady) {
+    if (transport_->output().pending_bytes() + bytes.size() > kMaxBacklog) return;
+    transport_->output().Append(bytes);
+    tickets_.push_back(std::move(waiting));
+    Arm();
+    NotePending();
+    return;
+  }
+  if (!Backlog(bytes, std::move(waiting))) return;
+  if (state_ == State::kIdle) Connect();
+  NotePending();
 }
 
 bool PeerLink::Backlog(std::string_view bytes, Waiting waiting) {
@@ -303,8 +320,17 @@ bool PeerLink::HandleLine(std::string_view line) {
       const std::uint64_t ticket = tickets_.front().ticket;
       const std::int64_t lag_us = NowMicros() - tickets_.front().queued_us;
       const Kind kind = tickets_.front().kind;
+      if (kind == Kind::kHint) {
+        // HD: it counts as read there. EN: the peer has no copy; the owner may send it again.
+        std::string key = std::move(tickets_.front().retry);
+        tickets_.pop_front();
+        if (line == "EN" && !key.empty() && on_hint_miss_) {
+          counters_.hint_misses.Add();
+          on_hint_miss_(key);
+        }
+        return true;
+      }
       tickets_.pop_front();
-      if (kind == Kind::kHint) return true;  // HD or EN: either way it was heard
       counters_.lag[std::min<std::size_t>(
                         static_cast<std::size_t>(std::bit_width(static_cast<std::uint64_t>(
                             std::max<std::int64_t>(lag_us, 0)))),

@@ -53,6 +53,7 @@ class PeerLink {
     base::Counter retried;    // deletes sent again after the link failed with them in flight
     base::Counter connects;   // handshakes completed
     base::Counter hints;      // access hints sent (not counted as writes above)
+    base::Counter hint_misses;  // ...answered EN: the peer had no copy (sent again)
     base::Counter resyncs;    // walks of the store that sent the peer its keys again
     base::Counter forwarded;  // client operations sent to the peer as the key's owner
     // Lag, from a write's Queue() (just after the local apply) to the peer's answer: answers
@@ -87,6 +88,7 @@ class PeerLink {
   // Queues one peer write (its line, and its data block for an ms) and connects if need be.
   // False when the backlog is full: the write is dropped and counted. `ticket` (0: none) is
   // reported to on_ack once the write is answered or lost.
+  // `kind` is kWrite or kDelete (hints: QueueHint; forwards: Forward).
   bool Queue(std::string_view bytes, std::uint64_t ticket = 0, Kind kind = Kind::kWrite);
 
   // Sends a client's operation (meta commands, as a client would send them) to the peer, which
@@ -96,6 +98,12 @@ class PeerLink {
   // called) when the backlog is full.
   using AnswerFn = std::function<void(const std::string* reply)>;
   bool Forward(std::string_view request, AnswerFn answer);
+
+  // Queues an access hint for `key` (its mg line in `bytes`). When the peer answers EN -- it has
+  // no copy, evicted or never received -- `on_miss` is told the key (on the link's loop), so
+  // that the owner can send the copy again: what clients read is what a failover needs.
+  using HintMissFn = std::function<void(const std::string& key)>;
+  void QueueHint(std::string_view bytes, std::string key, HintMissFn on_miss);
 
   // Whether writes were lost since the last resync began, so the peer may miss keys it holds.
   bool needs_resync() const { return needs_resync_; }
@@ -147,7 +155,7 @@ class PeerLink {
     std::uint64_t ticket;
     std::int64_t queued_us;
     Kind kind;
-    std::string retry;
+    std::string retry;  // kDelete: its bytes; kHint: its key, when a miss is to be told
     AnswerFn answer;  // kForward
   };
   // kForward at the front: hands the peer's reply to it once whole (up to its MN); false when
@@ -161,6 +169,7 @@ class PeerLink {
   std::deque<Waiting> backlog_tickets_;  // one per write in the backlog
   std::deque<Waiting> tickets_;          // one per write in flight, oldest first
   AckFn on_ack_;
+  HintMissFn on_hint_miss_;
   int backoff_ms_ = 0;
   bool needs_resync_ = false;
   std::atomic<std::size_t> pending_seen_{0};

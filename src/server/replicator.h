@@ -35,10 +35,12 @@
 // waiting) and queues every item and tombstone the peer holds as a peer write; the peer keeps what
 // is newer, so sending again what it has costs bytes only.
 //
-// Access hints: each worker's ReadSampler (read_sampler.h) keeps one in four of the keys its
-// clients read (at random), up to 4,096 distinct keys a second; the tick after a second sends each to the
+// Access hints: each worker's ReadSampler (read_sampler.h) keeps the keys its clients read, up to
+// 4,096 distinct keys a second; the tick after a second sends each to the
 // key's other holders as `mg <key> Y<me>`, which the peer takes as a read (Engine::IsAccessHint),
-// so that eviction there keeps what clients read here -- what matters once this node fails.
+// so that eviction there keeps what clients read here -- what matters once this node fails. A
+// hint the peer answers EN (its copy was evicted before any hint came, or never arrived) sends
+// the item again, followed by a hint, so that it enters there as read.
 //
 // Thread-safety: OnWrite on any worker, each touching only its own worker's links (other threads'
 // writes are posted to a worker); a worker's sampler on that worker.
@@ -95,7 +97,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   // Every link's counters, summed, and how many links are ready (for `stats cluster`).
   struct Totals {
     std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, retried = 0,
-                  connects = 0, hints = 0, resyncs = 0;
+                  connects = 0, hints = 0, hint_misses = 0, resyncs = 0;
     std::size_t links = 0, ready = 0;
   };
   // Any thread.
@@ -105,7 +107,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     std::string name;
     std::size_t links = 0, ready = 0;
     std::uint64_t queued = 0, applied = 0, not_newer = 0, failed = 0, dropped = 0, retried = 0,
-                  connects = 0, hints = 0, resyncs = 0;
+                  connects = 0, hints = 0, hint_misses = 0, resyncs = 0;
     std::size_t pending_bytes = 0;
     std::array<std::uint64_t, PeerLink::Counters::kLagBuckets> lag{};
     // The lag below which a share `q` of the answers came, in microseconds (a bucket's upper
@@ -124,10 +126,15 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     std::vector<std::string> Take();
 
    private:
-    static constexpr std::uint64_t kSampleEvery = 4;  // a power of two
     static constexpr std::size_t kMaxKeys = 4096;
-    std::uint64_t random_ = 0x9e3779b97f4a7c15ull;
-    std::unordered_set<std::string> keys_;
+    // Looked up by string_view: a key read again costs a hash and a compare, no allocation.
+    struct Hash {
+      using is_transparent = void;
+      std::size_t operator()(std::string_view key) const {
+        return std::hash<std::string_view>()(key);
+      }
+    };
+    std::unordered_set<std::string, Hash, std::equal_to<>> keys_;
   };
   struct PerWorker {
     WorkerSlot slot;
@@ -164,6 +171,10 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   // Walks on with the resync to `link`'s peer; false once the walk is done.
   bool Resync(PeerLink& link, store::Store::Scan* scan);
   void SendHints(PerWorker& w);
+  // An access hint's `mg <key> Y<self>` line.
+  std::string HintFor(std::string_view key) const;
+  // A hint found no copy on `link`'s peer: the item goes to it again.
+  void SendAgain(PeerLink& link, const std::string& key);
   static void OnTimeout(evutil_socket_t, short, void* arg) noexcept;
   void OnAck(PerWorker& w, std::uint64_t ticket, bool acknowledged);
   // Releases `p` if its fate is known (or `timed_out`): acknowledged by all, or not.

@@ -378,6 +378,7 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
         w.Add(p + "retried", r.retried);
         w.Add(p + "resyncs", r.resyncs);
         w.Add(p + "hints", r.hints);
+        w.Add(p + "hint_misses", r.hint_misses);
         w.Add(p + "pending_bytes", static_cast<std::uint64_t>(r.pending_bytes));
         w.Add(p + "connects", r.connects);
         w.Add(p + "lag_p50_us", r.LagPercentile(0.5));
@@ -405,6 +406,7 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("repl_retried", r.retried);
     w.Add("repl_resyncs", r.resyncs);
     w.Add("repl_hints", r.hints);
+    w.Add("repl_hint_misses", r.hint_misses);
     w.Add("repl_connects", r.connects);
   } else {
     return StatsResult::kUnknown;

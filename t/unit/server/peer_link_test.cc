@@ -180,7 +180,7 @@ class PeerLinkTest : public ::testing::Test {
 TEST_F(PeerLinkTest, ADeleteInFlightIsSentAgainOnceLinkedAndALostWriteAsksForAResync) {
   Queue("md gone E5 Y127.0.0.1:2\r\n", PeerLink::Kind::kDelete);
   Queue("ms kept 1 E6 Y127.0.0.1:2\r\nx\r\n", PeerLink::Kind::kWrite);
-  Queue("mg read Y127.0.0.1:2\r\n", PeerLink::Kind::kHint);
+  OnLoop([&] { link_->QueueHint("mg read Y127.0.0.1:2\r\n", "read", nullptr); });
   ASSERT_TRUE(peer_.AcceptAndLink());
   EXPECT_EQ(peer_.ReadLine(), "md gone E5 Y127.0.0.1:2");
   EXPECT_EQ(peer_.ReadLine(), "ms kept 1 E6 Y127.0.0.1:2");
@@ -205,6 +205,26 @@ TEST_F(PeerLinkTest, ADeleteInFlightIsSentAgainOnceLinkedAndALostWriteAsksForARe
   OnLoop([&] { link_->BeginResync(); });
   EXPECT_FALSE(link_->needs_resync());
   EXPECT_EQ(link_->counters().resyncs.Get(), 1u);
+}
+
+TEST_F(PeerLinkTest, AHintThePeerMissesIsToldOnce) {
+  std::vector<std::string> missed;
+  auto on_miss = [&missed](const std::string& key) { missed.push_back(key); };
+  OnLoop([&] {
+    link_->QueueHint("mg a Y127.0.0.1:2\r\n", "a", on_miss);
+    link_->QueueHint("mg b Y127.0.0.1:2\r\n", "b", on_miss);
+    link_->QueueHint("mg c Y127.0.0.1:2\r\n", "", nullptr);  // sent again: not told again
+  });
+  ASSERT_TRUE(peer_.AcceptAndLink());
+  for (const char* key : {"a", "b", "c"}) {
+    EXPECT_EQ(peer_.ReadLine(), std::string("mg ") + key + " Y127.0.0.1:2");
+  }
+  peer_.Send("HD\r\nEN\r\nEN\r\n");
+  ASSERT_TRUE(Eventually([&] { return link_->counters().hint_misses.Get() == 1; }));
+  OnLoop([] {});  // the callback ran on the loop before this
+  EXPECT_EQ(missed, std::vector<std::string>{"b"});
+  EXPECT_EQ(link_->counters().hints.Get(), 3u);
+  EXPECT_EQ(link_->counters().queued.Get(), 0u);  // hints are not writes
 }
 
 TEST_F(PeerLinkTest, AFullBacklogDropsWritesButKeepsDeletes) {
