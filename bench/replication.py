@@ -71,7 +71,8 @@
 #               Python (about 15k reads/s), pinned to --client-cpu; the ratio is a count, not a
 #               throughput, but the client's speed sets how fast the caches turn over.
 #
-# Every node runs -t 1 pinned to --server-cpu; clients run pinned to --client-cpu. A private
+# Every node runs -t 1 pinned to --server-cpu (all but node 0 to --peer-cpu when given); clients
+# run pinned to --client-cpu. A private
 # ZooKeeper (Debian's zookeeper package, as the cluster tests start it) serves every cluster. The
 # order of the configurations alternates per round. Before each timed run the script waits (up
 # to --quiet-wait s) for the machine to be quiet; a round in which other processes used more
@@ -111,12 +112,14 @@ MEASURES = ("throughput", "sync", "capacity", "failover")
 # -- clusters --------------------------------------------------------------------------------------
 
 def start_cluster(args, zk, path, count, secret=None, memory_mb=512, extra=()):
-    """`count` nodes of the cluster at `path`, -t 1 on --server-cpu, returned once each sees all."""
+    """`count` nodes of the cluster at `path`, -t 1, node 0 on --server-cpu and the others on
+    --peer-cpu (the same CPU unless given), returned once each sees all."""
     flags = ["--cluster", f"zk://{zk.hosts}{path}", "--ring-debounce-ms", "50"] + list(extra)
     if secret:
         flags += ["--cluster-secret-file", secret]
     nodes = [Server(f"{path}-{i}", args.ringcached, threads=1, memory_mb=memory_mb,
-                    cpu=args.server_cpu, extra=flags).start() for i in range(count)]
+                    cpu=args.server_cpu if i == 0 else (args.peer_cpu or args.server_cpu),
+                    extra=flags).start() for i in range(count)]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -700,6 +703,10 @@ def main():
     p.add_argument("--failover-window-s", type=float, default=20,
                    help="failover: at most this many seconds per read window")
     p.add_argument("--server-cpu", default="0")
+    p.add_argument("--peer-cpu", default=None,
+                   help="the CPU of every node but node 0 (default: --server-cpu); with "
+                        "--peer-cpu 1 a copy is applied on the client's core instead of queueing "
+                        "behind node 0's requests, as on separate machines")
     p.add_argument("--client-cpu", default="1")
     p.add_argument("--busy-threshold", type=float, default=0.15,
                    help="cores of other load that make a run noisy (default 0.15)")
