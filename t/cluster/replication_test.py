@@ -300,8 +300,11 @@ def case_operations_on_a_non_holder_are_the_owners(s):
         k4 = next(k)
         check_eq(conn.store("append", k4, "a"), "STORED", "append")
         check_eq(conn.store("prepend", k4, "p"), "STORED", "prepend")
-        check_eq(conn.store("replace", "fwd-none-" + k4, "r"), "NOT_STORED",
-                 "replace of a missing key")
+        gone = next(k)
+        with a.connect() as ca:
+            check_eq(ca.cmd(f"delete {gone}"), "DELETED", "delete on a holder")
+        eventually(lambda: gets(b, gone) is None, "the delete on the other holder")
+        check_eq(conn.store("replace", gone, "r"), "NOT_STORED", "replace of a key the owner lost")
         k5 = next(k)
         check_eq(conn.store("replace", k5, "r5"), "STORED", "replace")
         # noreply: nothing comes back, and the owner still applies it.
