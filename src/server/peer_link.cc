@@ -94,12 +94,12 @@ bool PeerLink::Forward(std::string_view request, AnswerFn answer) {
   return true;
 }
 
-bool PeerLink::TakeForwardReply(net::InputBuffer& in) {
+PeerLink::Take PeerLink::TakeForwardReply(net::InputBuffer& in) {
   const std::string_view bytes = in.view();
   std::size_t pos = 0;
   for (;;) {
     const std::size_t end = bytes.find("\r\n", pos);
-    if (end == std::string_view::npos) return false;
+    if (end == std::string_view::npos) return Take::kNeedMore;
     const std::string_view line = bytes.substr(pos, end - pos);
     if (line == "MN") {
       const std::string reply(bytes.substr(0, pos));
@@ -107,15 +107,18 @@ bool PeerLink::TakeForwardReply(net::InputBuffer& in) {
       tickets_.pop_front();
       in.Consume(end + 2);
       answer(&reply);
-      return true;
+      return Take::kTaken;
     }
     pos = end + 2;
     if (line.rfind("VA ", 0) == 0) {
       // A value follows its line: skip it whole, whatever bytes it holds.
       std::size_t n = 0;
       const std::string_view digits = line.substr(3, line.find(' ', 3) - 3);
-      std::from_chars(digits.data(), digits.data() + digits.size(), n);
-      if (bytes.size() < pos + n + 2) return false;
+      const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (ec != std::errc() || ptr != digits.data() + digits.size() || n > kMaxInput) {
+        return Take::kBad;
+      }
+      if (bytes.size() < pos + n + 2) return Take::kNeedMore;
       pos += n + 2;
     }
   }
@@ -234,9 +237,10 @@ bool PeerLink::ReadReplies() {
   while (!in.empty()) {
     if (state_ == State::kReady && !tickets_.empty() &&
         tickets_.front().kind == Kind::kForward) {
-      if (TakeForwardReply(in)) continue;
-      if (in.view().size() >= kMaxInput) {
-        Fail("a forwarded operation's reply too long");
+      const Take took = TakeForwardReply(in);
+      if (took == Take::kTaken) continue;
+      if (took == Take::kBad || in.view().size() >= kMaxInput) {
+        Fail("a forwarded operation's reply malformed or too long");
         return false;
       }
       break;

@@ -158,9 +158,9 @@ class PeerLink {
     std::string retry;  // kDelete: its bytes; kHint: its key, when a miss is to be told
     AnswerFn answer;  // kForward
   };
-  // kForward at the front: hands the peer's reply to it once whole (up to its MN); false when
-  // more bytes are needed.
-  bool TakeForwardReply(net::InputBuffer& in);
+  // kForward at the front: hands the peer's reply to it once whole (up to its MN).
+  enum class Take : unsigned char { kTaken, kNeedMore, kBad };
+  Take TakeForwardReply(net::InputBuffer& in);
   // Tells a forward's sender it was lost, from the loop (never from inside the caller).
   void TellLost(AnswerFn answer);
   // The backlog takes `bytes` if its bound for `kind` allows.
