@@ -1,7 +1,9 @@
 // t/unit/server/peer_link_test.cc -- server::PeerLink against a peer the test plays on a loopback
 // socket: the handshake both ways (proofs from cluster/peer_hello.h), then what becomes of each
 // kind of message when the link fails with it in flight: a delete is sent again once linked, a
-// write is lost and leaves the link needing a resync, a hint is lost quietly.
+// write is lost and leaves the link needing a resync, a hint is lost quietly; a hint the peer
+// misses is told once; a forwarded operation gets the peer's whole reply up to its MN, and a
+// malformed one fails the link.
 //
 // The link lives on an EventLoop thread, as on a worker; the test thread is the peer, with
 // blocking sockets and timeouts, so a fault fails the test instead of hanging it.
@@ -11,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -225,6 +228,43 @@ TEST_F(PeerLinkTest, AHintThePeerMissesIsToldOnce) {
   EXPECT_EQ(missed, std::vector<std::string>{"b"});
   EXPECT_EQ(link_->counters().hints.Get(), 3u);
   EXPECT_EQ(link_->counters().queued.Get(), 0u);  // hints are not writes
+}
+
+TEST_F(PeerLinkTest, AForwardedOperationGetsThePeersWholeReplyUpToItsMn) {
+  std::vector<std::string> replies;
+  std::atomic<int> lost{0};
+  auto answer = [&](const std::string* reply) {
+    if (reply == nullptr) {
+      ++lost;
+    } else {
+      replies.push_back(*reply);
+    }
+  };
+  OnLoop([&] {
+    link_->Forward("ma n v\r\n", answer);
+    link_->Forward("ms k 1 ME q\r\nz\r\n", answer);
+    link_->Forward("ma m v\r\n", answer);
+  });
+  ASSERT_TRUE(peer_.AcceptAndLink());
+  EXPECT_EQ(peer_.ReadLine(), "ma n v");
+  EXPECT_EQ(peer_.ReadLine(), "mn");
+  // A value holding "MN\r\n" is a value; a quiet reply is empty; and the answers come in order,
+  // in pieces.
+  peer_.Send("VA 4\r\nMN\r\n\r\nMN\r\n");
+  peer_.Send("MN\r");
+  peer_.Send("\n");
+  ASSERT_TRUE(Eventually([&] {
+    std::size_t n = 0;
+    OnLoop([&] { n = replies.size(); });
+    return n == 2;
+  }));
+  OnLoop([&] {
+    EXPECT_EQ(replies[0], "VA 4\r\nMN\r\n\r\n");
+    EXPECT_EQ(replies[1], "");
+  });
+  // A VA whose length is not a number fails the link: the third is lost, told later.
+  peer_.Send("VA x\r\n");
+  EXPECT_TRUE(Eventually([&] { return lost.load() == 1; }));
 }
 
 TEST_F(PeerLinkTest, AFullBacklogDropsWritesButKeepsDeletes) {
