@@ -95,7 +95,7 @@ Md5Digest Md5(std::string_view data) {
   // The tail, the 0x80 marker, zeros and the 8-byte bit length: one block, or two when the tail
   // leaves fewer than 9 bytes free.
   unsigned char last[128] = {};
-  std::memcpy(last, p, left);
+  if (left != 0) std::memcpy(last, p, left);  // an empty view's data() may be null
   last[left] = 0x80;
   const std::size_t padded = left < 56 ? 64 : 128;
   const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;

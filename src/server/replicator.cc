@@ -150,7 +150,8 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
 }
 
 void Replicator::OnWrite(const engine::WriteEvent& event) {
-  if (event.from_peer || replicas_ < 2) return;
+  // flush_all is node-local (clients send it to every node); it has no key to place.
+  if (event.from_peer || replicas_ < 2 || event.kind == engine::WriteEvent::Kind::kFlush) return;
   std::string bytes;
   PerWorker* w = Current();
   if (w == nullptr) {
