@@ -46,52 +46,21 @@ PeerLink::~PeerLink() {
 
 bool PeerLink::Queue(std::string_view bytes, std::uint64_t ticket, Kind kind) {
   counters_.queued.Add();
-  Waiting waiting{ticket, NowMicros(), kind,
-                  kind == Kind::kDelete ? std::string(bytes) : std::string()};
-  const std::size_t bound = kind == Kind::kDelete ? kMaxDeleteBacklog : kMaxBacklog;
-  if (state_ == State::kReady) {
-    if (transport_->output().pending_bytes() + bytes.size() > bound) {
-      counters_.dropped.Add();
-      Lost(kind);
-      if (ticket != 0) on_ack_(ticket, false);
-      return false;
-    }
-    transport_->output().Append(bytes);
-    tickets_.push_back(std::move(waiting));
-    // Sent when the socket is writable, on the loop's next turn: every write this round queued
-    // leaves in one send, not one each.
-    Arm();
-    NotePending();
+  if (Enqueue(bytes, {ticket, NowMicros(), kind,
+                      kind == Kind::kDelete ? std::string(bytes) : std::string()})) {
     return true;
   }
-  if (!Backlog(bytes, std::move(waiting))) {
-    counters_.dropped.Add();
-    Lost(kind);
-    if (ticket != 0) on_ack_(ticket, false);
-    return false;
-  }
-  if (state_ == State::kIdle) Connect();
-  NotePending();
-  return true;
+  counters_.dropped.Add();
+  needs_resync_ = true;  // the replicator walks the store for what the peer holds
+  if (ticket != 0) on_ack_(ticket, false);
+  return false;
 }
 
 bool PeerLink::Forward(std::string_view request, AnswerFn answer) {
   counters_.forwarded.Add();
   std::string bytes(request);
   bytes.append("mn\r\n");
-  Waiting waiting{0, NowMicros(), Kind::kForward, std::string(), std::move(answer)};
-  if (state_ == State::kReady) {
-    if (transport_->output().pending_bytes() + bytes.size() > kMaxBacklog) return false;
-    transport_->output().Append(bytes);
-    tickets_.push_back(std::move(waiting));
-    Arm();
-    NotePending();
-    return true;
-  }
-  if (!Backlog(bytes, std::move(waiting))) return false;
-  if (state_ == State::kIdle) Connect();
-  NotePending();
-  return true;
+  return Enqueue(bytes, {0, NowMicros(), Kind::kForward, std::string(), std::move(answer)});
 }
 
 PeerLink::Take PeerLink::TakeForwardReply(net::InputBuffer& in) {
@@ -127,32 +96,26 @@ PeerLink::Take PeerLink::TakeForwardReply(net::InputBuffer& in) {
 void PeerLink::QueueHint(std::string_view bytes, std::string key, HintMissFn on_miss) {
   if (on_miss) on_hint_miss_ = std::move(on_miss);
   counters_.hints.Add();
-  Waiting waiting{0, NowMicros(), Kind::kHint, std::move(key), nullptr};
+  Enqueue(bytes, {0, NowMicros(), Kind::kHint, std::move(key), nullptr});  // full: only a hint
+}
+
+bool PeerLink::Enqueue(std::string_view bytes, Waiting waiting) {
+  const std::size_t bound = waiting.kind == Kind::kDelete ? kMaxDeleteBacklog : kMaxBacklog;
   if (state_ == State::kReady) {
-    if (transport_->output().pending_bytes() + bytes.size() > kMaxBacklog) return;
+    if (transport_->output().pending_bytes() + bytes.size() > bound) return false;
     transport_->output().Append(bytes);
     tickets_.push_back(std::move(waiting));
+    // Sent when the socket is writable, on the loop's next turn: every message this round
+    // queued leaves in one send, not one each.
     Arm();
-    NotePending();
-    return;
+  } else {
+    if (backlog_.size() + bytes.size() > bound) return false;
+    backlog_.append(bytes);
+    backlog_tickets_.push_back(std::move(waiting));
+    if (state_ == State::kIdle) Connect();
   }
-  if (!Backlog(bytes, std::move(waiting))) return;
-  if (state_ == State::kIdle) Connect();
   NotePending();
-}
-
-bool PeerLink::Backlog(std::string_view bytes, Waiting waiting) {
-  const std::size_t bound = waiting.kind == Kind::kDelete ? kMaxDeleteBacklog : kMaxBacklog;
-  if (backlog_.size() + bytes.size() > bound) return false;
-  backlog_.append(bytes);
-  backlog_tickets_.push_back(std::move(waiting));
   return true;
-}
-
-void PeerLink::Lost(Kind kind) {
-  // A lost write or delete may leave the peer without a key it holds (or with one it should not
-  // have): the replicator walks the store for it. A hint is only a hint.
-  if (kind != Kind::kHint) needs_resync_ = true;
 }
 
 std::size_t PeerLink::pending_bytes() const {
@@ -372,19 +335,15 @@ void PeerLink::Fail(const std::string& why) {
   std::string again;
   std::deque<Waiting> again_tickets;
   for (const Waiting& w : lost) {
-    if (w.kind == Kind::kHint) continue;
-    if (w.kind == Kind::kForward) {
-      counters_.failed.Add();
-      continue;  // told below
-    }
+    if (w.kind == Kind::kHint) continue;  // only a hint
     counters_.failed.Add();
     if (w.kind == Kind::kDelete) {
       again.append(w.retry);
       again_tickets.push_back({0, NowMicros(), Kind::kDelete, w.retry});
       counters_.retried.Add();
-    } else {
-      Lost(w.kind);
-    }
+    } else if (w.kind == Kind::kWrite) {
+      needs_resync_ = true;  // the peer may now miss a key it holds
+    }  // kForward: its sender is told below
   }
   if (!again.empty()) {
     backlog_.insert(0, again);

@@ -163,9 +163,9 @@ class PeerLink {
   Take TakeForwardReply(net::InputBuffer& in);
   // Tells a forward's sender it was lost, from the loop (never from inside the caller).
   void TellLost(AnswerFn answer);
-  // The backlog takes `bytes` if its bound for `kind` allows.
-  bool Backlog(std::string_view bytes, Waiting waiting);
-  void Lost(Kind kind);
+  // Sends `bytes` once the link is ready (now, if it is), or keeps them in the backlog,
+  // connecting if need be; false when that would pass the bound for its kind.
+  bool Enqueue(std::string_view bytes, Waiting waiting);
   std::deque<Waiting> backlog_tickets_;  // one per write in the backlog
   std::deque<Waiting> tickets_;          // one per write in flight, oldest first
   AckFn on_ack_;
