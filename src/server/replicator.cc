@@ -149,6 +149,14 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
   return true;
 }
 
+bool Replicator::EncodeItem(std::string_view key, std::string* out) const {
+  store::ItemRef item = std::move(store_->Get(key, store::GetOptions{.bump = false}).item);
+  if (!item) return false;  // gone
+  return Encode({.kind = engine::WriteEvent::Kind::kStore, .key = key, .item = &item,
+                 .version = item.version()},
+                out);
+}
+
 void Replicator::OnWrite(const engine::WriteEvent& event) {
   // flush_all is node-local (clients send it to every node); it has no key to place.
   if (event.from_peer || replicas_ < 2 || event.kind == engine::WriteEvent::Kind::kFlush) return;
@@ -380,11 +388,7 @@ bool Replicator::Resync(PeerLink& link, store::Store::Scan* scan) {
         if (Encode(e, &bytes)) link.Queue(bytes, 0, PeerLink::Kind::kDelete);
         continue;
       }
-      store::ItemRef item = std::move(store_->Get(f.key, store::GetOptions{.bump = false}).item);
-      if (!item) continue;  // gone since
-      engine::WriteEvent e{.kind = engine::WriteEvent::Kind::kStore, .key = f.key, .item = &item,
-                           .version = item.version()};
-      if (Encode(e, &bytes)) link.Queue(bytes, 0, PeerLink::Kind::kWrite);
+      if (EncodeItem(f.key, &bytes)) link.Queue(bytes, 0, PeerLink::Kind::kWrite);
     }
   }
   return !scan->done();
@@ -422,12 +426,8 @@ std::string Replicator::HintFor(std::string_view key) const {
 void Replicator::SendAgain(PeerLink& link, const std::string& key) {
   // The peer had no copy of a key clients read here (evicted there before a hint came, or
   // never received): it gets the item again, then a hint, so that it enters as read.
-  store::ItemRef item = std::move(store_->Get(key, store::GetOptions{.bump = false}).item);
-  if (!item) return;
   std::string bytes;
-  const engine::WriteEvent e{.kind = engine::WriteEvent::Kind::kStore, .key = key,
-                             .item = &item, .version = item.version()};
-  if (!Encode(e, &bytes)) return;
+  if (!EncodeItem(key, &bytes)) return;
   link.Queue(bytes, 0, PeerLink::Kind::kWrite);
   link.QueueHint(HintFor(key), std::string(), nullptr);  // a miss of this one is not sent again
 }

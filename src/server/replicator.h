@@ -189,6 +189,9 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
                      std::string* bytes, bool gated, PeerLink::Kind kind);
   // The peer write for `event`, or false when it has none.
   bool Encode(const engine::WriteEvent& event, std::string* out) const;
+  // The peer write for `key`'s item as this node has it now (a resync, a copy sent again), or
+  // false when it has none.
+  bool EncodeItem(std::string_view key, std::string* out) const;
 
   const cluster::ClusterMembership* membership_;
   const PeerAuth* auth_;
