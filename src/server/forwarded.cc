@@ -133,9 +133,8 @@ std::string ArithmeticRequest(std::string_view key, bool incr, std::uint64_t del
 
 bool Session::ForwardToOwner(std::string_view key, Parked::Told told, Command command,
                              bool noreply, const std::function<std::string()>& request) {
+  if (!MayForward()) return false;
   Forwarder* forwarder = context_->forwarder;
-  // A datagram is answered at once; a peer's request is the owner's to run.
-  if (forwarder == nullptr || datagrams_ || peer_ != nullptr) return false;
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
   const std::uint64_t id = park_seq_ + 1;
@@ -225,6 +224,7 @@ void Session::ReplyForwarded(Parked& p) {
 
 bool Session::ForwardTextStore(Command command, std::uint64_t cas, bool noreply,
                                const store::ItemRef& item) {
+  if (!MayForward()) return false;  // before a request maker is built: every single node
   if (command == Command::kSet) return false;  // a set's resulting state is replicated
   const base::RelTime now = context_->clock->Now();
   return ForwardToOwner(item.key(), Parked::Told::kTextStore, command, noreply,
@@ -233,6 +233,7 @@ bool Session::ForwardTextStore(Command command, std::uint64_t cas, bool noreply,
 
 bool Session::ForwardBinaryStore(Command command, std::uint64_t cas,
                                  const store::ItemRef& item) {
+  if (!MayForward()) return false;  // before a request maker is built: every single node
   if (command == Command::kSet) return false;
   const base::RelTime now = context_->clock->Now();
   return ForwardToOwner(item.key(), Parked::Told::kBinaryStore, command, false,
@@ -240,6 +241,7 @@ bool Session::ForwardBinaryStore(Command command, std::uint64_t cas,
 }
 
 bool Session::ForwardTextArithmetic(const proto::Request& req) {
+  if (!MayForward()) return false;  // before a request maker is built: every single node
   const bool incr = req.command == Command::kIncr;
   return ForwardToOwner(req.key, Parked::Told::kTextArithmetic, req.command, req.noreply,
                         [&] { return ArithmeticRequest(req.key, incr, req.delta, " v"); });
@@ -248,6 +250,7 @@ bool Session::ForwardTextArithmetic(const proto::Request& req) {
 bool Session::ForwardBinaryArithmetic(std::string_view key, bool incr, std::uint64_t delta,
                                       std::uint64_t initial, std::uint32_t exptime,
                                       std::uint64_t cas) {
+  if (!MayForward()) return false;  // before a request maker is built: every single node
   return ForwardToOwner(key, Parked::Told::kBinaryArithmetic, Command::kIncr, false, [&] {
     std::string extra = " J" + std::to_string(initial);
     // All ones: no counter is created on a miss (protocol-binary.txt).
@@ -261,6 +264,7 @@ bool Session::ForwardBinaryArithmetic(std::string_view key, bool incr, std::uint
 }
 
 bool Session::ForwardMeta(std::string_view value) {
+  if (!MayForward()) return false;  // before a request maker is built: every single node
   const proto::MetaRequest& req = *meta_req_;
   if (req.Has('Y')) return false;  // a peer's write
   if (req.command == proto::MetaCommand::kSet &&

@@ -242,6 +242,12 @@ class Session {
   // false when it is to run here. `request` makes the meta commands for the owner.
   bool ForwardToOwner(std::string_view key, Parked::Told told, proto::Command command,
                       bool noreply, const std::function<std::string()>& request);
+  // Whether this session's requests may go to an owner at all: a forwarder is wired in (a
+  // replicating cluster), the request did not come in a datagram (answered at once) or from a
+  // peer (the owner's to run).
+  bool MayForward() const {
+    return context_->forwarder != nullptr && !datagrams_ && peer_ == nullptr;
+  }
   void OnForwardAnswer(std::uint64_t id, const std::string* reply);
   void ReplyForwarded(Parked& parked);
   // The same for each kind of request that needs the owner's state; false: run it here.
