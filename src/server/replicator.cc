@@ -221,9 +221,10 @@ void Replicator::KeepAsGuest(const engine::WriteEvent& event) {
   if (event.item == nullptr || !*event.item) return;
   const base::RelTime cap = clock_->Now() + static_cast<base::RelTime>(guest_ttl_);
   const base::RelTime exptime = event.item->exptime();
-  if (exptime != 0 && exptime <= cap) return;
   // Only the value this write made, if still there: a later write is kept (or cut) by its own.
-  store_->ApplyTtl(event.key, event.item->version(), store_->versions().Mint(), cap);
+  // A shorter expiry of its own stays; either way the item is marked (and counted) a guest.
+  store_->ApplyTtl(event.key, event.item->version(), store_->versions().Mint(),
+                   exptime != 0 && exptime <= cap ? exptime : cap, /*guest=*/true);
 }
 
 bool Replicator::Hold(std::function<void(bool)> released) {

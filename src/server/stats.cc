@@ -364,6 +364,8 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("copy_bytes", st.copy_bytes);
     w.Add("tombstones", st.tombstones);
     w.Add("tombstone_bytes", st.tombstone_bytes);
+    w.Add("guests", st.guests);
+    w.Add("guest_bytes", st.guest_bytes);
     if (server.replicator() != nullptr) {
       w.Add("guest_writes", server.replicator()->guest_writes());
       for (const Replicator::PeerRow& r : server.replicator()->PerPeer()) {

@@ -12,8 +12,8 @@
 //   +-------+----+----+----+----+---------+-------+-------+--------+---------+-----+-------+
 //   atime    last access (RelTime), atomic: readers bump it under the shard lock
 //   bits     S3-FIFO frequency, linked, fetched, and the meta protocol's stale / win-token state
-//   lay      layout: which optional words follow, and two immutable properties (binary key,
-//            CAS hidden by -C)
+//   lay      layout: which optional words follow, and immutable properties (binary key, tombstone,
+//            guest copy, CAS hidden by -C)
 //   klen     key length (1..250); vlen: the value length when it is below 256
 //   exptime  only when the item was stored with an expiry (kHasExptime); atomic (touch)
 //   flags    only when the client flags are not 0 (kHasFlags)
@@ -76,6 +76,10 @@ inline constexpr std::uint8_t kCasHidden = 0x20;  // -C: the CAS reads as 0
 // A delete's tombstone (key and version, no value): what a replicated write older than the
 // delete must not resurrect (REPLICATION.md section 3). Lookups see a miss.
 inline constexpr std::uint8_t kTombstone = 0x40;
+// A guest copy: a client wrote the key on a node that does not hold it, which forwarded the write
+// to the holders and cut its own copy's expiry to --guest-ttl (Store::ApplyTtl's `guest`).
+// Counted apart in Stats; kept by every copy of the item (Rewrite, eviction's copies).
+inline constexpr std::uint8_t kGuest = 0x80;
 
 inline constexpr std::size_t kItemAlign = 4;
 
@@ -189,8 +193,13 @@ struct Item {
   bool cas_hidden() const { return (layout & kCasHidden) != 0; }
   bool key_binary() const { return (layout & kKeyBinary) != 0; }
   bool tombstone() const { return (layout & kTombstone) != 0; }
+  bool guest() const { return (layout & kGuest) != 0; }
   // Only before the item is linked.
   void set_tombstone() { layout = static_cast<std::uint8_t>(layout | kTombstone); }
+  // Only before the item is linked.
+  void set_guest(bool g) {
+    layout = static_cast<std::uint8_t>(g ? (layout | kGuest) : (layout & ~kGuest));
+  }
   // Only before the item is linked.
   void set_key_binary(bool b) {
     layout = static_cast<std::uint8_t>(b ? (layout | kKeyBinary) : (layout & ~kKeyBinary));

@@ -61,6 +61,10 @@ void Shard::Account(const Item* item, bool add) {
     copies_ += add ? 1 : -1;
     copy_bytes_ += add ? stride : -stride;
   }
+  if (item->guest()) {
+    guests_ += add ? 1 : -1;
+    guest_bytes_ += add ? stride : -stride;
+  }
   if (add) {
     linked_bytes_ += stride;
     ++cls.items;

@@ -183,6 +183,9 @@ class Shard {
   // Linked items whose version a peer minted (kFromPeer: replicas), and their strides.
   std::uint64_t copies() const RC_REQUIRES(mu) { return copies_; }
   std::uint64_t copy_bytes() const RC_REQUIRES(mu) { return copy_bytes_; }
+  // Linked guest copies (the layout's kGuest), and their strides.
+  std::uint64_t guests() const RC_REQUIRES(mu) { return guests_; }
+  std::uint64_t guest_bytes() const RC_REQUIRES(mu) { return guest_bytes_; }
   // The item in a slot FindLocked or SlotOfLocked returned.
   Item* AtLocked(std::size_t slot) RC_REQUIRES(mu) { return index_.At(slot); }
   const ShardCounters& counters() const RC_REQUIRES(mu) { return counters_; }
@@ -217,6 +220,8 @@ class Shard {
   std::uint64_t tombstone_bytes_ RC_GUARDED_BY(mu) = 0;
   std::uint64_t copies_ RC_GUARDED_BY(mu) = 0;        // linked items with kFromPeer
   std::uint64_t copy_bytes_ RC_GUARDED_BY(mu) = 0;
+  std::uint64_t guests_ RC_GUARDED_BY(mu) = 0;        // linked items with kGuest
+  std::uint64_t guest_bytes_ RC_GUARDED_BY(mu) = 0;
   std::size_t sample_cursor_ RC_GUARDED_BY(mu) = 0;
   ShardCounters counters_ RC_GUARDED_BY(mu);
   unsigned num_classes_;

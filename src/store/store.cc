@@ -278,6 +278,7 @@ Outcome Store::Impl::Rewrite(Shard& s, std::uint64_t hash, Item* it, Room room, 
   std::size_t slot = s.SlotOfLocked(hash, it);
   if (slot == Index::kNone) return Outcome::kNotFound;
   copy->set_key_binary(it->key_binary());
+  copy->set_guest(it->guest());
   copy->set_version(it->version());
   if (copy->has_ttl_stamp()) copy->set_ttl_stamp(it->ttl_stamp());
   copy->set_exptime(it->exptime());
@@ -572,7 +573,8 @@ DeleteResult Store::Delete(std::string_view key, const DeleteOptions& options) {
 // touch, gat, mg T and a peer's TTL change: the key's live item, with room made for an expiry
 // and a TTL stamp, is handed to `apply` under the shard lock; `apply` returns the outcome.
 template <typename Apply>
-Outcome Store::Impl::ChangeTtl(std::string_view key, base::RelTime exptime, Apply apply) {
+Outcome Store::Impl::ChangeTtl(std::string_view key, base::RelTime exptime, Apply apply,
+                               std::uint64_t guest_version) {
   std::uint64_t hash = base::HashKey(key);
   Shard& s = ShardFor(hash);
   for (;;) {
@@ -582,8 +584,12 @@ Outcome Store::Impl::ChangeTtl(std::string_view key, base::RelTime exptime, Appl
     std::size_t slot;
     Item* it = FindLiveLocked(s, hash, key, m, &reason, &slot);
     if (it == nullptr) return Outcome::kNotFound;
-    if (TouchNeedsRoom(it, exptime)) {
-      Outcome o = Rewrite(s, hash, it, kTouchRoom, [](Item*) {});
+    // A guest mark is a layout bit, immutable once linked: a copy takes it.
+    const bool mark = guest_version != 0 && it->version() == guest_version && !it->guest();
+    if (TouchNeedsRoom(it, exptime) || mark) {
+      Outcome o = Rewrite(s, hash, it, kTouchRoom, [&](Item* copy) {
+        if (mark) copy->set_guest(true);
+      });
       if (o == Outcome::kNoMemory) return Outcome::kNoMemory;
       continue;
     }
@@ -610,14 +616,20 @@ Outcome Store::Touch(std::string_view key, base::RelTime exptime, unsigned* clas
 }
 
 Outcome Store::ApplyTtl(std::string_view key, std::uint64_t value_version,
-                        std::uint64_t ttl_stamp, base::RelTime exptime) {
-  return impl_->ChangeTtl(key, exptime, [&](Item* it, const Moment&) {
-    // Another value (an older or a newer write), or a TTL change already newer: nothing to do.
-    if (it->version() != value_version || it->ttl_stamp() >= ttl_stamp) return Outcome::kExists;
-    it->set_exptime(exptime);
-    it->set_ttl_stamp(ttl_stamp);
-    return Outcome::kTouched;
-  });
+                        std::uint64_t ttl_stamp, base::RelTime exptime, bool guest) {
+  return impl_->ChangeTtl(
+      key, exptime,
+      [&](Item* it, const Moment&) {
+        // Another value (an older or a newer write), or a TTL change already newer: nothing to
+        // do.
+        if (it->version() != value_version || it->ttl_stamp() >= ttl_stamp) {
+          return Outcome::kExists;
+        }
+        it->set_exptime(exptime);
+        it->set_ttl_stamp(ttl_stamp);
+        return Outcome::kTouched;
+      },
+      guest ? value_version : 0);
 }
 
 IncrResult Store::IncrDecr(std::string_view key, bool incr, std::uint64_t delta) {
@@ -903,6 +915,8 @@ Stats Store::GetStats() const {
     st.tombstone_bytes += s->tombstone_bytes();
     st.copies += s->copies();
     st.copy_bytes += s->copy_bytes();
+    st.guests += s->guests();
+    st.guest_bytes += s->guest_bytes();
     st.total_items += c.total_items;
     st.evictions += c.evictions;
     st.reclaimed += c.reclaimed;

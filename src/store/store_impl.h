@@ -140,8 +140,11 @@ struct Store::Impl {
     return !it->has_ttl_stamp() || (exptime != 0 && !it->has_exptime());
   }
   static constexpr Room kTouchRoom{.exptime = true, .ttl_stamp = true};
+  // touch, gat, mg T and a peer's or the guest cut's TTL change (store.cc); a `guest_version`
+  // marks the item of that version a guest copy, copying it if it is not one yet.
   template <typename Apply>
-  Outcome ChangeTtl(std::string_view key, base::RelTime exptime, Apply apply);
+  Outcome ChangeTtl(std::string_view key, base::RelTime exptime, Apply apply,
+                    std::uint64_t guest_version = 0);
   // Sets the expiry of a linked item with the room for it, and stamps the change with a new
   // version (kept CAS: memcached's touch leaves the CAS alone). Returns the stamp.
   std::uint64_t TouchLocked(internal::Item* it, base::RelTime exptime) {

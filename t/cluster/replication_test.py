@@ -242,7 +242,10 @@ def case_a_non_holder_sends_writes_on_and_keeps_a_guest_copy(s):
         for k in keys:
             check_eq(conn.set(k, "g"), "STORED", "set on c")
         ttls = {k: int(conn.cmd(f"mg {k} t").split()[1][1:]) for k in keys}
+        held = conn.stats("replication")
     guests = [k for k in keys if ttls[k] != -1]
+    check_eq(held["guests"], str(len(guests)), "stats replication guests")
+    check(int(held["guest_bytes"]) >= len(guests) * 30, f"guest_bytes {held['guest_bytes']}")
     check(0 < len(guests) < len(keys), f"c holds {len(keys) - len(guests)} of {len(keys)} keys")
     check(all(0 < ttls[k] <= 2 for k in guests), f"guest TTLs {[ttls[k] for k in guests]}")
     for n in (a, b):
@@ -261,6 +264,7 @@ def case_a_non_holder_sends_writes_on_and_keeps_a_guest_copy(s):
     time.sleep(2.5)
     with c.connect() as conn:
         check(not conn.get_multi(guests), "c still serves a guest copy")
+        check_eq(conn.stats("replication")["guests"], "0", "guests once they expired")
     check_eq(gets(a, guests[1])[1], b"g", "the holder keeps it")
 
 

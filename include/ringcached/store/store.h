@@ -276,6 +276,10 @@ struct Stats {
   // and bytes too; their bytes are strides, as segment_live_bytes counts.
   std::uint64_t copies = 0;
   std::uint64_t copy_bytes = 0;
+  // Guest copies (ApplyTtl's `guest`: written here by a client, held by other nodes), counted in
+  // curr_items and bytes too.
+  std::uint64_t guests = 0;
+  std::uint64_t guest_bytes = 0;
 };
 
 // Per size class figures for `stats slabs` / `stats items`. Classes are jemalloc's size classes,
@@ -366,8 +370,10 @@ class Store {
   // A peer's TTL change (touch, gat, mg T on the owner): sets `exptime` on the key's item if its
   // version is `value_version` and its TTL stamp is older than `ttl_stamp`, which it then takes.
   // kTouched; kExists when the item has another version or a newer stamp; kNotFound.
+  // With `guest`, the item is marked a guest copy (this node does not hold the key: counted in
+  // Stats::guests), which takes a copy of an item not marked yet.
   Outcome ApplyTtl(std::string_view key, std::uint64_t value_version, std::uint64_t ttl_stamp,
-                   base::RelTime exptime);
+                   base::RelTime exptime, bool guest = false);
 
   // incr/decr on a value holding a decimal number (memcached do_add_delta): incr wraps at 2^64,
   // decr stops at 0; a shorter result keeps the value's length, right-padded with spaces.

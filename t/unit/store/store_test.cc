@@ -408,6 +408,35 @@ TEST_F(TombstoneTest, APeersTtlChangeAppliesToTheSameValueWithANewerStamp) {
   EXPECT_EQ(store_->ApplyTtl("nope", 100, 300, 0), Outcome::kNotFound);
 }
 
+TEST_F(TombstoneTest, AGuestCutMarksOnlyTheValueItNamesAndIsCountedUntilItGoes) {
+  ASSERT_EQ(Set("k", "guest"), Outcome::kStored);
+  const std::uint64_t v = store_->Get("k").item.cas();
+  // Another version named: neither cut nor marked.
+  EXPECT_EQ(store_->ApplyTtl("k", v + 1, v + 10, clock_.ToRelTime(5), /*guest=*/true),
+            Outcome::kExists);
+  EXPECT_EQ(St().guests, 0u);
+  EXPECT_EQ(store_->ApplyTtl("k", v, v + 10, clock_.ToRelTime(5), /*guest=*/true),
+            Outcome::kTouched);
+  EXPECT_EQ(St().guests, 1u);
+  EXPECT_EQ(St().guest_bytes, St().bytes);
+  EXPECT_EQ(St().curr_items, 1u);
+  // A touch keeps the mark (the item changes in place, or its copy takes it).
+  EXPECT_EQ(store_->Touch("k", clock_.ToRelTime(4)), Outcome::kTouched);
+  EXPECT_EQ(St().guests, 1u);
+  // A new value is not a guest until its own cut; a peer's copy never is.
+  ASSERT_EQ(Set("k", "local"), Outcome::kStored);
+  EXPECT_EQ(St().guests, 0u);
+  EXPECT_EQ(St().guest_bytes, 0u);
+  ASSERT_EQ(Set("g", "guest"), Outcome::kStored);
+  const std::uint64_t g = store_->Get("g").item.cas();
+  ASSERT_EQ(store_->ApplyTtl("g", g, g + 10, clock_.ToRelTime(5), /*guest=*/true),
+            Outcome::kTouched);
+  EXPECT_EQ(St().guests, 1u);
+  ASSERT_EQ(PutFromPeer("g", "owner", g + 20), Outcome::kStored);
+  EXPECT_EQ(St().guests, 0u);
+  EXPECT_EQ(St().copies, 1u);
+}
+
 TEST_F(TombstoneTest, VivifyingReplacesATombstoneRatherThanAddingASecondEntry) {
   ASSERT_EQ(store_->Delete("k", DeleteOptions{}).outcome, Outcome::kNotFound);
   MetaGetOptions mg;
