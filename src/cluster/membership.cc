@@ -126,9 +126,12 @@ struct Membership::Impl {
   // Status shared with other threads.
   void SetState(NodeState state);
   void UpdateSessionStatus();
-  // The local lease (ClusterMembership::LeaseAge): answered now, or lost at `since`.
-  void LeaseLive() { lease_lost_at_ms.store(0, std::memory_order_relaxed); }
-  void LeaseLost();
+  // The local lease's evidence (ClusterMembership::LastAnswerSentMs): this node's own znode
+  // read every probe interval while the session is connected.
+  void Probe();
+  void ArmProbe();
+  // This node's znode is gone while the session lives (deleted under it): register again.
+  void LostZnode(const char* how);
   template <typename Call>
   void Tell(Call call) {
     for (MembershipListener* l : listeners) call(l);
@@ -152,7 +155,7 @@ struct Membership::Impl {
   std::chrono::milliseconds backoff = kFirstBackoff;
 
   // Timers, created on the loop thread by Start().
-  enum class TimerKind { kConnectWindow, kRetry, kDebounce };
+  enum class TimerKind { kConnectWindow, kRetry, kDebounce, kProbe };
   struct Timer {
     Impl* impl;
     TimerKind kind;
@@ -161,6 +164,8 @@ struct Membership::Impl {
   Timer connect_timer{this, TimerKind::kConnectWindow};
   Timer retry_timer{this, TimerKind::kRetry};
   Timer debounce_timer{this, TimerKind::kDebounce};
+  Timer probe_timer{this, TimerKind::kProbe};
+  bool probing = false;  // a probe is in flight
   void Arm(Timer& t, std::chrono::milliseconds delay);
   void Disarm(Timer& t);
 
@@ -174,16 +179,15 @@ struct Membership::Impl {
 
   // ---- any thread ---------------------------------------------------------------------------
   std::atomic<std::shared_ptr<const ClusterView>> view;
-  // Steady-clock milliseconds of the last moment ZooKeeper was known to answer, once the
-  // connection is lost; 0 while connected (and before the first session, when there is no
-  // lease to run down: the node is not serving a ring yet).
-  std::atomic<std::int64_t> lease_lost_at_ms{0};
+  // Steady-clock milliseconds at which the newest probe ZooKeeper answered was sent.
+  std::atomic<std::int64_t> last_answer_sent_ms{0};
   mutable base::Mutex mu;
   std::condition_variable_any cv;
   MembershipStatus status RC_GUARDED_BY(mu);  // its `view` is not used; see view above
   bool join_done RC_GUARDED_BY(mu) = false;
   base::Status join_result RC_GUARDED_BY(mu);
   bool leave_done RC_GUARDED_BY(mu) = false;
+  std::vector<std::string> listed RC_GUARDED_BY(mu);  // latest_names, for ListsMember
 };
 
 Membership::Impl::Impl(const MembershipOptions& opts, net::EventLoop* l)
@@ -201,7 +205,7 @@ Membership::Impl::Impl(const MembershipOptions& opts, net::EventLoop* l)
 }
 
 Membership::Impl::~Impl() {
-  for (Timer* t : {&connect_timer, &retry_timer, &debounce_timer}) {
+  for (Timer* t : {&connect_timer, &retry_timer, &debounce_timer, &probe_timer}) {
     if (t->ev != nullptr) event_free(t->ev);
   }
 }
@@ -227,6 +231,7 @@ void Membership::Impl::OnTimer(evutil_socket_t, short, void* arg) noexcept {
       }
       break;
     case TimerKind::kDebounce: t->impl->OnDebounce(); break;
+    case TimerKind::kProbe: t->impl->Probe(); break;
   }
 }
 
@@ -243,12 +248,36 @@ void Membership::Impl::UpdateSessionStatus() {
   status.session_timeout_ms = zk.negotiated_timeout_ms();
 }
 
-void Membership::Impl::LeaseLost() {
-  // The client gives up on a server after 2/3 of the negotiated timeout without an answer.
-  const std::int64_t detection = zk.negotiated_timeout_ms() * 2 / 3;
-  const std::int64_t since = std::max<std::int64_t>(NowMillis() - detection, 1);
-  std::int64_t live = 0;  // only the first loss counts: an expiry keeps the disconnect's time
-  lease_lost_at_ms.compare_exchange_strong(live, since, std::memory_order_relaxed);
+void Membership::Impl::ArmProbe() {
+  Arm(probe_timer, std::chrono::milliseconds(ProbeIntervalMs(zk.negotiated_timeout_ms())));
+}
+
+void Membership::Impl::Probe() {
+  ArmProbe();
+  // One at a time: a probe ZooKeeper has not answered yet still counts from when it was sent.
+  if (probing || !registered || left || zk.state() != ZkSession::State::kConnected) return;
+  probing = true;
+  const std::int64_t sent = NowMillis();
+  const std::uint64_t session = static_cast<std::uint64_t>(zk.session_id());
+  zk.Get(self_path, [this, sent, session](Code code, std::string, const ZkSession::Stat& stat) {
+    probing = false;
+    if (static_cast<std::uint64_t>(zk.session_id()) != session || !registered) return;
+    if (code == Code::kOk && stat.ephemeral_owner == zk.session_id()) {
+      std::int64_t seen = last_answer_sent_ms.load(std::memory_order_relaxed);
+      if (sent > seen) last_answer_sent_ms.store(sent, std::memory_order_relaxed);
+    } else if (code == Code::kOk || code == Code::kNoNode) {
+      LostZnode(code == Code::kOk ? "is owned by another session" : "is gone");
+    }
+    // Otherwise no answer (a disconnect): the lease runs down until one comes.
+  });
+}
+
+void Membership::Impl::LostZnode(const char* how) {
+  base::Log(0, "cluster: %s %s while the session lives; registering again", self_path.c_str(),
+            how);
+  registered = false;
+  Tell([](MembershipListener* l) { l->OnSessionExpired(); });
+  Register();
 }
 
 void Membership::Impl::FailJoin(base::Status s) {
@@ -264,7 +293,7 @@ void Membership::Impl::FailJoin(base::Status s) {
 // ---- session ------------------------------------------------------------------------------------
 
 void Membership::Impl::Start() {
-  for (Timer* t : {&connect_timer, &retry_timer, &debounce_timer}) {
+  for (Timer* t : {&connect_timer, &retry_timer, &debounce_timer, &probe_timer}) {
     t->ev = event_new(loop->base(), -1, 0, &Impl::OnTimer, t);
     RC_CHECK(t->ev != nullptr);
   }
@@ -310,7 +339,6 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
   UpdateSessionStatus();
   switch (state) {
     case ZkSession::State::kConnected:
-      LeaseLive();
       Disarm(connect_timer);
       if (unreachable_attempts > 0) {
         base::Log(0, "cluster: connected to ZooKeeper at %s after %d failed attempt(s)",
@@ -345,7 +373,6 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
                   "while reconnecting",
                   v ? v->version : 0);
         SetState(NodeState::kDisconnected);
-        LeaseLost();
         Tell([](MembershipListener* l) { l->OnSessionLost(); });
       }
       return;
@@ -359,7 +386,6 @@ void Membership::Impl::OnSessionState(ZkSession::State state) {
       base::Log(0, "cluster: ZooKeeper session %s expired; registering again with a new "
                    "incarnation (serving with the last ring meanwhile)",
                 Hex(old_id).c_str());
-      LeaseLost();  // kept from the disconnect, if there was one
       zk.Close();
       registered = false;
       registering = false;
@@ -511,8 +537,11 @@ void Membership::Impl::OnRegistered() {
             again ? "re-" : "", self.name.c_str(), static_cast<long long>(self.incarnation),
             Hex(zk.session_id()).c_str());
   SetState(NodeState::kUp);
+  // The create was answered: as good as a probe sent now (a little later than it was sent).
+  last_answer_sent_ms.store(NowMillis(), std::memory_order_relaxed);
   const std::int64_t incarnation = self.incarnation;
   Tell([incarnation](MembershipListener* l) { l->OnRegistered(incarnation); });
+  ArmProbe();
   ReadMembers();
 }
 
@@ -532,6 +561,7 @@ void Membership::Impl::ReadMembers() {
                      base::Log(0, "cluster: %s was deleted; registering again",
                                members_path.c_str());
                      registered = false;
+                     Tell([](MembershipListener* l) { l->OnSessionExpired(); });
                      Register();
                    }
                    // Otherwise no answer: the reconnect reads the list again.
@@ -573,13 +603,14 @@ void Membership::Impl::OnMemberList(std::vector<std::string> names, std::int32_t
   std::sort(names.begin(), names.end());  // std::string compares bytes: the ring order
   if (registered && !registering &&
       !std::binary_search(names.begin(), names.end(), self.name)) {
-    base::Log(0, "cluster: %s disappeared while the session lives; registering again",
-              self_path.c_str());
-    registered = false;
-    Register();
+    LostZnode("disappeared");
     return;
   }
   latest_names = std::move(names);
+  {
+    base::MutexLock lock(mu);
+    listed = latest_names;
+  }
   latest_cversion = version;
   std::shared_ptr<const ClusterView> current = view.load();
   if (!current) {
@@ -753,9 +784,13 @@ void Membership::AddListener(MembershipListener* listener) {
   impl_->listeners.push_back(listener);
 }
 
-std::chrono::milliseconds Membership::LeaseAge() const {
-  const std::int64_t lost = impl_->lease_lost_at_ms.load(std::memory_order_relaxed);
-  return std::chrono::milliseconds(lost == 0 ? 0 : std::max<std::int64_t>(NowMillis() - lost, 0));
+std::int64_t Membership::LastAnswerSentMs() const {
+  return impl_->last_answer_sent_ms.load(std::memory_order_relaxed);
+}
+
+bool Membership::ListsMember(std::string_view name) const {
+  base::MutexLock lock(impl_->mu);
+  return std::binary_search(impl_->listed.begin(), impl_->listed.end(), name);
 }
 
 MembershipStatus Membership::Status() const {

@@ -40,7 +40,7 @@ store::Mode ModeOf(proto::Command command) {
 
 store::ItemRef Engine::Get(std::string_view key, CommandStats* stats) {
   stats->cmd_get.Add();
-  store::Lookup found = store_->Get(key);
+  store::Lookup found = Fenced() ? store::Lookup{} : store_->Get(key);
   if (found.item) {
     stats->get_hits.Add();
     stats->ForClass(found.item.class_id()).get_hits.Add();
@@ -56,7 +56,7 @@ store::ItemRef Engine::GetAndTouch(std::string_view key, std::int64_t exptime,
   // exclude its keys).
   stats->cmd_touch.Add();
   store::GetOptions options{.touch = true, .new_exptime = clock_->ToRelTime(exptime)};
-  store::Lookup found = store_->Get(key, options);
+  store::Lookup found = Fenced() ? store::Lookup{} : store_->Get(key, options);
   if (found.item) {
     stats->touch_hits.Add();
     stats->ForClass(found.item.class_id()).touch_hits.Add();

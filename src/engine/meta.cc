@@ -174,7 +174,8 @@ MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
     }
   }
 
-  store::MetaLookup found = store_->MetaGet(req.key(), options);
+  // Fenced: a miss, and nothing vivified (its win would be one this node cannot keep).
+  store::MetaLookup found = Fenced() ? store::MetaLookup{} : store_->MetaGet(req.key(), options);
   const base::RelTime now = clock_->Now();
   MetaGetResult result;
   proto::MetaReplyInfo& info = result.info;
@@ -484,7 +485,8 @@ MetaArithmeticResult Engine::MetaArithmetic(const MetaRequest& req, CommandStats
 
 bool Engine::MetaDebug(const MetaRequest& req, proto::MetaDebugInfo* info, CommandStats* stats) {
   stats->cmd_meta.Add();
-  store::Lookup found = store_->Get(req.key(), store::GetOptions{.bump = false});
+  store::Lookup found =
+      Fenced() ? store::Lookup{} : store_->Get(req.key(), store::GetOptions{.bump = false});
   if (!found.item) {
     CountLookupMiss(found.reason, stats);
     return false;

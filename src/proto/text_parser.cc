@@ -434,7 +434,8 @@ ParseResult TextParser::Parse(std::string_view in, Request* out) const {
     out->command = Command::kMisbehave;
     return FinishAdmin(line, out);
   }
-  if (cmd == "rc_hello" || cmd == "rc_auth") {  // not memcached's: a peer link; server/ decides
+  // Not memcached's: a peer link's handshake and the local lease's question; server/ decides.
+  if (cmd == "rc_hello" || cmd == "rc_auth" || cmd == "rc_lease") {
     out->command = Command::kPeer;
     return FinishAdmin(line, out);
   }

@@ -124,7 +124,16 @@ base::Result<std::unique_ptr<ClusterNode>> ClusterNode::Join(const Settings& set
   node->membership_->Join();
   base::Status joined = node->membership_->WaitJoined();
   if (!joined.ok()) return joined;  // ~ClusterNode stops the control thread
+  node->lease_ = std::make_unique<cluster::LeaseKeeper>(node->membership_.get(),
+                                                        node->control_loop_.get(), self.name);
   return node;
+}
+
+void ClusterNode::StartLease(std::function<void()> wipe, const PeerAuth* auth) {
+  lease_->set_wipe(std::move(wipe));
+  asker_ = std::make_unique<PeerGrantAsker>(control_loop_.get(), auth);
+  lease_->set_asker(asker_.get());
+  lease_->Start();
 }
 
 ClusterNode::~ClusterNode() { Leave(); }
@@ -187,8 +196,23 @@ void ClusterNode::AddStats(StatSink& w) const {
   w.Add("zk_session_timeout_ms", st.session_timeout_ms);
   w.Add("zk_session_expirations", st.session_expirations);
   w.Add("zk_disconnects", st.disconnects);
-  // The local lease: how long since ZooKeeper last answered (0 while connected).
-  w.Add("lease_age_ms", static_cast<std::int64_t>(membership_->LeaseAge().count()));
+  // The local lease (cluster/lease.h): whether this node may serve its store, and why not.
+  const cluster::LeaseStatus lease = lease_->Status();
+  w.Add("lease_state", lease.state);
+  w.Add("lease_left_ms", lease.left_ms);
+  w.Add("lease_length_ms", lease.length_ms);
+  w.Add("fenced_reason", lease.fenced_reason.empty() ? "-" : lease.fenced_reason);
+  w.Add("lease_fences", lease.fences);
+  w.Add("lease_wipes", lease.wipes);
+  w.Add("lease_zk_renewals", lease.zk_renewals);
+  w.Add("lease_grant_rounds", lease.grant_rounds);
+  w.Add("lease_grant_renewals", lease.grant_renewals);
+  w.Add("lease_grants_received", lease.grants_received);
+  w.Add("lease_refusals_received", lease.refusals_received);
+  w.Add("lease_unknown_received", lease.unknown_received);
+  w.Add("lease_grants_given", lease.grants_given);
+  w.Add("lease_refusals_given", lease.refusals_given);
+  w.Add("lease_unknown_given", lease.unknown_given);
   // The membership's events as its listeners hear them.
   w.Add("events_registered", registrations_.load());
   w.Add("events_views_adopted", views_adopted_.load());

@@ -12,20 +12,25 @@
 // section 2); membership() and AddStats() from any thread.
 //
 // The node listens to the membership's events (cluster::MembershipListener) and counts them in
-// `stats cluster`, beside the local lease; replication, fencing and hand-off are to be further
-// listeners.
+// `stats cluster`. It also keeps the local lease (cluster/lease.h) on the control thread: the
+// engine's reads are fenced by it, peers ask it for grants, and it asks the peers itself
+// (server/grant_asker.h) when ZooKeeper does not answer.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "ringcached/base/status.h"
+#include "ringcached/cluster/lease.h"
 #include "ringcached/cluster/membership.h"
 #include "ringcached/net/event_loop.h"
 #include "ringcached/net/listener.h"
 #include "ringcached/server/settings.h"
+#include "server/grant_asker.h"
+#include "server/peer_auth.h"
 #include "server/stats.h"
 
 namespace rc::server {
@@ -45,6 +50,12 @@ class ClusterNode final : private cluster::MembershipListener {
   void Leave();
 
   const cluster::Membership& membership() const { return *membership_; }
+  cluster::LeaseKeeper& lease() const { return *lease_; }
+  // Starts keeping the lease, once the server is ready to serve: `wipe` empties the store when a
+  // fenced node may serve again; the peers are asked for grants when ZooKeeper does not answer,
+  // on links authenticated by `auth` (null without a cluster secret: plain connections). Once,
+  // on the main thread.
+  void StartLease(std::function<void()> wipe, const PeerAuth* auth);
   // `stats cluster`.
   void AddStats(StatSink& sink) const;
 
@@ -66,6 +77,9 @@ class ClusterNode final : private cluster::MembershipListener {
   // Declared in this order so the membership goes first: it must not outlive its loop.
   std::unique_ptr<net::EventLoop> control_loop_;
   std::unique_ptr<cluster::Membership> membership_;
+  // On the control loop, after the membership (it listens to it); gone once the loop stopped.
+  std::unique_ptr<cluster::LeaseKeeper> lease_;
+  std::unique_ptr<PeerGrantAsker> asker_;
   bool left_ = false;
 };
 

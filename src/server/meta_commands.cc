@@ -42,13 +42,26 @@ void Session::ReplyMeta(const proto::MetaReplyInfo& info) {
 void Session::ExecuteMeta() {
   engine::Engine& engine = *context_->engine;
   engine::CommandStats* stats = context_->command_stats;
-  if (meta_req_->Has('Y') && !(peer() && engine::Engine::IsPeerWrite(*meta_req_))) {
-    out_->Append(proto::kMetaPeerOnly);
-    if (meta_req_->command == MetaCommand::kSet) {
-      swallow_left_ = static_cast<std::size_t>(meta_req_->value_len) + 2;
-      SetState(State::kSwallow);
+  if (meta_req_->Has('Y')) {
+    // A peer write: only on a peer session, only from its sender's current incarnation, and
+    // not while this node is fenced (cluster/lease.h: its store is to be emptied).
+    std::string_view refused;
+    const cluster::LeaseKeeper* lease = context_->lease;
+    if (!(peer() && engine::Engine::IsPeerWrite(*meta_req_))) {
+      refused = proto::kMetaPeerOnly;
+    } else if (!CurrentPeer()) {
+      refused = "";  // RC_REFUSED is on its way, and the link closes
+    } else if (lease != nullptr && lease->fenced() && !engine::Engine::IsAccessHint(*meta_req_)) {
+      refused = proto::kMetaFenced;
     }
-    return;
+    if (refused.data() != nullptr) {
+      out_->Append(refused);
+      if (meta_req_->command == MetaCommand::kSet) {
+        swallow_left_ = static_cast<std::size_t>(meta_req_->value_len) + 2;
+        SetState(State::kSwallow);
+      }
+      return;
+    }
   }
   if (!engine.AdmitMetaCas(*meta_req_)) {
     out_->Append(proto::kMetaCasRefused);  // sent even under q, as every error

@@ -11,7 +11,16 @@
 //             its proof.
 //   rc_auth   the peer's proof checked against every secret: RC_OK, and the session is a peer
 //             session; else RC_REFUSED.
+//   rc_lease  <name> <incarnation>: whether this node counts that member (cluster/lease.h Judge):
+//             RC_LEASE granted <ms> | refused | unknown. With a cluster secret only on a peer
+//             session; without one (no peer links to authenticate) on any, to any cluster node.
 // Every refusal closes the connection once the line is sent. Nothing secret is logged.
+//
+// Incarnations (REPLICATION.md section 5): a hello from an older incarnation of a member than this
+// node's ring has is refused, and a peer session whose sender has since registered again under a
+// newer one is closed at its next message (CurrentPeer).
+#include <charconv>
+
 #include "ringcached/base/log.h"
 #include "ringcached/proto/text_reply.h"
 #include "server/session.h"
@@ -37,7 +46,29 @@ void Session::RefusePeer(const std::string& why) {
   close_after_write_ = true;
 }
 
+void Session::AnswerLease(const proto::Request& req) {
+  // With a cluster secret, only an authenticated peer may ask; without one, anyone (the answer
+  // only says whether a member is counted, and memcached's port trusts its network anyway).
+  cluster::LeaseKeeper* lease = context_->lease;
+  std::int64_t incarnation = 0;
+  if (lease == nullptr || datagrams_ || (context_->peer_auth != nullptr && !peer()) ||
+      req.ntokens != 3 ||
+      std::from_chars(req.tokens[2].data(), req.tokens[2].data() + req.tokens[2].size(),
+                      incarnation)
+              .ptr != req.tokens[2].data() + req.tokens[2].size()) {
+    out_->Append(proto::kErrorReply);
+    return;
+  }
+  const cluster::GrantReply reply = lease->Judge(req.tokens[1], incarnation);
+  std::string line = "RC_LEASE " + std::string(cluster::GrantKindName(reply.kind));
+  if (reply.kind == cluster::GrantReply::Kind::kGrant) {
+    line += " " + std::to_string(reply.length.count());
+  }
+  out_->Append(line + "\r\n");
+}
+
 void Session::ProcessPeer(const proto::Request& req) {
+  if (req.tokens[0] == "rc_lease") return AnswerLease(req);
   const PeerAuth* auth = context_->peer_auth;
   if (auth == nullptr || datagrams_) {
     out_->Append(proto::kErrorReply);
@@ -53,6 +84,12 @@ void Session::ProcessPeer(const proto::Request& req) {
     if (!mismatch.empty()) {
       base::Log(0, "peer: refused %s: %s", theirs.value().name.c_str(), mismatch.c_str());
       return RefusePeer(mismatch);
+    }
+    if (context_->lease != nullptr &&
+        !context_->lease->Current(theirs.value().name, theirs.value().incarnation)) {
+      base::Log(0, "peer: refused %s: incarnation %lld is older than this node's ring has",
+                theirs.value().name.c_str(), static_cast<long long>(theirs.value().incarnation));
+      return RefusePeer("an older incarnation of " + theirs.value().name);
     }
     if (theirs.value().clock != 0 && !auth->versions->Admit(theirs.value().clock)) {
       base::Log(0, "peer: refused %s: its clock is more than --max-clock-skew-ms ahead",
@@ -78,11 +115,25 @@ void Session::ProcessPeer(const proto::Request& req) {
     return RefusePeer("wrong proof");
   }
   peer_->authenticated = true;
+  peer_->views_checked = context_->lease != nullptr ? context_->lease->views_seen() : 0;
   record_->peer.store(true, std::memory_order_relaxed);
   context_->admin->PeerLinked();
   base::Log(1, "peer: %s linked (incarnation %lld)", peer_->theirs.name.c_str(),
             static_cast<long long>(peer_->theirs.incarnation));
   out_->Append("RC_OK\r\n");
+}
+
+bool Session::CurrentPeer() {
+  const cluster::LeaseKeeper* lease = context_->lease;
+  if (lease == nullptr) return true;
+  const std::uint64_t seen = lease->views_seen();
+  if (seen == peer_->views_checked) return true;
+  peer_->views_checked = seen;
+  if (lease->Current(peer_->theirs.name, peer_->theirs.incarnation)) return true;
+  base::Log(0, "peer: closing %s's link of incarnation %lld: a newer one has registered",
+            peer_->theirs.name.c_str(), static_cast<long long>(peer_->theirs.incarnation));
+  RefusePeer("an older incarnation of " + peer_->theirs.name);
+  return false;
 }
 
 }  // namespace rc::server

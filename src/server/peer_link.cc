@@ -174,9 +174,13 @@ void PeerLink::HandleEvent(short what) {
     if ((what & EV_WRITE) == 0) return;
     base::Status connected = transport_->FinishConnect();
     if (!connected.ok()) return Fail(connected.message());
-    mine_ = auth_->hello();
-    transport_->output().Append(cluster::EncodeHello(mine_));
-    state_ = State::kHello;
+    if (auth_ == nullptr) {
+      BecomeReady();  // no secret: nothing to prove (only rc_lease goes on such a link)
+    } else {
+      mine_ = auth_->hello();
+      transport_->output().Append(cluster::EncodeHello(mine_));
+      state_ = State::kHello;
+    }
   }
   if ((what & EV_READ) != 0 && !ReadReplies()) return;
   Flush();
@@ -225,6 +229,20 @@ bool PeerLink::ReadReplies() {
   return true;
 }
 
+void PeerLink::BecomeReady() {
+  state_ = State::kReady;
+  ready_.store(true, std::memory_order_relaxed);
+  counters_.connects.Add();
+  backoff_ms_ = 0;
+  if (!last_error_.empty()) base::Log(0, "peer: linked to %s again", peer_.name.c_str());
+  transport_->output().Append(backlog_);
+  tickets_.insert(tickets_.end(), std::make_move_iterator(backlog_tickets_.begin()),
+                  std::make_move_iterator(backlog_tickets_.end()));
+  backlog_.clear();
+  backlog_.shrink_to_fit();
+  backlog_tickets_.clear();
+}
+
 bool PeerLink::HandleLine(std::string_view line) {
   switch (state_) {
     case State::kHello: {
@@ -267,17 +285,7 @@ bool PeerLink::HandleLine(std::string_view line) {
         Fail(std::string(line.substr(0, 200)));
         return false;
       }
-      state_ = State::kReady;
-      ready_.store(true, std::memory_order_relaxed);
-      counters_.connects.Add();
-      backoff_ms_ = 0;
-      if (!last_error_.empty()) base::Log(0, "peer: linked to %s again", peer_.name.c_str());
-      transport_->output().Append(backlog_);
-      tickets_.insert(tickets_.end(), std::make_move_iterator(backlog_tickets_.begin()),
-                      std::make_move_iterator(backlog_tickets_.end()));
-      backlog_.clear();
-      backlog_.shrink_to_fit();
-      backlog_tickets_.clear();
+      BecomeReady();
       return true;
     case State::kReady: {
       if (tickets_.empty()) {

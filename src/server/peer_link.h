@@ -16,7 +16,10 @@
 // one of its own. Whatever else is lost (dropped, or in flight when the link failed) leaves the
 // link needing a resync (needs_resync(): the replicator walks the store for the peer's keys).
 //
-// Thread-safety: none; lives on its worker's loop.
+// Without PeerAuth (a cluster with no secret) a link skips the handshake: the local lease's
+// questions (server/grant_asker.h) are all it carries then.
+//
+// Thread-safety: none; lives on its loop.
 #pragma once
 
 #include <event2/event.h>
@@ -136,6 +139,8 @@ class PeerLink {
   void Flush();
   void Arm();
   void Fail(const std::string& why);
+  // The handshake is done (or there is none): what waited in the backlog goes.
+  void BecomeReady();
 
   net::EventLoop* loop_;
   net::BufferPool* pool_;

@@ -31,10 +31,11 @@ void AppendNumber(std::string* out, char flag, std::uint64_t n) {
 
 Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
                        std::string self, int replicas, store::Store* store,
-                       const base::Clock* clock, std::vector<WorkerSlot> workers,
-                       int sync_timeout_ms, int guest_ttl)
+                       const base::Clock* clock, std::vector<WorkerSlot> workers, bool sync,
+                       int timeout_ms, int guest_ttl, const engine::ReadFence* lease)
     : membership_(membership), auth_(auth), self_(std::move(self)), replicas_(replicas),
-      store_(store), clock_(clock), sync_timeout_ms_(sync_timeout_ms), guest_ttl_(guest_ttl) {
+      store_(store), clock_(clock), sync_(sync), timeout_ms_(timeout_ms), guest_ttl_(guest_ttl),
+      lease_(lease) {
   for (const WorkerSlot& slot : workers) {
     workers_.push_back(std::make_unique<PerWorker>());
     workers_.back()->slot = slot;
@@ -169,18 +170,21 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
     PerWorker* to = workers_[base::HashKey(event.key) % workers_.size()].get();
     to->slot.loop->RunInLoop([this, to, key = std::string(event.key), bytes = std::move(bytes)] {
       std::string encoded = bytes;
-      SendToHolders(*to, key, nullptr, &encoded, /*gated=*/false, PeerLink::Kind::kWrite);
+      SendToHolders(*to, key, nullptr, &encoded, /*gated=*/false, PeerLink::Kind::kWrite,
+                    Serving());
     });
     return;
   }
-  SendToHolders(*w, event.key, &event, &bytes, sync_timeout_ms_ > 0,
+  const bool serving = Serving();
+  SendToHolders(*w, event.key, &event, &bytes, sync_ || !serving,
                 event.kind == engine::WriteEvent::Kind::kDelete ? PeerLink::Kind::kDelete
-                                                                : PeerLink::Kind::kWrite);
+                                                                : PeerLink::Kind::kWrite,
+                serving);
 }
 
 void Replicator::SendToHolders(PerWorker& w, std::string_view key,
                                const engine::WriteEvent* event, std::string* bytes, bool gated,
-                               PeerLink::Kind kind) {
+                               PeerLink::Kind kind, bool serving) {
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   if (view == nullptr) return;
   if (view->version != w.view_version) DropLinksOutside(w, *view);
@@ -192,7 +196,7 @@ void Replicator::SendToHolders(PerWorker& w, std::string_view key,
   for (std::size_t i = 0; i < n; ++i) {
     const cluster::Member& m = view->members[holders[i]];
     if (m.name == self_) {
-      holder = true;
+      holder = serving;
       continue;
     }
     if (bytes->empty() && (event == nullptr || !Encode(*event, bytes))) return;
@@ -237,8 +241,7 @@ bool Replicator::Hold(std::function<void(bool)> released) {
   // Settled already (a link failed on the spot): the timer fires at once, so `released` never
   // runs inside Hold().
   const bool settled = p->acked + p->failed >= p->needed;
-  timeval tv{settled ? 0 : sync_timeout_ms_ / 1000,
-             settled ? 0 : (sync_timeout_ms_ % 1000) * 1000};
+  timeval tv{settled ? 0 : timeout_ms_ / 1000, settled ? 0 : (timeout_ms_ % 1000) * 1000};
   evtimer_add(p->timer, &tv);
   return true;
 }
@@ -293,8 +296,18 @@ Replicator::Route Replicator::Forward(std::string_view key,
   const std::size_t n = view->ring.Holders(
       key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
   const auto index = static_cast<std::uint32_t>(self - view->members.begin());
-  if (n == 0 || std::find(holders, holders + n, index) != holders + n) return Route::kHere;
-  PeerLink* owner = LinkTo(*w, view->members[holders[0]]);
+  if (n == 0) return Route::kHere;
+  const bool holder = std::find(holders, holders + n, index) != holders + n;
+  std::uint32_t owner_index = holders[0];
+  if (holder) {
+    if (Serving()) return Route::kHere;
+    // Not serving: the first holder that is not this node answers; with no other, nobody can.
+    const auto other = std::find_if(holders, holders + n,
+                                    [&](std::uint32_t h) { return h != index; });
+    if (other == holders + n) return Route::kFailed;
+    owner_index = *other;
+  }
+  PeerLink* owner = LinkTo(*w, view->members[owner_index]);
   if (!owner->Forward(request(), std::move(answer))) return Route::kFailed;
   // A guest copy here would now be older than the owner's value: it goes (expired, quietly: no
   // tombstone, nothing sent), so this node never serves the old one.
@@ -334,6 +347,8 @@ void Replicator::OnTick(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Replicator::Tick(PerWorker& w) {
+  // A node that may not serve its store does not send from it either: it may be stale.
+  if (!Serving()) return;
   std::vector<PeerLink*> links;
   {
     base::MutexLock lock(w.mu);

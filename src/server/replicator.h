@@ -42,6 +42,13 @@
 // hint the peer answers EN (its copy was evicted before any hint came, or never arrived) sends
 // the item again, followed by a hint, so that it enters there as read.
 //
+// Fenced (cluster/lease.h): while the local lease is not held, this node holds no key. Its
+// clients' writes go to all of the key's holders as a non-holder's do (its own copy a guest), and
+// each request's reply waits for them, as in synchronous mode, whatever the mode: an error
+// (SERVER_ERROR) when none can be reached rather than a write nobody else has. Operations that
+// need the owner's state go to the first holder that is not this node. No hint or resync leaves
+// a node whose store may be stale.
+//
 // Thread-safety: OnWrite on any worker, each touching only its own worker's links (other threads'
 // writes are posted to a worker); a worker's sampler on that worker.
 #pragma once
@@ -74,17 +81,20 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     net::EventLoop* loop;
     net::BufferPool* pool;
   };
-  // `sync_timeout_ms` > 0: synchronous mode, with that timeout; 0: asynchronous.
-  // `store` is walked for resyncs.
+  // `sync`: synchronous mode; `timeout_ms` bounds the wait for the holders (synchronous mode,
+  // and any write while `lease` is not open). `store` is walked for resyncs. `lease` (not
+  // owned; null: always open) says whether this node may hold keys now.
   Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
              std::string self, int replicas, store::Store* store, const base::Clock* clock,
-             std::vector<WorkerSlot> workers, int sync_timeout_ms, int guest_ttl);
+             std::vector<WorkerSlot> workers, bool sync, int timeout_ms, int guest_ttl,
+             const engine::ReadFence* lease);
   ~Replicator() override;
 
   void OnWrite(const engine::WriteEvent& event) override;
   // Client writes of keys this node does not hold, sent to all their holders. Any thread.
   std::uint64_t guest_writes() const;
-  // WriteGate (synchronous mode): holds a request whose writes went to other holders.
+  // WriteGate (synchronous mode, or not serving): holds a request whose writes went to other
+  // holders.
   bool Hold(std::function<void(bool acknowledged)> released) override;
   void Forget() override;
   // Forwarder: a client's operation on a key this node does not hold goes to the key's owner
@@ -184,9 +194,10 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   PeerLink* LinkTo(PerWorker& w, const cluster::Member& peer);
   // On w's loop: queues a write of `key` to each of its holders but this node. `*bytes` is the
   // peer write, or empty to be encoded from `event` once a holder needs it. `gated`: the
-  // request's reply waits for the answers (synchronous mode).
+  // request's reply waits for the answers (synchronous mode). `serving`: this node may hold the
+  // key (false: it writes as a non-holder).
   void SendToHolders(PerWorker& w, std::string_view key, const engine::WriteEvent* event,
-                     std::string* bytes, bool gated, PeerLink::Kind kind);
+                     std::string* bytes, bool gated, PeerLink::Kind kind, bool serving);
   // The peer write for `event`, or false when it has none.
   bool Encode(const engine::WriteEvent& event, std::string* out) const;
   // The peer write for `key`'s item as this node has it now (a resync, a copy sent again), or
@@ -199,8 +210,11 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   const int replicas_;
   store::Store* store_;
   const base::Clock* clock_;
-  const int sync_timeout_ms_;
+  const bool sync_;
+  const int timeout_ms_;
   const int guest_ttl_;
+  const engine::ReadFence* const lease_;
+  bool Serving() const { return lease_ == nullptr || lease_->Open(); }
   // Cuts the expiry of this node's copy of a key it does not hold (a guest) to the guest TTL.
   void KeepAsGuest(const engine::WriteEvent& event);
   std::vector<std::unique_ptr<PerWorker>> workers_;

@@ -147,6 +147,9 @@ base::Status Server::Open() {
     if (!node.ok()) return node.status();
     cluster_ = std::move(node).value();
     settings_.advertise = cluster_->membership().options().self.name;  // for `stats settings`
+    // Reads are served only under the local lease (cluster/lease.h).
+    engine_->set_read_fence(&cluster_->lease());
+    for (auto& w : workers_) w->session_context()->lease = &cluster_->lease();
     if (!peer_secrets.empty()) {
       peer_auth_ = std::make_unique<PeerAuth>();
       peer_auth_->secrets = std::move(peer_secrets);
@@ -159,21 +162,29 @@ base::Status Server::Open() {
         const bool sync = settings_.replication == "sync";
         replicator_ = std::make_unique<Replicator>(
             &cluster_->membership(), peer_auth_.get(), settings_.advertise, settings_.replicas,
-            store_.get(), &clock_, std::move(slots),
-            sync ? settings_.replication_timeout_ms : 0, settings_.guest_ttl);
+            store_.get(), &clock_, std::move(slots), sync, settings_.replication_timeout_ms,
+            settings_.guest_ttl, &cluster_->lease());
         engine_->add_write_observer(replicator_.get());
         if (origin_) origin_->set_write_observer(replicator_.get());
         for (std::size_t i = 0; i < workers_.size(); ++i) {
           workers_[i]->session_context()->read_sampler = replicator_->sampler(i);
           workers_[i]->session_context()->forwarder = replicator_.get();
         }
-        if (sync) {
-          for (auto& w : workers_) w->session_context()->write_gate = replicator_.get();
-        }
+        // Synchronous mode holds every write's reply; asynchronous mode only a fenced node's
+        // (replicator.h).
+        for (auto& w : workers_) w->session_context()->write_gate = replicator_.get();
         base::Log(1, "replicating each key to %d holders (%s)", settings_.replicas,
                   sync ? "synchronously" : "asynchronously");
       }
     }
+    // A fenced node that may serve again starts from an empty store.
+    cluster_->StartLease(
+        [this] {
+          const std::uint64_t cleared = store_->Clear();
+          base::Log(0, "cluster: emptied the store (%llu items and tombstones)",
+                    static_cast<unsigned long long>(cleared));
+        },
+        peer_auth_.get());
   }
   return base::Status::Ok();
 }

@@ -45,6 +45,7 @@
 #include "server/forwarder.h"
 #include "server/peer_auth.h"
 #include "server/prefix_stats.h"
+#include "ringcached/cluster/lease.h"
 #include "server/read_sampler.h"
 #include "server/watchers.h"
 #include "server/write_gate.h"
@@ -85,6 +86,9 @@ struct SessionContext {
   ReadSampler* read_sampler = nullptr;
   Forwarder* forwarder = nullptr;
   const PeerAuth* peer_auth = nullptr;  // peer_auth.h: null unless this node accepts peers
+  // A cluster node's local lease (cluster/lease.h): grants asked for by rc_lease, the
+  // incarnations a peer's messages must not be older than, and whether peer writes are taken.
+  cluster::LeaseKeeper* lease = nullptr;
 };
 
 // The text protocol's reply line for a storage, delete, touch or arithmetic outcome.
@@ -285,6 +289,7 @@ class Session {
   // A peer link's handshake (peer_commands.cc); RefusePeer answers RC_REFUSED and closes.
   void ProcessPeer(const proto::Request& req);
   void RefusePeer(const std::string& why);
+  void AnswerLease(const proto::Request& req);
   // A log line for this watcher, delivered on this session's worker.
   void DeliverLog(const std::string& line);
   // A flag that turns false when the session closes, for callbacks that may run after that
@@ -324,7 +329,11 @@ class Session {
     cluster::PeerHello theirs;
     cluster::PeerHello mine;
     bool authenticated = false;
+    std::uint64_t views_checked = 0;  // LeaseKeeper::views_seen() when Current() last said yes
   };
+  // On a peer session, before a peer write: false (and the session closing, RC_REFUSED sent)
+  // once a newer incarnation of the sender has registered (peer_commands.cc).
+  bool CurrentPeer();
   std::unique_ptr<PeerState> peer_;
   std::unique_ptr<Parked> parked_;   // the request waiting, if any
   std::uint64_t park_seq_ = 0;

@@ -850,6 +850,23 @@ std::uint64_t Store::Flush(base::RelTime when) {
   }
 }
 
+std::uint64_t Store::Clear() {
+  Impl& im = *impl_;
+  Scan scan;
+  std::uint64_t cleared = 0;
+  bool more = true;
+  while (more) {
+    more = im.ScanStep(&scan, kCrawlSlotsPerLock,
+                       // Called with s.mu held (Impl::ScanStep), which the analysis cannot see.
+                       [&](Shard& s, std::size_t slot, internal::Item*, std::uint64_t hash)
+                           RC_NO_THREAD_SAFETY_ANALYSIS {
+                             s.UnlinkLocked(slot, hash, UnlinkCause::kRemove, false);
+                             ++cleared;
+                           });
+  }
+  return cleared;
+}
+
 bool Store::ScanStep(Scan* scan, std::size_t max_slots,
                      const std::function<void(const ItemInfo&)>& fn) {
   Impl& im = *impl_;

@@ -143,7 +143,17 @@ TEST_F(MembershipZkTest, ListenersHearRegistrationAndEveryViewOnTheControlLoop) 
   EXPECT_EQ(kinds[0], "registered");
   EXPECT_EQ(kinds[1], "view");
   EXPECT_TRUE(a.recorder.on_loop_thread_only());
-  EXPECT_EQ(a.membership->LeaseAge().count(), 0);
+  // The raw member list follows ZooKeeper; the probes keep answering (the lease's evidence).
+  EXPECT_TRUE(a.membership->ListsMember("a:1"));
+  EXPECT_FALSE(a.membership->ListsMember("b:2"));
+  const std::int64_t first = a.membership->LastAnswerSentMs();
+  EXPECT_GT(first, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (a.membership->LastAnswerSentMs() == first &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(a.membership->LastAnswerSentMs(), first) << "no probe answered";
 }
 
 TEST_F(MembershipZkTest, AStateChangeIsANewViewVersionOnEveryNode) {

@@ -21,8 +21,11 @@
 //     a view is adopted once the list has been quiet for the debounce interval (at most five
 //     intervals after the first change), so a burst of joins rebuilds the ring once. The first
 //     view after joining is adopted at once.
-//   * Faults: through a disconnect the node keeps serving with its last view; when the session
-//     expires it opens a new one and registers again under a new incarnation.
+//   * Probe: read its own znode every ProbeIntervalMs while connected. Each answer proves the
+//     session alive when the probe was sent: the local lease (lease.h) is renewed from it.
+//   * Faults: through a disconnect the node keeps its last view (whether it may serve is the
+//     lease's question); when the session expires it opens a new one and registers again under a
+//     new incarnation.
 //   * Leave: closing the session deletes the znode at once, so the others see the node go
 //     without waiting for the session timeout.
 //
@@ -33,10 +36,11 @@
 //
 // Consumers (replication, fencing, hand-off: ../shared/REPLICATION.md sections 4-6) see the
 // membership through the ClusterMembership interface below: the view, the events as callbacks
-// on the control loop, and the local lease. Membership implements it over ZooKeeper;
+// on the control loop, and the evidence the local lease (lease.h) is kept on. Membership implements it over ZooKeeper;
 // t/unit/fakes/fake_membership.h implements it in memory for unit tests.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -62,6 +66,15 @@ struct MembershipOptions {
   std::chrono::milliseconds debounce{1000};
   std::chrono::milliseconds session_timeout{10000};  // asked for; the server may clamp it
 };
+
+// The local lease's length and the membership's probe interval, from the negotiated session
+// timeout (lease.h says why 3/4): four probes fit in a lease.
+inline std::int64_t LeaseLengthMs(int session_timeout_ms) {
+  return static_cast<std::int64_t>(session_timeout_ms) * 3 / 4;
+}
+inline std::int64_t ProbeIntervalMs(int session_timeout_ms) {
+  return std::max<std::int64_t>(LeaseLengthMs(session_timeout_ms) / 4, 20);
+}
 
 // One adopted member list. Never changes once published.
 struct ClusterView {
@@ -105,9 +118,10 @@ class MembershipListener {
   // A new view is adopted: view() now returns it.
   virtual void OnViewAdopted(const std::shared_ptr<const ClusterView>& view) { (void)view; }
   // The connection to ZooKeeper was lost; the session may still live (the client reconnects).
-  // From here the local lease runs down (ClusterMembership::LeaseAge).
+  // Probes go unanswered from here, and the local lease runs down (lease.h).
   virtual void OnSessionLost() {}
-  // The session expired: this node's znode is gone and it registers again.
+  // This node's znode is gone -- its session expired, or the znode was deleted under a live
+  // one -- and it registers again under a new incarnation.
   virtual void OnSessionExpired() {}
 };
 
@@ -121,11 +135,13 @@ class ClusterMembership {
   // Adds a listener (not owned; it must outlive this object). On the control loop, or before
   // the membership starts.
   virtual void AddListener(MembershipListener* listener) = 0;
-  // The local lease: how long ago ZooKeeper was last known to answer this node's session, 0
-  // while it is connected. A disconnect is noticed by the client only after 2/3 of the session
-  // timeout without an answer, so the age counts from that much before the disconnect. One
-  // atomic load: any thread, cheap enough for the workers' read path.
-  virtual std::chrono::milliseconds LeaseAge() const = 0;
+  // The local lease's evidence (cluster/lease.h): the steady-clock millisecond at which the
+  // newest request ZooKeeper answered for this node's session (a probe of its own znode, every
+  // ProbeIntervalMs) was sent; 0 before the first. Any thread.
+  virtual std::int64_t LastAnswerSentMs() const = 0;
+  // Whether the newest member list read from ZooKeeper, before debouncing, has `name` (a peer
+  // asking for a grant is refused as soon as this node has seen it gone). Any thread.
+  virtual bool ListsMember(std::string_view name) const = 0;
   // Moves this node to `state` in the data plane (warming, up, leaving): its znode says so, and
   // the view version changes with it on every node. Asynchronous; any thread.
   virtual void SetSelfState(MemberState state) = 0;
@@ -155,7 +171,8 @@ class Membership final : public ClusterMembership {
   std::shared_ptr<const ClusterView> view() const override;
   MembershipStatus Status() const override;
   void AddListener(MembershipListener* listener) override;
-  std::chrono::milliseconds LeaseAge() const override;
+  std::int64_t LastAnswerSentMs() const override;
+  bool ListsMember(std::string_view name) const override;
   void SetSelfState(MemberState state) override;
 
  private:

@@ -111,6 +111,10 @@ class Engine {
   void add_write_observer(WriteObserver* observer) { observers_.push_back(observer); }
   void set_miss_loader(MissLoader* loader) { loader_ = loader; }
   MissLoader* miss_loader() const { return loader_; }
+  // While `fence` is closed every read is a miss (hooks.h ReadFence).
+  void set_read_fence(const ReadFence* fence) { read_fence_ = fence; }
+  // Whether reads are fenced now (one load and a branch on a single node).
+  bool Fenced() const { return read_fence_ != nullptr && !read_fence_->Open(); }
 
   // get/gets: one key of a retrieval command. Counts cmd_get and the hit or miss.
   store::ItemRef Get(std::string_view key, CommandStats* stats);
@@ -225,6 +229,7 @@ class Engine {
   const base::Clock* clock_;
   std::vector<WriteObserver*> observers_;
   MissLoader* loader_ = nullptr;
+  const ReadFence* read_fence_ = nullptr;
 };
 
 }  // namespace rc::engine

@@ -1,6 +1,6 @@
 // engine/hooks.h -- the seams through which higher modules extend the engine without the engine
-// knowing them: replication and hot-key invalidation observe writes (cluster/), read-through
-// loads misses (origin/). Declared here, in the lower layer; server/ wires implementations in.
+// knowing them: replication and hot-key invalidation observe writes (cluster/), the local lease
+// fences reads (cluster/), read-through loads misses (origin/). Declared here, in the lower layer; server/ wires implementations in.
 #pragma once
 
 #include <functional>
@@ -65,6 +65,19 @@ class WriteObserver {
  public:
   virtual ~WriteObserver() = default;
   virtual void OnWrite(const WriteEvent& event) = 0;
+};
+
+// Whether this node may serve the values its store holds now: a cluster node only while it
+// holds its local lease (cluster/lease.h, ../shared/REPLICATION.md section 5). While it may not,
+// every read the engine answers (get, gets, gat, mg, me, binary get) is a miss, counted as one;
+// a read-through node then fetches from its origin as on any miss. Writes are not stopped here:
+// where they go is replication's question.
+//
+// Thread-safety: Open() from any worker thread, on every read: it must be cheap.
+class ReadFence {
+ public:
+  virtual ~ReadFence() = default;
+  virtual bool Open() const = 0;
 };
 
 // Fills misses from somewhere else (an origin database; server/origin_loader.h). The engine

@@ -168,6 +168,8 @@ inline constexpr std::string_view kMetaCasRefused = "CLIENT_ERROR E token out of
 // The peer-only flag Y on a session that is not an authenticated peer link, or on a command a
 // peer does not send that way (only ms and md with E, and mg with T, C and E, take it). Ours.
 inline constexpr std::string_view kMetaPeerOnly = "CLIENT_ERROR bad peer command\r\n";
+// A peer write to a fenced node (ringcached's; cluster/lease.h): not applied, the sender resyncs.
+inline constexpr std::string_view kMetaFenced = "SERVER_ERROR fenced\r\n";
 // ma creating an item on a miss (N) could not allocate it.
 inline constexpr std::string_view kMetaCreateNoMemory =
     "SERVER_ERROR Out of memory allocating new item\r\n";

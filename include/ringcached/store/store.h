@@ -392,6 +392,11 @@ class Store {
   // (an exact cut-off by version when `when` is now). 0 means now. Returns the cut-off version
   // for a flush now, 0 for a delayed one.
   std::uint64_t Flush(base::RelTime when);
+  // Unlinks every item and tombstone now (a fenced cluster node's wipe: cluster/lease.h).
+  // Unlike Flush, it leaves no cut-off behind: a copy that arrives afterwards with an older
+  // version (a peer's, a hand-off) is stored as usual. Returns how many entries went. Takes one
+  // shard's lock at a time.
+  std::uint64_t Clear();
   // The flush cut-off in effect: items with a lower version are flushed (0: none).
   std::uint64_t flush_version() const;
 

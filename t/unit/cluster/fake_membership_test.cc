@@ -44,8 +44,13 @@ TEST(FakeMembershipTest, ListenersHearEveryEventInOrderAndTheViewFollows) {
   membership.Register(7);
   membership.Adopt(3, {M("n1:11211"), M("n2:11211")});
   membership.LoseSession();
-  membership.SetLeaseAge(std::chrono::milliseconds(1500));
-  EXPECT_EQ(iface.LeaseAge().count(), 1500);
+  membership.AnswerProbe(1500);
+  EXPECT_EQ(iface.LastAnswerSentMs(), 1500);
+  EXPECT_TRUE(iface.ListsMember("n2:11211"));
+  membership.Unlist("n2:11211");
+  EXPECT_FALSE(iface.ListsMember("n2:11211"));
+  EXPECT_FALSE(iface.ListsMember("n9:11211"));
+  membership.Unlist("");
   membership.ExpireSession();
   membership.Register(8);
   Member warming = M("n3:11211");
@@ -65,7 +70,7 @@ TEST(FakeMembershipTest, ListenersHearEveryEventInOrderAndTheViewFollows) {
   EXPECT_EQ(st.incarnation, 8);
   EXPECT_EQ(st.ring_changes, 2u);
   EXPECT_EQ(st.session_expirations, 1u);
-  EXPECT_EQ(iface.LeaseAge().count(), 0);
+  EXPECT_EQ(iface.LastAnswerSentMs(), 1500);
 }
 
 }  // namespace

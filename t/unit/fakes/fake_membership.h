@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,17 +30,25 @@ class FakeMembership final : public cluster::ClusterMembership {
   void AddListener(cluster::MembershipListener* listener) override {
     listeners_.push_back(listener);
   }
-  std::chrono::milliseconds LeaseAge() const override { return lease_age_; }
+  std::int64_t LastAnswerSentMs() const override { return last_answer_sent_ms_; }
+  // The raw member list is the adopted view's, unless the test says a member is gone from it.
+  bool ListsMember(std::string_view name) const override {
+    if (unlisted_ == name) return false;
+    if (view_ == nullptr) return false;
+    for (const cluster::Member& m : view_->members) {
+      if (m.name == name) return true;
+    }
+    return false;
+  }
   // Recorded; the test adopts the view that shows it (as ZooKeeper would deliver it).
   void SetSelfState(cluster::MemberState state) override { self_states.push_back(state); }
   std::vector<cluster::MemberState> self_states;  // every SetSelfState, in order
 
   // ---- what the test drives ---------------------------------------------------------------
-  // Registers this node under `incarnation`: state up, lease fresh.
+  // Registers this node under `incarnation`: state up.
   void Register(std::int64_t incarnation) {
     status_.state = cluster::NodeState::kUp;
     status_.incarnation = incarnation;
-    lease_age_ = std::chrono::milliseconds(0);
     for (cluster::MembershipListener* l : listeners_) l->OnRegistered(incarnation);
   }
   // Adopts a view of `members` (in ring order) under `version`.
@@ -66,14 +76,19 @@ class FakeMembership final : public cluster::ClusterMembership {
     ++status_.session_expirations;
     for (cluster::MembershipListener* l : listeners_) l->OnSessionExpired();
   }
-  // How long since ZooKeeper answered, as the test wants the lease to read.
-  void SetLeaseAge(std::chrono::milliseconds age) { lease_age_ = age; }
+  // ZooKeeper answered a probe sent at `sent_ms` (the local lease's evidence).
+  void AnswerProbe(std::int64_t sent_ms) { last_answer_sent_ms_ = sent_ms; }
+  // The negotiated session timeout Status() reports (the lease is 3/4 of it).
+  void SetSessionTimeout(int ms) { status_.session_timeout_ms = ms; }
+  // The newest member list (before debouncing) has lost `name` ("" for none).
+  void Unlist(std::string name) { unlisted_ = std::move(name); }
 
  private:
   cluster::RingProfile profile_;
   std::shared_ptr<const cluster::ClusterView> view_;
   cluster::MembershipStatus status_;
-  std::chrono::milliseconds lease_age_{0};
+  std::int64_t last_answer_sent_ms_ = 0;
+  std::string unlisted_;
   std::vector<cluster::MembershipListener*> listeners_;
 };
 

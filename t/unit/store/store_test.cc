@@ -437,6 +437,21 @@ TEST_F(TombstoneTest, AGuestCutMarksOnlyTheValueItNamesAndIsCountedUntilItGoes) 
   EXPECT_EQ(St().copies, 1u);
 }
 
+TEST_F(TombstoneTest, ClearEmptiesTheStoreAndLeavesNoCutOffForOlderCopies) {
+  for (int i = 0; i < 20000; ++i) ASSERT_EQ(Set("k" + std::to_string(i), "v"), Outcome::kStored);
+  for (int i = 0; i < 500; ++i) store_->Delete("gone" + std::to_string(i), DeleteOptions{});
+  ASSERT_EQ(St().curr_items, 20000u);
+  ASSERT_EQ(St().tombstones, 500u);
+  EXPECT_EQ(store_->Clear(), 20500u);
+  EXPECT_EQ(St().curr_items, 0u);
+  EXPECT_EQ(St().tombstones, 0u);
+  EXPECT_EQ(St().bytes, 0u);
+  EXPECT_FALSE(Value("k1"));
+  // A peer's copy minted long before the wipe is stored and served (a flush would hide it).
+  ASSERT_EQ(PutFromPeer("k1", "old", 5), Outcome::kStored);
+  EXPECT_EQ(Value("k1"), "old");
+}
+
 TEST_F(TombstoneTest, VivifyingReplacesATombstoneRatherThanAddingASecondEntry) {
   ASSERT_EQ(store_->Delete("k", DeleteOptions{}).outcome, Outcome::kNotFound);
   MetaGetOptions mg;
