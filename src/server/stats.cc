@@ -358,6 +358,10 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     // node's apply to the peer's answer (replicator.h). Only in a cluster.
     w.Add("replicas", server.settings().replicas);
     w.Add("replication", server.settings().replication);
+    // Whether this node may hold copies now (cluster/lease.h): a fenced one takes none.
+    const cluster::LeaseStatus lease = server.cluster()->lease().Status();
+    w.Add("lease_state", lease.state);
+    w.Add("fenced_reason", lease.fenced_reason.empty() ? "-" : lease.fenced_reason);
     // What this node holds for others: items a peer wrote, and tombstones (store.h Stats).
     const store::Stats st = server.store().GetStats();
     w.Add("copies", st.copies);

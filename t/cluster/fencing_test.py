@@ -18,6 +18,9 @@
 #     survivors keep serving hits (2 of 3 members vouch for each).
 #   * Empty restart: kill -9 one node, rewrite and delete its keys through the others, restart it
 #     empty under the same name: no newer value elsewhere is overwritten, no key resurrected.
+#   * A fenced node's clients: a node cut off from ZooKeeper alone (a relay the test cuts), refused
+#     by its peers, serves misses, writes through the key's other holders, answers SERVER_ERROR
+#     once none of them answers, and is emptied when ZooKeeper is back.
 import os
 import signal
 import subprocess
@@ -216,6 +219,55 @@ def case_zookeeper_outage_and_a_node_lost(s):
     check_eq(states, ["held", "held"], "the survivors' leases")
 
 
+def case_fenced_node_writes(s):
+    # Node a reaches ZooKeeper through a relay the test cuts: its session expires, the others drop
+    # it and refuse it grants, and it stays fenced until the relay is restored.
+    relay = zkcluster.TcpProxy(s.zk.port)
+    relay.restore()
+    path = f"/ringcached/fence{os.getpid()}-writes"
+    args = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", str(SESSION_MS),
+            "--cluster-secret-file", s.secret]
+    a = zkcluster.Node(f"zk://{relay.hosts}{path}", extra_args=args, name="writes_a")
+    b, c = (zkcluster.Node(f"zk://{s.zk.hosts}{path}", extra_args=args, name=f"writes_{x}")
+            for x in "bc")
+    s.nodes = [a, b, c]
+    try:
+        for n in s.nodes:
+            n.start()
+        zkcluster.eventually(lambda: all(members_seen(n) == 3 for n in s.nodes), 20)
+        key = owned_by(s, a, "w", 1)[0]
+        with a.connect() as conn:
+            check_eq(conn.set(key, "old"), "STORED", "set on the owner")
+        relay.cut()
+        zkcluster.eventually(lambda: all(members_seen(n) == 2 for n in (b, c)), 15)
+        zkcluster.eventually(lambda: a.cluster_stats()["lease_state"] == "fenced", 15)
+        st = a.cluster_stats()
+        print(f"    a fenced: {st['fenced_reason']}")
+        check(int(st["lease_refusals_received"]) > 0, "a fenced without a refusal")
+        with a.connect() as conn:
+            check_eq(conn.get(key), None, "a fenced node served a cached value")
+            # Its client's writes go to the key's other holders, and are answered once they have
+            # them; an add is answered by the holder the clients now use.
+            check_eq(conn.set(key, "new"), "STORED", "set on a fenced node")
+            check_eq(conn.store("add", key, "x"), "NOT_STORED", "add on a fenced node")
+        check_eq(ejecting_client([b.ring_name, c.ring_name]).get(key), b"new",
+                 "the fenced node's write on the holders")
+        # With no holder reachable, an error rather than a write nobody else has.
+        b.kill()
+        c.kill()
+        with a.connect() as conn:
+            reply = conn.set(key, "lost")
+        check(reply.startswith("SERVER_ERROR"), f"set with no holder reachable: {reply!r}")
+        relay.restore()
+        zkcluster.eventually(lambda: a.cluster_stats()["lease_state"] == "held", 20)
+        st = a.cluster_stats()
+        check_eq(st["lease_wipes"], "1", "a emptied on its return")
+        with a.connect() as conn:
+            check_eq(conn.get(key), None, "a kept what it held while fenced")
+    finally:
+        relay.close()
+
+
 def case_empty_restart(s):
     victim = s.nodes[0]
     servers = [n.ring_name for n in s.nodes]
@@ -293,12 +345,16 @@ def main():
          case_zookeeper_outage_and_a_node_lost),
         ("empty", "kill -9 and an empty restart under the same name: no newer copy elsewhere "
                   "overwritten or deleted", case_empty_restart),
+        ("writes", "a node cut off from ZooKeeper and refused by its peers: fenced, it serves "
+                   "misses, writes through the holders, SERVER_ERROR when none answers, and is "
+                   "emptied on its return", case_fenced_node_writes),
     ]
     try:
         s.zk.start()
         for name, title, fn, *extra in cases:
             try:
-                s.start(name)
+                if fn is not case_fenced_node_writes:  # it starts its own
+                    s.start(name)
                 r.case(title, fn, s, *extra)
             finally:
                 s.stop()

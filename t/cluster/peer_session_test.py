@@ -10,7 +10,10 @@
 #     reply), a clock beyond the skew bound, rc_auth out of turn; a node without
 #     --cluster-secret-file answers ERROR; a secret file others may read stops start-up;
 #   * the peer-only flag Y: refused on a client connection; on the peer link, ms/md/mg apply only
-#     if newer than the node's item or tombstone, and clients then read the result.
+#     if newer than the node's item or tombstone, and clients then read the result;
+#   * the local lease's question (rc_lease, cluster/lease.h): answered as the node's ring says, to
+#     a peer only (to anyone on a node without a secret); a hello from an older incarnation of a
+#     member is refused.
 import hashlib
 import hmac
 import os
@@ -189,14 +192,44 @@ def case_peer_only_flag(c):
                  "the far clock in case_refusals was counted")
 
 
+def case_lease_questions_and_incarnations(c):
+    n = c.node
+    st = n.cluster_stats()
+    me, incarnation = n.ring_name, int(st["self_incarnation"])
+    # rc_lease is a peer's question: refused to a client when the node has a secret.
+    with n.connect() as client:
+        check_eq(client.cmd(f"rc_lease {me} {incarnation}"), "ERROR", "rc_lease from a client")
+    p = c.peer
+    reply = p.conn.cmd(f"rc_lease {me} {incarnation}")
+    check(reply.startswith("RC_LEASE granted "), f"a member of its ring: {reply!r}")
+    check_eq(int(reply.split()[2]), int(st["zk_session_timeout_ms"]) * 3 // 4, "the grant")
+    check_eq(p.conn.cmd(f"rc_lease {me} {incarnation - 1}"), "RC_LEASE refused",
+             "an older incarnation than its ring has")
+    check_eq(p.conn.cmd(f"rc_lease {me} {incarnation + 1}"), "RC_LEASE unknown",
+             "a newer incarnation: its ring is behind")
+    check_eq(p.conn.cmd("rc_lease 10.8.8.8:1 5"), "RC_LEASE refused", "not in its ring")
+    check_eq(p.conn.cmd(f"rc_lease {me} x"), "ERROR", "a malformed question")
+    after = n.cluster_stats()
+    check_eq(int(after["lease_grants_given"]) - int(st["lease_grants_given"]), 1, "grants given")
+    check_eq(int(after["lease_refusals_given"]) - int(st["lease_refusals_given"]), 2,
+             "refusals given")
+    # A hello from an older incarnation of a member than the node's ring has is refused.
+    old = Peer(n, name=me, incarnation=incarnation - 1)
+    refused(old, old.hello, "an older incarnation of " + me)
+
+
 def case_without_secret(c):
     n2 = zkcluster.Node(c.url, extra_args=c.args, name="nosecret")
     try:
         n2.start()
         zkcluster.eventually(n2.up, 20)
+        st = n2.cluster_stats()
         with n2.connect() as client:
             check_eq(client.cmd("rc_hello proto=1"), "ERROR", "rc_hello without a secret file")
             check_eq(client.cmd("rc_auth proof=00"), "ERROR", "rc_auth without a secret file")
+            # No peer links to authenticate: the lease's question is answered to anyone.
+            check(client.cmd(f"rc_lease {n2.ring_name} {st['self_incarnation']}")
+                  .startswith("RC_LEASE granted "), "rc_lease without a secret file")
     finally:
         n2.kill()
     loose = os.path.join(c.workdir, "loose-secret")
@@ -244,6 +277,9 @@ def main():
         if c.peer is not None:
             r.case("the peer-only flag: refused to clients; on the link, applied if newer",
                    case_peer_only_flag, c)
+            r.case("rc_lease: granted, refused or unknown as the ring says, only to a peer; "
+                   "an older incarnation's hello refused",
+                   case_lease_questions_and_incarnations, c)
         r.case("no secret file: ERROR; a readable secret file stops start-up",
                case_without_secret, c)
     finally:
