@@ -313,6 +313,7 @@ void Membership::Impl::StartSession() {
     return;
   }
   handle_connected = false;
+  probing = false;  // a probe of the old handle is never answered (ZkSession drops it)
   Arm(connect_timer, kConnectWindow);
   UpdateSessionStatus();
 }

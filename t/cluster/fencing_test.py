@@ -128,6 +128,12 @@ def case_fenced_rejoin(s, flaps):
         check_eq(int(st["lease_fences"]), fences + 1, "lease_fences")
         check(int(st["lease_wipes"]) >= flap + 1, f"lease_wipes {st['lease_wipes']}")
         check("fenced" in victim.output(), "no fencing log line")
+    # Back for good: ZooKeeper's answers keep renewing its lease past a lease's length.
+    renewals = int(victim.cluster_stats()["lease_zk_renewals"])
+    time.sleep(SESSION_MS / 1000)
+    st = victim.cluster_stats()
+    check_eq(st["lease_state"], "held", "the lease after rejoining")
+    check(int(st["lease_zk_renewals"]) > renewals, "ZooKeeper no longer renews the lease")
     check_eq(sum(r[0] + r[2] for r in results), 0, "old values served")
     check_eq(sum(r[1] + r[3] for r in results), 0, "deletes resurrected")
 
