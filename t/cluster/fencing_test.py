@@ -22,7 +22,6 @@
 #     by its peers, serves misses, writes through the key's other holders, answers SERVER_ERROR
 #     once none of them answers, and is emptied when ZooKeeper is back.
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -61,7 +60,7 @@ def with_retries(fn, *args):
 def owned_by(s, node, prefix, count):
     """`count` keys the ring of all three nodes gives `node`."""
     servers = [n.ring_name for n in s.nodes]
-    names = [f"{prefix}{i}" for i in range(count * 6)]
+    names = [f"{prefix}{i}" for i in range(count * 6 + 60)]
     out = subprocess.run([os.path.join(os.path.dirname(rctest.binary()), "ringcached-ring"),
                           "--servers", ",".join(servers), "owner"] + names,
                          capture_output=True, text=True, check=True).stdout.split("\n")
@@ -89,7 +88,7 @@ def case_fenced_rejoin(s, flaps):
                 check_eq(c.set(k, f"old{flap}"), "STORED", "set on the owner")
         before = incarnation(victim)
         fences = int(victim.cluster_stats()["lease_fences"])
-        os.kill(victim.proc.pid, signal.SIGSTOP)
+        victim.pause()
         try:
             # Away past its session: the others drop it.
             zkcluster.eventually(lambda: all(members_seen(n) == 2 for n in others), 15)
@@ -103,7 +102,7 @@ def case_fenced_rejoin(s, flaps):
             queued = victim.connect(timeout=10)
             queued.send(("get " + " ".join(keys) + "\r\n").encode())
         finally:
-            os.kill(victim.proc.pid, signal.SIGCONT)
+            victim.resume()
         t_resumed = time.monotonic()
         at_once = read_get_reply(queued, len(keys))
         queued.close()
@@ -323,7 +322,7 @@ class Setup:
     def stop(self):
         for n in self.nodes:
             try:
-                os.kill(n.proc.pid, signal.SIGCONT)
+                n.resume()
             except (OSError, AttributeError):
                 pass
             n.kill()

@@ -7,7 +7,6 @@
 # hit or miss, removes it from both. Then a node without the
 # secret, and one whose configuration differs, get no copies.
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -167,14 +166,14 @@ def case_a_full_backlog_resyncs(s):
     # link's backlog and the sockets hold, so some are dropped. Once b runs again, a walks its
     # store for b's keys, and b ends with every one.
     big = "x" * 250_000
-    os.kill(b.proc.pid, signal.SIGSTOP)
+    b.pause()
     try:
         with a.connect() as c:
             for i in range(100):
                 check_eq(c.set(f"big{i}", f"{i}:{big}"), "STORED", "set")
         check(int(a.cluster_stats()["repl_dropped"]) > 0, "nothing dropped: the test is void")
     finally:
-        os.kill(b.proc.pid, signal.SIGCONT)
+        b.resume()
 
     def all_on_b():
         with b.connect() as c:

@@ -10,7 +10,6 @@
 #   * libmemcached (pylibmc) with a failure limit of 1 takes such a SERVER_ERROR as an answer,
 #     not a server failure: it keeps sending the node its keys.
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ def case_stored_means_replicated(s):
 
 def case_unreachable_holder(s):
     a, b = s.nodes
-    os.kill(b.proc.pid, signal.SIGSTOP)
+    b.pause()
     try:
         with a.connect() as c:
             t0 = time.monotonic()
@@ -55,7 +54,7 @@ def case_unreachable_holder(s):
             check_eq(c.read_line(), b"END", "END")
             check(c.get("nosuchkey") is None, "reads are not held")
     finally:
-        os.kill(b.proc.pid, signal.SIGCONT)
+        b.resume()
     with a.connect() as c:
         deadline = time.monotonic() + 10
         while c.set("back", "1") != "STORED":
@@ -89,7 +88,7 @@ def case_server_error_is_not_a_server_failure(s):
             owned_by_a.append(f"lm{i}")
         before = now
     check(len(owned_by_a) >= 5, f"a owns {len(owned_by_a)} of 40 keys")
-    os.kill(b.proc.pid, signal.SIGSTOP)
+    b.pause()
     try:
         errors = 0
         for k in owned_by_a[:3]:
@@ -99,7 +98,7 @@ def case_server_error_is_not_a_server_failure(s):
                 errors += 1
         check_eq(errors, 3, "sets to a with its replica stopped fail (SERVER_ERROR)")
     finally:
-        os.kill(b.proc.pid, signal.SIGCONT)
+        b.resume()
     # a was not ejected: its keys still go to a (a's counters move), not to b.
     deadline = time.monotonic() + 10
     while True:
@@ -148,7 +147,7 @@ def main():
     finally:
         for n in s.nodes:
             try:
-                os.kill(n.proc.pid, signal.SIGCONT)
+                n.resume()
             except OSError:
                 pass
             n.kill()

@@ -11,7 +11,8 @@
 #     ZooKeeper unreachable for the nodes while it keeps running (and expiring their sessions).
 #   * Node: one ringcached cluster node on a fixed port (so a restarted node keeps its default
 #     ring name), started without waiting for it to serve (joining may block start-up); helpers
-#     for `stats cluster`, `config get cluster` and a set/get check.
+#     for `stats cluster`, `config get cluster`, a set/get check, and pause()/resume() (SIGSTOP,
+#     waiting until every thread has stopped, and SIGCONT).
 #   * eventually(): polls a condition with a bound, returning how long it took.
 #   * write_secret() and start_nodes(): a cluster secret file (mode 0600), and N nodes started
 #     and waited for until each sees all N, for the replication tests.
@@ -23,6 +24,7 @@
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -283,6 +285,31 @@ class Node(rctest.ServerProcess):
                      "-t", "2", "-m", "32", "-v", "--cluster", self.zk_url]
                     + rctest.root_args() + self.args)
         return self
+
+    def pause(self, timeout=5.0):
+        """SIGSTOP, returning once every thread has stopped: the signal is asynchronous, and a
+        thread still running (waiting for a CPU on a loaded machine) could answer a request sent
+        just after kill() returned."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+
+        def stopped():
+            for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+                try:
+                    with open(f"/proc/{self.proc.pid}/task/{task}/stat") as f:
+                        state = f.read().rsplit(")", 1)[1].split()[0]
+                except OSError:
+                    continue  # a thread that just ended
+                if state not in ("T", "t"):
+                    return False
+            return True
+        while not stopped():
+            if time.monotonic() > deadline:
+                raise Failure(f"{self.name}: not every thread stopped after SIGSTOP")
+            time.sleep(0.005)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def kill9(self):
         """kill -9: a crash, so the node's znode stays until its session expires."""
