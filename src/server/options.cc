@@ -619,6 +619,16 @@ const OptionSpec kOptions[] = {
        return ParseInRange(v, 1, 3600, "the guest TTL must be between 1 and 3600 seconds",
                            &st.s->guest_ttl, err);
      }},
+    {"handoff-rate", '\0', Arg::kValue, "<bytes>",
+     "with replication: bytes a second a node pushes to\n"
+     "the new holders of its keys when the ring\n"
+     "changes, 65536 to 2147483647 (default: 33554432)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 65536, 2147483647,
+                           "the hand-off rate must be between 65536 and 2147483647 bytes a second",
+                           &st.s->handoff_rate, err);
+     }},
     {"max-clock-skew-ms", '\0', Arg::kValue, "<ms>",
      "refuse versions (CAS values from meta E, and from\n"
      "peers) further ahead of this node's clock than\n"
@@ -1527,6 +1537,7 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"replication_timeout_ms", num(s.replication_timeout_ms)},
              {"tombstone_ttl", num(s.tombstone_ttl)},
              {"guest_ttl", num(s.guest_ttl)},
+             {"handoff_rate", num(s.handoff_rate)},
              {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));
     }

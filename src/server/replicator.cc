@@ -32,15 +32,26 @@ void AppendNumber(std::string* out, char flag, std::uint64_t n) {
 Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
                        std::string self, int replicas, store::Store* store,
                        const base::Clock* clock, std::vector<WorkerSlot> workers, bool sync,
-                       int timeout_ms, int guest_ttl, const engine::ReadFence* lease)
+                       int timeout_ms, int guest_ttl, const engine::ReadFence* lease,
+                       std::int64_t handoff_rate)
     : membership_(membership), auth_(auth), self_(std::move(self)), replicas_(replicas),
       store_(store), clock_(clock), sync_(sync), timeout_ms_(timeout_ms), guest_ttl_(guest_ttl),
-      lease_(lease) {
+      lease_(lease), handoff_rate_(handoff_rate) {
   for (const WorkerSlot& slot : workers) {
     workers_.push_back(std::make_unique<PerWorker>());
     workers_.back()->slot = slot;
     workers_.back()->replicator = this;
   }
+  // Worker 0 ticks from the start: it watches the view for hand-off. (Its loop is not running
+  // yet, so the timer can be added from here.)
+  if (!workers_.empty()) StartTick(*workers_.front());
+}
+
+void Replicator::StartTick(PerWorker& w) {
+  if (w.tick != nullptr) return;
+  w.tick = event_new(w.slot.loop->base(), -1, EV_PERSIST, &Replicator::OnTick, &w);
+  const timeval tv{0, kTickMs * 1000};
+  evtimer_add(w.tick, &tv);
 }
 
 Replicator::PerWorker* Replicator::Current() {
@@ -65,11 +76,7 @@ PeerLink* Replicator::LinkTo(PerWorker& w, const cluster::Member& peer) {
   auto it = w.links.find(peer.name);
   if (it != w.links.end()) return it->second.get();
   PerWorker* worker = &w;
-  if (w.tick == nullptr) {
-    w.tick = event_new(w.slot.loop->base(), -1, EV_PERSIST, &Replicator::OnTick, &w);
-    const timeval tv{0, kTickMs * 1000};
-    evtimer_add(w.tick, &tv);
-  }
+  StartTick(w);
   auto link = std::make_unique<PeerLink>(
       w.slot.loop, w.slot.pool, auth_, peer,
       [this, worker](std::uint64_t ticket, bool ok) { OnAck(*worker, ticket, ok); });
@@ -367,6 +374,7 @@ void Replicator::Tick(PerWorker& w) {
     it = more ? std::next(it) : w.resyncs.erase(it);
   }
   if (++w.ticks % kHintEveryTicks == 0) SendHints(w);
+  if (&w == workers_.front().get()) HandOff(w);
 }
 
 bool Replicator::Resync(PeerLink& link, store::Store::Scan* scan) {
@@ -380,12 +388,7 @@ bool Replicator::Resync(PeerLink& link, store::Store::Scan* scan) {
   if (peer == view->members.end()) return false;  // it left: its link goes too
   const auto peer_index = static_cast<std::uint32_t>(peer - view->members.begin());
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
-  struct Found {
-    std::string key;
-    bool tombstone;
-    std::uint64_t version;
-  };
-  std::vector<Found> found;
+  std::vector<Copy> found;
   for (int step = 0; step < kStepsPerTick && !scan->done(); ++step) {
     if (!link.ready() || link.pending_bytes() > PeerLink::kMaxBacklog / 4) return true;
     found.clear();
@@ -396,18 +399,24 @@ bool Replicator::Resync(PeerLink& link, store::Store::Scan* scan) {
         found.push_back({std::string(info.key), info.tombstone, info.cas});
       }
     });
-    for (const Found& f : found) {
-      std::string bytes;
-      if (f.tombstone) {
-        engine::WriteEvent e{.kind = engine::WriteEvent::Kind::kDelete, .key = f.key,
-                             .version = f.version};
-        if (Encode(e, &bytes)) link.Queue(bytes, 0, PeerLink::Kind::kDelete);
-        continue;
-      }
-      if (EncodeItem(f.key, &bytes)) link.Queue(bytes, 0, PeerLink::Kind::kWrite);
+    std::string bytes;
+    for (const Copy& c : found) {
+      PeerLink::Kind kind;
+      if (EncodeCopy(c, &bytes, &kind)) link.Queue(bytes, 0, kind);
     }
   }
   return !scan->done();
+}
+
+bool Replicator::EncodeCopy(const Copy& c, std::string* out, PeerLink::Kind* kind) const {
+  out->clear();
+  if (c.tombstone) {
+    *kind = PeerLink::Kind::kDelete;
+    return Encode({.kind = engine::WriteEvent::Kind::kDelete, .key = c.key, .version = c.version},
+                  out);
+  }
+  *kind = PeerLink::Kind::kWrite;
+  return EncodeItem(c.key, out);
 }
 
 void Replicator::SendHints(PerWorker& w) {

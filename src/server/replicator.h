@@ -42,6 +42,14 @@
 // hint the peer answers EN (its copy was evicted before any hint came, or never arrived) sends
 // the item again, followed by a hint, so that it enters there as read.
 //
+// Hand-off (handoff.cc; REPLICATION.md section 6): when the view changes, the keys whose holder
+// lists changed are pushed to their new holders -- after a loss, the next holder of every key the
+// dead node held; after a join, the joiner's keys; after an empty restart (a new incarnation
+// under the same name), that node's keys -- by a resumable walk of the store on worker 0's tick,
+// at --handoff-rate bytes a second. Each key is pushed by one node: the first of its old holders
+// that is still a member under the same incarnation. A view that changes during a walk starts it
+// again towards the newest view.
+//
 // Fenced (cluster/lease.h): while the local lease is not held, this node holds no key. Its
 // clients' writes go to all of the key's holders as a non-holder's do (its own copy a guest), and
 // each request's reply waits for them, as in synchronous mode, whatever the mode: an error
@@ -87,7 +95,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
              std::string self, int replicas, store::Store* store, const base::Clock* clock,
              std::vector<WorkerSlot> workers, bool sync, int timeout_ms, int guest_ttl,
-             const engine::ReadFence* lease);
+             const engine::ReadFence* lease, std::int64_t handoff_rate);
   ~Replicator() override;
 
   void OnWrite(const engine::WriteEvent& event) override;
@@ -125,6 +133,14 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     std::uint64_t LagPercentile(double q) const;
   };
   std::vector<PeerRow> PerPeer() const;
+  // `stats handoff`. Any thread.
+  struct HandoffRow {
+    bool scanning = false;
+    std::int32_t from_version = 0, to_version = 0;  // views: served, and being pushed for
+    std::uint64_t scans_started = 0, scans_finished = 0, keys_sent = 0, bytes_sent = 0;
+    std::int64_t last_started_ms = 0, last_finished_ms = 0;  // steady clock; 0: never
+  };
+  HandoffRow Handoff() const;
 
  private:
   struct PerWorker;
@@ -177,10 +193,27 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   static constexpr int kTickMs = 100;
   static constexpr int kHintEveryTicks = 10;
   static void OnTick(evutil_socket_t, short, void* arg) noexcept;
+  void StartTick(PerWorker& w);
   void Tick(PerWorker& w);
   // Walks on with the resync to `link`'s peer; false once the walk is done.
   bool Resync(PeerLink& link, store::Store::Scan* scan);
   void SendHints(PerWorker& w);
+  // Worker 0's part of the tick: the hand-off walk, within its byte budget (handoff.cc).
+  void HandOff(PerWorker& w);
+  // The hand-off walk's state, on worker 0 only, and its counters (any thread reads them).
+  struct HandoffWalk {
+    std::shared_ptr<const cluster::ClusterView> from;  // the view whose holders have their keys
+    std::shared_ptr<const cluster::ClusterView> to;    // the view the walk pushes for
+    store::Store::Scan scan;
+    bool active = false;
+    double credit = 0;  // bytes it may send before it waits for the next tick
+  };
+  HandoffWalk walk_;
+  const std::int64_t handoff_rate_;
+  std::atomic<bool> handoff_active_{false};
+  std::atomic<std::int32_t> handoff_from_{0}, handoff_to_{0};
+  base::Counter handoff_started_, handoff_finished_, handoff_keys_, handoff_bytes_;
+  std::atomic<std::int64_t> handoff_started_ms_{0}, handoff_finished_ms_{0};
   // An access hint's `mg <key> Y<self>` line.
   std::string HintFor(std::string_view key) const;
   // A hint found no copy on `link`'s peer: the item goes to it again.
@@ -203,6 +236,15 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   // The peer write for `key`'s item as this node has it now (a resync, a copy sent again), or
   // false when it has none.
   bool EncodeItem(std::string_view key, std::string* out) const;
+  // A key a walk of the store met: an item, or a delete's tombstone.
+  struct Copy {
+    std::string key;
+    bool tombstone;
+    std::uint64_t version;
+  };
+  // Its peer write (the item as it is now, or the tombstone's delete) and how it is queued;
+  // false when the item is gone.
+  bool EncodeCopy(const Copy& c, std::string* out, PeerLink::Kind* kind) const;
 
   const cluster::ClusterMembership* membership_;
   const PeerAuth* auth_;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cinttypes>
 #include <cstring>
 #include <cstdio>
@@ -353,6 +354,27 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
   } else if (sub == "origin" && server.origin() != nullptr) {
     // Read-through (server/origin_loader.h); without --origin: ERROR, as memcached answers.
     AppendOriginStats(server, &w);
+  } else if (sub == "handoff" && server.replicator() != nullptr) {
+    // The hand-off walk (replicator.h, handoff.cc): whether one is under way, between which
+    // ring versions, and what it pushed. Only with replication.
+    const Replicator::HandoffRow h = server.replicator()->Handoff();
+    const auto since = [](std::int64_t ms) -> std::int64_t {
+      if (ms == 0) return -1;
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
+      return now - ms;
+    };
+    w.Add("handoff_state", h.scanning ? "pushing" : "idle");
+    w.Add("handoff_rate", server.settings().handoff_rate);
+    w.Add("handoff_from_version", static_cast<std::int64_t>(h.from_version));
+    w.Add("handoff_to_version", static_cast<std::int64_t>(h.to_version));
+    w.Add("handoff_walks_started", h.scans_started);
+    w.Add("handoff_walks_finished", h.scans_finished);
+    w.Add("handoff_keys_sent", h.keys_sent);
+    w.Add("handoff_bytes_sent", h.bytes_sent);
+    w.Add("handoff_ms_since_started", since(h.last_started_ms));
+    w.Add("handoff_ms_since_finished", since(h.last_finished_ms));
   } else if (sub == "replication" && server.cluster() != nullptr) {
     // Per peer: the links every worker keeps to it, what they carried, and the lag from this
     // node's apply to the peer's answer (replicator.h). Only in a cluster.

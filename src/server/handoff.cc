@@ -1,0 +1,149 @@
+// server/handoff.cc -- the Replicator's hand-off walk (replicator.h, "Hand-off";
+// ../shared/REPLICATION.md section 6): when the view changes, each key whose holder list
+// changed is pushed to its new holders.
+//
+// Worker 0's tick (every 100 ms) notices a new view and starts a walk of the store
+// (Store::ScanStep: every item linked for the whole walk is met at least once, whatever the
+// table and eviction do meanwhile). For each item and tombstone it meets it compares the key's
+// holders in the view already served (`from`) with those of the newest view (`to`), members told
+// apart by name and incarnation, so that a node back empty under the same name is a new holder:
+//
+//   * the key is pushed by the first of its old holders that is still a member, unchanged, in the
+//     new view -- only if that is this node (so each copy goes once, not from every holder);
+//   * it goes to each new holder that was not an old one, as the item is now (EncodeCopy: the
+//     same peer write as a resync), applied there only if newer.
+//
+// The walk spends at most --handoff-rate bytes a second (a budget per tick) and waits while a
+// link has more than a quarter of its backlog bound waiting, so live writes are not crowded out.
+// A view that changes during a walk starts it again, from `from` towards the newest view.
+#include <algorithm>
+
+#include "ringcached/base/log.h"
+#include "server/replicator.h"
+
+namespace rc::server {
+namespace {
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool SameMember(const cluster::Member& a, const cluster::Member& b) {
+  return a.name == b.name && a.incarnation == b.incarnation;
+}
+
+}  // namespace
+
+void Replicator::HandOff(PerWorker& w) {
+  std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+  if (view == nullptr) return;
+  if (walk_.from == nullptr) {
+    walk_.from = view;  // the view this node started in: its holders have what it has
+    handoff_from_.store(view->version, std::memory_order_relaxed);
+    return;
+  }
+  if (view->version != (walk_.active ? walk_.to : walk_.from)->version) {
+    if (!walk_.active) {
+      handoff_started_.Add();
+      handoff_started_ms_.store(NowMs(), std::memory_order_relaxed);
+    }
+    base::Log(1, "handoff: ring version %d -> %d: pushing the keys whose holders changed",
+              walk_.from->version, view->version);
+    walk_.to = view;
+    walk_.scan = store::Store::Scan();
+    walk_.active = true;
+    handoff_active_.store(true, std::memory_order_relaxed);
+    handoff_to_.store(view->version, std::memory_order_relaxed);
+  }
+  if (!walk_.active) return;
+
+  const cluster::ClusterView& from = *walk_.from;
+  const cluster::ClusterView& to = *walk_.to;
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
+  constexpr std::size_t kSlotsPerStep = 1024;
+  // A tick's share of the rate, and at most a second's worth saved up.
+  walk_.credit = std::min(walk_.credit + static_cast<double>(handoff_rate_) * kTickMs / 1000,
+                          static_cast<double>(handoff_rate_));
+  struct Push {
+    Copy copy;
+    std::uint32_t targets[8];
+    std::size_t ntargets = 0;
+  };
+  std::vector<Push> pushes;
+  std::string bytes;
+  while (walk_.credit > 0 && !walk_.scan.done()) {
+    {
+      base::MutexLock lock(w.mu);
+      const bool busy = std::any_of(w.links.begin(), w.links.end(), [](const auto& kv) {
+        return kv.second->pending_bytes() > PeerLink::kMaxBacklog / 4;
+      });
+      if (busy) return;  // the links catch up first
+    }
+    pushes.clear();
+    store_->ScanStep(&walk_.scan, kSlotsPerStep, [&](const store::ItemInfo& info) {
+      std::uint32_t old_holders[8], new_holders[8];
+      const std::size_t nold = from.ring.Holders(info.key, n, old_holders);
+      const std::size_t nnew = to.ring.Holders(info.key, n, new_holders);
+      auto in_new = [&](const cluster::Member& m) {
+        return std::any_of(to.members.begin(), to.members.end(),
+                           [&](const cluster::Member& x) { return SameMember(x, m); });
+      };
+      // The pusher: the first old holder still a member, unchanged.
+      const cluster::Member* pusher = nullptr;
+      for (std::size_t i = 0; i < nold && pusher == nullptr; ++i) {
+        if (in_new(from.members[old_holders[i]])) pusher = &from.members[old_holders[i]];
+      }
+      if (pusher == nullptr || pusher->name != self_) return;
+      Push p;
+      for (std::size_t i = 0; i < nnew; ++i) {
+        const cluster::Member& m = to.members[new_holders[i]];
+        if (m.name == self_) continue;
+        const bool old = std::any_of(old_holders, old_holders + nold, [&](std::uint32_t h) {
+          return SameMember(from.members[h], m);
+        });
+        if (!old) p.targets[p.ntargets++] = new_holders[i];
+      }
+      if (p.ntargets == 0) return;
+      p.copy = {std::string(info.key), info.tombstone, info.cas};
+      pushes.push_back(std::move(p));
+    });
+    for (const Push& p : pushes) {
+      PeerLink::Kind kind;
+      if (!EncodeCopy(p.copy, &bytes, &kind)) continue;  // gone since
+      for (std::size_t i = 0; i < p.ntargets; ++i) {
+        LinkTo(w, to.members[p.targets[i]])->Queue(bytes, 0, kind);
+        walk_.credit -= static_cast<double>(bytes.size());
+        handoff_bytes_.Add(bytes.size());
+      }
+      handoff_keys_.Add();
+    }
+  }
+  if (!walk_.scan.done()) return;
+  base::Log(1, "handoff: ring version %d served: %llu keys pushed in all so far", to.version,
+            static_cast<unsigned long long>(handoff_keys_.Get()));
+  walk_.from = walk_.to;
+  walk_.to = nullptr;
+  walk_.active = false;
+  handoff_finished_.Add();
+  handoff_finished_ms_.store(NowMs(), std::memory_order_relaxed);
+  handoff_from_.store(walk_.from->version, std::memory_order_relaxed);
+  handoff_active_.store(false, std::memory_order_relaxed);
+}
+
+Replicator::HandoffRow Replicator::Handoff() const {
+  HandoffRow r;
+  r.scanning = handoff_active_.load(std::memory_order_relaxed);
+  r.from_version = handoff_from_.load(std::memory_order_relaxed);
+  r.to_version = r.scanning ? handoff_to_.load(std::memory_order_relaxed) : r.from_version;
+  r.scans_started = handoff_started_.Get();
+  r.scans_finished = handoff_finished_.Get();
+  r.keys_sent = handoff_keys_.Get();
+  r.bytes_sent = handoff_bytes_.Get();
+  r.last_started_ms = handoff_started_ms_.load(std::memory_order_relaxed);
+  r.last_finished_ms = handoff_finished_ms_.load(std::memory_order_relaxed);
+  return r;
+}
+
+}  // namespace rc::server
