@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-# bench/replication.py -- what replication costs and what it buys (issue 17), side by side in one
-# run, in paired rounds. Four measures (--only picks some):
+# bench/replication.py -- what replication costs and what it buys (issues 17 and 19), side by side
+# in one run, in paired rounds. Five measures (--only picks some):
 #
 #   throughput  R = 2 asynchronous against R = 1: two two-node clusters per round, one per
 #               configuration (R = 1: no secret file; R = 2: a secret file, so every write is
@@ -70,6 +70,13 @@
 #               held, evicted and sent as hints. Target: after >= 99% of before. The client is
 #               Python (about 15k reads/s), pinned to --client-cpu; the ratio is a count, not a
 #               throughput, but the client's speed sets how fast the caches turn over.
+#   restore     hand-off after a loss (issue 19): three nodes (R = 2, 2 s sessions) each holding
+#               --restore-mb (256 MB; preloaded through node 0 in 4 KB values); node 2 is killed
+#               with SIGKILL, and the survivors push the keys it held to their new holders.
+#               Reported: the time from the survivors' new ring to both walks done, the MB pushed
+#               and the rate, and the live load's p99 on node 0 (rc-loadgen open loop at
+#               --restore-rate-live, 1:10, in 1 s runs) during the walk against before the kill.
+#               Target: p99 during <= 1.2x before at the default --handoff-rate.
 #
 # Every node runs -t 1 pinned to --server-cpu (all but node 0 to --peer-cpu when given); clients
 # run pinned to --client-cpu. A private
@@ -81,8 +88,10 @@
 # of shorter runs and smaller key spaces (about 2 minutes); the full run (3 rounds) takes about
 # 6 minutes. --json PATH keeps every round's figures.
 #
-# Usage: bench/replication.py [--only throughput,sync,capacity,failover] [--quick] [--rounds N]
+# Usage: bench/replication.py [--only throughput,sync,capacity,failover,restore] [--quick]
+#          [--rounds N] [--restore-mb MB] [--handoff-rate BYTES]
 #          [--duration S] [--sync-rate OPS] [--json PATH] [--ringcached PATH] [--loadgen PATH]
+#          (the full run of every measure takes about 8 minutes)
 import argparse
 import bisect
 import itertools
@@ -106,7 +115,7 @@ from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_hand
                       wait_for_quiet)
 import zkcluster  # noqa: E402
 
-MEASURES = ("throughput", "sync", "capacity", "failover")
+MEASURES = ("throughput", "sync", "capacity", "failover", "restore")
 
 
 # -- clusters --------------------------------------------------------------------------------------
@@ -663,6 +672,101 @@ def report_failover(args, rows):
 
 # -- main ------------------------------------------------------------------------------------------
 
+# -- restore: R copies again after a loss, and the live load meanwhile -----------------------------
+
+def handoff_idle(nodes):
+    """Every node has pushed for the ring it is on."""
+    for n in nodes:
+        h, c = n.stats("handoff"), n.stats("cluster")
+        if h.get("handoff_state") != "idle" or h.get("handoff_from_version") != c.get("ring_version"):
+            return False
+    return True
+
+
+def live_chunk(args, node, keys):
+    """One second of the live load on `node`: its JSON line."""
+    cmd = [args.loadgen, "-s", f"127.0.0.1:{node.port}", "-k", str(keys), "-v",
+           str(args.restore_value), "-c", "50", "-R", "1:10", "-r", str(args.restore_rate_live),
+           "-t", "1"]
+    out, err, rc = run_client(cmd, cpu=args.client_cpu, timeout=30)
+    if rc != 0:
+        raise RuntimeError(f"live load failed: {err}{out}")
+    return loadgen_json(out)
+
+
+def run_restore(args, zk, path, secret):
+    """Three nodes holding --restore-mb each; node 2 is killed; the time and rate until the
+    survivors have pushed its keys to their new holders, and the live p99 on node 0 in 1 s
+    chunks before and during."""
+    keys = args.restore_mb * (1 << 20) * 3 // 2 // args.restore_value
+    nodes = start_cluster(args, zk, path, 3, secret, memory_mb=args.restore_mb * 2,
+                          extra=["--zk-session-timeout-ms", "2000"] +
+                                (["--handoff-rate", str(args.handoff_rate)]
+                                 if args.handoff_rate else []))
+    try:
+        run_client([args.loadgen, "-s", f"127.0.0.1:{nodes[0].port}", "-k", str(keys), "-v",
+                    str(args.restore_value), "-c", "8", "--preload-only"],
+                   cpu=args.client_cpu, timeout=600)
+        time.sleep(6)  # node 0's guest copies of keys it does not hold expire
+        wait_until(lambda: all(sum(p.get("pending_bytes", 0) for p in peer_stats(n).values()) == 0
+                               for n in nodes), 60, "the preload's copies")
+        held = [int(n.stats().get("bytes", 0)) for n in nodes]
+        quiet(args)
+        before = [live_chunk(args, nodes[0], keys) for _ in range(3)]
+        survivors = nodes[:2]
+        sent0 = sum(int(n.stats("handoff")["handoff_bytes_sent"]) for n in survivors)
+        victim = nodes[2]
+        os.kill(victim.pid, signal.SIGKILL)
+        stop_process(victim.proc)
+        wait_until(lambda: all(n.stats("cluster").get("ring_members") == "2" for n in survivors),
+                   20, "the survivors to drop the dead node")
+        t0 = time.monotonic()
+        during = []
+        while not handoff_idle(survivors):
+            if time.monotonic() - t0 > 600:
+                raise RuntimeError("the hand-off did not finish in 10 minutes")
+            during.append(live_chunk(args, nodes[0], keys))
+        took = time.monotonic() - t0
+        sent = sum(int(n.stats("handoff")["handoff_bytes_sent"]) for n in survivors) - sent0
+        row = {"held_mb": [h / 2**20 for h in held], "seconds": took, "mb": sent / 2**20,
+               "mb_per_s": sent / 2**20 / max(took, 1e-3),
+               "p99_before": med([j["lat_us"]["p99"] for j in before]),
+               "p99_during": med([j["lat_us"]["p99"] for j in during]) if during else float("nan"),
+               "p99_during_max": max([j["lat_us"]["p99"] for j in during], default=float("nan")),
+               "chunks": len(during)}
+        print(f"    held {', '.join(f'{h:.0f}' for h in row['held_mb'])} MB; restored "
+              f"{row['mb']:.0f} MB in {took:.1f} s ({row['mb_per_s']:.1f} MB/s; the walk's time "
+              f"counts whole 1 s load chunks); live p99 {row['p99_before']} us before, "
+              f"{row['p99_during']} us during (max {row['p99_during_max']})", flush=True)
+        return row
+    finally:
+        stop_nodes(nodes)
+
+
+def measure_restore(args, zk, secret, results):
+    print(f"\n== restore: kill -9 one of three nodes holding {args.restore_mb} MB each (R=2, "
+          f"{args.restore_value} B values); live load on a survivor, open loop "
+          f"{args.restore_rate_live}/s 1:10", flush=True)
+    rows = []
+    for r in range(args.rounds):
+        print(f"  round {r + 1}:", flush=True)
+        rows.append(run_restore(args, zk, f"/bench/restore{os.getpid()}-{r}", secret))
+    results["restore"] = rows
+
+
+def report_restore(args, rows):
+    rate = args.handoff_rate or "the default"
+    print(f"\nrestore: R copies again after kill -9 of one of three nodes holding "
+          f"{args.restore_mb} MB each, --handoff-rate {rate}, {len(rows)} rounds:")
+    print(f"  time to restore       {spread([r['seconds'] for r in rows], '{:.1f}')} s")
+    print(f"  pushed                {spread([r['mb'] for r in rows], '{:.0f}')} MB, "
+          f"{spread([r['mb_per_s'] for r in rows], '{:.1f}')} MB/s")
+    ratios = [r["p99_during"] / r["p99_before"] for r in rows if r["p99_before"]]
+    print(f"  live p99 during/before {spread(ratios)} (target <= 1.2); before "
+          f"{spread([r['p99_before'] for r in rows], '{:.0f}')} us, during "
+          f"{spread([r['p99_during'] for r in rows], '{:.0f}')} us")
+
+
 def main():
     p = argparse.ArgumentParser(description="replication: R=2 against R=1 (throughput, lag, sync "
                                 "latency, capacity, failover hit ratio)")
@@ -702,6 +806,14 @@ def main():
                    help="failover: at most this many seconds of fill")
     p.add_argument("--failover-window-s", type=float, default=20,
                    help="failover: at most this many seconds per read window")
+    p.add_argument("--restore-mb", type=int, default=None,
+                   help="restore: MB each node holds (default 256, --quick 64; 1024 for the "
+                        "issue's large run)")
+    p.add_argument("--restore-value", type=int, default=4096)
+    p.add_argument("--restore-rate-live", type=int, default=5000,
+                   help="restore: the live load's rate on a survivor, requests/s")
+    p.add_argument("--handoff-rate", type=int, default=0,
+                   help="restore: the nodes' --handoff-rate (default: theirs)")
     p.add_argument("--server-cpu", default="0")
     p.add_argument("--peer-cpu", default=None,
                    help="the CPU of every node but node 0 (default: --server-cpu); with "
@@ -729,6 +841,7 @@ def main():
     dflt("failover_warmup", 300000, 60000)
     dflt("failover_warmup_s", 20.0, 5.0)
     dflt("failover_reads", 30000, 10000)
+    dflt("restore_mb", 256, 64)
     only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = [m for m in only if m not in MEASURES]
     if unknown:
@@ -746,7 +859,8 @@ def main():
     measures = {"throughput": (measure_throughput, report_throughput),
                 "sync": (measure_sync, report_sync),
                 "capacity": (measure_capacity, report_capacity),
-                "failover": (measure_failover, report_failover)}
+                "failover": (measure_failover, report_failover),
+                "restore": (measure_restore, report_restore)}
     t0 = time.monotonic()
     try:
         for m in MEASURES:

@@ -13,9 +13,12 @@
 //   * it goes to each new holder that was not an old one, as the item is now (EncodeCopy: the
 //     same peer write as a resync), applied there only if newer.
 //
-// The walk spends at most --handoff-rate bytes a second (a budget per tick) and waits while a
-// link has more than a quarter of its backlog bound waiting, so live writes are not crowded out.
-// A view that changes during a walk starts it again, from `from` towards the newest view.
+// The walk runs in slices on a timer of its own (every 10 ms while a walk is on): a slice stops
+// after about half a millisecond, so that the requests of worker 0's connections never wait
+// longer than that behind it, and spends at most --handoff-rate bytes a second (a budget per
+// slice); it waits while a link has more than a quarter of its backlog bound waiting, so live
+// writes are not crowded out. A view that changes during a walk starts it again, from `from`
+// towards the newest view.
 #include <algorithm>
 
 #include "ringcached/base/log.h"
@@ -36,7 +39,18 @@ bool SameMember(const cluster::Member& a, const cluster::Member& b) {
 
 }  // namespace
 
-void Replicator::HandOff(PerWorker& w) {
+void Replicator::OnWalkTimer(evutil_socket_t, short, void* arg) noexcept {
+  auto* w = static_cast<PerWorker*>(arg);
+  Replicator* self = w->replicator;
+  if (!self->walk_.active || !self->Serving()) return;  // the tick starts it again
+  self->WalkSlice(*w);
+  if (self->walk_.active) {
+    const timeval tv{0, kWalkSliceEveryMs * 1000};
+    evtimer_add(self->walk_.timer, &tv);
+  }
+}
+
+void Replicator::HandOff() {
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   if (view == nullptr) return;
   if (walk_.from == nullptr) {
@@ -57,15 +71,24 @@ void Replicator::HandOff(PerWorker& w) {
     handoff_active_.store(true, std::memory_order_relaxed);
     handoff_to_.store(view->version, std::memory_order_relaxed);
   }
-  if (!walk_.active) return;
+  // Slices run on the walk's own timer; the tick only makes sure one is armed.
+  if (walk_.active && !evtimer_pending(walk_.timer, nullptr)) {
+    const timeval tv{0, kWalkSliceEveryMs * 1000};
+    evtimer_add(walk_.timer, &tv);
+  }
+}
 
+void Replicator::WalkSlice(PerWorker& w) {
   const cluster::ClusterView& from = *walk_.from;
   const cluster::ClusterView& to = *walk_.to;
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
-  constexpr std::size_t kSlotsPerStep = 1024;
-  // A tick's share of the rate, and at most a second's worth saved up.
-  walk_.credit = std::min(walk_.credit + static_cast<double>(handoff_rate_) * kTickMs / 1000,
-                          static_cast<double>(handoff_rate_));
+  constexpr std::size_t kSlotsPerStep = 128;
+  constexpr auto kSliceTime = std::chrono::microseconds(500);
+  // A slice's share of the rate, and at most a tenth of a second's worth saved up.
+  walk_.credit = std::min(
+      walk_.credit + static_cast<double>(handoff_rate_) * kWalkSliceEveryMs / 1000,
+      static_cast<double>(handoff_rate_) / 10);
+  const auto slice_end = std::chrono::steady_clock::now() + kSliceTime;
   struct Push {
     Copy copy;
     std::uint32_t targets[8];
@@ -119,6 +142,7 @@ void Replicator::HandOff(PerWorker& w) {
       }
       handoff_keys_.Add();
     }
+    if (std::chrono::steady_clock::now() >= slice_end) break;
   }
   if (!walk_.scan.done()) return;
   base::Log(1, "handoff: ring version %d served: %llu keys pushed in all so far", to.version,

@@ -44,7 +44,11 @@ Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerA
   }
   // Worker 0 ticks from the start: it watches the view for hand-off. (Its loop is not running
   // yet, so the timer can be added from here.)
-  if (!workers_.empty()) StartTick(*workers_.front());
+  if (!workers_.empty()) {
+    StartTick(*workers_.front());
+    walk_.timer = evtimer_new(workers_.front()->slot.loop->base(), &Replicator::OnWalkTimer,
+                              workers_.front().get());
+  }
 }
 
 void Replicator::StartTick(PerWorker& w) {
@@ -63,6 +67,7 @@ Replicator::PerWorker* Replicator::Current() {
 }
 
 Replicator::~Replicator() {
+  if (walk_.timer != nullptr) event_free(walk_.timer);
   for (auto& w : workers_) {
     if (w->tick != nullptr) event_free(w->tick);
     for (auto& [ticket, p] : w->pending) {
@@ -374,7 +379,7 @@ void Replicator::Tick(PerWorker& w) {
     it = more ? std::next(it) : w.resyncs.erase(it);
   }
   if (++w.ticks % kHintEveryTicks == 0) SendHints(w);
-  if (&w == workers_.front().get()) HandOff(w);
+  if (&w == workers_.front().get()) HandOff();
 }
 
 bool Replicator::Resync(PeerLink& link, store::Store::Scan* scan) {

@@ -198,22 +198,12 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   // Walks on with the resync to `link`'s peer; false once the walk is done.
   bool Resync(PeerLink& link, store::Store::Scan* scan);
   void SendHints(PerWorker& w);
-  // Worker 0's part of the tick: the hand-off walk, within its byte budget (handoff.cc).
-  void HandOff(PerWorker& w);
-  // The hand-off walk's state, on worker 0 only, and its counters (any thread reads them).
-  struct HandoffWalk {
-    std::shared_ptr<const cluster::ClusterView> from;  // the view whose holders have their keys
-    std::shared_ptr<const cluster::ClusterView> to;    // the view the walk pushes for
-    store::Store::Scan scan;
-    bool active = false;
-    double credit = 0;  // bytes it may send before it waits for the next tick
-  };
-  HandoffWalk walk_;
-  const std::int64_t handoff_rate_;
-  std::atomic<bool> handoff_active_{false};
-  std::atomic<std::int32_t> handoff_from_{0}, handoff_to_{0};
-  base::Counter handoff_started_, handoff_finished_, handoff_keys_, handoff_bytes_;
-  std::atomic<std::int64_t> handoff_started_ms_{0}, handoff_finished_ms_{0};
+  // Worker 0's part of the tick: starts the hand-off walk when the view changed (handoff.cc).
+  void HandOff();
+  // One slice of the walk, within its time and byte budgets; on the walk's own timer.
+  void WalkSlice(PerWorker& w);
+  static void OnWalkTimer(evutil_socket_t, short, void* arg) noexcept;
+  static constexpr int kWalkSliceEveryMs = 10;
   // An access hint's `mg <key> Y<self>` line.
   std::string HintFor(std::string_view key) const;
   // A hint found no copy on `link`'s peer: the item goes to it again.
@@ -257,6 +247,21 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   const int guest_ttl_;
   const engine::ReadFence* const lease_;
   bool Serving() const { return lease_ == nullptr || lease_->Open(); }
+  // The hand-off walk's state, on worker 0 only, and its counters (any thread reads them).
+  struct HandoffWalk {
+    std::shared_ptr<const cluster::ClusterView> from;  // the view whose holders have their keys
+    std::shared_ptr<const cluster::ClusterView> to;    // the view the walk pushes for
+    store::Store::Scan scan;
+    bool active = false;
+    double credit = 0;  // bytes it may send before it waits for the next slice
+    event* timer = nullptr;  // worker 0's: the next slice
+  };
+  HandoffWalk walk_;
+  const std::int64_t handoff_rate_;
+  std::atomic<bool> handoff_active_{false};
+  std::atomic<std::int32_t> handoff_from_{0}, handoff_to_{0};
+  base::Counter handoff_started_, handoff_finished_, handoff_keys_, handoff_bytes_;
+  std::atomic<std::int64_t> handoff_started_ms_{0}, handoff_finished_ms_{0};
   // Cuts the expiry of this node's copy of a key it does not hold (a guest) to the guest TTL.
   void KeepAsGuest(const engine::WriteEvent& event);
   std::vector<std::unique_ptr<PerWorker>> workers_;
