@@ -740,7 +740,7 @@ def run_restore(args, zk, path, secret):
               f"{row['p99_during']} us during (max {row['p99_during_max']})", flush=True)
         return row
     finally:
-        stop_nodes(nodes)
+        stop_nodes([n for n in nodes if n.proc.poll() is None])
 
 
 def measure_restore(args, zk, secret, results):

@@ -206,8 +206,8 @@ void LeaseKeeper::AskPeers(std::int64_t now) {
             static_cast<long long>(now - std::max(answered_, quiet_from_)), round_.waiting);
   const std::uint64_t id = round_.id;
   asker_->Ask(*view, self_, incarnation_, std::chrono::milliseconds(IntervalMs()),
-              [this, id](const std::string& member, GrantReply reply) {
-                OnGrantReply(id, member, reply);
+              [this, id](const std::string& asked, GrantReply reply) {
+                OnGrantReply(id, asked, reply);
               });
 }
 

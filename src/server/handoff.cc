@@ -13,9 +13,14 @@
 //   * it goes to each new holder that was not an old one, as the item is now (EncodeCopy: the
 //     same peer write as a resync), applied there only if newer.
 //
-// The walk runs in slices on a timer of its own (every 10 ms while a walk is on): a slice stops
-// after about half a millisecond, so that the requests of worker 0's connections never wait
-// longer than that behind it, and spends at most --handoff-rate bytes a second (a budget per
+// Dropping: once a walk has pushed for a view, and that view has been adopted for
+// --handoff-drop-delay seconds (long enough for clients that poll `config get cluster` to have
+// moved), a second walk unlinks what this node no longer holds (Store::Drop, only the version it
+// met, no tombstone), so that its memory goes to the keys it does hold. A new view cancels it.
+//
+// The walk runs in slices on a timer of its own (every 5 ms while a walk is on): a slice stops
+// after about a quarter of a millisecond, so that the requests of worker 0's connections never
+// wait longer than that behind it, and spends at most --handoff-rate bytes a second (a budget per
 // slice); it waits while a link has more than a quarter of its backlog bound waiting, so live
 // writes are not crowded out. A view that changes during a walk starts it again, from `from`
 // towards the newest view.
@@ -58,8 +63,14 @@ void Replicator::HandOff() {
     handoff_from_.store(view->version, std::memory_order_relaxed);
     return;
   }
-  if (view->version != (walk_.active ? walk_.to : walk_.from)->version) {
-    if (!walk_.active) {
+  if (walk_.dropping && view->version != walk_.from->version) {
+    walk_.dropping = false;  // a new view: push for it first, drop afterwards
+    walk_.active = false;
+    handoff_dropping_.store(false, std::memory_order_relaxed);
+  }
+  const bool pushing = walk_.active && !walk_.dropping;
+  if (view->version != (pushing ? walk_.to : walk_.from)->version) {
+    if (!pushing) {
       handoff_started_.Add();
       handoff_started_ms_.store(NowMs(), std::memory_order_relaxed);
     }
@@ -70,6 +81,12 @@ void Replicator::HandOff() {
     walk_.active = true;
     handoff_active_.store(true, std::memory_order_relaxed);
     handoff_to_.store(view->version, std::memory_order_relaxed);
+  } else if (!walk_.active && walk_.drop_due_ms != 0 && NowMs() >= walk_.drop_due_ms) {
+    walk_.drop_due_ms = 0;
+    walk_.dropping = true;
+    walk_.active = true;
+    walk_.scan = store::Store::Scan();
+    handoff_dropping_.store(true, std::memory_order_relaxed);
   }
   // Slices run on the walk's own timer; the tick only makes sure one is armed.
   if (walk_.active && !evtimer_pending(walk_.timer, nullptr)) {
@@ -79,11 +96,12 @@ void Replicator::HandOff() {
 }
 
 void Replicator::WalkSlice(PerWorker& w) {
+  if (walk_.dropping) return DropSlice();
   const cluster::ClusterView& from = *walk_.from;
   const cluster::ClusterView& to = *walk_.to;
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
   constexpr std::size_t kSlotsPerStep = 128;
-  constexpr auto kSliceTime = std::chrono::microseconds(500);
+  constexpr auto kSliceTime = std::chrono::microseconds(250);
   // A slice's share of the rate, and at most a tenth of a second's worth saved up.
   walk_.credit = std::min(
       walk_.credit + static_cast<double>(handoff_rate_) * kWalkSliceEveryMs / 1000,
@@ -150,15 +168,50 @@ void Replicator::WalkSlice(PerWorker& w) {
   walk_.from = walk_.to;
   walk_.to = nullptr;
   walk_.active = false;
+  walk_.drop_due_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(walk_.from->adopted.time_since_epoch())
+          .count() +
+      drop_delay_ms_;
   handoff_finished_.Add();
   handoff_finished_ms_.store(NowMs(), std::memory_order_relaxed);
   handoff_from_.store(walk_.from->version, std::memory_order_relaxed);
   handoff_active_.store(false, std::memory_order_relaxed);
 }
 
+void Replicator::DropSlice() {
+  const cluster::ClusterView& view = *walk_.from;
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
+  const auto self = std::find_if(view.members.begin(), view.members.end(),
+                                 [&](const cluster::Member& m) { return m.name == self_; });
+  const auto slice_end = std::chrono::steady_clock::now() + std::chrono::microseconds(250);
+  std::vector<Copy> gone;
+  while (self != view.members.end() && !walk_.scan.done()) {
+    gone.clear();
+    const auto index = static_cast<std::uint32_t>(self - view.members.begin());
+    store_->ScanStep(&walk_.scan, 128, [&](const store::ItemInfo& info) {
+      std::uint32_t holders[8];
+      const std::size_t count = view.ring.Holders(info.key, n, holders);
+      if (std::find(holders, holders + count, index) == holders + count) {
+        gone.push_back({std::string(info.key), info.tombstone, info.cas});
+      }
+    });
+    for (const Copy& c : gone) {
+      if (store_->Drop(c.key, c.version)) handoff_dropped_.Add();
+    }
+    if (std::chrono::steady_clock::now() >= slice_end) return;
+  }
+  base::Log(1, "handoff: dropped what ring version %d gives other nodes (%llu keys in all so far)",
+            view.version, static_cast<unsigned long long>(handoff_dropped_.Get()));
+  walk_.dropping = false;
+  walk_.active = false;
+  handoff_dropping_.store(false, std::memory_order_relaxed);
+}
+
 Replicator::HandoffRow Replicator::Handoff() const {
   HandoffRow r;
   r.scanning = handoff_active_.load(std::memory_order_relaxed);
+  r.dropping = handoff_dropping_.load(std::memory_order_relaxed);
+  r.keys_dropped = handoff_dropped_.Get();
   r.from_version = handoff_from_.load(std::memory_order_relaxed);
   r.to_version = r.scanning ? handoff_to_.load(std::memory_order_relaxed) : r.from_version;
   r.scans_started = handoff_started_.Get();

@@ -629,6 +629,16 @@ const OptionSpec kOptions[] = {
                            "the hand-off rate must be between 65536 and 2147483647 bytes a second",
                            &st.s->handoff_rate, err);
      }},
+    {"handoff-drop-delay", '\0', Arg::kValue, "<secs>",
+     "with replication: seconds after a ring change\n"
+     "before a node drops the keys it no longer holds,\n"
+     "0 to 86400 (default: 60)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 0, 86400,
+                           "the hand-off drop delay must be between 0 and 86400 seconds",
+                           &st.s->handoff_drop_delay, err);
+     }},
     {"max-clock-skew-ms", '\0', Arg::kValue, "<ms>",
      "refuse versions (CAS values from meta E, and from\n"
      "peers) further ahead of this node's clock than\n"
@@ -1538,6 +1548,7 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"tombstone_ttl", num(s.tombstone_ttl)},
              {"guest_ttl", num(s.guest_ttl)},
              {"handoff_rate", num(s.handoff_rate)},
+             {"handoff_drop_delay", num(s.handoff_drop_delay)},
              {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));
     }

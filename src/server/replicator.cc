@@ -33,10 +33,11 @@ Replicator::Replicator(const cluster::ClusterMembership* membership, const PeerA
                        std::string self, int replicas, store::Store* store,
                        const base::Clock* clock, std::vector<WorkerSlot> workers, bool sync,
                        int timeout_ms, int guest_ttl, const engine::ReadFence* lease,
-                       std::int64_t handoff_rate)
+                       std::int64_t handoff_rate, int drop_delay_s)
     : membership_(membership), auth_(auth), self_(std::move(self)), replicas_(replicas),
       store_(store), clock_(clock), sync_(sync), timeout_ms_(timeout_ms), guest_ttl_(guest_ttl),
-      lease_(lease), handoff_rate_(handoff_rate) {
+      lease_(lease), handoff_rate_(handoff_rate),
+      drop_delay_ms_(static_cast<std::int64_t>(drop_delay_s) * 1000) {
   for (const WorkerSlot& slot : workers) {
     workers_.push_back(std::make_unique<PerWorker>());
     workers_.back()->slot = slot;

@@ -90,12 +90,14 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     net::BufferPool* pool;
   };
   // `sync`: synchronous mode; `timeout_ms` bounds the wait for the holders (synchronous mode,
-  // and any write while `lease` is not open). `store` is walked for resyncs. `lease` (not
+  // and any write while `lease` is not open). `handoff_rate` and `drop_delay_s`: hand-off's
+  // bytes a second and how long after a view's adoption what it moved away is dropped. `store` is walked for resyncs. `lease` (not
   // owned; null: always open) says whether this node may hold keys now.
   Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
              std::string self, int replicas, store::Store* store, const base::Clock* clock,
              std::vector<WorkerSlot> workers, bool sync, int timeout_ms, int guest_ttl,
-             const engine::ReadFence* lease, std::int64_t handoff_rate);
+             const engine::ReadFence* lease, std::int64_t handoff_rate,
+             int drop_delay_s);
   ~Replicator() override;
 
   void OnWrite(const engine::WriteEvent& event) override;
@@ -136,6 +138,8 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   // `stats handoff`. Any thread.
   struct HandoffRow {
     bool scanning = false;
+    bool dropping = false;  // unlinking what this node no longer holds
+    std::uint64_t keys_dropped = 0;
     std::int32_t from_version = 0, to_version = 0;  // views: served, and being pushed for
     std::uint64_t scans_started = 0, scans_finished = 0, keys_sent = 0, bytes_sent = 0;
     std::int64_t last_started_ms = 0, last_finished_ms = 0;  // steady clock; 0: never
@@ -202,8 +206,10 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   void HandOff();
   // One slice of the walk, within its time and byte budgets; on the walk's own timer.
   void WalkSlice(PerWorker& w);
+  // One slice of the drop walk: unlinks what the served view gives other nodes.
+  void DropSlice();
   static void OnWalkTimer(evutil_socket_t, short, void* arg) noexcept;
-  static constexpr int kWalkSliceEveryMs = 10;
+  static constexpr int kWalkSliceEveryMs = 5;
   // An access hint's `mg <key> Y<self>` line.
   std::string HintFor(std::string_view key) const;
   // A hint found no copy on `link`'s peer: the item goes to it again.
@@ -255,9 +261,14 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     bool active = false;
     double credit = 0;  // bytes it may send before it waits for the next slice
     event* timer = nullptr;  // worker 0's: the next slice
+    bool dropping = false;   // the walk drops what this node no longer holds (from's ring)
+    std::int64_t drop_due_ms = 0;  // steady clock: when the drop walk may start (0: none due)
   };
   HandoffWalk walk_;
   const std::int64_t handoff_rate_;
+  const std::int64_t drop_delay_ms_;
+  std::atomic<bool> handoff_dropping_{false};
+  base::Counter handoff_dropped_;
   std::atomic<bool> handoff_active_{false};
   std::atomic<std::int32_t> handoff_from_{0}, handoff_to_{0};
   base::Counter handoff_started_, handoff_finished_, handoff_keys_, handoff_bytes_;

@@ -163,7 +163,8 @@ base::Status Server::Open() {
         replicator_ = std::make_unique<Replicator>(
             &cluster_->membership(), peer_auth_.get(), settings_.advertise, settings_.replicas,
             store_.get(), &clock_, std::move(slots), sync, settings_.replication_timeout_ms,
-            settings_.guest_ttl, &cluster_->lease(), settings_.handoff_rate);
+            settings_.guest_ttl, &cluster_->lease(), settings_.handoff_rate,
+            settings_.handoff_drop_delay);
         engine_->add_write_observer(replicator_.get());
         if (origin_) origin_->set_write_observer(replicator_.get());
         for (std::size_t i = 0; i < workers_.size(); ++i) {

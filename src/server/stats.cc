@@ -365,7 +365,7 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
                                    .count();
       return now - ms;
     };
-    w.Add("handoff_state", h.scanning ? "pushing" : "idle");
+    w.Add("handoff_state", h.dropping ? "dropping" : h.scanning ? "pushing" : "idle");
     w.Add("handoff_rate", server.settings().handoff_rate);
     w.Add("handoff_from_version", static_cast<std::int64_t>(h.from_version));
     w.Add("handoff_to_version", static_cast<std::int64_t>(h.to_version));
@@ -373,6 +373,7 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("handoff_walks_finished", h.scans_finished);
     w.Add("handoff_keys_sent", h.keys_sent);
     w.Add("handoff_bytes_sent", h.bytes_sent);
+    w.Add("handoff_keys_dropped", h.keys_dropped);
     w.Add("handoff_ms_since_started", since(h.last_started_ms));
     w.Add("handoff_ms_since_finished", since(h.last_finished_ms));
   } else if (sub == "replication" && server.cluster() != nullptr) {

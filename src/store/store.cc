@@ -850,6 +850,18 @@ std::uint64_t Store::Flush(base::RelTime when) {
   }
 }
 
+bool Store::Drop(std::string_view key, std::uint64_t version) {
+  Impl& im = *impl_;
+  const std::uint64_t hash = base::HashKey(key);
+  Shard& s = im.ShardFor(hash);
+  base::MutexLock lock(s.mu);
+  std::size_t slot;
+  Item* it = s.FindLocked(hash, key, &slot);
+  if (it == nullptr || it->version() != version) return false;
+  s.UnlinkLocked(slot, hash, UnlinkCause::kRemove, false);
+  return true;
+}
+
 std::uint64_t Store::Clear() {
   Impl& im = *impl_;
   Scan scan;

@@ -8,7 +8,8 @@
 #     are done.
 #   * Join: a new node joins the two survivors: it holds every key it is now a holder of; only keys whose holder
 #     list changed were pushed (the nodes' handoff_keys_sent against the count from the rings);
-#     its first reads of its own keys hit.
+#     its first reads of its own keys hit; a second later (--handoff-drop-delay 1) the others have
+#     dropped what they no longer hold, and every key is still on its holders.
 #   * Empty restart: kill -9 a node and start it again, empty, under the same name (a new
 #     incarnation): the others push its keys back, and it serves them again.
 import os
@@ -151,6 +152,19 @@ def case_join(s):
     check_eq(hits, len(mine), "the joiner's first reads of its keys")
     s.nodes = now
 
+    # --handoff-drop-delay 1: a second after the ring changed, each node drops what it no longer
+    # holds, and keeps all it does.
+    def extra_keys():
+        return [sum(1 for k in metadump_keys(n) if k in want and n.ring_name not in want[k])
+                for n in now]
+    zkcluster.eventually(lambda: extra_keys() == [0, 0, 0] and
+                         all(handoff(n)["handoff_state"] == "idle" for n in now), 20)
+    dropped = [int(handoff(n)["handoff_keys_dropped"]) for n in now]
+    missing = missing_on(now, keys)
+    print(f"    then dropped by each node: {dropped}; keys missing on their holders: {missing}")
+    check_eq([m for _, m in missing], [0, 0, 0], "keys missing after the drops")
+    check(sum(dropped) > 0, "nothing dropped")
+
 
 def case_empty_restart(s):
     keys = s.keys
@@ -182,7 +196,7 @@ class Setup:
         self.url = f"zk://{self.zk.hosts}/ringcached/handoff{os.getpid()}"
         secret = zkcluster.write_secret(workdir, "handoff test secret")
         self.args = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", "2000",
-                     "--cluster-secret-file", secret, "-m", "64"]
+                     "--cluster-secret-file", secret, "-m", "64", "--handoff-drop-delay", "1"]
         self.nodes = []
         self.extra = []
         self.keys = []

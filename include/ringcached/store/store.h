@@ -392,6 +392,10 @@ class Store {
   // (an exact cut-off by version when `when` is now). 0 means now. Returns the cut-off version
   // for a flush now, 0 for a delayed one.
   std::uint64_t Flush(base::RelTime when);
+  // Unlinks the key's item or tombstone if its version is `version` -- nothing newer came since
+  // -- leaving no tombstone (a cluster node dropping a key it no longer holds, once its new
+  // holders have it). True if it went.
+  bool Drop(std::string_view key, std::uint64_t version);
   // Unlinks every item and tombstone now (a fenced cluster node's wipe: cluster/lease.h).
   // Unlike Flush, it leaves no cut-off behind: a copy that arrives afterwards with an older
   // version (a peer's, a hand-off) is stored as usual. Returns how many entries went. Takes one

@@ -437,6 +437,26 @@ TEST_F(TombstoneTest, AGuestCutMarksOnlyTheValueItNamesAndIsCountedUntilItGoes) 
   EXPECT_EQ(St().copies, 1u);
 }
 
+TEST_F(TombstoneTest, DropUnlinksOnlyTheVersionNamedAndLeavesNoTombstone) {
+  ASSERT_EQ(PutFromPeer("k", "v", 100), Outcome::kStored);
+  EXPECT_FALSE(store_->Drop("k", 99));  // a newer write came since: kept
+  EXPECT_EQ(Value("k"), "v");
+  EXPECT_TRUE(store_->Drop("k", 100));
+  EXPECT_FALSE(Value("k"));
+  EXPECT_EQ(St().curr_items, 0u);
+  EXPECT_EQ(St().tombstones, 0u);
+  EXPECT_FALSE(store_->Drop("k", 100));
+  // A tombstone goes the same way.
+  store_->Delete("t", DeleteOptions{});
+  ASSERT_EQ(St().tombstones, 1u);
+  std::uint64_t v = 0;
+  Store::Scan scan;
+  while (store_->ScanStep(&scan, 1024, [&](const ItemInfo& i) { v = i.cas; })) {
+  }
+  EXPECT_TRUE(store_->Drop("t", v));
+  EXPECT_EQ(St().tombstones, 0u);
+}
+
 TEST_F(TombstoneTest, ClearEmptiesTheStoreAndLeavesNoCutOffForOlderCopies) {
   for (int i = 0; i < 20000; ++i) ASSERT_EQ(Set("k" + std::to_string(i), "v"), Outcome::kStored);
   for (int i = 0; i < 500; ++i) store_->Delete("gone" + std::to_string(i), DeleteOptions{});
