@@ -38,6 +38,9 @@ std::int64_t NowMs() {
       .count();
 }
 
+// How long a slice may hold worker 0: what a request of its connections may wait behind one.
+constexpr auto kSliceTime = std::chrono::microseconds(250);
+
 bool SameMember(const cluster::Member& a, const cluster::Member& b) {
   return a.name == b.name && a.incarnation == b.incarnation;
 }
@@ -101,7 +104,6 @@ void Replicator::WalkSlice(PerWorker& w) {
   const cluster::ClusterView& to = *walk_.to;
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
   constexpr std::size_t kSlotsPerStep = 128;
-  constexpr auto kSliceTime = std::chrono::microseconds(250);
   // A slice's share of the rate, and at most a tenth of a second's worth saved up.
   walk_.credit = std::min(
       walk_.credit + static_cast<double>(handoff_rate_) * kWalkSliceEveryMs / 1000,
@@ -183,7 +185,7 @@ void Replicator::DropSlice() {
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
   const auto self = std::find_if(view.members.begin(), view.members.end(),
                                  [&](const cluster::Member& m) { return m.name == self_; });
-  const auto slice_end = std::chrono::steady_clock::now() + std::chrono::microseconds(250);
+  const auto slice_end = std::chrono::steady_clock::now() + kSliceTime;
   std::vector<Copy> gone;
   while (self != view.members.end() && !walk_.scan.done()) {
     gone.clear();
