@@ -82,6 +82,7 @@ void Session::HoldForGate() {
     gate->Forget();
     return;
   }
+  if (!gate->Holding()) return;  // nothing to wait for: no callback made
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
   const std::uint64_t id = park_seq_ + 1;

@@ -244,6 +244,11 @@ void Replicator::KeepAsGuest(const engine::WriteEvent& event) {
                    exptime != 0 && exptime <= cap ? exptime : cap, /*guest=*/true);
 }
 
+bool Replicator::Holding() {
+  PerWorker* w = Current();
+  return w != nullptr && w->current != nullptr;
+}
+
 bool Replicator::Hold(std::function<void(bool)> released) {
   PerWorker* w = Current();
   if (w == nullptr || w->current == nullptr) return false;

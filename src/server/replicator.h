@@ -106,6 +106,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   // WriteGate (synchronous mode, or not serving): holds a request whose writes went to other
   // holders.
   bool Hold(std::function<void(bool acknowledged)> released) override;
+  bool Holding() override;
   void Forget() override;
   // Forwarder: a client's operation on a key this node does not hold goes to the key's owner
   // on this worker's link to it.

@@ -5,7 +5,9 @@
 // only once the key's holders have it. The session asks its worker's gate after every request it
 // executed; a gate that holds the request's writes gets the session to park the request's reply
 // (server/parked.cc): it is kept back, in order, with everything after it, until the gate
-// releases it. Without a gate (a single node, or async replication) nothing waits.
+// releases it. Without a gate (a single node) nothing waits; with asynchronous replication only a
+// fenced node's writes do (server/replicator.h), so the session asks Holding() first, which costs
+// no allocation.
 //
 // Thread-safety: one gate per worker, called on that worker's thread only.
 #pragma once
@@ -25,6 +27,9 @@ class WriteGate {
   // the outcome is unknown, the write may be on some holders (never a false STORED). False:
   // the reply goes now.
   virtual bool Hold(std::function<void(bool acknowledged)> released) = 0;
+  // Whether Hold() would hold the request just executed: it made writes that must be
+  // acknowledged first.
+  virtual bool Holding() = 0;
   // The same point for a request nobody can wait for (a datagram: UDP writes are treated as
   // asynchronous): its writes need no hold.
   virtual void Forget() {}

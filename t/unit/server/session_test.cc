@@ -36,8 +36,8 @@ class RecordingHost : public SessionHost {
 class HoldingGate : public WriteGate, public engine::WriteObserver {
  public:
   void OnWrite(const engine::WriteEvent&) override { ++writes_; }
+  bool Holding() override { return writes_ > 0; }
   bool Hold(std::function<void(bool)> released) override {
-    ++asked;
     if (writes_ == 0) return false;
     writes_ = 0;
     held.push_back(std::move(released));
@@ -51,7 +51,6 @@ class HoldingGate : public WriteGate, public engine::WriteObserver {
     r(acknowledged);
   }
   std::vector<std::function<void(bool)>> held;
-  int asked = 0;
 
  private:
   int writes_ = 0;
