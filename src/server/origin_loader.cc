@@ -57,6 +57,7 @@ base::RelTime OriginLoader::ExptimeOf(const origin::Value& value) const {
 }
 
 bool OriginLoader::Contains(std::string_view key) {
+  if (fence_ != nullptr && !fence_->Open()) return false;
   return static_cast<bool>(store_->Get(key, store::GetOptions{.bump = false}).item);
 }
 

@@ -54,6 +54,10 @@ class OriginLoader final : public engine::MissLoader, public origin::Cache {
   // Told of every fill stored (WriteEvent::Kind::kFill, on the origin thread): replication.
   // Wiring, before the first Load.
   void set_write_observer(engine::WriteObserver* observer) { observer_ = observer; }
+  // While `fence` is closed (a cluster node's lease, cluster/lease.h), what the store holds is
+  // not an answer: Contains() says no, so every miss is fetched, and the fill's `add` leaves an
+  // old item alone while the reader gets the fetched value. Wiring, before the first Load.
+  void set_read_fence(const engine::ReadFence* fence) { fence_ = fence; }
 
   const origin::ReadThrough& read_through() const { return *read_through_; }
 
@@ -66,6 +70,7 @@ class OriginLoader final : public engine::MissLoader, public origin::Cache {
   store::Store* store_;
   const base::Clock* clock_;
   engine::WriteObserver* observer_ = nullptr;
+  const engine::ReadFence* fence_ = nullptr;
   std::string key_prefix_;
   int ttl_;
   std::unique_ptr<origin::ReadThrough> read_through_;

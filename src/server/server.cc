@@ -149,6 +149,7 @@ base::Status Server::Open() {
     settings_.advertise = cluster_->membership().options().self.name;  // for `stats settings`
     // Reads are served only under the local lease (cluster/lease.h).
     engine_->set_read_fence(&cluster_->lease());
+    if (origin_) origin_->set_read_fence(&cluster_->lease());
     for (auto& w : workers_) w->session_context()->lease = &cluster_->lease();
     if (!peer_secrets.empty()) {
       peer_auth_ = std::make_unique<PeerAuth>();

@@ -19,8 +19,9 @@
 #   * Empty restart: kill -9 one node, rewrite and delete its keys through the others, restart it
 #     empty under the same name: no newer value elsewhere is overwritten, no key resurrected.
 #   * A fenced node's clients: a node cut off from ZooKeeper alone (a relay the test cuts), refused
-#     by its peers, serves misses, writes through the key's other holders, answers SERVER_ERROR
-#     once none of them answers, and is emptied when ZooKeeper is back.
+#     by its peers, serves misses (reads through to its origin for a key it has an old fill of),
+#     writes through the key's other holders, answers SERVER_ERROR once none of them answers, and
+#     is emptied when ZooKeeper is back.
 import os
 import subprocess
 import sys
@@ -28,7 +29,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "origin"))
 import zkcluster  # noqa: E402
+import origin_support as osup  # noqa: E402
 import rctest  # noqa: E402
 from rctest import check, check_eq  # noqa: E402
 
@@ -229,10 +232,14 @@ def case_fenced_node_writes(s):
     # it and refuse it grants, and it stays fenced until the relay is restored.
     relay = zkcluster.TcpProxy(s.zk.port)
     relay.restore()
+    origin = osup.HttpOrigin()
+    origin.start()
     path = f"/ringcached/fence{os.getpid()}-writes"
     args = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", str(SESSION_MS),
             "--cluster-secret-file", s.secret]
-    a = zkcluster.Node(f"zk://{relay.hosts}{path}", extra_args=args, name="writes_a")
+    # a reads through to an origin for the keys under fill:, fenced or not.
+    a = zkcluster.Node(f"zk://{relay.hosts}{path}", name="writes_a",
+                       extra_args=args + ["--origin", origin.url, "--origin-key-prefix", "fill:"])
     b, c = (zkcluster.Node(f"zk://{s.zk.hosts}{path}", extra_args=args, name=f"writes_{x}")
             for x in "bc")
     s.nodes = [a, b, c]
@@ -241,8 +248,12 @@ def case_fenced_node_writes(s):
             n.start()
         zkcluster.eventually(lambda: all(members_seen(n) == 3 for n in s.nodes), 20)
         key = owned_by(s, a, "w", 1)[0]
+        fill = owned_by(s, a, "fill:", 1)[0]
+        origin.set_value(fill, "origin v1")
         with a.connect() as conn:
             check_eq(conn.set(key, "old"), "STORED", "set on the owner")
+            check_eq(conn.get(fill), b"origin v1", "a read-through fill")
+        origin.set_value(fill, "origin v2")  # the cached fill is now old
         relay.cut()
         zkcluster.eventually(lambda: all(members_seen(n) == 2 for n in (b, c)), 15)
         zkcluster.eventually(lambda: a.cluster_stats()["lease_state"] == "fenced", 15)
@@ -251,6 +262,7 @@ def case_fenced_node_writes(s):
         check(int(st["lease_refusals_received"]) > 0, "a fenced without a refusal")
         with a.connect() as conn:
             check_eq(conn.get(key), None, "a fenced node served a cached value")
+            check_eq(conn.get(fill), b"origin v2", "a fenced node reads through, not its cache")
             # Its client's writes go to the key's other holders, and are answered once they have
             # them; an add is answered by the holder the clients now use.
             check_eq(conn.set(key, "new"), "STORED", "set on a fenced node")
@@ -271,6 +283,7 @@ def case_fenced_node_writes(s):
             check_eq(conn.get(key), None, "a kept what it held while fenced")
     finally:
         relay.close()
+        origin.stop()
 
 
 def case_empty_restart(s):
