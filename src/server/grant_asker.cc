@@ -82,7 +82,8 @@ void PeerGrantAsker::Ask(const cluster::ClusterView& view, const std::string& se
     auto q = std::make_shared<Question>();
     q->member = m.name;
     q->answer = answer;
-    // The timer holds the question; the answer and the timer each free it once both are done.
+    // The reply's callback owns the question (through `finish`); the timer only points at it,
+    // and is freed by `finish` when the reply, or the link's loss, comes.
     q->timer = evtimer_new(loop_->base(), &PeerGrantAsker::OnTimeout, q.get());
     const timeval tv{static_cast<time_t>(timeout.count() / 1000),
                      static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
