@@ -224,13 +224,7 @@ def start_nodes(s, mode, extra=(), name=None):
 
 
 def main():
-    missing = zkcluster.zookeeper_missing()
-    if missing:
-        raise rctest.Skip(missing)
-    try:
-        import pylibmc  # noqa: F401
-    except ImportError:
-        raise rctest.Skip("pylibmc is not installed (Debian: python3-pylibmc)")
+    zkcluster.require(pylibmc=True)
     rctest.binary()
     r = rctest.Runner("failover: no acknowledged write lost", time_limit=170)
     workdir = tempfile.mkdtemp(prefix="rc-fo-")

@@ -204,13 +204,7 @@ class Setup:
 
 
 def main():
-    missing = zkcluster.zookeeper_missing()
-    if missing:
-        raise rctest.Skip(missing)
-    try:
-        import pylibmc  # noqa: F401
-    except ImportError:
-        raise rctest.Skip("pylibmc is not installed (Debian: python3-pylibmc)")
+    zkcluster.require(pylibmc=True)
     rctest.binary()
     r = rctest.Runner("hand-off", time_limit=170)
     workdir = tempfile.mkdtemp(prefix="rc-handoff-")

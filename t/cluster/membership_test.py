@@ -379,9 +379,7 @@ def case_ring_tool_agrees(c):
 
 
 def main():
-    missing = zkcluster.zookeeper_missing()
-    if missing:
-        raise rctest.Skip(missing)
+    zkcluster.require()
     rctest.binary()
     r = Runner("cluster membership through ZooKeeper", time_limit=170)
     workdir = tempfile.mkdtemp(prefix="rc-cluster-")

@@ -13,9 +13,7 @@ import rctest  # noqa: E402
 
 
 def main():
-    missing = zkcluster.zookeeper_missing()
-    if missing:
-        raise rctest.Skip(missing)
+    zkcluster.require()
     here = os.environ.get("RC_BUILDDIR") or os.path.dirname(os.path.abspath(rctest.binary()))
     test = os.path.join(here, "t", "cluster", "membership_zk_test")
     r = rctest.Runner("cluster::Membership against ZooKeeper", time_limit=150)

@@ -355,9 +355,7 @@ class Setup:
 
 
 def main():
-    missing = zkcluster.zookeeper_missing()
-    if missing:
-        raise rctest.Skip(missing)
+    zkcluster.require()
     rctest.binary()
     r = rctest.Runner("replication between nodes", time_limit=170)
     workdir = tempfile.mkdtemp(prefix="rc-repl-")

@@ -6,7 +6,8 @@
 #     own zoo.cfg and data dir in a temp dir; admin server off; a small tickTime so that session
 #     timeouts of a few seconds are allowed. start() waits for "ruok" -> "imok". kill() stops it
 #     by PID (SIGKILL; restarted on the same data dir it restores the sessions it had).
-#   * zookeeper_missing(): why the tests must be skipped (no java, no zookeeper jar), or None.
+#   * zookeeper_missing(): why the tests must be skipped (no java, no zookeeper jar), or None;
+#     require(): the skip itself, for ZooKeeper and, if asked, pylibmc.
 #   * TcpProxy: a relay in front of ZooKeeper that the test can cut and restore, to make
 #     ZooKeeper unreachable for the nodes while it keeps running (and expiring their sessions).
 #   * Node: one ringcached cluster node on a fixed port (so a restarted node keeps its default
@@ -46,6 +47,19 @@ def zookeeper_missing():
     if not os.path.isfile("/usr/share/java/zookeeper.jar"):
         return "ZooKeeper is not installed (Debian: zookeeper, /usr/share/java/zookeeper.jar)"
     return None
+
+
+def require(pylibmc=False):
+    """Skips the calling script (rctest.Skip: exit 77) when ZooKeeper cannot be started here,
+    or, with `pylibmc`, when the pylibmc client is not installed."""
+    missing = zookeeper_missing()
+    if missing:
+        raise rctest.Skip(missing)
+    if pylibmc:
+        try:
+            import pylibmc as _  # noqa: F401
+        except ImportError:
+            raise rctest.Skip("pylibmc is not installed (Debian: python3-pylibmc)")
 
 
 def free_port():

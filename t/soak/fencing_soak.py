@@ -22,9 +22,7 @@ import rctest  # noqa: E402
 
 def main():
     flaps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    missing = zkcluster.zookeeper_missing()
-    if missing:
-        raise rctest.Skip(missing)
+    zkcluster.require()
     rctest.binary()
     r = rctest.Runner("fencing soak", time_limit=60 + 10 * flaps)
     workdir = tempfile.mkdtemp(prefix="rc-fence-soak-")
