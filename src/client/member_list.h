@@ -23,7 +23,11 @@ struct MemberList {
   // The membership version the source reported: the `config get cluster` version, or the cversion
   // of ZooKeeper's <path>/members. nullopt for a --servers list, which has none.
   std::optional<std::int64_t> version;
-  std::vector<cluster::RingMember> members;  // canonical order
+  std::vector<cluster::RingMember> members;  // on the ring (up and warming), canonical order
+  // Read from ZooKeeper only (the other sources list up members): the members draining off the
+  // ring (state "leaving", not on it), and the names of those on it that are still warming.
+  std::vector<cluster::RingMember> leaving;  // canonical order
+  std::vector<std::string> warming;
 };
 
 // Sorts by ring name (byte order). Fails on an empty or duplicate name: two members with one

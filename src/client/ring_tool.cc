@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <sysexits.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -64,7 +65,9 @@ constexpr char kUsage[] =
     "  -V, --version      the version\n"
     "\n"
     "COMMANDS:\n"
-    "  members            \"version V\" (\"version -\" for --servers), then \"NAME WEIGHT\" lines\n"
+    "  members            \"version V\" (\"version -\" for --servers), then \"NAME WEIGHT STATE\"\n"
+    "                     lines (STATE: up, or from --zk warming or leaving; a leaving member\n"
+    "                     is off the ring)\n"
     "  ring               one \"INDEX HASH MEMBER_INDEX NAME\" line per ring point, in ring order\n"
     "  libmemcached       a libmemcached configuration string that yields this ring\n"
     "  twemproxy          a nutcracker.yml server pool that yields this ring\n"
@@ -152,7 +155,23 @@ int PrintMembers(const MemberList& list) {
   } else {
     std::printf("version -\n");
   }
-  for (const auto& m : list.members) std::printf("%s %u\n", m.name.c_str(), m.weight);
+  // Every member with its state, by name: the leaving ones too, though they are off the ring.
+  struct Row {
+    const rc::cluster::RingMember* member;
+    const char* state;
+  };
+  std::vector<Row> rows;
+  for (const auto& m : list.members) {
+    const bool warming =
+        std::find(list.warming.begin(), list.warming.end(), m.name) != list.warming.end();
+    rows.push_back({&m, warming ? "warming" : "up"});
+  }
+  for (const auto& m : list.leaving) rows.push_back({&m, "leaving"});
+  std::sort(rows.begin(), rows.end(),
+            [](const Row& a, const Row& b) { return a.member->name < b.member->name; });
+  for (const Row& r : rows) {
+    std::printf("%s %u %s\n", r.member->name.c_str(), r.member->weight, r.state);
+  }
   return EX_OK;
 }
 

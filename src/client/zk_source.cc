@@ -147,11 +147,13 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
                         "; left out, as the nodes leave it out");
         continue;
       }
+      // The nodes' rings (ClusterView): a leaving member is off the ring, a warming one on it.
       const cluster::Member& m = member.value();
-      if (m.state != cluster::MemberState::kUp) {
-        notes.push_back("member " + name + " is in state \"" +
-                        std::string(cluster::MemberStateName(m.state)) + "\" (on the ring)");
+      if (m.state == cluster::MemberState::kLeaving) {
+        list.leaving.push_back({name, m.weight});
+        continue;
       }
+      if (m.state == cluster::MemberState::kWarming) list.warming.push_back(name);
       list.members.push_back({name, m.weight});
     }
     if (!changed) {
@@ -162,6 +164,7 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
     }
     if (changed) continue;  // a member joined or left while we read: read again
     if (Status s = Canonicalize(&list.members); !s.ok()) return s;
+    if (Status s = Canonicalize(&list.leaving); !s.ok()) return s;
     warnings->insert(warnings->end(), notes.begin(), notes.end());
     return list;
   }

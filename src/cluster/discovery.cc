@@ -21,6 +21,9 @@ std::string DiscoveryPayload(const ClusterView& view) {
   out += '\n';
   bool first = true;
   for (const Member& m : view.members) {
+    // Clients are pointed at up members only: a warming one is not yet, a leaving one (not in
+    // `members`) no longer (REPLICATION.md section 6).
+    if (m.state != MemberState::kUp) continue;
     if (!first) out += ' ';
     first = false;
     out += DiscoveryHost(m);

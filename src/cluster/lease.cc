@@ -170,7 +170,7 @@ void LeaseKeeper::OnSessionExpired() {
 void LeaseKeeper::OnViewAdopted(const std::shared_ptr<const ClusterView>& view) {
   {
     base::MutexLock lock(mu_);
-    for (const Member& m : view->members) {
+    for (const Member& m : view->everyone()) {
       auto it = incarnations_.find(m.name);
       if (it == incarnations_.end()) {
         incarnations_.emplace(m.name, m.incarnation);
@@ -185,14 +185,14 @@ void LeaseKeeper::OnViewAdopted(const std::shared_ptr<const ClusterView>& view) 
 void LeaseKeeper::AskPeers(std::int64_t now) {
   std::shared_ptr<const ClusterView> view = membership_->view();
   if (view == nullptr) return;
-  const bool member = std::any_of(view->members.begin(), view->members.end(),
-                                  [&](const Member& m) { return m.name == self_; });
-  if (!member) return;  // not in its own ring: nobody can vouch for it
+  // Leaving members count: they hold sessions and answer for the view as any member does.
+  const std::size_t members = view->everyone().size();
+  if (view->Find(self_) == nullptr) return;  // not in its own view: nobody can vouch for it
   round_ = Round{};
   round_.id = next_round_++;
   round_.asked_at = now;
-  round_.ring = view->members.size();
-  round_.waiting = view->members.size() - 1;
+  round_.ring = members;
+  round_.waiting = members - 1;
   {
     base::MutexLock lock(mu_);
     ++counts_.grant_rounds;
@@ -254,9 +254,8 @@ GrantReply LeaseKeeper::Judge(std::string_view asker, std::int64_t incarnation) 
   if (fenced() || view == nullptr) {
     reply.kind = GrantReply::Kind::kUnknown;
   } else {
-    auto it = std::find_if(view->members.begin(), view->members.end(),
-                           [&](const Member& m) { return m.name == asker; });
-    if (it == view->members.end() || it->incarnation > incarnation ||
+    const Member* it = view->Find(asker);
+    if (it == nullptr || it->incarnation > incarnation ||
         !membership_->ListsMember(asker)) {
       reply.kind = GrantReply::Kind::kRefuse;
     } else if (it->incarnation < incarnation) {

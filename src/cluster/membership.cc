@@ -81,6 +81,44 @@ struct Fetch {
 
 }  // namespace
 
+std::vector<Member> ClusterView::everyone() const {
+  std::vector<Member> all = members;
+  for (const Member& m : before_members) {
+    if (m.state == MemberState::kLeaving) all.push_back(m);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const Member& a, const Member& b) { return a.name < b.name; });
+  return all;
+}
+
+const Member* ClusterView::Find(std::string_view name) const {
+  for (const std::vector<Member>* list : {&members, &before_members}) {
+    for (const Member& m : *list) {
+      if (m.name == name) return &m;
+    }
+  }
+  return nullptr;
+}
+
+void SetViewMembers(ClusterView* view, std::vector<Member> everyone, RingProfile profile) {
+  auto ring_of = [profile](const std::vector<Member>& members) {
+    std::vector<RingMember> ring_members;
+    ring_members.reserve(members.size());
+    for (const Member& m : members) ring_members.push_back(RingMember{m.name, m.weight});
+    return Ring(std::move(ring_members), profile);
+  };
+  view->members.clear();
+  view->before_members.clear();
+  const bool changing = std::any_of(everyone.begin(), everyone.end(),
+                                    [](const Member& m) { return m.state != MemberState::kUp; });
+  for (Member& m : everyone) {
+    if (changing && m.state != MemberState::kWarming) view->before_members.push_back(m);
+    if (m.state != MemberState::kLeaving) view->members.push_back(std::move(m));
+  }
+  view->ring = ring_of(view->members);
+  view->before_ring = changing ? ring_of(view->before_members) : Ring();
+}
+
 std::string_view NodeStateName(NodeState state) {
   switch (state) {
     case NodeState::kUnregistered: return "unregistered";
@@ -691,19 +729,18 @@ void Membership::Impl::FinishFetch(const std::shared_ptr<Fetch>& fetch, std::uin
 
 void Membership::Impl::Adopt(std::int32_t version, std::vector<Member> members) {
   std::shared_ptr<const ClusterView> current = view.load();
-  if (current && current->version == version && current->members == members) return;
+  if (current && current->version == version && current->everyone() == members) return;
   auto next = std::make_shared<ClusterView>();
   next->version = version;
-  std::vector<RingMember> ring_members;
-  ring_members.reserve(members.size());
-  for (const Member& m : members) ring_members.push_back(RingMember{m.name, m.weight});
-  next->ring = Ring(std::move(ring_members), options.profile);
-  next->members = std::move(members);
-  next->adopted = SteadyClock::now();
   std::string names;
-  for (const Member& m : next->members) names += (names.empty() ? "" : ", ") + m.name;
-  base::Log(1, "cluster: ring version %d: %zu member(s): %s", version, next->members.size(),
-            names.c_str());
+  for (const Member& m : members) {
+    names += (names.empty() ? "" : ", ") + m.name;
+    if (m.state != MemberState::kUp) names += " (" + std::string(MemberStateName(m.state)) + ")";
+  }
+  SetViewMembers(next.get(), std::move(members), options.profile);
+  next->adopted = SteadyClock::now();
+  base::Log(1, "cluster: ring version %d: %zu member(s): %s", version,
+            next->everyone().size(), names.c_str());
   view.store(next);
   {
     base::MutexLock lock(mu);

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <optional>
 
+#include <event2/event.h>
+
 #include "ringcached/base/log.h"
 #include "ringcached/cluster/cluster_url.h"
 #include "ringcached/cluster/discovery.h"
@@ -154,6 +156,10 @@ void ClusterNode::Leave() {
   if (membership_) membership_->Leave();
   control_loop_->Stop();
   control_loop_->Join();
+  if (drain_.timer != nullptr) {  // stopped in the middle of a drain (SIGTERM)
+    event_free(drain_.timer);
+    drain_.timer = nullptr;
+  }
 }
 
 void ClusterNode::AddStats(StatSink& w) const {
@@ -163,12 +169,13 @@ void ClusterNode::AddStats(StatSink& w) const {
   std::size_t members = 0, points = 0;
   std::int64_t age = 0;
   if (st.view) {
-    for (const cluster::Member& m : st.view->members) {
+    const std::vector<cluster::Member> everyone = st.view->everyone();
+    for (const cluster::Member& m : everyone) {
       names += (names.empty() ? "" : ",") + m.name;
       incarnations += (incarnations.empty() ? "" : ",") + std::to_string(m.incarnation);
       states += (states.empty() ? "" : ",") + std::string(cluster::MemberStateName(m.state));
     }
-    members = st.view->members.size();
+    members = everyone.size();
     points = st.view->ring.points().size();
     age = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                            st.view->adopted)
@@ -213,6 +220,9 @@ void ClusterNode::AddStats(StatSink& w) const {
   w.Add("lease_grants_given", lease.grants_given);
   w.Add("lease_refusals_given", lease.refusals_given);
   w.Add("lease_unknown_given", lease.unknown_given);
+  // The drain (drain.cc): none until SIGUSR1 or `shutdown graceful`.
+  w.Add("drain_state", DrainPhaseName(drain_phase_.load()));
+  w.Add("drain_ms", drain_ms_.load());
   // The membership's events as its listeners hear them.
   w.Add("events_registered", registrations_.load());
   w.Add("events_views_adopted", views_adopted_.load());

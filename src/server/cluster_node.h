@@ -11,6 +11,15 @@
 // Threads: Join() and Leave() on the main thread; the membership on the control thread (DESIGN.md
 // section 2); membership() and AddStats() from any thread.
 //
+// Drain (drain.cc; ../shared/REPLICATION.md section 6): on SIGUSR1 or `shutdown graceful` the
+// server asks the node to drain before the graceful stop. The node marks itself leaving (its
+// znode's state: every node's view moves it off the key-holding ring, and `config get cluster`
+// stops listing it), keeps serving while its hand-off walk pushes its keys to their next holders,
+// and reports done once that walk has served the view it leaves in, every push is answered, and
+// the view has been adopted for --handoff-drop-delay seconds (so that clients polling `config get
+// cluster` have moved off it) -- or once --drain-timeout passes. The server then deregisters it
+// and stops gracefully.
+//
 // The node listens to the membership's events (cluster::MembershipListener) and counts them in
 // `stats cluster`. It also keeps the local lease (cluster/lease.h) on the control thread: the
 // engine's reads are fenced by it, peers ask it for grants, and it asks the peers itself
@@ -18,6 +27,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,6 +69,14 @@ class ClusterNode final : private cluster::MembershipListener {
   // `stats cluster`.
   void AddStats(StatSink& sink) const;
 
+  // Drains this node (above): `handed_off(version)` says whether the hand-off walk has served
+  // ring version `version` and every push is answered (null without replication: nothing to
+  // push). `done` runs on the control loop once drained (true) or timed out (false); the caller
+  // posts its work elsewhere (Leave() may not run on the control loop). Once; any thread.
+  void Drain(std::function<bool(std::int32_t version)> handed_off,
+             std::chrono::milliseconds linger, std::chrono::milliseconds timeout,
+             std::function<void(bool drained)> done);
+
  private:
   ClusterNode() = default;
 
@@ -81,6 +99,22 @@ class ClusterNode final : private cluster::MembershipListener {
   std::unique_ptr<cluster::LeaseKeeper> lease_;
   std::unique_ptr<PeerGrantAsker> asker_;
   bool left_ = false;
+
+  // The drain, on the control loop; its phase is read by `stats cluster`.
+  enum class DrainPhase : std::uint8_t { kNone, kMarking, kPushing, kLingering, kDone, kTimedOut };
+  static std::string_view DrainPhaseName(DrainPhase phase);
+  static void OnDrainTimer(evutil_socket_t, short, void* arg) noexcept;
+  void DrainStep();
+  struct DrainState {
+    std::function<bool(std::int32_t)> handed_off;
+    std::function<void(bool)> done;
+    std::chrono::steady_clock::time_point started, deadline;
+    std::chrono::milliseconds linger{0};
+    event* timer = nullptr;
+  };
+  DrainState drain_;
+  std::atomic<DrainPhase> drain_phase_{DrainPhase::kNone};
+  std::atomic<std::int64_t> drain_ms_{0};  // how long the drain took (or has taken so far)
 };
 
 }  // namespace rc::server

@@ -70,14 +70,15 @@ void PeerGrantAsker::Ask(const cluster::ClusterView& view, const std::string& se
                          std::int64_t incarnation, std::chrono::milliseconds timeout,
                          AnswerFn answer) {
   // Links to members that left go (and with them, questions still in flight: told unknown).
+  const std::vector<cluster::Member> everyone = view.everyone();  // leaving members vouch too
   std::set<std::string, std::less<>> members;
-  for (const cluster::Member& m : view.members) members.insert(m.name);
+  for (const cluster::Member& m : everyone) members.insert(m.name);
   std::erase_if(links_, [&](const auto& kv) { return !members.contains(kv.first); });
   std::erase_if(unanswered_, [&](const std::string& name) { return !members.contains(name); });
 
   const std::string request =
       "rc_lease " + self + " " + std::to_string(incarnation) + "\r\n";
-  for (const cluster::Member& m : view.members) {
+  for (const cluster::Member& m : everyone) {
     if (m.name == self) continue;
     auto q = std::make_shared<Question>();
     q->member = m.name;

@@ -129,9 +129,10 @@ void Replicator::WalkSlice(PerWorker& w) {
       std::uint32_t old_holders[8], new_holders[8];
       const std::size_t nold = from.ring.Holders(info.key, n, old_holders);
       const std::size_t nnew = to.ring.Holders(info.key, n, new_holders);
+      // Still a member: on the new ring, or leaving it (a draining node pushes its own keys).
       auto in_new = [&](const cluster::Member& m) {
-        return std::any_of(to.members.begin(), to.members.end(),
-                           [&](const cluster::Member& x) { return SameMember(x, m); });
+        const cluster::Member* x = to.Find(m.name);
+        return x != nullptr && SameMember(*x, m);
       };
       // The pusher: the first old holder still a member, unchanged.
       const cluster::Member* pusher = nullptr;
@@ -207,6 +208,20 @@ void Replicator::DropSlice() {
   walk_.dropping = false;
   walk_.active = false;
   handoff_dropping_.store(false, std::memory_order_relaxed);
+}
+
+bool Replicator::HandedOff(std::int32_t version) const {
+  if (handoff_active_.load(std::memory_order_relaxed) ||
+      handoff_from_.load(std::memory_order_relaxed) < version) {
+    return false;
+  }
+  for (const auto& w : workers_) {
+    base::MutexLock lock(w->mu);
+    for (const auto& [name, link] : w->links) {
+      if (link->unanswered_seen() != 0) return false;
+    }
+  }
+  return true;
 }
 
 Replicator::HandoffRow Replicator::Handoff() const {

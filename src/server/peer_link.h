@@ -125,6 +125,11 @@ class PeerLink {
   const Counters& counters() const { return counters_; }
   // Bytes waiting, as of the link's last event (any thread).
   std::size_t pending_bytes_seen() const { return pending_seen_.load(std::memory_order_relaxed); }
+  // Messages sent or waiting that have no answer yet, as of the link's last event (any thread):
+  // a draining node leaves once this is 0 everywhere.
+  std::size_t unanswered_seen() const {
+    return unanswered_seen_.load(std::memory_order_relaxed);
+  }
   const cluster::Member& peer() const { return peer_; }
   // Why the link last failed ("" if never), for `stats` and the log.
   const std::string& last_error() const { return last_error_; }
@@ -178,7 +183,11 @@ class PeerLink {
   int backoff_ms_ = 0;
   bool needs_resync_ = false;
   std::atomic<std::size_t> pending_seen_{0};
-  void NotePending() { pending_seen_.store(pending_bytes(), std::memory_order_relaxed); }
+  std::atomic<std::size_t> unanswered_seen_{0};
+  void NotePending() {
+    pending_seen_.store(pending_bytes(), std::memory_order_relaxed);
+    unanswered_seen_.store(backlog_tickets_.size() + tickets_.size(), std::memory_order_relaxed);
+  }
   std::string last_error_;
   Counters counters_;
 };

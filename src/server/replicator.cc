@@ -201,20 +201,35 @@ void Replicator::SendToHolders(PerWorker& w, std::string_view key,
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   if (view == nullptr) return;
   if (view->version != w.view_version) DropLinksOutside(w, *view);
-  if (view->members.size() < 2) return;
-  std::uint32_t holders[8];
-  const std::size_t n = view->ring.Holders(
-      key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
+  if (view->members.size() < 2 && view->before_members.size() < 2) return;
+  const std::size_t r = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
+  // The key's holders, and while a member warms or leaves, its holders on the ring before that
+  // too (the union: clients on either ring read current data).
+  const cluster::Member* targets[16];
+  std::size_t ntargets = 0;
   bool holder = false;
-  for (std::size_t i = 0; i < n; ++i) {
-    const cluster::Member& m = view->members[holders[i]];
-    if (m.name == self_) {
-      holder = serving;
-      continue;
+  auto add_holders = [&](const cluster::Ring& ring, const std::vector<cluster::Member>& members) {
+    std::uint32_t holders[8];
+    const std::size_t n = ring.Holders(key, r, holders);
+    for (std::size_t i = 0; i < n; ++i) {
+      const cluster::Member& m = members[holders[i]];
+      if (m.name == self_) {
+        holder = serving;
+      } else if (std::none_of(targets, targets + ntargets,
+                              [&](const cluster::Member* t) { return t->name == m.name; })) {
+        targets[ntargets++] = &m;
+      }
     }
+  };
+  add_holders(view->ring, view->members);
+  if (view->changing()) add_holders(view->before_ring, view->before_members);
+  for (std::size_t i = 0; i < ntargets; ++i) {
+    const cluster::Member& m = *targets[i];
     if (bytes->empty() && (event == nullptr || !Encode(*event, bytes))) return;
     std::uint64_t ticket = 0;
-    if (gated) {
+    // A leaving member's copy is sent, not waited for: it is about to go, and its going must
+    // not fail the writes that were in flight to it.
+    if (gated && m.state != cluster::MemberState::kLeaving) {
       // The request's writes share one ticket; each holder's answer counts towards it.
       if (w.current == nullptr) {
         auto p = std::make_unique<PerWorker::Pending>();
@@ -303,19 +318,21 @@ Replicator::Route Replicator::Forward(std::string_view key,
   PerWorker* w = Current();
   if (w == nullptr) return Route::kHere;
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
-  if (view == nullptr || view->members.size() < 2) return Route::kHere;
+  if (view == nullptr || (view->members.size() < 2 && !view->changing())) return Route::kHere;
   if (view->version != w->view_version) DropLinksOutside(*w, *view);
-  const auto self = std::lower_bound(
-      view->members.begin(), view->members.end(), self_,
-      [](const cluster::Member& m, const std::string& name) { return m.name < name; });
   // Not in its own view (joining, or between sessions): it has no better idea where keys live.
-  if (self == view->members.end() || self->name != self_) return Route::kHere;
+  // A leaving member holds nothing any more: its keys' owners answer.
+  if (view->Find(self_) == nullptr) return Route::kHere;
   std::uint32_t holders[8];
   const std::size_t n = view->ring.Holders(
       key, std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8), holders);
-  const auto index = static_cast<std::uint32_t>(self - view->members.begin());
   if (n == 0) return Route::kHere;
-  const bool holder = std::find(holders, holders + n, index) != holders + n;
+  const auto self = std::lower_bound(
+      view->members.begin(), view->members.end(), self_,
+      [](const cluster::Member& m, const std::string& name) { return m.name < name; });
+  const auto index = static_cast<std::uint32_t>(self - view->members.begin());
+  const bool holder = self != view->members.end() && self->name == self_ &&
+                      std::find(holders, holders + n, index) != holders + n;
   std::uint32_t owner_index = holders[0];
   if (holder) {
     if (Serving()) return Route::kHere;
@@ -471,8 +488,7 @@ void Replicator::SendAgain(PeerLink& link, const std::string& key) {
 void Replicator::DropLinksOutside(PerWorker& w, const cluster::ClusterView& view) {
   base::MutexLock lock(w.mu);
   for (auto it = w.links.begin(); it != w.links.end();) {
-    const bool member = std::any_of(view.members.begin(), view.members.end(),
-                                    [&](const cluster::Member& m) { return m.name == it->first; });
+    const bool member = view.Find(it->first) != nullptr;
     it = member ? std::next(it) : w.links.erase(it);
   }
   w.view_version = view.version;

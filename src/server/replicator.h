@@ -146,6 +146,9 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     std::int64_t last_started_ms = 0, last_finished_ms = 0;  // steady clock; 0: never
   };
   HandoffRow Handoff() const;
+  // A drain's question (cluster_node.h): whether the hand-off walk has served ring version
+  // `version` (or a newer one) and every message on every link is answered. Any thread.
+  bool HandedOff(std::int32_t version) const;
 
  private:
   struct PerWorker;

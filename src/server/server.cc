@@ -281,6 +281,23 @@ void Server::RequestStop(bool graceful) {
       event_base_loopbreak(main_loop_.base());
       return;
     }
+    if (cluster_ != nullptr && !drain_started_) {
+      // A cluster node hands its keys over first, serving meanwhile (cluster_node.h, "Drain").
+      // A second SIGUSR1 skips the rest of the drain.
+      drain_started_ = true;
+      std::function<bool(std::int32_t)> handed_off;
+      if (replicator_ != nullptr) {
+        handed_off = [r = replicator_.get()](std::int32_t v) { return r->HandedOff(v); };
+      }
+      cluster_->Drain(std::move(handed_off), std::chrono::seconds(settings_.handoff_drop_delay),
+                      std::chrono::seconds(settings_.drain_timeout), [this](bool) {
+                        main_loop_.RunInLoop([this] {
+                          cluster_->Leave();  // deregistered: the others drop it now
+                          RequestStop(true);
+                        });
+                      });
+      return;
+    }
     if (graceful_stopping_) return;
     graceful_stopping_ = true;
     base::Log(1, "graceful stop: no longer accepting; finishing in-flight requests");

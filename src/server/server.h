@@ -129,6 +129,7 @@ class Server final : public Admin {
 
   std::atomic<int> stop_requested_{0};  // 0 none, 1 graceful, 2 immediate
   bool graceful_stopping_ = false;
+  bool drain_started_ = false;  // a cluster node drains before its graceful stop
   int graceful_ticks_ = 0;
 
   std::thread crawler_;

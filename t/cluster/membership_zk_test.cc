@@ -99,10 +99,7 @@ struct Node {
     loop.Join();
   }
   const Member* Find(const ClusterView& v, const std::string& name) const {
-    for (const Member& m : v.members) {
-      if (m.name == name) return &m;
-    }
-    return nullptr;
+    return v.Find(name);
   }
   net::EventLoop loop;
   Recorder recorder;
@@ -185,7 +182,10 @@ TEST_F(MembershipZkTest, AStateChangeIsANewViewVersionOnEveryNode) {
     ASSERT_NE(on_b, nullptr) << "b never saw its own state";
     EXPECT_GT(on_a->version, last) << "the view version did not change with the state";
     EXPECT_EQ(on_a->version, on_b->version);
-    EXPECT_EQ(on_a->members.size(), 2u);
+    EXPECT_EQ(on_a->everyone().size(), 2u);
+    // A leaving member holds no keys: it is on the ring before the change only.
+    EXPECT_EQ(on_a->members.size(), state == MemberState::kLeaving ? 1u : 2u);
+    EXPECT_EQ(on_a->changing(), state != MemberState::kUp);
     last = on_a->version;
   }
 }

@@ -141,7 +141,8 @@ def case_node_members_and_ring():
         with FakeNode(config_reply(42, NODE_ENTRIES), byte_by_byte) as node:
             src = ["--node", f"127.0.0.1:{node.port}"]
             check_eq(run_ok(src + ["members"]),
-                     "version 42\n127.0.0.1:11311 1\n127.0.0.1:11312 1\n127.0.0.1:11313 1\n",
+                     "version 42\n127.0.0.1:11311 1 up\n127.0.0.1:11312 1 up\n"
+                     "127.0.0.1:11313 1 up\n",
                      "members (canonical order)")
             check_eq(node.requests[0], b"config get cluster\r\n", "the request")
             if not byte_by_byte:
@@ -188,7 +189,8 @@ def case_usage_and_data_errors():
 def case_outputs():
     s = ["--servers", SERVERS]
     check_eq(run_ok(s + ["members"]),
-             "version -\n127.0.0.1:11311 1\n127.0.0.1:11312 1\n127.0.0.1:11313 1\n", "members")
+             "version -\n127.0.0.1:11311 1 up\n127.0.0.1:11312 1 up\n127.0.0.1:11313 1 up\n",
+             "members")
     ring = run_ok(s + ["ring"]).splitlines()
     check_eq(len(ring), 480, "ring points")
     hashes = [int(line.split()[1]) for line in ring]
@@ -287,15 +289,20 @@ def case_zookeeper():
                 for m in members])
         src = ["--zk", f"zk://127.0.0.1:{zk.port}/ringcached"]
         check_eq(run_ok(src + ["members"]),
-                 "version 3\n127.0.0.1:11311 1\n127.0.0.1:11312 1\n127.0.0.1:11313 3\n", "members")
+                 "version 3\n127.0.0.1:11311 1 up\n127.0.0.1:11312 1 up\n127.0.0.1:11313 3 up\n",
+                 "members")
         same_ring_as_servers(src, "127.0.0.1:11311,127.0.0.1:11312,127.0.0.1:11313=3")
-        # A join bumps the cversion; the new member's state is reported, the member kept.
+        # A join bumps the cversion; a warming member is on the ring, a leaving one listed but
+        # off it, as the nodes' own rings have them.
         zk.cli([f"create /ringcached/members/127.0.0.1:11314 "
-                f"{member_json('127.0.0.1:11314', 1, 'warming')}"])
+                f"{member_json('127.0.0.1:11314', 1, 'warming')}",
+                f"set /ringcached/members/127.0.0.1:11311 "
+                f"{member_json('127.0.0.1:11311', 1, 'leaving')}"])
         rc, out, err = run(src + ["members"])
         check_eq(rc, 0, "exit status")
-        check(out.startswith("version 4\n") and "127.0.0.1:11314 1\n" in out, f"members {out!r}")
-        check('state "warming"' in err, f"warning about the warming member: {err!r}")
+        check_eq(out, "version 4\n127.0.0.1:11311 1 leaving\n127.0.0.1:11312 1 up\n"
+                 "127.0.0.1:11313 3 up\n127.0.0.1:11314 1 warming\n", "members with states")
+        same_ring_as_servers(src, "127.0.0.1:11312,127.0.0.1:11313=3,127.0.0.1:11314")
         # A state change written as the nodes write it (with the members znode's data, one
         # transaction) is a new version.
         zk.cli(["set /ringcached/members ''"])
@@ -310,7 +317,7 @@ def case_zookeeper():
                 f"create /mixed/members/b:1 {member_json('c:1', 1)}",
                 f"create /mixed/members/d:1 {member_json('d:1', 2)}"])
         rc, out, err = run(["--zk", f"zk://127.0.0.1:{zk.port}/mixed", "members"])
-        check_eq((rc, out), (0, "version 3\nd:1 2\n"), "members of /mixed")
+        check_eq((rc, out), (0, "version 3\nd:1 2 up\n"), "members of /mixed")
         check("member a:1" in err and "member b:1" in err and "left out" in err,
               f"warnings about the left-out members: {err!r}")
     finally:

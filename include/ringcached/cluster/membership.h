@@ -77,12 +77,29 @@ inline std::int64_t ProbeIntervalMs(int session_timeout_ms) {
 }
 
 // One adopted member list. Never changes once published.
+//
+// Its rings follow the members' states (../shared/REPLICATION.md section 6): `ring` is the one
+// keys are held on, of the up and warming members. While a member is warming or leaving, the
+// ring before that change -- of the up and leaving members, the one clients may still be on --
+// is kept beside it: writes go to a key's holders on both, so that a client on either reads
+// current data. A leaving member is on `before_ring` only, a warming one on `ring` only.
 struct ClusterView {
   std::int32_t version = 0;     // the view version (above): `config get cluster` shows it
-  std::vector<Member> members;  // ordered by name (byte order), the ring's member order
+  std::vector<Member> members;  // up and warming, ordered by name (byte order): the ring's order
   Ring ring;                    // built from members, in the same order
+  std::vector<Member> before_members;  // up and leaving, by name; empty when every member is up
+  Ring before_ring;                    // built from before_members
   std::chrono::steady_clock::time_point adopted;  // when this node adopted the view
+
+  // Whether a member is warming or leaving.
+  bool changing() const { return !before_members.empty(); }
+  // Every member, whatever its state, by name.
+  std::vector<Member> everyone() const;
+  // The member named `name` on either ring, or null.
+  const Member* Find(std::string_view name) const;
 };
+// Fills `view`'s members and rings from every member (any state, ordered by name).
+void SetViewMembers(ClusterView* view, std::vector<Member> everyone, RingProfile profile);
 
 // Where this node stands with ZooKeeper. (Its place in the data plane is its MemberState.)
 enum class NodeState : std::uint8_t {

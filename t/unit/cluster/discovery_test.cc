@@ -49,6 +49,62 @@ TEST(DiscoveryTest, LoopbackClusterWithPortsInNames) {
             "\r\nEND\r\n");
 }
 
+TEST(DiscoveryTest, ClientsArePointedAtUpMembersOnly) {
+  // A warming member is not listed until it is up; a leaving one no longer is.
+  std::vector<Member> all = {M("127.0.0.1:11311", "127.0.0.1", 11311),
+                             M("127.0.0.1:11312", "127.0.0.1", 11312),
+                             M("127.0.0.1:11313", "127.0.0.1", 11313)};
+  all[0].state = MemberState::kLeaving;
+  all[2].state = MemberState::kWarming;
+  ClusterView v;
+  v.version = 9;
+  SetViewMembers(&v, all, RingProfile::kLibmemcached);
+  EXPECT_EQ(ConfigGetClusterReply(v),
+            "CONFIG cluster 0 28\r\n9\n127.0.0.1|127.0.0.1|11312\n\r\nEND\r\n");
+}
+
+TEST(DiscoveryTest, ViewRingsFollowTheMembersStates) {
+  std::vector<Member> all;
+  for (int port : {11311, 11312, 11313, 11314}) {
+    all.push_back(M("127.0.0.1:" + std::to_string(port), "127.0.0.1", port));
+  }
+  ClusterView v;
+  SetViewMembers(&v, all, RingProfile::kLibmemcached);
+  EXPECT_FALSE(v.changing());  // every member up: one ring
+  EXPECT_EQ(v.members.size(), 4u);
+  EXPECT_TRUE(v.before_members.empty());
+  EXPECT_EQ(v.everyone(), all);
+
+  all[1].state = MemberState::kLeaving;
+  all[3].state = MemberState::kWarming;
+  SetViewMembers(&v, all, RingProfile::kLibmemcached);
+  EXPECT_TRUE(v.changing());
+  // Keys are held by the up and warming members; the ring before the change has the up and
+  // leaving ones.
+  ASSERT_EQ(v.members.size(), 3u);
+  EXPECT_EQ(v.members[2].name, "127.0.0.1:11314");
+  EXPECT_EQ(v.ring.members().size(), 3u);
+  ASSERT_EQ(v.before_members.size(), 3u);
+  EXPECT_EQ(v.before_members[1].name, "127.0.0.1:11312");
+  EXPECT_EQ(v.before_ring.members().size(), 3u);
+  EXPECT_EQ(v.everyone(), all);
+  ASSERT_NE(v.Find("127.0.0.1:11312"), nullptr);
+  EXPECT_EQ(v.Find("127.0.0.1:11312")->state, MemberState::kLeaving);
+  EXPECT_EQ(v.Find("127.0.0.1:11399"), nullptr);
+  // The leaving member's keys: on the new ring they go to the members left, and on the ring
+  // before it, the leaving member still holds some.
+  int held_before = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::uint32_t h[2];
+    const std::string key = "key" + std::to_string(i);
+    ASSERT_EQ(v.ring.Holders(key, 2, h), 2u);
+    EXPECT_NE(v.members[h[0]].name, "127.0.0.1:11312");
+    ASSERT_EQ(v.before_ring.Holders(key, 2, h), 2u);
+    held_before += v.before_members[h[0]].name == "127.0.0.1:11312" ? 1 : 0;
+  }
+  EXPECT_GT(held_before, 100);
+}
+
 TEST(DiscoveryTest, EmptyViewStillHasBothLines) {
   EXPECT_EQ(ConfigGetClusterReply(View(0, {})), "CONFIG cluster 0 3\r\n0\n\n\r\nEND\r\n");
 }

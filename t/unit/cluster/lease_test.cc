@@ -26,13 +26,13 @@ Member M(const std::string& name, std::int64_t incarnation = 1) {
 class RecordingAsker final : public GrantAsker {
  public:
   void Ask(const ClusterView& view, const std::string& self, std::int64_t incarnation,
-           std::chrono::milliseconds timeout, AnswerFn answer) override {
+           std::chrono::milliseconds timeout, AnswerFn reply) override {
     (void)view;
     asked_self = self;
     asked_incarnation = incarnation;
     asked_timeout = timeout;
     ++rounds;
-    this->answer = std::move(answer);
+    answer = std::move(reply);
   }
   int rounds = 0;
   std::string asked_self;

@@ -56,10 +56,7 @@ class FakeMembership final : public cluster::ClusterMembership {
                                                     std::vector<cluster::Member> members) {
     auto next = std::make_shared<cluster::ClusterView>();
     next->version = version;
-    std::vector<cluster::RingMember> ring;
-    for (const cluster::Member& m : members) ring.push_back({m.name, m.weight});
-    next->ring = cluster::Ring(std::move(ring), profile_);
-    next->members = std::move(members);
+    cluster::SetViewMembers(next.get(), std::move(members), profile_);
     next->adopted = std::chrono::steady_clock::now();
     view_ = next;
     ++status_.ring_changes;

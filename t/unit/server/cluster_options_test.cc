@@ -33,6 +33,7 @@ TEST(ClusterOptionsTest, DefaultsAreASingleNode) {
   EXPECT_EQ(s.guest_ttl, 5);
   EXPECT_EQ(s.handoff_rate, 32 << 20);
   EXPECT_EQ(s.handoff_drop_delay, 60);
+  EXPECT_EQ(s.drain_timeout, 300);
 }
 
 TEST(ClusterOptionsTest, EveryOptionIsApplied) {
@@ -41,7 +42,7 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
                         "--zk-session-timeout-ms", "4000", "--max-clock-skew-ms", "250",
                         "--cluster-secret-file", "/etc/rc.secret", "--tombstone-ttl", "60",
                         "--guest-ttl", "7", "--handoff-rate", "1048576",
-                        "--handoff-drop-delay", "0"});
+                        "--handoff-drop-delay", "0", "--drain-timeout", "9"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   EXPECT_EQ(p.settings.cluster, "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(p.settings.advertise, "cache1.example:11211");
@@ -55,6 +56,7 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   EXPECT_EQ(p.settings.guest_ttl, 7);
   EXPECT_EQ(p.settings.handoff_rate, 1048576);
   EXPECT_EQ(p.settings.handoff_drop_delay, 0);
+  EXPECT_EQ(p.settings.drain_timeout, 9);
   EXPECT_EQ(p.settings.replicas, 2);  // a secret file: two copies by default
 }
 
@@ -113,6 +115,8 @@ TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
       {kUrl, "--handoff-rate", "2147483648"},
       {kUrl, "--handoff-drop-delay", "-1"},
       {kUrl, "--handoff-drop-delay", "86401"},
+      {kUrl, "--drain-timeout", "0"},
+      {kUrl, "--drain-timeout", "86401"},
       {kUrl, "--cluster-secret-file", ""},
       {kUrl, "-s", "/tmp/rc.sock"},  // a cluster node needs TCP
       {kUrl, "-p", "0"},
@@ -151,15 +155,15 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
   Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   auto stats = SettingsForStats(p.settings, 0);
-  ASSERT_GE(stats.size(), 15u);
+  ASSERT_GE(stats.size(), 16u);
   std::vector<std::string> tail;
-  for (std::size_t i = stats.size() - 15; i < stats.size(); ++i) tail.push_back(stats[i].first);
+  for (std::size_t i = stats.size() - 16; i < stats.size(); ++i) tail.push_back(stats[i].first);
   EXPECT_EQ(tail, (std::vector<std::string>{"cluster", "advertise", "weight", "ring_profile",
                                             "ring_debounce_ms", "zk_session_timeout_ms",
                                             "cluster_secret_file", "replicas", "replication",
                                             "replication_timeout_ms", "tombstone_ttl",
                                             "guest_ttl", "handoff_rate", "handoff_drop_delay",
-                                            "max_clock_skew_ms"}));
+                                            "drain_timeout", "max_clock_skew_ms"}));
   std::map<std::string, std::string> m(stats.begin(), stats.end());
   EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(m["advertise"], "n1:11211");
