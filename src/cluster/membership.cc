@@ -456,6 +456,11 @@ void Membership::Impl::Register() {
   // "A number that grows with each new session": wall-clock milliseconds, forced upwards if the
   // clock stepped back, so peers can always tell the newer registration of a name.
   self.incarnation = std::max(WallMillis(), self.incarnation + 1);
+  // A new incarnation holds nothing its holders have not given it yet (a draining node stays
+  // leaving).
+  if (options.register_warming && self.state != MemberState::kLeaving) {
+    self.state = MemberState::kWarming;
+  }
   EnsurePath(1);
 }
 

@@ -434,8 +434,9 @@ ParseResult TextParser::Parse(std::string_view in, Request* out) const {
     out->command = Command::kMisbehave;
     return FinishAdmin(line, out);
   }
-  // Not memcached's: a peer link's handshake and the local lease's question; server/ decides.
-  if (cmd == "rc_hello" || cmd == "rc_auth" || cmd == "rc_lease") {
+  // Not memcached's: a peer link's handshake, the local lease's question and hand-off's report;
+  // server/ decides.
+  if (cmd == "rc_hello" || cmd == "rc_auth" || cmd == "rc_lease" || cmd == "rc_handoff_done") {
     out->command = Command::kPeer;
     return FinishAdmin(line, out);
   }

@@ -44,6 +44,10 @@ class Admin {
   // A connection authenticated as a peer link: from now on it counts as one, not as a client
   // (not against -c, not in curr_connections).
   virtual void PeerLinked() = 0;
+  // A peer's rc_handoff_done (cluster_node.h, "Member states"): its hand-off walk served ring
+  // `version`, in which this node, under `incarnation`, is warming.
+  virtual void HandoffServed(std::string_view peer, std::int32_t version,
+                             std::int64_t incarnation) = 0;
 };
 
 }  // namespace rc::server

@@ -114,6 +114,8 @@ base::Result<std::unique_ptr<ClusterNode>> ClusterNode::Join(const Settings& set
   options.profile = *profile;
   options.debounce = std::chrono::milliseconds(settings.ring_debounce_ms);
   options.session_timeout = std::chrono::milliseconds(settings.zk_session_timeout_ms);
+  // Hand-off needs peer links: only then can a new incarnation be given its keys.
+  options.register_warming = !settings.cluster_secret_file.empty() && settings.replicas > 1;
 
   std::unique_ptr<ClusterNode> node(new ClusterNode());
   node->control_loop_ = std::make_unique<net::EventLoop>();
@@ -156,9 +158,9 @@ void ClusterNode::Leave() {
   if (membership_) membership_->Leave();
   control_loop_->Stop();
   control_loop_->Join();
-  if (drain_.timer != nullptr) {  // stopped in the middle of a drain (SIGTERM)
-    event_free(drain_.timer);
-    drain_.timer = nullptr;
+  if (states_timer_ != nullptr) {
+    event_free(states_timer_);
+    states_timer_ = nullptr;
   }
 }
 
@@ -220,7 +222,10 @@ void ClusterNode::AddStats(StatSink& w) const {
   w.Add("lease_grants_given", lease.grants_given);
   w.Add("lease_refusals_given", lease.refusals_given);
   w.Add("lease_unknown_given", lease.unknown_given);
-  // The drain (drain.cc): none until SIGUSR1 or `shutdown graceful`.
+  // Member states (member_states.cc): the last warming, and the drain (none until SIGUSR1 or
+  // `shutdown graceful`).
+  w.Add("warming_ms", warm_ms_.load());
+  w.Add("warming_timeouts", warm_timeouts_.load());
   w.Add("drain_state", DrainPhaseName(drain_phase_.load()));
   w.Add("drain_ms", drain_ms_.load());
   // The membership's events as its listeners hear them.

@@ -11,14 +11,17 @@
 // Threads: Join() and Leave() on the main thread; the membership on the control thread (DESIGN.md
 // section 2); membership() and AddStats() from any thread.
 //
-// Drain (drain.cc; ../shared/REPLICATION.md section 6): on SIGUSR1 or `shutdown graceful` the
-// server asks the node to drain before the graceful stop. The node marks itself leaving (its
-// znode's state: every node's view moves it off the key-holding ring, and `config get cluster`
-// stops listing it), keeps serving while its hand-off walk pushes its keys to their next holders,
-// and reports done once that walk has served the view it leaves in, every push is answered, and
-// the view has been adopted for --handoff-drop-delay seconds (so that clients polling `config get
-// cluster` have moved off it) -- or once --drain-timeout passes. The server then deregisters it
-// and stops gracefully.
+// Member states (member_states.cc; ../shared/REPLICATION.md section 6). Warming: with
+// replication every registration starts `warming`, and the node is up once each other member's
+// hand-off walk has told it (rc_handoff_done) that it served the node's view -- or once
+// --handoff-timeout passes. Drain: on SIGUSR1 or `shutdown graceful` the server asks the node to
+// drain before the graceful stop. The node marks itself leaving (its znode's state: every node's
+// view moves it off the key-holding ring, and `config get cluster` stops listing it), keeps
+// serving while its hand-off walk pushes its keys to their next holders, and reports done once
+// that walk has served the view it leaves in, every push is answered, and the view has been
+// adopted for --handoff-drop-delay seconds (so that clients polling `config get cluster` have
+// moved off it) -- or once --handoff-timeout passes. The server then deregisters it and stops
+// gracefully.
 //
 // The node listens to the membership's events (cluster::MembershipListener) and counts them in
 // `stats cluster`. It also keeps the local lease (cluster/lease.h) on the control thread: the
@@ -30,9 +33,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
+#include "ringcached/base/mutex.h"
 #include "ringcached/base/status.h"
 #include "ringcached/cluster/lease.h"
 #include "ringcached/cluster/membership.h"
@@ -51,6 +57,7 @@ class ClusterNode final : private cluster::MembershipListener {
   // this node is registered and has its first ring. Fails when the ring name cannot be derived
   // or is taken by a live node (the message says what to change). While ZooKeeper is
   // unreachable this retries with backoff, logging each attempt, and does not return.
+  // With replication (a secret and --replicas above 1), the node registers warming.
   static base::Result<std::unique_ptr<ClusterNode>> Join(const Settings& settings,
                                                          const net::Listener& listener);
   ~ClusterNode();  // Leave()
@@ -76,6 +83,12 @@ class ClusterNode final : private cluster::MembershipListener {
   void Drain(std::function<bool(std::int32_t version)> handed_off,
              std::chrono::milliseconds linger, std::chrono::milliseconds timeout,
              std::function<void(bool drained)> done);
+  // Warming (above): starts the checks that move this node up, at most `timeout` after each
+  // registration. Once, with replication; any thread.
+  void StartWarming(std::chrono::milliseconds timeout);
+  // A peer's rc_handoff_done: its hand-off walk served ring `version`, in which this node under
+  // `incarnation` is warming. Any thread.
+  void HandoffServed(std::string_view peer, std::int32_t version, std::int64_t incarnation);
 
  private:
   ClusterNode() = default;
@@ -100,17 +113,29 @@ class ClusterNode final : private cluster::MembershipListener {
   std::unique_ptr<PeerGrantAsker> asker_;
   bool left_ = false;
 
+  // Warming and drain, checked on one timer on the control loop (member_states.cc).
+  event* states_timer_ = nullptr;
+  void StartStateChecks();
+  static void OnStatesTimer(evutil_socket_t, short, void* arg) noexcept;
+  // Warming, on the control loop but the reports (any thread, under reports_mu_).
+  void WarmStep(const cluster::ClusterView& view);
+  bool warming_enabled_ = false;
+  std::chrono::milliseconds warm_timeout_{0};
+  std::chrono::steady_clock::time_point warm_since_;  // zero while not warming
+  base::Mutex reports_mu_;
+  std::map<std::string, std::int32_t, std::less<>> reports_ RC_GUARDED_BY(reports_mu_);
+  std::int64_t reports_incarnation_ RC_GUARDED_BY(reports_mu_) = 0;
+  std::atomic<std::int64_t> warm_ms_{0};  // how long the last warming took
+  std::atomic<std::uint64_t> warm_timeouts_{0};
   // The drain, on the control loop; its phase is read by `stats cluster`.
   enum class DrainPhase : std::uint8_t { kNone, kMarking, kPushing, kLingering, kDone, kTimedOut };
   static std::string_view DrainPhaseName(DrainPhase phase);
-  static void OnDrainTimer(evutil_socket_t, short, void* arg) noexcept;
-  void DrainStep();
+  void DrainStep(const std::shared_ptr<const cluster::ClusterView>& view);
   struct DrainState {
     std::function<bool(std::int32_t)> handed_off;
-    std::function<void(bool)> done;
+    std::function<void(bool)> done;  // set while draining
     std::chrono::steady_clock::time_point started, deadline;
     std::chrono::milliseconds linger{0};
-    event* timer = nullptr;
   };
   DrainState drain_;
   std::atomic<DrainPhase> drain_phase_{DrainPhase::kNone};

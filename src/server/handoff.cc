@@ -13,6 +13,11 @@
 //   * it goes to each new holder that was not an old one, as the item is now (EncodeCopy: the
 //     same peer write as a resync), applied there only if newer.
 //
+// Warming members (cluster_node.h, "Member states") are told when the walk has served a view they
+// are warming in: `rc_handoff_done <this node> <version> <their incarnation>`, queued on the same
+// links as the pushes, so it arrives after them. A node tells them at its first view too (a new
+// process has nothing to push).
+//
 // Dropping: once a walk has pushed for a view, and that view has been adopted for
 // --handoff-drop-delay seconds (long enough for clients that poll `config get cluster` to have
 // moved), a second walk unlinks what this node no longer holds (Store::Drop, only the version it
@@ -25,8 +30,11 @@
 // writes are not crowded out. A view that changes during a walk starts it again, from `from`
 // towards the newest view.
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "ringcached/base/log.h"
+#include "ringcached/proto/client_codec.h"
 #include "server/replicator.h"
 
 namespace rc::server {
@@ -61,9 +69,13 @@ void Replicator::OnWalkTimer(evutil_socket_t, short, void* arg) noexcept {
 void Replicator::HandOff() {
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   if (view == nullptr) return;
+  const cluster::Member* me = view->Find(self_);
+  warming_.store(me != nullptr && me->state == cluster::MemberState::kWarming && view->changing(),
+                 std::memory_order_relaxed);
   if (walk_.from == nullptr) {
     walk_.from = view;  // the view this node started in: its holders have what it has
     handoff_from_.store(view->version, std::memory_order_relaxed);
+    ReportServed(*workers_.front(), *view);  // a new process has nothing to push
     return;
   }
   if (walk_.dropping && view->version != walk_.from->version) {
@@ -179,6 +191,15 @@ void Replicator::WalkSlice(PerWorker& w) {
   handoff_finished_ms_.store(NowMs(), std::memory_order_relaxed);
   handoff_from_.store(walk_.from->version, std::memory_order_relaxed);
   handoff_active_.store(false, std::memory_order_relaxed);
+  ReportServed(w, *walk_.from);
+}
+
+void Replicator::ReportServed(PerWorker& w, const cluster::ClusterView& view) {
+  for (const cluster::Member& m : view.members) {
+    if (m.state != cluster::MemberState::kWarming || m.name == self_) continue;
+    LinkTo(w, m)->Queue("rc_handoff_done " + self_ + " " + std::to_string(view.version) + " " +
+                        std::to_string(m.incarnation) + "\r\n");
+  }
 }
 
 void Replicator::DropSlice() {
@@ -224,6 +245,118 @@ bool Replicator::HandedOff(std::int32_t version) const {
   return true;
 }
 
+// ---- a warming node's misses ------------------------------------------------------------------
+
+const cluster::Member* Replicator::PreviousHolder(const cluster::ClusterView& view,
+                                                  std::string_view key) const {
+  if (!view.changing() || view.before_members.empty()) return nullptr;
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
+  std::uint32_t holders[8];
+  const std::size_t count = view.ring.Holders(key, n, holders);
+  const bool held = std::any_of(holders, holders + count,
+                                [&](std::uint32_t h) { return view.members[h].name == self_; });
+  if (!held) return nullptr;
+  std::uint32_t previous;
+  if (view.before_ring.Holders(key, 1, &previous) != 1) return nullptr;
+  const cluster::Member& m = view.before_members[previous];
+  return m.name == self_ ? nullptr : &m;
+}
+
+bool Replicator::Wants(std::string_view key) const {
+  if (origin_ != nullptr && origin_->Wants(key)) return true;
+  if (!warming_.load(std::memory_order_relaxed)) return false;
+  std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+  return view != nullptr && PreviousHolder(*view, key) != nullptr;
+}
+
+void Replicator::Load(std::string_view key, std::function<void(store::ItemRef)> done) {
+  // What the previous holder does not have goes to the origin, if there is one.
+  auto or_origin = [this, key = std::string(key), done = std::move(done)](store::ItemRef item) {
+    if (!item && origin_ != nullptr && origin_->Wants(key)) return origin_->Load(key, done);
+    done(std::move(item));
+  };
+  PerWorker* w = Current();
+  std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+  const cluster::Member* previous =
+      w != nullptr && warming_.load(std::memory_order_relaxed) && view != nullptr
+          ? PreviousHolder(*view, key)
+          : nullptr;
+  if (previous == nullptr) {
+    // Never inside Load(): on the caller's loop (MissLoader's contract: it has one).
+    net::EventLoop::Current()->RunInLoop([or_origin] { or_origin(store::ItemRef()); });
+    return;
+  }
+  // One answer: the reply, or the timeout, whichever comes first. The fetch keeps itself alive
+  // until then (the timer only points at it).
+  struct Fetch {
+    std::function<void(store::ItemRef)> done;
+    event* timer = nullptr;
+    bool finished = false;
+    std::shared_ptr<Fetch> self;
+    void Finish(store::ItemRef item) {
+      if (finished) return;
+      finished = true;
+      event_free(timer);
+      timer = nullptr;
+      std::shared_ptr<Fetch> keep = std::move(self);
+      done(std::move(item));
+    }
+  };
+  auto fetch = std::make_shared<Fetch>();
+  fetch->self = fetch;
+  fetch->done = std::move(or_origin);
+  fetch->timer = evtimer_new(
+      w->slot.loop->base(),
+      [](evutil_socket_t, short, void* arg) noexcept {
+        static_cast<Fetch*>(arg)->Finish(store::ItemRef());
+      },
+      fetch.get());
+  const timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+  evtimer_add(fetch->timer, &tv);
+  warm_fetches_.Add();
+  const bool sent = LinkTo(*w, *previous)
+                        ->Forward(GetLine(key, "v f t c"),
+                                  [this, fetch, key = std::string(key)](const std::string* reply) {
+                                    fetch->Finish(reply != nullptr ? StoreFetched(key, *reply)
+                                                                   : store::ItemRef());
+                                  });
+  if (!sent) w->slot.loop->RunInLoop([fetch] { fetch->Finish(store::ItemRef()); });
+}
+
+store::ItemRef Replicator::StoreFetched(std::string_view key, const std::string& reply) {
+  proto::client::MetaReply r;
+  if (proto::client::ParseMetaReply(reply, &r) != proto::client::ReplyStatus::kOk ||
+      r.code != "VA") {
+    return store::ItemRef();
+  }
+  auto number = [&r](char flag, auto* out) {
+    const std::optional<std::string_view> token = r.Flag(flag);
+    return token.has_value() &&
+           std::from_chars(token->data(), token->data() + token->size(), *out).ptr ==
+               token->data() + token->size();
+  };
+  std::uint32_t flags = 0;
+  long long ttl = -1;
+  std::uint64_t version = 0;
+  if (!number('f', &flags) || !number('t', &ttl) || !number('c', &version)) {
+    return store::ItemRef();
+  }
+  const base::RelTime exptime =
+      ttl < 0 ? 0 : clock_->Now() + static_cast<base::RelTime>(std::max(ttl, 1LL));
+  store::Allocation alloc =
+      store_->Allocate(key, flags, exptime, static_cast<std::uint32_t>(r.value.size()));
+  if (!alloc.item) return store::ItemRef();
+  if (!r.value.empty()) std::memcpy(alloc.item.writable_value(), r.value.data(), r.value.size());
+  if (store_->Put(&alloc.item, store::Mode::kSet, 0,
+                  store::PutOptions{.version = version, .if_newer = true}) ==
+      store::Outcome::kStored) {
+    warm_fetched_.Add();
+    return std::move(alloc.item);
+  }
+  // Something newer is here already (a write that came meanwhile): that is the answer.
+  return std::move(store_->Get(key).item);
+}
+
 Replicator::HandoffRow Replicator::Handoff() const {
   HandoffRow r;
   r.scanning = handoff_active_.load(std::memory_order_relaxed);
@@ -237,6 +370,8 @@ Replicator::HandoffRow Replicator::Handoff() const {
   r.bytes_sent = handoff_bytes_.Get();
   r.last_started_ms = handoff_started_ms_.load(std::memory_order_relaxed);
   r.last_finished_ms = handoff_finished_ms_.load(std::memory_order_relaxed);
+  r.warm_fetches = warm_fetches_.Get();
+  r.warm_fetched = warm_fetched_.Get();
   return r;
 }
 

@@ -639,15 +639,15 @@ const OptionSpec kOptions[] = {
                            "the hand-off drop delay must be between 0 and 86400 seconds",
                            &st.s->handoff_drop_delay, err);
      }},
-    {"drain-timeout", '\0', Arg::kValue, "<secs>",
-     "cluster nodes: SIGUSR1 or `shutdown graceful`\n"
-     "drains the node (its keys go to their next\n"
-     "holders, then it leaves) for at most this long,\n"
-     "1 to 86400 (default: 300)",
+    {"handoff-timeout", '\0', Arg::kValue, "<secs>",
+     "with replication: how long a draining node waits\n"
+     "for its keys to reach their next holders before\n"
+     "it leaves anyway, and a joining one for its keys\n"
+     "before it is up anyway, 1 to 86400 (default: 300)",
      nullptr, true,
      [](const std::string& v, ParseState& st, std::string* err) {
-       return ParseInRange(v, 1, 86400, "the drain timeout must be between 1 and 86400 seconds",
-                           &st.s->drain_timeout, err);
+       return ParseInRange(v, 1, 86400, "the hand-off timeout must be between 1 and 86400 seconds",
+                           &st.s->handoff_timeout, err);
      }},
     {"max-clock-skew-ms", '\0', Arg::kValue, "<ms>",
      "refuse versions (CAS values from meta E, and from\n"
@@ -1559,7 +1559,7 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"guest_ttl", num(s.guest_ttl)},
              {"handoff_rate", num(s.handoff_rate)},
              {"handoff_drop_delay", num(s.handoff_drop_delay)},
-             {"drain_timeout", num(s.drain_timeout)},
+             {"handoff_timeout", num(s.handoff_timeout)},
              {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
       stats.push_back(std::move(kv));
     }

@@ -14,6 +14,9 @@
 //   rc_lease  <name> <incarnation>: whether this node counts that member (cluster/lease.h Judge):
 //             RC_LEASE granted <ms> | refused | unknown. With a cluster secret only on a peer
 //             session; without one (no peer links to authenticate) on any, to any cluster node.
+//   rc_handoff_done <name> <version> <incarnation>: the peer's hand-off walk served ring
+//             `version`, in which this node under `incarnation` is warming (server/handoff.cc
+//             sends it after its pushes, on the same link): HD. Peer sessions only.
 // Every refusal closes the connection once the line is sent. Nothing secret is logged.
 //
 // Incarnations (REPLICATION.md section 5): a hello from an older incarnation of a member than this
@@ -67,8 +70,25 @@ void Session::AnswerLease(const proto::Request& req) {
   out_->Append(line + "\r\n");
 }
 
+void Session::AnswerHandoffDone(const proto::Request& req) {
+  std::int32_t version = 0;
+  std::int64_t incarnation = 0;
+  const auto number = [](std::string_view token, auto* out) {
+    return std::from_chars(token.data(), token.data() + token.size(), *out).ptr ==
+           token.data() + token.size();
+  };
+  if (!peer() || req.ntokens != 4 || !number(req.tokens[2], &version) ||
+      !number(req.tokens[3], &incarnation)) {
+    out_->Append(proto::kErrorReply);
+    return;
+  }
+  context_->admin->HandoffServed(req.tokens[1], version, incarnation);
+  out_->Append("HD\r\n");
+}
+
 void Session::ProcessPeer(const proto::Request& req) {
   if (req.tokens[0] == "rc_lease") return AnswerLease(req);
+  if (req.tokens[0] == "rc_handoff_done") return AnswerHandoffDone(req);
   const PeerAuth* auth = context_->peer_auth;
   if (auth == nullptr || datagrams_) {
     out_->Append(proto::kErrorReply);

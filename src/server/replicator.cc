@@ -469,12 +469,14 @@ void Replicator::SendHints(PerWorker& w) {
   }
 }
 
-std::string Replicator::HintFor(std::string_view key) const {
-  if (PlainKey(key)) return "mg " + std::string(key) + " Y" + self_ + "\r\n";
+std::string Replicator::GetLine(std::string_view key, std::string_view flags) {
+  if (PlainKey(key)) return "mg " + std::string(key) + " " + std::string(flags) + "\r\n";
   char encoded[(proto::kMaxKeyLength + 2) / 3 * 4 + 4];
   return "mg " + std::string(encoded, proto::Base64Encode(key.data(), key.size(), encoded)) +
-         " Y" + self_ + " b\r\n";
+         " " + std::string(flags) + " b\r\n";
 }
+
+std::string Replicator::HintFor(std::string_view key) const { return GetLine(key, "Y" + self_); }
 
 void Replicator::SendAgain(PeerLink& link, const std::string& key) {
   // The peer had no copy of a key clients read here (evicted there before a hint came, or

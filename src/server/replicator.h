@@ -82,7 +82,10 @@
 
 namespace rc::server {
 
-class Replicator final : public engine::WriteObserver, public WriteGate, public Forwarder {
+class Replicator final : public engine::WriteObserver,
+                         public WriteGate,
+                         public Forwarder,
+                         public engine::MissLoader {
  public:
   // One entry per worker: its loop and buffer pool.
   struct WorkerSlot {
@@ -112,6 +115,22 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   // on this worker's link to it.
   Route Forward(std::string_view key, const std::function<std::string()>& request,
                 AnswerFn answer) override;
+  // MissLoader (the engine's, in place of the origin's, which it passes on to): while this node
+  // is warming (cluster_node.h, "Member states"), a miss on a key it holds is fetched from the
+  // key's first holder on the ring before the change -- the node clients read it from until
+  // now -- with `mg <key> v f t c` on this worker's link, stored here with that node's version
+  // (only if newer, not replicated), and answered; what that node misses goes to the origin, if
+  // any. A fetch not answered within --replication-timeout-ms is a miss. Workers only.
+  bool Wants(std::string_view key) const override;
+  void Load(std::string_view key, std::function<void(store::ItemRef)> done) override;
+  base::MovableLock FenceWrite(std::string_view key) override {
+    return origin_ != nullptr ? origin_->FenceWrite(key) : base::MovableLock();
+  }
+  void FenceFlush() override {
+    if (origin_ != nullptr) origin_->FenceFlush();
+  }
+  // The origin's loader (--origin), or null. Wiring, before the first Load.
+  void set_origin(engine::MissLoader* origin) { origin_ = origin; }
   // Worker i's read sampler (for its SessionContext).
   ReadSampler* sampler(std::size_t worker) { return &workers_[worker]->hints; }
 
@@ -144,6 +163,7 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
     std::int32_t from_version = 0, to_version = 0;  // views: served, and being pushed for
     std::uint64_t scans_started = 0, scans_finished = 0, keys_sent = 0, bytes_sent = 0;
     std::int64_t last_started_ms = 0, last_finished_ms = 0;  // steady clock; 0: never
+    std::uint64_t warm_fetches = 0, warm_fetched = 0;  // warming misses sent; values stored
   };
   HandoffRow Handoff() const;
   // A drain's question (cluster_node.h): whether the hand-off walk has served ring version
@@ -210,10 +230,14 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   void HandOff();
   // One slice of the walk, within its time and byte budgets; on the walk's own timer.
   void WalkSlice(PerWorker& w);
+  // Tells `view`'s warming members that this node's walk has served it (rc_handoff_done).
+  void ReportServed(PerWorker& w, const cluster::ClusterView& view);
   // One slice of the drop walk: unlinks what the served view gives other nodes.
   void DropSlice();
   static void OnWalkTimer(evutil_socket_t, short, void* arg) noexcept;
   static constexpr int kWalkSliceEveryMs = 5;
+  // `mg <key> <flags>`, the key in base64 (with b) if a meta line cannot carry it as it is.
+  static std::string GetLine(std::string_view key, std::string_view flags);
   // An access hint's `mg <key> Y<self>` line.
   std::string HintFor(std::string_view key) const;
   // A hint found no copy on `link`'s peer: the item goes to it again.
@@ -277,6 +301,16 @@ class Replicator final : public engine::WriteObserver, public WriteGate, public 
   std::atomic<std::int32_t> handoff_from_{0}, handoff_to_{0};
   base::Counter handoff_started_, handoff_finished_, handoff_keys_, handoff_bytes_;
   std::atomic<std::int64_t> handoff_started_ms_{0}, handoff_finished_ms_{0};
+  // Warming: whether this node is warming in the view worker 0's tick saw last.
+  std::atomic<bool> warming_{false};
+  engine::MissLoader* origin_ = nullptr;
+  base::Counter warm_fetches_, warm_fetched_;  // misses sent to the previous holder; stored
+  // The key's holder before the change, if this node is warming and holds the key now.
+  const cluster::Member* PreviousHolder(const cluster::ClusterView& view,
+                                        std::string_view key) const;
+  // Stores a fetched `mg ... v f t c` reply as a copy with its version, if newer; the item to
+  // answer with (empty on a miss).
+  store::ItemRef StoreFetched(std::string_view key, const std::string& reply);
   // Cuts the expiry of this node's copy of a key it does not hold (a guest) to the guest TTL.
   void KeepAsGuest(const engine::WriteEvent& event);
   std::vector<std::unique_ptr<PerWorker>> workers_;

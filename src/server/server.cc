@@ -168,6 +168,10 @@ base::Status Server::Open() {
             settings_.handoff_drop_delay);
         engine_->add_write_observer(replicator_.get());
         if (origin_) origin_->set_write_observer(replicator_.get());
+        // Misses go through the replicator (a warming node's, to the previous holder), which
+        // passes the rest on to the origin's loader.
+        replicator_->set_origin(origin_.get());
+        engine_->set_miss_loader(replicator_.get());
         for (std::size_t i = 0; i < workers_.size(); ++i) {
           workers_[i]->session_context()->read_sampler = replicator_->sampler(i);
           workers_[i]->session_context()->forwarder = replicator_.get();
@@ -177,6 +181,8 @@ base::Status Server::Open() {
         for (auto& w : workers_) w->session_context()->write_gate = replicator_.get();
         base::Log(1, "replicating each key to %d holders (%s)", settings_.replicas,
                   sync ? "synchronously" : "asynchronously");
+        // This incarnation registered warming (ClusterNode::Join): up once its keys are here.
+        cluster_->StartWarming(std::chrono::seconds(settings_.handoff_timeout));
       }
     }
     // A fenced node that may serve again starts from an empty store.
@@ -290,7 +296,7 @@ void Server::RequestStop(bool graceful) {
         handed_off = [r = replicator_.get()](std::int32_t v) { return r->HandedOff(v); };
       }
       cluster_->Drain(std::move(handed_off), std::chrono::seconds(settings_.handoff_drop_delay),
-                      std::chrono::seconds(settings_.drain_timeout), [this](bool) {
+                      std::chrono::seconds(settings_.handoff_timeout), [this](bool) {
                         main_loop_.RunInLoop([this] {
                           cluster_->Leave();  // deregistered: the others drop it now
                           RequestStop(true);
@@ -369,6 +375,11 @@ void Server::ResetStats() { ResetAllStats(*this); }
 void Server::SetMemoryLimit(std::size_t bytes) {
   store_->SetMemoryLimit(bytes);
   runtime_.maxbytes.store(bytes, std::memory_order_relaxed);
+}
+
+void Server::HandoffServed(std::string_view peer, std::int32_t version,
+                           std::int64_t incarnation) {
+  if (cluster_ != nullptr) cluster_->HandoffServed(peer, version, incarnation);
 }
 
 void Server::PeerLinked() {

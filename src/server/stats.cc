@@ -376,6 +376,8 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("handoff_keys_dropped", h.keys_dropped);
     w.Add("handoff_ms_since_started", since(h.last_started_ms));
     w.Add("handoff_ms_since_finished", since(h.last_finished_ms));
+    w.Add("handoff_warming_fetches", h.warm_fetches);
+    w.Add("handoff_warming_fetched", h.warm_fetched);
   } else if (sub == "replication" && server.cluster() != nullptr) {
     // Per peer: the links every worker keeps to it, what they carried, and the lag from this
     // node's apply to the peer's answer (replicator.h). Only in a cluster.

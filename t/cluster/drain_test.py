@@ -12,6 +12,9 @@
 #     every key is on both of its holders there (each node's metadump against the ring).
 #   * `shutdown graceful` (with -A) without load: the same, down to two nodes.
 #   * A plain SIGTERM still leaves at once: no drain.
+#   * A node joining and leaving repeatedly under load (ROUNDS rounds; more in
+#     t/soak/join_leave_soak.py): each joiner warms and comes up, then drains; the writer saw no
+#     error and no stale read, and no acknowledged write is lost.
 import os
 import signal
 import subprocess
@@ -27,6 +30,7 @@ from rctest import check, check_eq  # noqa: E402
 from handoff_test import copies_settled, handoff, missing_on, walks_done  # noqa: E402
 
 PREFILL = 4000
+ROUNDS = 3
 
 
 def parse_config(reply):
@@ -45,11 +49,12 @@ def client(names):
 
 class Writer(threading.Thread):
     """Overwrites keys through a client that follows `config get cluster`, reading each back.
-    Bounded: at most `limit` seconds."""
+    Bounded: at most `limit` seconds. Nodes that join later are added with add_node()."""
 
     def __init__(self, nodes, keys, limit=60.0):
         super().__init__(daemon=True)
         self.by_name = {n.ring_name: n for n in nodes}
+        self.lock = threading.Lock()
         self.keys = keys
         self.limit = limit
         self.stop = threading.Event()
@@ -59,16 +64,24 @@ class Writer(threading.Thread):
         self.versions = []  # the config versions it followed
         self.writes = 0
 
+    def add_node(self, node):
+        with self.lock:
+            self.by_name[node.ring_name] = node
+
     def config(self, names):
         for name in names:
+            with self.lock:
+                node = self.by_name.get(name)
             try:
-                return parse_config(self.by_name[name].config_get_cluster(timeout=1.0))
+                return parse_config(node.config_get_cluster(timeout=1.0))
             except Exception:  # noqa: BLE001 -- that node is gone; ask the next
                 continue
         raise rctest.Failure("no node answered config get cluster")
 
     def run(self):
-        version, names = self.config(list(self.by_name))
+        with self.lock:
+            everyone = list(self.by_name)
+        version, names = self.config(everyone)
         self.versions.append((version, names))
         c = client(names)
         polled = time.monotonic()
@@ -201,6 +214,43 @@ def case_shutdown_graceful(s):
     s.nodes = left
 
 
+def case_join_leave_rounds(s, rounds=ROUNDS):
+    keys = s.keys
+    expected = dict(s.expected)
+    writer = Writer(s.nodes, keys, limit=40.0 * rounds)
+    writer.start()
+    joins = []
+    try:
+        for i in range(rounds):
+            t0 = time.monotonic()
+            n = zkcluster.Node(s.url, extra_args=s.args, name=f"churn{i}")
+            s.extra.append(n)
+            writer.add_node(n)
+            n.start()
+            zkcluster.eventually(lambda: n.ring_name in writer.versions[-1][1], 30, step=0.1)
+            up = time.monotonic() - t0
+            time.sleep(0.5)  # it serves its share of the writer's keys
+            n.proc.send_signal(signal.SIGUSR1)
+            code = n.wait_exit(60)
+            joins.append((round(up, 1), round(time.monotonic() - t0, 1), code))
+            check_eq(code, 0, f"round {i}: exit code after the drain")
+    finally:
+        writer.stop.set()
+        writer.join(10)
+    check(not writer.is_alive(), "the writer did not stop")
+    expected.update(writer.acked)
+    print(f"    rounds (listed after s, gone after s, exit): {joins}; the writer made "
+          f"{writer.writes} acknowledged writes over {len(writer.versions)} config versions, "
+          f"{len(writer.errors)} errors, {writer.stale} stale reads")
+    lost, missing = check_left(s, s.nodes, keys, expected)
+    print(f"    lost {len(lost)}, missing on holders {missing}")
+    check_eq(writer.errors[:5], [], "errors seen by the client that follows config get cluster")
+    check_eq(writer.stale, 0, "stale reads")
+    check_eq(lost[:5], [], "acknowledged writes lost")
+    check_eq([m for _, m in missing], [0] * len(s.nodes), "keys missing on their holders")
+    s.expected = expected
+
+
 def case_sigterm_leaves_at_once(s):
     extra = zkcluster.Node(s.url, extra_args=s.args, name="sigterm")
     s.extra.append(extra)
@@ -245,6 +295,8 @@ def main():
                case_sigusr1_under_load, s)
         if s.keys:
             r.case("shutdown graceful drains too", case_shutdown_graceful, s)
+            r.case(f"a node joins and drains {ROUNDS} times under load: no error, no stale "
+                   "read, no write lost", case_join_leave_rounds, s)
         r.case("SIGTERM leaves at once, without a drain", case_sigterm_leaves_at_once, s)
     finally:
         for n in all_nodes + s.extra:

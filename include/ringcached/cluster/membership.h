@@ -65,6 +65,9 @@ struct MembershipOptions {
   RingProfile profile = RingProfile::kLibmemcached;
   std::chrono::milliseconds debounce{1000};
   std::chrono::milliseconds session_timeout{10000};  // asked for; the server may clamp it
+  // Each registration (each new incarnation) starts `warming` rather than `up`: its keys are
+  // handed to it first (REPLICATION.md section 6); the node says when it is up (SetSelfState).
+  bool register_warming = false;
 };
 
 // The local lease's length and the membership's probe interval, from the negotiated session

@@ -100,7 +100,7 @@ struct Settings {
   int guest_ttl = 5;                      // --guest-ttl, seconds (with replication)
   int handoff_rate = 32 << 20;            // --handoff-rate, bytes a second (with replication)
   int handoff_drop_delay = 60;            // --handoff-drop-delay, seconds (with replication)
-  int drain_timeout = 300;                // --drain-timeout, seconds (cluster nodes)
+  int handoff_timeout = 300;              // --handoff-timeout, seconds (with replication)
 
   // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the
   // other fields are ignored.

@@ -33,7 +33,7 @@ TEST(ClusterOptionsTest, DefaultsAreASingleNode) {
   EXPECT_EQ(s.guest_ttl, 5);
   EXPECT_EQ(s.handoff_rate, 32 << 20);
   EXPECT_EQ(s.handoff_drop_delay, 60);
-  EXPECT_EQ(s.drain_timeout, 300);
+  EXPECT_EQ(s.handoff_timeout, 300);
 }
 
 TEST(ClusterOptionsTest, EveryOptionIsApplied) {
@@ -42,7 +42,7 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
                         "--zk-session-timeout-ms", "4000", "--max-clock-skew-ms", "250",
                         "--cluster-secret-file", "/etc/rc.secret", "--tombstone-ttl", "60",
                         "--guest-ttl", "7", "--handoff-rate", "1048576",
-                        "--handoff-drop-delay", "0", "--drain-timeout", "9"});
+                        "--handoff-drop-delay", "0", "--handoff-timeout", "9"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   EXPECT_EQ(p.settings.cluster, "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(p.settings.advertise, "cache1.example:11211");
@@ -56,7 +56,7 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   EXPECT_EQ(p.settings.guest_ttl, 7);
   EXPECT_EQ(p.settings.handoff_rate, 1048576);
   EXPECT_EQ(p.settings.handoff_drop_delay, 0);
-  EXPECT_EQ(p.settings.drain_timeout, 9);
+  EXPECT_EQ(p.settings.handoff_timeout, 9);
   EXPECT_EQ(p.settings.replicas, 2);  // a secret file: two copies by default
 }
 
@@ -115,8 +115,8 @@ TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
       {kUrl, "--handoff-rate", "2147483648"},
       {kUrl, "--handoff-drop-delay", "-1"},
       {kUrl, "--handoff-drop-delay", "86401"},
-      {kUrl, "--drain-timeout", "0"},
-      {kUrl, "--drain-timeout", "86401"},
+      {kUrl, "--handoff-timeout", "0"},
+      {kUrl, "--handoff-timeout", "86401"},
       {kUrl, "--cluster-secret-file", ""},
       {kUrl, "-s", "/tmp/rc.sock"},  // a cluster node needs TCP
       {kUrl, "-p", "0"},
@@ -163,7 +163,7 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
                                             "cluster_secret_file", "replicas", "replication",
                                             "replication_timeout_ms", "tombstone_ttl",
                                             "guest_ttl", "handoff_rate", "handoff_drop_delay",
-                                            "drain_timeout", "max_clock_skew_ms"}));
+                                            "handoff_timeout", "max_clock_skew_ms"}));
   std::map<std::string, std::string> m(stats.begin(), stats.end());
   EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(m["advertise"], "n1:11211");
