@@ -382,6 +382,12 @@ void Replicator::OnTick(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Replicator::Tick(PerWorker& w) {
+  // A member that left takes its link along even if no write came since (its counters leave
+  // `stats` with it).
+  if (std::shared_ptr<const cluster::ClusterView> view = membership_->view();
+      view != nullptr && view->version != w.view_version) {
+    DropLinksOutside(w, *view);
+  }
   // A node that may not serve its store does not send from it either: it may be stale.
   if (!Serving()) return;
   std::vector<PeerLink*> links;
