@@ -69,9 +69,6 @@ void Replicator::OnWalkTimer(evutil_socket_t, short, void* arg) noexcept {
 void Replicator::HandOff() {
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   if (view == nullptr) return;
-  const cluster::Member* me = view->Find(self_);
-  warming_.store(me != nullptr && me->state == cluster::MemberState::kWarming && view->changing(),
-                 std::memory_order_relaxed);
   if (walk_.from == nullptr) {
     walk_.from = view;  // the view this node started in: its holders have what it has
     handoff_from_.store(view->version, std::memory_order_relaxed);
@@ -249,7 +246,11 @@ bool Replicator::HandedOff(std::int32_t version) const {
 
 const cluster::Member* Replicator::PreviousHolder(const cluster::ClusterView& view,
                                                   std::string_view key) const {
-  if (!view.changing() || view.before_members.empty()) return nullptr;
+  // Only while this node is warming (a change under way, and it is on the new ring only), and
+  // serving: a fenced node trusts neither its store nor its view of who held what.
+  if (!view.changing() || view.before_members.empty() || !Serving()) return nullptr;
+  const cluster::Member* me = view.Find(self_);
+  if (me == nullptr || me->state != cluster::MemberState::kWarming) return nullptr;
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
   std::uint32_t holders[8];
   const std::size_t count = view.ring.Holders(key, n, holders);
@@ -264,7 +265,8 @@ const cluster::Member* Replicator::PreviousHolder(const cluster::ClusterView& vi
 
 bool Replicator::Wants(std::string_view key) const {
   if (origin_ != nullptr && origin_->Wants(key)) return true;
-  if (!warming_.load(std::memory_order_relaxed)) return false;
+  // The view as adopted, not as a tick last saw it: a joiner's clients may read from it at
+  // once. (One atomic load per miss; PreviousHolder returns at once while no member changes.)
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   return view != nullptr && PreviousHolder(*view, key) != nullptr;
 }
@@ -278,9 +280,7 @@ void Replicator::Load(std::string_view key, std::function<void(store::ItemRef)> 
   PerWorker* w = Current();
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
   const cluster::Member* previous =
-      w != nullptr && warming_.load(std::memory_order_relaxed) && view != nullptr
-          ? PreviousHolder(*view, key)
-          : nullptr;
+      w != nullptr && view != nullptr ? PreviousHolder(*view, key) : nullptr;
   if (previous == nullptr) {
     // Never inside Load(): on the caller's loop (MissLoader's contract: it has one).
     net::EventLoop::Current()->RunInLoop([or_origin] { or_origin(store::ItemRef()); });

@@ -80,7 +80,8 @@ void Session::ExecuteMeta() {
       if (g.item && context_->read_sampler != nullptr) {
         context_->read_sampler->OnRead(meta_req_->key(), g.item.value().size());
       }
-      if (!g.item && WantsFill(meta_req_->key())) {
+      // A peer's mg (an access hint, a TTL change: Y) is answered from this node's store only.
+      if (!g.item && !meta_req_->Has('Y') && WantsFill(meta_req_->key())) {
         // Read-through; the miss line (EN) is kept in case the origin has nothing either.
         WaitForFill(Parked::Kind::kMeta, meta_req_->key());
         parked_->miss_info = g.info;

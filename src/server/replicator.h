@@ -301,8 +301,6 @@ class Replicator final : public engine::WriteObserver,
   std::atomic<std::int32_t> handoff_from_{0}, handoff_to_{0};
   base::Counter handoff_started_, handoff_finished_, handoff_keys_, handoff_bytes_;
   std::atomic<std::int64_t> handoff_started_ms_{0}, handoff_finished_ms_{0};
-  // Warming: whether this node is warming in the view worker 0's tick saw last.
-  std::atomic<bool> warming_{false};
   engine::MissLoader* origin_ = nullptr;
   base::Counter warm_fetches_, warm_fetched_;  // misses sent to the previous holder; stored
   // The key's holder before the change, if this node is warming and holds the key now.

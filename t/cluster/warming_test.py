@@ -11,12 +11,19 @@
 #     mg and binary get), and the values are current: keys rewritten and deleted through a client
 #     of the old ring read back new and gone;
 #   * once both walks are done it is up, listed by `config get cluster` under a new version.
+# Then a fourth node joins under load, through ejecting libmemcached clients (pylibmc,
+# KETAMA_WEIGHTED, remove_failed, retry_timeout 1 s) configured with all four from the start: the
+# joiner's port refuses, so it is ejected until it runs, then taken back. A reader of prefilled
+# keys never misses (its reads of the joiner's keys, warming or not, hit), a writer that reads
+# back each write never sees an old value, and neither gets an error once the joiner serves
+# (before, libmemcached answers the ejected server's keys with its own error).
 import os
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -112,6 +119,109 @@ def case_warming_join(s):
           f"config version {version_before} -> {version_after}")
     check_eq(st["warming_timeouts"], "0", "warming ended by the members' reports")
     check("warming: every member handed over" in joiner.output(), "the joiner's log")
+    s.extra.remove(joiner)
+    s.nodes = old + [joiner]
+
+
+def ejecting_client(names):
+    import pylibmc
+    return pylibmc.Client(names, binary=False,
+                          behaviors={"ketama_weighted": True, "remove_failed": 1,
+                                     "retry_timeout": 1, "dead_timeout": 1,
+                                     "connect_timeout": 1000, "receive_timeout": 2000,
+                                     "send_timeout": 2000})
+
+
+class Load(threading.Thread):
+    """Reads prefilled keys (`read_keys`, values "v"+key) or overwrites `write_keys` and reads
+    each back, through an ejecting client of `names`, until stopped (at most `limit` s)."""
+
+    def __init__(self, names, read_keys=None, write_keys=None, limit=60.0):
+        super().__init__(daemon=True)
+        self.names, self.read_keys, self.write_keys = names, read_keys, write_keys
+        self.limit = limit
+        self.stop = threading.Event()
+        self.ops = self.misses = self.stale = self.errors = 0
+        self.errors_since = None  # errors since mark()
+        self.last_error = ""
+
+    def mark(self):
+        self.errors_since = 0
+
+    def run(self):
+        c = ejecting_client(self.names)
+        deadline = time.monotonic() + self.limit
+        i = 0
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            i += 1
+            try:
+                if self.read_keys is not None:
+                    key = self.read_keys[i % len(self.read_keys)]
+                    if c.get(key) != "v" + key:
+                        self.misses += 1
+                else:
+                    key = self.write_keys[i % len(self.write_keys)]
+                    value = f"x{i}"
+                    if c.set(key, value) and c.get(key) != value:
+                        self.stale += 1
+                self.ops += 1
+            except Exception as e:  # noqa: BLE001 -- the ejected node's refusals, counted
+                self.errors += 1
+                self.last_error = str(e)
+                if self.errors_since is not None:
+                    self.errors_since += 1
+
+
+def case_join_under_load_ejecting(s):
+    keys = [f"e{i}" for i in range(KEYS)]
+    c = client([n.ring_name for n in s.nodes])
+    for i in range(0, len(keys), 500):
+        check(not c.set_multi({k: "v" + k for k in keys[i:i + 500]}), "prefill failed")
+    joiner = zkcluster.Node(s.url, extra_args=s.args, name="joiner2")
+    s.extra.append(joiner)
+    names = [n.ring_name for n in s.nodes] + [joiner.ring_name]
+    want = holders(s.nodes + [joiner], keys)
+    theirs = [k for k in keys if joiner.ring_name in want[k]]
+    reader = Load(names, read_keys=theirs)
+    writer = Load(names, write_keys=[f"x{i}" for i in range(2000)])
+    reader.start()
+    writer.start()
+    time.sleep(1.5)  # the clients eject the joiner, whose port refuses
+    before = (reader.ops, reader.misses)
+    joiner.start()
+    zkcluster.eventually(joiner.up, 20)
+    t0 = time.monotonic()
+    st = joiner.cluster_stats()
+    warming = dict(zip(st["ring_member_names"].split(","),
+                       st["ring_member_states"].split(",")))[joiner.ring_name]
+    # The clients take the joiner back after their retry timeout, while it warms.
+    zkcluster.eventually(lambda: int(joiner.cluster_stats()["ring_version"]) > 0 and
+                         int(joiner.raw(b"stats\r\n").split(b"cmd_get ")[1].split(b"\r")[0]) > 0,
+                         20, step=0.1)
+    served_at = time.monotonic() - t0
+    time.sleep(1.0)  # every client has taken it back
+    reader.mark()
+    writer.mark()
+    time.sleep(2.0)
+    reader.stop.set()
+    writer.stop.set()
+    reader.join(10)
+    writer.join(10)
+    h = handoff(joiner)
+    gets = int(joiner.raw(b"stats\r\n").split(b"cmd_get ")[1].split(b"\r")[0])
+    print(f"    joiner {warming} when it came up; clients read from it {served_at:.1f} s later; "
+          f"reader: {reader.ops} gets of the {len(theirs)} keys it holds, {reader.misses} misses "
+          f"({before[1]} before it started), {reader.errors} errors ({reader.errors_since} once "
+          f"it served; last: {reader.last_error}); writer: {writer.ops} set+get, {writer.stale} "
+          f"stale, {writer.errors} errors ({writer.errors_since}); the joiner answered {gets} "
+          f"gets, fetched {h['handoff_warming_fetches']} misses from previous holders, stored "
+          f"{h['handoff_warming_fetched']}")
+    check_eq(warming, "warming", "the joiner's state when it came up")
+    check_eq(reader.misses, 0, "misses of prefilled keys")
+    check_eq(writer.stale, 0, "stale reads")
+    check_eq((reader.errors_since, writer.errors_since), (0, 0),
+             "client errors once the joiner served")
+    check(gets > 0, "the clients never read from the joiner")
 
 
 class Setup:
@@ -137,6 +247,8 @@ def main():
         s.nodes = zkcluster.start_nodes(s.url, 2, s.args, prefix="warm")
         r.case("a joiner warms: out of config get cluster, its reads hit and are current, "
                "then up", case_warming_join, s)
+        r.case("a joiner under load through ejecting clients: no miss, no stale read",
+               case_join_under_load_ejecting, s)
     finally:
         for n in s.nodes + s.extra:
             n.kill()
