@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # bench/replication.py -- what replication costs and what it buys (issues 17 and 19), side by side
-# in one run, in paired rounds. Five measures (--only picks some):
+# in one run, in paired rounds. Six measures (--only picks some):
 #
 #   throughput  R = 2 asynchronous against R = 1: two two-node clusters per round, one per
 #               configuration (R = 1: no secret file; R = 2: a secret file, so every write is
@@ -77,6 +77,17 @@
 #               and the rate, and the live load's p99 on node 0 (rc-loadgen open loop at
 #               --restore-rate-live, 1:10, in 1 s runs) during the walk against before the kill.
 #               Target: p99 during <= 1.2x before at the default --handoff-rate.
+#   join        the hit ratio over time across a join, with hand-off and without: per round two
+#               two-node clusters, the order alternating, each holding --join-keys 1 KB keys
+#               (-m large enough to keep them all): R = 2 (hand-off: the joiner warms, out of
+#               `config get cluster`, until its keys have arrived) and R = 1 (no hand-off: a
+#               plain consistent-hashing join, as memcached's clients see one). A reader that
+#               follows `config get cluster` (polled every 100 ms; its pylibmc KETAMA_WEIGHTED
+#               client rebuilt on each new version) reads Zipf(0.99) keys with look-aside (a
+#               miss is set), for --join-before s, then a third node joins, and it reads on for
+#               --join-after s. Reported: the hit ratio per 0.5 s window, before (mean) and the
+#               lowest window after the join, the dip (points) and the windows below before - 1
+#               point. Target: dip <= 1 point with hand-off.
 #
 # Every node runs -t 1 pinned to --server-cpu (all but node 0 to --peer-cpu when given); clients
 # run pinned to --client-cpu. A private
@@ -88,7 +99,7 @@
 # of shorter runs and smaller key spaces (about 2 minutes); the full run (3 rounds) takes about
 # 6 minutes. --json PATH keeps every round's figures.
 #
-# Usage: bench/replication.py [--only throughput,sync,capacity,failover,restore] [--quick]
+# Usage: bench/replication.py [--only throughput,sync,capacity,failover,restore,join] [--quick]
 #          [--rounds N] [--restore-mb MB] [--handoff-rate BYTES]
 #          [--duration S] [--sync-rate OPS] [--json PATH] [--ringcached PATH] [--loadgen PATH]
 #          (the full run of every measure takes about 8 minutes)
@@ -115,7 +126,7 @@ from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_hand
                       wait_for_quiet)
 import zkcluster  # noqa: E402
 
-MEASURES = ("throughput", "sync", "capacity", "failover", "restore")
+MEASURES = ("throughput", "sync", "capacity", "failover", "restore", "join")
 
 
 # -- clusters --------------------------------------------------------------------------------------
@@ -767,6 +778,167 @@ def report_restore(args, rows):
           f"{spread([r['p99_during'] for r in rows], '{:.0f}')} us")
 
 
+# -- join: the hit ratio across a join -------------------------------------------------------------
+
+def config_names(node):
+    """The ring names `config get cluster` lists on `node`, and its version."""
+    import socket
+    with socket.create_connection(("127.0.0.1", node.port), timeout=2) as s:
+        s.sendall(b"config get cluster\r\n")
+        data = b""
+        while not data.endswith(b"END\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    lines = data.decode().split("\r\n")[1].split("\n")
+    return int(lines[0]), [f"{e.split('|')[1]}:{e.split('|')[2]}" for e in lines[1].split()]
+
+
+class JoinReader(threading.Thread):
+    """Reads Zipf keys with look-aside through a client that follows `config get cluster`,
+    counting hits per window of `window` s; at most `limit` s."""
+
+    def __init__(self, nodes, keys, value, window, limit, seed):
+        super().__init__(daemon=True)
+        self.nodes, self.keys, self.value = list(nodes), keys, value
+        self.window, self.limit, self.seed = window, limit, seed
+        self.stop = threading.Event()
+        self.windows = []  # (start s, gets, hits)
+        self.versions = []
+        self.lock = threading.Lock()
+
+    def add_node(self, node):
+        with self.lock:
+            self.nodes.append(node)
+
+    def run(self):
+        import pylibmc
+        zipf = Zipf(len(self.keys))
+        draws = zipf.draws(400000, self.seed)
+        version, names = config_names(self.nodes[0])
+        client = pylibmc.Client(names, binary=False, behaviors={"ketama_weighted": True})
+        self.versions.append((0.0, version, len(names)))
+        t0 = polled = time.monotonic()
+        start, gets, hits, i = t0, 0, 0, 0
+        while not self.stop.is_set() and time.monotonic() - t0 < self.limit:
+            now = time.monotonic()
+            if now - start >= self.window:
+                self.windows.append((start - t0, gets, hits))
+                start, gets, hits = now, 0, 0
+            if now - polled >= 0.1:
+                polled = now
+                with self.lock:
+                    nodes = list(self.nodes)
+                for n in nodes:
+                    try:
+                        v, names = config_names(n)
+                        break
+                    except OSError:
+                        continue
+                if v != version:
+                    version = v
+                    client = pylibmc.Client(names, binary=False,
+                                            behaviors={"ketama_weighted": True})
+                    self.versions.append((now - t0, version, len(names)))
+            key = self.keys[draws[i % len(draws)]]
+            i += 1
+            gets += 1
+            try:
+                if client.get(key) is not None:
+                    hits += 1
+                else:
+                    client.set(key, self.value)
+            except pylibmc.Error:
+                pass
+        self.windows.append((start - t0, gets, hits))
+
+
+def run_join(args, zk, path, secret, seed):
+    """One cluster (R = 2 with `secret`, else R = 1): two nodes filled, a reader, a join; the
+    reader's windows and when the joiner was listed."""
+    quiet(args)
+    memory = max(64, args.join_keys * 3 // 1000)  # every key, with its copy, and room to spare
+    flags = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", "2000"]
+    nodes = start_cluster(args, zk, path, 2, secret, memory_mb=memory, extra=flags)
+    joiner = None
+    try:
+        keys = [f"jn:{i:08d}" for i in range(args.join_keys)]
+        value = b"v" * args.join_value
+        import pylibmc
+        c = pylibmc.Client([f"127.0.0.1:{n.port}" for n in nodes], binary=False,
+                           behaviors={"ketama_weighted": True})
+        for i in range(0, len(keys), 1000):
+            c.set_multi({k: value for k in keys[i:i + 1000]})
+        wait_until(lambda: all(sum(p.get("pending_bytes", 0) for p in peer_stats(n).values()) == 0
+                               for n in nodes), 60, "the fill's copies")
+        reader = JoinReader(nodes, keys, value, 0.5, args.join_before + args.join_after + 30,
+                            seed)
+        reader.start()
+        time.sleep(args.join_before)
+        flags_all = ["--cluster", f"zk://{zk.hosts}{path}"] + flags + (
+            ["--cluster-secret-file", secret] if secret else [])
+        joiner = Server(f"{path}-joiner", args.ringcached, threads=1, memory_mb=memory,
+                        cpu=args.peer_cpu or args.server_cpu, extra=flags_all)
+        t_join = time.monotonic()
+        joiner.start()
+        reader.add_node(joiner)
+        time.sleep(args.join_after)
+        reader.stop.set()
+        reader.join(30)
+        listed = [t for t, _, n in reader.versions if n == 3]
+        start = reader.windows[0][0] if reader.windows else 0.0
+        # Windows relative to the join (reader time 0 is its start; the join came join_before
+        # s later, give or take the reader's start-up).
+        offset = args.join_before
+        curve = [(round(t - offset, 1), h / g if g else float("nan")) for t, g, h in reader.windows]
+        before = [r for t, r in curve if t < 0 and t >= -args.join_before + 1]
+        after = [r for t, r in curve if t >= 0]
+        base = statistics.mean(before) if before else float("nan")
+        low = min(after) if after else float("nan")
+        return {"curve": curve, "before": base, "lowest_after": low,
+                "dip_points": (base - low) * 100,
+                "windows_below": sum(1 for r in after if r < base - 0.01),
+                "listed_after_s": (listed[0] - offset) if listed else None,
+                "join_start_s": time.monotonic() - t_join, "start": start}
+    finally:
+        stop_nodes([n for n in nodes + ([joiner] if joiner else []) if n.proc and
+                    n.proc.poll() is None])
+
+
+def measure_join(args, zk, secret, results):
+    print(f"\n== join: a third node joins two holding {args.join_keys} keys of "
+          f"{args.join_value} B; a Zipf(0.99) look-aside reader that follows config get "
+          f"cluster; hit ratio per 0.5 s", flush=True)
+    rows = {"handoff": [], "none": []}
+    for r in range(args.rounds):
+        order = ["handoff", "none"] if r % 2 == 0 else ["none", "handoff"]
+        for label in order:
+            row = run_join(args, zk, f"/bench/join{os.getpid()}-{r}-{label}",
+                           secret if label == "handoff" else None, seed=r)
+            rows[label].append(row)
+            curve = " ".join(f"{t:+.1f}:{h:.3f}" for t, h in row["curve"]
+                             if -2 <= t <= args.join_after)
+            listed = row["listed_after_s"]
+            print(f"  round {r + 1} {'R=2, hand-off' if label == 'handoff' else 'R=1, none':14s}"
+                  f" before {row['before']:.3f}, lowest after {row['lowest_after']:.3f}, dip "
+                  f"{row['dip_points']:.1f} points, {row['windows_below']} windows below; "
+                  f"joiner listed {'-' if listed is None else f'{listed:.1f}'} s after it "
+                  f"started\n    {curve}", flush=True)
+    results["join"] = rows
+
+
+def report_join(args, rows):
+    print(f"\njoin: hit ratio across a join, {args.join_keys} keys, {len(rows['handoff'])} rounds:")
+    for label, name in (("handoff", "R=2 with hand-off"), ("none", "R=1 without")):
+        rs = rows[label]
+        print(f"  {name:18s} before {spread([r['before'] for r in rs])}, lowest after "
+              f"{spread([r['lowest_after'] for r in rs])}, dip "
+              f"{spread([r['dip_points'] for r in rs], '{:.1f}')} points, windows below "
+              f"{spread([r['windows_below'] for r in rs], '{:.0f}')}")
+    print("  target: dip <= 1 point with hand-off")
+
+
 def main():
     p = argparse.ArgumentParser(description="replication: R=2 against R=1 (throughput, lag, sync "
                                 "latency, capacity, failover hit ratio)")
@@ -814,6 +986,13 @@ def main():
                    help="restore: the live load's rate on a survivor, requests/s")
     p.add_argument("--handoff-rate", type=int, default=0,
                    help="restore: the nodes' --handoff-rate (default: theirs)")
+    p.add_argument("--join-keys", type=int, default=None,
+                   help="join: keys the two nodes hold (default 50000, --quick 20000)")
+    p.add_argument("--join-value", type=int, default=1024)
+    p.add_argument("--join-before", type=float, default=3.0,
+                   help="join: seconds of reading before the join")
+    p.add_argument("--join-after", type=float, default=8.0,
+                   help="join: seconds of reading after it")
     p.add_argument("--server-cpu", default="0")
     p.add_argument("--peer-cpu", default=None,
                    help="the CPU of every node but node 0 (default: --server-cpu); with "
@@ -842,6 +1021,7 @@ def main():
     dflt("failover_warmup_s", 20.0, 5.0)
     dflt("failover_reads", 30000, 10000)
     dflt("restore_mb", 256, 64)
+    dflt("join_keys", 50000, 20000)
     only = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = [m for m in only if m not in MEASURES]
     if unknown:
@@ -860,7 +1040,8 @@ def main():
                 "sync": (measure_sync, report_sync),
                 "capacity": (measure_capacity, report_capacity),
                 "failover": (measure_failover, report_failover),
-                "restore": (measure_restore, report_restore)}
+                "restore": (measure_restore, report_restore),
+                "join": (measure_join, report_join)}
     t0 = time.monotonic()
     try:
         for m in MEASURES:
