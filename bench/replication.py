@@ -143,7 +143,10 @@ def start_cluster(args, zk, path, count, secret=None, memory_mb=512, extra=()):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if all(n.stats("cluster").get("ring_members") == str(count) for n in nodes):
+            # Every member listed, and up (with a secret a node warms until its keys arrived).
+            if all(n.stats("cluster").get("ring_members") == str(count) and
+                   set(n.stats("cluster").get("ring_member_states", "").split(",")) == {"up"}
+                   for n in nodes):
                 return nodes
         except OSError:
             pass

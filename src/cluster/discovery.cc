@@ -1,6 +1,8 @@
 // cluster/discovery.cc -- see discovery.h.
 #include "ringcached/cluster/discovery.h"
 
+#include <algorithm>
+
 namespace rc::cluster {
 
 std::string DiscoveryHost(const Member& member) {
@@ -19,11 +21,14 @@ std::string DiscoveryHost(const Member& member) {
 std::string DiscoveryPayload(const ClusterView& view) {
   std::string out = std::to_string(view.version);  // the view version: a 32-bit integer
   out += '\n';
+  // Clients are pointed at up members only: a warming one is not yet, a leaving one (not in
+  // `members`) no longer (REPLICATION.md section 6) -- unless none is up (a cluster starting,
+  // every node warming, has nothing to hand over yet): then at every member on the ring.
+  const bool any_up = std::any_of(view.members.begin(), view.members.end(),
+                                  [](const Member& m) { return m.state == MemberState::kUp; });
   bool first = true;
   for (const Member& m : view.members) {
-    // Clients are pointed at up members only: a warming one is not yet, a leaving one (not in
-    // `members`) no longer (REPLICATION.md section 6).
-    if (m.state != MemberState::kUp) continue;
+    if (any_up && m.state != MemberState::kUp) continue;
     if (!first) out += ' ';
     first = false;
     out += DiscoveryHost(m);

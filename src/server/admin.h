@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -20,6 +21,15 @@
 #include "server/stats.h"
 
 namespace rc::server {
+
+// A peer's rc_handoff_done: its hand-off walk served ring `version`, in which this node is a
+// member under `incarnation`, and pushed this node `keys` keys of `bytes` bytes.
+struct HandoffReport {
+  std::string_view peer;
+  std::int32_t version = 0;
+  std::int64_t incarnation = 0;
+  std::uint64_t keys = 0, bytes = 0;
+};
 
 class Admin {
  public:
@@ -44,10 +54,8 @@ class Admin {
   // A connection authenticated as a peer link: from now on it counts as one, not as a client
   // (not against -c, not in curr_connections).
   virtual void PeerLinked() = 0;
-  // A peer's rc_handoff_done (cluster_node.h, "Member states"): its hand-off walk served ring
-  // `version`, in which this node, under `incarnation`, is warming.
-  virtual void HandoffServed(std::string_view peer, std::int32_t version,
-                             std::int64_t incarnation) = 0;
+  // A peer's rc_handoff_done (cluster_node.h, "Member states").
+  virtual void HandoffServed(const HandoffReport& report) = 0;
 };
 
 }  // namespace rc::server

@@ -45,6 +45,7 @@
 #include "ringcached/net/event_loop.h"
 #include "ringcached/net/listener.h"
 #include "ringcached/server/settings.h"
+#include "server/admin.h"
 #include "server/grant_asker.h"
 #include "server/peer_auth.h"
 #include "server/stats.h"
@@ -86,9 +87,11 @@ class ClusterNode final : private cluster::MembershipListener {
   // Warming (above): starts the checks that move this node up, at most `timeout` after each
   // registration. Once, with replication; any thread.
   void StartWarming(std::chrono::milliseconds timeout);
-  // A peer's rc_handoff_done: its hand-off walk served ring `version`, in which this node under
-  // `incarnation` is warming. Any thread.
-  void HandoffServed(std::string_view peer, std::int32_t version, std::int64_t incarnation);
+  // A peer's rc_handoff_done (admin.h): counted, and for warming, remembered. Any thread.
+  void HandoffServed(const HandoffReport& report);
+  // What the peers' walks reported pushing to this node (`stats handoff`). Any thread.
+  std::uint64_t keys_received() const { return keys_received_.load(); }
+  std::uint64_t bytes_received() const { return bytes_received_.load(); }
 
  private:
   ClusterNode() = default;
@@ -125,6 +128,7 @@ class ClusterNode final : private cluster::MembershipListener {
   base::Mutex reports_mu_;
   std::map<std::string, std::int32_t, std::less<>> reports_ RC_GUARDED_BY(reports_mu_);
   std::int64_t reports_incarnation_ RC_GUARDED_BY(reports_mu_) = 0;
+  std::atomic<std::uint64_t> keys_received_{0}, bytes_received_{0};
   std::atomic<std::int64_t> warm_ms_{0};  // how long the last warming took
   std::atomic<std::uint64_t> warm_timeouts_{0};
   // The drain, on the control loop; its phase is read by `stats cluster`.

@@ -13,14 +13,15 @@
 //   * it goes to each new holder that was not an old one, as the item is now (EncodeCopy: the
 //     same peer write as a resync), applied there only if newer.
 //
-// Warming members (cluster_node.h, "Member states") are told when the walk has served a view they
-// are warming in: `rc_handoff_done <this node> <version> <their incarnation>`, queued on the same
-// links as the pushes, so it arrives after them. A node tells them at its first view too (a new
-// process has nothing to push).
+// When the walk has served a view, each member it pushed to, and each warming member (cluster_node.h,
+// "Member states"), is told so: `rc_handoff_done <this node> <version> <their incarnation> <keys>
+// <bytes>` (what this walk pushed to it), queued on the same links as the pushes, so it arrives
+// after them. A node tells the warming members at its first view too (a new process has nothing
+// to push).
 //
-// Dropping: once a walk has pushed for a view, and that view has been adopted for
-// --handoff-drop-delay seconds (long enough for clients that poll `config get cluster` to have
-// moved), a second walk unlinks what this node no longer holds (Store::Drop, only the version it
+// Dropping: once a walk has pushed for a view, every push is answered, and that view has been
+// adopted for --handoff-drop-delay seconds (long enough for clients that poll `config get cluster`
+// to have moved), a second walk unlinks what this node no longer holds (Store::Drop, only the version it
 // met, no tombstone), so that its memory goes to the keys it does hold. A new view cancels it.
 //
 // The walk runs in slices on a timer of its own (every 5 ms while a walk is on): a slice stops
@@ -91,9 +92,12 @@ void Replicator::HandOff() {
     walk_.to = view;
     walk_.scan = store::Store::Scan();
     walk_.active = true;
+    walk_.sent_to.clear();
     handoff_active_.store(true, std::memory_order_relaxed);
     handoff_to_.store(view->version, std::memory_order_relaxed);
-  } else if (!walk_.active && walk_.drop_due_ms != 0 && NowMs() >= walk_.drop_due_ms) {
+  } else if (!walk_.active && walk_.drop_due_ms != 0 && NowMs() >= walk_.drop_due_ms &&
+             AllAnswered()) {
+    // Dropped only once the pushes are acknowledged: the new holders have them.
     walk_.drop_due_ms = 0;
     walk_.dropping = true;
     walk_.active = true;
@@ -166,9 +170,13 @@ void Replicator::WalkSlice(PerWorker& w) {
       PeerLink::Kind kind;
       if (!EncodeCopy(p.copy, &bytes, &kind)) continue;  // gone since
       for (std::size_t i = 0; i < p.ntargets; ++i) {
-        LinkTo(w, to.members[p.targets[i]])->Queue(bytes, 0, kind);
+        const cluster::Member& target = to.members[p.targets[i]];
+        LinkTo(w, target)->Queue(bytes, 0, kind);
         walk_.credit -= static_cast<double>(bytes.size());
         handoff_bytes_.Add(bytes.size());
+        HandoffWalk::Sent& sent = walk_.sent_to[target.name];
+        sent.keys += 1;
+        sent.bytes += bytes.size();
       }
       handoff_keys_.Add();
     }
@@ -193,10 +201,18 @@ void Replicator::WalkSlice(PerWorker& w) {
 
 void Replicator::ReportServed(PerWorker& w, const cluster::ClusterView& view) {
   for (const cluster::Member& m : view.members) {
-    if (m.state != cluster::MemberState::kWarming || m.name == self_) continue;
+    const auto sent = walk_.sent_to.find(m.name);
+    if (m.name == self_ ||
+        (m.state != cluster::MemberState::kWarming && sent == walk_.sent_to.end())) {
+      continue;
+    }
+    const HandoffWalk::Sent counts =
+        sent != walk_.sent_to.end() ? sent->second : HandoffWalk::Sent{};
     LinkTo(w, m)->Queue("rc_handoff_done " + self_ + " " + std::to_string(view.version) + " " +
-                        std::to_string(m.incarnation) + "\r\n");
+                        std::to_string(m.incarnation) + " " + std::to_string(counts.keys) + " " +
+                        std::to_string(counts.bytes) + "\r\n");
   }
+  walk_.sent_to.clear();
 }
 
 void Replicator::DropSlice() {
@@ -229,10 +245,11 @@ void Replicator::DropSlice() {
 }
 
 bool Replicator::HandedOff(std::int32_t version) const {
-  if (handoff_active_.load(std::memory_order_relaxed) ||
-      handoff_from_.load(std::memory_order_relaxed) < version) {
-    return false;
-  }
+  return !handoff_active_.load(std::memory_order_relaxed) &&
+         handoff_from_.load(std::memory_order_relaxed) >= version && AllAnswered();
+}
+
+bool Replicator::AllAnswered() const {
   for (const auto& w : workers_) {
     base::MutexLock lock(w->mu);
     for (const auto& [name, link] : w->links) {
@@ -240,6 +257,15 @@ bool Replicator::HandedOff(std::int32_t version) const {
     }
   }
   return true;
+}
+
+std::size_t Replicator::PendingBytes() const {
+  std::size_t n = 0;
+  for (const auto& w : workers_) {
+    base::MutexLock lock(w->mu);
+    for (const auto& [name, link] : w->links) n += link->pending_bytes_seen();
+  }
+  return n;
 }
 
 // ---- a warming node's misses ------------------------------------------------------------------

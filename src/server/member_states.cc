@@ -76,16 +76,17 @@ void ClusterNode::StartWarming(std::chrono::milliseconds timeout) {
   });
 }
 
-void ClusterNode::HandoffServed(std::string_view peer, std::int32_t version,
-                                std::int64_t incarnation) {
+void ClusterNode::HandoffServed(const HandoffReport& report) {
+  keys_received_.fetch_add(report.keys);
+  bytes_received_.fetch_add(report.bytes);
   base::MutexLock lock(reports_mu_);
-  if (incarnation != reports_incarnation_) {
-    if (incarnation < reports_incarnation_) return;  // for an earlier incarnation of this node
+  if (report.incarnation != reports_incarnation_) {
+    if (report.incarnation < reports_incarnation_) return;  // for an earlier incarnation
     reports_.clear();
-    reports_incarnation_ = incarnation;
+    reports_incarnation_ = report.incarnation;
   }
-  std::int32_t& v = reports_[std::string(peer)];
-  v = std::max(v, version);
+  std::int32_t& v = reports_[std::string(report.peer)];
+  v = std::max(v, report.version);
 }
 
 void ClusterNode::WarmStep(const cluster::ClusterView& view) {

@@ -14,9 +14,10 @@
 //   rc_lease  <name> <incarnation>: whether this node counts that member (cluster/lease.h Judge):
 //             RC_LEASE granted <ms> | refused | unknown. With a cluster secret only on a peer
 //             session; without one (no peer links to authenticate) on any, to any cluster node.
-//   rc_handoff_done <name> <version> <incarnation>: the peer's hand-off walk served ring
-//             `version`, in which this node under `incarnation` is warming (server/handoff.cc
-//             sends it after its pushes, on the same link): HD. Peer sessions only.
+//   rc_handoff_done <name> <version> <incarnation> <keys> <bytes>: the peer's hand-off walk
+//             served ring `version` (this node under `incarnation` in it), and pushed it that
+//             many keys and bytes (server/handoff.cc sends it after its pushes, on the same
+//             link): HD. Peer sessions only.
 // Every refusal closes the connection once the line is sent. Nothing secret is logged.
 //
 // Incarnations (REPLICATION.md section 5): a hello from an older incarnation of a member than this
@@ -71,18 +72,19 @@ void Session::AnswerLease(const proto::Request& req) {
 }
 
 void Session::AnswerHandoffDone(const proto::Request& req) {
-  std::int32_t version = 0;
-  std::int64_t incarnation = 0;
+  HandoffReport report;
   const auto number = [](std::string_view token, auto* out) {
     return std::from_chars(token.data(), token.data() + token.size(), *out).ptr ==
            token.data() + token.size();
   };
-  if (!peer() || req.ntokens != 4 || !number(req.tokens[2], &version) ||
-      !number(req.tokens[3], &incarnation)) {
+  if (!peer() || req.ntokens != 6 || !number(req.tokens[2], &report.version) ||
+      !number(req.tokens[3], &report.incarnation) || !number(req.tokens[4], &report.keys) ||
+      !number(req.tokens[5], &report.bytes)) {
     out_->Append(proto::kErrorReply);
     return;
   }
-  context_->admin->HandoffServed(req.tokens[1], version, incarnation);
+  report.peer = req.tokens[1];
+  context_->admin->HandoffServed(report);
   out_->Append("HD\r\n");
 }
 

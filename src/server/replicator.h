@@ -61,6 +61,7 @@
 // writes are posted to a worker); a worker's sampler on that worker.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -169,6 +170,10 @@ class Replicator final : public engine::WriteObserver,
   // A drain's question (cluster_node.h): whether the hand-off walk has served ring version
   // `version` (or a newer one) and every message on every link is answered. Any thread.
   bool HandedOff(std::int32_t version) const;
+  // Whether every message on every link is answered. Any thread.
+  bool AllAnswered() const;
+  // Bytes waiting on the links, as of their last events (`stats handoff`). Any thread.
+  std::size_t PendingBytes() const;
 
  private:
   struct PerWorker;
@@ -230,7 +235,8 @@ class Replicator final : public engine::WriteObserver,
   void HandOff();
   // One slice of the walk, within its time and byte budgets; on the walk's own timer.
   void WalkSlice(PerWorker& w);
-  // Tells `view`'s warming members that this node's walk has served it (rc_handoff_done).
+  // Tells `view`'s warming members, and the members the walk pushed to, that this node's walk
+  // has served it, with what it pushed to each (rc_handoff_done).
   void ReportServed(PerWorker& w, const cluster::ClusterView& view);
   // One slice of the drop walk: unlinks what the served view gives other nodes.
   void DropSlice();
@@ -291,6 +297,11 @@ class Replicator final : public engine::WriteObserver,
     event* timer = nullptr;  // worker 0's: the next slice
     bool dropping = false;   // the walk drops what this node no longer holds (from's ring)
     std::int64_t drop_due_ms = 0;  // steady clock: when the drop walk may start (0: none due)
+    // What the walk pushed to each member, told to it when the walk is done (ReportServed).
+    struct Sent {
+      std::uint64_t keys = 0, bytes = 0;
+    };
+    std::map<std::string, Sent> sent_to;
   };
   HandoffWalk walk_;
   const std::int64_t handoff_rate_;

@@ -377,9 +377,8 @@ void Server::SetMemoryLimit(std::size_t bytes) {
   runtime_.maxbytes.store(bytes, std::memory_order_relaxed);
 }
 
-void Server::HandoffServed(std::string_view peer, std::int32_t version,
-                           std::int64_t incarnation) {
-  if (cluster_ != nullptr) cluster_->HandoffServed(peer, version, incarnation);
+void Server::HandoffServed(const HandoffReport& report) {
+  if (cluster_ != nullptr) cluster_->HandoffServed(report);
 }
 
 void Server::PeerLinked() {

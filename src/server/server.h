@@ -62,8 +62,7 @@ class Server final : public Admin {
   void RequestStop(bool graceful) override;
   std::shared_ptr<const cluster::ClusterView> cluster_view() const override;
   void PeerLinked() override;
-  void HandoffServed(std::string_view peer, std::int32_t version,
-                     std::int64_t incarnation) override;
+  void HandoffServed(const HandoffReport& report) override;
 
   const Settings& settings() const { return settings_; }
   RuntimeSettings& runtime() { return runtime_; }

@@ -373,6 +373,11 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("handoff_walks_finished", h.scans_finished);
     w.Add("handoff_keys_sent", h.keys_sent);
     w.Add("handoff_bytes_sent", h.bytes_sent);
+    // Waiting on the peer links (pushes and live copies alike), and what the peers' walks said
+    // they pushed here (rc_handoff_done).
+    w.Add("handoff_bytes_pending", static_cast<std::uint64_t>(server.replicator()->PendingBytes()));
+    w.Add("handoff_keys_received", server.cluster()->keys_received());
+    w.Add("handoff_bytes_received", server.cluster()->bytes_received());
     w.Add("handoff_keys_dropped", h.keys_dropped);
     w.Add("handoff_ms_since_started", since(h.last_started_ms));
     w.Add("handoff_ms_since_finished", since(h.last_finished_ms));

@@ -109,6 +109,7 @@ def case_loss(s):
     survivors = s.nodes[:2]
     s.holders_before = holders(s.nodes, keys)
     sent_before = sum(int(handoff(n)["handoff_keys_sent"]) for n in survivors)
+    received_before = sum(int(handoff(n)["handoff_keys_received"]) for n in survivors)
     t0 = time.monotonic()
     victim.kill()
     zkcluster.eventually(lambda: all(n.cluster_stats()["ring_members"] == "2" for n in survivors),
@@ -124,6 +125,9 @@ def case_loss(s):
     # Each key the dead node held (two in three) went, once, to its new second holder.
     lost = sum(1 for k in keys if victim.ring_name in s.holders_before[k])
     check_eq(sent, lost, "keys pushed against keys the dead node held")
+    # Each walk told its targets what it pushed them (rc_handoff_done).
+    zkcluster.eventually(lambda: sum(int(handoff(n)["handoff_keys_received"])
+                                     for n in survivors) - received_before == sent, 10)
     s.keys = keys
 
 
@@ -149,6 +153,8 @@ def case_join(s):
           f"{missing}; its first reads of its {len(mine)} keys: {hits} hits")
     check_eq(missing, 0, "keys the joiner holds and lacks")
     check_eq(sent, moved, "keys pushed against keys whose holders changed")
+    check_eq(int(handoff(joiner)["handoff_keys_received"]), moved,
+             "keys the joiner was told it received")
     check_eq(hits, len(mine), "the joiner's first reads of its keys")
     s.nodes = now
 

@@ -390,8 +390,11 @@ def start_nodes(url, count, extra_args, prefix="node", timeout=20):
         n.start()
     for n in nodes:
         eventually(n.up, timeout)
-    eventually(lambda: all(n.cluster_stats()["ring_members"] == str(count) for n in nodes),
-               timeout)
+    # ... and every member up (with replication a node warms until the others' hand-off reached
+    # it; server/member_states.cc).
+    eventually(lambda: all(n.cluster_stats()["ring_members"] == str(count) and
+                           set(n.cluster_stats()["ring_member_states"].split(",")) == {"up"}
+                           for n in nodes), timeout)
     return nodes
 
 

@@ -61,6 +61,11 @@ TEST(DiscoveryTest, ClientsArePointedAtUpMembersOnly) {
   SetViewMembers(&v, all, RingProfile::kLibmemcached);
   EXPECT_EQ(ConfigGetClusterReply(v),
             "CONFIG cluster 0 28\r\n9\n127.0.0.1|127.0.0.1|11312\n\r\nEND\r\n");
+  // A cluster starting, every member warming: all of them, rather than none.
+  for (Member& m : all) m.state = MemberState::kWarming;
+  SetViewMembers(&v, all, RingProfile::kLibmemcached);
+  EXPECT_EQ(DiscoveryPayload(v),
+            "9\n127.0.0.1|127.0.0.1|11311 127.0.0.1|127.0.0.1|11312 127.0.0.1|127.0.0.1|11313\n");
 }
 
 TEST(DiscoveryTest, ViewRingsFollowTheMembersStates) {
