@@ -91,8 +91,7 @@ void Replicator::HandOff() {
               walk_.from->version, view->version);
     walk_.to = view;
     walk_.scan = store::Store::Scan();
-    walk_.active = true;
-    walk_.sent_to.clear();
+    walk_.active = true;  // what an interrupted walk pushed is told with the next one's
     handoff_active_.store(true, std::memory_order_relaxed);
     handoff_to_.store(view->version, std::memory_order_relaxed);
   } else if (!walk_.active && walk_.drop_due_ms != 0 && NowMs() >= walk_.drop_due_ms &&
