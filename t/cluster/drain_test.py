@@ -227,7 +227,9 @@ def case_join_leave_rounds(s, rounds=ROUNDS):
             s.extra.append(n)
             writer.add_node(n)
             n.start()
-            zkcluster.eventually(lambda: n.ring_name in writer.versions[-1][1], 30, step=0.1)
+            # (the writer may not have read its first config yet)
+            zkcluster.eventually(lambda: writer.versions and
+                                 n.ring_name in writer.versions[-1][1], 30, step=0.1)
             up = time.monotonic() - t0
             time.sleep(0.5)  # it serves its share of the writer's keys
             n.proc.send_signal(signal.SIGUSR1)
