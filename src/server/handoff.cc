@@ -258,13 +258,16 @@ bool Replicator::AllAnswered() const {
   return true;
 }
 
-std::size_t Replicator::PendingBytes() const {
-  std::size_t n = 0;
+Replicator::Pending Replicator::PendingOnLinks() const {
+  Pending p;
   for (const auto& w : workers_) {
     base::MutexLock lock(w->mu);
-    for (const auto& [name, link] : w->links) n += link->pending_bytes_seen();
+    for (const auto& [name, link] : w->links) {
+      p.bytes += link->pending_bytes_seen();
+      p.messages += link->unanswered_seen();
+    }
   }
-  return n;
+  return p;
 }
 
 // ---- a warming node's misses ------------------------------------------------------------------

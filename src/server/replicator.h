@@ -172,8 +172,12 @@ class Replicator final : public engine::WriteObserver,
   bool HandedOff(std::int32_t version) const;
   // Whether every message on every link is answered. Any thread.
   bool AllAnswered() const;
-  // Bytes waiting on the links, as of their last events (`stats handoff`). Any thread.
-  std::size_t PendingBytes() const;
+  // What waits on the links, as of their last events (`stats handoff`): bytes not yet sent, and
+  // messages (a key's copy each, or a hint or a report) not yet answered. Any thread.
+  struct Pending {
+    std::size_t bytes = 0, messages = 0;
+  };
+  Pending PendingOnLinks() const;
 
  private:
   struct PerWorker;

@@ -375,7 +375,9 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
     w.Add("handoff_bytes_sent", h.bytes_sent);
     // Waiting on the peer links (pushes and live copies alike), and what the peers' walks said
     // they pushed here (rc_handoff_done).
-    w.Add("handoff_bytes_pending", static_cast<std::uint64_t>(server.replicator()->PendingBytes()));
+    const Replicator::Pending pending = server.replicator()->PendingOnLinks();
+    w.Add("handoff_keys_pending", static_cast<std::uint64_t>(pending.messages));
+    w.Add("handoff_bytes_pending", static_cast<std::uint64_t>(pending.bytes));
     w.Add("handoff_keys_received", server.cluster()->keys_received());
     w.Add("handoff_bytes_received", server.cluster()->bytes_received());
     w.Add("handoff_keys_dropped", h.keys_dropped);

@@ -125,6 +125,10 @@ def case_loss(s):
     # Each key the dead node held (two in three) went, once, to its new second holder.
     lost = sum(1 for k in keys if victim.ring_name in s.holders_before[k])
     check_eq(sent, lost, "keys pushed against keys the dead node held")
+    # Nothing left waiting on the links once every push is answered.
+    zkcluster.eventually(lambda: all(handoff(n)["handoff_keys_pending"] == "0" and
+                                     handoff(n)["handoff_bytes_pending"] == "0"
+                                     for n in survivors), 10)
     # Each walk told its targets what it pushed them (rc_handoff_done).
     zkcluster.eventually(lambda: sum(int(handoff(n)["handoff_keys_received"])
                                      for n in survivors) - received_before == sent, 10)
