@@ -95,8 +95,9 @@ class Replicator final : public engine::WriteObserver,
   };
   // `sync`: synchronous mode; `timeout_ms` bounds the wait for the holders (synchronous mode,
   // and any write while `lease` is not open). `handoff_rate` and `drop_delay_s`: hand-off's
-  // bytes a second and how long after a view's adoption what it moved away is dropped. `store` is walked for resyncs. `lease` (not
-  // owned; null: always open) says whether this node may hold keys now.
+  // bytes a second and how long after a view's adoption what it moved away is dropped. `store`
+  // is walked for resyncs. `lease` (not owned; null: always open) says whether this node may
+  // hold keys now.
   Replicator(const cluster::ClusterMembership* membership, const PeerAuth* auth,
              std::string self, int replicas, store::Store* store, const base::Clock* clock,
              std::vector<WorkerSlot> workers, bool sync, int timeout_ms, int guest_ttl,

@@ -64,6 +64,21 @@ class Writer(threading.Thread):
         self.versions = []  # the config versions it followed
         self.writes = 0
 
+    def finish(self):
+        """Stops the writer and waits for it."""
+        self.stop.set()
+        self.join(10)
+        check(not self.is_alive(), "the writer did not stop")
+
+    def summary(self):
+        return (f"the writer made {self.writes} acknowledged writes over "
+                f"{len(self.versions)} config versions, {len(self.errors)} errors, "
+                f"{self.stale} stale reads")
+
+    def check_clean(self):
+        check_eq(self.errors[:5], [], "errors seen by the client that follows config get cluster")
+        check_eq(self.stale, 0, "stale reads")
+
     def add_node(self, node):
         with self.lock:
             self.by_name[node.ring_name] = node
@@ -172,13 +187,9 @@ def case_sigusr1_under_load(s):
     code = victim.wait_exit(30)
     took = time.monotonic() - t0
     time.sleep(1.0)  # the writer goes on against the nodes left
-    writer.stop.set()
-    writer.join(10)
-    check(not writer.is_alive(), "the writer did not stop")
+    writer.finish()
     expected.update(writer.acked)
-    print(f"    drained in {took:.1f} s, exit {code} (phases {phases}); the writer made "
-          f"{writer.writes} acknowledged writes over {len(writer.versions)} config versions, "
-          f"{len(writer.errors)} errors, {writer.stale} stale reads")
+    print(f"    drained in {took:.1f} s, exit {code} (phases {phases}); {writer.summary()}")
     left = s.nodes[:3]
     lost, missing = check_left(s, left, keys, expected)
     log = victim.output()
@@ -186,8 +197,7 @@ def case_sigusr1_under_load(s):
     print(f"    lost {len(lost)}, missing on holders {missing}")
     check_eq(code, 0, "exit code after the drain")
     check("drain: done" in log, "the node's log says the drain is done")
-    check_eq(writer.errors[:5], [], "errors seen by the client that follows config get cluster")
-    check_eq(writer.stale, 0, "stale reads")
+    writer.check_clean()
     check_eq(lost[:5], [], "acknowledged writes lost")
     check_eq([m for _, m in missing], [0, 0, 0], "keys missing on their holders")
     check("pushing" in phases or "lingering" in phases, f"drain phases seen: {phases}")
@@ -237,17 +247,12 @@ def case_join_leave_rounds(s, rounds=ROUNDS):
             joins.append((round(up, 1), round(time.monotonic() - t0, 1), code))
             check_eq(code, 0, f"round {i}: exit code after the drain")
     finally:
-        writer.stop.set()
-        writer.join(10)
-    check(not writer.is_alive(), "the writer did not stop")
+        writer.finish()
     expected.update(writer.acked)
-    print(f"    rounds (listed after s, gone after s, exit): {joins}; the writer made "
-          f"{writer.writes} acknowledged writes over {len(writer.versions)} config versions, "
-          f"{len(writer.errors)} errors, {writer.stale} stale reads")
+    print(f"    rounds (listed after s, gone after s, exit): {joins}; {writer.summary()}")
     lost, missing = check_left(s, s.nodes, keys, expected)
     print(f"    lost {len(lost)}, missing on holders {missing}")
-    check_eq(writer.errors[:5], [], "errors seen by the client that follows config get cluster")
-    check_eq(writer.stale, 0, "stale reads")
+    writer.check_clean()
     check_eq(lost[:5], [], "acknowledged writes lost")
     check_eq([m for _, m in missing], [0] * len(s.nodes), "keys missing on their holders")
     s.expected = expected
