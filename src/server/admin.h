@@ -56,6 +56,9 @@ class Admin {
   virtual void PeerLinked() = 0;
   // A peer's rc_handoff_done (cluster_node.h, "Member states").
   virtual void HandoffServed(const HandoffReport& report) = 0;
+  // `config get hotkeys` (server/hot_key_stats.cc): the payload for a connection whose slot
+  // is `*slot` (-1: none yet; a new one is given). Empty outside a cluster.
+  virtual std::string HotKeysConfig(std::int64_t* slot) = 0;
 };
 
 }  // namespace rc::server

@@ -4,8 +4,9 @@
 //
 // A node started without --cluster is the memcached it replaces: `config ...` is an unknown
 // command there (ERROR, PROTOCOL.md section 1: memcached 1.6 has no `config`), and the legacy
-// key is an ordinary key. In a cluster, anything but `config get cluster` is ERROR too: this is
-// the only configuration ElastiCache clients read.
+// key is an ordinary key. In a cluster, `config get cluster` is what ElastiCache clients read,
+// and `config get hotkeys` what the ring-aware client library reads besides (the hot keys this
+// node owns and where their copies are: hot_key_stats.cc); anything else is ERROR.
 #include "ringcached/cluster/discovery.h"
 #include "ringcached/proto/text_reply.h"
 #include "server/session.h"
@@ -14,12 +15,17 @@ namespace rc::server {
 
 void Session::ProcessConfig(const proto::Request& req) {
   std::shared_ptr<const cluster::ClusterView> view = context_->admin->cluster_view();
-  if (view == nullptr || req.ntokens != 3 || req.tokens[1] != "get" ||
-      req.tokens[2] != "cluster") {
+  if (view == nullptr || req.ntokens != 3 || req.tokens[1] != "get") {
     out_->Append(proto::kErrorReply);
-    return;
+  } else if (req.tokens[2] == "cluster") {
+    out_->Append(cluster::ConfigGetClusterReply(*view));
+  } else if (req.tokens[2] == "hotkeys") {
+    const std::string payload = context_->admin->HotKeysConfig(&hot_keys_slot_);
+    out_->Append("CONFIG hotkeys 0 " + std::to_string(payload.size()) + "\r\n" + payload +
+                 "\r\nEND\r\n");
+  } else {
+    out_->Append(proto::kErrorReply);
   }
-  out_->Append(cluster::ConfigGetClusterReply(*view));
 }
 
 bool Session::AppendDiscoveryValue() {

@@ -659,6 +659,48 @@ const OptionSpec kOptions[] = {
                            "the clock skew bound must be between 1 and 3600000 milliseconds",
                            &st.s->max_clock_skew_ms, err);
      }},
+    // Hot keys (../shared/REPLICATION.md section 7; server/hot_key_detector.h).
+    {"hot-key-qps", '\0', Arg::kValue, "<reads>",
+     "reads a second on this node that make a key hot\n"
+     "(`stats hotkeys`; spread over extra copies with\n"
+     "replication), 0 (off) to 1000000000 (default: 5000)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 0, 1000000000,
+                           "the hot-key rate must be between 0 and 1000000000 reads a second",
+                           &st.s->hot_key_qps, err);
+     }},
+    {"hot-key-share", '\0', Arg::kValue, "<fraction>",
+     "the share of a busy node's reads (it serves more\n"
+     "than --hot-key-qps) that also makes a key hot,\n"
+     "0 (off) to 1 (default: 0.2)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       double f = -1;
+       if (!ParseDouble(v, &f) || f < 0 || f > 1) {
+         *err = "the hot-key share must be a number from 0 to 1, got " + Quoted(v);
+         return false;
+       }
+       st.s->hot_key_share = f;
+       return true;
+     }},
+    {"hot-copies", '\0', Arg::kValue, "<n>",
+     "with replication: extra nodes a hot key is copied\n"
+     "to beyond its holders, 0 to 8 (default: 2)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 0, 8, "the hot copies must be between 0 and 8", &st.s->hot_copies,
+                           err);
+     }},
+    {"hot-copy-ttl", '\0', Arg::kValue, "<secs>",
+     "with replication: seconds a hot key's extra copy\n"
+     "lives unless refreshed (never past the item's own\n"
+     "expiry), 1 to 3600 (default: 10)",
+     nullptr, true,
+     [](const std::string& v, ParseState& st, std::string* err) {
+       return ParseInRange(v, 1, 3600, "the hot-copy TTL must be between 1 and 3600 seconds",
+                           &st.s->hot_copy_ttl, err);
+     }},
     // Read-through options (issue #6; DESIGN.md section 3, "Read-through at the owner").
     // Without --origin the others are accepted and have no effect.
     {"origin", '\0', Arg::kValue, "<url>",
@@ -1560,7 +1602,11 @@ std::vector<std::pair<std::string, std::string>> SettingsForStats(const Settings
              {"handoff_rate", num(s.handoff_rate)},
              {"handoff_drop_delay", num(s.handoff_drop_delay)},
              {"handoff_timeout", num(s.handoff_timeout)},
-             {"max_clock_skew_ms", num(s.max_clock_skew_ms)}}) {
+             {"max_clock_skew_ms", num(s.max_clock_skew_ms)},
+             {"hot_key_qps", num(s.hot_key_qps)},
+             {"hot_key_share", FormatDouble(s.hot_key_share, 2)},
+             {"hot_copies", num(s.hot_copies)},
+             {"hot_copy_ttl", num(s.hot_copy_ttl)}}) {
       stats.push_back(std::move(kv));
     }
   }

@@ -91,7 +91,8 @@ PeerLink* Replicator::LinkTo(PerWorker& w, const cluster::Member& peer) {
   return raw;
 }
 
-bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
+bool Replicator::Encode(const engine::WriteEvent& e, std::string* out,
+                        std::uint64_t ttl_cap) const {
   using Kind = engine::WriteEvent::Kind;
   const char* command;
   switch (e.kind) {
@@ -114,11 +115,13 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
     out->append(encoded, proto::Base64Encode(e.key.data(), e.key.size(), encoded));
   }
   const base::RelTime now = clock_->Now();
-  auto ttl_of = [now](const store::ItemRef& item, std::uint64_t* ttl) {
+  auto ttl_of = [now, ttl_cap](const store::ItemRef& item, std::uint64_t* ttl) {
     const base::RelTime exptime = item.exptime();
-    if (exptime == 0) return *ttl = 0, true;
+    if (exptime == 0) return *ttl = ttl_cap, true;
     if (exptime <= now) return false;  // expired already: nothing to send
-    return *ttl = exptime - now, true;
+    *ttl = exptime - now;
+    if (ttl_cap != 0) *ttl = std::min<std::uint64_t>(*ttl, ttl_cap);
+    return true;
   };
   std::uint64_t ttl = 0;
   const bool stored = e.kind == Kind::kStore || e.kind == Kind::kFill || e.kind == Kind::kArithmetic;
@@ -163,12 +166,13 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out) const {
   return true;
 }
 
-bool Replicator::EncodeItem(std::string_view key, std::string* out) const {
+bool Replicator::EncodeItem(std::string_view key, std::string* out,
+                            std::uint64_t ttl_cap) const {
   store::ItemRef item = std::move(store_->Get(key, store::GetOptions{.bump = false}).item);
   if (!item) return false;  // gone
   return Encode({.kind = engine::WriteEvent::Kind::kStore, .key = key, .item = &item,
                  .version = item.version()},
-                out);
+                out, ttl_cap);
 }
 
 void Replicator::OnWrite(const engine::WriteEvent& event) {
@@ -189,10 +193,19 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
     return;
   }
   const bool serving = Serving();
-  SendToHolders(*w, event.key, &event, &bytes, sync_ || !serving,
-                event.kind == engine::WriteEvent::Kind::kDelete ? PeerLink::Kind::kDelete
-                                                                : PeerLink::Kind::kWrite,
-                serving);
+  FollowHotList(*w);
+  const bool deleting = event.kind == engine::WriteEvent::Kind::kDelete ||
+                        event.kind == engine::WriteEvent::Kind::kInvalidate;
+  // A hot key's copies (hot_copies.cc): a delete's reply waits for every holder and copy.
+  const bool hot = serving && w->hot != nullptr && !w->hot->keys.empty() &&
+                   w->hot->Contains(event.key);
+  SendToHolders(*w, event.key, &event, &bytes, sync_ || !serving || (hot && deleting),
+                deleting ? PeerLink::Kind::kDelete : PeerLink::Kind::kWrite, serving);
+  if (hot) {
+    if (std::shared_ptr<const cluster::ClusterView> view = membership_->view()) {
+      SendToHotCopies(*w, *view, event);
+    }
+  }
 }
 
 void Replicator::SendToHolders(PerWorker& w, std::string_view key,
@@ -230,16 +243,16 @@ void Replicator::SendToHolders(PerWorker& w, std::string_view key,
     // A leaving member's copy is sent, not waited for: it is about to go, and its going must
     // not fail the writes that were in flight to it.
     if (gated && m.state != cluster::MemberState::kLeaving) {
-      // The request's writes share one ticket; each holder's answer counts towards it.
-      if (w.current == nullptr) {
-        auto p = std::make_unique<PerWorker::Pending>();
-        p->worker = &w;
-        p->ticket = w.next_ticket++;
-        w.current = p.get();
-        w.pending.emplace(p->ticket, std::move(p));
+      // The request's writes share one ticket; each holder's answer counts towards it. A hot
+      // key's delete in asynchronous mode waits for the holders without failing on them.
+      if (!sync_ && serving) {
+        ticket = LenientTicket(w);
+        ++w.current->lenient_needed;
+      } else {
+        if (w.current == nullptr) LenientTicket(w);
+        ticket = w.current->ticket;
+        ++w.current->needed;
       }
-      ticket = w.current->ticket;
-      ++w.current->needed;
     }
     LinkTo(w, m)->Queue(*bytes, ticket, kind);
   }
@@ -273,7 +286,8 @@ bool Replicator::Hold(std::function<void(bool)> released) {
   p->timer = evtimer_new(w->slot.loop->base(), &Replicator::OnTimeout, p);
   // Settled already (a link failed on the spot): the timer fires at once, so `released` never
   // runs inside Hold().
-  const bool settled = p->acked + p->failed >= p->needed;
+  const bool settled =
+      p->failed > 0 || (p->acked >= p->needed && p->lenient_answered >= p->lenient_needed);
   timeval tv{settled ? 0 : timeout_ms_ / 1000, settled ? 0 : (timeout_ms_ % 1000) * 1000};
   evtimer_add(p->timer, &tv);
   return true;
@@ -284,15 +298,41 @@ void Replicator::Forget() {
   if (w == nullptr || w->current == nullptr) return;
   // Nobody waits for these (a datagram's writes): their answers are counted, not awaited.
   const std::uint64_t ticket = w->current->ticket;
+  w->lenient_tickets.erase(w->current->lenient);
   w->current = nullptr;
   w->pending.erase(ticket);
 }
 
+std::uint64_t Replicator::LenientTicket(PerWorker& w) {
+  if (w.current == nullptr) {
+    auto p = std::make_unique<PerWorker::Pending>();
+    p->worker = &w;
+    p->ticket = w.next_ticket++;
+    w.current = p.get();
+    w.pending.emplace(p->ticket, std::move(p));
+  }
+  if (w.current->lenient == 0) {
+    w.current->lenient = w.next_ticket++;
+    w.lenient_tickets.emplace(w.current->lenient, w.current->ticket);
+  }
+  return w.current->lenient;
+}
+
 void Replicator::OnAck(PerWorker& w, std::uint64_t ticket, bool acknowledged) {
+  bool lenient = false;
+  if (auto l = w.lenient_tickets.find(ticket); l != w.lenient_tickets.end()) {
+    ticket = l->second;
+    lenient = true;
+  }
   auto it = w.pending.find(ticket);
   if (it == w.pending.end()) return;  // settled already (timed out), or forgotten
   PerWorker::Pending* p = it->second.get();
-  (acknowledged ? p->acked : p->failed) += 1;
+  if (lenient) {
+    ++p->lenient_answered;
+    if (!acknowledged) hot_delete_failures_.Add();
+  } else {
+    (acknowledged ? p->acked : p->failed) += 1;
+  }
   Settle(p, false);
 }
 
@@ -304,10 +344,15 @@ void Replicator::OnTimeout(evutil_socket_t, short, void* arg) noexcept {
 void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
   if (!p->released) return;  // not held yet: Hold() looks at it
   const bool all = p->acked >= p->needed;
-  if (!all && !timed_out && p->failed == 0) return;  // still waiting
+  const bool copies = p->lenient_answered >= p->lenient_needed;
+  if (!(all && copies) && !timed_out && p->failed == 0) return;  // still waiting
+  if (timed_out && !copies) {
+    hot_delete_failures_.Add(static_cast<std::uint64_t>(p->lenient_needed - p->lenient_answered));
+  }
   std::function<void(bool)> released = std::move(p->released);
   PerWorker* w = p->worker;
   if (p->timer != nullptr) event_free(p->timer);
+  w->lenient_tickets.erase(p->lenient);
   w->pending.erase(p->ticket);  // p is gone
   released(all);
 }
@@ -408,7 +453,11 @@ void Replicator::Tick(PerWorker& w) {
     it = more ? std::next(it) : w.resyncs.erase(it);
   }
   if (++w.ticks % kHintEveryTicks == 0) SendHints(w);
-  if (&w == workers_.front().get()) HandOff();
+  FollowHotList(w);
+  if (&w == workers_.front().get()) {
+    HandOff();
+    RefreshHotCopies(w);
+  }
 }
 
 bool Replicator::Resync(PeerLink& link, store::Store::Scan* scan) {

@@ -50,6 +50,18 @@
 // that is still a member under the same incarnation. A view that changes during a walk starts it
 // again towards the newest view.
 //
+// Hot keys (hot_copies.cc; REPLICATION.md section 7): while the detector (hot_key_detector.h)
+// lists a key this node owns, its first --hot-copies nodes beyond its R holders (the next
+// holders by the same rule, Ring::Holders(key, R + copies)) get a copy whose TTL is
+// min(--hot-copy-ttl, the item's own), refreshed every third of that TTL while the key stays
+// hot (`mg <key> T<ttl> C<v> E<stamp> Y<me>`; a copy node that misses it or has another version
+// gets the item again). A client write of a hot key goes to those nodes too, with the TTL so
+// capped; a delete's reply waits until every holder and every copy answered (or
+// --replication-timeout-ms passed: a copy node that cannot be reached is counted, and its copy
+// dies by its TTL), in either mode. A node that is a holder on either ring is never sent a hot
+// copy, so a hot copy never shortens a replica's TTL. `config get hotkeys` lists each hot key's
+// readers (ReadersOf), which the client library reads from.
+//
 // Fenced (cluster/lease.h): while the local lease is not held, this node holds no key. Its
 // clients' writes go to all of the key's holders as a non-holder's do (its own copy a guest), and
 // each request's reply waits for them, as in synchronous mode, whatever the mode: an error
@@ -76,6 +88,7 @@
 #include "ringcached/net/buffer_pool.h"
 #include "ringcached/net/event_loop.h"
 #include "server/forwarder.h"
+#include "server/hot_key_detector.h"
 #include "server/peer_auth.h"
 #include "server/peer_link.h"
 #include "server/read_sampler.h"
@@ -135,6 +148,18 @@ class Replicator final : public engine::WriteObserver,
   void set_origin(engine::MissLoader* origin) { origin_ = origin; }
   // Worker i's read sampler (for its SessionContext).
   ReadSampler* sampler(std::size_t worker) { return &workers_[worker]->hints; }
+
+  // Spreads the keys `detector` lists (above) over `copies` extra nodes with copies living
+  // `copy_ttl` seconds. Wiring, before the workers start.
+  void set_hot_keys(const HotKeyDetector* detector, int copies, int copy_ttl);
+  // The nodes clients may read `key` from, owner first: its R holders and, while it is hot,
+  // its hot copies; empty unless this node is the key's owner. Any thread.
+  std::vector<std::string> ReadersOf(std::string_view key) const;
+  // `stats hotkeys`. Any thread.
+  struct HotCopyRow {
+    std::uint64_t copies_sent = 0, refreshes = 0, resent = 0, deletes = 0, delete_failures = 0;
+  };
+  HotCopyRow HotCopies() const;
 
   // Every link's counters, summed, and how many links are ready (for `stats cluster`).
   struct Totals {
@@ -209,11 +234,14 @@ class Replicator final : public engine::WriteObserver,
     // The view the links were last checked against: a member that left takes its link (and
     // what waited for it) along.
     std::int64_t view_version = -1;
-    // Synchronous mode: the writes of the request being executed, and those held.
+    // Synchronous mode (and a hot key's delete): the writes of the request being executed, and
+    // those held. A hot key's copies answer on a second ticket (`lenient`), whose failures do
+    // not fail the request: they are counted, and the copies die by their TTL.
     struct Pending {
       PerWorker* worker = nullptr;
-      std::uint64_t ticket = 0;
+      std::uint64_t ticket = 0, lenient = 0;
       int needed = 0, acked = 0, failed = 0;
+      int lenient_needed = 0, lenient_answered = 0;
       std::function<void(bool)> released;  // set once held
       event* timer = nullptr;
     };
@@ -221,9 +249,15 @@ class Replicator final : public engine::WriteObserver,
     std::uint64_t next_ticket = 1;
     Pending* current = nullptr;
     std::unordered_map<std::uint64_t, std::unique_ptr<Pending>> pending;
+    std::unordered_map<std::uint64_t, std::uint64_t> lenient_tickets;  // to the request's ticket
     // Resyncs under way, by peer name: where each walk of the store has got to.
     std::unordered_map<std::string, store::Store::Scan> resyncs;
     HintSampler hints;
+    // The detector's list as this worker last looked, and when worker 0 last refreshed the
+    // copies (its tick count, and the list's version then).
+    std::shared_ptr<const HotKeyDetector::List> hot;
+    int hot_refreshed_tick = 0;
+    std::uint64_t hot_refreshed_version = 0;
     base::Counter guest_writes;
     event* tick = nullptr;  // every kTickMs, once the worker has a link
     int ticks = 0;
@@ -266,11 +300,32 @@ class Replicator final : public engine::WriteObserver,
   // key (false: it writes as a non-holder).
   void SendToHolders(PerWorker& w, std::string_view key, const engine::WriteEvent* event,
                      std::string* bytes, bool gated, PeerLink::Kind kind, bool serving);
-  // The peer write for `event`, or false when it has none.
-  bool Encode(const engine::WriteEvent& event, std::string* out) const;
+  // The peer write for `event`, or false when it has none; with `ttl_cap` (seconds, 0: none)
+  // the TTL it carries is at most that (a hot copy's).
+  bool Encode(const engine::WriteEvent& event, std::string* out, std::uint64_t ttl_cap = 0) const;
   // The peer write for `key`'s item as this node has it now (a resync, a copy sent again), or
   // false when it has none.
-  bool EncodeItem(std::string_view key, std::string* out) const;
+  bool EncodeItem(std::string_view key, std::string* out, std::uint64_t ttl_cap = 0) const;
+  // Hot keys (hot_copies.cc). The worker's list, brought up to date on its tick.
+  void FollowHotList(PerWorker& w);
+  // The extra nodes `key` is copied to if this node owns it and it is hot on `w`'s list; none
+  // otherwise. At most kMaxHotCopies.
+  static constexpr std::size_t kMaxHotCopies = 8;
+  std::size_t HotCopyTargets(const PerWorker& w, const cluster::ClusterView& view,
+                             std::string_view key, const cluster::Member** out) const;
+  // A client write of a hot key, sent on to its copies (a delete's answers awaited).
+  void SendToHotCopies(PerWorker& w, const cluster::ClusterView& view,
+                       const engine::WriteEvent& event);
+  // Worker 0's tick: the copies of every hot key this node owns, refreshed or sent.
+  void RefreshHotCopies(PerWorker& w);
+  // The hot copy of `key` sent again to `peer` (it had none, or another version).
+  void SendHotCopy(PerWorker& w, const cluster::Member& peer, const std::string& key);
+  // The request's lenient ticket on `w` (a hot copy's answers), created if need be.
+  std::uint64_t LenientTicket(PerWorker& w);
+  const HotKeyDetector* hot_ = nullptr;
+  int hot_copies_ = 0;
+  int hot_copy_ttl_ = 0;
+  base::Counter hot_sent_, hot_refreshes_, hot_resent_, hot_deletes_, hot_delete_failures_;
   // A key a walk of the store met: an item, or a delete's tombstone.
   struct Copy {
     std::string key;

@@ -194,6 +194,29 @@ base::Status Server::Open() {
         },
         peer_auth_.get());
   }
+  // Hot keys (hot_key_detector.h): each worker's reads pass its tap first, then whatever
+  // sampled them before (the replicator's access hints); with replication they are spread.
+  if (settings_.hot_key_qps > 0) {
+    std::vector<net::EventLoop*> loops;
+    std::vector<ReadSampler*> next;
+    for (auto& w : workers_) {
+      loops.push_back(&w->loop());
+      next.push_back(w->session_context()->read_sampler);
+    }
+    hot_keys_ = std::make_unique<HotKeyDetector>(
+        cluster::HotKeyRules{.qps = static_cast<double>(settings_.hot_key_qps),
+                             .share = settings_.hot_key_share},
+        &main_loop_, std::move(loops), std::move(next));
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->session_context()->read_sampler = hot_keys_->sampler(i);
+    }
+    if (replicator_ != nullptr) {
+      replicator_->set_hot_keys(hot_keys_.get(), settings_.hot_copies, settings_.hot_copy_ttl);
+      hot_keys_->set_readers([r = replicator_.get()](std::string_view key) {
+        return std::max<int>(1, static_cast<int>(r->ReadersOf(key).size()));
+      });
+    }
+  }
   return base::Status::Ok();
 }
 
@@ -321,6 +344,7 @@ void Server::OnSignal(int sig, short, void* arg) noexcept {
 
 void Server::OnTick(int, short, void* arg) noexcept {
   auto* self = static_cast<Server*>(arg);
+  if (self->hot_keys_ != nullptr) self->hot_keys_->Tick();
   if (!self->graceful_stopping_) {
     self->listener_->ResumeAfterFdExhaustion();
     return;

@@ -28,6 +28,7 @@
 #include "server/admin.h"
 #include "server/cluster_node.h"
 #include "server/peer_auth.h"
+#include "server/hot_key_detector.h"
 #include "server/replicator.h"
 #include "server/conn_registry.h"
 #include "server/prefix_stats.h"
@@ -63,6 +64,7 @@ class Server final : public Admin {
   std::shared_ptr<const cluster::ClusterView> cluster_view() const override;
   void PeerLinked() override;
   void HandoffServed(const HandoffReport& report) override;
+  std::string HotKeysConfig(std::int64_t* slot) override;
 
   const Settings& settings() const { return settings_; }
   RuntimeSettings& runtime() { return runtime_; }
@@ -95,6 +97,8 @@ class Server final : public Admin {
   std::atomic<std::uint64_t> peer_links_total{0};
   // The replicator (replicator.h), or null: no --cluster-secret-file, or --replicas 1.
   const Replicator* replicator() const { return replicator_.get(); }
+  // Hot-key detection (hot_key_detector.h), or null: --hot-key-qps 0.
+  const HotKeyDetector* hot_keys() const { return hot_keys_.get(); }
 
  private:
   void OnAccept(int fd, const net::ListenSocket& from);
@@ -115,6 +119,8 @@ class Server final : public Admin {
   std::unique_ptr<OriginLoader> origin_;  // --origin; stopped after the workers, before they go
   std::unique_ptr<PeerAuth> peer_auth_;   // --cluster with --cluster-secret-file
   std::unique_ptr<Replicator> replicator_;  // with peer_auth_ and --replicas above 1
+  std::unique_ptr<HotKeyDetector> hot_keys_;  // --hot-key-qps above 0
+  std::atomic<std::int64_t> next_hot_slot_{0};  // `config get hotkeys` slots given so far
   net::EventLoop main_loop_;
   std::unique_ptr<net::Listener> listener_;
   std::vector<net::ListenSocket> udp_sockets_;  // -U; read by every worker, closed here

@@ -349,6 +349,9 @@ class Session {
   proto::MetaParser meta_parser_;
   bool datagrams_;
   bool close_after_write_ = false;
+  // This connection's number for `config get hotkeys` (-1 until its first), so that a client
+  // instance polling on it keeps one slot.
+  std::int64_t hot_keys_slot_ = -1;
   bool yielded_ = false;
   bool more_input_ = false;             // bytes follow the request being executed
   bool last_noreply_ = false;           // the text request being executed has noreply

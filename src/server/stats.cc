@@ -354,6 +354,9 @@ StatsResult AddStats(Server& server, std::string_view sub, StatSink* sink) {
   } else if (sub == "origin" && server.origin() != nullptr) {
     // Read-through (server/origin_loader.h); without --origin: ERROR, as memcached answers.
     AppendOriginStats(server, &w);
+  } else if (sub == "hotkeys" && server.hot_keys() != nullptr) {
+    // Hot-key detection and spreading (hot_key_stats.cc); without it ERROR.
+    AppendHotKeyStats(server, w);
   } else if (sub == "handoff" && server.replicator() != nullptr) {
     // The hand-off walk (replicator.h, handoff.cc): whether one is under way, between which
     // ring versions, and what it pushed. Only with replication.

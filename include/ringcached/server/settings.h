@@ -101,6 +101,11 @@ struct Settings {
   int handoff_rate = 32 << 20;            // --handoff-rate, bytes a second (with replication)
   int handoff_drop_delay = 60;            // --handoff-drop-delay, seconds (with replication)
   int handoff_timeout = 300;              // --handoff-timeout, seconds (with replication)
+  // Hot keys (server/hot_key_detector.h): found on any node, spread with replication.
+  int hot_key_qps = 5000;                 // --hot-key-qps, reads a second; 0 = detection off
+  double hot_key_share = 0.2;             // --hot-key-share of a busy node's reads; 0 = off
+  int hot_copies = 2;                     // --hot-copies beyond the key's holders
+  int hot_copy_ttl = 10;                  // --hot-copy-ttl, seconds
 
   // Read-through (issue #6). With `origin` empty a miss is a miss, as in memcached, and the
   // other fields are ignored.

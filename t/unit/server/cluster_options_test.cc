@@ -34,6 +34,10 @@ TEST(ClusterOptionsTest, DefaultsAreASingleNode) {
   EXPECT_EQ(s.handoff_rate, 32 << 20);
   EXPECT_EQ(s.handoff_drop_delay, 60);
   EXPECT_EQ(s.handoff_timeout, 300);
+  EXPECT_EQ(s.hot_key_qps, 5000);
+  EXPECT_DOUBLE_EQ(s.hot_key_share, 0.2);
+  EXPECT_EQ(s.hot_copies, 2);
+  EXPECT_EQ(s.hot_copy_ttl, 10);
 }
 
 TEST(ClusterOptionsTest, EveryOptionIsApplied) {
@@ -42,7 +46,9 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
                         "--zk-session-timeout-ms", "4000", "--max-clock-skew-ms", "250",
                         "--cluster-secret-file", "/etc/rc.secret", "--tombstone-ttl", "60",
                         "--guest-ttl", "7", "--handoff-rate", "1048576",
-                        "--handoff-drop-delay", "0", "--handoff-timeout", "9"});
+                        "--handoff-drop-delay", "0", "--handoff-timeout", "9",
+                        "--hot-key-qps", "0", "--hot-key-share", "0.5", "--hot-copies", "8",
+                        "--hot-copy-ttl", "3600"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   EXPECT_EQ(p.settings.cluster, "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(p.settings.advertise, "cache1.example:11211");
@@ -57,6 +63,10 @@ TEST(ClusterOptionsTest, EveryOptionIsApplied) {
   EXPECT_EQ(p.settings.handoff_rate, 1048576);
   EXPECT_EQ(p.settings.handoff_drop_delay, 0);
   EXPECT_EQ(p.settings.handoff_timeout, 9);
+  EXPECT_EQ(p.settings.hot_key_qps, 0);
+  EXPECT_DOUBLE_EQ(p.settings.hot_key_share, 0.5);
+  EXPECT_EQ(p.settings.hot_copies, 8);
+  EXPECT_EQ(p.settings.hot_copy_ttl, 3600);
   EXPECT_EQ(p.settings.replicas, 2);  // a secret file: two copies by default
 }
 
@@ -117,6 +127,14 @@ TEST(ClusterOptionsTest, BadValuesAreRefusedWithAReason) {
       {kUrl, "--handoff-drop-delay", "86401"},
       {kUrl, "--handoff-timeout", "0"},
       {kUrl, "--handoff-timeout", "86401"},
+      {"--hot-key-qps", "-1"},
+      {"--hot-key-qps", "1000000001"},
+      {"--hot-key-share", "1.5"},
+      {"--hot-key-share", "-0.1"},
+      {"--hot-key-share", "abc"},
+      {kUrl, "--hot-copies", "9"},
+      {kUrl, "--hot-copy-ttl", "0"},
+      {kUrl, "--hot-copy-ttl", "3601"},
       {kUrl, "--cluster-secret-file", ""},
       {kUrl, "-s", "/tmp/rc.sock"},  // a cluster node needs TCP
       {kUrl, "-p", "0"},
@@ -155,15 +173,17 @@ TEST(ClusterOptionsTest, StatsSettingsGainClusterKeysOnlyInACluster) {
   Parsed p = ParseArgs({kUrl, "--advertise", "n1:11211", "--weight", "2"});
   ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
   auto stats = SettingsForStats(p.settings, 0);
-  ASSERT_GE(stats.size(), 16u);
+  ASSERT_GE(stats.size(), 20u);
   std::vector<std::string> tail;
-  for (std::size_t i = stats.size() - 16; i < stats.size(); ++i) tail.push_back(stats[i].first);
+  for (std::size_t i = stats.size() - 20; i < stats.size(); ++i) tail.push_back(stats[i].first);
   EXPECT_EQ(tail, (std::vector<std::string>{"cluster", "advertise", "weight", "ring_profile",
                                             "ring_debounce_ms", "zk_session_timeout_ms",
                                             "cluster_secret_file", "replicas", "replication",
                                             "replication_timeout_ms", "tombstone_ttl",
                                             "guest_ttl", "handoff_rate", "handoff_drop_delay",
-                                            "handoff_timeout", "max_clock_skew_ms"}));
+                                            "handoff_timeout", "max_clock_skew_ms",
+                                            "hot_key_qps", "hot_key_share", "hot_copies",
+                                            "hot_copy_ttl"}));
   std::map<std::string, std::string> m(stats.begin(), stats.end());
   EXPECT_EQ(m["cluster"], "zk://127.0.0.1:2181/ringcached/prod");
   EXPECT_EQ(m["advertise"], "n1:11211");
