@@ -111,7 +111,10 @@ bool HotKeyJudge::Judge(const std::vector<WindowReport>& reports, std::int64_t n
       Tally& t = tallies[e.key];
       t.samples += e.count - e.error;
       if (watched_here.count(e.key) != 0) continue;
-      t.rate += static_cast<double>(e.count << kSampleShift) / r.seconds;
+      // What the samples prove (the count less what it may overstate): a key that took a
+      // counter late inherits a count the stream's tail made, and must not crowd out the keys
+      // that earned theirs.
+      t.rate += static_cast<double>((e.count - e.error) << kSampleShift) / r.seconds;
       t.bytes_rate += static_cast<double>(e.bytes << kSampleShift) / r.seconds;
     }
   }

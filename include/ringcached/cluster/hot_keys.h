@@ -58,7 +58,7 @@ class SpaceSaving {
 };
 
 inline constexpr unsigned kSampleShift = 4;  // one read in 16 is sampled
-inline constexpr std::size_t kSketchCapacity = 256;
+inline constexpr std::size_t kSketchCapacity = 512;
 inline constexpr std::size_t kMaxWatched = 64;
 inline constexpr int kQuietWindows = 3;
 

@@ -181,14 +181,24 @@ class ZipfPipeline {
   std::mt19937_64 rng_{42};
 };
 
-TEST(HotKeyPipelineTest, ZipfRecallAndPrecision) {
+// Two workloads: two workers at 200k reads/s with the threshold at 500/s, and the shape
+// bench/hot_keys.py runs against the server, one worker at 100k/s and 200/s.
+struct PipelineCase {
+  std::size_t reads_per_second, workers;
+  double threshold;
+};
+
+class HotKeyPipelineTest : public ::testing::TestWithParam<PipelineCase> {};
+
+TEST_P(HotKeyPipelineTest, ZipfRecallAndPrecision) {
   constexpr std::size_t kKeys = 1000000;
-  constexpr std::size_t kReadsPerSecond = 200000;
-  constexpr double kThreshold = 500;
+  const std::size_t kReadsPerSecond = GetParam().reads_per_second;
+  const double kThreshold = GetParam().threshold;
   ZipfPipeline zipf(kKeys, 0.99);
   HotKeyJudge judge({.qps = kThreshold, .share = 0});
   for (int window = 0; window < 4; ++window) {
-    judge.Judge(zipf.Window(kReadsPerSecond, 2, judge.watch()), window * 1000, kOneReader);
+    judge.Judge(zipf.Window(kReadsPerSecond, GetParam().workers, judge.watch()), window * 1000,
+                kOneReader);
   }
   std::set<std::string> hot;
   for (const HotKey& h : judge.hot()) hot.insert(h.key);
@@ -214,6 +224,10 @@ TEST(HotKeyPipelineTest, ZipfRecallAndPrecision) {
   EXPECT_GE(recall, 0.95);
   EXPECT_GE(precision, 0.95);
 }
+
+INSTANTIATE_TEST_SUITE_P(Workloads, HotKeyPipelineTest,
+                         ::testing::Values(PipelineCase{200000, 2, 500},
+                                           PipelineCase{100000, 1, 200}));
 
 }  // namespace
 }  // namespace rc::cluster
