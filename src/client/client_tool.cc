@@ -22,6 +22,7 @@
 
 #include "client/load.h"
 #include "ringcached/client/client.h"
+#include "ringcached/client/zookeeper.h"
 
 namespace {
 
@@ -51,7 +52,7 @@ int FailStatus(const Status& s) {
 }
 
 constexpr const char kHelp[] =
-    "usage: ringcached-client (--servers H:P,... | --node H:P) [options] COMMAND [ARGS]\n"
+    "usage: ringcached-client (--servers H:P,... | --node H:P | --zk URL) [options] COMMAND [ARGS]\n"
     "commands:\n"
     "  get KEY                 print the value (exit 1 on a miss)\n"
     "  set KEY VALUE           store it (--ttl S, --flags N)\n"
@@ -65,13 +66,14 @@ constexpr const char kHelp[] =
     "options:\n"
     "  --servers LIST          a fixed member list, host:port[=weight],...\n"
     "  --node HOST:PORT        discover the members from a node and follow them (repeatable)\n"
+    "  --zk URL                follow the members in ZooKeeper (zk://host:port/path)\n"
     "  --profile NAME          libmemcached | twemproxy | spymemcached (default: the node's)\n"
     "  --timeout-ms MS         per request round (default 1000)\n"
     "  --tko-timeouts N        consecutive timeouts that make a node TKO (default 3)\n"
     "  --no-hot-keys           do not poll the nodes' hot keys\n";
 
 enum OptionId {
-  kServers = 256, kNode, kProfile, kTimeout, kTkoTimeouts, kNoHot, kTtl, kFlags, kKeys,
+  kServers = 256, kNode, kZk, kProfile, kTimeout, kTkoTimeouts, kNoHot, kTtl, kFlags, kKeys,
   kValueSize, kKeysDist, kZipfS, kRatio, kRequests, kDuration, kClients, kHotKey, kHotShare,
   kSeed, kHelpOpt,
 };
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
   static const option kLong[] = {
       {"servers", required_argument, nullptr, kServers},
       {"node", required_argument, nullptr, kNode},
+      {"zk", required_argument, nullptr, kZk},
       {"profile", required_argument, nullptr, kProfile},
       {"timeout-ms", required_argument, nullptr, kTimeout},
       {"tko-timeouts", required_argument, nullptr, kTkoTimeouts},
@@ -180,6 +183,11 @@ int main(int argc, char** argv) {
         break;
       case kNode:
         options.discovery.push_back(optarg);
+        break;
+      case kZk:
+        options.member_source = rc::client::ZooKeeperMemberSource(optarg, options.timeout);
+        // One ZooKeeper session per poll (zookeeper.h): once a second is plenty.
+        options.config_poll_interval = std::chrono::milliseconds(1000);
         break;
       case kProfile: {
         auto p = rc::cluster::ParseRingProfile(optarg);
@@ -265,8 +273,9 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + optind, argv + argc);
   if (args.empty()) return Usage("no command");
-  if (options.servers.empty() == options.discovery.empty()) {
-    return Usage("give either --servers or --node");
+  if (!options.servers.empty() + !options.discovery.empty() +
+          static_cast<bool>(options.member_source) != 1) {
+    return Usage("give one of --servers, --node or --zk");
   }
   const std::string cmd = args[0];
   args.erase(args.begin());

@@ -5,7 +5,7 @@
 # (man/ringcached-client.1). In order, on one cluster:
 #   1. discovery and multi-get: the client learns the members (and their version) from one node,
 #      routes every key where ringcached-ring says its owner is, and one mget fetches keys of
-#      every node;
+#      every node; the ZooKeeper extra (--zk) reads the same members and version;
 #   2. a ring change: a fourth node joins; the client follows within a second of the nodes
 #      publishing the new member list;
 #   3. failover: kill -9 of a node in the middle of a read loop over keys it owns: no read fails
@@ -121,6 +121,16 @@ def case_discovery_and_multi_get(s):
     check_eq(got, {k: f"v-{k}" for k in keys}, "mget values")
 
 
+def case_zookeeper_extra_reads_the_same_members(s):
+    out = subprocess.run([tool("ringcached-client"), "--zk", s.url, "nodes"], capture_output=True,
+                         text=True, timeout=30)
+    check_eq(out.returncode, 0, f"ringcached-client --zk nodes (stderr: {out.stderr.strip()})")
+    lines = out.stdout.split("\n")
+    version, names = config_of(s.nodes[0])
+    check_eq(int(lines[0]), version, "ZooKeeper's view version = config get cluster's")
+    check_eq(sorted(line.split()[0] for line in lines[1:] if line), names, "members")
+
+
 def case_ring_change_followed_within_a_second(s):
     before, _ = s.shell.ring()
     s.fourth = zkcluster.Node(s.url, extra_args=NODE_ARGS + ["--cluster-secret-file", s.secret],
@@ -208,6 +218,8 @@ def main():
         s.shell = Shell(["--node", s.nodes[0].ring_name, "--timeout-ms", "500"])
         r.case("discovery from one node; routing = ringcached-ring's owners; one mget over "
                "3 nodes", case_discovery_and_multi_get, s)
+        r.case("the ZooKeeper extra (--zk) reads the same members and version",
+               case_zookeeper_extra_reads_the_same_members, s)
         r.case("a 4th node joins: the client follows within 1 s",
                case_ring_change_followed_within_a_second, s)
         r.case("kill -9 mid read loop (R = 2): at most one failed read, then the next holder",
