@@ -131,6 +131,11 @@ int RunShell(Client& client) {
       for (const rc::client::NodeInfo& n : client.Nodes()) {
         out += " " + n.name + "=" + (n.tko ? "tko" : "up");
       }
+    } else if (cmd == "hot" && args.empty()) {
+      out = "HOT";
+      for (const rc::client::NodeInfo& n : client.Nodes()) {
+        out += " " + n.name + "=" + std::to_string(n.hot_slot) + ":" + std::to_string(n.hot_keys);
+      }
     } else if (cmd.empty()) {
       continue;
     } else {
