@@ -135,7 +135,7 @@ def measure_detect(args, results):
             rows.append({"round": rnd, "listed_after_s": listed_after[0], "node_rate": node_rate,
                          "above": len(above), "listed": len(listed), "recall": recall,
                          "precision": precision,
-                         "achieved": loadgen_json(out).get("ops_per_sec")})
+                         "achieved": loadgen_json(out).get("ops_per_s")})
             print(f"  detect round {rnd}: top key listed after "
                   f"{listed_after[0] if listed_after[0] is None else round(listed_after[0], 2)} s;"
                   f" {node_rate:.0f} reads/s, {len(above)} keys >= 1.2x, {len(listed)} listed, "
@@ -172,9 +172,8 @@ def run_loadgen(args, srv, shape_flags, keys=100000, extra=()):
     cmd = base + ["-t", str(args.duration), "-w", "0.5"] + list(shape_flags) + list(extra)
     out, acct = timed_client(srv, cmd, cpu=args.client_cpu, timeout=args.duration + 60)
     j = loadgen_json(out)
-    ops = j["ops_per_sec"]
-    return {"ops": ops, "cpu_us_per_req": acct["server_cpu_s"] * 1e6 / max(1, j["ops"]),
-            "p50": j.get("p50_us"), "p99": j.get("p99_us")}
+    return {"ops": j["ops_per_s"], "cpu_us_per_req": acct["server_cpu_s"] * 1e6 / max(1, j["ops"]),
+            "p50": j["lat_us"]["p50"], "p99": j["lat_us"]["p99"]}
 
 
 def measure_overhead(args, results):

@@ -5,13 +5,18 @@
 #include <cmath>
 #include <map>
 
+#include "ringcached/base/hash.h"
+
 namespace rc::cluster {
 
-SpaceSaving::SpaceSaving(std::size_t capacity) : capacity_(capacity) {
-  entries_.reserve(capacity);
+SpaceSaving::SpaceSaving(std::size_t capacity) : capacity_(capacity), counters_(capacity) {
+  for (Counter& c : counters_) c.entry.key.reserve(kKeyRoom);
   heap_.reserve(capacity);
-  pos_.reserve(capacity);
-  index_.reserve(capacity * 2);
+  pos_.resize(capacity);
+  std::size_t slots = 16;
+  while (slots < capacity * 2) slots *= 2;
+  index_.assign(slots, 0);
+  mask_ = slots - 1;
 }
 
 void SpaceSaving::Swap(std::size_t a, std::size_t b) {
@@ -25,7 +30,9 @@ void SpaceSaving::SiftDown(std::size_t pos) {
   for (;;) {
     std::size_t least = pos;
     for (std::size_t child = 2 * pos + 1; child <= 2 * pos + 2 && child < n; ++child) {
-      if (entries_[heap_[child]].count < entries_[heap_[least]].count) least = child;
+      if (counters_[heap_[child]].entry.count < counters_[heap_[least]].entry.count) {
+        least = child;
+      }
     }
     if (least == pos) return;
     Swap(pos, least);
@@ -33,24 +40,56 @@ void SpaceSaving::SiftDown(std::size_t pos) {
   }
 }
 
+std::size_t SpaceSaving::Slot(std::uint64_t hash, std::string_view key) const {
+  std::size_t slot = hash & mask_;
+  while (index_[slot] != 0) {
+    const Counter& c = counters_[index_[slot] - 1];
+    if (c.hash == hash && c.entry.key == key) break;
+    slot = (slot + 1) & mask_;
+  }
+  return slot;
+}
+
+void SpaceSaving::Unindex(std::size_t slot) {
+  // Backward shift: each later entry of the chain moves into the hole unless its home slot lies
+  // cyclically in (hole, its slot], where a lookup would stop short of the hole.
+  std::size_t hole = slot;
+  for (std::size_t at = (slot + 1) & mask_; index_[at] != 0; at = (at + 1) & mask_) {
+    const std::size_t home = counters_[index_[at] - 1].hash & mask_;
+    const bool stays = hole <= at ? (hole < home && home <= at) : (hole < home || home <= at);
+    if (!stays) {
+      index_[hole] = index_[at];
+      hole = at;
+    }
+  }
+  index_[hole] = 0;
+}
+
 void SpaceSaving::Add(std::string_view key, std::uint64_t bytes) {
   if (capacity_ == 0) return;
-  if (auto it = index_.find(key); it != index_.end()) {
-    Entry& e = entries_[it->second];
+  const std::uint64_t hash = base::HashKey(key);
+  const std::size_t slot = Slot(hash, key);
+  if (index_[slot] != 0) {
+    const std::uint32_t i = index_[slot] - 1;
+    Entry& e = counters_[i].entry;
     ++e.count;
     e.bytes += bytes;
-    SiftDown(pos_[it->second]);  // a count only grows: the entry can only move down
+    SiftDown(pos_[i]);  // a count only grows: the counter can only move down
     return;
   }
-  if (entries_.size() < capacity_) {
-    // A new entry counts 1, the least any entry can: it rises to the heap's top.
-    const auto i = static_cast<std::uint32_t>(entries_.size());
-    entries_.push_back({std::string(key), 1, 0, bytes});
+  if (used_ < capacity_) {
+    // A new counter counts 1, the least any can: it rises to the heap's top.
+    const auto i = static_cast<std::uint32_t>(used_++);
+    counters_[i].entry.key.assign(key);
+    counters_[i].entry.count = 1;
+    counters_[i].entry.error = 0;
+    counters_[i].entry.bytes = bytes;
+    counters_[i].hash = hash;
+    index_[slot] = i + 1;
     heap_.push_back(i);
-    pos_.push_back(static_cast<std::uint32_t>(heap_.size() - 1));
-    index_.emplace(entries_[i].key, i);
+    pos_[i] = static_cast<std::uint32_t>(heap_.size() - 1);
     for (std::size_t at = heap_.size() - 1; at > 0; at = (at - 1) / 2) {
-      if (entries_[heap_[(at - 1) / 2]].count <= 1) break;
+      if (counters_[heap_[(at - 1) / 2]].entry.count <= 1) break;
       Swap(at, (at - 1) / 2);
     }
     return;
@@ -58,23 +97,24 @@ void SpaceSaving::Add(std::string_view key, std::uint64_t bytes) {
   // Full: the least counted key gives up its counter; the newcomer inherits its count as the
   // error it may carry.
   const std::uint32_t i = heap_[0];
-  Entry& e = entries_[i];
-  index_.erase(e.key);
-  e.error = e.count;
-  e.count += 1;
-  e.key.assign(key);
-  e.bytes = bytes;
-  index_.emplace(e.key, i);
+  Counter& c = counters_[i];
+  Unindex(Slot(c.hash, c.entry.key));
+  c.entry.error = c.entry.count;
+  c.entry.count += 1;
+  c.entry.key.assign(key);
+  c.entry.bytes = bytes;
+  c.hash = hash;
+  index_[Slot(hash, key)] = i + 1;  // the slot found above may have moved in the shift
   SiftDown(0);
 }
 
 std::vector<SpaceSaving::Entry> SpaceSaving::Take() {
-  std::vector<Entry> out = std::move(entries_);
-  entries_.clear();
-  entries_.reserve(capacity_);
+  std::vector<Entry> out;
+  out.reserve(used_);
+  for (std::size_t i = 0; i < used_; ++i) out.push_back(counters_[i].entry);
+  used_ = 0;
   heap_.clear();
-  pos_.clear();
-  index_.clear();
+  std::fill(index_.begin(), index_.end(), 0);
   std::sort(out.begin(), out.end(),
             [](const Entry& a, const Entry& b) { return a.count > b.count; });
   return out;

@@ -5,7 +5,7 @@
 #include <array>
 #include <chrono>
 
-#include "ringcached/base/hash.h"
+#include <cstring>
 
 namespace rc::server {
 namespace {
@@ -14,20 +14,37 @@ double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// A watched key's fingerprint: its length and its first and last 8 bytes, mixed. Cheaper than a
+// whole hash on every read, and enough to keep the watch table's probes short; keys that share
+// it are told apart by comparing them whole.
+std::uint64_t Fingerprint(std::string_view key) {
+  std::uint64_t head = 0, tail = 0;
+  if (key.size() >= 8) {
+    std::memcpy(&head, key.data(), 8);
+    std::memcpy(&tail, key.data() + key.size() - 8, 8);
+  } else {
+    std::memcpy(&head, key.data(), key.size());
+  }
+  return ((head * 0x9E3779B97F4A7C15ULL) ^ tail ^ key.size()) * 0xBF58476D1CE4E5B9ULL;
+}
+
 }  // namespace
 
 // One worker's counting (hot_key_detector.h). Every member is touched on its worker only.
 class HotKeyDetector::Tap final : public ReadSampler {
  public:
-  Tap(ReadSampler* next, std::uint64_t seed) : next_(next), rng_(seed | 1) { slots_.fill(kEmpty); }
+  Tap(ReadSampler* next, std::uint64_t seed) : next_(next), rng_(seed | 1) {
+    slots_.fill(kEmpty);
+    NextGap();
+  }
 
   void OnRead(std::string_view key, std::size_t value_bytes) override {
     ++reads_;
-    bytes_ += value_bytes;
     if (!watched_.empty()) CountWatched(key, value_bytes);
-    // A 64-bit LCG's top bits: one read in 2^kSampleShift, in no pattern a client could follow.
-    rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    if ((rng_ >> (64 - cluster::kSampleShift)) == 0) sketch_.Add(key, value_bytes);
+    if (--gap_ == 0) {
+      sketch_.Add(key, value_bytes);
+      NextGap();
+    }
     if (next_ != nullptr) next_->OnRead(key, value_bytes);
   }
 
@@ -36,14 +53,13 @@ class HotKeyDetector::Tap final : public ReadSampler {
     cluster::WindowReport r;
     r.seconds = SecondsSince(window_start_);
     r.reads = reads_;
-    r.bytes = bytes_;
     r.sampled = sketch_.Take();
     r.watched_seconds = SecondsSince(watch_start_);
     for (Watched& w : watched_) {
       r.watched.push_back({w.key, w.reads, w.bytes});
       w.reads = w.bytes = 0;
     }
-    reads_ = bytes_ = 0;
+    reads_ = 0;
     window_start_ = watch_start_ = std::chrono::steady_clock::now();
     return r;
   }
@@ -54,8 +70,8 @@ class HotKeyDetector::Tap final : public ReadSampler {
     slots_.fill(kEmpty);
     for (const std::string& key : keys) {
       if (watched_.size() >= cluster::kMaxWatched) break;
-      const std::uint64_t hash = base::HashKey(key);
-      std::size_t slot = hash & (kSlots - 1);
+      const std::uint64_t hash = Fingerprint(key);
+      std::size_t slot = hash >> kSlotShift;
       while (slots_[slot] != kEmpty) slot = (slot + 1) & (kSlots - 1);
       slots_[slot] = static_cast<std::uint8_t>(watched_.size());
       watched_.push_back({key, hash, 0, 0});
@@ -65,12 +81,21 @@ class HotKeyDetector::Tap final : public ReadSampler {
 
  private:
   static constexpr std::size_t kSlots = 128;  // at least twice kMaxWatched: short probes
+  static constexpr unsigned kSlotShift = 64 - 7;  // a fingerprint's top 7 bits pick the slot
   static constexpr std::uint8_t kEmpty = 0xff;
   static_assert(cluster::kMaxWatched * 2 <= kSlots && kSlots < kEmpty);
 
+  // The reads until the next sample: 1 to 2^(kSampleShift+1) - 1, uniformly (a mean of
+  // 2^kSampleShift), from a 64-bit LCG's top bits: in no pattern a client's reads could follow.
+  void NextGap() {
+    rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    constexpr std::uint64_t kSpan = (2u << cluster::kSampleShift) - 1;
+    gap_ = 1 + static_cast<std::uint32_t>(((rng_ >> 32) * kSpan) >> 32);
+  }
+
   void CountWatched(std::string_view key, std::size_t value_bytes) {
-    const std::uint64_t hash = base::HashKey(key);
-    for (std::size_t slot = hash & (kSlots - 1); slots_[slot] != kEmpty;
+    const std::uint64_t hash = Fingerprint(key);
+    for (std::size_t slot = hash >> kSlotShift; slots_[slot] != kEmpty;
          slot = (slot + 1) & (kSlots - 1)) {
       Watched& w = watched_[slots_[slot]];
       if (w.hash == hash && w.key == key) {
@@ -88,7 +113,8 @@ class HotKeyDetector::Tap final : public ReadSampler {
   };
   ReadSampler* const next_;
   std::uint64_t rng_;
-  std::uint64_t reads_ = 0, bytes_ = 0;
+  std::uint32_t gap_ = 1;
+  std::uint64_t reads_ = 0;
   cluster::SpaceSaving sketch_{cluster::kSketchCapacity};
   std::vector<Watched> watched_;
   std::array<std::uint8_t, kSlots> slots_;

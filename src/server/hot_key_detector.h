@@ -3,9 +3,10 @@
 // cluster/hot_keys.h). On with --hot-key-qps above 0, on a single node as in a cluster.
 //
 // Each worker has a Tap, the ReadSampler its sessions tell of every hit (read_sampler.h), ahead
-// of the replicator's access hints, which it passes every read on to. A tap costs a read two
-// counter increments and a random step; one read in 16 goes into its SpaceSaving sketch; while
-// keys are watched, every read also looks its key up in a 128-slot table of them.
+// of the replicator's access hints, which it passes every read on to. A tap costs a read a
+// counter increment and a countdown to the next sample (a random gap averaging 16 reads); the
+// sample goes into its SpaceSaving sketch; while keys are watched, every read also looks its
+// key's fingerprint (length, first and last 8 bytes) up in a 128-slot table of them.
 //
 // Every second (Tick, on the main loop) the detector asks each worker for its window -- a
 // closure posted to the worker's loop, which posts the tap's report back -- and once every

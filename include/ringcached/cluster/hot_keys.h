@@ -27,14 +27,14 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace rc::cluster {
 
 // The top-K of a stream of keys: K counters, each a key, its count, and by how much that count
 // may overstate it (`error`: the count of the key it replaced). Every key read more than N/K
-// times of N is among them.
+// times of N is among them. Add allocates nothing once the counters are in use (keys up to
+// kKeyRoom bytes): it runs on a worker, for every sampled read.
 class SpaceSaving {
  public:
   explicit SpaceSaving(std::size_t capacity);
@@ -45,16 +45,26 @@ class SpaceSaving {
   };
   // The counters, most counted first, and the sketch emptied.
   std::vector<Entry> Take();
-  std::size_t size() const { return entries_.size(); }
+  std::size_t size() const { return used_; }
 
  private:
-  // A min-heap of entry indices by count, and where each entry sits in it.
+  static constexpr std::size_t kKeyRoom = 64;
+  struct Counter {
+    Entry entry;
+    std::uint64_t hash = 0;
+  };
+  // A min-heap of counter indices by count, and where each counter sits in it.
   void SiftDown(std::size_t pos);
   void Swap(std::size_t a, std::size_t b);
-  std::size_t capacity_;
-  std::vector<Entry> entries_;
+  // The index: open addressing with linear probing over counter index + 1 (0: empty), at
+  // most half full; a removal shifts the probe chain back, so no tombstones build up.
+  std::size_t Slot(std::uint64_t hash, std::string_view key) const;
+  void Unindex(std::size_t slot);
+  std::size_t capacity_, used_ = 0;
+  std::vector<Counter> counters_;
   std::vector<std::uint32_t> heap_, pos_;
-  std::unordered_map<std::string_view, std::uint32_t> index_;  // views into entries_' keys
+  std::vector<std::uint32_t> index_;
+  std::size_t mask_;
 };
 
 inline constexpr unsigned kSampleShift = 4;  // one read in 16 is sampled
@@ -70,7 +80,7 @@ struct HotKeyRules {
 // What one worker counted over one window.
 struct WindowReport {
   double seconds = 0;  // how long it sampled and counted reads
-  std::uint64_t reads = 0, bytes = 0;
+  std::uint64_t reads = 0;
   std::vector<SpaceSaving::Entry> sampled;
   // Every read of the watched keys, counted since the watch list was installed
   // (`watched_seconds` ago).

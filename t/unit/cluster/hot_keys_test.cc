@@ -35,7 +35,9 @@ TEST(SpaceSavingTest, KeepsEveryKeyAboveNOverK) {
   EXPECT_EQ(top[0].key, "heavy-a");
   EXPECT_EQ(top[1].key, "heavy-b");
   EXPECT_EQ(top[2].key, "heavy-c");
+  std::set<std::string> distinct;
   for (const SpaceSaving::Entry& e : top) {
+    EXPECT_TRUE(distinct.insert(e.key).second) << e.key << " holds two counters";
     EXPECT_GE(e.count, truth[e.key]) << e.key;             // never under
     EXPECT_LE(e.count - e.error, truth[e.key]) << e.key;  // the error bounds the over
   }
