@@ -98,19 +98,40 @@ Result<std::optional<Item>> Client::Get(std::string_view key) {
   if (Status s = CheckKey(key); !s.ok()) return s;
   std::string request;
   AppendTextGet(&request, {key});
+  std::uint32_t local_ttl = 0;  // the hot-copy TTL when the local cache may keep the key
+  if (impl_->options.local_hot_cache) {
+    local_ttl = impl_->Current()->HotCopyTtl(key);
+    if (local_ttl != 0) {
+      if (std::optional<Item> kept = impl_->local_cache.Lookup(key, Impl::Clock::now())) {
+        impl_->local_hits.fetch_add(1, std::memory_order_relaxed);
+        return kept;
+      }
+    }
+  }
   Status last;
+  bool hot_copies = true;
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     const std::shared_ptr<const Topology> topo = impl_->Current();
     std::uint32_t target;
-    topo->ReadOrder(key, &target, 1);
+    topo->ReadOrder(key, &target, 1, hot_copies);
     Node& node = *topo->nodes()[target];
     std::map<std::string, Item, std::less<>> items;
     GetReplies replies(1, &items);
     const Impl::Round round = impl_->RunRound(node, request, std::ref(replies));
     if (round.outcome == Outcome::kDone) {
       if (!replies.error_line().empty()) return Status::Internal(replies.error_line());
-      if (items.empty()) return std::optional<Item>();
-      return std::optional<Item>(std::move(items.begin()->second));
+      if (!items.empty()) {
+        if (local_ttl != 0) {
+          impl_->local_cache.Store(key, items.begin()->second, std::chrono::seconds(local_ttl),
+                                   Impl::Clock::now());
+        }
+        return std::optional<Item>(std::move(items.begin()->second));
+      }
+      // A hot copy can be gone before its owner's list says so (its TTL ran out, or it was
+      // evicted there): its miss is asked of the key's holders before it is believed.
+      if (!hot_copies || !topo->IsHotCopyRead(key, target)) return std::optional<Item>();
+      hot_copies = false;
+      continue;
     }
     last = Status::IoError(node.name() + ": " + round.error);
   }
@@ -123,6 +144,7 @@ Result<std::map<std::string, Item, std::less<>>> Client::GetMulti(
     if (Status s = CheckKey(key); !s.ok()) return s;
   }
   std::set<std::string_view> pending(keys.begin(), keys.end());
+  std::set<std::string_view> holders_only;  // missed on a hot copy: asked of a holder next
   std::map<std::string, Item, std::less<>> found;
   Status last;
   for (int attempt = 0; attempt < kReadAttempts && !pending.empty(); ++attempt) {
@@ -131,10 +153,11 @@ Result<std::map<std::string, Item, std::less<>>> Client::GetMulti(
     std::map<std::uint32_t, std::vector<std::string_view>> by_node;
     for (std::string_view key : pending) {
       std::uint32_t target;
-      topo->ReadOrder(key, &target, 1);
+      topo->ReadOrder(key, &target, 1, holders_only.count(key) == 0);
       by_node[target].push_back(key);
     }
     struct NodeRound {
+      std::uint32_t member;
       Node* node;
       std::vector<std::string_view> keys;
       std::unique_ptr<Connection> conn;
@@ -153,6 +176,7 @@ Result<std::map<std::string, Item, std::less<>>> Client::GetMulti(
         continue;
       }
       NodeRound& r = rounds.emplace_back();
+      r.member = member;
       r.node = node;
       r.keys = std::move(node_keys);
       r.conn = std::move(conn).value();
@@ -182,7 +206,15 @@ Result<std::map<std::string, Item, std::less<>>> Client::GetMulti(
         continue;
       }
       if (!r.replies->error_line().empty()) return Status::Internal(r.replies->error_line());
-      for (std::string_view key : r.keys) pending.erase(key);
+      for (std::string_view key : r.keys) {
+        // As in Get(): a hot copy's miss is asked of the key's holders before it is believed.
+        if (found.count(key) == 0 && holders_only.count(key) == 0 &&
+            topo->IsHotCopyRead(key, r.member)) {
+          holders_only.insert(key);
+          continue;
+        }
+        pending.erase(key);
+      }
     }
   }
   if (!pending.empty()) return last;
@@ -190,6 +222,17 @@ Result<std::map<std::string, Item, std::less<>>> Client::GetMulti(
 }
 
 Result<std::string> Client::Impl::Write(std::string_view key, const std::string& request) {
+  // This client sees its own writes: the kept value goes before the write, and again after it
+  // (a read racing with the write may have kept the old value meanwhile).
+  struct Forget {
+    Impl* impl;
+    std::string_view key;
+    void Now() const {
+      if (impl->options.local_hot_cache) impl->local_cache.Forget(key);
+    }
+    ~Forget() { Now(); }
+  } forget{this, key};
+  forget.Now();
   Status last;
   bool fresh = false;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
@@ -244,6 +287,10 @@ Result<bool> Client::Delete(std::string_view key) {
 }
 
 cluster::RingProfile Client::profile() const { return impl_->profile; }
+
+ClientStats Client::Stats() const {
+  return {.local_hits = impl_->local_hits.load(std::memory_order_relaxed)};
+}
 
 std::int64_t Client::ring_version() const { return impl_->Current()->version(); }
 

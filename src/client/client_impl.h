@@ -7,6 +7,7 @@
 // themselves. stop_mu_ guards the control thread's stop flag.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "client/connection.h"
+#include "client/local_cache.h"
 #include "client/node.h"
 #include "client/topology.h"
 #include "ringcached/base/mutex.h"
@@ -70,6 +72,8 @@ struct Client::Impl {
 
   const Options options;
   cluster::RingProfile profile = cluster::RingProfile::kLibmemcached;
+  LocalHotCache local_cache;  // used with Options::local_hot_cache
+  std::atomic<std::uint64_t> local_hits{0};
 
   mutable base::Mutex topo_mu;
   std::shared_ptr<const Topology> topo RC_GUARDED_BY(topo_mu);

@@ -70,10 +70,12 @@ constexpr const char kHelp[] =
     "  --profile NAME          libmemcached | twemproxy | spymemcached (default: the node's)\n"
     "  --timeout-ms MS         per request round (default 1000)\n"
     "  --tko-timeouts N        consecutive timeouts that make a node TKO (default 3)\n"
-    "  --no-hot-keys           do not poll the nodes' hot keys\n";
+    "  --no-hot-keys           do not poll the nodes' hot keys\n"
+    "  --local-hot-cache       keep hot keys' values in the process for up to the hot-copy TTL\n"
+    "                          (outside the no-stale-read-after-delete promise)\n";
 
 enum OptionId {
-  kServers = 256, kNode, kZk, kProfile, kTimeout, kTkoTimeouts, kNoHot, kTtl, kFlags, kKeys,
+  kServers = 256, kNode, kZk, kProfile, kTimeout, kTkoTimeouts, kNoHot, kLocalCache, kTtl, kFlags, kKeys,
   kValueSize, kKeysDist, kZipfS, kRatio, kRequests, kDuration, kClients, kHotKey, kHotShare,
   kSeed, kHelpOpt,
 };
@@ -136,6 +138,8 @@ int RunShell(Client& client) {
       for (const rc::client::NodeInfo& n : client.Nodes()) {
         out += " " + n.name + "=" + std::to_string(n.hot_slot) + ":" + std::to_string(n.hot_keys);
       }
+    } else if (cmd == "stats" && args.empty()) {
+      out = "STATS local_hits=" + std::to_string(client.Stats().local_hits);
     } else if (cmd.empty()) {
       continue;
     } else {
@@ -157,6 +161,7 @@ int main(int argc, char** argv) {
       {"timeout-ms", required_argument, nullptr, kTimeout},
       {"tko-timeouts", required_argument, nullptr, kTkoTimeouts},
       {"no-hot-keys", no_argument, nullptr, kNoHot},
+      {"local-hot-cache", no_argument, nullptr, kLocalCache},
       {"ttl", required_argument, nullptr, kTtl},
       {"flags", required_argument, nullptr, kFlags},
       {"keys", required_argument, nullptr, kKeys},
@@ -210,6 +215,9 @@ int main(int argc, char** argv) {
         break;
       case kNoHot:
         options.hot_poll_interval = std::chrono::milliseconds(0);
+        break;
+      case kLocalCache:
+        options.local_hot_cache = true;
         break;
       case kTtl:
         if (!ParseUint(optarg, &n)) return Usage("--ttl wants seconds");

@@ -13,13 +13,13 @@ Topology::Topology(std::int64_t version, std::vector<cluster::RingMember> member
   }
 }
 
-std::size_t Topology::ReadOrder(std::string_view key, std::uint32_t* out,
-                                std::size_t max) const {
+std::size_t Topology::ReadOrder(std::string_view key, std::uint32_t* out, std::size_t max,
+                                bool hot_copies) const {
   const auto is_tko = [this](std::uint32_t m) { return IsTko(m); };
   std::size_t n = 0;
   const std::uint32_t owner = router_.Owner(key);
   const std::shared_ptr<const HotList> hot = nodes_[owner]->hot();
-  if (!hot->keys.empty()) {
+  if (hot_copies && !hot->keys.empty()) {
     const auto it = hot->keys.find(key);
     if (it != hot->keys.end() && !it->second.copies.empty()) {
       const std::vector<std::string>& copies = it->second.copies;
@@ -37,6 +37,17 @@ std::size_t Topology::ReadOrder(std::string_view key, std::uint32_t* out,
     if (std::find(out, out + n, rest[i]) == out + n) out[n++] = rest[i];
   }
   return n;
+}
+
+std::uint32_t Topology::HotCopyTtl(std::string_view key) const {
+  const std::shared_ptr<const HotList> hot = nodes_[router_.Owner(key)]->hot();
+  if (hot->keys.empty() || hot->keys.find(key) == hot->keys.end()) return 0;
+  return hot->copy_ttl_s;
+}
+
+bool Topology::IsHotCopyRead(std::string_view key, std::uint32_t member) const {
+  std::uint32_t holder;
+  return ReadOrder(key, &holder, 1, /*hot_copies=*/false) == 1 && holder != member;
 }
 
 std::uint32_t Topology::WriteTarget(std::string_view key) const {

@@ -34,8 +34,14 @@ class Topology {
   // The members to read `key` from, best first, into out[0..max) (max >= 1); returns how many.
   // A hot key (one its owner listed, with copies) starts with this client's copy
   // (ChooseHotCopy with the owner's slot; copies not on this ring or TKO are skipped); then the
-  // holders not yet listed, TKO ones left out (Router::ReadOrder). Requires !empty().
-  std::size_t ReadOrder(std::string_view key, std::uint32_t* out, std::size_t max) const;
+  // holders not yet listed, TKO ones left out (Router::ReadOrder). With `hot_copies` false the
+  // holders only (a copy missed the key). Requires !empty().
+  std::size_t ReadOrder(std::string_view key, std::uint32_t* out, std::size_t max,
+                        bool hot_copies = true) const;
+  // The hot-copy TTL of `key` if its owner lists it as hot, else 0.
+  std::uint32_t HotCopyTtl(std::string_view key) const;
+  // Whether reading `key` from `member` reads a hot copy rather than one of its holders.
+  bool IsHotCopyRead(std::string_view key, std::uint32_t member) const;
   // Where a write of `key` goes (Router::WriteTarget). Requires !empty().
   std::uint32_t WriteTarget(std::string_view key) const;
 

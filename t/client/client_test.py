@@ -8,15 +8,22 @@
 #      every node; the ZooKeeper extra (--zk) reads the same members and version;
 #   2. a ring change: a fourth node joins; the client follows within a second of the nodes
 #      publishing the new member list;
-#   3. failover: kill -9 of a node in the middle of a read loop over keys it owns: no read fails
+#   3. hot keys (--hot-key-qps 500, --hot-copies 1): a key read hard on its owner is listed
+#      there; four client instances (slots 0-3 at the owner) read it from its three copies
+#      (owner, replica, extra node: every one of them), each the right value; a set through one
+#      instance reaches every instance's copy within the hot-copy TTL, and after a delete's reply
+#      none reads a value; a copy that is gone (flush_all on the extra node) is read through from
+#      the key's holders rather than answered as a miss; with --local-hot-cache an instance
+#      answers the key's reads itself and sees its own write at once;
+#   4. failover: kill -9 of a node in the middle of a read loop over keys it owns: no read fails
 #      but at most the first after the kill, every value is right, the node is TKO and its keys
 #      are read from their next holder (ringcached-ring's `failover 2`).
-# The hot-key end-to-end test lives with the server side's hot-key work.
 import os
 import selectors
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster"))
@@ -24,8 +31,10 @@ import zkcluster  # noqa: E402
 import rctest  # noqa: E402
 from rctest import Failure, check, check_eq  # noqa: E402
 
+HOT_COPY_TTL = 2
 NODE_ARGS = ["--ring-debounce-ms", "100", "--zk-session-timeout-ms", "4000",
-             "--replication", "sync"]
+             "--replication", "sync", "--hot-key-qps", "500", "--hot-copies", "1",
+             "--hot-copy-ttl", str(HOT_COPY_TTL)]
 
 
 def tool(name):
@@ -154,6 +163,81 @@ def case_ring_change_followed_within_a_second(s):
                                      == {"up"} for n in s.nodes), 30)
 
 
+def hammer(node, key, stop):
+    """Reads `key` on `node`, 50 pipelined gets at a time, until `stop` is set (or 60 s)."""
+    batch = (f"get {key}\r\n" * 50).encode()
+    deadline = time.monotonic() + 60
+    with node.connect(timeout=5) as c:
+        while not stop.is_set() and time.monotonic() < deadline:
+            c.send(batch)
+            c.recv_until(lambda b: b.count(b"END\r\n") >= 50)
+
+
+def hot_on(node, key):
+    with node.connect() as c:
+        st = c.stats("hotkeys")
+    return key in [v for k, v in st.items() if k.endswith(":key")]
+
+
+def case_hot_keys_read_from_copies(s):
+    key = "celebrity"
+    names = sorted(n.ring_name for n in s.nodes)
+    holders = ring_tool(names, "holders", "3", key)[key]
+    by_name = {n.ring_name: n for n in s.nodes}
+    owner = by_name[holders[0]]
+    check_eq(s.shell.cmd(f"set {key} v1"), "STORED")
+    stop = threading.Event()
+    reader = threading.Thread(target=hammer, args=(owner, key, stop), daemon=True)
+    reader.start()
+    shells = []
+    try:
+        zkcluster.eventually(lambda: hot_on(owner, key), 5)
+        shells = [Shell(["--node", s.nodes[0].ring_name, "--timeout-ms", "500"])
+                  for _ in range(3)]
+        instances = [s.shell] + shells
+        # Every instance has polled the owner's hot list (about once a second).
+        zkcluster.eventually(lambda: all(
+            f"{owner.ring_name}=" in sh.cmd("hot") and
+            sh.cmd("hot").split(f"{owner.ring_name}=")[1].split()[0].endswith(":1")
+            for sh in instances), 5)
+        reads = {sh.cmd(f"where {key}").split()[1] for sh in instances}
+        check_eq(sorted(reads), sorted(holders), "the instances read the key from its 3 copies")
+        for sh in instances:
+            check_eq(sh.cmd(f"get {key}"), "VALUE v1")
+        check_eq(shells[0].cmd(f"set {key} v2"), "STORED")
+        for sh in instances:
+            zkcluster.eventually(lambda sh=sh: sh.cmd(f"get {key}") == "VALUE v2", HOT_COPY_TTL)
+        check_eq(shells[1].cmd(f"delete {key}"), "DELETED")
+        for sh in instances:
+            check_eq(sh.cmd(f"get {key}"), "MISS", "after the delete's reply")
+        # A copy gone before the owner's list says so: read through from the holders.
+        check_eq(s.shell.cmd(f"set {key} v3"), "STORED")
+        extra = by_name[holders[2]]
+        zkcluster.eventually(lambda: extra.raw(f"get {key}\r\n".encode()).startswith(b"VALUE"),
+                             HOT_COPY_TTL)
+        with extra.connect() as c:
+            check_eq(c.cmd("flush_all"), "OK")
+        for sh in instances:
+            check_eq(sh.cmd(f"get {key}"), "VALUE v3", f"{sh.cmd(f'where {key}')}")
+            check_eq(sh.cmd(f"mget {key}"), f"VALUES 1 {key}=v3")
+        # The local cache (--local-hot-cache): a hot key's reads stay in the process, and the
+        # client's own write is seen at once.
+        cached = Shell(["--node", s.nodes[0].ring_name, "--local-hot-cache"])
+        shells.append(cached)
+        zkcluster.eventually(lambda: cached.cmd("hot").count(":1") >= 1, 5)
+        for _ in range(20):
+            check_eq(cached.cmd(f"get {key}"), "VALUE v3")
+        hits = int(cached.cmd("stats").split("local_hits=")[1])
+        check(hits >= 19, f"local hits {hits} of 20 reads")
+        check_eq(cached.cmd(f"set {key} v4"), "STORED")
+        check_eq(cached.cmd(f"get {key}"), "VALUE v4")
+    finally:
+        stop.set()
+        reader.join(10)
+        for sh in shells:
+            sh.kill()
+
+
 def case_failover_reads_go_to_the_next_holder(s):
     victim = s.nodes[1]
     names = sorted(n.ring_name for n in s.nodes)
@@ -222,6 +306,8 @@ def main():
                case_zookeeper_extra_reads_the_same_members, s)
         r.case("a 4th node joins: the client follows within 1 s",
                case_ring_change_followed_within_a_second, s)
+        r.case("hot keys: read from every copy across instances, coherent, a lost copy read "
+               "through", case_hot_keys_read_from_copies, s)
         r.case("kill -9 mid read loop (R = 2): at most one failed read, then the next holder",
                case_failover_reads_go_to_the_next_holder, s)
     finally:

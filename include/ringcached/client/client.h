@@ -24,8 +24,10 @@
 //   * Hot keys. The control thread asks each node `config get hotkeys` about once a second over
 //     one persistent connection, for which the node hands out a "slot"; a hot key owned by node
 //     A is read from copies[slot_at_A % copies] (the next copy if that one is TKO), so client
-//     instances spread evenly over the copies. Writes and deletes of hot keys go to the owner,
-//     which updates or removes the copies.
+//     instances spread evenly over the copies; a miss there (the copy's TTL ran out, or it was
+//     evicted, before the owner's list said so) is asked of the key's holders before it is
+//     believed. Writes and deletes of hot keys go to the owner, which updates or removes the
+//     copies.
 //
 // Consistency: a read goes to one holder; with the cluster's replication a failover read sees
 // what the owner acknowledged (REPLICATION.md section 4). Hot-key reads from copies follow the
@@ -89,6 +91,11 @@ struct Options {
   std::chrono::milliseconds config_poll_interval{500};
   // How often each node is asked for its hot keys; zero: never (every key read from its owner).
   std::chrono::milliseconds hot_poll_interval{1000};
+  // Keep hot keys' values in this process too, each for at most the node's hot-copy TTL (10 s
+  // by default): a hot key's reads then mostly never leave the process. OUTSIDE the cluster's
+  // "no stale read after a delete's reply" promise: another client's write or delete is seen
+  // only once the entry expires (this client's own writes are seen at once). Off by default.
+  bool local_hot_cache = false;
 };
 
 // A value as stored.
@@ -104,6 +111,11 @@ struct NodeInfo {
   std::uint64_t tko_count = 0;   // how many times it went TKO
   std::uint64_t hot_slot = 0;    // the slot it gave this client's hot-key connection
   std::size_t hot_keys = 0;      // hot keys it reported last
+};
+
+// What the calls did, for tools and tests.
+struct ClientStats {
+  std::uint64_t local_hits = 0;  // reads answered by the local hot-key cache
 };
 
 class Client {
@@ -147,6 +159,7 @@ class Client {
   std::string ReadNode(std::string_view key) const;
   // The node a Set(key) would go to right now.
   std::string WriteNode(std::string_view key) const;
+  ClientStats Stats() const;
 
  private:
   struct Impl;
