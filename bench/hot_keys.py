@@ -19,12 +19,14 @@
 #               -t 1 and at their own default -t, rc-loadgen 50 connections, gets of one
 #               preloaded key (32 B), closed loop. Reported: gets/s and the ratio.
 #               Target: ratio >= 1.
-#   spread      three nodes (R = 2, -t 1 each, --hot-key-qps --spread-qps), with --hot-copies 1
-#               and with --hot-copies 0 (no spreading), alternating: `ringcached-client load`
-#               with --spread-clients (12) client instances, 10k keys, one of them taking 50% of
-#               the reads, for --spread-s (8) seconds. Reported: max/mean of the nodes'
-#               `cmd_get` deltas from 3 s after the start to the end. Target: <= 1.5 with
-#               spreading (about 2 without).
+#   spread      three nodes (R = 2, -t 1 each, --hot-key-qps --spread-qps): `ringcached-client
+#               load` with --spread-clients (12) client instances, 10k keys, one of them taking
+#               50% of the reads, for --spread-s (8) seconds, in three configurations: hot copies
+#               (--hot-copies 1: the key on all three nodes), holders only (--hot-copies 0: the
+#               clients spread its reads over its R = 2 holders) and no spreading (the client
+#               with --no-hot-keys: every read on the owner, as a stock client). Reported: max/mean
+#               of the nodes' `cmd_get` deltas from 3 s after the start to the end, and over the
+#               first 3 s. Target: <= 1.5 with spreading (about 2 without).
 #
 # Servers are pinned to --server-cpu, clients to --client-cpu (benchlib). --quick: 2 rounds of
 # shorter runs. --json PATH keeps every round's figures.
@@ -259,15 +261,19 @@ def start_cluster(args, zk, path, extra):
 
 def measure_spread(args, results, zk):
     rows = []
+    modes = ("spread", "replicas", "none")
     for rnd in range(args.rounds):
-        order = ("spread", "none") if rnd % 2 == 0 else ("none", "spread")
+        order = modes if rnd % 2 == 0 else tuple(reversed(modes))
         for mode in order:
             extra = ["--hot-copies", "1" if mode == "spread" else "0"]
             nodes = start_cluster(args, zk, f"/ringcached/hotbench{os.getpid()}-{rnd}-{mode}",
                                   extra)
             try:
                 servers = ",".join(f"127.0.0.1:{n.port}" for n in nodes)
-                cmd = [args.client, "--node", f"127.0.0.1:{nodes[0].port}", "load",
+                cmd = [args.client, "--node", f"127.0.0.1:{nodes[0].port}"]
+                if mode == "none":
+                    cmd.append("--no-hot-keys")
+                cmd += ["load",
                        "--keys", "10000", "--value-size", "32", "--keys-dist", "uniform",
                        "--ratio", "0:1", "--clients", str(args.spread_clients),
                        "--hot-key", "celebrity", "--hot-share", "0.5",
@@ -278,9 +284,11 @@ def measure_spread(args, results, zk):
                     done["out"] = run_client(cmd, cpu=args.client_cpu,
                                              timeout=args.spread_s + 60)
                 t = threading.Thread(target=go)
+                start = [int(n.stats().get("cmd_get", 0)) for n in nodes]
                 t.start()
                 time.sleep(3.0)
                 before = [int(n.stats().get("cmd_get", 0)) for n in nodes]
+                first = [b - a for a, b in zip(start, before)]
                 t0 = time.monotonic()
                 t.join()
                 after = [int(n.stats().get("cmd_get", 0)) for n in nodes]
@@ -291,10 +299,13 @@ def measure_spread(args, results, zk):
                 deltas = [a - b for a, b in zip(after, before)]
                 mean = sum(deltas) / len(deltas)
                 ratio = max(deltas) / mean if mean > 0 else float("nan")
+                first_mean = sum(first) / len(first)
+                first_ratio = max(first) / first_mean if first_mean > 0 else float("nan")
                 rows.append({"round": rnd, "mode": mode, "deltas": deltas, "window_s": window,
-                             "max_over_mean": ratio, "client": out.strip().splitlines()[-3:]})
+                             "max_over_mean": ratio, "first_3s": first_ratio,
+                             "client": out.strip().splitlines()[-3:]})
                 print(f"  spread {mode} round {rnd}: cmd_get deltas {deltas}, max/mean "
-                      f"{ratio:.2f}", flush=True)
+                      f"{ratio:.2f} (first 3 s: {first_ratio:.2f})", flush=True)
             finally:
                 for n in nodes:
                     n.stop()
@@ -303,9 +314,14 @@ def measure_spread(args, results, zk):
 
 def report_spread(args, rows):
     print(f"\n-- spread: three nodes, R = 2, {args.spread_clients} client instances, one key "
-          "taking 50% of reads; max/mean of cmd_get from 3 s on")
-    for mode, label in (("spread", "--hot-copies 1"), ("none", "--hot-copies 0")):
-        print(f"  {label:15} {spread([r['max_over_mean'] for r in rows if r['mode'] == mode])}")
+          "taking 50% of reads; max/mean of the nodes' cmd_get")
+    print(f"  {'':44} {'from 3 s on':>22} {'first 3 s':>22}")
+    for mode, label in (("spread", "hot copies (--hot-copies 1)"),
+                        ("replicas", "holders only (--hot-copies 0)"),
+                        ("none", "no spreading (client --no-hot-keys)")):
+        rs = [r for r in rows if r["mode"] == mode]
+        print(f"  {label:44} {spread([r['max_over_mean'] for r in rs]):>22} "
+              f"{spread([r['first_3s'] for r in rs]):>22}")
 
 
 def main():
