@@ -6,6 +6,9 @@
 // Who: the owner only (holder 1 on the key-holding ring), and only keys the detector lists.
 // Where: Ring::Holders(key, R + --hot-copies) beyond the first R, less any member that holds
 // the key on either ring (its regular copy keeps its own TTL), less this node.
+// What: every write of the key this node applies, a client's (a delete's reply waits for the
+// copies) or a peer's (a client wrote it elsewhere), as the holders get it but with its TTL
+// capped.
 // How long: min(--hot-copy-ttl, the item's remaining TTL), renewed every third of the hot-copy
 // TTL by `mg <key> T<ttl> C<version> E<stamp> Y<me>` (the peer TTL change every holder already
 // takes; it applies only to the same version), answered HD; any other answer (EN: it has no
@@ -65,7 +68,7 @@ std::vector<std::string> Replicator::ReadersOf(std::string_view key) const {
 }
 
 void Replicator::SendToHotCopies(PerWorker& w, const cluster::ClusterView& view,
-                                 const engine::WriteEvent& event) {
+                                 const engine::WriteEvent& event, bool wait) {
   const cluster::Member* targets[kMaxHotCopies];
   const std::size_t n = HotCopyTargets(w, view, event.key, targets);
   if (n == 0) return;
@@ -76,8 +79,8 @@ void Replicator::SendToHotCopies(PerWorker& w, const cluster::ClusterView& view,
   for (std::size_t i = 0; i < n; ++i) {
     if (deleting) {
       hot_deletes_.Add();
-      LinkTo(w, *targets[i])->Queue(bytes, LenientTicket(w), PeerLink::Kind::kDelete);
-      ++w.current->lenient_needed;
+      LinkTo(w, *targets[i])->Queue(bytes, wait ? LenientTicket(w) : 0, PeerLink::Kind::kDelete);
+      if (wait) ++w.current->lenient_needed;
     } else {
       hot_sent_.Add();
       LinkTo(w, *targets[i])->Queue(bytes, 0, PeerLink::Kind::kWrite);

@@ -177,7 +177,19 @@ bool Replicator::EncodeItem(std::string_view key, std::string* out,
 
 void Replicator::OnWrite(const engine::WriteEvent& event) {
   // flush_all is node-local (clients send it to every node); it has no key to place.
-  if (event.from_peer || replicas_ < 2 || event.kind == engine::WriteEvent::Kind::kFlush) return;
+  if (replicas_ < 2 || event.kind == engine::WriteEvent::Kind::kFlush) return;
+  if (event.from_peer) {
+    // A peer's copy of a client's write made elsewhere (a non-holder, a failover): if this node
+    // owns the key and it is hot, its copies follow (nobody waits for them).
+    PerWorker* w = Current();
+    if (w == nullptr || hot_ == nullptr || !Serving()) return;
+    FollowHotList(*w);
+    if (w->hot == nullptr || w->hot->keys.empty() || !w->hot->Contains(event.key)) return;
+    if (std::shared_ptr<const cluster::ClusterView> view = membership_->view()) {
+      SendToHotCopies(*w, *view, event, /*wait=*/false);
+    }
+    return;
+  }
   std::string bytes;
   PerWorker* w = Current();
   if (w == nullptr) {
@@ -203,7 +215,7 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
                 deleting ? PeerLink::Kind::kDelete : PeerLink::Kind::kWrite, serving);
   if (hot) {
     if (std::shared_ptr<const cluster::ClusterView> view = membership_->view()) {
-      SendToHotCopies(*w, *view, event);
+      SendToHotCopies(*w, *view, event, /*wait=*/true);
     }
   }
 }

@@ -58,7 +58,8 @@
 // gets the item again). A client write of a hot key goes to those nodes too, with the TTL so
 // capped; a delete's reply waits until every holder and every copy answered (or
 // --replication-timeout-ms passed: a copy node that cannot be reached is counted, and its copy
-// dies by its TTL), in either mode. A node that is a holder on either ring is never sent a hot
+// dies by its TTL), in either mode. A peer's write of a hot key (a client wrote it elsewhere)
+// goes on to the copies too, unawaited. A node that is a holder on either ring is never sent a hot
 // copy, so a hot copy never shortens a replica's TTL. `config get hotkeys` lists each hot key's
 // readers (ReadersOf), which the client library reads from.
 //
@@ -313,9 +314,10 @@ class Replicator final : public engine::WriteObserver,
   static constexpr std::size_t kMaxHotCopies = 8;
   std::size_t HotCopyTargets(const PerWorker& w, const cluster::ClusterView& view,
                              std::string_view key, const cluster::Member** out) const;
-  // A client write of a hot key, sent on to its copies (a delete's answers awaited).
+  // A write of a hot key, sent on to its copies; with `wait` (a client's delete) the request's
+  // reply waits for their answers.
   void SendToHotCopies(PerWorker& w, const cluster::ClusterView& view,
-                       const engine::WriteEvent& event);
+                       const engine::WriteEvent& event, bool wait);
   // Worker 0's tick: the copies of every hot key this node owns, refreshed or sent.
   void RefreshHotCopies(PerWorker& w);
   // The hot copy of `key` sent again to `peer` (it had none, or another version).

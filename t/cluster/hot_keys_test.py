@@ -11,7 +11,9 @@
 #   * Coherence (20 rounds while the key is hot): after a set on the owner every copy has the new
 #     value within the hot-copy TTL; right after a delete's reply no node answers any value. The
 #     reply waits for the copies: with the copy node paused for 0.3 s it comes 0.3 s later; paused
-#     past --replication-timeout-ms, at that timeout, and the copy node is counted as failed.
+#     past --replication-timeout-ms, at that timeout, and the copy node is counted as failed. A
+#     delete sent to the key's replica reaches the copy through the owner within 0.5 s (the
+#     copy's TTL is 2 s).
 #   * The connection slot: consecutive connections get consecutive slots, each keeps its own.
 import base64
 import os
@@ -194,10 +196,17 @@ def case_coherence(s):
                 zkcluster.eventually(lambda: extra.alive() and value_on(extra) is None, 3.0)
                 _, st = hot_listed(owner)
                 check_eq(st["hot_copy_delete_failures"], str(failures))
+            # A delete sent to the replica reaches the owner as a peer's copy, which it sends on
+            # to the hot copy: gone there long before the copy's TTL would end it.
+            check_eq(c.set(KEY, "elsewhere"), "STORED")
+            zkcluster.eventually(lambda: value_on(extra) == b"elsewhere", COPY_TTL)
+            with replica.connect() as r:
+                check_eq(r.cmd(f"delete {KEY}"), "DELETED")
+            zkcluster.eventually(lambda: value_on(extra) is None, 0.5, step=0.01)
     finally:
         reader.finish()
     _, st = hot_listed(owner)
-    check(int(st["hot_copy_deletes"]) >= 22, f"hot_copy_deletes: {st}")
+    check(int(st["hot_copy_deletes"]) >= 23, f"hot_copy_deletes: {st}")
 
 
 def case_slots(s):
