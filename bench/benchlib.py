@@ -1,17 +1,20 @@
 # bench/benchlib.py -- what the side-by-side benchmark scripts share: starting ringcached and
 # memcached on free loopback ports pinned with taskset, running a pinned client to completion,
-# stopping every process by its PID, and reading CPU times from /proc.
+# stopping every process by its PID, reading CPU times from /proc, and the median (range) of
+# paired rounds (spread).
 #
 # Every process started through here is in a list that is emptied at exit and on SIGINT, SIGTERM
 # and SIGHUP (install_signal_handlers), each stopped by PID with SIGTERM, then SIGKILL; a child
 # also gets PR_SET_PDEATHSIG, so it dies with the script even if the script is SIGKILLed.
 #
-# Used by side_by_side.py, latency.py and memory_hit_ratio.py (bench/README.md).
+# Used by side_by_side.py, latency.py, memory_hit_ratio.py, replication.py, idle_connections.py
+# and hot_keys.py (bench/README.md).
 import atexit
 import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -267,6 +270,14 @@ def loadgen_json(out):
         if line.startswith("{"):
             return json.loads(line)
     raise RuntimeError("rc-loadgen printed no JSON line:\n" + out)
+
+
+def spread(values, fmt="{:.3f}"):
+    """'median (min-max)' of the values, each formatted with `fmt`; "-" for none."""
+    if not values:
+        return "-"
+    return (f"{fmt.format(statistics.median(values))} "
+            f"({fmt.format(min(values))}-{fmt.format(max(values))})")
 
 
 def version_of(binary, flag="-V"):

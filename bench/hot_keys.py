@@ -36,7 +36,6 @@
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,17 +47,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "t", "cluster"))
 sys.path.insert(0, os.path.join(HERE, "..", "t", "proto"))
 from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
-                      stop_all, timed_client)
+                      spread, stop_all, timed_client)
 import zkcluster  # noqa: E402
 
 MEASURES = ("detect", "overhead", "single-key", "spread")
-
-
-def spread(values, fmt="{:.3f}"):
-    if not values:
-        return "-"
-    return (f"{fmt.format(statistics.median(values))} "
-            f"({fmt.format(min(values))}-{fmt.format(max(values))})")
 
 
 def hot_list(server):

@@ -124,7 +124,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "t", "cluster"))
 sys.path.insert(0, os.path.join(HERE, "..", "t", "proto"))
 from benchlib import (CLK_TCK, Server, children_cpu_seconds, install_signal_handlers,  # noqa
-                      loadgen_json, machine_times, run_client, stop_all, stop_process,
+                      loadgen_json, machine_times, run_client, spread, stop_all, stop_process,
                       wait_for_quiet)
 import zkcluster  # noqa: E402
 
@@ -237,14 +237,6 @@ def sum_stats(nodes, fields):
         for f in fields:
             totals[f] += int(st.get(f, 0))
     return totals
-
-
-def spread(values, fmt="{:.3f}"):
-    """'median (min-max)' of the values."""
-    if not values:
-        return "-"
-    return (f"{fmt.format(statistics.median(values))} "
-            f"({fmt.format(min(values))}-{fmt.format(max(values))})")
 
 
 def med(values):

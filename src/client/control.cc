@@ -169,7 +169,7 @@ void Client::Impl::PollMembers() {
   }
   ++poll_cursor;
   for (const std::shared_ptr<Node>& node : candidates) {
-    FramedReply reply(ClusterConfigReplyLength);
+    FramedReply reply(ConfigReplyLength);
     if (RunRound(*node, "config get cluster\r\n", std::ref(reply)).outcome != Outcome::kDone) {
       continue;
     }
@@ -204,7 +204,7 @@ void Client::Impl::PollHotKeys() {
     }
     Poll& p = polls.emplace_back();
     p.node = node.get();
-    p.reply = std::make_unique<FramedReply>(HotKeysReplyLength);
+    p.reply = std::make_unique<FramedReply>(ConfigReplyLength);
     p.x.conn = node->hot_conn.get();
     p.x.on_input = std::ref(*p.reply);
     node->hot_conn->transport().output().Append("config get hotkeys\r\n");

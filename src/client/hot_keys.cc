@@ -70,32 +70,6 @@ Status ParseKeyLine(std::string_view line, HotList* list) {
 
 }  // namespace
 
-std::size_t HotKeysReplyLength(std::string_view buffered) {
-  TextReply first;
-  switch (ParseTextReply(buffered, &first)) {
-    case ReplyStatus::kNeedMore:
-      return 0;
-    case ReplyStatus::kError: {
-      // Not a reply unit: hand the first line to the parser, which says what it is.
-      const std::size_t nl = buffered.find('\n');
-      return nl == std::string_view::npos ? 0 : nl + 1;
-    }
-    case ReplyStatus::kOk:
-      break;
-  }
-  if (first.kind != TextReply::Kind::kConfig) return first.consumed;
-  TextReply end;
-  switch (ParseTextReply(buffered.substr(first.consumed), &end)) {
-    case ReplyStatus::kNeedMore:
-      return 0;
-    case ReplyStatus::kError:
-      return buffered.size();
-    case ReplyStatus::kOk:
-      break;
-  }
-  return first.consumed + end.consumed;
-}
-
 Result<HotList> ParseHotKeysReply(std::string_view reply) {
   TextReply first;
   if (ParseTextReply(reply, &first) != ReplyStatus::kOk) {

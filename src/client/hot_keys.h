@@ -51,11 +51,7 @@ struct HotList {
   std::unordered_map<std::string, HotKey, KeyHash, std::equal_to<>> keys;
 };
 
-// How many bytes of `buffered` are one complete reply to `config get hotkeys` (a CONFIG block
-// and END, or a single line such as ERROR or END), or 0 while more bytes are needed.
-std::size_t HotKeysReplyLength(std::string_view buffered);
-
-// Parses one complete reply (as HotKeysReplyLength framed it). ERROR, CLIENT_ERROR and a bare
+// Parses one complete reply (as member_list.h's ConfigReplyLength frames it). ERROR, CLIENT_ERROR and a bare
 // END give an empty list (version 0, slot 0): that node has no hot keys for us. InvalidArgument
 // when the reply is malformed (the caller keeps the list it had).
 base::Result<HotList> ParseHotKeysReply(std::string_view reply);

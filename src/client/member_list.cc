@@ -84,7 +84,7 @@ Result<MemberList> ParseServerList(std::string_view spec) {
   return list;
 }
 
-std::size_t ClusterConfigReplyLength(std::string_view buffered) {
+std::size_t ConfigReplyLength(std::string_view buffered) {
   // A first unit that is not a reply at all is handed whole to ParseClusterConfig, which says
   // what is wrong with it.
   const auto line_length = [&] {

@@ -45,8 +45,9 @@ base::Result<MemberList> ParseServerList(std::string_view spec);
 // answered without a cluster configuration ("END" alone, or ERROR).
 base::Result<MemberList> ParseClusterConfig(std::string_view reply);
 
-// How many bytes of `buffered` form a complete reply to `config get cluster`, or 0 while more
-// bytes are needed. Error and empty replies ("ERROR\r\n", "END\r\n"...) are complete too.
-std::size_t ClusterConfigReplyLength(std::string_view buffered);
+// How many bytes of `buffered` form a complete reply to a `config get` (cluster, hotkeys: a
+// CONFIG block and END), or 0 while more bytes are needed. Error and empty replies
+// ("ERROR\r\n", "END\r\n"...) are complete too.
+std::size_t ConfigReplyLength(std::string_view buffered);
 
 }  // namespace rc::client

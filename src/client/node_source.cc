@@ -46,7 +46,7 @@ Result<MemberList> FetchFromNode(std::string_view node, std::chrono::millisecond
     transport.output().Append("config get cluster\r\n");
     std::size_t complete = 0;
     Status run = net::RunUntil(&transport, deadline, [&] {
-      complete = ClusterConfigReplyLength(transport.input().view());
+      complete = ConfigReplyLength(transport.input().view());
       return complete > 0;
     });
     if (run.ok()) return ParseClusterConfig(transport.input().view().substr(0, complete));

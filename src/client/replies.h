@@ -40,8 +40,8 @@ class LineReply {
   std::string line_;
 };
 
-// A reply that a length function frames (member_list.h's ClusterConfigReplyLength,
-// hot_keys.h's HotKeysReplyLength, StatsReplyLength below), copied whole into text().
+// A reply that a length function frames (member_list.h's ConfigReplyLength, StatsReplyLength
+// below), copied whole into text().
 class FramedReply {
  public:
   using Length = std::size_t (*)(std::string_view buffered);

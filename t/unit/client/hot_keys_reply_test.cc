@@ -7,6 +7,7 @@
 #include <string>
 
 #include "client/hot_keys.h"
+#include "client/member_list.h"
 
 namespace rc::client {
 namespace {
@@ -22,7 +23,7 @@ TEST(HotKeysReplyTest, ParsesVersionSlotTtlAndEveryKeyWithItsCopies) {
       "17 4 30\n"
       "aG90OjE= 12000 127.0.0.1:11311,127.0.0.1:11312,127.0.0.1:11313\n"
       "dXNlcjo0Mg== 5000.5\n");
-  ASSERT_EQ(HotKeysReplyLength(reply), reply.size());
+  ASSERT_EQ(ConfigReplyLength(reply), reply.size());
   base::Result<HotList> list = ParseHotKeysReply(reply);
   ASSERT_TRUE(list.ok()) << list.status().message();
   EXPECT_EQ(list.value().version, 17u);
@@ -43,9 +44,9 @@ TEST(HotKeysReplyTest, IsFramedWhateverTheFragmentation) {
   const std::size_t whole = reply.size() - std::string("VERSION 1.6\r\n").size();
   for (std::size_t cut = 0; cut < whole; ++cut) {
     SCOPED_TRACE(cut);
-    EXPECT_EQ(HotKeysReplyLength(std::string_view(reply).substr(0, cut)), 0u);
+    EXPECT_EQ(ConfigReplyLength(std::string_view(reply).substr(0, cut)), 0u);
   }
-  EXPECT_EQ(HotKeysReplyLength(reply), whole);  // the next reply is not taken
+  EXPECT_EQ(ConfigReplyLength(reply), whole);  // the next reply is not taken
   ASSERT_TRUE(ParseHotKeysReply(reply.substr(0, whole)).ok());
 }
 
@@ -54,7 +55,7 @@ TEST(HotKeysReplyTest, AnEmptyListANodeWithoutDetectionAndOneWithoutTheCommandMe
        {Reply("0 9 60\n"), std::string("ERROR\r\n"), std::string("END\r\n"),
         std::string("CLIENT_ERROR bad command line format\r\n")}) {
     SCOPED_TRACE(reply);
-    ASSERT_EQ(HotKeysReplyLength(reply), reply.size());
+    ASSERT_EQ(ConfigReplyLength(reply), reply.size());
     base::Result<HotList> list = ParseHotKeysReply(reply);
     ASSERT_TRUE(list.ok()) << list.status().message();
     EXPECT_TRUE(list.value().keys.empty());

@@ -81,12 +81,12 @@ TEST(ClusterConfigTest, EmptyClusterAndIpv6) {
 TEST(ClusterConfigTest, ReplyLengthFramesTheReply) {
   const std::string reply = kReply;
   for (std::size_t cut = 0; cut < reply.size(); ++cut) {
-    EXPECT_EQ(ClusterConfigReplyLength(reply.substr(0, cut)), 0u) << cut;
+    EXPECT_EQ(ConfigReplyLength(reply.substr(0, cut)), 0u) << cut;
   }
-  EXPECT_EQ(ClusterConfigReplyLength(reply), reply.size());
-  EXPECT_EQ(ClusterConfigReplyLength(reply + "junk"), reply.size());
-  EXPECT_EQ(ClusterConfigReplyLength("END\r\n"), 5u);
-  EXPECT_EQ(ClusterConfigReplyLength("ERROR\r\n"), 7u);
+  EXPECT_EQ(ConfigReplyLength(reply), reply.size());
+  EXPECT_EQ(ConfigReplyLength(reply + "junk"), reply.size());
+  EXPECT_EQ(ConfigReplyLength("END\r\n"), 5u);
+  EXPECT_EQ(ConfigReplyLength("ERROR\r\n"), 7u);
 }
 
 TEST(ClusterConfigTest, NoConfigurationIsNotFound) {
