@@ -261,8 +261,7 @@ void Replicator::SendToHolders(PerWorker& w, std::string_view key,
         ticket = LenientTicket(w);
         ++w.current->lenient_needed;
       } else {
-        if (w.current == nullptr) LenientTicket(w);
-        ticket = w.current->ticket;
+        ticket = CurrentPending(w).ticket;
         ++w.current->needed;
       }
     }
@@ -310,12 +309,12 @@ void Replicator::Forget() {
   if (w == nullptr || w->current == nullptr) return;
   // Nobody waits for these (a datagram's writes): their answers are counted, not awaited.
   const std::uint64_t ticket = w->current->ticket;
-  w->lenient_tickets.erase(w->current->lenient);
+  if (w->current->lenient != 0) w->lenient_tickets.erase(w->current->lenient);
   w->current = nullptr;
   w->pending.erase(ticket);
 }
 
-std::uint64_t Replicator::LenientTicket(PerWorker& w) {
+Replicator::PerWorker::Pending& Replicator::CurrentPending(PerWorker& w) {
   if (w.current == nullptr) {
     auto p = std::make_unique<PerWorker::Pending>();
     p->worker = &w;
@@ -323,6 +322,11 @@ std::uint64_t Replicator::LenientTicket(PerWorker& w) {
     w.current = p.get();
     w.pending.emplace(p->ticket, std::move(p));
   }
+  return *w.current;
+}
+
+std::uint64_t Replicator::LenientTicket(PerWorker& w) {
+  CurrentPending(w);
   if (w.current->lenient == 0) {
     w.current->lenient = w.next_ticket++;
     w.lenient_tickets.emplace(w.current->lenient, w.current->ticket);
@@ -364,7 +368,7 @@ void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
   std::function<void(bool)> released = std::move(p->released);
   PerWorker* w = p->worker;
   if (p->timer != nullptr) event_free(p->timer);
-  w->lenient_tickets.erase(p->lenient);
+  if (p->lenient != 0) w->lenient_tickets.erase(p->lenient);
   w->pending.erase(p->ticket);  // p is gone
   released(all);
 }

@@ -322,6 +322,8 @@ class Replicator final : public engine::WriteObserver,
   void RefreshHotCopies(PerWorker& w);
   // The hot copy of `key` sent again to `peer` (it had none, or another version).
   void SendHotCopy(PerWorker& w, const cluster::Member& peer, const std::string& key);
+  // The writes of the request being executed on `w`, created if need be.
+  PerWorker::Pending& CurrentPending(PerWorker& w);
   // The request's lenient ticket on `w` (a hot copy's answers), created if need be.
   std::uint64_t LenientTicket(PerWorker& w);
   const HotKeyDetector* hot_ = nullptr;
