@@ -36,6 +36,7 @@
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -188,14 +189,24 @@ def measure_overhead(args, results):
     results["overhead"] = rows
 
 
+def quartiles(values):
+    """'q1-q3' of the values (the middle half of the rounds), or '-' for fewer than 4."""
+    if len(values) < 4:
+        return "-"
+    q = statistics.quantiles(values, n=4)
+    return f"{q[0]:.3f}-{q[2]:.3f}"
+
+
 def report_overhead(args, rows):
-    print("\n-- overhead: detection on (--hot-key-qps 5000) / off (0), single node -t 1")
-    print(f"  {'shape':16} {'ops on/off':>22} {'CPU/req on/off':>22}")
+    print("\n-- overhead: detection on (--hot-key-qps 5000) / off (0), single node -t 1; "
+          "median (range), middle half")
+    print(f"  {'shape':16} {'ops on/off':>22} {'':>12} {'CPU/req on/off':>22} {'':>12}")
     for name, _ in OVERHEAD_SHAPES:
         rs = [r for r in rows if r["shape"] == name]
         ops = [r["on"]["ops"] / r["off"]["ops"] for r in rs]
         cpu = [r["on"]["cpu_us_per_req"] / r["off"]["cpu_us_per_req"] for r in rs]
-        print(f"  {name:16} {spread(ops):>22} {spread(cpu):>22}")
+        print(f"  {name:16} {spread(ops):>22} {quartiles(ops):>12} {spread(cpu):>22} "
+              f"{quartiles(cpu):>12}")
 
 
 # -- single key -----------------------------------------------------------------------------------
