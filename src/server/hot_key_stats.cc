@@ -101,15 +101,14 @@ void AppendHotKeyStats(const Server& server, StatSink& w) {
   }
 }
 
-// `config get hotkeys`'s payload for a connection with `slot`.
-std::string HotKeysPayload(const Server& server, std::int64_t slot) {
-  std::shared_ptr<const HotKeyDetector::List> list = server.hot_keys()->list();
-  std::string out = std::to_string(list->version) + " " + std::to_string(slot) + " " +
-                    std::to_string(server.settings().hot_copy_ttl) + "\n";
-  const Replicator* replicator = server.replicator();
+namespace {
+
+// `config get hotkeys`'s lines after the first: each hot key of `list` this node owns.
+std::string OwnedHotKeyLines(const HotKeyDetector::List& list, const Replicator* replicator) {
+  std::string out;
   if (replicator == nullptr) return out;  // no replication: nothing is spread
   char rate[32];
-  for (const cluster::HotKey& h : list->keys) {
+  for (const cluster::HotKey& h : list.keys) {
     const std::vector<std::string> readers = replicator->ReadersOf(h.key);
     if (readers.empty()) continue;  // not its owner
     std::snprintf(rate, sizeof rate, "%.0f", h.reads_per_s);
@@ -118,13 +117,24 @@ std::string HotKeysPayload(const Server& server, std::int64_t slot) {
   return out;
 }
 
+}  // namespace
+
 std::string Server::HotKeysConfig(std::int64_t* slot) {
   if (cluster_ == nullptr) return std::string();
   if (*slot < 0) *slot = next_hot_slot_.fetch_add(1);
-  if (hot_keys_ == nullptr) {  // --hot-key-qps 0: an empty list
-    return "0 " + std::to_string(*slot) + " " + std::to_string(settings_.hot_copy_ttl) + "\n";
+  std::shared_ptr<const HotKeyDetector::List> list =
+      hot_keys_ != nullptr ? hot_keys_->list() : nullptr;
+  std::string out = std::to_string(list != nullptr ? list->version : 0) + " " +
+                    std::to_string(*slot) + " " + std::to_string(settings_.hot_copy_ttl) + "\n";
+  if (list == nullptr) return out;  // --hot-key-qps 0: an empty list
+  // The body changes with the list (every window) or the view: built once for all the pollers.
+  std::shared_ptr<const cluster::ClusterView> view = cluster_view();
+  const std::int64_t view_version = view != nullptr ? view->version : -1;
+  base::MutexLock lock(hot_body_mu_);
+  if (hot_body_.list != list || hot_body_.view_version != view_version) {
+    hot_body_ = {list, view_version, OwnedHotKeyLines(*list, replicator_.get())};
   }
-  return HotKeysPayload(*this, *slot);
+  return out + hot_body_.text;
 }
 
 }  // namespace rc::server

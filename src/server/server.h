@@ -121,6 +121,15 @@ class Server final : public Admin {
   std::unique_ptr<Replicator> replicator_;  // with peer_auth_ and --replicas above 1
   std::unique_ptr<HotKeyDetector> hot_keys_;  // --hot-key-qps above 0
   std::atomic<std::int64_t> next_hot_slot_{0};  // `config get hotkeys` slots given so far
+  // `config get hotkeys`'s lines after the first, built once per hot list and view
+  // (hot_key_stats.cc): every client instance polls every node about once a second.
+  struct HotKeysBody {
+    std::shared_ptr<const HotKeyDetector::List> list;  // the list it was built from
+    std::int64_t view_version = -1;
+    std::string text;
+  };
+  base::Mutex hot_body_mu_;
+  HotKeysBody hot_body_ RC_GUARDED_BY(hot_body_mu_);
   net::EventLoop main_loop_;
   std::unique_ptr<net::Listener> listener_;
   std::vector<net::ListenSocket> udp_sockets_;  // -U; read by every worker, closed here
