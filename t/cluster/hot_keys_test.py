@@ -190,7 +190,9 @@ def case_coherence(s):
                 check_eq(c.cmd(f"delete {KEY}"), "DELETED")
                 took = time.monotonic() - started
                 want = min(pause, REPL_TIMEOUT)
-                check(want - 0.05 <= took < REPL_TIMEOUT + 0.5,
+                # (The upper bound is loose for a loaded machine; the failure count below says
+                # whether the timeout, not the resumed node, ended the wait.)
+                check(want - 0.05 <= took < REPL_TIMEOUT + 1.0,
                       f"the delete's reply came {took:.2f} s after it was sent, with the copy "
                       f"node paused for {pause} s")
                 zkcluster.eventually(lambda: extra.alive() and value_on(extra) is None, 3.0)
@@ -199,7 +201,9 @@ def case_coherence(s):
             # A delete sent to the replica reaches the owner as a peer's copy, which it sends on
             # to the hot copy: gone there long before the copy's TTL would end it.
             check_eq(c.set(KEY, "elsewhere"), "STORED")
-            zkcluster.eventually(lambda: value_on(extra) == b"elsewhere", COPY_TTL)
+            # The replica's copy too (asynchronous: it may trail the hot copy).
+            zkcluster.eventually(lambda: value_on(extra) == b"elsewhere" and
+                                 value_on(replica) == b"elsewhere", COPY_TTL)
             with replica.connect() as r:
                 check_eq(r.cmd(f"delete {KEY}"), "DELETED")
             zkcluster.eventually(lambda: value_on(extra) is None, 0.5, step=0.01)
