@@ -196,8 +196,6 @@ int main(int argc, char** argv) {
         break;
       case kZk:
         options.member_source = rc::client::ZooKeeperMemberSource(optarg, options.timeout);
-        // One ZooKeeper session per poll (zookeeper.h): once a second is plenty.
-        options.config_poll_interval = std::chrono::milliseconds(1000);
         break;
       case kProfile: {
         auto p = rc::cluster::ParseRingProfile(optarg);

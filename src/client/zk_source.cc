@@ -2,12 +2,17 @@
 //
 // The ZooKeeper C client connects in the background; zookeeper_init returns at once and the
 // session watcher reports ZOO_CONNECTED_STATE later, on the client's own thread. We wait for that
-// event on a condition variable, with the caller's deadline. The watcher is noexcept: an exception
-// must never unwind through the C library's frames (STYLE.md section 3).
+// event on a condition variable, with the caller's deadline. The watchers are noexcept: an
+// exception must never unwind through the C library's frames (STYLE.md section 3).
+//
+// ZooKeeperFollower keeps its session and leaves watches on <path>/members and on every member's
+// data; a watch that fires (a member joined, left or changed state, or the session changed) only
+// marks the list for a new read at the next Poll, which otherwise answers from what it read.
 #include "client/zk_source.h"
 
 #include <zookeeper/zookeeper.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -64,13 +69,15 @@ class Children {
 
 std::string ZkError(int rc) { return zerror(rc); }
 
-// One znode's data; nullopt in *missing when it vanished (a member left meanwhile).
-Result<std::string> ReadData(zhandle_t* zh, const std::string& path, bool* missing) {
+// One znode's data (leaving a watch on it with `watcher`, when given); *missing when it
+// vanished (a member left meanwhile).
+Result<std::string> ReadData(zhandle_t* zh, const std::string& path, watcher_fn watcher,
+                             void* context, bool* missing) {
   std::string buf(4096, '\0');
   while (true) {
     Stat stat{};
     int len = static_cast<int>(buf.size());
-    const int rc = zoo_get(zh, path.c_str(), 0, buf.data(), &len, &stat);
+    const int rc = zoo_wget(zh, path.c_str(), watcher, context, buf.data(), &len, &stat);
     if (rc == ZNONODE) {
       *missing = true;
       return std::string();
@@ -85,41 +92,61 @@ Result<std::string> ReadData(zhandle_t* zh, const std::string& path, bool* missi
   }
 }
 
+// A child or data watch fired (or the session changed): the list must be read again.
+void OnMembersChanged(zhandle_t* /*zh*/, int /*type*/, int /*state*/, const char* /*path*/,
+                      void* context) noexcept {
+  static_cast<std::atomic<bool>*>(context)->store(true);
+}
+
 }  // namespace
 
-Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions& options,
-                                      std::vector<std::string>* warnings) {
-  Result<cluster::ClusterUrl> parsed_url = cluster::ParseClusterUrl(url);
-  if (!parsed_url.ok()) return parsed_url.status();
-  const std::string& hosts = parsed_url.value().hosts;
-  const std::string members_path = parsed_url.value().path + "/members";  // as the nodes do
-  const Clock::time_point deadline = Clock::now() + options.timeout;
+// A ZooKeeper session: the handle and what its session watcher last said. The state outlives
+// the handle (the watcher's context), so it is declared first.
+struct ZkSession {
+  SessionState state;
+  ZkHandle zh;
+};
 
+namespace {
+
+// Opens a session to `hosts` and waits (until `deadline`) for it to connect.
+Status Connect(const std::string& hosts, const ZkFetchOptions& options,
+               Clock::time_point deadline, ZkSession* session) {
   // Level 0 silences the client: otherwise it logs every reconnect attempt to stderr.
   zoo_set_debug_level(options.verbose ? ZOO_LOG_LEVEL_WARN : static_cast<ZooLogLevel>(0));
-  SessionState session;
-  ZkHandle zh(
+  session->zh.reset(
       zookeeper_init(hosts.c_str(), OnSessionEvent,
                      static_cast<int>(std::max<std::int64_t>(options.timeout.count(), 4000)),
-                     nullptr, &session, 0));
-  if (!zh) return Status::IoError("zookeeper_init(" + hosts + ") failed");
-  {
-    base::MutexLock lock(session.mu);
-    session.changed.wait_until(session.mu, deadline, [&]() RC_REQUIRES(session.mu) {
-      return session.state == ZOO_CONNECTED_STATE || session.state == ZOO_EXPIRED_SESSION_STATE ||
-             session.state == ZOO_AUTH_FAILED_STATE;
-    });
-    if (session.state != ZOO_CONNECTED_STATE) {
-      return Status::IoError("cannot connect to ZooKeeper at " + hosts + " within " +
-                             std::to_string(options.timeout.count()) + " ms");
-    }
+                     nullptr, &session->state, 0));
+  if (!session->zh) return Status::IoError("zookeeper_init(" + hosts + ") failed");
+  base::MutexLock lock(session->state.mu);
+  session->state.changed.wait_until(session->state.mu, deadline,
+                                    [&]() RC_REQUIRES(session->state.mu) {
+                                      const int st = session->state.state;
+                                      return st == ZOO_CONNECTED_STATE ||
+                                             st == ZOO_EXPIRED_SESSION_STATE ||
+                                             st == ZOO_AUTH_FAILED_STATE;
+                                    });
+  if (session->state.state != ZOO_CONNECTED_STATE) {
+    session->zh.reset();
+    return Status::IoError("cannot connect to ZooKeeper at " + hosts + " within " +
+                           std::to_string(options.timeout.count()) + " ms");
   }
+  return Status::Ok();
+}
 
+// Reads a consistent snapshot of <members_path> (see FetchFromZooKeeper), leaving a watch on the
+// children and on every member's data that sets *changed when given.
+Result<MemberList> ReadMembers(zhandle_t* zh, const std::string& members_path,
+                               Clock::time_point deadline, std::atomic<bool>* changed_flag,
+                               std::vector<std::string>* warnings) {
+  watcher_fn watcher = changed_flag != nullptr ? OnMembersChanged : nullptr;
   constexpr int kAttempts = 5;
   for (int attempt = 0; attempt < kAttempts && Clock::now() < deadline; ++attempt) {
     Children children;
     Stat before{};
-    int rc = zoo_get_children2(zh.get(), members_path.c_str(), 0, children.get(), &before);
+    int rc = zoo_wget_children2(zh, members_path.c_str(), watcher, changed_flag, children.get(),
+                                &before);
     if (rc == ZNONODE) {
       return Status::NotFound("ZooKeeper has no " + members_path +
                               " (wrong path, or no node ever joined)");
@@ -134,7 +161,8 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
     bool changed = false;
     for (const std::string& name : children.Names()) {
       bool missing = false;
-      Result<std::string> data = ReadData(zh.get(), members_path + "/" + name, &missing);
+      Result<std::string> data =
+          ReadData(zh, members_path + "/" + name, watcher, changed_flag, &missing);
       if (!data.ok()) return data.status();
       if (missing) {
         changed = true;
@@ -158,7 +186,7 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
     }
     if (!changed) {
       Stat after{};
-      rc = zoo_exists(zh.get(), members_path.c_str(), 0, &after);
+      rc = zoo_exists(zh, members_path.c_str(), 0, &after);
       changed =
           rc != ZOK || cluster::ViewVersion(after.cversion, after.version) != list.version;
     }
@@ -170,6 +198,59 @@ Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions
   }
   return Status::IoError("the member list of " + members_path +
                          " kept changing while it was read; try again");
+}
+
+}  // namespace
+
+Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions& options,
+                                      std::vector<std::string>* warnings) {
+  Result<cluster::ClusterUrl> parsed_url = cluster::ParseClusterUrl(url);
+  if (!parsed_url.ok()) return parsed_url.status();
+  const Clock::time_point deadline = Clock::now() + options.timeout;
+  ZkSession session;
+  if (Status s = Connect(parsed_url.value().hosts, options, deadline, &session); !s.ok()) {
+    return s;
+  }
+  return ReadMembers(session.zh.get(), parsed_url.value().path + "/members", deadline, nullptr,
+                     warnings);
+}
+
+ZooKeeperFollower::ZooKeeperFollower(std::string url, ZkFetchOptions options)
+    : url_(std::move(url)), options_(options) {}
+
+ZooKeeperFollower::~ZooKeeperFollower() = default;
+
+Result<MemberList> ZooKeeperFollower::Poll(std::vector<std::string>* warnings) {
+  Result<cluster::ClusterUrl> parsed_url = cluster::ParseClusterUrl(url_);
+  if (!parsed_url.ok()) return parsed_url.status();
+  const Clock::time_point deadline = Clock::now() + options_.timeout;
+  bool expired = false;
+  if (session_ != nullptr) {
+    base::MutexLock lock(session_->state.mu);
+    expired = session_->state.state == ZOO_EXPIRED_SESSION_STATE ||
+              session_->state.state == ZOO_AUTH_FAILED_STATE;
+  }
+  if (session_ == nullptr || expired) {
+    // A new session: its watches are new too, so everything is read again.
+    session_ = std::make_unique<ZkSession>();
+    if (Status s = Connect(parsed_url.value().hosts, options_, deadline, session_.get());
+        !s.ok()) {
+      session_.reset();
+      return s;
+    }
+    changed_.store(true);
+  }
+  if (!changed_.exchange(false) && last_.has_value()) return *last_;
+  // Cleared before the read: a change during it fires a watch set by this read or an earlier one.
+  Result<MemberList> list = ReadMembers(session_->zh.get(),
+                                        parsed_url.value().path + "/members", deadline,
+                                        &changed_, warnings);
+  if (!list.ok()) {
+    changed_.store(true);
+    return list.status();
+  }
+  last_ = list.value();
+  return list;
 }
 
 }  // namespace rc::client

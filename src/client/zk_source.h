@@ -11,7 +11,10 @@
 // thread. zk_source.cc is the only file of client/ that includes <zookeeper/zookeeper.h>.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +37,28 @@ struct ZkFetchOptions {
 // unreachable or failing).
 base::Result<MemberList> FetchFromZooKeeper(std::string_view url, const ZkFetchOptions& options,
                                             std::vector<std::string>* warnings);
+
+struct ZkSession;
+
+// The member list kept up to date through one ZooKeeper session with watches: Poll() reads the
+// list (as FetchFromZooKeeper) the first time and whenever a watch has fired since -- a member
+// joined, left or changed state -- and otherwise answers at once from its last read. A session
+// that expired is replaced (and everything read again). The same errors as FetchFromZooKeeper;
+// after one, the next Poll reads again. Thread-safety: one thread at a time.
+class ZooKeeperFollower {
+ public:
+  ZooKeeperFollower(std::string url, ZkFetchOptions options);
+  ~ZooKeeperFollower();
+  ZooKeeperFollower(const ZooKeeperFollower&) = delete;
+  ZooKeeperFollower& operator=(const ZooKeeperFollower&) = delete;
+  base::Result<MemberList> Poll(std::vector<std::string>* warnings);
+
+ private:
+  const std::string url_;
+  const ZkFetchOptions options_;
+  std::atomic<bool> changed_{true};  // set by the watches, on the ZooKeeper client's thread
+  std::optional<MemberList> last_;
+  std::unique_ptr<ZkSession> session_;  // last: it goes first, with the watches on changed_
+};
 
 }  // namespace rc::client

@@ -7,7 +7,7 @@
 #      routes every key where ringcached-ring says its owner is, and one mget fetches keys of
 #      every node; the ZooKeeper extra (--zk) reads the same members and version;
 #   2. a ring change: a fourth node joins; the client follows within a second of the nodes
-#      publishing the new member list;
+#      publishing the new member list, and so does one following ZooKeeper itself (--zk);
 #   3. hot keys (--hot-key-qps 500, --hot-copies 1): a key read hard on its owner is listed
 #      there; four client instances (slots 0-3 at the owner) read it from its three copies
 #      (owner, replica, extra node: every one of them), each the right value; a set through one
@@ -142,6 +142,9 @@ def case_zookeeper_extra_reads_the_same_members(s):
 
 def case_ring_change_followed_within_a_second(s):
     before, _ = s.shell.ring()
+    # A second client following ZooKeeper itself (the zk extra: one session, watches).
+    zk_shell = Shell(["--zk", s.url, "--timeout-ms", "500"])
+    check_eq(zk_shell.ring()[0], before, "the --zk client's version before the change")
     s.fourth = zkcluster.Node(s.url, extra_args=NODE_ARGS + ["--cluster-secret-file", s.secret],
                               name="node3")
     s.fourth.start()
@@ -158,6 +161,14 @@ def case_ring_change_followed_within_a_second(s):
           f"before {before}")
     check(took <= 1.0, f"the client followed the ring change after {took:.2f} s (> 1 s)")
     print(f"#   followed the 4th member {took * 1000:.0f} ms after the nodes published it")
+    try:
+        zk_took = zkcluster.eventually(lambda: sorted(zk_shell.ring()[1]) == want, 5, step=0.02)
+        check(zk_took <= 1.0, f"the --zk client followed after {zk_took:.2f} s (> 1 s)")
+        zk_version, _ = zk_shell.ring()
+        check(zk_version > before, f"--zk versions: {zk_version}, before {before}")
+        print(f"#   the --zk client had it within {zk_took * 1000:.0f} ms of that")
+    finally:
+        zk_shell.kill()
     s.nodes.append(s.fourth)
     zkcluster.eventually(lambda: all(set(n.cluster_stats()["ring_member_states"].split(","))
                                      == {"up"} for n in s.nodes), 30)

@@ -4,11 +4,13 @@
 // asking a node `config get cluster`. For clients that must know the ring even while every node
 // they know of is unreachable, or that may not talk to nodes before they are configured.
 //
-// Each poll opens a ZooKeeper session, reads <path>/members and the members' znodes, and closes
-// it (src/client/zk_source.h): simple and stateless, at the price of one session per poll, so
-// give such a client a config_poll_interval of a second or more. The version is the view
-// version the nodes compute (cluster::ViewVersion), so the client never takes an older list.
-// Members in the state "leaving" are left out, as the nodes leave them off the ring.
+// The source keeps one ZooKeeper session and leaves watches on <path>/members and on every
+// member's znode (src/client/zk_source.h, ZooKeeperFollower): a poll answers at once from its
+// last read unless a watch fired since -- a member joined, left or changed state -- and then
+// reads the list again, so the client follows a change within one config_poll_interval. An
+// expired session is replaced. The version is the view version the nodes compute
+// (cluster::ViewVersion), so the client never takes an older list. Members in the state
+// "leaving" are left out, as the nodes leave them off the ring.
 //
 // Thread-safety: the returned source is called by the client's control thread only.
 #pragma once
