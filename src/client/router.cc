@@ -42,10 +42,12 @@ std::uint32_t Router::WriteTarget(std::string_view key, const IsTko& is_tko) con
   // An ejecting libmemcached routes EVERY key by the rebuilt ring, not only the failed node's:
   // with weights (or at N = 25, 47...) the others' point counts change too, and some keys of
   // live owners move (owner_if_removed_* in the vectors).
-  std::vector<bool> tko(ring_->members().size());
-  bool any = false;
-  for (std::uint32_t i = 0; i < tko.size(); ++i) any |= (tko[i] = is_tko(i));
-  if (!any) return owner;
+  const auto n = static_cast<std::uint32_t>(ring_->members().size());
+  std::uint32_t first_tko = 0;
+  while (first_tko < n && !is_tko(first_tko)) ++first_tko;
+  if (first_tko == n) return owner;  // the usual case: no allocation
+  std::vector<bool> tko(n);
+  for (std::uint32_t i = first_tko; i < n; ++i) tko[i] = is_tko(i);
   const std::shared_ptr<const Ejected> ejected = EjectedFor(std::move(tko));
   if (ejected->ring->empty()) return owner;
   return ejected->to_member[ejected->ring->Owner(key)];
