@@ -50,6 +50,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "t", "proto"))
 from benchlib import (Server, install_signal_handlers, loadgen_json, run_client,  # noqa: E402
                       spread, stop_all, timed_client)
 import zkcluster  # noqa: E402
+from replication import start_cluster  # noqa: E402  (three nodes, each -t 1, all up)
 
 MEASURES = ("detect", "overhead", "single-key", "spread")
 
@@ -244,35 +245,17 @@ def report_single_key(args, rows):
 
 # -- spread ---------------------------------------------------------------------------------------
 
-def start_cluster(args, zk, path, extra):
-    flags = ["--cluster", f"zk://{zk.hosts}{path}", "--ring-debounce-ms", "50",
-             "--cluster-secret-file", args.secret, "--hot-key-qps", str(args.spread_qps)]
-    nodes = [Server(f"{path}-{i}", args.ringcached, threads=1, memory_mb=64, cpu=args.server_cpu,
-                    extra=flags + list(extra)).start() for i in range(3)]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if all(n.stats("cluster").get("ring_members") == "3" and
-                   set(n.stats("cluster").get("ring_member_states", "").split(",")) == {"up"}
-                   for n in nodes):
-                return nodes
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"cluster {path} did not form:\n{nodes[0].output()}")
-
-
 def measure_spread(args, results, zk):
     rows = []
     modes = ("spread", "replicas", "none")
     for rnd in range(args.rounds):
         order = modes if rnd % 2 == 0 else tuple(reversed(modes))
         for mode in order:
-            extra = ["--hot-copies", "1" if mode == "spread" else "0"]
+            extra = ["--hot-key-qps", str(args.spread_qps),
+                     "--hot-copies", "1" if mode == "spread" else "0"]
             nodes = start_cluster(args, zk, f"/ringcached/hotbench{os.getpid()}-{rnd}-{mode}",
-                                  extra)
+                                  3, secret=args.secret, memory_mb=64, extra=extra)
             try:
-                servers = ",".join(f"127.0.0.1:{n.port}" for n in nodes)
                 cmd = [args.client, "--node", f"127.0.0.1:{nodes[0].port}"]
                 if mode == "none":
                     cmd.append("--no-hot-keys")
@@ -348,6 +331,8 @@ def main():
     p.add_argument("--spread-clients", type=int, default=12)
     p.add_argument("--spread-s", type=float, default=8.0)
     p.add_argument("--server-cpu", default="0")
+    p.add_argument("--peer-cpu", default=None,
+                   help="spread: the CPU of every node but node 0 (default: --server-cpu)")
     p.add_argument("--client-cpu", default="1")
     p.add_argument("--json", default="")
     args = p.parse_args()

@@ -1,6 +1,6 @@
-// proto/base64.cc -- base64 for meta keys (`b` flag), with the exact rules of memcached's
-// base64.c (Jouni Malinen's code as modified for memcached), because they decide which keys a
-// client can send and what comes back:
+// proto/base64.cc -- base64 for meta keys (`b` flag), and which keys need it (IsPlainKey), with
+// the exact rules of memcached's base64.c (Jouni Malinen's code as modified for memcached),
+// because they decide which keys a client can send and what comes back:
 //   * decoding skips every byte outside the alphabet instead of failing on it ("Zm 9v" is "foo");
 //   * the bytes that remain must be a non-zero multiple of four;
 //   * '=' decodes as 0; a group holding padding ends the decode (anything after it is ignored),
@@ -81,6 +81,14 @@ std::size_t Base64Encode(const char* src, std::size_t len, char* out) {
     *pos++ = '=';
   }
   return static_cast<std::size_t>(pos - out);
+}
+
+bool IsPlainKey(std::string_view key) {
+  for (char c : key) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b <= ' ' || b >= 0x7f) return false;
+  }
+  return true;
 }
 
 }  // namespace rc::proto

@@ -82,13 +82,10 @@ OwnerAnswer ReadAnswer(const std::string& reply) {
 // A key as a meta line carries it: as it is, or base64 with `b` (a binary client's key may hold
 // any byte).
 std::string MetaKey(std::string_view key, std::string* flags) {
-  for (char ch : key) {
-    const auto b = static_cast<unsigned char>(ch);
-    if (b <= ' ' || b >= 0x7f) {
-      char encoded[(proto::kMaxKeyLength + 2) / 3 * 4 + 4];
-      flags->append(" b");
-      return std::string(encoded, proto::Base64Encode(key.data(), key.size(), encoded));
-    }
+  if (!proto::IsPlainKey(key)) {
+    char encoded[(proto::kMaxKeyLength + 2) / 3 * 4 + 4];
+    flags->append(" b");
+    return std::string(encoded, proto::Base64Encode(key.data(), key.size(), encoded));
   }
   return std::string(key);
 }

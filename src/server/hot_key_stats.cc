@@ -40,15 +40,6 @@ std::string Base64(std::string_view key) {
   return out;
 }
 
-bool Printable(std::string_view key) {
-  for (char c : key) {
-    if (static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) >= 0x7f) {
-      return false;
-    }
-  }
-  return !key.empty();
-}
-
 std::string Join(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& n : names) {
@@ -90,7 +81,7 @@ void AppendHotKeyStats(const Server& server, StatSink& w) {
   for (std::size_t i = 0; i < list->keys.size(); ++i) {
     const cluster::HotKey& h = list->keys[i];
     const std::string p = "hotkey:" + std::to_string(i) + ":";
-    w.Add(p + "key", Printable(h.key) ? h.key : "b64:" + Base64(h.key));
+    w.Add(p + "key", proto::IsPlainKey(h.key) ? h.key : "b64:" + Base64(h.key));
     w.Add(p + "reads_per_sec", fixed(h.reads_per_s));
     w.Add(p + "bytes_per_sec", fixed(h.bytes_per_s));
     w.Add(p + "since", h.since_ms / 1000);

@@ -10,15 +10,6 @@
 namespace rc::server {
 namespace {
 
-// A key a meta line can carry as it is: no spaces, no control bytes.
-bool PlainKey(std::string_view key) {
-  for (char c : key) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b <= ' ' || b >= 0x7f) return false;
-  }
-  return true;
-}
-
 void AppendNumber(std::string* out, char flag, std::uint64_t n) {
   char buf[24];
   buf[0] = ' ';
@@ -105,7 +96,7 @@ bool Replicator::Encode(const engine::WriteEvent& e, std::string* out,
     default: return false;  // kFlush: node-local
   }
   if (e.version == 0) return false;
-  const bool plain = PlainKey(e.key);
+  const bool plain = proto::IsPlainKey(e.key);
   out->append(command);
   out->push_back(' ');
   if (plain) {
@@ -541,7 +532,7 @@ void Replicator::SendHints(PerWorker& w) {
 }
 
 std::string Replicator::GetLine(std::string_view key, std::string_view flags) {
-  if (PlainKey(key)) return "mg " + std::string(key) + " " + std::string(flags) + "\r\n";
+  if (proto::IsPlainKey(key)) return "mg " + std::string(key) + " " + std::string(flags) + "\r\n";
   char encoded[(proto::kMaxKeyLength + 2) / 3 * 4 + 4];
   return "mg " + std::string(encoded, proto::Base64Encode(key.data(), key.size(), encoded)) +
          " " + std::string(flags) + " b\r\n";

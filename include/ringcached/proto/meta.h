@@ -211,5 +211,8 @@ std::size_t FormatMetaDebug(char* buf, const MetaDebugInfo& info);
 std::size_t Base64Decode(const char* src, std::size_t len, char* out);
 // Standard base64 with '=' padding; out needs (len + 2) / 3 * 4 bytes. Returns the length.
 std::size_t Base64Encode(const char* src, std::size_t len, char* out);
+// Whether a text or meta line can carry `key` as it is: no control character, space or byte
+// above 0x7e (a binary client's key may hold any); otherwise it goes base64, with meta's `b`.
+bool IsPlainKey(std::string_view key);
 
 }  // namespace rc::proto

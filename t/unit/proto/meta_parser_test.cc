@@ -459,6 +459,16 @@ TEST(MetaParserTest, Base64KeysAreDecodedIntoTheRequest) {
   EXPECT_FALSE(p.key_binary);
 }
 
+TEST(MetaParserTest, PlainKeysAreThoseALineCarriesAsTheyAre) {
+  EXPECT_TRUE(IsPlainKey("user:42"));
+  EXPECT_TRUE(IsPlainKey("~!@#$%^&*()"));
+  for (std::string_view key : {std::string_view("a b"), std::string_view("tab\t"),
+                               std::string_view("nul\0x", 5), std::string_view("del\x7f"),
+                               std::string_view("high\xc3\xa9")}) {
+    EXPECT_FALSE(IsPlainKey(key)) << key;
+  }
+}
+
 TEST(MetaParserTest, Base64FollowsMemcachedsDecoder) {
   char out[64];
   auto decode = [&out](std::string_view in) {
