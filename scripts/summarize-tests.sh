@@ -2,8 +2,8 @@
 # scripts/summarize-tests.sh BUILD_DIR -- sums the results of every test program `make check` ran
 # in BUILD_DIR and prints, last, "N passed, M failed". GoogleTest programs contribute their test
 # counts; our scripts print their own "N passed, M failed" line; any other program counts as one
-# test. A program that failed without reporting a failure (a crash) adds one failure. Exits 1 if
-# anything failed.
+# test. A program that failed without reporting a failure (a crash) adds one failure. A failed
+# program's log ends are shown (CI keeps only this output). Exits 1 if anything failed.
 set -u
 build=$1
 passed=0
@@ -25,7 +25,9 @@ for trs in $(find "$build" -name '*.trs' | sort); do
   p=${p:-0}; f=${f:-0}
   case $result in
     FAIL|ERROR|XPASS) [ "$f" -eq 0 ] && f=1
-      echo "FAILED: ${log#$build/}" >&2 ;;
+      echo "FAILED: ${log#$build/}" >&2
+      { grep -E -A4 '^(FAIL  - |\[  FAILED  \] |.*: Failure$)' "$log" | head -n 40
+        echo ...; tail -n 8 "$log"; } 2>/dev/null | sed 's/^/  | /' >&2 ;;
     SKIP) echo "skipped: ${log#$build/}" >&2 ;;
   esac
   passed=$((passed + p)); failed=$((failed + f))

@@ -7,7 +7,11 @@
 #   * `stats` bytes <= limit_maxbytes (the accounting never overshoots the limit);
 #   * evictions > 0 and the newest keys are readable and intact (the server evicts rather than
 #     refusing stores or losing recent data);
-#   * the process RSS (/proc/PID/status VmRSS) <= (limit_maxbytes + hash_bytes) * 1.10.
+#   * what the writes added to the process RSS (/proc/PID/status VmRSS, after the writes less
+#     before them) <= (limit_maxbytes + hash_bytes) * 1.05. The idle RSS (about 6.7 MB, 5.8 MB of
+#     it shared-library text) is a constant the -m bound is not about: counted in, it left a 64 MB
+#     cache a margin of 0.1 MB under a 1.10 bound on the total, and a machine with other library
+#     builds failed it.
 # Stock memcached is known to miss the RSS bound (slab pages, per-thread buffers and the LRU
 # crawler's structures come on top of -m); when the binary under test is memcached the RSS result
 # is reported but not enforced. ringcached must pass it. Bounded: ~640 MB over loopback, 30 s max.
@@ -33,7 +37,7 @@ MEGABYTE = 1024 * 1024
 LIMIT_MB = 64
 WRITE_FACTOR = 10
 MIN_SIZE, MAX_SIZE = 10, 100 * 1000
-RSS_SLACK = 1.10
+RSS_SLACK = 1.05
 TIME_BUDGET = 30.0
 
 
@@ -61,6 +65,7 @@ def main():
         size_gen = sizes(rng)
         target = WRITE_FACTOR * LIMIT_MB * MEGABYTE
         with rctest.ServerProcess(["-m", str(LIMIT_MB)]) as srv, srv.connect(timeout=20) as c:
+            idle_rss = rctest.vm_rss_bytes(srv.pid)
             started = time.monotonic()
             written = 0
             n = 0
@@ -90,14 +95,14 @@ def main():
             srv.assert_alive("after the writes")
             st = c.stats()
             rss = rctest.vm_rss_bytes(srv.pid)
-            result.update(items=n, written=written, elapsed=elapsed, rss=rss,
+            result.update(items=n, written=written, elapsed=elapsed, rss=rss, idle_rss=idle_rss,
                           limit=int(st["limit_maxbytes"]), hash_bytes=int(st["hash_bytes"]),
                           bytes=int(st["bytes"]), curr_items=int(st["curr_items"]),
                           evictions=int(st["evictions"]))
             print(f"    wrote {n} items, {written / MEGABYTE:.0f} MB in {elapsed:.1f} s; "
                   f"bytes={result['bytes']} curr_items={result['curr_items']} "
                   f"evictions={result['evictions']} limit_maxbytes={result['limit']} "
-                  f"hash_bytes={result['hash_bytes']} VmRSS={rss}", flush=True)
+                  f"hash_bytes={result['hash_bytes']} VmRSS={rss} (idle {idle_rss})", flush=True)
             check_eq(result["limit"], LIMIT_MB * MEGABYTE, "limit_maxbytes")
             # The newest values survive, intact.
             for key, val in last:
@@ -118,11 +123,12 @@ def main():
         if os.environ.get("RC_SANITIZERS", "no") not in ("", "no"):
             # AddressSanitizer's allocator and quarantine own the heap: RSS says nothing then.
             raise rctest.Skip("sanitizer build: RSS is AddressSanitizer's, not the store's")
-        check(result["rss"] is not None, "VmRSS unavailable")
+        check(result["rss"] is not None and result["idle_rss"] is not None, "VmRSS unavailable")
+        grown = result["rss"] - result["idle_rss"]
         bound = (result["limit"] + result["hash_bytes"]) * RSS_SLACK
-        verdict = (f"VmRSS {result['rss'] / MEGABYTE:.1f} MB vs bound {bound / MEGABYTE:.1f} MB "
-                   f"((limit_maxbytes + hash_bytes) x {RSS_SLACK})")
-        if result["rss"] <= bound:
+        verdict = (f"VmRSS grew {grown / MEGABYTE:.1f} MB (to {result['rss'] / MEGABYTE:.1f} MB) "
+                   f"vs bound {bound / MEGABYTE:.1f} MB ((limit_maxbytes + hash_bytes) x {RSS_SLACK})")
+        if grown <= bound:
             print(f"    {verdict}: within", flush=True)
             return
         if rctest.is_stock_memcached():
@@ -168,7 +174,7 @@ def main():
 
     r.case("write 10 x 64 MB of mixed sizes", fill_and_measure)
     r.case("stats bytes <= limit_maxbytes, evicting", accounting)
-    r.case("RSS <= (limit_maxbytes + hash_bytes) + 10%", rss_bound)
+    r.case("RSS growth <= (limit_maxbytes + hash_bytes) + 5%", rss_bound)
     r.case("overwrite churn: dead space reclaimed, >= 72% of -m live", overwrite_churn)
     r.finish()
 
