@@ -115,6 +115,8 @@ bool Engine::IsAccessHint(const MetaRequest& req) {
   return true;
 }
 
+bool Engine::AccessHint(std::string_view key) { return static_cast<bool>(store_->Get(key).item); }
+
 MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
   if (IsAccessHint(req)) {
     // A peer's access hint: its clients read this key there, so it counts as read here too
@@ -122,7 +124,7 @@ MetaGetResult Engine::MetaGet(const MetaRequest& req, CommandStats* stats) {
     MetaGetResult result;
     result.info.key = req.key();
     result.info.key_binary = req.key_binary;
-    result.info.status = store_->Get(req.key()).item ? MetaStatus::kHD : MetaStatus::kEN;
+    result.info.status = AccessHint(req.key()) ? MetaStatus::kHD : MetaStatus::kEN;
     return result;
   }
   if (req.Has('Y')) {

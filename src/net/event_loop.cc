@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "ringcached/base/check.h"
@@ -45,6 +46,7 @@ void EventLoop::Run() {
   while (true) {
     int rc = event_base_loop(base_, EVLOOP_ONCE);
     if (after_round_) after_round_();
+    if (!round_end_.empty()) RunRoundEnd();
     if (rc != 0 || event_base_got_break(base_) || event_base_got_exit(base_)) break;
   }
   current_loop = outer;
@@ -74,6 +76,33 @@ void EventLoop::RunInLoop(std::function<void()> fn) {
   // A full eventfd counter (never in practice) still leaves the loop woken, so the result can be
   // ignored.
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void EventLoop::RunAtRoundEnd(RoundEnd* task) {
+  if (task->queued_) return;
+  task->queued_ = true;
+  round_end_.push_back(task);
+}
+
+void EventLoop::Forget(RoundEnd* task) {
+  if (!task->queued_) return;
+  task->queued_ = false;
+  std::erase(round_end_, task);
+  std::replace(running_.begin(), running_.end(), task, static_cast<RoundEnd*>(nullptr));
+}
+
+void EventLoop::RunRoundEnd() {
+  while (!round_end_.empty()) {
+    running_.swap(round_end_);
+    for (std::size_t i = 0; i < running_.size(); ++i) {
+      // A task may make another of this batch forget (a link dropped): that one is null now.
+      RoundEnd* task = running_[i];
+      if (task == nullptr) continue;
+      task->queued_ = false;
+      task->AtRoundEnd();
+    }
+    running_.clear();
+  }
 }
 
 void EventLoop::OnWake(int fd, short, void* arg) noexcept {

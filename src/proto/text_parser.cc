@@ -434,11 +434,15 @@ ParseResult TextParser::Parse(std::string_view in, Request* out) const {
     out->command = Command::kMisbehave;
     return FinishAdmin(line, out);
   }
-  // Not memcached's: a peer link's handshake, the local lease's question and hand-off's report;
-  // server/ decides.
+  // Not memcached's: a peer link's handshake, the local lease's question, hand-off's report and
+  // a batch of access hints (its keys a list, as a get's); server/ decides.
   if (cmd == "rc_hello" || cmd == "rc_auth" || cmd == "rc_lease" || cmd == "rc_handoff_done") {
     out->command = Command::kPeer;
     return FinishAdmin(line, out);
+  }
+  if (cmd == "rc_hints") {
+    out->command = Command::kPeer;
+    return FinishRetrieval(line, 1, out);
   }
   // An HTTP request line ("GET / HTTP/1.1") is not a confused memcached client: hang up without a
   // word (t/malicious-commands.t).

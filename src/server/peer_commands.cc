@@ -18,6 +18,11 @@
 //             served ring `version` (this node under `incarnation` in it), and pushed it that
 //             many keys and bytes (server/handoff.cc sends it after its pushes, on the same
 //             link): HD. Peer sessions only.
+//   rc_hints <t|b> <key> <key> ...: access hints (server/replicator.h), the keys as they are (t)
+//             or in base64 (b), each counted as read here as an mg hint's is: HD, or EN and the
+//             positions (from 0) of the keys not here, so that the sender sends those items
+//             again. One line for many keys, where an mg each cost both nodes a request's work a
+//             key. Peer sessions only.
 // Every refusal closes the connection once the line is sent. Nothing secret is logged.
 //
 // Incarnations (REPLICATION.md section 5): a hello from an older incarnation of a member than this
@@ -26,6 +31,9 @@
 #include <charconv>
 
 #include "ringcached/base/log.h"
+#include "ringcached/proto/limits.h"
+#include "ringcached/proto/meta.h"
+#include "ringcached/proto/request.h"
 #include "ringcached/proto/text_reply.h"
 #include "server/session.h"
 
@@ -88,8 +96,44 @@ void Session::AnswerHandoffDone(const proto::Request& req) {
   out_->Append("HD\r\n");
 }
 
+void Session::AnswerHints(const proto::Request& req) {
+  if (!peer()) {
+    out_->Append(proto::kErrorReply);
+    return;
+  }
+  proto::KeyIterator keys(req.keys);
+  std::string_view mode;
+  if (!keys.Next(&mode) || (mode != "t" && mode != "b")) {
+    out_->Append(proto::kErrorReply);
+    return;
+  }
+  std::string missed;
+  std::string_view key;
+  char decoded[proto::kMaxKeyLength + 4];
+  for (std::size_t i = 0; keys.Next(&key); ++i) {
+    if (mode == "b") {
+      const std::size_t n = key.size() <= (proto::kMaxKeyLength + 2) / 3 * 4
+                                ? proto::Base64Decode(key.data(), key.size(), decoded)
+                                : 0;
+      key = std::string_view(decoded, n);
+    }
+    if (!key.empty() && key.size() <= proto::kMaxKeyLength &&
+        context_->engine->AccessHint(key)) {
+      continue;
+    }
+    missed += ' ';
+    missed += std::to_string(i);
+  }
+  if (missed.empty()) {
+    out_->Append("HD\r\n");
+  } else {
+    out_->Append("EN" + missed + "\r\n");
+  }
+}
+
 void Session::ProcessPeer(const proto::Request& req) {
   if (req.tokens[0] == "rc_lease") return AnswerLease(req);
+  if (req.tokens[0] == "rc_hints") return AnswerHints(req);
   if (req.tokens[0] == "rc_handoff_done") return AnswerHandoffDone(req);
   const PeerAuth* auth = context_->peer_auth;
   if (auth == nullptr || datagrams_) {

@@ -34,6 +34,7 @@ PeerLink::PeerLink(net::EventLoop* loop, net::BufferPool* pool, const PeerAuth* 
 }
 
 PeerLink::~PeerLink() {
+  loop_->Forget(this);
   for (Waiting& w : tickets_) {
     if (w.answer) TellLost(std::move(w.answer));
   }
@@ -93,10 +94,34 @@ PeerLink::Take PeerLink::TakeForwardReply(net::InputBuffer& in) {
   }
 }
 
-void PeerLink::QueueHint(std::string_view bytes, std::string key, HintMissFn on_miss) {
-  if (on_miss) on_hint_miss_ = std::move(on_miss);
-  counters_.hints.Add();
-  Enqueue(bytes, {0, NowMicros(), Kind::kHint, std::move(key), nullptr});  // full: only a hint
+void PeerLink::QueueHints(std::string_view bytes, std::vector<std::string> keys,
+                          HintMissFn on_miss) {
+  counters_.hints.Add(keys.size());
+  if (on_miss) {
+    on_hint_miss_ = std::move(on_miss);
+  } else {
+    keys.clear();  // nobody to tell of a miss
+  }
+  // A full backlog drops them: only hints.
+  Enqueue(bytes, {0, NowMicros(), Kind::kHint, std::string(), nullptr, std::move(keys)});
+}
+
+void PeerLink::TellHintMisses(std::string_view line, const std::vector<std::string>& keys) {
+  if (line.substr(0, 2) != "EN" || keys.empty() || !on_hint_miss_) return;
+  if (line.size() == 2) {  // one key's mg hint
+    counters_.hint_misses.Add();
+    on_hint_miss_(keys.front());
+    return;
+  }
+  for (std::size_t pos = 2; pos < line.size();) {
+    std::size_t i = 0;
+    const char* first = line.data() + pos + 1;
+    const auto [end, ec] = std::from_chars(first, line.data() + line.size(), i);
+    if (line[pos] != ' ' || ec != std::errc() || i >= keys.size()) return;  // not ours
+    counters_.hint_misses.Add();
+    on_hint_miss_(keys[i]);
+    pos = static_cast<std::size_t>(end - line.data());
+  }
 }
 
 bool PeerLink::Enqueue(std::string_view bytes, Waiting waiting) {
@@ -105,9 +130,10 @@ bool PeerLink::Enqueue(std::string_view bytes, Waiting waiting) {
     if (transport_->output().pending_bytes() + bytes.size() > bound) return false;
     transport_->output().Append(bytes);
     tickets_.push_back(std::move(waiting));
-    // Sent when the socket is writable, on the loop's next turn: every message this round
-    // queued leaves in one send, not one each.
-    Arm();
+    // Sent at the end of this round of the loop: every message the round queued leaves in one
+    // send, not one each. (Arming a write event for it cost two epoll_ctl calls and a turn of
+    // the loop a round.)
+    loop_->RunAtRoundEnd(this);
   } else {
     if (backlog_.size() + bytes.size() > bound) return false;
     backlog_.append(bytes);
@@ -183,6 +209,12 @@ void PeerLink::HandleEvent(short what) {
     }
   }
   if ((what & EV_READ) != 0 && !ReadReplies()) return;
+  Flush();
+  Arm();
+  NotePending();
+}
+
+void PeerLink::AtRoundEnd() {
   Flush();
   Arm();
   NotePending();
@@ -296,13 +328,11 @@ bool PeerLink::HandleLine(std::string_view line) {
       const std::int64_t lag_us = NowMicros() - tickets_.front().queued_us;
       const Kind kind = tickets_.front().kind;
       if (kind == Kind::kHint) {
-        // HD: it counts as read there. EN: the peer has no copy; the owner may send it again.
-        std::string key = std::move(tickets_.front().retry);
+        // HD: they count as read there. EN: the peer has no copy of some; the owner may send
+        // them again.
+        const std::vector<std::string> keys = std::move(tickets_.front().keys);
         tickets_.pop_front();
-        if (line == "EN" && !key.empty() && on_hint_miss_) {
-          counters_.hint_misses.Add();
-          on_hint_miss_(key);
-        }
+        TellHintMisses(line, keys);
         return true;
       }
       tickets_.pop_front();

@@ -6,7 +6,7 @@
 // configuration, its clock admitted into ours --, rc_auth, RC_OK), then sends what it is given,
 // pipelined: peer writes (meta commands with the peer-only flag Y; server/replicator.h makes
 // them), each answered by one line (HD applied, EX not newer, NF, or an error), and access hints
-// (HD or EN). Until the link is ready, writes wait in a bounded backlog; a full one drops and
+// (HD, or EN with the keys the peer had not). Until the link is ready, writes wait in a bounded backlog; a full one drops and
 // counts. A failure (refused, closed, an unexpected reply) closes the socket, counts what was in
 // flight as failed, and reconnects after a backoff that doubles from 100 ms to 5 s.
 //
@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ringcached/base/counter.h"
 #include "ringcached/cluster/member.h"
@@ -43,7 +44,7 @@
 
 namespace rc::server {
 
-class PeerLink {
+class PeerLink final : private net::EventLoop::RoundEnd {
  public:
   enum class State : unsigned char { kIdle, kConnecting, kHello, kAuth, kReady, kBackoff };
   // Written on the link's worker, read by `stats` from any thread (base::Counter).
@@ -74,7 +75,7 @@ class PeerLink {
   enum class Kind : unsigned char {
     kWrite,   // lost: counted, and the link needs a resync
     kDelete,  // kept until answered (above)
-    kHint,    // an access hint: lost quietly, counted apart
+    kHint,    // access hints: lost quietly, counted apart
     kForward, // a client's operation for the key's owner (Forward below)
   };
 
@@ -102,11 +103,13 @@ class PeerLink {
   using AnswerFn = std::function<void(const std::string* reply)>;
   bool Forward(std::string_view request, AnswerFn answer);
 
-  // Queues an access hint for `key` (its mg line in `bytes`). When the peer answers EN -- it has
-  // no copy, evicted or never received -- `on_miss` is told the key (on the link's loop), so
-  // that the owner can send the copy again: what clients read is what a failover needs.
+  // Queues access hints for `keys`, in one message (`bytes`: an rc_hints line, or one key's mg
+  // hint). For each the peer has no copy of -- evicted or never received: EN, and the keys'
+  // positions (or, for one key, none) --, `on_miss` is told the key (on the link's loop), so
+  // that the owner can send the copy again: what clients read is what a failover needs. Null:
+  // nobody is told.
   using HintMissFn = std::function<void(const std::string& key)>;
-  void QueueHint(std::string_view bytes, std::string key, HintMissFn on_miss);
+  void QueueHints(std::string_view bytes, std::vector<std::string> keys, HintMissFn on_miss);
 
   // Whether writes were lost since the last resync began, so the peer may miss keys it holds.
   bool needs_resync() const { return needs_resync_; }
@@ -142,6 +145,8 @@ class PeerLink {
   bool ReadReplies();    // false: the link failed
   bool HandleLine(std::string_view line);
   void Flush();
+  // What the round queued leaves in one send at its end (Flush), or waits for the socket.
+  void AtRoundEnd() override;
   void Arm();
   void Fail(const std::string& why);
   // The handshake is done (or there is none): what waited in the backlog goes.
@@ -165,9 +170,12 @@ class PeerLink {
     std::uint64_t ticket;
     std::int64_t queued_us;
     Kind kind;
-    std::string retry;  // kDelete: its bytes; kHint: its key, when a miss is to be told
+    std::string retry;  // kDelete: its bytes
     AnswerFn answer;  // kForward
+    std::vector<std::string> keys = {};  // kHint: its keys, when a miss is to be told
   };
+  // A hints message answered `line` (HD, or EN and positions): tells on_hint_miss_ of the keys.
+  void TellHintMisses(std::string_view line, const std::vector<std::string>& keys);
   // kForward at the front: hands the peer's reply to it once whole (up to its MN).
   enum class Take : unsigned char { kTaken, kNeedMore, kBad };
   Take TakeForwardReply(net::InputBuffer& in);

@@ -62,6 +62,7 @@ Replicator::~Replicator() {
   if (walk_.timer != nullptr) event_free(walk_.timer);
   for (auto& w : workers_) {
     if (w->tick != nullptr) event_free(w->tick);
+    if (w->hint_timer != nullptr) event_free(w->hint_timer);
     for (auto& [ticket, p] : w->pending) {
       if (p->timer != nullptr) event_free(p->timer);
     }
@@ -459,7 +460,7 @@ void Replicator::Tick(PerWorker& w) {
     const bool more = link != links.end() && Resync(**link, &it->second);
     it = more ? std::next(it) : w.resyncs.erase(it);
   }
-  if (++w.ticks % kHintEveryTicks == 0) SendHints(w);
+  if (++w.ticks % kHintEveryTicks == 0) StartHints(w);
   FollowHotList(w);
   if (&w == workers_.front().get()) {
     HandOff();
@@ -509,26 +510,88 @@ bool Replicator::EncodeCopy(const Copy& c, std::string* out, PeerLink::Kind* kin
   return EncodeItem(c.key, out);
 }
 
-void Replicator::SendHints(PerWorker& w) {
-  std::vector<std::string> keys = w.hints.Take();
-  if (keys.empty()) return;
+void Replicator::StartHints(PerWorker& w) {
+  SendHints(w, w.hint_queue.size());  // the slices fell behind: the rest goes now
+  w.hint_queue = w.hints.Take();
+  w.hint_next = 0;
+  if (w.hint_queue.empty()) return;
+  if (w.hint_timer == nullptr) {
+    w.hint_timer = event_new(w.slot.loop->base(), -1, EV_PERSIST, &Replicator::OnHintTimer, &w);
+  }
+  const timeval tv{0, kHintSliceMs * 1000};
+  evtimer_add(w.hint_timer, &tv);
+}
+
+void Replicator::OnHintTimer(evutil_socket_t, short, void* arg) noexcept {
+  auto* w = static_cast<PerWorker*>(arg);
+  // The queue in the slices of nine tenths of a second, and a few at least in each (a handful of
+  // hints need not keep a timer running for a second).
+  constexpr std::size_t kSlices = 900 / kHintSliceMs;
+  constexpr std::size_t kAtLeast = 16;
+  w->replicator->SendHints(*w, std::max(kAtLeast, (w->hint_queue.size() + kSlices - 1) / kSlices));
+  if (w->hint_next >= w->hint_queue.size()) {
+    evtimer_del(w->hint_timer);
+    w->hint_queue.clear();
+    w->hint_next = 0;
+  }
+}
+
+void Replicator::SendHints(PerWorker& w, std::size_t count) {
+  const std::size_t end = std::min(w.hint_queue.size(), w.hint_next + count);
+  if (w.hint_next >= end) return;
   std::shared_ptr<const cluster::ClusterView> view = membership_->view();
-  if (view == nullptr || view->members.size() < 2) return;
+  if (view == nullptr || view->members.size() < 2 || !Serving()) {
+    w.hint_next = w.hint_queue.size();  // nobody to tell, or nothing this node may vouch for
+    return;
+  }
+  // Per peer, an rc_hints line of keys as they are and one of keys in base64, sent once they
+  // hold kHintsPerLine keys, and at the end.
+  constexpr std::size_t kHintsPerLine = 32;
+  struct Batch {
+    PeerLink* link;
+    HintLine plain{false}, base64{true};
+  };
+  std::vector<Batch> batches;
+  const auto send = [this](PeerLink* link, HintLine* line) {
+    if (line->keys.empty()) return;
+    line->bytes += "\r\n";
+    link->QueueHints(line->bytes, std::move(line->keys),
+                     [this, link](const std::string& missed) { SendAgain(*link, missed); });
+    *line = HintLine{line->base64};
+  };
   const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(replicas_), 8);
-  std::string bytes;
-  for (std::string& key : keys) {
+  for (; w.hint_next < end; ++w.hint_next) {
+    std::string& key = w.hint_queue[w.hint_next];
     std::uint32_t holders[8];
-    const std::size_t count = view->ring.Holders(key, n, holders);
-    bytes.clear();
-    for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t count_holders = view->ring.Holders(key, n, holders);
+    for (std::size_t i = 0; i < count_holders; ++i) {
       const cluster::Member& m = view->members[holders[i]];
       if (m.name == self_) continue;
-      if (bytes.empty()) bytes = HintFor(key);
       PeerLink* link = LinkTo(w, m);
-      link->QueueHint(bytes, key,
-                      [this, link](const std::string& missed) { SendAgain(*link, missed); });
+      auto batch = std::find_if(batches.begin(), batches.end(),
+                                [link](const Batch& b) { return b.link == link; });
+      if (batch == batches.end()) batch = batches.insert(batches.end(), Batch{link});
+      HintLine& line = proto::IsPlainKey(key) ? batch->plain : batch->base64;
+      line.Add(key);
+      if (line.keys.size() == kHintsPerLine) send(link, &line);
     }
   }
+  for (Batch& b : batches) {
+    send(b.link, &b.plain);
+    send(b.link, &b.base64);
+  }
+}
+
+void Replicator::HintLine::Add(const std::string& key) {
+  if (bytes.empty()) bytes = base64 ? "rc_hints b" : "rc_hints t";
+  bytes += ' ';
+  if (base64) {
+    char encoded[(proto::kMaxKeyLength + 2) / 3 * 4 + 4];
+    bytes.append(encoded, proto::Base64Encode(key.data(), key.size(), encoded));
+  } else {
+    bytes += key;
+  }
+  keys.push_back(key);
 }
 
 std::string Replicator::GetLine(std::string_view key, std::string_view flags) {
@@ -538,15 +601,16 @@ std::string Replicator::GetLine(std::string_view key, std::string_view flags) {
          " " + std::string(flags) + " b\r\n";
 }
 
-std::string Replicator::HintFor(std::string_view key) const { return GetLine(key, "Y" + self_); }
-
 void Replicator::SendAgain(PeerLink& link, const std::string& key) {
   // The peer had no copy of a key clients read here (evicted there before a hint came, or
   // never received): it gets the item again, then a hint, so that it enters as read.
   std::string bytes;
   if (!EncodeItem(key, &bytes)) return;
   link.Queue(bytes, 0, PeerLink::Kind::kWrite);
-  link.QueueHint(HintFor(key), std::string(), nullptr);  // a miss of this one is not sent again
+  HintLine line{!proto::IsPlainKey(key)};
+  line.Add(key);
+  line.bytes += "\r\n";
+  link.QueueHints(line.bytes, {}, nullptr);  // a miss of this one is not sent again
 }
 
 void Replicator::DropLinksOutside(PerWorker& w, const cluster::ClusterView& view) {

@@ -36,11 +36,15 @@
 // is newer, so sending again what it has costs bytes only.
 //
 // Access hints: each worker's ReadSampler (read_sampler.h) keeps the keys its clients read, up to
-// 4,096 distinct keys a second; the tick after a second sends each to the
-// key's other holders as `mg <key> Y<me>`, which the peer takes as a read (Engine::IsAccessHint),
-// so that eviction there keeps what clients read here -- what matters once this node fails. A
-// hint the peer answers EN (its copy was evicted before any hint came, or never arrived) sends
-// the item again, followed by a hint, so that it enters there as read.
+// 4,096 distinct keys a second; through the next second, a slice every 10 ms, they go to the
+// keys' other holders, up to 32 on an `rc_hints t <key> ...` line (`rc_hints b` with keys that
+// are not plain text, in base64), which the peer takes as reads (Engine::AccessHint), so that
+// eviction there keeps what clients read here -- what matters once this node fails. Sent at
+// once, as an `mg <key> Y<me>` each, a second's hints kept the peer (and this node, for the
+// answers) busy for milliseconds, and the client requests that came meanwhile waited: at 10k
+// requests/s that was the p99 of every request, replicated or not (bench/replication.py,
+// sync). A key the peer answers EN for (its copy was evicted before any hint came, or never
+// arrived) goes to it again, followed by a hint, so that it enters there as read.
 //
 // Hand-off (handoff.cc; REPLICATION.md section 6): when the view changes, the keys whose holder
 // lists changed are pushed to their new holders -- after a loss, the next holder of every key the
@@ -262,15 +266,26 @@ class Replicator final : public engine::WriteObserver,
     base::Counter guest_writes;
     event* tick = nullptr;  // every kTickMs, once the worker has a link
     int ticks = 0;
+    // The last second's hints, sent a slice every kHintSliceMs (hint_timer runs while some
+    // wait): hint_queue[hint_next...] are still to go.
+    std::vector<std::string> hint_queue;
+    std::size_t hint_next = 0;
+    event* hint_timer = nullptr;
   };
   static constexpr int kTickMs = 100;
   static constexpr int kHintEveryTicks = 10;
+  static constexpr int kHintSliceMs = 10;
   static void OnTick(evutil_socket_t, short, void* arg) noexcept;
   void StartTick(PerWorker& w);
   void Tick(PerWorker& w);
   // Walks on with the resync to `link`'s peer; false once the walk is done.
   bool Resync(PeerLink& link, store::Store::Scan* scan);
-  void SendHints(PerWorker& w);
+  // Takes the second's hints from the sampler (sending what is left of the last second's
+  // first) and starts the slices.
+  void StartHints(PerWorker& w);
+  // Sends up to `count` of the queued hints.
+  void SendHints(PerWorker& w, std::size_t count);
+  static void OnHintTimer(evutil_socket_t, short, void* arg) noexcept;
   // Worker 0's part of the tick: starts the hand-off walk when the view changed (handoff.cc).
   void HandOff();
   // One slice of the walk, within its time and byte budgets; on the walk's own timer.
@@ -284,8 +299,13 @@ class Replicator final : public engine::WriteObserver,
   static constexpr int kWalkSliceEveryMs = 5;
   // `mg <key> <flags>`, the key in base64 (with b) if a meta line cannot carry it as it is.
   static std::string GetLine(std::string_view key, std::string_view flags);
-  // An access hint's `mg <key> Y<self>` line.
-  std::string HintFor(std::string_view key) const;
+  // An rc_hints line being built: its bytes (without the CRLF) and its keys.
+  struct HintLine {
+    bool base64;
+    std::string bytes = {};
+    std::vector<std::string> keys = {};
+    void Add(const std::string& key);
+  };
   // A hint found no copy on `link`'s peer: the item goes to it again.
   void SendAgain(PeerLink& link, const std::string& key);
   static void OnTimeout(evutil_socket_t, short, void* arg) noexcept;

@@ -291,6 +291,7 @@ class Session {
   void RefusePeer(const std::string& why);
   void AnswerLease(const proto::Request& req);
   void AnswerHandoffDone(const proto::Request& req);
+  void AnswerHints(const proto::Request& req);
   // A log line for this watcher, delivered on this session's worker.
   void DeliverLog(const std::string& line);
   // A flag that turns false when the session closes, for callbacks that may run after that

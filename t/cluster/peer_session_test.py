@@ -177,8 +177,20 @@ def case_peer_only_flag(c):
                  "a hint from a client")
     check_eq(p.conn.cmd(f"mg hk Y{p.name}"), "HD", "a hint")
     check_eq(p.conn.cmd(f"mg nokey Y{p.name}"), "EN", "a hint of a missing key")
+    # Hints in a batch (rc_hints, keys as they are or in base64): HD, or EN and the positions of
+    # the keys not here.
+    p.conn.send(f"ms hk2 1 E{v + 500} Y{p.name}\r\nh\r\n".encode())
+    check_eq(p.conn.read_line(), b"HD", "ms hk2")
+    with n.connect() as client:
+        check_eq(client.cmd("rc_hints t hk2"), "ERROR", "rc_hints from a client")
+        check(" fetch=no " in client.cmd("me hk2") + " ", "not read by a client's rc_hints")
+    check_eq(p.conn.cmd("rc_hints t nokey hk2 nokey2"), "EN 0 2", "a batch with misses")
+    check_eq(p.conn.cmd("rc_hints b aGsy aGs="), "HD", "a batch in base64 (hk2 hk)")
+    check_eq(p.conn.cmd("rc_hints b aGsy !!"), "EN 1", "a base64 key that decodes to nothing")
+    check_eq(p.conn.cmd("rc_hints x hk2"), "ERROR", "a batch of no known form")
     with n.connect() as client:
         check(" fetch=yes " in client.cmd("me hk") + " ", "the hinted copy counts as read")
+        check(" fetch=yes " in client.cmd("me hk2") + " ", "the batch's copy counts as read")
         ik = client.cmd("mg ik c")
         check(sorted(ik.split()[1:]) == sorted([f"c{v + 301}", "W", "X"]),
               f"the invalidated copy: {ik!r}")
@@ -186,7 +198,7 @@ def case_peer_only_flag(c):
         ttl = client.cmd("mg tk t")
         check(ttl.startswith("HD t") and 490 <= int(ttl[4:]) <= 500, f"the TTL: {ttl!r}")
         st = client.stats()
-        check_eq(st["curr_items"], "3", "tombstones are not items")
+        check_eq(st["curr_items"], "4", "tombstones are not items")
         check_eq(st["get_hits"], "4", "hints are not client reads")
         check_eq(client.stats("versions")["versions_refused"], "1",
                  "the far clock in case_refusals was counted")

@@ -174,6 +174,9 @@ class Engine {
   // owner, so that the item counts as read on this holder too (its eviction keeps what the
   // owner's clients read). A peer-only command, like the writes above.
   static bool IsAccessHint(const proto::MetaRequest& req);
+  // A peer's access hint for `key` (an mg hint, or one key of rc_hints): counted as read here,
+  // as nothing else. Whether the item is here.
+  bool AccessHint(std::string_view key);
   // mg: lookup with h/l/t/T/N/R/u/W/X/Z semantics. Counts like get (cmd_get, get_hits or
   // get_misses, get_expired, get_flushed), or like touch (cmd_touch, touch_hits) when T applied
   // to an item; a vivified item counts as a hit.

@@ -45,6 +45,23 @@ class EventLoop {
   void SetAfterRound(std::function<void()> fn) { after_round_ = std::move(fn); }
   // Queues `fn` to run on the loop's thread. Thread-safe.
   void RunInLoop(std::function<void()> fn);
+
+  // What runs once at the end of a round it was asked for in, after the after-round function:
+  // an output that gathers what the round's callbacks queued and sends it in one system call (a
+  // peer link), without arming a write event and coming back through another wait for it.
+  class RoundEnd {
+   public:
+    virtual ~RoundEnd() = default;
+    virtual void AtRoundEnd() = 0;
+
+   private:
+    friend class EventLoop;
+    bool queued_ = false;
+  };
+  // Asks for `task` to run at the end of this round, once however often asked. A task destroyed
+  // while asked for calls Forget() first. On the loop's thread.
+  void RunAtRoundEnd(RoundEnd* task);
+  void Forget(RoundEnd* task);
   // The loop whose Run() is executing on the calling thread, or null: how code called from a
   // loop's callbacks finds the loop to send its answers back to (origin fills, server/).
   static EventLoop* Current();
@@ -59,6 +76,10 @@ class EventLoop {
   std::vector<std::function<void()>> pending_ RC_GUARDED_BY(mu_);
   std::thread thread_;
   std::function<void()> after_round_;
+  std::vector<RoundEnd*> round_end_;
+  std::vector<RoundEnd*> running_;  // the batch RunRoundEnd is running
+  // Runs the round-end tasks, and those they ask for in turn.
+  void RunRoundEnd();
 };
 
 }  // namespace rc::net

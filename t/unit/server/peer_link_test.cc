@@ -183,12 +183,12 @@ class PeerLinkTest : public ::testing::Test {
 TEST_F(PeerLinkTest, ADeleteInFlightIsSentAgainOnceLinkedAndALostWriteAsksForAResync) {
   Queue("md gone E5 Y127.0.0.1:2\r\n", PeerLink::Kind::kDelete);
   Queue("ms kept 1 E6 Y127.0.0.1:2\r\nx\r\n", PeerLink::Kind::kWrite);
-  OnLoop([&] { link_->QueueHint("mg read Y127.0.0.1:2\r\n", "read", nullptr); });
+  OnLoop([&] { link_->QueueHints("rc_hints t read\r\n", {"read"}, nullptr); });
   ASSERT_TRUE(peer_.AcceptAndLink());
   EXPECT_EQ(peer_.ReadLine(), "md gone E5 Y127.0.0.1:2");
   EXPECT_EQ(peer_.ReadLine(), "ms kept 1 E6 Y127.0.0.1:2");
   EXPECT_EQ(peer_.ReadLine(), "x");
-  EXPECT_EQ(peer_.ReadLine(), "mg read Y127.0.0.1:2");
+  EXPECT_EQ(peer_.ReadLine(), "rc_hints t read");
   EXPECT_FALSE(link_->needs_resync());
   // The peer goes away with all three unanswered.
   peer_.Close();
@@ -210,23 +210,27 @@ TEST_F(PeerLinkTest, ADeleteInFlightIsSentAgainOnceLinkedAndALostWriteAsksForARe
   EXPECT_EQ(link_->counters().resyncs.Get(), 1u);
 }
 
-TEST_F(PeerLinkTest, AHintThePeerMissesIsToldOnce) {
+TEST_F(PeerLinkTest, TheKeysOfHintsThePeerMissesAreToldOnce) {
   std::vector<std::string> missed;
   auto on_miss = [&missed](const std::string& key) { missed.push_back(key); };
   OnLoop([&] {
-    link_->QueueHint("mg a Y127.0.0.1:2\r\n", "a", on_miss);
-    link_->QueueHint("mg b Y127.0.0.1:2\r\n", "b", on_miss);
-    link_->QueueHint("mg c Y127.0.0.1:2\r\n", "", nullptr);  // sent again: not told again
+    link_->QueueHints("rc_hints t a b c\r\n", {"a", "b", "c"}, on_miss);
+    link_->QueueHints("rc_hints t d e\r\n", {"d", "e"}, on_miss);
+    link_->QueueHints("mg f Y127.0.0.1:2\r\n", {"f"}, on_miss);  // one key's mg: a bare EN
+    link_->QueueHints("rc_hints t g\r\n", {"g"}, nullptr);       // sent again: not told again
+    link_->QueueHints("rc_hints t h\r\n", {"h"}, on_miss);
   });
   ASSERT_TRUE(peer_.AcceptAndLink());
-  for (const char* key : {"a", "b", "c"}) {
-    EXPECT_EQ(peer_.ReadLine(), std::string("mg ") + key + " Y127.0.0.1:2");
+  for (const char* line : {"rc_hints t a b c", "rc_hints t d e", "mg f Y127.0.0.1:2",
+                           "rc_hints t g", "rc_hints t h"}) {
+    EXPECT_EQ(peer_.ReadLine(), line);
   }
-  peer_.Send("HD\r\nEN\r\nEN\r\n");
-  ASSERT_TRUE(Eventually([&] { return link_->counters().hint_misses.Get() == 1; }));
-  OnLoop([] {});  // the callback ran on the loop before this
-  EXPECT_EQ(missed, std::vector<std::string>{"b"});
-  EXPECT_EQ(link_->counters().hints.Get(), 3u);
+  // A position past the message's keys is nobody's: ignored.
+  peer_.Send("EN 0 2\r\nHD\r\nEN\r\nEN 0\r\nEN 7\r\n");
+  ASSERT_TRUE(Eventually([&] { return link_->counters().hint_misses.Get() == 3; }));
+  OnLoop([] {});  // the callbacks ran on the loop before this
+  EXPECT_EQ(missed, (std::vector<std::string>{"a", "c", "f"}));
+  EXPECT_EQ(link_->counters().hints.Get(), 8u);
   EXPECT_EQ(link_->counters().queued.Get(), 0u);  // hints are not writes
 }
 
