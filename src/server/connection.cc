@@ -105,6 +105,13 @@ void Connection::SendQueued() {
 
 void Connection::OnEvent(int, short what, void* arg) noexcept {
   auto* self = static_cast<Connection*>(arg);
+  if (what == EV_READ && self->session_.waiting()) {
+    // Input while a request is parked: it waits in the socket until the request is answered
+    // (UpdateEvents left the read event on until now).
+    event_del(self->event_);
+    self->armed_ = 0;
+    return;
+  }
   if (what == EV_READ && !self->session_.yielded() && !self->transport_.ring_armed()) {
     // Read now; the requests run after this round's other reads (Worker::RunReadRound). One
     // read per round: a socket reported again before its round ran keeps the rest until the
@@ -280,6 +287,12 @@ void Connection::UpdateEvents() {
                                                              : 0;
   if (transport_.through_ring()) {
     transport_.UpdateRingReceive(worker_->recv_ring(), session_.waiting());
+  } else if (want == 0 && armed_ == EV_READ && session_.waiting()) {
+    // A request parked on asynchronous work (a synchronous write's copies, a read-through
+    // fetch): the read event stays until input comes meanwhile (OnEvent stops it then). Most
+    // clients send nothing while they wait, and taking it off and putting it back cost two
+    // epoll_ctl calls a parked request.
+    return;
   }
   if (want == armed_) return;
   event_del(event_);

@@ -545,8 +545,12 @@ void Replicator::SendHints(PerWorker& w, std::size_t count) {
     return;
   }
   // Per peer, an rc_hints line of keys as they are and one of keys in base64, sent once they
-  // hold kHintsPerLine keys, and at the end.
+  // hold kHintsPerLine keys or kHintLineBytes (a line of one more key stays under the 2,048
+  // bytes a peer's parser waits for a line's end: past that it closes the connection), and at
+  // the end.
   constexpr std::size_t kHintsPerLine = 32;
+  constexpr std::size_t kHintLineBytes = 1024;
+  static_assert(kHintLineBytes + (proto::kMaxKeyLength + 2) / 3 * 4 + 3 < 2048);
   struct Batch {
     PeerLink* link;
     HintLine plain{false}, base64{true};
@@ -573,7 +577,9 @@ void Replicator::SendHints(PerWorker& w, std::size_t count) {
       if (batch == batches.end()) batch = batches.insert(batches.end(), Batch{link});
       HintLine& line = proto::IsPlainKey(key) ? batch->plain : batch->base64;
       line.Add(key);
-      if (line.keys.size() == kHintsPerLine) send(link, &line);
+      if (line.keys.size() == kHintsPerLine || line.bytes.size() >= kHintLineBytes) {
+        send(link, &line);
+      }
     }
   }
   for (Batch& b : batches) {

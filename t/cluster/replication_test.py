@@ -153,6 +153,18 @@ def case_reads_hint_the_other_holder(s):
             check_eq(len(c.get_multi(keys[:20])), 20, "reads on a")
     eventually(lambda: all(fetched(b, k) for k in keys[:20]), "b counts a's reads", 10)
     check(not any(fetched(b, k) for k in keys[20:]), "keys nobody read count as read on b")
+    # Keys of 250 bytes: an rc_hints line holds a few (it must stay under the 2,048 bytes a
+    # line may wait for its end).
+    long_keys = [f"hintlong{i:03d}".ljust(250, "x") for i in range(30)]
+    with a.connect() as c:
+        for k in long_keys:
+            check_eq(c.set(k, "h"), "STORED", "set a long key")
+        eventually(lambda: me(b, long_keys[-1]) != "EN", "the long keys on b")
+        check_eq(len(c.get_multi(long_keys)), 30, "reads of the long keys on a")
+    eventually(lambda: all(fetched(b, k) for k in long_keys), "b counts a's reads of long keys",
+               10)
+    check_eq(a.cluster_stats()["repl_links"], a.cluster_stats()["repl_links_ready"],
+             "every link still up")
     check(int(a.cluster_stats()["repl_hints"]) >= 20, "repl_hints")
     with b.connect() as c:
         rs = c.stats("replication")

@@ -233,10 +233,11 @@ def case_slow_origin_and_breaker():
         origin.delay = 1.0
         # A slow fill: a miss within the timeout; meanwhile the same worker's other connections
         # (and this connection's own later requests) are answered.
-        c.send("get slow:1\r\nget cached\r\n")
+        c.send("get slow:1\r\n")
         r, took = osup.timed(other.get, "cached")
         check_eq(r, b"yes", "another connection during the slow fill")
         check(took < 0.1, f"another connection waited {took:.3f} s behind a slow fill")
+        c.send("get cached\r\n")  # arrives while the fill is parked: waits its turn
         got, ok = c.recv_until(lambda b: b.count(b"END\r\n") == 2, timeout=3)
         check_eq(got, b"END\r\nVALUE cached 0 3\r\nyes\r\nEND\r\n",
                  "a timed-out fill is a miss, and the pipeline behind it follows in order")

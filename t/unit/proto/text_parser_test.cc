@@ -473,6 +473,9 @@ TEST(TextParserTest, AdminCommandsHandTheirTokensToTheServer) {
       {"debugtime -10\r\n", Command::kDebugTime, {"debugtime", "-10"}, false},
       // ElastiCache discovery; server/ answers ERROR outside a cluster, as memcached would.
       {"config get cluster\r\n", Command::kConfig, {"config", "get", "cluster"}, false},
+      // Peer-only commands (server/peer_commands.cc).
+      {"rc_lease n1 7\r\n", Command::kPeer, {"rc_lease", "n1", "7"}, false},
+      {"rc_hints t a b\r\n", Command::kPeer, {"rc_hints", "t", "a", "b"}, false},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.line);
@@ -484,6 +487,18 @@ TEST(TextParserTest, AdminCommandsHandTheirTokensToTheServer) {
     EXPECT_EQ(Capture(r, req).tokens, c.tokens);
     EXPECT_EQ(req.noreply, c.noreply);
   }
+}
+
+TEST(TextParserTest, RcHintsListsItsKeysAsAGetDoes) {
+  // Past the token slots too: the server reads the list.
+  std::string line = "rc_hints t";
+  for (int i = 0; i < 40; ++i) line += " k" + std::to_string(i);
+  const std::string whole = line + "\r\n";
+  Request req;
+  ParseResult r = ParseWhole(whole, &req);
+  ASSERT_EQ(r.status, ParseStatus::kOk);
+  EXPECT_EQ(req.command, Command::kPeer);
+  EXPECT_EQ(req.keys, std::string_view(line).substr(9));
 }
 
 TEST(TextParserTest, EveryCommandFillsItsTokens) {
