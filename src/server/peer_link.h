@@ -6,9 +6,11 @@
 // configuration, its clock admitted into ours --, rc_auth, RC_OK), then sends what it is given,
 // pipelined: peer writes (meta commands with the peer-only flag Y; server/replicator.h makes
 // them), each answered by one line (HD applied, EX not newer, NF, or an error), and access hints
-// (HD, or EN with the keys the peer had not). Until the link is ready, writes wait in a bounded backlog; a full one drops and
-// counts. A failure (refused, closed, an unexpected reply) closes the socket, counts what was in
-// flight as failed, and reconnects after a backoff that doubles from 100 ms to 5 s.
+// (HD, or EN with the keys the peer had not). What a round of the loop queued leaves in one send
+// at the round's end (net::EventLoop::RoundEnd). Until the link is ready, writes wait in a
+// bounded backlog; a full one drops and counts. A failure (refused, closed, an unexpected reply)
+// closes the socket, counts what was in flight as failed, and reconnects after a backoff that
+// doubles from 100 ms to 5 s.
 //
 // Deletes are never dropped silently (REPLICATION.md section 4): a delete keeps its bytes until
 // it is answered, goes back into the backlog when the link fails with it in flight (it may have
