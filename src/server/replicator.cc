@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include "ringcached/base/hash.h"
 #include "ringcached/proto/meta.h"
@@ -16,6 +17,12 @@ void AppendNumber(std::string* out, char flag, std::uint64_t n) {
   buf[1] = flag;
   const auto end = std::to_chars(buf + 2, buf + sizeof buf, n).ptr;
   out->append(buf, static_cast<std::size_t>(end - buf));
+}
+
+std::int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -209,6 +216,12 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
     if (std::shared_ptr<const cluster::ClusterView> view = membership_->view()) {
       SendToHotCopies(*w, *view, event, /*wait=*/true);
     }
+  }
+  // The hints due by now go with the write: the peers wake for it anyway. (A slice on the timer
+  // is a wake-up of its own for both nodes, and a synchronous write waits behind it.)
+  if (w->hint_next < w->hint_queue.size()) {
+    const std::size_t due = HintsDue(*w);
+    if (due >= w->hint_next + kHintsWithAWrite) SendHints(*w, due - w->hint_next);
   }
 }
 
@@ -514,6 +527,7 @@ void Replicator::StartHints(PerWorker& w) {
   SendHints(w, w.hint_queue.size());  // the slices fell behind: the rest goes now
   w.hint_queue = w.hints.Take();
   w.hint_next = 0;
+  w.hint_started_us = NowMicros();
   if (w.hint_queue.empty()) return;
   if (w.hint_timer == nullptr) {
     w.hint_timer = event_new(w.slot.loop->base(), -1, EV_PERSIST, &Replicator::OnHintTimer, &w);
@@ -524,16 +538,24 @@ void Replicator::StartHints(PerWorker& w) {
 
 void Replicator::OnHintTimer(evutil_socket_t, short, void* arg) noexcept {
   auto* w = static_cast<PerWorker*>(arg);
-  // The queue in the slices of nine tenths of a second, and a few at least in each (a handful of
-  // hints need not keep a timer running for a second).
-  constexpr std::size_t kSlices = 900 / kHintSliceMs;
+  // What is due and no write took, and a few at least (a handful of hints need not keep a timer
+  // running for a second).
   constexpr std::size_t kAtLeast = 16;
-  w->replicator->SendHints(*w, std::max(kAtLeast, (w->hint_queue.size() + kSlices - 1) / kSlices));
+  const std::size_t due = HintsDue(*w);
+  w->replicator->SendHints(*w, std::max(kAtLeast, due - std::min(due, w->hint_next)));
   if (w->hint_next >= w->hint_queue.size()) {
     evtimer_del(w->hint_timer);
     w->hint_queue.clear();
     w->hint_next = 0;
   }
+}
+
+std::size_t Replicator::HintsDue(const PerWorker& w) {
+  const std::int64_t elapsed = NowMicros() - w.hint_started_us;
+  const std::size_t n = w.hint_queue.size();
+  if (elapsed >= kHintSpreadMs * 1000) return n;
+  return (n * static_cast<std::size_t>(std::max<std::int64_t>(elapsed, 0)) +
+          kHintSpreadMs * 1000 - 1) / (kHintSpreadMs * 1000);
 }
 
 void Replicator::SendHints(PerWorker& w, std::size_t count) {

@@ -36,8 +36,9 @@
 // is newer, so sending again what it has costs bytes only.
 //
 // Access hints: each worker's ReadSampler (read_sampler.h) keeps the keys its clients read, up to
-// 4,096 distinct keys a second; through the next second, a slice every 10 ms, they go to the
-// keys' other holders, up to 32 on an `rc_hints t <key> ...` line (`rc_hints b` with keys that
+// 4,096 distinct keys a second; evenly through the next second they go to the keys' other
+// holders -- with the worker's writes, which the peers wake for anyway, and every 10 ms what no
+// write took --, up to 32 on an `rc_hints t <key> ...` line (`rc_hints b` with keys that
 // are not plain text, in base64), which the peer takes as reads (Engine::AccessHint), so that
 // eviction there keeps what clients read here -- what matters once this node fails. Sent at
 // once, as an `mg <key> Y<me>` each, a second's hints kept the peer (and this node, for the
@@ -266,15 +267,19 @@ class Replicator final : public engine::WriteObserver,
     base::Counter guest_writes;
     event* tick = nullptr;  // every kTickMs, once the worker has a link
     int ticks = 0;
-    // The last second's hints, sent a slice every kHintSliceMs (hint_timer runs while some
-    // wait): hint_queue[hint_next...] are still to go.
+    // The last second's hints, due evenly over kHintSpreadMs from hint_started_us; they go
+    // with the worker's writes (at least kHintsWithAWrite at a time) or on hint_timer, every
+    // kHintSliceMs while some wait: hint_queue[hint_next...] are still to go.
     std::vector<std::string> hint_queue;
     std::size_t hint_next = 0;
+    std::int64_t hint_started_us = 0;
     event* hint_timer = nullptr;
   };
   static constexpr int kTickMs = 100;
   static constexpr int kHintEveryTicks = 10;
   static constexpr int kHintSliceMs = 10;
+  static constexpr int kHintSpreadMs = 900;
+  static constexpr std::size_t kHintsWithAWrite = 8;
   static void OnTick(evutil_socket_t, short, void* arg) noexcept;
   void StartTick(PerWorker& w);
   void Tick(PerWorker& w);
@@ -285,6 +290,8 @@ class Replicator final : public engine::WriteObserver,
   void StartHints(PerWorker& w);
   // Sends up to `count` of the queued hints.
   void SendHints(PerWorker& w, std::size_t count);
+  // How many of the queued hints are due by now (from the start of the queue).
+  static std::size_t HintsDue(const PerWorker& w);
   static void OnHintTimer(evutil_socket_t, short, void* arg) noexcept;
   // Worker 0's part of the tick: starts the hand-off walk when the view changed (handoff.cc).
   void HandOff();
