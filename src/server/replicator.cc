@@ -538,11 +538,11 @@ void Replicator::StartHints(PerWorker& w) {
 
 void Replicator::OnHintTimer(evutil_socket_t, short, void* arg) noexcept {
   auto* w = static_cast<PerWorker*>(arg);
-  // What is due and no write took, and a few at least (a handful of hints need not keep a timer
-  // running for a second).
+  // What is due and no write took, a few at least once any is (a handful of hints need not keep
+  // a timer running for a second).
   constexpr std::size_t kAtLeast = 16;
   const std::size_t due = HintsDue(*w);
-  w->replicator->SendHints(*w, std::max(kAtLeast, due - std::min(due, w->hint_next)));
+  if (due > w->hint_next) w->replicator->SendHints(*w, std::max(kAtLeast, due - w->hint_next));
   if (w->hint_next >= w->hint_queue.size()) {
     evtimer_del(w->hint_timer);
     w->hint_queue.clear();
