@@ -108,11 +108,6 @@ void PeerLink::QueueHints(std::string_view bytes, std::vector<std::string> keys,
 
 void PeerLink::TellHintMisses(std::string_view line, const std::vector<std::string>& keys) {
   if (line.substr(0, 2) != "EN" || keys.empty() || !on_hint_miss_) return;
-  if (line.size() == 2) {  // one key's mg hint
-    counters_.hint_misses.Add();
-    on_hint_miss_(keys.front());
-    return;
-  }
   for (std::size_t pos = 2; pos < line.size();) {
     std::size_t i = 0;
     const char* first = line.data() + pos + 1;

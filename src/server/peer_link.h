@@ -105,11 +105,10 @@ class PeerLink final : private net::EventLoop::RoundEnd {
   using AnswerFn = std::function<void(const std::string* reply)>;
   bool Forward(std::string_view request, AnswerFn answer);
 
-  // Queues access hints for `keys`, in one message (`bytes`: an rc_hints line, or one key's mg
-  // hint). For each the peer has no copy of -- evicted or never received: EN, and the keys'
-  // positions (or, for one key, none) --, `on_miss` is told the key (on the link's loop), so
-  // that the owner can send the copy again: what clients read is what a failover needs. Null:
-  // nobody is told.
+  // Queues access hints for `keys`, in one rc_hints line (`bytes`). For each the peer has no
+  // copy of -- evicted or never received: EN, and the keys' positions --, `on_miss` is told the
+  // key (on the link's loop), so that the owner can send the copy again: what clients read is
+  // what a failover needs. Null: nobody is told.
   using HintMissFn = std::function<void(const std::string& key)>;
   void QueueHints(std::string_view bytes, std::vector<std::string> keys, HintMissFn on_miss);
 
