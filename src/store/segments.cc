@@ -18,12 +18,12 @@
 // Dead bytes come before live ones. Overwrites and deletes leave dead items in every segment,
 // anywhere in a queue; evicting by queue order alone would drop live items while the dead ones
 // further along hold their room (under overwrite churn 40% of the cache was dead). So a wholly
-// dead segment near the old end of either queue is taken first; then the queue whose turn it is
-// (small while it holds more than its share) compacts its sparsest segment found, if that is
-// sparse enough to be worth the copying, instead of evicting its oldest: the live items are
-// copied to the newest end of the same queue (small's own compaction head, or the main head),
-// keeping their frequency. The background reclaimer (reclaimer.cc) does this work ahead of the
-// writers when it can.
+// dead segment near the old end of either queue is taken first; then the sparsest segment found
+// in either queue is compacted, if that is sparse enough to be worth the copying, and only if
+// none is does the queue whose turn it is (small while it holds more than its share) evict its
+// oldest. A compacted segment's live items are copied to the newest end of the same queue
+// (small's own compaction head, or the main head), keeping their frequency. The background
+// reclaimer (reclaimer.cc) does this work ahead of the writers when it can.
 //
 // A dedicated segment (one large item) is judged the same way, but "copied forward" means the
 // segment itself moves to main: no bytes are copied.
@@ -62,9 +62,9 @@ constexpr std::size_t kSmallShareDivisor = 10;
 // with nothing live.
 constexpr std::size_t kSparseScan = 8;
 constexpr std::size_t kSparseEighths = 1;
-// When eviction comes to a queue (EvictOne), the sparsest segment of those it looks at
-// (SparsestLocked: kScan at the old end, kScan more from a cursor that goes round the queue) is
-// compacted instead of the oldest evicted, if it is at most that many eighths live: 7 when the
+// When eviction comes (EvictOne), the sparsest segment of those it looks at in either queue
+// (SparsestLocked: kScan at each old end, kScan more from a cursor that goes round each queue) is
+// compacted instead of an oldest evicted, if it is at most that many eighths live: 7 when the
 // background reclaimer does it in idle time, 6 (at most three bytes copied per byte freed) when
 // a writer must. Measured under overwrite churn (memtier 1:1, 10 B-20 KB, -m 64): the live bytes
 // kept went from 39 MB to 52 MB with 6 and 56-58 MB with 7 (memcached: 46 MB).
@@ -270,18 +270,29 @@ bool Store::Impl::EvictOne(const Moment& m, bool background) {
   {
     base::MutexLock lock(seg_mu);
     if (small_q.count == 0 && main_q.count == 0) return false;
-    from_small = main_q.count == 0 ||
-                 (small_q.count > 0 &&
-                  small_q.bytes * kSmallShareDivisor > small_q.bytes + main_q.bytes);
-    // The queue whose turn it is gives up its sparsest segment, if one is sparse enough to be
-    // worth the copying, before its oldest segment's unread items are dropped.
-    SegmentQueue* q = from_small ? &small_q : &main_q;
-    victim = SparsestLocked(q, from_small ? &small_cursor : &main_cursor,
-                            background ? kBackgroundLiveEighths : kInlineLiveEighths);
-    compact = victim != nullptr;
+    // Dead space before live data, in either queue: the sparsest segment the scans of both
+    // find is compacted within its own queue if it is sparse enough to be worth the copying.
+    // (Looking only in the queue whose turn it is left main's dead space alone for as long as
+    // small held more than its share: after a fill, for a whole -m of writes.)
+    std::size_t max_live = background ? kBackgroundLiveEighths : kInlineLiveEighths;
+    Segment* sparse_small = SparsestLocked(&small_q, &small_cursor, max_live);
+    Segment* sparse_main = SparsestLocked(&main_q, &main_cursor, max_live);
+    compact = sparse_small != nullptr || sparse_main != nullptr;
     NoteDeadSpace(compact);
-    if (!compact) victim = q->oldest;
-    RemoveLocked(q, victim);
+    if (compact) {
+      from_small = sparse_main == nullptr ||
+                   (sparse_small != nullptr &&
+                    sparse_small->live_bytes.load(std::memory_order_relaxed) <
+                        sparse_main->live_bytes.load(std::memory_order_relaxed));
+      victim = from_small ? sparse_small : sparse_main;
+    } else {
+      // Else S3-FIFO's turn: small's oldest while small holds more than its share.
+      from_small = main_q.count == 0 ||
+                   (small_q.count > 0 &&
+                    small_q.bytes * kSmallShareDivisor > small_q.bytes + main_q.bytes);
+      victim = from_small ? small_q.oldest : main_q.oldest;
+    }
+    RemoveLocked(from_small ? &small_q : &main_q, victim);
     victim->list = SegmentList::kEvicting;
   }
   Empty(victim, from_small, compact, m);
