@@ -187,11 +187,11 @@ struct Store::Impl {
   // at most `max_live_eighths`/8 live (0: nothing linked), and compacts it: its live items (if
   // any) are copied to the newest end of their queue. False when there is none.
   bool ReclaimSparse(std::size_t max_live_eighths);
-  // When eviction comes to `q`: its segment with the fewest live bytes of those it looks at
-  // (resuming from *cursor), if it is sparse enough to compact instead (segments.cc); nullptr
-  // when none is. Under seg_mu.
+  // `q`'s segment with the fewest live bytes of those it looks at (resuming from *cursor), if
+  // it is at most `max_live_sixteenths`/16 live, sparse enough to compact rather than evict an
+  // oldest (segments.cc); nullptr when none is. Under seg_mu.
   internal::Segment* SparsestLocked(SegmentQueue* q, internal::Segment** cursor,
-                                    std::size_t max_live_eighths) RC_REQUIRES(seg_mu);
+                                    std::size_t max_live_sixteenths) RC_REQUIRES(seg_mu);
   // Adds a sealed segment to a list / takes the oldest one off. Under seg_mu.
   void PushNewestLocked(SegmentQueue* q, internal::Segment* seg, internal::SegmentList list)
       RC_REQUIRES(seg_mu);

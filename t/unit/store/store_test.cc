@@ -1449,7 +1449,7 @@ TEST_F(StoreTest, OverwriteChurnKeepsMostOfTheMemoryLive) {
   // Keys rewritten again and again with values of mixed sizes leave dead bytes in every
   // segment. Eviction must reclaim them (compacting mostly dead segments) before it drops live
   // items. Evicting whole segments in queue order alone kept 78% of the segments' bytes live
-  // here (issue 14); compacting main segments at most 3/4 live keeps 87%.
+  // here (issue 14); compacting the sparsest segments when at most 13/16 live keeps 91%.
   Options o;
   o.memory_limit = 8 << 20;
   Make(o);
@@ -1467,7 +1467,7 @@ TEST_F(StoreTest, ChurnAfterAFillReclaimsMainsDeadSpaceToo) {
   // share only as eviction moves its items on, which takes about a cache's worth of writes. The
   // overwrites meanwhile kill items in main as well. Eviction takes dead space from either
   // queue: looking only in the queue whose turn it is (small), it left main's dead space alone
-  // all that time: 84-85% of the segments' bytes were live here (three seeds), 88-89% now.
+  // all that time: 84% of the segments' bytes were live here, 92% now.
   Options o;
   o.memory_limit = 8 << 20;
   Make(o);
@@ -1485,7 +1485,7 @@ TEST_F(StoreTest, ChurnAfterAFillReclaimsMainsDeadSpaceToo) {
   }
   Churn(keys, 32000, 17, size);
   Stats st = store_->GetStats();
-  EXPECT_GE(st.segment_live_bytes * 100, st.segment_bytes * 86)
+  EXPECT_GE(st.segment_live_bytes * 100, st.segment_bytes * 88)
       << st.segment_live_bytes << " live of " << st.segment_bytes;
 }
 
