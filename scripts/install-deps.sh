@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   build-essential g++ clang libclang-rt-14-dev llvm
   autoconf automake libtool pkg-config make
-  libevent-dev libjemalloc-dev libboost-program-options-dev liburing-dev
+  libevent-dev libjemalloc-dev liburing-dev
   libzookeeper-mt-dev zookeeper zookeeperd
   libpq-dev postgresql
   libmemcached-dev libmemcached-tools

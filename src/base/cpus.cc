@@ -5,27 +5,34 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <sstream>
+#include <cstdio>
 #include <string>
 
 namespace rc::base {
 namespace {
 
+// With stdio, not streams: a stream builds the C++ locale, which maps megabytes of library pages
+// into the process (server/options.cc).
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text;
+  if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  return text;
 }
 
 // The process's cgroup v2 path ("/system.slice/x.service"), from the "0::" line of
 // /proc/self/cgroup; empty without the unified hierarchy.
 std::string OwnCgroup() {
-  std::istringstream lines(ReadFile("/proc/self/cgroup"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  std::string text = ReadFile("/proc/self/cgroup");
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(pos, 3, "0::") == 0) return text.substr(pos + 3, end - pos - 3);
+    pos = end + 1;
   }
   return {};
 }

@@ -9,7 +9,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <sstream>
 
 #include "cluster/sha256.h"
 
@@ -238,9 +237,11 @@ base::Result<std::vector<std::string>> ReadClusterSecrets(const std::string& pat
   }
   if (st.st_size > 16384) return base::Status::InvalidArgument(where + ": too large");
   std::vector<std::string> secrets;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
       line.pop_back();
     }

@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include "ringcached/base/log.h"
@@ -126,11 +125,12 @@ int main(int argc, char** argv) {
   if (!opened.ok()) return fail_start(EX_CONFIG, opened.message());
 
   if (!settings.pid_file.empty()) {
-    std::ofstream pid_file(settings.pid_file);
-    if (!pid_file) {
+    std::FILE* pid_file = std::fopen(settings.pid_file.c_str(), "w");
+    if (pid_file == nullptr) {
       return fail_start(EX_CANTCREAT, "could not open the pid file " + settings.pid_file);
     }
-    pid_file << getpid() << "\n";
+    std::fprintf(pid_file, "%d\n", static_cast<int>(getpid()));
+    std::fclose(pid_file);
   }
   if (!settings.user.empty()) {
     rc::base::Status dropped = DropPrivileges(settings.user);

@@ -1,5 +1,5 @@
 // server/options.cc -- the one option table (kOptions, plus kExtended for -o) and everything it
-// drives: Boost.Program_options descriptions for the command line and --config-file, the -h text,
+// drives: the splitting of the command line and --config-file into options, the -h text,
 // validation, and the `stats settings` list. Also the one host:port splitter (SplitHostPort), so
 // that the -l and --advertise that start-up validates are read the same way by the listener
 // (server.cc) and the cluster node (cluster_node.cc).
@@ -7,16 +7,13 @@
 // Parsing is two-phase, as in memcached's main(): each option is applied as it is met (so a later
 // -p overrides an earlier one), then Validate() checks the rules that involve several options
 // (-I against -m and slab_chunk_max, hot+warm LRU percentages, temporary_ttl needing the LRU
-// maintainer). We do not let Boost store into a variables_map: it refuses a repeated scalar,
-// while memcached's getopt loop takes the last -p and counts -v, so we walk the parsed options
-// in order ourselves.
+// maintainer). Options are applied in the order given, as memcached's getopt loop does: the last
+// -p wins and each -v counts.
 //
 // Sources for every rule and message: memcached 1.6.x memcached.c, main() (the getopt loop, the
 // getsubopt loop for -o, and the checks after it) and process_stat_settings(). Where we differ on
 // purpose the comment says so.
 #include "server/options.h"
-
-#include <boost/program_options.hpp>
 
 #include <cctype>
 #include <cerrno>
@@ -28,9 +25,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "ringcached/base/version.h"
 #include "ringcached/cluster/cluster_url.h"
@@ -40,8 +37,6 @@
 
 namespace rc::server {
 namespace {
-
-namespace po = boost::program_options;
 
 // -V, -h and -i name the product version and the memcached release whose options and protocol
 // we follow (base/version.h: `version` answers with the latter, for clients' sake).
@@ -1264,66 +1259,170 @@ bool Validate(ParseState& st, std::string* err) {
   return true;
 }
 
-// ---- Boost glue -----------------------------------------------------------------------------
+// ---- Splitting the command line and the config file into options ---------------------------
+//
+// Hand-written rather than a library's: getopt_long's rules, which memcached follows, are short,
+// and the option libraries on offer (Boost.Program_options was used until session 17) bring
+// iostreams along, whose start-up builds the C++ locale. With it and the few streams the server
+// used, the idle process mapped 5.7 MB of library and program pages; without, 4.8 MB (1.4% of a
+// 64 MB cache's RSS; doc/performance.md). The server's code uses stdio, not streams, for files.
 
-std::string Names(const OptionSpec& spec) {
-  std::string names = spec.long_name;
-  if (spec.short_name != '\0') {
-    names += ',';
-    names += spec.short_name;
+// One option as given: its table entry, its value ("" for a switch), and the words it came from,
+// for messages ("-p 11211", "--port=11211", "-dv").
+struct GivenOption {
+  const OptionSpec* spec;
+  std::string value;
+  std::string words;
+};
+
+const OptionSpec* FindShortOption(char c) {
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.short_name != '\0' && spec.short_name == c) return &spec;
   }
-  return names;
+  return nullptr;
 }
 
-po::options_description CommandLineDescription() {
-  po::options_description desc;
+// A long name, or an unambiguous prefix of one (getopt_long accepts "--conn-lim=5").
+const OptionSpec* FindLongOption(std::string_view name, std::string* err) {
+  if (const OptionSpec* exact = FindOption(name)) return exact;
+  const OptionSpec* found = nullptr;
+  int matches = 0;
+  std::string candidates;
   for (const OptionSpec& spec : kOptions) {
-    std::string names = Names(spec);
-    if (spec.arg == Arg::kValue) {
-      desc.add_options()(names.c_str(), po::value<std::string>(), "");
-    } else {
-      desc.add_options()(names.c_str(), "");  // zero tokens: "-vvv" is three -v
+    if (name.empty() || std::string_view(spec.long_name).substr(0, name.size()) != name) continue;
+    found = &spec;
+    ++matches;
+    candidates += (matches > 1 ? ", --" : "--") + std::string(spec.long_name);
+  }
+  if (matches == 1) return found;
+  *err = matches == 0 ? "unrecognised option '--" + std::string(name) + "'"
+                      : "option '--" + std::string(name) + "' is ambiguous: " + candidates;
+  return nullptr;
+}
+
+// argv as getopt_long reads it: "-p 11211", "-p11211", switches grouped ("-dv", "-vvv"), a value
+// option last in a group taking the rest of the word or the next one ("-dp11211"), "--port=11211",
+// "--port 11211". A value is the next word whatever it looks like ("-p -1"). getopt moves words
+// that are not options to the end and memcached ignores them; we refuse them, since a forgotten
+// -o ("memcached modern") would otherwise be dropped silently. "--" ends the options.
+bool SplitCommandLine(int argc, const char* const* argv, std::vector<GivenOption>* out,
+                      std::string* err) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view word = argv[i];
+    if (word == "--") {
+      if (i + 1 < argc) {
+        *err = "unexpected argument '" + std::string(argv[i + 1]) + "'";
+        return false;
+      }
+      break;
+    }
+    if (word.size() > 2 && word.substr(0, 2) == "--") {
+      std::string_view body = word.substr(2);
+      std::size_t eq = body.find('=');
+      const OptionSpec* spec = FindLongOption(body.substr(0, eq), err);
+      if (spec == nullptr) return false;
+      std::string name = std::string("--") + spec->long_name;
+      if (spec->arg != Arg::kValue) {  // a switch, or -v (counted)
+        if (eq != std::string_view::npos) {
+          *err = "option '" + name + "' does not take a value";
+          return false;
+        }
+        out->push_back({spec, "", std::string(word)});
+      } else if (eq != std::string_view::npos) {
+        out->push_back({spec, std::string(body.substr(eq + 1)), std::string(word)});
+      } else if (i + 1 < argc) {
+        out->push_back({spec, argv[i + 1], std::string(word) + " " + argv[i + 1]});
+        ++i;
+      } else {
+        *err = "option '" + name + "' needs a value";
+        return false;
+      }
+      continue;
+    }
+    if (word.size() < 2 || word[0] != '-') {
+      *err = "unexpected argument '" + std::string(word) + "'";
+      return false;
+    }
+    for (std::size_t j = 1; j < word.size(); ++j) {
+      const OptionSpec* spec = FindShortOption(word[j]);
+      if (spec == nullptr) {
+        *err = "unrecognised option '-" + std::string(1, word[j]) + "'";
+        return false;
+      }
+      if (spec->arg != Arg::kValue) {  // a switch, or -v (counted)
+        out->push_back({spec, "", std::string(word)});
+        continue;
+      }
+      if (j + 1 < word.size()) {
+        out->push_back({spec, std::string(word.substr(j + 1)), std::string(word)});
+      } else if (i + 1 < argc) {
+        out->push_back({spec, argv[i + 1], std::string(word) + " " + argv[i + 1]});
+        ++i;
+      } else {
+        *err = "option '-" + std::string(1, word[j]) + "' needs a value";
+        return false;
+      }
+      break;
     }
   }
-  return desc;
+  return true;
 }
 
-po::options_description ConfigFileDescription() {
-  po::options_description desc;
-  for (const OptionSpec& spec : kOptions) {
-    if (spec.in_config_file) desc.add_options()(spec.long_name, po::value<std::string>(), "");
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
   }
-  return desc;
-}
-
-std::string Join(const std::vector<std::string>& tokens) {
-  std::string out;
-  for (const std::string& t : tokens) {
-    if (!out.empty()) out += ' ';
-    out += t;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
   }
-  return out;
+  return text;
 }
 
+// The whole file, or false with errno set.
+bool ReadWholeFile(const std::string& path, std::string* text) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return false;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text->append(buf, n);
+  bool ok = !std::ferror(f);
+  std::fclose(f);
+  return ok;
+}
+
+// A config file's lines: "name = value", "#" to the end of a line a comment, blank lines
+// skipped, every name one that a config file may set (conf/ringcached.conf says the same).
 bool LoadConfigFile(const std::string& path, ParseState& st, std::string* out) {
-  std::ifstream in(path);
-  if (!in) {
+  std::string text;
+  if (!ReadWholeFile(path, &text)) {
     *out = "--config-file " + path + ": cannot open: " + std::strerror(errno);
     return false;
   }
-  po::parsed_options parsed(nullptr);
-  try {
-    parsed = po::parse_config_file(in, ConfigFileDescription(), /*allow_unregistered=*/false);
-  } catch (const po::error& e) {
-    *out = path + ": " + e.what();
-    return false;
-  }
   st.source = Source::kConfigFile;
-  for (const po::option& opt : parsed.options) {
-    const OptionSpec* spec = FindOption(opt.string_key);
-    std::string value = opt.value.empty() ? std::string() : opt.value.front();
-    std::string where = path + ": " + opt.string_key + " = " + value;
-    if (spec == nullptr || spec->apply == nullptr) {
+  std::size_t line_no = 0;
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    line = Trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    std::string at = path + ":" + std::to_string(line_no) + ": ";
+    std::size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      *out = at + "'" + std::string(line) + "': expected name = value";
+      return false;
+    }
+    std::string name(Trim(line.substr(0, eq)));
+    std::string value(Trim(line.substr(eq + 1)));
+    const OptionSpec* spec = FindOption(name);
+    std::string where = at + name + " = " + value;
+    if (spec == nullptr) {
+      *out = where + ": no such option";
+      return false;
+    }
+    if (!spec->in_config_file || spec->apply == nullptr) {
       *out = where + ": not allowed in a config file";
       return false;
     }
@@ -1345,47 +1444,32 @@ bool LoadConfigFile(const std::string& path, ParseState& st, std::string* out) {
 }
 
 ParseOutcome Parse(int argc, const char* const* argv, Settings* settings, std::string* out) {
-  po::options_description desc = CommandLineDescription();
-  po::parsed_options parsed(nullptr);
-  try {
-    parsed = po::command_line_parser(argc, argv)
-                 .options(desc)
-                 .style(po::command_line_style::default_style)
-                 .run();
-  } catch (const po::error& e) {
-    *out = e.what();
-    return ParseOutcome::kExitError;
-  }
+  std::vector<GivenOption> given;
+  if (!SplitCommandLine(argc, argv, &given, out)) return ParseOutcome::kExitError;
 
   // getopt would stop at -h, -i or -V as soon as it met one; so do we, before any file is read.
   std::string config_file;
   bool has_config_file = false;
-  for (const po::option& opt : parsed.options) {
-    if (opt.position_key != -1 || opt.unregistered) {
-      // getopt permutes and ignores non-option words; we refuse them, since a forgotten -o
-      // ("memcached modern") would otherwise be silently dropped.
-      *out = "unexpected argument '" + Join(opt.original_tokens) + "'";
-      return ParseOutcome::kExitError;
-    }
-    if (opt.string_key == "help") {
+  for (const GivenOption& opt : given) {
+    std::string_view name = opt.spec->long_name;
+    if (name == "help") {
       *out = HelpText();
       return ParseOutcome::kExitOk;
     }
-    if (opt.string_key == "version") {
+    if (name == "version") {
       *out = VersionText();
       return ParseOutcome::kExitOk;
     }
-    if (opt.string_key == "license") {
+    if (name == "license") {
       *out = std::string(kVersionLine) +
              "A memcached-compatible cache server. See the COPYING or LICENSE file that\n"
              "comes with the source for its license.\n"
-             "It uses libevent (3-clause BSD license), jemalloc (2-clause BSD license),\n"
-             "Boost.Program_options (Boost Software License 1.0) and the ZooKeeper C client\n"
-             "(Apache License 2.0), each under its own license.\n";
+             "It uses libevent (3-clause BSD license), jemalloc (2-clause BSD license)\n"
+             "and the ZooKeeper C client (Apache License 2.0), each under its own license.\n";
       return ParseOutcome::kExitOk;
     }
-    if (opt.string_key == "config-file") {
-      config_file = opt.value.empty() ? std::string() : opt.value.front();
+    if (name == "config-file") {
+      config_file = opt.value;
       has_config_file = true;
     }
   }
@@ -1402,13 +1486,11 @@ ParseOutcome Parse(int argc, const char* const* argv, Settings* settings, std::s
   }
 
   st.source = Source::kCommandLine;
-  for (const po::option& opt : parsed.options) {
-    const OptionSpec* spec = FindOption(opt.string_key);
-    if (spec == nullptr || spec->apply == nullptr) continue;  // config-file, handled above
-    std::string value = opt.value.empty() ? std::string() : opt.value.front();
+  for (const GivenOption& opt : given) {
+    if (opt.spec->apply == nullptr) continue;  // config-file, handled above
     std::string err;
-    if (!spec->apply(value, st, &err)) {
-      *out = Join(opt.original_tokens) + ": " + err;
+    if (!opt.spec->apply(opt.value, st, &err)) {
+      *out = opt.words + ": " + err;
       return ParseOutcome::kExitError;
     }
   }

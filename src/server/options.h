@@ -1,9 +1,9 @@
 // server/options.h -- the command line: memcached 1.6.18's flags (and our --config-file) into a
 // Settings, the -h text, and the name/value list of `stats settings`.
 //
-// One option table in options.cc drives all of it: the Boost.Program_options descriptions for the
-// command line and for --config-file, HelpText(), AllOptionNames() (which the unit test checks
-// against man/ringcached.1 and conf/ringcached.conf), and the -o sub-option list. Names, short
+// One option table in options.cc drives all of it: the splitting of the command line (by
+// getopt_long's rules) and of --config-file into options, HelpText(), AllOptionNames() (which the
+// unit test checks against man/ringcached.1 and conf/ringcached.conf), and the -o sub-option list. Names, short
 // letters, defaults, units and start-up validation follow memcached 1.6.18's memcached.c (main()
 // and process_stat_settings()); PROTOCOL.md sections 8 and 9 list what the test suites rely on.
 //
@@ -44,7 +44,7 @@ enum class ParseOutcome {
 //
 // kExitOk: *out holds the text to print, ending in a newline. kExitError: *out holds one line
 // (no newline) naming the offending option, e.g. "-c 0: Maximum connections must be greater than
-// 0". kRun: *out is cleared. Never throws; Boost's exceptions are caught and turned into messages.
+// 0". kRun: *out is cleared. Never throws.
 ParseOutcome ParseCommandLine(int argc, const char* const* argv, Settings* settings,
                               std::string* out);
 

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -226,16 +226,16 @@ void Server::WritePortFile() {
   const char* path = std::getenv("MEMCACHED_PORT_FILENAME");
   if (path == nullptr) return;
   std::string tmp = std::string(path) + ".lck";
-  {
-    std::ofstream f(tmp);
-    for (const net::ListenSocket& s : listener_->sockets()) {
-      if (s.is_unix) continue;
-      f << "TCP INET" << (s.ipv6 ? "6" : "") << ": " << s.port << "\n";
-    }
-    for (const net::ListenSocket& s : udp_sockets_) {
-      f << "UDP INET" << (s.ipv6 ? "6" : "") << ": " << s.port << "\n";
-    }
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return;
+  for (const net::ListenSocket& s : listener_->sockets()) {
+    if (s.is_unix) continue;
+    std::fprintf(f, "TCP INET%s: %d\n", s.ipv6 ? "6" : "", static_cast<int>(s.port));
   }
+  for (const net::ListenSocket& s : udp_sockets_) {
+    std::fprintf(f, "UDP INET%s: %d\n", s.ipv6 ? "6" : "", static_cast<int>(s.port));
+  }
+  std::fclose(f);
   std::rename(tmp.c_str(), path);
 }
 

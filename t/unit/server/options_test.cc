@@ -373,6 +373,45 @@ TEST(OptionsTest, InvalidStartupsFailWithOneLineMessage) {
   }
 }
 
+TEST(OptionsTest, CommandLineIsSplitAsGetoptLongSplitsIt) {
+  // The splitting is our own (server/options.cc), by getopt_long's rules, which memcached's
+  // command line follows.
+  {
+    Parsed p = ParseArgs({"-dp11211", "--conn-limit", "7", "-vv", "--"});
+    ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+    EXPECT_TRUE(p.settings.daemonize);  // a switch, then a value option taking the word's rest
+    EXPECT_EQ(p.settings.port, 11211);
+    EXPECT_EQ(p.settings.maxconns, 7);  // a long option's value in the next word
+    EXPECT_EQ(p.settings.verbose, 2);
+  }
+  {
+    Parsed p = ParseArgs({"-c", "5", "--conn-limit=6", "-c7"});  // the last one wins
+    ASSERT_EQ(p.outcome, ParseOutcome::kRun) << p.out;
+    EXPECT_EQ(p.settings.maxconns, 7);
+  }
+  const struct {
+    std::initializer_list<std::string> args;
+    const char* expected;
+  } kErrors[] = {
+      {{"--ver"}, "option '--ver' is ambiguous: --verbose, --version"},
+      {{"--no-such"}, "unrecognised option '--no-such'"},
+      {{"-j"}, "unrecognised option '-j'"},
+      {{"-dj"}, "unrecognised option '-j'"},
+      {{"-d", "-p"}, "option '-p' needs a value"},
+      {{"--port"}, "option '--port' needs a value"},
+      {{"--daemon=1"}, "option '--daemon' does not take a value"},
+      {{"-p", "1", "stray"}, "unexpected argument 'stray'"},
+      {{"--", "-p"}, "unexpected argument '-p'"},
+      {{"-c0"}, "-c0: Maximum connections must be greater than 0"},
+  };
+  for (const auto& c : kErrors) {
+    SCOPED_TRACE(DescribeArgs(c.args));
+    Parsed p = ParseArgs(c.args);
+    ASSERT_EQ(p.outcome, ParseOutcome::kExitError);
+    EXPECT_EQ(p.out, c.expected);
+  }
+}
+
 TEST(OptionsTest, ErrorMessagesNameTheOptionAndUseMemcachedsWording) {
   struct Case {
     std::initializer_list<std::string> args;
@@ -562,6 +601,17 @@ TEST(OptionsTest, ConfigFileIsReadAndTheCommandLineOverridesIt) {
     EXPECT_TRUE(s.daemonize);
     EXPECT_EQ(s.maxbytes, 128u << 20);
   }
+}
+
+TEST(OptionsTest, ConfigFileCommentsAndLineNumbers) {
+  TempFile conf("\n  # indented comment\nport=22122   # trailing comment\n\nconn-limit = 0\n");
+  Parsed p = ParseArgs({"--config-file=" + conf.path()});
+  ASSERT_EQ(p.outcome, ParseOutcome::kExitError);
+  EXPECT_EQ(p.out, conf.path() + ":5: conn-limit = 0: Maximum connections must be greater than 0");
+  TempFile good("port=22122   # trailing comment\n");
+  Parsed q = ParseArgs({"--config-file=" + good.path()});
+  ASSERT_EQ(q.outcome, ParseOutcome::kRun) << q.out;
+  EXPECT_EQ(q.settings.port, 22122);
 }
 
 TEST(OptionsTest, ConfigFileErrorsNameTheFileAndTheLine) {
