@@ -1309,6 +1309,19 @@ bool SplitCommandLine(int argc, const char* const* argv, std::vector<GivenOption
                       std::string* err) {
   for (int i = 1; i < argc; ++i) {
     std::string_view word = argv[i];
+    // A value option's value: the word from `rest` on if that is not npos, else the next word.
+    auto take_value = [&](const OptionSpec* spec, std::size_t rest, const std::string& name) {
+      if (rest != std::string_view::npos) {
+        out->push_back({spec, std::string(word.substr(rest)), std::string(word)});
+      } else if (i + 1 < argc) {
+        out->push_back({spec, argv[i + 1], std::string(word) + " " + argv[i + 1]});
+        ++i;
+      } else {
+        *err = "option '" + name + "' needs a value";
+        return false;
+      }
+      return true;
+    };
     if (word == "--") {
       if (i + 1 < argc) {
         *err = "unexpected argument '" + std::string(argv[i + 1]) + "'";
@@ -1328,13 +1341,7 @@ bool SplitCommandLine(int argc, const char* const* argv, std::vector<GivenOption
           return false;
         }
         out->push_back({spec, "", std::string(word)});
-      } else if (eq != std::string_view::npos) {
-        out->push_back({spec, std::string(body.substr(eq + 1)), std::string(word)});
-      } else if (i + 1 < argc) {
-        out->push_back({spec, argv[i + 1], std::string(word) + " " + argv[i + 1]});
-        ++i;
-      } else {
-        *err = "option '" + name + "' needs a value";
+      } else if (!take_value(spec, eq == std::string_view::npos ? eq : 2 + eq + 1, name)) {
         return false;
       }
       continue;
@@ -1353,15 +1360,8 @@ bool SplitCommandLine(int argc, const char* const* argv, std::vector<GivenOption
         out->push_back({spec, "", std::string(word)});
         continue;
       }
-      if (j + 1 < word.size()) {
-        out->push_back({spec, std::string(word.substr(j + 1)), std::string(word)});
-      } else if (i + 1 < argc) {
-        out->push_back({spec, argv[i + 1], std::string(word) + " " + argv[i + 1]});
-        ++i;
-      } else {
-        *err = "option '-" + std::string(1, word[j]) + "' needs a value";
-        return false;
-      }
+      std::size_t rest = j + 1 < word.size() ? j + 1 : std::string_view::npos;
+      if (!take_value(spec, rest, "-" + std::string(1, word[j]))) return false;
       break;
     }
   }
