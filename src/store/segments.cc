@@ -69,8 +69,8 @@ constexpr std::size_t kSparseEighths = 1;
 // writer must. Measured under overwrite churn (memtier 1:1, 10 B-20 KB, -m 64): the live bytes
 // kept went from 39 MB to 52 MB with 12 and 56-58 MB with 14 (memcached: 46 MB). Under Zipf churn
 // a segment's hot items die soon after it is written and the rest stay: segments settle at
-// 75-80% live, just above 12/16, and 13 catches them (memory_hit_ratio.py churn rows at -m 512:
-// live bytes 0.975-0.992x memcached's with 12, 1.012-1.021x with 13; doc/store.md).
+// 75-80% live, just above 12/16, and 13 catches them (memory_hit_ratio.py's 1:1 churn rows at
+// -m 512: live bytes 0.975-1.010x memcached's with 12, 0.994-1.026x with 13; doc/store.md).
 constexpr std::size_t kScan = 64;
 constexpr std::size_t kBackgroundLiveSixteenths = 14;
 constexpr std::size_t kInlineLiveSixteenths = 13;
