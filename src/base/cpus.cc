@@ -5,29 +5,24 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <string>
+
+#include "ringcached/base/file.h"
 
 namespace rc::base {
 namespace {
 
-// With stdio, not streams: a stream builds the C++ locale, which maps megabytes of library pages
-// into the process (server/options.cc).
-std::string ReadFile(const std::string& path) {
+// The file's text, or "" when it cannot be read.
+std::string ReadText(const std::string& path) {
   std::string text;
-  if (std::FILE* f = std::fopen(path.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-    std::fclose(f);
-  }
+  if (!base::ReadFile(path, &text)) text.clear();
   return text;
 }
 
 // The process's cgroup v2 path ("/system.slice/x.service"), from the "0::" line of
 // /proc/self/cgroup; empty without the unified hierarchy.
 std::string OwnCgroup() {
-  std::string text = ReadFile("/proc/self/cgroup");
+  std::string text = ReadText("/proc/self/cgroup");
   for (std::size_t pos = 0; pos < text.size();) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
@@ -70,7 +65,7 @@ int UsableCpus() {
   std::string cgroup = OwnCgroup();
   if (!cgroup.empty() && cgroup.front() == '/') {
     while (true) {
-      int quota = CpusFromQuota(ReadFile("/sys/fs/cgroup" + cgroup + "/cpu.max"));
+      int quota = CpusFromQuota(ReadText("/sys/fs/cgroup" + cgroup + "/cpu.max"));
       if (quota > 0) cpus = std::min(cpus, quota);
       if (cgroup.size() <= 1) break;
       cgroup.resize(std::max<std::size_t>(cgroup.rfind('/'), 1));

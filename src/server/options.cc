@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ringcached/base/file.h"
 #include "ringcached/base/version.h"
 #include "ringcached/cluster/cluster_url.h"
 #include "ringcached/cluster/member.h"
@@ -1378,23 +1379,11 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-// The whole file, or false with errno set.
-bool ReadWholeFile(const std::string& path, std::string* text) {
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return false;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text->append(buf, n);
-  bool ok = !std::ferror(f);
-  std::fclose(f);
-  return ok;
-}
-
 // A config file's lines: "name = value", "#" to the end of a line a comment, blank lines
 // skipped, every name one that a config file may set (conf/ringcached.conf says the same).
 bool LoadConfigFile(const std::string& path, ParseState& st, std::string* out) {
   std::string text;
-  if (!ReadWholeFile(path, &text)) {
+  if (!base::ReadFile(path, &text)) {
     *out = "--config-file " + path + ": cannot open: " + std::strerror(errno);
     return false;
   }
