@@ -305,6 +305,8 @@ void AppendSegments(Server& server, StatSink& w) {
   w.Add("segment_live_bytes", st.segment_live_bytes);
   w.Add("segment_dead_bytes", st.segment_bytes - std::min(st.segment_live_bytes, st.segment_bytes));
   w.Add("background_reclaims", st.background_reclaims);
+  w.Add("segments_emptied_in_steps", st.segments_emptied_in_steps);
+  w.Add("segments_emptied_whole", st.segments_emptied_whole);
 }
 
 // `stats versions` (ringcached's own): the version clock behind every CAS (base/hybrid_clock.h)

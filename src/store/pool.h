@@ -78,6 +78,10 @@ class Pool {
   bool DropFree();
   // How many segments the free list holds (read without its lock: a hint).
   std::size_t free_count() const { return free_count_.load(std::memory_order_relaxed); }
+  // Whether a writer's TakeFree would find one (a hint, as free_count()).
+  bool WriterMayTakeFree() const {
+    return free_count() > (spare_.load(std::memory_order_relaxed) != 0 ? 1 : 0);
+  }
   // Whether one more shared segment's charge would fit under the limit, less the spare.
   bool CanGrow() const { return used() + segment_bytes_ <= writers_limit(); }
 

@@ -12,8 +12,8 @@
 // and evicts inline.
 //
 // It runs under SCHED_IDLE: any runnable request thread takes the CPU from it at once, so on a
-// machine with no idle CPU it gets nothing, the reserve runs out, and writers fall back to doing
-// the work inline, exactly as without it. The segments it keeps spare hold no data: the price is
+// machine with no idle CPU it gets nothing, the reserve runs out, and the writers take the work
+// over, a few items a write (segments.cc, "Emptying in steps"). The segments it keeps spare hold no data: the price is
 // that much of -m under churn (0.8-3%), where compaction gains far more. (Kept always, 2 spare
 // segments at -m 64 cost the 1 KB fill 0.958 -> 0.927 of -m kept; with one, under memtier's
 // churn, the reclaimer fell behind and the live bytes kept went from 54 to 49 MB.)

@@ -25,6 +25,19 @@
 // (small's own compaction head, or the main head), keeping their frequency. The background
 // reclaimer (reclaimer.cc) does this work ahead of the writers when it can.
 //
+// Emptying in steps. Emptying a segment walks every item in it, and compaction copies most of
+// them: 50-250 us for a megabyte, which the one write that found no free segment used to pay
+// while every request behind it waited. The background reclaimer does that work in idle time;
+// when it cannot keep up (a busy core), the writers take it over in small steps, wherever
+// overwrites and deletes leave dead items in the segments eviction takes (a write-once
+// workload evicts whole segments: PaceWanted). A writer half way through its head that finds
+// no free segment it may take chooses the next victim (with the reclaimer's bound) without
+// walking it; from then on every write, after taking its room, walks a few mean item strides
+// of it, and the walk's end puts the segment on the free list, in time for the next writer
+// that needs one. A writer that still finds none finishes what is left of the walk. One
+// segment is walked this way at a time (empty_mu; a writer that finds another thread at it
+// goes on), and its items stay readable until the walk reaches them.
+//
 // A dedicated segment (one large item) is judged the same way, but "copied forward" means the
 // segment itself moves to main: no bytes are copied.
 //
@@ -83,6 +96,17 @@ constexpr std::size_t kInlineLiveSixteenths = 13;
 // churn row 10 B-20 KB, 1:1, uniform keys, -m 64): hit ratio 0.284 -> 0.357, memcached 0.327
 // (doc/store.md, "Small items").
 constexpr std::size_t kSmallItemEighths = 7;
+// While a segment is being emptied in steps, each write walks this many mean item strides of it,
+// and kPaceStridesShort while no free segment is left for writers. At 4 a walk ends within a
+// quarter of a head's writes, enough when it evicts (a byte freed for every one or two walked)
+// or compacts a sparse segment; compacting one near 14/16 live frees a byte for every 8 walked,
+// and there the faster rate, or the writer that finds no segment, finishes it. The mean item
+// stride, not the write's own: the largest 1% of writes are the set p99, and walking several of
+// their own strides put 100 us and more on them. Measured (memory_hit_ratio.py's churn rows at
+// -m 64; doc/store.md, "Emptying in steps"): set p99 of the 10 B - 20 KB, 1:1 rows 2.2-4.5x
+// memcached's -> 1.4-2.4x.
+constexpr std::size_t kPaceStrides = 4;
+constexpr std::size_t kPaceStridesShort = 16;
 // How many segments one allocation may evict or compact before it gives up (kNoMemory).
 constexpr unsigned kMaxRoomAttempts = 256;
 
@@ -199,6 +223,9 @@ Item* Store::Impl::AllocateBytes(std::size_t stride, const Moment& m,
       // The header is written under the head's lock: once another writer seals this segment,
       // eviction may walk it, and every item it meets must say how long it is.
       init.WriteTo(item);
+      const std::size_t room = seg->free_bytes();
+      lock.Unlock();
+      PaceEmptying(m, room);
       return item;
     }
     Segment* fresh = NewSharedSegment(false);
@@ -258,10 +285,55 @@ Item* Store::Impl::TakeFromMainHead(std::size_t stride,
 
 bool Store::Impl::MakeRoom(const Moment& m, std::size_t need, bool background) {
   pool->MeasureOnce();  // the first time memory runs short, learn the arena's overhead
-  return options.evictions ? EvictOne(m, background) : CompactOne(m, need);
+  if (!options.evictions) return CompactOne(m, need);
+  // A writer with no segment to take finishes the emptying writers are pacing, if there is
+  // one: what is left of one segment's walk, rather than a whole other segment's.
+  if (!background && emptying_active.load(std::memory_order_acquire) &&
+      AdvanceEmptying(m, /*finish=*/true)) {
+    return true;
+  }
+  return EvictOne(m, background, /*paced=*/false);
 }
 
-bool Store::Impl::EvictOne(const Moment& m, bool background) {
+void Store::Impl::PaceEmptying(const Moment& m, std::size_t head_room) {
+  if (emptying_active.load(std::memory_order_relaxed)) {
+    (void)AdvanceEmptying(m, /*finish=*/false);
+  } else if (head_room * 2 <= pool->segment_bytes() && PaceWanted()) {
+    // Half way through the head and still no free segment for the next: the background
+    // reclaimer is not keeping up (it has only idle time), so the writes that follow empty
+    // the next victim in steps, rather than the one that finds none left, all at once.
+    (void)EvictOne(m, /*background=*/false, /*paced=*/true);
+  }
+}
+
+bool Store::Impl::AdvanceEmptying(const Moment& m, bool finish) {
+  if (finish) {
+    empty_mu.lock();
+  } else if (!empty_mu.try_lock()) {
+    return false;  // another writer is at it
+  }
+  bool stepped = false;
+  bool done = false;
+  if (emptying.seg != nullptr) {
+    stepped = true;
+    std::size_t budget = ~std::size_t{0};
+    if (!finish) {
+      // Faster once no free segment is left that a writer may take: the next writer to need
+      // one would otherwise have to finish the walk alone.
+      std::size_t strides = pool->WriterMayTakeFree() ? kPaceStrides : kPaceStridesShort;
+      budget = std::max<std::size_t>(mean_stride.load(std::memory_order_relaxed), 1) * strides;
+    }
+    done = StepEmptying(&emptying, m, budget);
+    if (done) emptying_active.store(false, std::memory_order_release);
+  }
+  empty_mu.unlock();
+  // Compaction's copies take room too (a segment 3/4 live frees a quarter of one): while the
+  // free segments stay low, the next victim follows at once.
+  if (done && PaceWanted()) (void)EvictOne(m, /*background=*/false, /*paced=*/true);
+  return stepped;
+}
+
+bool Store::Impl::EvictOne(const Moment& m, bool background, bool paced) {
   // A segment with nothing linked left (deleted, overwritten data) costs nothing to take.
   if (ReclaimSparse(0)) {
     NoteDeadSpace(true);
@@ -277,7 +349,7 @@ bool Store::Impl::EvictOne(const Moment& m, bool background) {
     // find is compacted within its own queue if it is sparse enough to be worth the copying.
     // (Looking only in the queue whose turn it is left main's dead space alone for as long as
     // small held more than its share: after a fill, for a whole -m of writes.)
-    std::size_t max_live = background ? kBackgroundLiveSixteenths : kInlineLiveSixteenths;
+    std::size_t max_live = background || paced ? kBackgroundLiveSixteenths : kInlineLiveSixteenths;
     Segment* sparse_small = SparsestLocked(&small_q, &small_cursor, max_live);
     Segment* sparse_main = SparsestLocked(&main_q, &main_cursor, max_live);
     compact = sparse_small != nullptr || sparse_main != nullptr;
@@ -295,9 +367,23 @@ bool Store::Impl::EvictOne(const Moment& m, bool background) {
                     small_q.bytes * kSmallShareDivisor > small_q.bytes + main_q.bytes);
       victim = from_small ? small_q.oldest : main_q.oldest;
     }
+    NoteTurn(&victim_dead_score, victim->live_bytes.load(std::memory_order_relaxed) * 16 <
+                                     victim->write_offset * 15);
     RemoveLocked(from_small ? &small_q : &main_q, victim);
     victim->list = SegmentList::kEvicting;
   }
+  if (paced) {
+    base::MutexLock lock(empty_mu);
+    if (emptying.seg == nullptr) {
+      if (BeginEmptying(&emptying, victim, from_small, compact, m)) {
+        emptying_active.store(true, std::memory_order_release);
+        emptied_in_steps.fetch_add(1, std::memory_order_relaxed);
+      }
+      return true;
+    }
+    // Another writer started one meanwhile: this victim is emptied at once, as without pacing.
+  }
+  if (!background) emptied_whole.fetch_add(1, std::memory_order_relaxed);
   Empty(victim, from_small, compact, m);
   return true;
 }
@@ -436,6 +522,12 @@ void Store::Impl::Close(Segment* seg) {
 }
 
 void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Moment& m) {
+  Emptying e;
+  if (BeginEmptying(&e, seg, from_small, keep_all, m)) StepEmptying(&e, m, ~std::size_t{0});
+}
+
+bool Store::Impl::BeginEmptying(Emptying* e, Segment* seg, bool from_small, bool keep_all,
+                                const Moment& m) {
   Close(seg);
   if (seg->dedicated) {
     auto* it = reinterpret_cast<Item*>(seg->begin());
@@ -459,7 +551,7 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
           lock.Unlock();
           base::MutexLock qlock(seg_mu);
           PushNewestLocked(&main_q, seg, SegmentList::kMain);
-          return;
+          return false;
         } else {
           if (from_small) s.GhostInsertLocked(hash);
           s.UnlinkLocked(slot, hash, UnlinkCause::kEvict);
@@ -467,18 +559,27 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
       }
     }
     internal::ReleaseSegment(seg);
-    return;
+    return false;
   }
-
+  *e = Emptying{};
+  e->seg = seg;
+  e->from_small = from_small;
+  e->keep_all = keep_all;
   // Unread items smaller than this get one more pass (kSizeCredit); none while compacting.
-  std::size_t small_stride =
+  e->small_stride =
       keep_all ? 0 : mean_stride.load(std::memory_order_relaxed) * kSmallItemEighths / 8;
-  std::size_t walked = 0, off = 0;
-  bool copied = false;
-  for (; off < seg->write_offset && seg->live_bytes.load(std::memory_order_relaxed) != 0;) {
+  return true;
+}
+
+bool Store::Impl::StepEmptying(Emptying* e, const Moment& m, std::size_t budget) {
+  Segment* seg = e->seg;
+  const std::size_t end = seg->write_offset;
+  const std::size_t stop = budget >= end - e->off ? end : e->off + budget;
+  std::size_t off = e->off;
+  for (; off < stop && seg->live_bytes.load(std::memory_order_relaxed) != 0;) {
     auto* it = reinterpret_cast<Item*>(seg->begin() + off);
     off += it->stride();
-    ++walked;
+    ++e->walked;
     // Exact since Close(): an item found unlinked stays so. One found linked may be unlinked by
     // the time the lock is taken, hence the check under it.
     if (!it->linked()) continue;
@@ -494,35 +595,40 @@ void Store::Impl::Empty(Segment* seg, bool from_small, bool keep_all, const Mome
     }
     std::uint8_t bits = it->GetBits();
     bool credit = (bits & (internal::kFreqMask | internal::kSizeCredit)) == 0 &&
-                  it->stride() < small_stride;
+                  it->stride() < e->small_stride;
     if (credit) bits |= internal::kSizeCredit;
-    if (keep_all || credit || (bits & internal::kFreqMask) != 0) {
+    if (e->keep_all || credit || (bits & internal::kFreqMask) != 0) {
       // Compaction keeps an item in its queue; promotion, second chances and size credits go
       // to main. (With -M everything goes to the main head, where the writer asking for room
       // takes it.)
-      if (Item* copy = CopyForwardLocked(it, keep_all && from_small && options.evictions)) {
+      if (Item* copy =
+              CopyForwardLocked(it, e->keep_all && e->from_small && options.evictions)) {
         std::uint8_t next = bits;
-        if (!keep_all && !credit) {
-          next = from_small ? static_cast<std::uint8_t>(bits & ~internal::kFreqMask)
-                            : static_cast<std::uint8_t>(bits - 1);
+        if (!e->keep_all && !credit) {
+          next = e->from_small ? static_cast<std::uint8_t>(bits & ~internal::kFreqMask)
+                               : static_cast<std::uint8_t>(bits - 1);
         }
         copy->SetBits(next);
         s.MoveLocked(slot, copy);
-        copied = true;
+        e->copied = true;
         continue;
       }
     }
-    if (from_small) s.GhostInsertLocked(hash);
+    if (e->from_small) s.GhostInsertLocked(hash);
     s.UnlinkLocked(slot, hash, UnlinkCause::kEvict);
   }
-  NoteCopying(copied);
-  if (walked > 0) {
+  e->off = off;
+  if (off < end && seg->live_bytes.load(std::memory_order_relaxed) != 0) return false;
+  NoteCopying(e->copied);
+  if (e->walked > 0) {
     // The mean stride of what was written (dead items too), a moving average over segments.
     std::uint32_t mean = mean_stride.load(std::memory_order_relaxed);
-    auto here = static_cast<std::uint32_t>(off / walked);
+    auto here = static_cast<std::uint32_t>(off / e->walked);
     mean_stride.store(mean == 0 ? here : mean - mean / 8 + here / 8, std::memory_order_relaxed);
   }
   internal::ReleaseSegment(seg);
+  e->seg = nullptr;
+  return true;
 }
 
 }  // namespace rc::store

@@ -159,6 +159,10 @@ Store::Impl::~Impl() {
   // Every segment goes back to the pool; one still referenced by an ItemRef that outlived the
   // Store is a bug in the caller, and it is leaked with its pool rather than freed under it.
   std::vector<Segment*> all;
+  {
+    base::MutexLock lock(empty_mu);
+    if (emptying.seg != nullptr) all.push_back(emptying.seg);
+  }
   if (main_head.seg != nullptr) all.push_back(main_head.seg);
   if (small_compact_head.seg != nullptr) all.push_back(small_compact_head.seg);
   for (Head& h : small_heads) {
@@ -962,6 +966,8 @@ Stats Store::GetStats() const {
   st.hash_power_level = static_cast<unsigned>(std::bit_width(slots) - 1);
   st.hash_bytes = table_bytes;
   st.background_reclaims = im.background_reclaims.load(std::memory_order_relaxed);
+  st.segments_emptied_in_steps = im.emptied_in_steps.load(std::memory_order_relaxed);
+  st.segments_emptied_whole = im.emptied_whole.load(std::memory_order_relaxed);
   st.segment_size = im.pool->segment_bytes();
   st.free_segments = im.pool->free_count();
   {

@@ -171,7 +171,31 @@ struct Store::Impl {
   // `need`: the stride the caller wants room for (-M compacts only when that can come of it).
   // `background`: called by the reclaimer, which may copy more to keep more (segments.cc).
   bool MakeRoom(const internal::Moment& m, std::size_t need, bool background = false);
-  bool EvictOne(const internal::Moment& m, bool background);
+  // MakeRoom with evictions on: takes a victim off its queue and empties it, or (`paced`)
+  // hands it to the writers to empty in steps (the `emptying` below), if none is being.
+  bool EvictOne(const internal::Moment& m, bool background, bool paced);
+  // A segment being emptied: Empty's walk, resumable, so that writers can take it in steps.
+  struct Emptying {
+    internal::Segment* seg = nullptr;
+    bool from_small = false;
+    bool keep_all = false;
+    bool copied = false;
+    std::size_t small_stride = 0;
+    std::size_t off = 0;
+    std::size_t walked = 0;
+  };
+  // Closes `seg` and sets *e up to walk it; false when there is nothing to walk (a dedicated
+  // segment is dealt with at once).
+  bool BeginEmptying(Emptying* e, internal::Segment* seg, bool from_small, bool keep_all,
+                     const internal::Moment& m);
+  // Walks about `budget` bytes more of e's segment; true (and the segment released) when done.
+  bool StepEmptying(Emptying* e, const internal::Moment& m, std::size_t budget);
+  // Called by a writer after it took room for an item, with `head_room` left in its head:
+  // steps the segment writers are emptying, or starts one when free segments run short.
+  void PaceEmptying(const internal::Moment& m, std::size_t head_room);
+  // Walks the writers' emptying one step further, or (`finish`: waiting for another thread at
+  // it) to its end. False when there was none, or another thread was at it.
+  bool AdvanceEmptying(const internal::Moment& m, bool finish);
   bool CompactOne(const internal::Moment& m, std::size_t need);
   // -M: `stride` bytes from the spare room at the main head, where compaction leaves what it
   // freed; nullptr when there is not enough.
@@ -208,18 +232,30 @@ struct Store::Impl {
   // Whether the cache is full, eviction has been reclaiming dead space, and the cache holds
   // fewer spare segments than it then keeps ready.
   bool ReserveLow() const;
-  // Eviction's record of whether it finds dead space to reclaim (`found`) or has to drop live
-  // items: a moving average, dead_space_score / 256 of recent turns.
-  void NoteDeadSpace(bool found) {
-    int old = dead_space_score.load(std::memory_order_relaxed);
-    dead_space_score.store(old - old / 8 + (found ? 32 : 0), std::memory_order_relaxed);
+  // Whether writers should start emptying a segment in steps: the cache is full, no free
+  // segment is left that a writer may take, and the segments eviction takes have had items
+  // overwritten or deleted (victim_dead_score). A write-once workload evicts whole segments as
+  // it always did: there a segment emptied ahead waits on the free list holding no data, which
+  // cost the 32 B fill 1.2% of -m kept.
+  bool PaceWanted() const {
+    return options.evictions && !pool->CanGrow() && !pool->WriterMayTakeFree() &&
+           victim_dead_score.load(std::memory_order_relaxed) >= kQuarterScore;
   }
-  // The same for whether emptying a segment copied items forward. While at least a quarter of
-  // recent ones did, the pool keeps its spare segment for the copies (Pool::KeepSpare).
+  // Eviction's records, each a moving average (score / 256) of recent turns, updated racily:
+  //   dead_space_score: it found dead space to reclaim (compaction) rather than dropping live
+  //     items; while a quarter of turns do, the reclaimer keeps its reserve (ReserveLow);
+  //   victim_dead_score: the segment it took had at least 1/16 of it dead (PaceWanted);
+  //   copy_score: emptying a segment copied items forward; while a quarter of turns do, the
+  //     pool keeps its spare segment for the copies (Pool::KeepSpare).
+  static int NoteTurn(std::atomic<int>* score, bool yes) {
+    int old = score->load(std::memory_order_relaxed);
+    int now = old - old / 8 + (yes ? 32 : 0);
+    score->store(now, std::memory_order_relaxed);
+    return now;
+  }
+  void NoteDeadSpace(bool found) { NoteTurn(&dead_space_score, found); }
   void NoteCopying(bool copied) {
-    int old = copy_score.load(std::memory_order_relaxed);
-    int score = old - old / 8 + (copied ? 32 : 0);
-    copy_score.store(score, std::memory_order_relaxed);
+    int score = NoteTurn(&copy_score, copied);
     if (spare_allowed) pool->KeepSpare(score >= kQuarterScore);  // once a segment: cheap
   }
   static constexpr int kQuarterScore = 64;  // of the scores' 256: a quarter of recent turns
@@ -294,11 +330,19 @@ struct Store::Impl {
   bool reclaim_stop RC_GUARDED_BY(reclaim_mu) = false;
   std::atomic<bool> reclaim_wanted{false};
   std::size_t reclaim_reserve = 0;
-  std::atomic<int> dead_space_score{0};       // NoteDeadSpace (racy updates are fine)
-  std::atomic<int> copy_score{0};             // NoteCopying
+  std::atomic<int> dead_space_score{0};       // NoteTurn's scores (racy updates are fine)
+  std::atomic<int> victim_dead_score{0};
+  std::atomic<int> copy_score{0};
   bool spare_allowed = false;                 // the cache is large enough for a spare segment
   std::atomic<std::uint32_t> mean_stride{0};  // of the items eviction walks (Empty; racy is fine)
   std::atomic<std::uint64_t> background_reclaims{0};  // segments it freed
+
+  // The segment writers are emptying in steps (AdvanceEmptying), if any.
+  base::Mutex empty_mu;
+  Emptying emptying RC_GUARDED_BY(empty_mu);
+  std::atomic<bool> emptying_active{false};
+  std::atomic<std::uint64_t> emptied_in_steps{0};  // by writers, in steps (Stats)
+  std::atomic<std::uint64_t> emptied_whole{0};     // by writers, all at once (Stats)
 };
 
 }  // namespace rc::store

@@ -269,6 +269,10 @@ struct Stats {
   std::uint64_t segment_bytes = 0;        // the sealed segments' (not the heads being written)
   std::uint64_t segment_live_bytes = 0;   // what linked items occupy of those
   std::uint64_t background_reclaims = 0;  // segments the background reclaimer freed
+  // Segments writers emptied (evicted or compacted): in steps, a few items a write, or whole,
+  // by the one write that found no free segment (doc/store.md, "Emptying in steps").
+  std::uint64_t segments_emptied_in_steps = 0;
+  std::uint64_t segments_emptied_whole = 0;
   // Tombstones (Options::tombstone_ttl): kept out of curr_items and bytes, charged to the limit.
   std::uint64_t tombstones = 0;
   std::uint64_t tombstone_bytes = 0;

@@ -1489,6 +1489,42 @@ TEST_F(StoreTest, ChurnAfterAFillReclaimsMainsDeadSpaceToo) {
       << st.segment_live_bytes << " live of " << st.segment_bytes;
 }
 
+TEST_F(StoreTest, WritersEmptySegmentsInStepsNotWhole) {
+  // Under churn in a full cache, a segment is emptied a few items a write, not all at once by
+  // the one write that finds no free segment: that write waited 50-250 us, and every request
+  // behind it. Each key's value is its own letter, so an item the steps moved wrongly (or left
+  // linked in a freed segment) reads back as another key's.
+  Options o;
+  o.memory_limit = 8 << 20;
+  Make(o);
+  std::mt19937 rng(23);
+  const int keys = 8000;  // 2,000 bytes on average: twice what the cache holds
+  std::vector<std::string> letters;
+  for (char c = 'a'; c <= 'z'; ++c) letters.emplace_back(4000, c);
+  auto value = [&](int k, std::size_t n) { return std::string_view(letters[k % 26].data(), n); };
+  for (int i = 0; i < 100000; ++i) {
+    int k = static_cast<int>(rng() % keys);
+    std::string key = "k" + std::to_string(k);
+    if (rng() % 2 == 0) {
+      ASSERT_EQ(Set(key, value(k, 10 + rng() % 3990)), Outcome::kStored);
+    } else if (Lookup l = store_->Get(key); l.item) {
+      ASSERT_EQ(l.item.value(), value(k, l.item.value().size())) << key;
+    }
+  }
+  Stats st = store_->GetStats();
+  EXPECT_GT(st.evictions, 10000u);
+  EXPECT_GT(st.segments_emptied_in_steps, 200u);
+  // The whole ones: a cache's first eviction, and a walk another writer was at.
+  EXPECT_LT(st.segments_emptied_whole * 20, st.segments_emptied_in_steps)
+      << st.segments_emptied_whole << " whole, " << st.segments_emptied_in_steps << " in steps";
+  for (int k = 0; k < keys; ++k) {
+    Lookup l = store_->Get("k" + std::to_string(k), GetOptions{.bump = false});
+    if (l.item) {
+      ASSERT_EQ(l.item.value(), value(k, l.item.value().size())) << k;
+    }
+  }
+}
+
 TEST_F(StoreTest, SmallUnreadItemsOutlastLargeOnes) {
   // Half the keys hold 100-byte values and half 4,000-byte ones, rewritten at random, with reads
   // at random: for a hit ratio, which counts requests, a small item is worth keeping longer than
