@@ -31,7 +31,8 @@
 // when it cannot keep up (a busy core), the writers take it over in small steps, wherever
 // overwrites and deletes leave dead items in the segments eviction takes (a write-once
 // workload evicts whole segments: PaceWanted). A writer half way through its head that finds
-// no free segment it may take chooses the next victim (with the reclaimer's bound) without
+// no free segment it may take chooses the next victim (with the reclaimer's bound, or the
+// writers' own once a writer had to finish a walk: the steps are falling behind) without
 // walking it; from then on every write, after taking its room, walks a few mean item strides
 // of it, and the walk's end puts the segment on the free list, in time for the next writer
 // that needs one. A writer that still finds none finishes what is left of the walk. One
@@ -325,6 +326,7 @@ bool Store::Impl::AdvanceEmptying(const Moment& m, bool finish) {
     }
     done = StepEmptying(&emptying, m, budget);
     if (done) emptying_active.store(false, std::memory_order_release);
+    pace_behind.store(finish, std::memory_order_relaxed);
   }
   empty_mu.unlock();
   // Compaction's copies take room too (a segment 3/4 live frees a quarter of one): while the
@@ -349,7 +351,9 @@ bool Store::Impl::EvictOne(const Moment& m, bool background, bool paced) {
     // find is compacted within its own queue if it is sparse enough to be worth the copying.
     // (Looking only in the queue whose turn it is left main's dead space alone for as long as
     // small held more than its share: after a fill, for a whole -m of writes.)
-    std::size_t max_live = background || paced ? kBackgroundLiveSixteenths : kInlineLiveSixteenths;
+    std::size_t max_live = background || (paced && !pace_behind.load(std::memory_order_relaxed))
+                               ? kBackgroundLiveSixteenths
+                               : kInlineLiveSixteenths;
     Segment* sparse_small = SparsestLocked(&small_q, &small_cursor, max_live);
     Segment* sparse_main = SparsestLocked(&main_q, &main_cursor, max_live);
     compact = sparse_small != nullptr || sparse_main != nullptr;

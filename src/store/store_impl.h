@@ -341,6 +341,7 @@ struct Store::Impl {
   base::Mutex empty_mu;
   Emptying emptying RC_GUARDED_BY(empty_mu);
   std::atomic<bool> emptying_active{false};
+  std::atomic<bool> pace_behind{false};  // the last step was a writer finishing the walk
   std::atomic<std::uint64_t> emptied_in_steps{0};  // by writers, in steps (Stats)
   std::atomic<std::uint64_t> emptied_whole{0};     // by writers, all at once (Stats)
 };
