@@ -104,8 +104,8 @@ constexpr std::size_t kSmallItemEighths = 7;
 // and there the faster rate, or the writer that finds no segment, finishes it. The mean item
 // stride, not the write's own: the largest 1% of writes are the set p99, and walking several of
 // their own strides put 100 us and more on them. Measured (memory_hit_ratio.py's churn rows at
-// -m 64; doc/store.md, "Emptying in steps"): set p99 of the 10 B - 20 KB, 1:1 rows 2.2-4.5x
-// memcached's -> 1.4-2.4x.
+// -m 64 and 512; doc/store.md, "Emptying in steps"): set p99 of the 10 B - 20 KB, 1:1 rows
+// 2.6-4.5x memcached's -> 1.1-2.4x.
 constexpr std::size_t kPaceStrides = 4;
 constexpr std::size_t kPaceStridesShort = 16;
 // How many segments one allocation may evict or compact before it gives up (kNoMemory).
