@@ -204,6 +204,33 @@ class Server:
                 out[parts[1]] = parts[2]
         return out
 
+    def held(self, keys, prefix="key:", digits=12, batch=4096, timeout=600):
+        """What the server holds of keys prefix + i (i < keys, rc-loadgen's names): (items,
+        key + value bytes), by asking for every key's value size (`mg <key> s`, pipelined),
+        so the two servers' data is counted alike, whatever each charges per item. Bumps the
+        items it finds, as any read would: run it after what it measures."""
+        items = data = 0
+        deadline = time.monotonic() + timeout
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+            for start in range(0, keys, batch):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name}: key scan passed {timeout} s")
+                names = [f"{prefix}{i:0{digits}d}" for i in range(start, min(keys, start + batch))]
+                s.sendall("".join(f"mg {k} s\r\n" for k in names).encode())
+                buf = b""
+                while buf.count(b"\r\n") < len(names):
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        raise RuntimeError(f"{self.name} closed the connection during a key scan")
+                    buf += chunk
+                for name, line in zip(names, buf.split(b"\r\n")):
+                    if line.startswith(b"HD s"):
+                        items += 1
+                        data += len(name) + int(line[4:])
+                    elif line != b"EN":
+                        raise RuntimeError(f"{self.name}: unexpected reply to mg {name} s: {line!r}")
+        return items, data
+
     def stop(self):
         if self.proc is not None:
             stop_process(self.proc)

@@ -48,18 +48,20 @@
 #         3. the measured window: the same, for enough requests to write -m bytes of sets, at
 #            least --churn-min-ops and at most --churn-max-ops (full: 200k-1.5M, --quick:
 #            100k-300k), so the heavy-tailed 1:10 rows at -m 512 write only part of -m.
-#       Reported per server: `stats bytes` (live items, each server's own item header included)
-#       and curr_items at the end; the get hit ratio of the window (from the difference of
-#       get_hits and get_misses, checked against the client's count); evictions in the window;
-#       VmRSS / -m at the end; set and get p99 latency in the window (rc-loadgen's, send to
-#       reply, so with pipeline 16 it includes waiting behind up to 15 requests); the ratios
-#       ringcached / memcached of live bytes and hit ratio; and ringcached's segment_dead_bytes
-#       (space in sealed segments held by no live item), from `stats` or `stats segments`, "-"
-#       where the binary has neither. Every client run is bounded by a request count and a time
-#       limit; a row where a time limit cut a run short is marked, since its two servers then did
-#       not see the same requests. Before each server's run the script waits (up to --quiet-wait
-#       s) for the machine to be quiet, and a latency measured while other processes kept more
-#       than 0.15 of a core busy is marked *.
+#       Reported per server: the key+value bytes held at the end (every key's value size asked for
+#       with `mg <key> s` after the window: the user's data, counted alike for both servers),
+#       `stats bytes` (live items, each server's own item header included: 59 bytes an item in
+#       memcached, 16-23 here in these rows) and curr_items at the end; the get hit ratio of the
+#       window (from the difference of get_hits and get_misses, checked against the client's
+#       count); evictions in the window; VmRSS / -m at the end; set and get p99 latency in the
+#       window (rc-loadgen's, send to reply, so with pipeline 16 it includes waiting behind up to
+#       15 requests); the ratios ringcached / memcached of key+value held, live bytes and hit
+#       ratio; and ringcached's segment_dead_bytes (space in sealed segments held by no live item),
+#       from `stats` or `stats segments`, "-" where the binary has neither. Every client run is
+#       bounded by a request count and a time limit; a row where a time limit cut a run short is
+#       marked, since its two servers then did not see the same requests. Before each server's run
+#       the script waits (up to --quiet-wait s) for the machine to be quiet, and a latency measured
+#       while other processes kept more than 0.15 of a core busy is marked *.
 #       --quick runs four rows at -m 64 (each size, ratio and key choice twice).
 #
 # RSS / -m is also sampled after (c), (d) and (e); the table's "any overfill" row is the largest.
@@ -269,6 +271,21 @@ class Runner:
                 "large_keys": large_keys, "errors": first["errors"] + second["errors"]}
 
     # (f)
+    def held(self, srv, keys):
+        """The server's `stats` and the key + value bytes it holds of the row's keys, from a scan
+        of them that agrees with `curr_items` before and after it. ringcached's reclaimer may
+        still be refilling its free segments after the window (evicting, as it would have in
+        the window), so a scan is repeated until the store is still."""
+        for _ in range(5):
+            end = srv.stats()
+            items_before = int(end["curr_items"])
+            items, data = srv.held(keys)
+            if items == items_before == int(srv.stats()["curr_items"]):
+                return end, data
+            time.sleep(1)
+        raise RuntimeError(f"{srv.name}: curr_items and a scan of the keys still disagree: "
+                           f"{items} held, curr_items {items_before}")
+
     def churn(self, name, row):
         """One churn row against one server: fill, warm-up, measured window (see the file
         comment). Every phase is bounded by its request count and by --churn-time-cap seconds."""
@@ -303,25 +320,27 @@ class Runner:
                      (children_cpu_seconds() - cli0))
             out["other_cores"] = max(0.0, other) / out["window_s"]
             after = srv.stats()
-            if name == "ringcached" and "segment_dead_bytes" not in after:
-                after.update(srv.stats("segments"))  # newer binaries keep it there; old: absent
             time.sleep(self.opts.settle)
             rss = vm_rss_bytes(srv.pid)
+            end, held_data = self.held(srv, row.keys)
+            if name == "ringcached" and "segment_dead_bytes" not in end:
+                end.update(srv.stats("segments"))  # newer binaries keep it there; old: absent
 
         def delta(stat):
             return int(after[stat]) - int(before[stat])
 
         hits, misses = delta("get_hits"), delta("get_misses")
         out.update({
-            "bytes": int(after["bytes"]),
-            "items": int(after["curr_items"]),
+            "bytes": int(end["bytes"]),
+            "items": int(end["curr_items"]),
+            "data": held_data,
             "hit": hits / (hits + misses) if hits + misses else float("nan"),
             "client_hit": j["hit_ratio"],
             "evictions": delta("evictions"),
             "rss": rss / (row.memory_mb * MB) if rss else float("nan"),
             "set_p99": j["set_lat_us"]["p99"],
             "get_p99": j["get_lat_us"]["p99"],
-            "dead": int(after["segment_dead_bytes"]) if "segment_dead_bytes" in after else None,
+            "dead": int(end["segment_dead_bytes"]) if "segment_dead_bytes" in end else None,
             "value_mean_drawn": j["value_mean_drawn"],
             "value_mean": j["value_mean"],
             "ops_per_s": j["ops_per_s"],
@@ -576,14 +595,15 @@ def print_churn_table(churn, churn_res):
           "hit ratio, evictions and p99 over the measured window, the rest at its end; "
           "`--list-churn` gives each row's request counts")
     print()
-    print("| workload | -m | keys | live MB (`stats bytes`) | live rc/mc | curr_items | "
-          "hit ratio | hit rc/mc | evictions | RSS / -m | set p99 us | get p99 us | "
-          "rc segment_dead_bytes MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| workload | -m | keys | key+value held MB | held rc/mc | live MB (`stats bytes`) | "
+          "live rc/mc | curr_items | hit ratio | hit rc/mc | evictions | RSS / -m | "
+          "set p99 us | get p99 us | rc segment_dead_bytes MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in churn:
         v = churn_res[c.id]
         capped = any(v[n]["capped"] for n in v)
         print(f"| {c.title}{' (time-capped)' if capped else ''} | {c.memory_mb} | {c.keys} | "
+              f"{pair(v, 'data', lambda x: f'{x / MB:.1f}')} | {ratio(v, 'data')} | "
               f"{pair(v, 'bytes', lambda x: f'{x / MB:.1f}')} | {ratio(v, 'bytes')} | "
               f"{pair(v, 'items', str)} | {pair(v, 'hit', lambda x: f'{x:.3f}')} | "
               f"{ratio(v, 'hit')} | {pair(v, 'evictions', str)} | "

@@ -293,8 +293,8 @@ void TextStatSink::Add(std::string_view name, std::string_view value) {
 }
 
 // `stats segments` (ringcached's own): the segment space behind `bytes` -- how much of it the
-// linked items occupy, how much overwrites and deletes have left dead, and what the background
-// reclaimer has done (doc/store.md).
+// linked items occupy, how much overwrites and deletes have left dead, what the background
+// reclaimer has done, and what is charged to -m (doc/store.md).
 void AppendSegments(Server& server, StatSink& w) {
   store::Stats st = server.store().GetStats();
   w.Add("segment_size", st.segment_size);
@@ -307,6 +307,8 @@ void AppendSegments(Server& server, StatSink& w) {
   w.Add("background_reclaims", st.background_reclaims);
   w.Add("segments_emptied_in_steps", st.segments_emptied_in_steps);
   w.Add("segments_emptied_whole", st.segments_emptied_whole);
+  w.Add("store_allocated", st.allocated);
+  w.Add("allocator_overhead", st.allocator_overhead);
 }
 
 // `stats versions` (ringcached's own): the version clock behind every CAS (base/hybrid_clock.h)

@@ -95,6 +95,8 @@ class Pool {
   // The configured limit (-m, cache_memlimit), as `stats` reports it.
   std::size_t limit() const { return limit_.load(std::memory_order_relaxed); }
   std::size_t effective_limit() const { return effective_limit_.load(std::memory_order_relaxed); }
+  // What the arena held resident beyond the charges at the last measurement (pool.cc).
+  std::size_t overhead() const { return overhead_.load(std::memory_order_relaxed); }
   void set_limit(std::size_t bytes);
   std::uint8_t id() const { return id_; }
   // Whether memory the arena frees stays mapped (jemalloc's opt.retain), so that reading a

@@ -962,6 +962,7 @@ Stats Store::GetStats() const {
   }
   st.memory_limit = im.pool->limit();
   st.allocated = im.pool->used();
+  st.allocator_overhead = im.pool->overhead();
   st.malloc_fails = im.malloc_fails.load(std::memory_order_relaxed);
   st.hash_power_level = static_cast<unsigned>(std::bit_width(slots) - 1);
   st.hash_bytes = table_bytes;

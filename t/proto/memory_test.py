@@ -170,6 +170,14 @@ def main():
             check(int(st["evictions"]) > 0, "no evictions: the churn did not fill the cache")
             check(live * 100 >= limit * 72, f"live bytes {live} < 72% of -m {limit}")
             check(dead * 100 <= total * 20, f"dead bytes {dead} > 20% of segment bytes {total}")
+            # What is charged to -m: the sealed segments, the free ones and the tables, plus
+            # the heads being written; over the limit by at most a copy's forced charge.
+            charged, size = int(seg["store_allocated"]), int(seg["segment_size"])
+            known = total + int(seg["free_segments"]) * size + int(st["hash_bytes"])
+            print(f"    store_allocated={charged} allocator_overhead="
+                  f"{seg['allocator_overhead']}", flush=True)
+            check(known <= charged <= limit + size,
+                  f"store_allocated {charged}: not within [{known}, {limit + size}]")
             srv.check_serving("after the churn")
 
     r.case("write 10 x 64 MB of mixed sizes", fill_and_measure)

@@ -252,6 +252,7 @@ struct Stats {
   std::uint64_t memory_limit = 0;
   std::uint64_t allocated = 0;         // charged to the limit: segments (in use, filling, free)
                                        // and tables
+  std::uint64_t allocator_overhead = 0;  // the arena's measured overhead, taken off the limit
   std::uint64_t evictions = 0;
   std::uint64_t reclaimed = 0;         // expired items whose memory was reused or freed
   std::uint64_t expired_unfetched = 0;
