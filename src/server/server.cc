@@ -345,6 +345,13 @@ void Server::OnSignal(int sig, short, void* arg) noexcept {
 void Server::OnTick(int, short, void* arg) noexcept {
   auto* self = static_cast<Server*>(arg);
   if (self->hot_keys_ != nullptr) self->hot_keys_->Tick();
+  // Spare I/O buffers beyond what the last second borrowed at once go back (net/buffer_pool.h);
+  // a worker with none to spare is not woken.
+  for (auto& w : self->workers_) {
+    if (w->buffers().WorthTrimming()) {
+      w->loop().RunInLoop([worker = w.get()] { worker->buffers().Trim(); });
+    }
+  }
   if (!self->graceful_stopping_) {
     self->listener_->ResumeAfterFdExhaustion();
     return;
