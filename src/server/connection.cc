@@ -125,6 +125,9 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
     }
     self->read_queued_ = true;
     self->worker_->QueueRead(self);
+    // A full round runs now, before the loop's other read callbacks (Worker::kReadRoundMax).
+    // It may delete this connection: nothing touches `self` after it.
+    if (self->worker_->ReadRoundFull()) self->worker_->RunReadRound();
     return;
   }
   self->HandleEvent(what);

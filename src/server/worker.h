@@ -54,6 +54,10 @@ class Worker {
   // this round's other read callbacks (RunReadRound), so the cache misses of their lookups
   // overlap instead of following one another.
   void QueueRead(Connection* conn) { read_round_.push_back(conn); }
+  // Whether the round has kReadRoundMax connections: the caller then runs it at once, as the
+  // last thing its read callback does (RunReadRound may delete any connection of the round).
+  bool ReadRoundFull() const { return read_round_.size() >= kReadRoundMax; }
+  void RunReadRound();
 
   // Stream connections receive through the worker's io_uring when it has one (net/recv_ring.h;
   // --io-engine=io_uring), through epoll otherwise. Null once ~Worker has begun: a
@@ -76,7 +80,6 @@ class Worker {
   void StartTick();
   static void OnTick(int fd, short what, void* arg) noexcept;
   void CloseIdle();
-  void RunReadRound();
   void CollectReceives();
   // Creates the ring before the first stream connection, under --io-engine=io_uring.
   void MaybeStartRing();
@@ -100,6 +103,13 @@ class Worker {
   std::size_t last_collected_ = 0;
   static constexpr std::size_t kBusyCollection = 2;
   static constexpr int kCollectsPerRound = 4;
+  // The most connections a read round holds before it runs, mid-way through the loop's read
+  // callbacks if need be. A round's replies leave only after all of its reads: with 200 ready
+  // connections in one round, the clients answered last sent their next request after the next
+  // round had begun and waited two rounds, and the closed-loop p99 was twice the p50 (2.44 ms
+  // against memcached's 1.86). In rounds of at most 64: 1.48 ms, the same p50, and 3-5% more
+  // throughput, so the overlap of 64 lookups' cache misses loses nothing against 200.
+  static constexpr std::size_t kReadRoundMax = 64;
   bool stopping_ = false;
   std::atomic<int> busy_{0};
 };

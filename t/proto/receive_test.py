@@ -11,6 +11,9 @@
 #   * one connection streaming more than the receive buffers hold (noreply sets): everything
 #     stored, in order;
 #   * more connections sending at once than the receive buffer pool starts with;
+#   * 300 connections ready at once, half of them sending `quit` after a get: more than a read
+#     round holds (64), so full rounds run inside the loop's read callbacks and delete the
+#     connections that quit while other events are still to be delivered;
 #   * connections that open while others are half way through pipelined requests;
 #   * 1,000 idle connections that each made a request cost under 3 KB of RSS apiece (about
 #     0.65 KB here, as memcached's; a connection that kept its 16 KB buffers cost 11-14 KB), and
@@ -25,6 +28,7 @@ import os
 import random
 import statistics
 import select
+import signal
 import socket
 import sys
 import time
@@ -170,6 +174,45 @@ def case_more_connections_than_buffers():
         rctest.check_replies(rctest.drive_scripts(srv.port, scripts, rng, CHUNKS), scripts)
 
 
+def case_connections_quit_inside_full_rounds():
+    # More ready connections than a read round holds (Worker::kReadRoundMax, 64): a full round
+    # runs inside the loop's read callbacks, and the connections that quit are deleted there,
+    # while the loop still has other connections' events to deliver.
+    limit = rctest.raise_nofile(1000)
+    check(limit >= 400, f"open-file limit {limit} too low for 300 connections")
+    srv = rctest.ServerProcess(["-t", "1"], name="server -t 1")
+    with srv:
+        with srv.connect() as c:
+            check_eq(c.set("rk", b"v" * 10), "STORED", "set")
+        for rnd in range(3):
+            socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                     for _ in range(300)]
+            try:
+                time.sleep(0.1)  # every connection adopted before any sends
+                # Stopped while the requests arrive, the server finds them all ready at once.
+                os.kill(srv.proc.pid, signal.SIGSTOP)
+                try:
+                    for i, s in enumerate(socks):
+                        s.sendall(b"get rk\r\n" + (b"quit\r\n" if i % 2 else b""))
+                finally:
+                    os.kill(srv.proc.pid, signal.SIGCONT)
+                want = b"VALUE rk 0 10\r\n" + b"v" * 10 + b"\r\nEND\r\n"
+                for i, s in enumerate(socks):
+                    got = b""
+                    while len(got) < len(want):
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        got += chunk
+                    check_eq(got, want, f"round {rnd}, connection {i}'s reply")
+                    if i % 2:
+                        check_eq(s.recv(4096), b"", f"round {rnd}, connection {i} closed on quit")
+            finally:
+                for s in socks:
+                    s.close()
+        srv.check_serving("after connections quit inside full read rounds")
+
+
 def case_idle_connections_hold_little_memory():
     rctest.raise_nofile(1200)
     n = 1000
@@ -256,6 +299,8 @@ def main():
            case_connections_open_mid_stream)
     r.case("one connection streams 32 MB of noreply sets", case_one_connection_streams_past_the_buffers)
     r.case("300 connections sending at once", case_more_connections_than_buffers)
+    r.case("300 ready connections, half of them quitting: rounds of 64 run mid-callbacks",
+           case_connections_quit_inside_full_rounds)
     r.case("1,000 idle connections hold little memory", case_idle_connections_hold_little_memory)
     r.case("the server stops cleanly with 200 connections open", case_stop_with_connections_open)
     r.case("a lone client among 64 idle connections is answered at once",
