@@ -26,15 +26,19 @@ constexpr std::uint8_t kRingPauseReads = 64;
 
 }  // namespace
 
+// Every open connection costs one of these: within jemalloc's 448-byte class (connection.h).
+static_assert(sizeof(Connection) <= 448, "Connection outgrew jemalloc's 448-byte size class");
+
+Server& Connection::server() const { return worker_->server(); }
+
 Connection::Connection(Worker* worker, int fd, const net::ListenSocket& from)
     : worker_(worker),
-      server_(&worker->server()),
       transport_(fd, &worker->buffers(), kMaxInput),
       record_(),
       session_(worker->session_context(), this, &transport_.input(), &transport_.output(),
                &record_, /*datagrams=*/false) {
   record_.fd = fd;
-  record_.name = server_->conns().Intern(from.name);
+  record_.name = server().conns().Intern(from.name);
   record_.kind = from.is_unix ? ConnRecord::Kind::kUnix : ConnRecord::Kind::kTcp;
 }
 
@@ -44,7 +48,7 @@ Connection::~Connection() {
 }
 
 void Connection::Start() {
-  server_->conns().Add(&record_);
+  server().conns().Add(&record_);
   LogConnEvent("conn_new", nullptr);
   event_ = event_new(worker_->loop().base(), transport_.fd(), EV_READ | EV_PERSIST,
                      &Connection::OnEvent, this);
@@ -63,10 +67,10 @@ void Connection::Close() {
   transport_.DetachRing(worker_->recv_ring());
   session_.Closed();
   LogConnEvent("conn_close", "normal");
-  server_->conns().Remove(&record_);
+  server().conns().Remove(&record_);
   transport_.Close();
-  (record_.peer.load(std::memory_order_relaxed) ? server_->peer_connections
-                                                : server_->curr_connections)
+  (record_.peer.load(std::memory_order_relaxed) ? server().peer_connections
+                                                : server().curr_connections)
       .fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -134,13 +138,10 @@ void Connection::OnEvent(int, short what, void* arg) noexcept {
   if (!self->transport_.open()) self->worker_->Release(self);
 }
 
-void Connection::LocateFirstKey() {
-  first_item_hint_ = nullptr;
+const void* Connection::LocateFirstKey() {
   std::string_view key = session_.FirstKey();
-  if (!key.empty()) first_item_hint_ = server_->store().FindHint(base::HashKey(key));
+  return key.empty() ? nullptr : server().store().FindHint(base::HashKey(key));
 }
-
-void Connection::PrefetchFirstKey() const { store::Store::Prefetch(first_item_hint_); }
 
 void Connection::RunRead() {
   read_queued_ = false;
@@ -308,7 +309,7 @@ void Connection::UpdateEvents() {
 }
 
 void Connection::LogConnEvent(const char* type, const char* reason) {
-  Watchers& watchers = server_->watchers();
+  Watchers& watchers = server().watchers();
   if ((watchers.mask() & kWatchConnEvents) == 0) return;
   watchers.Emit(kWatchConnEvents, ConnEventBody(record_.addr(), record_.fd, type, reason));
 }

@@ -134,7 +134,7 @@ bool Session::ForwardToOwner(std::string_view key, Parked::Told told, Command co
   Forwarder* forwarder = context_->forwarder;
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
-  const std::uint64_t id = park_seq_ + 1;
+  const std::uint64_t id = NextParkId();
   const Forwarder::Route route =
       forwarder->Forward(key, request, [alive, self, id](const std::string* reply) {
         if (*alive) self->OnForwardAnswer(id, reply);
@@ -142,7 +142,7 @@ bool Session::ForwardToOwner(std::string_view key, Parked::Told told, Command co
   if (route == Forwarder::Route::kHere) return false;
   auto parked = std::make_unique<Parked>();
   parked->kind = Parked::Kind::kForwarded;
-  parked->id = ++park_seq_;
+  parked->id = id;
   parked->told = told;
   parked->command = command;
   parked->noreply = noreply;

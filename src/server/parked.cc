@@ -8,7 +8,7 @@
 // in order; when its wait ends its reply is queued and the host's Resume() runs what waited.
 //
 // A held write: after each request ran (RequestDone), the session asks the gate; if the gate
-// holds, the reply the request queued (everything after request_mark_) is taken out of the
+// holds, the reply the request queued (everything after Rare::request_mark) is taken out of the
 // queue into the Parked, and queued again when the gate releases it.
 //
 // When a read misses keys the loader wants, the session starts a Parked: one part per key
@@ -21,7 +21,9 @@
 // last one resumes the session through its host (SessionHost::Resume).
 //
 // A fill's answer may outlive its session (closed meanwhile) or its read (dropped by a
-// CLIENT_ERROR later in the same get line): the callback checks alive_ and the fill's id.
+// CLIENT_ERROR later in the same get line): the callback checks alive() and the fill's id.
+#include <atomic>
+
 #include "ringcached/engine/hooks.h"
 #include "ringcached/proto/meta.h"
 #include "ringcached/proto/text_reply.h"
@@ -37,6 +39,11 @@ constexpr std::string_view kReplicationFailed =
 
 }  // namespace
 
+std::uint64_t Session::NextParkId() {
+  static std::atomic<std::uint64_t> next{0};
+  return next.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 bool Session::WantsFill(std::string_view key) const {
   // A datagram is answered at once, whole: UDP reads stay plain misses.
   if (datagrams_) return false;
@@ -48,7 +55,7 @@ void Session::WaitForFill(Parked::Kind kind, std::string_view key) {
   if (parked_ == nullptr) {
     parked_ = std::make_unique<Parked>();
     parked_->kind = kind;
-    parked_->id = ++park_seq_;
+    parked_->id = NextParkId();
   }
   const std::size_t part = parked_->parts.size();
   parked_->parts.push_back({store::ItemRef(), std::string(key), true});
@@ -85,7 +92,7 @@ void Session::HoldForGate() {
   if (!gate->Holding()) return;  // nothing to wait for: no callback made
   std::shared_ptr<bool> alive = this->alive();
   Session* self = this;
-  const std::uint64_t id = park_seq_ + 1;
+  const std::uint64_t id = NextParkId();
   if (!gate->Hold([alive, self, id](bool acknowledged) {
         if (*alive) self->OnReleased(id, acknowledged);
       })) {
@@ -93,8 +100,8 @@ void Session::HoldForGate() {
   }
   parked_ = std::make_unique<Parked>();
   parked_->kind = Parked::Kind::kHeld;
-  parked_->id = ++park_seq_;
-  out_->MoveSince(request_mark_, &parked_->held);
+  parked_->id = id;
+  out_->MoveSince(rare().request_mark, &parked_->held);
   // How a failure can be told: a binary request gets an error response with its opcode and
   // opaque (quiet ones too); a text or meta request gets an error line unless it asked for no
   // reply at all (text noreply: the protocol has no way to say it failed, REPLICATION.md 4).

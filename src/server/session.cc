@@ -34,7 +34,7 @@ Session::~Session() { Closed(); }
 
 void Session::Closed() {
   if (state_ == State::kClosing) return;
-  if (alive_ != nullptr) *alive_ = false;
+  if (rare_ != nullptr && rare_->alive != nullptr) *rare_->alive = false;
   if (watcher_id_ >= 0) context_->watchers->Remove(watcher_id_);
   watcher_id_ = -1;
   state_ = State::kClosing;
@@ -43,8 +43,9 @@ void Session::Closed() {
 }
 
 std::shared_ptr<bool> Session::alive() {
-  if (alive_ == nullptr) alive_ = std::make_shared<bool>(state_ != State::kClosing);
-  return alive_;
+  std::shared_ptr<bool>& alive = rare().alive;
+  if (alive == nullptr) alive = std::make_shared<bool>(state_ != State::kClosing);
+  return alive;
 }
 
 void Session::NoteCommand() {

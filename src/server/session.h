@@ -230,16 +230,19 @@ class Session {
   void OnFilled(std::uint64_t id, std::size_t part, store::ItemRef item);
   void ReplyParked(Parked& fill);
   // After a request ran to its end: if the write gate holds its writes, takes the reply it
-  // queued (since request_mark_) out of the queue and parks it until the gate releases it.
+  // queued (since Rare::request_mark) out of the queue and parks it until the gate releases it.
   // Inline: without a gate (every single node) it is one load and a branch per request.
   void RequestDone() {
     if (context_->write_gate != nullptr) HoldForGate();
   }
   // Before a request runs: where its reply will begin, should the gate hold it.
   void MarkRequest() {
-    if (context_->write_gate != nullptr) request_mark_ = out_->GetMark();
+    if (context_->write_gate != nullptr) rare().request_mark = out_->GetMark();
   }
   void HoldForGate();
+  // A parked request's id, for the callbacks that answer it to check that it is still the one
+  // waiting: unique in the process (a relaxed atomic count).
+  static std::uint64_t NextParkId();
   void OnReleased(std::uint64_t id, bool acknowledged);
   // Operations on keys this node does not hold (forwarded.cc, server/forwarder.h): true when
   // the request went to the key's owner (parked until its answer) or was answered an error;
@@ -325,7 +328,18 @@ class Session {
   } pending_;
   std::size_t swallow_left_ = 0;
 
-  std::shared_ptr<bool> alive_;         // made by alive() when first asked for
+  // What few sessions need, allocated the first time one does: every idle connection holds a
+  // Session, and its Connection must stay within jemalloc's 448-byte size class
+  // (server/connection.h).
+  struct Rare {
+    std::shared_ptr<bool> alive;       // made by alive() when first asked for
+    net::OutQueue::Mark request_mark;  // where the reply of the request being executed begins
+  };
+  Rare& rare() {
+    if (rare_ == nullptr) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  std::unique_ptr<Rare> rare_;
   // A peer link's handshake and, once authenticated, what it said (peer_commands.cc).
   struct PeerState {
     cluster::PeerHello theirs;
@@ -337,9 +351,7 @@ class Session {
   // once a newer incarnation of the sender has registered (peer_commands.cc).
   bool CurrentPeer();
   std::unique_ptr<PeerState> peer_;
-  std::unique_ptr<Parked> parked_;   // the request waiting, if any
-  std::uint64_t park_seq_ = 0;
-  net::OutQueue::Mark request_mark_{};  // where the reply of the request being executed begins
+  std::unique_ptr<Parked> parked_;   // the request waiting, if any (its id: NextParkId)
 
   base::RelTime last_cmd_ = 0;
   int watcher_id_ = -1;                 // registered with Server::watchers() while >= 0
@@ -348,14 +360,16 @@ class Session {
   enum class Framing : unsigned char { kUndecided, kText, kBinary } framing_ = Framing::kUndecided;
   proto::TextParser parser_;
   proto::MetaParser meta_parser_;
-  bool datagrams_;
-  bool close_after_write_ = false;
+  // One byte of flags: every idle connection holds a Session, and its Connection must stay
+  // within jemalloc's 448-byte size class (server/connection.h).
+  bool datagrams_ : 1;
+  bool close_after_write_ : 1 = false;
+  bool yielded_ : 1 = false;
+  bool more_input_ : 1 = false;         // bytes follow the request being executed
+  bool last_noreply_ : 1 = false;       // the text request being executed has noreply
   // This connection's number for `config get hotkeys` (-1 until its first), so that a client
   // instance polling on it keeps one slot.
   std::int64_t hot_keys_slot_ = -1;
-  bool yielded_ = false;
-  bool more_input_ = false;             // bytes follow the request being executed
-  bool last_noreply_ = false;           // the text request being executed has noreply
   proto::binary::Header last_binary_;   // the binary request being executed
 };
 

@@ -149,8 +149,9 @@ void Worker::RunReadRound() {
   // lookup: at low load, where most rounds are one request, that was 10% of a request's
   // instructions.
   if (round.size() > 1) {
-    for (Connection* c : round) c->LocateFirstKey();
-    for (Connection* c : round) c->PrefetchFirstKey();
+    hints_.clear();
+    for (Connection* c : round) hints_.push_back(c->LocateFirstKey());
+    for (const void* hint : hints_) store::Store::Prefetch(hint);
   }
   for (Connection* c : round) {
     c->RunRead();

@@ -95,6 +95,7 @@ class Worker {
   // Its readers of the UDP sockets (-U), until a graceful stop begins.
   std::vector<std::unique_ptr<UdpEndpoint>> udp_;
   std::vector<Connection*> read_round_;  // read this round, requests not yet run
+  std::vector<const void*> hints_;       // RunReadRound's item hints, one per connection
   event* tick_ = nullptr;
   std::unique_ptr<net::RecvRing> recv_ring_;
   bool ring_failed_ = false;
