@@ -614,7 +614,7 @@ bool Store::Impl::StepEmptying(Emptying* e, const Moment& m, std::size_t budget)
         }
         copy->SetBits(next);
         s.MoveLocked(slot, copy);
-        e->copied = true;
+        e->copied += it->stride();
         continue;
       }
     }
@@ -623,7 +623,7 @@ bool Store::Impl::StepEmptying(Emptying* e, const Moment& m, std::size_t budget)
   }
   e->off = off;
   if (off < end && seg->live_bytes.load(std::memory_order_relaxed) != 0) return false;
-  NoteCopying(e->copied);
+  NoteCopying(e->copied * kCopiedDivisor >= seg->capacity());
   if (e->walked > 0) {
     // The mean stride of what was written (dead items too), a moving average over segments.
     std::uint32_t mean = mean_stride.load(std::memory_order_relaxed);
