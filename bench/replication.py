@@ -396,7 +396,8 @@ def measure_sync(args, zk, secret, results):
 
 def report_sync(args, rows):
     print(f"\nsync: set latency, R=1 / R=2 async / R=2 sync, {len(rows)} rounds of "
-          f"{args.duration:g} s, two nodes -t 1 on CPU {args.server_cpu}, set:get 1:1, 32 B:")
+          f"{args.duration:g} s, two nodes -t 1 on CPU {args.server_cpu}"
+          f"{f' and {args.peer_cpu}' if args.peer_cpu else ''}, set:get 1:1, 32 B:")
     for shape, what, _ in sync_shapes(args):
         one, asy, syn = ([r[c][shape] for r in rows] for c in ("R=1", "async", "sync"))
 
