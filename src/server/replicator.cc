@@ -73,6 +73,9 @@ Replicator::~Replicator() {
     for (auto& [ticket, p] : w->pending) {
       if (p->timer != nullptr) event_free(p->timer);
     }
+    for (PerWorker::PendingMap::node_type& spare : w->spare_pending) {
+      if (spare.mapped()->timer != nullptr) event_free(spare.mapped()->timer);
+    }
   }
 }
 
@@ -189,11 +192,11 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
     }
     return;
   }
-  std::string bytes;
   PerWorker* w = Current();
   if (w == nullptr) {
     // Not a worker (the origin thread's fills): the write leaves from the worker its key hashes
     // to, encoded now (the item is valid only during this call). Nobody waits for it.
+    std::string bytes;
     if (workers_.empty() || !Encode(event, &bytes)) return;
     PerWorker* to = workers_[base::HashKey(event.key) % workers_.size()].get();
     to->slot.loop->RunInLoop([this, to, key = std::string(event.key), bytes = std::move(bytes)] {
@@ -210,8 +213,10 @@ void Replicator::OnWrite(const engine::WriteEvent& event) {
   // A hot key's copies (hot_copies.cc): a delete's reply waits for every holder and copy.
   const bool hot = serving && w->hot != nullptr && !w->hot->keys.empty() &&
                    w->hot->Contains(event.key);
-  SendToHolders(*w, event.key, &event, &bytes, sync_ || !serving || (hot && deleting),
+  w->encoded.clear();
+  SendToHolders(*w, event.key, &event, &w->encoded, sync_ || !serving || (hot && deleting),
                 deleting ? PeerLink::Kind::kDelete : PeerLink::Kind::kWrite, serving);
+  if (w->encoded.capacity() > kMaxKeptEncoded) std::string().swap(w->encoded);  // a large value
   if (hot) {
     if (std::shared_ptr<const cluster::ClusterView> view = membership_->view()) {
       SendToHotCopies(*w, *view, event, /*wait=*/true);
@@ -299,7 +304,6 @@ bool Replicator::Hold(std::function<void(bool)> released) {
   PerWorker::Pending* p = w->current;
   w->current = nullptr;
   p->released = std::move(released);
-  p->timer = evtimer_new(w->slot.loop->base(), &Replicator::OnTimeout, p);
   // Settled already (a link failed on the spot): the timer fires at once, so `released` never
   // runs inside Hold().
   const bool settled =
@@ -314,20 +318,45 @@ void Replicator::Forget() {
   if (w == nullptr || w->current == nullptr) return;
   // Nobody waits for these (a datagram's writes): their answers are counted, not awaited.
   const std::uint64_t ticket = w->current->ticket;
-  if (w->current->lenient != 0) w->lenient_tickets.erase(w->current->lenient);
   w->current = nullptr;
-  w->pending.erase(ticket);
+  Retire(*w, ticket);
 }
 
 Replicator::PerWorker::Pending& Replicator::CurrentPending(PerWorker& w) {
-  if (w.current == nullptr) {
+  if (w.current != nullptr) return *w.current;
+  const std::uint64_t ticket = w.next_ticket++;
+  if (w.spare_pending.empty()) {
     auto p = std::make_unique<PerWorker::Pending>();
     p->worker = &w;
-    p->ticket = w.next_ticket++;
+    p->timer = evtimer_new(w.slot.loop->base(), &Replicator::OnTimeout, p.get());
+    p->ticket = ticket;
     w.current = p.get();
-    w.pending.emplace(p->ticket, std::move(p));
+    w.pending.emplace(ticket, std::move(p));
+    return *w.current;
   }
-  return *w.current;
+  PerWorker::PendingMap::node_type node = std::move(w.spare_pending.back());
+  w.spare_pending.pop_back();
+  PerWorker::Pending& p = *node.mapped();
+  event* timer = p.timer;
+  p = PerWorker::Pending{.worker = &w, .ticket = ticket, .timer = timer};
+  node.key() = ticket;
+  w.current = &p;
+  w.pending.insert(std::move(node));
+  return p;
+}
+
+void Replicator::Retire(PerWorker& w, std::uint64_t ticket) {
+  PerWorker::PendingMap::node_type node = w.pending.extract(ticket);
+  if (node.empty()) return;
+  PerWorker::Pending& p = *node.mapped();
+  if (p.timer != nullptr) evtimer_del(p.timer);
+  if (p.lenient != 0) w.lenient_tickets.erase(p.lenient);
+  p.released = nullptr;
+  if (w.spare_pending.size() < kMaxSparePending) {
+    w.spare_pending.push_back(std::move(node));
+  } else if (p.timer != nullptr) {
+    event_free(p.timer);  // the node frees the rest
+  }
 }
 
 std::uint64_t Replicator::LenientTicket(PerWorker& w) {
@@ -371,10 +400,7 @@ void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
     hot_delete_failures_.Add(static_cast<std::uint64_t>(p->lenient_needed - p->lenient_answered));
   }
   std::function<void(bool)> released = std::move(p->released);
-  PerWorker* w = p->worker;
-  if (p->timer != nullptr) event_free(p->timer);
-  if (p->lenient != 0) w->lenient_tickets.erase(p->lenient);
-  w->pending.erase(p->ticket);  // p is gone
+  Retire(*p->worker, p->ticket);  // p is a spare now
   released(all);
 }
 
