@@ -39,6 +39,8 @@ constexpr std::string_view kReplicationFailed =
 
 }  // namespace
 
+thread_local std::vector<std::unique_ptr<Session::Parked>> Session::spare_parked_;
+
 std::uint64_t Session::NextParkId() {
   static std::atomic<std::uint64_t> next{0};
   return next.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -90,15 +92,14 @@ void Session::HoldForGate() {
     return;
   }
   if (!gate->Holding()) return;  // nothing to wait for: no callback made
-  std::shared_ptr<bool> alive = this->alive();
-  Session* self = this;
   const std::uint64_t id = NextParkId();
-  if (!gate->Hold([alive, self, id](bool acknowledged) {
-        if (*alive) self->OnReleased(id, acknowledged);
-      })) {
-    return;
+  if (!gate->Hold({alive(), &Session::NotifyReleased, this, id})) return;
+  if (spare_parked_.empty()) {
+    parked_ = std::make_unique<Parked>();
+  } else {
+    parked_ = std::move(spare_parked_.back());
+    spare_parked_.pop_back();
   }
-  parked_ = std::make_unique<Parked>();
   parked_->kind = Parked::Kind::kHeld;
   parked_->id = id;
   out_->MoveSince(rare().request_mark, &parked_->held);
@@ -139,6 +140,10 @@ void Session::OnReleased(std::uint64_t id, bool acknowledged) {
     }
   }
   ReplyParked(*held);
+  if (spare_parked_.size() < kMaxSpareParked) {
+    *held = Parked();
+    spare_parked_.push_back(std::move(held));
+  }
   ResumeAfterParked();  // may close the connection: `this` may be gone
 }
 

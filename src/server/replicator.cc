@@ -298,13 +298,13 @@ bool Replicator::Holding() {
   return w != nullptr && w->current != nullptr;
 }
 
-bool Replicator::Hold(std::function<void(bool)> released) {
+bool Replicator::Hold(Release release) {
   PerWorker* w = Current();
   if (w == nullptr || w->current == nullptr) return false;
   PerWorker::Pending* p = w->current;
   w->current = nullptr;
-  p->released = std::move(released);
-  // Settled already (a link failed on the spot): the timer fires at once, so `released` never
+  p->release = std::move(release);
+  // Settled already (a link failed on the spot): the timer fires at once, so `release` never
   // runs inside Hold().
   const bool settled =
       p->failed > 0 || (p->acked >= p->needed && p->lenient_answered >= p->lenient_needed);
@@ -351,7 +351,7 @@ void Replicator::Retire(PerWorker& w, std::uint64_t ticket) {
   PerWorker::Pending& p = *node.mapped();
   if (p.timer != nullptr) evtimer_del(p.timer);
   if (p.lenient != 0) w.lenient_tickets.erase(p.lenient);
-  p.released = nullptr;
+  p.release = Release();
   if (w.spare_pending.size() < kMaxSparePending) {
     w.spare_pending.push_back(std::move(node));
   } else if (p.timer != nullptr) {
@@ -392,16 +392,16 @@ void Replicator::OnTimeout(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Replicator::Settle(PerWorker::Pending* p, bool timed_out) {
-  if (!p->released) return;  // not held yet: Hold() looks at it
+  if (!p->release) return;  // not held yet: Hold() looks at it
   const bool all = p->acked >= p->needed;
   const bool copies = p->lenient_answered >= p->lenient_needed;
   if (!(all && copies) && !timed_out && p->failed == 0) return;  // still waiting
   if (timed_out && !copies) {
     hot_delete_failures_.Add(static_cast<std::uint64_t>(p->lenient_needed - p->lenient_answered));
   }
-  std::function<void(bool)> released = std::move(p->released);
+  const Release release = std::move(p->release);
   Retire(*p->worker, p->ticket);  // p is a spare now
-  released(all);
+  release(all);
 }
 
 Replicator::Route Replicator::Forward(std::string_view key,

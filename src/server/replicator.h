@@ -129,7 +129,7 @@ class Replicator final : public engine::WriteObserver,
   std::uint64_t guest_writes() const;
   // WriteGate (synchronous mode, or not serving): holds a request whose writes went to other
   // holders.
-  bool Hold(std::function<void(bool acknowledged)> released) override;
+  bool Hold(Release release) override;
   bool Holding() override;
   void Forget() override;
   // Forwarder: a client's operation on a key this node does not hold goes to the key's owner
@@ -248,7 +248,7 @@ class Replicator final : public engine::WriteObserver,
       std::uint64_t ticket = 0, lenient = 0;
       int needed = 0, acked = 0, failed = 0;
       int lenient_needed = 0, lenient_answered = 0;
-      std::function<void(bool)> released;  // set once held
+      WriteGate::Release release;  // set once held
       event* timer = nullptr;  // made with the Pending, added by Hold(); its argument is this
     };
     using PendingMap = std::unordered_map<std::uint64_t, std::unique_ptr<Pending>>;

@@ -244,6 +244,14 @@ class Session {
   // waiting: unique in the process (a relaxed atomic count).
   static std::uint64_t NextParkId();
   void OnReleased(std::uint64_t id, bool acknowledged);
+  static void NotifyReleased(void* session, std::uint64_t id, bool acknowledged) {
+    static_cast<Session*>(session)->OnReleased(id, acknowledged);
+  }
+  // Finished Parkeds, up to kMaxSpareParked per thread, kept for the next held writes: a
+  // synchronous cluster parks every write, and jemalloc (no thread caches in this process)
+  // would allocate and free one each time.
+  static constexpr std::size_t kMaxSpareParked = 64;
+  static thread_local std::vector<std::unique_ptr<Parked>> spare_parked_;
   // Operations on keys this node does not hold (forwarded.cc, server/forwarder.h): true when
   // the request went to the key's owner (parked until its answer) or was answered an error;
   // false when it is to run here. `request` makes the meta commands for the owner.

@@ -37,20 +37,20 @@ class HoldingGate : public WriteGate, public engine::WriteObserver {
  public:
   void OnWrite(const engine::WriteEvent&) override { ++writes_; }
   bool Holding() override { return writes_ > 0; }
-  bool Hold(std::function<void(bool)> released) override {
+  bool Hold(Release release) override {
     if (writes_ == 0) return false;
     writes_ = 0;
-    held.push_back(std::move(released));
+    held.push_back(std::move(release));
     return true;
   }
   // Releases the oldest held request (as the loop would, later): acknowledged, or given up on.
   void ReleaseOne(bool acknowledged = true) {
     ASSERT_FALSE(held.empty());
-    std::function<void(bool)> r = std::move(held.front());
+    const Release r = std::move(held.front());
     held.erase(held.begin());
     r(acknowledged);
   }
-  std::vector<std::function<void(bool)>> held;
+  std::vector<Release> held;
 
  private:
   int writes_ = 0;
