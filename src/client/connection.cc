@@ -3,8 +3,6 @@
 // replies before node B has its request.
 #include "client/connection.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 
 #include <cerrno>
@@ -21,8 +19,6 @@ Connection::Connection(int fd)
 base::Result<std::unique_ptr<Connection>> Connection::Open(const net::Endpoint& to) {
   base::Result<int> fd = net::StartConnect(to);
   if (!fd.ok()) return fd.status();
-  const int one = 1;
-  setsockopt(fd.value(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return std::unique_ptr<Connection>(new Connection(fd.value()));
 }
 

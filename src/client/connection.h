@@ -30,8 +30,8 @@ namespace rc::client {
 
 class Connection {
  public:
-  // Starts a non-blocking connect to `to` (TCP_NODELAY on: requests are small and a call waits
-  // for their answers). IoError when the connect fails at once (refused on the spot).
+  // Starts a non-blocking connect to `to` (net::StartConnect: TCP_NODELAY on). IoError when the
+  // connect fails at once (refused on the spot).
   static base::Result<std::unique_ptr<Connection>> Open(const net::Endpoint& to);
 
   net::StreamTransport& transport() { return transport_; }

@@ -33,9 +33,9 @@ struct Endpoint {
 // in getaddrinfo's order. NotFound when the name does not resolve.
 base::Result<std::vector<Endpoint>> Resolve(std::string_view host, std::uint16_t port);
 
-// A non-blocking, close-on-exec socket connecting to `to` (or connected already, as loopback
-// often is): hand it to a StreamTransport built as connecting. IoError when the connect fails
-// at once (no route, refused on the spot).
+// A non-blocking, close-on-exec socket with TCP_NODELAY connecting to `to` (or connected
+// already, as loopback often is): hand it to a StreamTransport built as connecting. IoError when
+// the connect fails at once (no route, refused on the spot).
 base::Result<int> StartConnect(const Endpoint& to);
 
 // For a connecting socket that has turned writable (or reported an error): OK once it is
